@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { compilePattern, matchesPattern, parseUri } from '../../../src/simulator/tree/uri.js';
+
+const limits = { maxDepth: 3, maxTotLen: 20, maxSegLen: 5 };
+
+describe('device URI parsing', () => {
+  it('keeps full device URIs and adds ./ to relative ones', () => {
+    expect(parseUri('./A/B')).toEqual({ ok: true, uri: './A/B', segments: ['A', 'B'] });
+    expect(parseUri('A/B')).toEqual({ ok: true, uri: './A/B', segments: ['A', 'B'] });
+  });
+
+  it('reads . and ./ as the root', () => {
+    expect(parseUri('.')).toEqual({ ok: true, uri: '.', segments: [] });
+    expect(parseUri('./')).toEqual({ ok: true, uri: '.', segments: [] });
+  });
+
+  it.each(['', './A/../B', '..', './A//B', './A/', '/A', './A/./B'])('answers 400 for the malformed URI %j', (uri) => {
+    expect(parseUri(uri)).toEqual({ ok: false, status: 400 });
+  });
+
+  it('answers 406 for ?list= and ?prop= addressing', () => {
+    expect(parseUri('./A?list=Struct')).toEqual({ ok: false, status: 406 });
+    expect(parseUri('./A?prop=ACL')).toEqual({ ok: false, status: 406 });
+  });
+
+  it('answers 414 when a segment is longer than MaxSegLen', () => {
+    expect(parseUri('./ABCDEF', limits)).toEqual({ ok: false, status: 414 });
+    expect(parseUri('./ABCDE', limits).ok).toBe(true);
+  });
+
+  it('answers 414 when the URI is longer than MaxTotLen', () => {
+    const totLen = { maxDepth: 0, maxTotLen: 10, maxSegLen: 0 };
+    expect(parseUri('./ABCD/EFG', totLen).ok).toBe(true);
+    expect(parseUri('./ABCD/EFGH', totLen)).toEqual({ ok: false, status: 414 });
+  });
+
+  it('answers 414 when the URI is deeper than MaxDepth', () => {
+    expect(parseUri('./A/B/C', limits).ok).toBe(true);
+    expect(parseUri('./A/B/C/D', limits)).toEqual({ ok: false, status: 414 });
+  });
+
+  it('treats 0 limits as unlimited', () => {
+    expect(parseUri(`./${'x'.repeat(500)}`, { maxDepth: 0, maxTotLen: 0, maxSegLen: 0 }).ok).toBe(true);
+  });
+
+  it('matches a * pattern segment against exactly one segment', () => {
+    const pattern = compilePattern('./SSE/*/Go');
+    expect(matchesPattern(pattern, ['SSE', 'job1', 'Go'])).toBe(true);
+    expect(matchesPattern(pattern, ['SSE', 'a', 'b', 'Go'])).toBe(false);
+    expect(matchesPattern(pattern, ['SSE', 'job1', 'AtTime'])).toBe(false);
+  });
+
+  it('throws on a malformed pattern, which is a programming error', () => {
+    expect(() => compilePattern('./A//B')).toThrow();
+  });
+});
