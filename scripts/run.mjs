@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+/**
+ * What `npm start`, `npm test`, `npm run bench` and `npm run wsdl` run. Uses
+ * only Node's standard library so it works on a fresh clone: it installs the
+ * dependencies when node_modules is missing or older than package-lock.json,
+ * builds when a source is newer than the last build, then runs the target.
+ */
+import { spawnSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+function say(message) {
+  process.stderr.write(`[dmwsi] ${message}\n`);
+}
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    say(`${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+function lockHash() {
+  const lock = path.join(root, 'package-lock.json');
+  const text = fs.existsSync(lock) ? fs.readFileSync(lock) : fs.readFileSync(path.join(root, 'package.json'));
+  return crypto.createHash('sha256').update(text).digest('hex');
+}
+
+function ensureInstalled() {
+  const stamp = path.join(root, 'node_modules', '.dmwsi-installed');
+  const want = lockHash();
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return;
+  const hasLock = fs.existsSync(path.join(root, 'package-lock.json'));
+  say(`installing dependencies (npm ${hasLock ? 'ci' : 'install'}); the first time this compiles better-sqlite3 and takes a few minutes`);
+  run(npm, [hasLock ? 'ci' : 'install', '--no-audit', '--no-fund']);
+  fs.writeFileSync(stamp, want);
+}
+
+function newestMtime(entry) {
+  const full = path.join(root, entry);
+  if (!fs.existsSync(full)) return 0;
+  const st = fs.statSync(full);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const name of fs.readdirSync(full)) newest = Math.max(newest, newestMtime(path.join(entry, name)));
+  return newest;
+}
+
+function ensureBuilt() {
+  const stamp = path.join(root, 'dist', '.build-stamp');
+  const sources = ['src', 'migrations', 'bench', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
+  const built = fs.existsSync(stamp) ? fs.statSync(stamp).mtimeMs : 0;
+  if (built > 0 && sources.every((s) => newestMtime(s) <= built)) return;
+  say('building (tsc)');
+  run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);
+  fs.mkdirSync(path.dirname(stamp), { recursive: true });
+  fs.writeFileSync(stamp, new Date().toISOString());
+}
+
+function passThrough(cmd, args) {
+  const child = spawn(cmd, args, { cwd: root, stdio: 'inherit' });
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
+
+async function cli(args) {
+  const { main } = await import(pathToFileURL(path.join(root, 'dist', 'src', 'main', 'cli.js')).href);
+  await main([process.execPath, 'dmwsi', ...args]);
+}
+
+const [target, ...rest] = process.argv.slice(2);
+switch (target) {
+  case 'start':
+    ensureInstalled();
+    ensureBuilt();
+    await cli(['serve', ...rest]);
+    break;
+  case 'test':
+    ensureInstalled();
+    passThrough(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...rest]);
+    break;
+  case 'bench':
+    ensureInstalled();
+    ensureBuilt();
+    passThrough(process.execPath, [path.join(root, 'dist', 'bench', 'run.js'), ...rest]);
+    break;
+  case 'wsdl':
+    ensureInstalled();
+    ensureBuilt();
+    await cli(['wsdl', ...rest]);
+    break;
+  case 'cli':
+    ensureInstalled();
+    ensureBuilt();
+    await cli(rest);
+    break;
+  default:
+    say('usage: node scripts/run.mjs start|test|bench|wsdl|cli [args]');
+    process.exit(2);
+}

@@ -1,0 +1,158 @@
+/**
+ * Configuration: one declarative table, read once from the environment,
+ * validated, and passed down. Nothing else in the code base reads process.env.
+ */
+import path from 'node:path';
+
+export type Role = 'all' | 'api' | 'dm' | 'worker';
+
+export interface Config {
+  port: number;
+  host: string;
+  role: Role;
+  /** undefined: no REDIS_URL given; the launcher decides (probe 6379, else start one). */
+  redisUrl: string | undefined;
+  databaseUrl: string;
+  /** PostgreSQL schema (default: the connection's search_path). */
+  databaseSchema: string | undefined;
+  dataDir: string;
+  adminUser: string;
+  adminPassword: string | undefined;
+  dmServerId: string;
+  publicDmUrl: string;
+  publicBaseUrl: string | undefined;
+  smppUrl: string | undefined;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  secretKey: string | undefined;
+  production: boolean;
+  soapMaxBodyBytes: number;
+  dmMaxBodyBytes: number;
+  userSessionTtlSeconds: number;
+  wsSecurityMaxSkewSeconds: number;
+  queuePrefix: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+interface Reader {
+  problems: string[];
+  env: Env;
+}
+
+function str(r: Reader, name: string, fallback: string): string {
+  const v = r.env[name];
+  return v === undefined || v === '' ? fallback : v;
+}
+
+function optional(r: Reader, name: string): string | undefined {
+  const v = r.env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function int(r: Reader, name: string, fallback: number, min: number, max: number): number {
+  const raw = r.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    r.problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+    return fallback;
+  }
+  const n = Number(raw.trim());
+  if (n < min || n > max) r.problems.push(`${name} must be from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+function oneOf<T extends string>(r: Reader, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = r.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    r.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    return fallback;
+  }
+  return raw as T;
+}
+
+function url(r: Reader, name: string, value: string | undefined, protocols: string[]): void {
+  if (value === undefined) return;
+  try {
+    const u = new URL(value);
+    if (!protocols.includes(u.protocol)) {
+      r.problems.push(`${name} must use ${protocols.join(' or ')}, got "${u.protocol}"`);
+    }
+  } catch {
+    r.problems.push(`${name} is not a valid URL: "${value}"`);
+  }
+}
+
+/** Reads and validates the whole configuration; throws ConfigError listing every problem. */
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const r: Reader = { problems: [], env };
+  const dataDir = path.resolve(str(r, 'DATA_DIR', './data'));
+  const port = int(r, 'PORT', 8080, 0, 65535);
+  const host = str(r, 'HOST', '0.0.0.0');
+  const redisUrl = optional(r, 'REDIS_URL');
+  url(r, 'REDIS_URL', redisUrl, ['redis:', 'rediss:']);
+  const databaseUrl = str(r, 'DATABASE_URL', `sqlite:${path.join(dataDir, 'dmwsi.sqlite')}`);
+  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(databaseUrl)) {
+    r.problems.push(`DATABASE_URL must start with sqlite: or postgres://, got "${databaseUrl}"`);
+  }
+  const production = str(r, 'NODE_ENV', 'development') === 'production';
+  const publicDmUrl = str(r, 'PUBLIC_DM_URL', `http://127.0.0.1:${port}/dm`);
+  url(r, 'PUBLIC_DM_URL', publicDmUrl, ['http:', 'https:']);
+  const publicBaseUrl = optional(r, 'PUBLIC_BASE_URL');
+  url(r, 'PUBLIC_BASE_URL', publicBaseUrl, ['http:', 'https:']);
+  const smppUrl = optional(r, 'SMPP_URL');
+  url(r, 'SMPP_URL', smppUrl, ['smpp:', 'ssmpp:']);
+  const tlsCert = optional(r, 'TLS_CERT');
+  const tlsKey = optional(r, 'TLS_KEY');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    r.problems.push('TLS_CERT and TLS_KEY must be given together');
+  }
+  const secretKey = optional(r, 'DMWSI_SECRET_KEY');
+  if (secretKey !== undefined && !/^[0-9a-fA-F]{64}$/.test(secretKey)) {
+    r.problems.push('DMWSI_SECRET_KEY must be 64 hex digits (a 256-bit key)');
+  }
+  if (production && secretKey === undefined) {
+    r.problems.push('DMWSI_SECRET_KEY is required when NODE_ENV=production (it encrypts secrets at rest)');
+  }
+  const adminPassword = optional(r, 'DMWSI_ADMIN_PASSWORD');
+  if (adminPassword !== undefined && adminPassword.length < 8) {
+    r.problems.push('DMWSI_ADMIN_PASSWORD must have at least 8 characters');
+  }
+  const config: Config = {
+    port,
+    host,
+    role: oneOf<Role>(r, 'DMWSI_ROLE', 'all', ['all', 'api', 'dm', 'worker']),
+    redisUrl,
+    databaseUrl,
+    databaseSchema: optional(r, 'DATABASE_SCHEMA'),
+    dataDir,
+    adminUser: str(r, 'DMWSI_ADMIN_USER', 'admin'),
+    adminPassword,
+    dmServerId: str(r, 'DM_SERVER_ID', 'dmwsi-gateway'),
+    publicDmUrl,
+    publicBaseUrl,
+    smppUrl,
+    tlsCert,
+    tlsKey,
+    secretKey,
+    production,
+    soapMaxBodyBytes: int(r, 'SOAP_MAX_BODY_BYTES', 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    dmMaxBodyBytes: int(r, 'DM_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    userSessionTtlSeconds: int(r, 'USER_SESSION_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
+    wsSecurityMaxSkewSeconds: int(r, 'WSSE_MAX_SKEW_SECONDS', 300, 10, 3600),
+    queuePrefix: str(r, 'QUEUE_PREFIX', 'dmwsi'),
+    logLevel: oneOf(r, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    ...overrides,
+  };
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}

@@ -1,0 +1,95 @@
+/**
+ * The device registry's domain types: device capabilities (a line of devices:
+ * make, model, firmware) and device instances (one device).
+ */
+
+export const AUTH_TYPES = ['basic', 'md5', 'hmac'] as const;
+export type DeviceAuthType = (typeof AUTH_TYPES)[number];
+
+export const DM_VERSIONS = ['1.2', '2.0'] as const;
+export type DmVersion = (typeof DM_VERSIONS)[number];
+
+/**
+ * REGISTERED: known, never seen. BOOTSTRAPPING: a DM account was sent, the
+ * first authenticated session has not happened yet. ACTIVE: has completed an
+ * authenticated DM session.
+ */
+export const DEVICE_STATES = ['REGISTERED', 'BOOTSTRAPPING', 'ACTIVE'] as const;
+export type DeviceState = (typeof DEVICE_STATES)[number];
+
+export interface DeviceCapability {
+  oid: string;
+  make: string;
+  model: string;
+  firmwareVersion: string;
+  dmVersion: DmVersion;
+  /** Where the SingleShotExec MO lives on this model, e.g. `./SSE`; absent when the model has none. */
+  sseRoot?: string;
+  maxMsgSize?: number;
+  wbxml: boolean;
+}
+
+/** Secrets of a device's DM account; kept encrypted at rest, never returned by the API. */
+export interface DeviceCredentials {
+  clientUsername: string;
+  clientPassword: string;
+  serverPassword: string;
+  /** base64 nonce the device must use next for its credentials (CLCRED). */
+  clientNonce: string;
+  /** base64 nonce the server uses for its own credentials and Package#0 (SRVCRED). */
+  serverNonce: string;
+}
+
+export interface DeviceInstance {
+  deviceId: string;
+  phoneNumber: string;
+  capabilityOid: string;
+  notificationUrl?: string;
+  smsAddress?: string;
+  authType: DeviceAuthType;
+  state: DeviceState;
+  lastContact?: Date;
+  attributes: Record<string, string>;
+  credentials: DeviceCredentials;
+  /** DevInfo reported by the device in its last session. */
+  devInfo?: { man?: string; mod?: string; dmV?: string; lang?: string };
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What a caller supplies to create or update a device instance. */
+export interface DeviceInstanceInput {
+  deviceId: string;
+  phoneNumber: string;
+  capabilityOid: string;
+  notificationUrl?: string;
+  smsAddress?: string;
+  clientUsername?: string;
+  clientPassword?: string;
+  serverPassword?: string;
+  authType?: DeviceAuthType;
+  attributes?: Record<string, string>;
+}
+
+export type DeviceCapabilityInput = Omit<DeviceCapability, 'oid' | 'wbxml'> & {
+  oid?: string;
+  wbxml?: boolean;
+};
+
+export interface Page {
+  offset: number;
+  limit: number;
+}
+
+export const MAX_PAGE_SIZE = 1000;
+
+export interface ImportRejection {
+  /** 1-based record number; for CSV the line number in the text (header is line 1). */
+  row: number;
+  reason: string;
+}
+
+export interface ImportResult {
+  imported: number;
+  rejected: ImportRejection[];
+}

@@ -1,0 +1,142 @@
+/**
+ * Composition root: builds the gateway from a validated configuration and
+ * starts it. `dmwsi serve` and the integration tests both start it this way.
+ */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config/config.js';
+import { createLogger } from '../observability/logger.js';
+import { GatewayMetrics } from '../observability/metrics.js';
+import { openDatabase } from '../persistence/data-source.js';
+import { TypeormTransactor } from '../persistence/transactor.js';
+import { connectRedis, RedisSessionStore } from '../queue/redis.js';
+import { hashPassword, verifyPassword } from '../security/password-hash.js';
+import { loadSecretKey, randomSecret, SecretBox } from '../security/secret-box.js';
+import { CallerAuthService } from '../services/caller-auth.js';
+import { DeviceManagerService } from '../services/device-manager.js';
+import { type Clock, systemClock } from '../services/ports.js';
+import { createHttpApp } from '../transport/http-app.js';
+import { serviceSpec, type ServiceName } from '../wsi/contract/schema.js';
+import { deviceManagerHandlers } from '../wsi/handlers/device-manager.js';
+import { sessionHandlers } from '../wsi/handlers/session.js';
+import type { OperationHandlers } from '../wsi/handlers/types.js';
+import { soapEndpoint } from '../wsi/soap-endpoint.js';
+
+export interface GatewayOptions {
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface Gateway {
+  /** Base URL the gateway listens on, e.g. http://127.0.0.1:8080 */
+  url: string;
+  dataSource: DataSource;
+  redis: Redis;
+  auth: CallerAuthService;
+  deviceManager: DeviceManagerService;
+  metrics: GatewayMetrics;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
+  if (!config.redisUrl) throw new Error('startGateway needs a resolved REDIS_URL');
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const clock = opts.clock ?? systemClock;
+  const sealer = new SecretBox(loadSecretKey(config.secretKey, config.dataDir));
+
+  const dataSource = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema });
+  const redis = connectRedis(config.redisUrl, `dmwsi-${config.role}`);
+  const closers: (() => Promise<unknown>)[] = [() => dataSource.destroy(), () => redis.quit()];
+  try {
+    const tx = new TypeormTransactor(dataSource, sealer);
+    const auth = new CallerAuthService({
+      tx,
+      sessions: new RedisSessionStore(redis, `${config.queuePrefix}:`),
+      sealer,
+      hasher: { hash: hashPassword, verify: verifyPassword },
+      clock,
+      sessionTtlSeconds: config.userSessionTtlSeconds,
+      maxSkewSeconds: config.wsSecurityMaxSkewSeconds,
+    });
+    if (await auth.ensureFirstAdmin(config.adminUser, config.adminPassword)) {
+      logger.info({ user: config.adminUser }, 'created the first admin user from DMWSI_ADMIN_PASSWORD');
+    } else if ((await tx.stores.users.count()) === 0) {
+      logger.warn('no API user exists: set DMWSI_ADMIN_PASSWORD or run `dmwsi user add` to create one');
+    }
+    const deviceManager = new DeviceManagerService({
+      tx,
+      clock,
+      newSecret: () => randomSecret(),
+      newNonce: () => crypto.randomBytes(16).toString('base64'),
+    });
+    const metrics = new GatewayMetrics();
+    const session = sessionHandlers(auth);
+    const handlers: Record<ServiceName, OperationHandlers> = {
+      DeploymentBroker: { ...session },
+      BulkOperationsManager: { ...session },
+      DeviceManager: { ...session, ...deviceManagerHandlers(deviceManager) },
+    };
+    const servesApi = config.role === 'all' || config.role === 'api';
+    const routers = servesApi
+      ? await Promise.all(
+          (Object.keys(handlers) as ServiceName[]).map((name) =>
+            soapEndpoint(serviceSpec(name), {
+              auth,
+              audit: tx.stores.audit,
+              clock,
+              handlers: handlers[name],
+              logger,
+              metrics,
+              maxBodyBytes: config.soapMaxBodyBytes,
+              publicBaseUrl: config.publicBaseUrl,
+            }),
+          ),
+        )
+      : [];
+    const app = createHttpApp({
+      routers,
+      metrics,
+      logger,
+      readiness: [
+        { name: 'database', check: async () => void (await dataSource.query('SELECT 1')) },
+        { name: 'redis', check: async () => void (await redis.ping()) },
+      ],
+    });
+    const server =
+      config.tlsCert && config.tlsKey
+        ? https.createServer({ cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) }, app)
+        : http.createServer(app);
+    server.keepAliveTimeout = 65_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    closers.unshift(() => new Promise((resolve) => server.close(resolve)));
+    const addr = server.address() as AddressInfo;
+    const scheme = config.tlsCert ? 'https' : 'http';
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const url = `${scheme}://${host}:${addr.port}`;
+    logger.info({ url, role: config.role, database: dataSource.options.type }, 'gateway listening');
+    return {
+      url,
+      dataSource,
+      redis,
+      auth,
+      deviceManager,
+      metrics,
+      close: async () => {
+        server.closeAllConnections?.();
+        for (const c of closers) await c().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    for (const c of closers) await c().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Makes sure a Redis is there. `npm start` uses REDIS_URL, else a Redis on
+ * 127.0.0.1:6379, else starts a redis-server child (append-only persistence
+ * under <dataDir>/redis) and stops it on exit; when no redis-server binary
+ * exists and this is a Debian/Ubuntu machine with root, it installs the
+ * package. Tests ask for a throwaway Redis on a free port.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface RedisHandle {
+  url: string;
+  /** True when this process started the server (and stop() ends it). */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+export interface RedisLaunchOptions {
+  /** 'default': probe 127.0.0.1:6379 first; 'throwaway': always a fresh server on a free port. */
+  mode: 'default' | 'throwaway';
+  /** Where a started server keeps its append-only file (default mode). */
+  dataDir?: string;
+  log?: (message: string) => void;
+}
+
+export class RedisUnavailableError extends Error {}
+
+/** Sends PING over a raw socket: no client library needed to ask "is anyone there?". */
+export function pingRedis(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('*1\r\n$4\r\nPING\r\n'));
+    socket.once('data', (d) => done(d.toString().startsWith('+PONG') || d.toString().startsWith('-NOAUTH')));
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function findRedisServer(): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/bin', '/usr/local/bin'];
+  for (const d of dirs) {
+    const candidate = path.join(d, 'redis-server');
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+function canInstallWithApt(): boolean {
+  return process.platform === 'linux' && process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get');
+}
+
+function installRedis(log: (m: string) => void): void {
+  log('redis-server is not installed: installing the Debian package redis-server (apt-get) ...');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-q', 'redis-server'], { stdio: 'inherit', env });
+}
+
+function redisBinary(log: (m: string) => void): string {
+  let bin = findRedisServer();
+  if (!bin && canInstallWithApt()) {
+    installRedis(log);
+    bin = findRedisServer();
+  }
+  if (!bin) {
+    throw new RedisUnavailableError(
+      'No Redis answers on 127.0.0.1:6379 and no redis-server is installed. Install one ' +
+        '(Debian/Ubuntu: `sudo apt-get install redis-server`; macOS: `brew install redis`) ' +
+        'or point REDIS_URL at a running Redis.',
+    );
+  }
+  return bin;
+}
+
+async function waitForPing(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new RedisUnavailableError(`redis-server exited with code ${child.exitCode}`);
+    if (await pingRedis('127.0.0.1', port, 200)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new RedisUnavailableError(`redis-server did not answer on port ${port} within ${timeoutMs} ms`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export async function ensureRedis(url: string | undefined, opts: RedisLaunchOptions): Promise<RedisHandle> {
+  const log = opts.log ?? (() => undefined);
+  if (url) return { url, owned: false, stop: async () => undefined };
+  if (opts.mode === 'default' && (await pingRedis('127.0.0.1', 6379))) {
+    return { url: 'redis://127.0.0.1:6379', owned: false, stop: async () => undefined };
+  }
+  const bin = redisBinary(log);
+  const port = opts.mode === 'default' ? 6379 : await freePort();
+  const dir =
+    opts.mode === 'default'
+      ? path.resolve(opts.dataDir ?? './data/redis')
+      : fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-redis-'));
+  fs.mkdirSync(dir, { recursive: true });
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--dir', dir,
+    '--save', '',
+    '--appendonly', opts.mode === 'default' ? 'yes' : 'no',
+    '--daemonize', 'no',
+    '--logfile', '',
+  ];
+  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  // If the parent dies hard, do not leave the server behind it.
+  const onExit = () => child.kill('SIGTERM');
+  process.once('exit', onExit);
+  try {
+    await waitForPing(port, child, 10_000);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  log(`started redis-server on 127.0.0.1:${port} (data in ${dir})`);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    owned: true,
+    stop: async () => {
+      process.removeListener('exit', onExit);
+      await stopChild(child);
+      if (opts.mode === 'throwaway') fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

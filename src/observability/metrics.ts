@@ -1,0 +1,32 @@
+/** Prometheus metrics, one registry per gateway instance (tests run several in one process). */
+import client from 'prom-client';
+import type { SoapMetrics } from '../wsi/soap-endpoint.js';
+
+export class GatewayMetrics implements SoapMetrics {
+  readonly registry = new client.Registry();
+  private readonly soapDuration: client.Histogram<'service' | 'operation' | 'outcome'>;
+  private readonly soapRequests: client.Counter<'service' | 'operation' | 'outcome'>;
+
+  constructor(defaultMetrics = true) {
+    if (defaultMetrics) client.collectDefaultMetrics({ register: this.registry, prefix: 'dmwsi_' });
+    this.soapDuration = new client.Histogram({
+      name: 'dmwsi_soap_request_duration_seconds',
+      help: 'Time to answer a SOAP request, by service, operation and outcome (ok or a fault code)',
+      labelNames: ['service', 'operation', 'outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [this.registry],
+    });
+    this.soapRequests = new client.Counter({
+      name: 'dmwsi_soap_requests_total',
+      help: 'SOAP requests answered, by service, operation and outcome',
+      labelNames: ['service', 'operation', 'outcome'],
+      registers: [this.registry],
+    });
+  }
+
+  observe(service: string, operation: string, outcome: string, seconds: number): void {
+    const labels = { service, operation, outcome };
+    this.soapRequests.inc(labels);
+    this.soapDuration.observe(labels, seconds);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Opens the database named by DATABASE_URL: `sqlite:<file>` (better-sqlite3,
+ * WAL mode; the embedded default) or `postgres://...` (PostgreSQL, for scale).
+ * Migrations always run at start; the schema is never synchronised.
+ */
+import 'reflect-metadata';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DataSource } from 'typeorm';
+import { MIGRATIONS } from '../../migrations/index.js';
+import { ALL_ENTITIES } from './entities.js';
+
+export type DatabaseKind = 'sqlite' | 'postgres';
+
+export interface DatabaseOptions {
+  url: string;
+  /** PostgreSQL schema to use (tests give each run its own). */
+  schema?: string;
+  poolSize?: number;
+}
+
+export function databaseKind(url: string): DatabaseKind {
+  return url.startsWith('sqlite:') ? 'sqlite' : 'postgres';
+}
+
+function sqliteFile(url: string): string {
+  const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+  return file === ':memory:' ? file : path.resolve(file);
+}
+
+export function createDataSource(opts: DatabaseOptions): DataSource {
+  if (databaseKind(opts.url) === 'sqlite') {
+    const file = sqliteFile(opts.url);
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    return new DataSource({
+      type: 'better-sqlite3',
+      database: file,
+      entities: ALL_ENTITIES,
+      migrations: MIGRATIONS,
+      migrationsTransactionMode: 'each',
+      enableWAL: true,
+      // Several processes (api, dm, worker) may share the file: wait for locks
+      // rather than failing at once.
+      timeout: 10_000,
+      statementCacheSize: 500,
+      prepareDatabase: (db: { pragma(s: string): unknown }) => {
+        db.pragma('synchronous = NORMAL');
+        db.pragma('foreign_keys = ON');
+      },
+    });
+  }
+  return new DataSource({
+    type: 'postgres',
+    url: opts.url,
+    ...(opts.schema ? { schema: opts.schema } : {}),
+    entities: ALL_ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTransactionMode: 'each',
+    poolSize: opts.poolSize ?? 10,
+    applicationName: 'dmwsi-gateway',
+  });
+}
+
+/** Connects and brings the schema up to date. */
+export async function openDatabase(opts: DatabaseOptions): Promise<DataSource> {
+  if (opts.schema && databaseKind(opts.url) === 'postgres') {
+    // The schema must exist before TypeORM's migration table is created in it.
+    const bootstrap = new DataSource({ type: 'postgres', url: opts.url });
+    await bootstrap.initialize();
+    try {
+      await bootstrap.query(`CREATE SCHEMA IF NOT EXISTS "${opts.schema.replace(/"/g, '')}"`);
+    } finally {
+      await bootstrap.destroy();
+    }
+  }
+  const ds = createDataSource(opts);
+  await ds.initialize();
+  await ds.runMigrations({ transaction: 'each' });
+  return ds;
+}

@@ -1,0 +1,265 @@
+/**
+ * Table rows and their TypeORM schemas. Rows are plain objects (no decorators,
+ * so no reliance on emitted decorator metadata); repositories map them to
+ * domain types.
+ */
+import { EntitySchema } from 'typeorm';
+import { bool, epochMs, int, text, varchar } from './columns.js';
+
+export interface DeviceCapabilityRow {
+  oid: string;
+  make: string;
+  model: string;
+  firmwareVersion: string;
+  dmVersion: string;
+  sseRoot: string | null;
+  maxMsgSize: number | null;
+  wbxml: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const DeviceCapabilityEntity = new EntitySchema<DeviceCapabilityRow>({
+  name: 'device_capability',
+  columns: {
+    oid: { ...varchar(128), primary: true },
+    make: varchar(128),
+    model: varchar(128),
+    firmwareVersion: { ...varchar(128), name: 'firmware_version' },
+    dmVersion: { ...varchar(8), name: 'dm_version' },
+    sseRoot: { ...varchar(255, true), name: 'sse_root' },
+    maxMsgSize: { ...int(true), name: 'max_msg_size' },
+    wbxml: bool(false),
+    createdAt: { ...epochMs(), name: 'created_at' },
+    updatedAt: { ...epochMs(), name: 'updated_at' },
+  },
+});
+
+export interface DeviceInstanceRow {
+  deviceId: string;
+  phoneNumber: string;
+  capabilityOid: string;
+  notificationUrl: string | null;
+  smsAddress: string | null;
+  authType: string;
+  state: string;
+  lastContact: number | null;
+  /** JSON object of free attributes. */
+  attributes: string;
+  clientUsername: string;
+  /** Encrypted JSON { clientPassword, serverPassword } (see secret-box.ts). */
+  secrets: string;
+  clientNonce: string;
+  serverNonce: string;
+  /** JSON of the last DevInfo (Man, Mod, DmV, Lang). */
+  devInfo: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const DeviceInstanceEntity = new EntitySchema<DeviceInstanceRow>({
+  name: 'device_instance',
+  columns: {
+    deviceId: { ...varchar(128), primary: true, name: 'device_id' },
+    phoneNumber: { ...varchar(16), name: 'phone_number', unique: true },
+    capabilityOid: { ...varchar(128), name: 'capability_oid' },
+    notificationUrl: { ...varchar(512, true), name: 'notification_url' },
+    smsAddress: { ...varchar(16, true), name: 'sms_address' },
+    authType: { ...varchar(8), name: 'auth_type' },
+    state: varchar(16),
+    lastContact: { ...epochMs(true), name: 'last_contact' },
+    attributes: text(),
+    clientUsername: { ...varchar(64), name: 'client_username' },
+    secrets: text(),
+    clientNonce: { ...varchar(64), name: 'client_nonce' },
+    serverNonce: { ...varchar(64), name: 'server_nonce' },
+    devInfo: { ...text(true), name: 'dev_info' },
+    createdAt: { ...epochMs(), name: 'created_at' },
+    updatedAt: { ...epochMs(), name: 'updated_at' },
+  },
+});
+
+export interface JobRow {
+  jobId: string;
+  status: string;
+  operationName: string;
+  /** JSON of the OperationDefinition. */
+  operation: string;
+  /** JSON of the DeploymentOptions. */
+  options: string;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+  total: number;
+  queued: number;
+  notifying: number;
+  inSession: number;
+  scheduled: number;
+  completed: number;
+  failed: number;
+  missed: number;
+  cancelled: number;
+  expired: number;
+}
+
+const counter = () => int(false, 0);
+
+export const JobEntity = new EntitySchema<JobRow>({
+  name: 'job',
+  columns: {
+    jobId: { ...varchar(64), primary: true, name: 'job_id' },
+    status: varchar(32),
+    operationName: { ...varchar(32), name: 'operation_name' },
+    operation: text(),
+    options: text(),
+    createdBy: { ...varchar(64), name: 'created_by' },
+    createdAt: { ...epochMs(), name: 'created_at' },
+    updatedAt: { ...epochMs(), name: 'updated_at' },
+    total: counter(),
+    queued: counter(),
+    notifying: counter(),
+    inSession: { ...counter(), name: 'in_session' },
+    scheduled: counter(),
+    completed: counter(),
+    failed: counter(),
+    missed: counter(),
+    cancelled: counter(),
+    expired: counter(),
+  },
+});
+
+export interface TaskRow {
+  taskId: string;
+  jobId: string | null;
+  deviceId: string;
+  phoneNumber: string | null;
+  operationName: string;
+  operation: string;
+  status: string;
+  resultCode: number | null;
+  dmStatus: number | null;
+  correlator: string | null;
+  /** JSON list of { uri, value, format } from QUERY results. */
+  results: string | null;
+  bOptin: boolean;
+  acceptDevicePolicy: number;
+  testCycle: boolean;
+  deadline: number | null;
+  /** The sequence number of the task's last history row. */
+  historySeq: number;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const TaskEntity = new EntitySchema<TaskRow>({
+  name: 'task',
+  columns: {
+    taskId: { ...varchar(64), primary: true, name: 'task_id' },
+    jobId: { ...varchar(64, true), name: 'job_id' },
+    deviceId: { ...varchar(128), name: 'device_id' },
+    phoneNumber: { ...varchar(16, true), name: 'phone_number' },
+    operationName: { ...varchar(32), name: 'operation_name' },
+    operation: text(),
+    status: varchar(16),
+    resultCode: { ...int(true), name: 'result_code' },
+    dmStatus: { ...int(true), name: 'dm_status' },
+    correlator: varchar(64, true),
+    results: text(true),
+    bOptin: { ...bool(false), name: 'b_optin' },
+    acceptDevicePolicy: { ...int(false, 30), name: 'accept_device_policy' },
+    testCycle: { ...bool(false), name: 'test_cycle' },
+    deadline: epochMs(true),
+    historySeq: { ...int(false, 0), name: 'history_seq' },
+    createdBy: { ...varchar(64), name: 'created_by' },
+    createdAt: { ...epochMs(), name: 'created_at' },
+    updatedAt: { ...epochMs(), name: 'updated_at' },
+  },
+});
+
+export interface TaskHistoryRow {
+  taskId: string;
+  seq: number;
+  at: number;
+  fromStatus: string | null;
+  toStatus: string;
+  event: string;
+  code: number | null;
+  detail: string | null;
+}
+
+export const TaskHistoryEntity = new EntitySchema<TaskHistoryRow>({
+  name: 'task_history',
+  columns: {
+    taskId: { ...varchar(64), primary: true, name: 'task_id' },
+    seq: { ...int(), primary: true },
+    at: epochMs(),
+    fromStatus: { ...varchar(16, true), name: 'from_status' },
+    toStatus: { ...varchar(16), name: 'to_status' },
+    event: varchar(64),
+    code: int(true),
+    detail: text(true),
+  },
+});
+
+export interface ApiUserRow {
+  username: string;
+  role: string;
+  /** argon2id PHC string. */
+  passwordHash: string;
+  /** The password encrypted with the gateway key: needed to check WS-Security PasswordDigest. */
+  passwordSealed: string;
+  disabled: boolean;
+  failedLogins: number;
+  lockedUntil: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const ApiUserEntity = new EntitySchema<ApiUserRow>({
+  name: 'api_user',
+  columns: {
+    username: { ...varchar(64), primary: true },
+    role: varchar(16),
+    passwordHash: { ...text(), name: 'password_hash' },
+    passwordSealed: { ...text(), name: 'password_sealed' },
+    disabled: bool(false),
+    failedLogins: { ...int(false, 0), name: 'failed_logins' },
+    lockedUntil: { ...epochMs(true), name: 'locked_until' },
+    createdAt: { ...epochMs(), name: 'created_at' },
+    updatedAt: { ...epochMs(), name: 'updated_at' },
+  },
+});
+
+export interface AuditRow {
+  id?: number;
+  at: number;
+  caller: string;
+  operation: string;
+  target: string | null;
+  outcome: string;
+  detail: string | null;
+}
+
+export const AuditEntity = new EntitySchema<AuditRow>({
+  name: 'audit_log',
+  columns: {
+    id: { type: 'integer', primary: true, generated: 'increment' },
+    at: epochMs(),
+    caller: varchar(64),
+    operation: varchar(64),
+    target: varchar(256, true),
+    outcome: varchar(32),
+    detail: text(true),
+  },
+});
+
+export const ALL_ENTITIES = [
+  DeviceCapabilityEntity,
+  DeviceInstanceEntity,
+  JobEntity,
+  TaskEntity,
+  TaskHistoryEntity,
+  ApiUserEntity,
+  AuditEntity,
+];

@@ -1,0 +1,56 @@
+/**
+ * Seals secrets at rest (device DM passwords, API passwords kept for
+ * WS-Security PasswordDigest) with AES-256-GCM under the gateway key.
+ * Format: "v1." + base64url(iv[12] | tag[16] | ciphertext).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export class SecretBox {
+  constructor(private readonly key: Buffer) {
+    if (key.length !== 32) throw new Error('the secret key must be 32 bytes');
+  }
+
+  seal(plain: string): string {
+    const iv = crypto.randomBytes(12);
+    const cipher = crypto.createCipheriv('aes-256-gcm', this.key, iv);
+    const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+    return 'v1.' + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+  }
+
+  open(sealed: string): string {
+    if (!sealed.startsWith('v1.')) throw new Error('unknown sealed secret format');
+    const raw = Buffer.from(sealed.slice(3), 'base64url');
+    if (raw.length < 28) throw new Error('sealed secret is truncated');
+    const decipher = crypto.createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  }
+}
+
+/**
+ * The key: DMWSI_SECRET_KEY (64 hex digits) when given, which production mode
+ * requires; otherwise a key generated once into <dataDir>/secret.key, so a
+ * development install keeps working across restarts.
+ */
+export function loadSecretKey(hexKey: string | undefined, dataDir: string): Buffer {
+  if (hexKey) return Buffer.from(hexKey, 'hex');
+  const file = path.join(dataDir, 'secret.key');
+  try {
+    const existing = fs.readFileSync(file, 'utf8').trim();
+    if (/^[0-9a-f]{64}$/i.test(existing)) return Buffer.from(existing, 'hex');
+    throw new Error(`${file} does not hold a 64-hex-digit key`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  fs.mkdirSync(dataDir, { recursive: true });
+  const key = crypto.randomBytes(32);
+  fs.writeFileSync(file, key.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+  return key;
+}
+
+/** A random secret of 128+ bits, printable (for generated DM passwords). */
+export function randomSecret(bytes = 18): string {
+  return crypto.randomBytes(bytes).toString('base64url');
+}

@@ -1,0 +1,219 @@
+/**
+ * IDeviceManagerServices as a use case: device capabilities and device
+ * instances. Validates every field, keeps secrets write-only, and records
+ * each change in the audit trail in the same transaction as the change.
+ */
+import crypto from 'node:crypto';
+import { DmwsiError, invalidArgument, notFound } from '../domain/errors.js';
+import type {
+  DeviceCapability,
+  DeviceCapabilityInput,
+  DeviceInstance,
+  DeviceInstanceInput,
+  ImportResult,
+  Page,
+} from '../domain/registry.js';
+import {
+  deviceCapabilityProblems,
+  deviceInstanceProblems,
+  firstProblem,
+  normalizeDeviceInput,
+  validatePage,
+} from '../domain/registry-validation.js';
+import { DeviceImporter, type ImportSource } from './device-import.js';
+import type { CallContext, Clock, DeviceRecord, Transactor } from './ports.js';
+
+export interface DeviceManagerDeps {
+  tx: Transactor;
+  clock: Clock;
+  /** A new random DM secret (≥128 bits). */
+  newSecret: () => string;
+  /** A new random nonce, base64. */
+  newNonce: () => string;
+}
+
+/** A device as the API shows it: secrets are never returned. */
+export type PublicDeviceInstance = Omit<DeviceInstance, 'credentials'> & { clientUsername: string };
+
+export function publicView(d: DeviceRecord): PublicDeviceInstance {
+  const { credentials, ...rest } = d;
+  return { ...rest, clientUsername: credentials.clientUsername };
+}
+
+export class DeviceManagerService {
+  private readonly importer: DeviceImporter;
+
+  constructor(private readonly deps: DeviceManagerDeps) {
+    this.importer = new DeviceImporter({ tx: deps.tx, build: (input, now) => this.newDevice(input, now) });
+  }
+
+  // --- capabilities -------------------------------------------------------
+
+  async createDeviceCapability(ctx: CallContext, input: DeviceCapabilityInput): Promise<string> {
+    const cap = this.capabilityFrom(input, input.oid || `cap-${crypto.randomUUID()}`);
+    const now = this.deps.clock.now();
+    await this.deps.tx.run(async (s) => {
+      await s.capabilities.insert(cap, now);
+      await s.audit.record({ ...ctx, target: cap.oid, outcome: 'ok' }, now);
+    });
+    return cap.oid;
+  }
+
+  async updateDeviceCapability(ctx: CallContext, input: DeviceCapabilityInput): Promise<void> {
+    if (!input.oid) throw invalidArgument('oid', 'is required to update a capability');
+    const cap = this.capabilityFrom(input, input.oid);
+    const now = this.deps.clock.now();
+    await this.deps.tx.run(async (s) => {
+      if (!(await s.capabilities.update(cap, now))) throw notFound('device capability', cap.oid);
+      await s.audit.record({ ...ctx, target: cap.oid, outcome: 'ok' }, now);
+    });
+  }
+
+  async getDeviceCapabilityByOid(oid: string): Promise<DeviceCapability> {
+    const cap = await this.deps.tx.stores.capabilities.get(oid);
+    if (!cap) throw notFound('device capability', oid);
+    return cap;
+  }
+
+  getDeviceCapabilities(page: Page): Promise<DeviceCapability[]> {
+    return this.deps.tx.stores.capabilities.list(validatePage(page));
+  }
+
+  private capabilityFrom(input: DeviceCapabilityInput, oid: string): DeviceCapability {
+    const problem = firstProblem(deviceCapabilityProblems(input));
+    if (problem) throw problem;
+    return {
+      oid,
+      make: input.make,
+      model: input.model,
+      firmwareVersion: input.firmwareVersion,
+      dmVersion: input.dmVersion,
+      ...(input.sseRoot ? { sseRoot: input.sseRoot } : {}),
+      ...(input.maxMsgSize !== undefined ? { maxMsgSize: input.maxMsgSize } : {}),
+      wbxml: input.wbxml ?? false,
+    };
+  }
+
+  // --- device instances ---------------------------------------------------
+
+  async createDeviceInstance(ctx: CallContext, raw: DeviceInstanceInput): Promise<string> {
+    const input = this.validDevice(raw);
+    const now = this.deps.clock.now();
+    const device = this.newDevice(input, now);
+    await this.deps.tx.run(async (s) => {
+      if (!(await s.capabilities.get(device.capabilityOid))) throw notFound('device capability', device.capabilityOid);
+      await s.devices.insert(device);
+      await s.audit.record({ ...ctx, target: device.deviceId, outcome: 'ok' }, now);
+    });
+    return device.deviceId;
+  }
+
+  async updateDeviceInstance(ctx: CallContext, raw: DeviceInstanceInput): Promise<void> {
+    const input = this.validDevice(raw);
+    const now = this.deps.clock.now();
+    await this.deps.tx.run(async (s) => {
+      const current = await s.devices.get(input.deviceId);
+      if (!current) throw notFound('device', input.deviceId);
+      if (input.capabilityOid !== current.capabilityOid && !(await s.capabilities.get(input.capabilityOid))) {
+        throw notFound('device capability', input.capabilityOid);
+      }
+      await s.devices.update(mergeDevice(current, input, now));
+      await s.audit.record({ ...ctx, target: input.deviceId, outcome: 'ok' }, now);
+    });
+  }
+
+  async deleteDeviceInstance(ctx: CallContext, deviceId: string): Promise<void> {
+    const now = this.deps.clock.now();
+    await this.deps.tx.run(async (s) => {
+      const open = await s.devices.openTaskCount(deviceId);
+      if (open > 0) {
+        throw new DmwsiError('InvalidState', `device "${deviceId}" has ${open} open task(s); cancel them first`);
+      }
+      if (!(await s.devices.delete(deviceId))) throw notFound('device', deviceId);
+      await s.audit.record({ ...ctx, target: deviceId, outcome: 'ok' }, now);
+    });
+  }
+
+  async getDeviceInstanceByDeviceID(deviceId: string): Promise<PublicDeviceInstance> {
+    const d = await this.deps.tx.stores.devices.get(normalizeDeviceInput({ deviceId } as DeviceInstanceInput).deviceId);
+    if (!d) throw notFound('device', deviceId);
+    return publicView(d);
+  }
+
+  async getDeviceInstanceByPhoneNumber(phoneNumber: string): Promise<PublicDeviceInstance> {
+    const d = await this.deps.tx.stores.devices.getByPhone(phoneNumber);
+    if (!d) throw notFound('device with phone number', phoneNumber);
+    return publicView(d);
+  }
+
+  async getDeviceInstances(page: Page): Promise<PublicDeviceInstance[]> {
+    const list = await this.deps.tx.stores.devices.list(validatePage(page));
+    return list.map(publicView);
+  }
+
+  /** Records and/or CSV; valid rows are kept, each rejected row is reported. */
+  async importDeviceInstances(ctx: CallContext, source: ImportSource): Promise<ImportResult> {
+    if ((source.records?.length ?? 0) === 0 && !source.csv) {
+      throw invalidArgument('devices', 'give device records, csv text, or both');
+    }
+    const result = await this.importer.run(source, this.deps.clock.now());
+    await this.deps.tx.stores.audit.record(
+      {
+        ...ctx,
+        target: `${result.imported} device(s)`,
+        outcome: 'ok',
+        detail: `imported ${result.imported}, rejected ${result.rejected.length}`,
+      },
+      this.deps.clock.now(),
+    );
+    return result;
+  }
+
+  private validDevice(raw: DeviceInstanceInput): DeviceInstanceInput {
+    const problem = firstProblem(deviceInstanceProblems(raw));
+    if (problem) throw problem;
+    return normalizeDeviceInput(raw);
+  }
+
+  private newDevice(input: DeviceInstanceInput, now: number): DeviceRecord {
+    return {
+      deviceId: input.deviceId,
+      phoneNumber: input.phoneNumber,
+      capabilityOid: input.capabilityOid,
+      ...(input.notificationUrl ? { notificationUrl: input.notificationUrl } : {}),
+      ...(input.smsAddress ? { smsAddress: input.smsAddress } : {}),
+      authType: input.authType ?? 'md5',
+      state: 'REGISTERED',
+      attributes: input.attributes ?? {},
+      credentials: {
+        clientUsername: input.clientUsername || input.deviceId,
+        clientPassword: input.clientPassword || this.deps.newSecret(),
+        serverPassword: input.serverPassword || this.deps.newSecret(),
+        clientNonce: this.deps.newNonce(),
+        serverNonce: this.deps.newNonce(),
+      },
+      createdAt: new Date(now),
+      updatedAt: new Date(now),
+    };
+  }
+}
+
+/** Fields given replace stored ones; omitted optional fields and secrets keep their values. */
+export function mergeDevice(current: DeviceRecord, input: DeviceInstanceInput, now: number): DeviceRecord {
+  return {
+    ...current,
+    phoneNumber: input.phoneNumber,
+    capabilityOid: input.capabilityOid,
+    ...(input.notificationUrl !== undefined ? { notificationUrl: input.notificationUrl || undefined } : {}),
+    ...(input.smsAddress !== undefined ? { smsAddress: input.smsAddress || undefined } : {}),
+    authType: input.authType ?? current.authType,
+    attributes: input.attributes ?? current.attributes,
+    credentials: {
+      ...current.credentials,
+      clientUsername: input.clientUsername || current.credentials.clientUsername,
+      clientPassword: input.clientPassword || current.credentials.clientPassword,
+      serverPassword: input.serverPassword || current.credentials.serverPassword,
+    },
+    updatedAt: new Date(now),
+  };
+}

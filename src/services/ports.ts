@@ -1,0 +1,115 @@
+/**
+ * What the domain services need from the outside world, as small interfaces.
+ * Persistence and Redis adapters implement them; services import no
+ * typeorm, bullmq, ioredis, express or soap.
+ */
+import type { CallerRole } from '../domain/roles.js';
+import type {
+  DeviceCapability,
+  DeviceInstance,
+  Page,
+} from '../domain/registry.js';
+
+export interface CapabilityStore {
+  /** Throws DmwsiError AlreadyExists on a duplicate oid or make/model/firmware. */
+  insert(cap: DeviceCapability, at: number): Promise<void>;
+  /** false when no such oid. Throws AlreadyExists on a make/model/firmware clash. */
+  update(cap: DeviceCapability, at: number): Promise<boolean>;
+  get(oid: string): Promise<DeviceCapability | undefined>;
+  list(page: Page): Promise<DeviceCapability[]>;
+  allOids(): Promise<Set<string>>;
+}
+
+/** A device as stored, secrets in the clear (the store seals them). */
+export type DeviceRecord = DeviceInstance;
+
+export interface DeviceStore {
+  /** Throws AlreadyExists on a duplicate deviceId or phoneNumber. */
+  insert(device: DeviceRecord): Promise<void>;
+  /** Throws AlreadyExists on a phoneNumber clash; false when no such device. */
+  update(device: DeviceRecord): Promise<boolean>;
+  delete(deviceId: string): Promise<boolean>;
+  get(deviceId: string): Promise<DeviceRecord | undefined>;
+  getByPhone(phoneNumber: string): Promise<DeviceRecord | undefined>;
+  list(page: Page): Promise<DeviceRecord[]>;
+  /** The stored devices among these ids. */
+  getMany(deviceIds: string[]): Promise<Map<string, DeviceRecord>>;
+  /** deviceId owning each of these phone numbers. */
+  ownersOfPhones(phoneNumbers: string[]): Promise<Map<string, string>>;
+  /** Inserts or replaces each device (by deviceId) in one statement. */
+  upsertMany(devices: DeviceRecord[]): Promise<void>;
+  /** Tasks of this device not yet in a terminal state. */
+  openTaskCount(deviceId: string): Promise<number>;
+}
+
+export interface AuditEntry {
+  caller: string;
+  operation: string;
+  target?: string;
+  /** 'ok' or an error code. */
+  outcome: string;
+  detail?: string;
+}
+
+export interface AuditTrail {
+  record(entry: AuditEntry, at: number): Promise<void>;
+}
+
+export interface ApiUser {
+  username: string;
+  role: CallerRole;
+  passwordHash: string;
+  /** The password sealed with the gateway key (for WS-Security PasswordDigest). */
+  passwordSealed: string;
+  disabled: boolean;
+  failedLogins: number;
+  lockedUntil?: number;
+}
+
+export interface UserStore {
+  get(username: string): Promise<ApiUser | undefined>;
+  /** Creates or replaces a user. */
+  save(user: ApiUser, at: number): Promise<void>;
+  recordFailure(username: string, failedLogins: number, lockedUntil: number | undefined, at: number): Promise<void>;
+  recordSuccess(username: string, at: number): Promise<void>;
+  count(): Promise<number>;
+}
+
+/** The stores a unit of work sees; within `Transactor.run` they share one transaction. */
+export interface Stores {
+  capabilities: CapabilityStore;
+  devices: DeviceStore;
+  audit: AuditTrail;
+  users: UserStore;
+}
+
+export interface Transactor {
+  readonly stores: Stores;
+  run<T>(work: (stores: Stores) => Promise<T>): Promise<T>;
+}
+
+/** Short-lived shared state (Redis): user sessions and the WS-Security nonce cache. */
+export interface SessionStore {
+  put(token: string, value: string, ttlSeconds: number): Promise<void>;
+  get(token: string): Promise<string | undefined>;
+  delete(token: string): Promise<void>;
+  /** true the first time a key is claimed within its TTL, false on a replay. */
+  claimOnce(key: string, ttlSeconds: number): Promise<boolean>;
+}
+
+export interface Sealer {
+  seal(plain: string): string;
+  open(sealed: string): string;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Who is calling and which operation, for audit rows written with the change. */
+export interface CallContext {
+  caller: string;
+  operation: string;
+}

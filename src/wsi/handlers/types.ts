@@ -1,0 +1,22 @@
+/** How the SOAP endpoint calls an operation: typed context in, result fields out. */
+import type { Caller } from '../../domain/roles.js';
+
+export interface OperationContext {
+  /** undefined only for login. */
+  caller: Caller | undefined;
+  operation: string;
+  /** The userSession the call carried ('' when WS-Security authenticated it). */
+  userSession: string;
+}
+
+/** Receives the decoded, validated input fields; returns the output fields by name. */
+export type OperationHandler = (
+  ctx: OperationContext,
+  args: Record<string, unknown>,
+) => Promise<Record<string, unknown>>;
+
+export type OperationHandlers = Record<string, OperationHandler>;
+
+export function callerName(ctx: OperationContext): string {
+  return ctx.caller?.username ?? 'anonymous';
+}

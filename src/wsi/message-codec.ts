@@ -1,0 +1,131 @@
+/**
+ * Turns the `soap` package's parsed body into validated, typed values, and
+ * typed results into objects it serialises, both driven by the contract
+ * description. The `soap` package validates nothing ("abc" becomes NaN, "yes"
+ * becomes false), so every simple value arrives here as text and is checked.
+ */
+import { invalidArgument } from '../domain/errors.js';
+import { COMPLEX_TYPES, type FieldSpec, type SimpleType } from './contract/schema.js';
+
+/** Keys the `soap` parser adds that are not elements. */
+const NON_ELEMENT_KEYS = new Set(['attributes', '$value', '$xml']);
+
+const INT = /^[+-]?\d{1,10}$/;
+const LONG = /^[+-]?\d{1,16}$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$/;
+
+function isSimple(t: FieldSpec['type']): t is SimpleType {
+  return !(t in COMPLEX_TYPES);
+}
+
+/** The text of a simple element as the parser gives it ('' for an empty element). */
+function textOf(v: unknown, path: string): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if ('$value' in o) return textOf(o.$value, path);
+    if (Object.keys(o).every((k) => NON_ELEMENT_KEYS.has(k))) return '';
+  }
+  throw invalidArgument(path, 'must be a simple value, not a structure');
+}
+
+function decodeSimple(type: SimpleType, v: unknown, path: string, maxLength?: number): unknown {
+  const text = textOf(v, path);
+  switch (type) {
+    case 'string':
+      if (maxLength !== undefined && text.length > maxLength) {
+        throw invalidArgument(path, `is longer than ${maxLength} characters`);
+      }
+      return text;
+    case 'int': {
+      const t = text.trim();
+      const n = Number(t);
+      if (!INT.test(t) || n < -2147483648 || n > 2147483647) throw invalidArgument(path, `"${t.slice(0, 32)}" is not an int`);
+      return n;
+    }
+    case 'long': {
+      const t = text.trim();
+      if (!LONG.test(t)) throw invalidArgument(path, `"${t.slice(0, 32)}" is not a long`);
+      return Number(t);
+    }
+    case 'boolean': {
+      const t = text.trim();
+      if (t === 'true' || t === '1') return true;
+      if (t === 'false' || t === '0') return false;
+      throw invalidArgument(path, `"${t.slice(0, 32)}" is not a boolean (true, false, 1 or 0)`);
+    }
+    case 'dateTime':
+    case 'dateTimeText': {
+      const t = text.trim();
+      const m = DATE_TIME.exec(t);
+      if (!m || !validParts(m)) throw invalidArgument(path, `"${t.slice(0, 40)}" is not an xsd:dateTime`);
+      if (type === 'dateTimeText') return t;
+      // No zone given: read as UTC (documented in the README).
+      return new Date(m[8] ? t : `${t}Z`);
+    }
+  }
+}
+
+function validParts(m: RegExpExecArray): boolean {
+  const [mo, d, h, mi, s] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
+  return mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && s <= 60;
+}
+
+function decodeValue(f: FieldSpec, v: unknown, path: string): unknown {
+  return isSimple(f.type) ? decodeSimple(f.type, v, path, f.maxLength) : decodeFields(COMPLEX_TYPES[f.type], v, path);
+}
+
+/** Validates and converts a structure; rejects unknown and missing elements. */
+export function decodeFields(fields: readonly FieldSpec[], raw: unknown, path = ''): Record<string, unknown> {
+  const obj: Record<string, unknown> =
+    raw === undefined || raw === null || raw === '' ? {} : typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+  if (typeof raw !== 'object' && raw !== undefined && raw !== null && raw !== '') {
+    throw invalidArgument(path || 'body', 'must be a structure');
+  }
+  const at = (name: string) => (path ? `${path}.${name}` : name);
+  for (const key of Object.keys(obj)) {
+    if (!NON_ELEMENT_KEYS.has(key) && !fields.some((f) => f.name === key)) {
+      throw invalidArgument(at(key), 'is not an element of this message');
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const f of fields) {
+    const v = obj[f.name];
+    if (v === undefined) {
+      if (!f.optional && !f.repeated) throw invalidArgument(at(f.name), 'is required');
+      if (f.repeated) out[f.name] = [];
+      continue;
+    }
+    if (f.repeated) {
+      const list = Array.isArray(v) ? v : [v];
+      out[f.name] = list.map((item, i) => decodeValue(f, item, `${at(f.name)}[${i + 1}]`));
+    } else {
+      if (Array.isArray(v)) throw invalidArgument(at(f.name), 'may appear only once');
+      out[f.name] = decodeValue(f, v, at(f.name));
+    }
+  }
+  return out;
+}
+
+function shapeValue(f: FieldSpec, v: unknown): unknown {
+  if (!isSimple(f.type)) return shapeFields(COMPLEX_TYPES[f.type], v as Record<string, unknown>);
+  if (v instanceof Date) return v.toISOString();
+  return v;
+}
+
+/** Orders keys as the schema does (the serialiser writes them in key order) and drops empty optionals. */
+export function shapeFields(fields: readonly FieldSpec[], value: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) {
+    const v = value[f.name];
+    if (v === undefined || v === null) continue;
+    if (f.repeated) {
+      const list = v as unknown[];
+      if (list.length > 0) out[f.name] = list.map((item) => shapeValue(f, item));
+    } else {
+      out[f.name] = shapeValue(f, v);
+    }
+  }
+  return out;
+}

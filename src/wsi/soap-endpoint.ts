@@ -1,0 +1,192 @@
+/**
+ * One SOAP service on express. The `soap` package's WSDL engine parses
+ * envelopes and serialises results against the generated WSDL; this module
+ * owns everything around it that the package leaves undone: the body size
+ * limit (applied after decompression), DOCTYPE rejection, authentication,
+ * role checks, strict validation, SOAP 1.1 faults, audit rows for failed
+ * calls, metrics and logs. (soap's own Server class is not used as the
+ * request handler: it answers dispatch errors with SOAP 1.2-shaped faults or
+ * plain stack traces.)
+ */
+import { performance } from 'node:perf_hooks';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Logger } from 'pino';
+import soap from 'soap';
+import { DmwsiError, invalidArgument } from '../domain/errors.js';
+import { type Caller, roleAllows } from '../domain/roles.js';
+import type { CallerAuthService } from '../services/caller-auth.js';
+import type { AuditTrail, Clock } from '../services/ports.js';
+import { inputFields, type OperationSpec, type ServiceSpec, TARGET_NAMESPACE } from './contract/schema.js';
+import { PLACEHOLDER_BASE, renderWsdl } from './contract/wsdl-generator.js';
+import { faultEnvelope, faultInfo, resultEnvelope } from './faults.js';
+import type { OperationHandlers } from './handlers/types.js';
+import { decodeFields, shapeFields } from './message-codec.js';
+import { usernameToken } from './ws-security.js';
+
+export interface SoapMetrics {
+  observe(service: string, operation: string, outcome: string, seconds: number): void;
+}
+
+export interface SoapEndpointDeps {
+  auth: CallerAuthService;
+  audit: AuditTrail;
+  clock: Clock;
+  handlers: OperationHandlers;
+  logger: Logger;
+  metrics: SoapMetrics;
+  maxBodyBytes: number;
+  /** Base URL written into served WSDLs; default: the request's own scheme and host. */
+  publicBaseUrl: string | undefined;
+}
+
+const XML_TYPE = 'text/xml; charset=utf-8';
+const DECLARATIONS = /<!(DOCTYPE|ENTITY)/i;
+const SAFE_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+interface ParsedEnvelope {
+  Header?: unknown;
+  Body?: Record<string, unknown>;
+}
+
+interface SoapWsdl {
+  xmlToObject(xml: string): ParsedEnvelope;
+  objectToDocumentXML(name: string, params: unknown, nsPrefix: string, nsURI?: string): string;
+  onReady(cb: (err?: Error) => void): void;
+}
+
+/** Text is validated by message-codec, so the `soap` parser must hand it over untouched. */
+const raw = (text: string) => text;
+const WSDL_OPTIONS = {
+  attributesKey: 'attributes',
+  customDeserializer: { int: raw, integer: raw, long: raw, short: raw, boolean: raw, dateTime: raw, date: raw },
+};
+
+async function loadWsdl(spec: ServiceSpec): Promise<SoapWsdl> {
+  const xml = renderWsdl(spec, PLACEHOLDER_BASE + spec.path);
+  const wsdl = new soap.WSDL(xml, PLACEHOLDER_BASE + spec.path, WSDL_OPTIONS as never) as unknown as SoapWsdl;
+  await new Promise<void>((resolve, reject) => wsdl.onReady((err) => (err ? reject(err) : resolve())));
+  return wsdl;
+}
+
+function bodyLimitError(err: { type?: string; status?: number; message?: string }, limit: number): DmwsiError {
+  switch (err.type) {
+    case 'entity.too.large':
+      return invalidArgument('body', `the request body exceeds ${limit} bytes (after decompression)`);
+    case 'encoding.unsupported':
+      return invalidArgument('body', 'unsupported Content-Encoding (use gzip, deflate or none)');
+    default:
+      return invalidArgument('body', 'the request body could not be read (bad compression or encoding)');
+  }
+}
+
+export async function soapEndpoint(spec: ServiceSpec, deps: SoapEndpointDeps): Promise<Router> {
+  const wsdl = await loadWsdl(spec);
+  const operations = new Map<string, OperationSpec>(spec.operations.map((o) => [o.name, o]));
+  const served = new Map<string, string>();
+  const router = express.Router();
+
+  router.get(spec.path, (req, res) => {
+    if (!('wsdl' in req.query) && !('WSDL' in req.query)) {
+      res.status(404).type('text/plain').send('append ?wsdl to fetch the service description\n');
+      return;
+    }
+    const host = req.get('host') ?? '';
+    const base = deps.publicBaseUrl ?? (SAFE_HOST.test(host) ? `${req.protocol}://${host}` : PLACEHOLDER_BASE);
+    let text = served.get(base);
+    if (!text) {
+      text = renderWsdl(spec, base + spec.path);
+      if (served.size < 16) served.set(base, text);
+    }
+    res.type(XML_TYPE).send(text);
+  });
+
+  const sendFault = (res: Response, err: unknown, opName: string, started: number) => {
+    const info = faultInfo(err);
+    if (info.code === 'Internal') deps.logger.error({ err, service: spec.name, operation: opName }, 'SOAP call failed');
+    else deps.logger.info({ service: spec.name, operation: opName, code: info.code, reason: info.message }, 'SOAP fault');
+    deps.metrics.observe(spec.name, opName, info.code, (performance.now() - started) / 1000);
+    res.status(500).type(XML_TYPE).send(faultEnvelope(info));
+  };
+
+  router.post(
+    spec.path,
+    express.raw({ type: () => true, limit: deps.maxBodyBytes, inflate: true }),
+    async (req: Request, res: Response) => {
+      const started = performance.now();
+      let op: OperationSpec | undefined;
+      let caller: Caller | undefined;
+      try {
+        const envelope = parseEnvelope(wsdl, req.body);
+        const opName = Object.keys(envelope.Body ?? {}).find((k) => k !== 'attributes');
+        op = opName ? operations.get(opName) : undefined;
+        if (!op) {
+          throw invalidArgument('operation', `${spec.portType} has no operation "${String(opName).slice(0, 64)}"`);
+        }
+        const rawArgs = envelope.Body?.[op.name];
+        const userSession = sessionOf(rawArgs);
+        if (op.permission !== undefined) {
+          caller = await authenticate(deps.auth, envelope.Header, userSession);
+          if (!roleAllows(caller.role, op.permission)) {
+            throw new DmwsiError('NotAuthorized', `role ${caller.role} may not call ${op.name}`);
+          }
+        }
+        const args = decodeFields(inputFields(op), rawArgs);
+        const handler = deps.handlers[op.name];
+        if (!handler) throw new DmwsiError('NotImplemented', `${op.name} is not available in this version`);
+        const result = await handler({ caller, operation: op.name, userSession }, args);
+        const body = wsdl.objectToDocumentXML(`${op.name}Response`, shapeFields(op.output, result), 'tns', TARGET_NAMESPACE);
+        deps.metrics.observe(spec.name, op.name, 'ok', (performance.now() - started) / 1000);
+        res.status(200).type(XML_TYPE).send(resultEnvelope(body));
+      } catch (err) {
+        if (op?.audited) await auditFailure(deps, caller, op.name, err);
+        sendFault(res, err, op?.name ?? 'unknown', started);
+      }
+    },
+  );
+
+  router.use(spec.path, (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    sendFault(res, bodyLimitError(err as { type?: string }, deps.maxBodyBytes), 'unknown', performance.now());
+  });
+  return router;
+}
+
+function parseEnvelope(wsdl: SoapWsdl, body: unknown): ParsedEnvelope {
+  if (!Buffer.isBuffer(body) || body.length === 0) throw invalidArgument('body', 'the request has no SOAP envelope');
+  const xml = body.toString('utf8');
+  if (DECLARATIONS.test(xml)) throw invalidArgument('body', 'DOCTYPE and ENTITY declarations are not accepted');
+  try {
+    const env = wsdl.xmlToObject(xml);
+    if (!env || typeof env !== 'object' || !env.Body || typeof env.Body !== 'object') throw new Error('no Body');
+    return env;
+  } catch {
+    throw invalidArgument('body', 'malformed SOAP envelope');
+  }
+}
+
+function sessionOf(rawArgs: unknown): string {
+  const v = (rawArgs as { userSession?: unknown } | undefined)?.userSession;
+  return typeof v === 'string' ? v.trim() : '';
+}
+
+async function authenticate(auth: CallerAuthService, header: unknown, userSession: string): Promise<Caller> {
+  const token = usernameToken(header);
+  if (token === 'malformed') {
+    throw new DmwsiError('AuthenticationFailed', 'the WS-Security header holds no usable UsernameToken');
+  }
+  if (token?.kind === 'text') return auth.verifyPassword(token.username, token.password);
+  if (token?.kind === 'digest') return auth.verifyDigest(token);
+  if (userSession) return auth.resolveSession(userSession);
+  throw new DmwsiError('AuthenticationFailed', 'no credentials: send a WS-Security UsernameToken or a userSession');
+}
+
+async function auditFailure(deps: SoapEndpointDeps, caller: Caller | undefined, operation: string, err: unknown) {
+  try {
+    await deps.audit.record(
+      { caller: caller?.username ?? 'anonymous', operation, outcome: faultInfo(err).code, detail: faultInfo(err).message },
+      deps.clock.now(),
+    );
+  } catch (auditErr) {
+    deps.logger.error({ err: auditErr, operation }, 'could not write the audit row of a failed call');
+  }
+}
