@@ -52,7 +52,8 @@ export function createDataSource(opts: DatabaseOptions): DataSource {
   return new DataSource({
     type: 'postgres',
     url: opts.url,
-    ...(opts.schema ? { schema: opts.schema } : {}),
+    // search_path too, so that raw SQL sees the same schema as the entities.
+    ...(opts.schema ? { schema: opts.schema, extra: { options: `-c search_path="${opts.schema}"` } } : {}),
     entities: ALL_ENTITIES,
     migrations: MIGRATIONS,
     migrationsTransactionMode: 'each',

@@ -57,13 +57,16 @@ interface SoapWsdl {
 /** Text is validated by message-codec, so the `soap` parser must hand it over untouched. */
 const raw = (text: string) => text;
 const WSDL_OPTIONS = {
-  attributesKey: 'attributes',
   customDeserializer: { int: raw, integer: raw, long: raw, short: raw, boolean: raw, dateTime: raw, date: raw },
 };
 
 async function loadWsdl(spec: ServiceSpec): Promise<SoapWsdl> {
   const xml = renderWsdl(spec, PLACEHOLDER_BASE + spec.path);
-  const wsdl = new soap.WSDL(xml, PLACEHOLDER_BASE + spec.path, WSDL_OPTIONS as never) as unknown as SoapWsdl;
+  const wsdl = new soap.WSDL(xml, PLACEHOLDER_BASE + spec.path, WSDL_OPTIONS as never) as unknown as SoapWsdl & {
+    options: Record<string, unknown>;
+  };
+  // The WSDL constructor does not copy this option (soap's Server sets it the same way).
+  wsdl.options.attributesKey = 'attributes';
   await new Promise<void>((resolve, reject) => wsdl.onReady((err) => (err ? reject(err) : resolve())));
   return wsdl;
 }

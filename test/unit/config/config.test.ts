@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../src/config/config.js';
+
+describe('configuration', () => {
+  it('has safe defaults', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(8080);
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.databaseUrl).toBe(`sqlite:${path.resolve('data', 'dmwsi.sqlite')}`);
+    expect(c.adminUser).toBe('admin');
+    expect(c.role).toBe('all');
+    expect(c.production).toBe(false);
+  });
+
+  it('reads the contract variables', () => {
+    const c = loadConfig({
+      PORT: '9090',
+      REDIS_URL: 'redis://r:6379',
+      DATABASE_URL: 'postgres://u@h/db',
+      DMWSI_ADMIN_USER: 'root',
+      DMWSI_ADMIN_PASSWORD: 'long-enough',
+      DM_SERVER_ID: 'srv',
+      PUBLIC_DM_URL: 'https://dm.example.com/dm',
+    });
+    expect(c).toMatchObject({
+      port: 9090,
+      redisUrl: 'redis://r:6379',
+      databaseUrl: 'postgres://u@h/db',
+      adminUser: 'root',
+      dmServerId: 'srv',
+      publicDmUrl: 'https://dm.example.com/dm',
+    });
+  });
+
+  it('lists every bad value in one clear error', () => {
+    try {
+      loadConfig({ PORT: 'eighty', REDIS_URL: 'http://x', DATABASE_URL: 'mysql://x', DMWSI_ADMIN_PASSWORD: 'short' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).toMatch(/PORT must be a whole number/);
+      expect(problems).toMatch(/REDIS_URL must use redis:/);
+      expect(problems).toMatch(/DATABASE_URL must start with/);
+      expect(problems).toMatch(/DMWSI_ADMIN_PASSWORD/);
+    }
+  });
+
+  it('requires the secret key in production and TLS cert and key together', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/DMWSI_SECRET_KEY is required/);
+    expect(() => loadConfig({ TLS_CERT: '/c.pem' })).toThrow(/TLS_CERT and TLS_KEY/);
+    expect(() => loadConfig({ DMWSI_SECRET_KEY: 'abc' })).toThrow(/64 hex digits/);
+  });
+});
