@@ -40,7 +40,7 @@ describe.each(SERVICES)('$portType WSDL', (service) => {
         return [String(m['@name']), String(parts[0]!['@element'])];
       }),
     );
-    const ops = (first(defs['wsdl:portType']) as Record<string, Record<string, unknown>[]>)['wsdl:operation'];
+    const ops = (first(defs['wsdl:portType']) as Record<string, Record<string, unknown>[]>)['wsdl:operation'] ?? [];
     expect(ops.map((o) => o['@name'])).toEqual(service.operations.map((o) => o.name));
     for (const op of service.operations) {
       expect(messages.get(`${op.name}Request`)).toBe(`tns:${op.name}`);

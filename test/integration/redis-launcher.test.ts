@@ -1,0 +1,33 @@
+/** The launcher behind `npm start` and `npm test`: it starts, answers and stops a real redis-server. */
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ensureRedis, pingRedis } from '../../src/main/redis-launcher.js';
+
+describe('redis launcher', () => {
+  it('uses a given REDIS_URL as is and never stops it', async () => {
+    const h = await ensureRedis('redis://example.invalid:6379', { mode: 'default' });
+    expect(h).toMatchObject({ url: 'redis://example.invalid:6379', owned: false });
+    await h.stop();
+  });
+
+  it('starts a throwaway redis-server on a free port and stops it', async () => {
+    const h = await ensureRedis(undefined, { mode: 'throwaway' });
+    const port = Number(new URL(h.url).port);
+    expect(h.owned).toBe(true);
+    expect(port).not.toBe(6379);
+    expect(await pingRedis('127.0.0.1', port)).toBe(true);
+    await h.stop();
+    expect(await pingRedis('127.0.0.1', port)).toBe(false);
+  });
+
+  it('says no when nothing listens', async () => {
+    expect(await pingRedis('127.0.0.1', 1)).toBe(false);
+  });
+
+  it('finds redis-server on this machine (the tests need it)', () => {
+    const found = ['/usr/bin/redis-server', '/usr/sbin/redis-server', '/usr/local/bin/redis-server'].some((p) =>
+      fs.existsSync(p),
+    );
+    expect(found || Boolean(process.env.REDIS_URL)).toBe(true);
+  });
+});

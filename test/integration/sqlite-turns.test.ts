@@ -1,0 +1,77 @@
+/**
+ * SQLite has one connection: units of work must take turns, and a plain write
+ * must never join (and be rolled back with) someone else's transaction.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/persistence/data-source.js';
+import { TypeormTransactor } from '../../src/persistence/transactor.js';
+import { SecretBox } from '../../src/security/secret-box.js';
+
+let ds: DataSource;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-turns-'));
+const sealer = new SecretBox(crypto.randomBytes(32));
+const pause = () => new Promise((r) => setTimeout(r, 2));
+
+beforeAll(async () => {
+  ds = await openDatabase({ url: `sqlite:${path.join(dir, 'db.sqlite')}` });
+});
+afterAll(async () => {
+  await ds.destroy();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function concurrentUnits(tx: TypeormTransactor, prefix: string) {
+  return Promise.allSettled(
+    Array.from({ length: 20 }, (_, i) =>
+      tx.run(async (s) => {
+        await s.audit.record({ caller: prefix, operation: 'a', outcome: 'ok' }, i);
+        await pause();
+        await s.audit.record({ caller: prefix, operation: 'b', outcome: 'ok' }, i);
+      }),
+    ),
+  );
+}
+
+describe('units of work on SQLite', () => {
+  it('collide without the turn queue (the failure this guards against is real)', async () => {
+    const results = await concurrentUnits(new TypeormTransactor(ds, sealer, { serialise: false }), 'raw');
+    expect(results.some((r) => r.status === 'rejected')).toBe(true);
+  });
+
+  it('all succeed when they take turns', async () => {
+    const results = await concurrentUnits(new TypeormTransactor(ds, sealer), 'queued');
+    expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
+    const [row] = await ds.query("SELECT count(*) AS n FROM audit_log WHERE caller = 'queued'");
+    expect(Number(row.n)).toBe(40);
+  });
+
+  it('keeps a plain write made while another unit of work is open and then rolls back', async () => {
+    const tx = new TypeormTransactor(ds, sealer);
+    const failing = tx.run(async (s) => {
+      await s.audit.record({ caller: 'doomed', operation: 'x', outcome: 'ok' }, 1);
+      await pause();
+      await pause();
+      throw new Error('roll back');
+    });
+    await pause();
+    const plain = tx.stores.audit.record({ caller: 'bystander', operation: 'y', outcome: 'ok' }, 2);
+    await expect(failing).rejects.toThrow('roll back');
+    await plain;
+    const rows = await ds.query("SELECT caller FROM audit_log WHERE caller IN ('doomed', 'bystander')");
+    expect(rows).toEqual([{ caller: 'bystander' }]);
+  });
+
+  it('lets a unit of work use the outer stores without deadlocking', async () => {
+    const tx = new TypeormTransactor(ds, sealer);
+    await tx.run(async () => {
+      await tx.stores.audit.record({ caller: 'nested', operation: 'z', outcome: 'ok' }, 3);
+    });
+    const [row] = await ds.query("SELECT count(*) AS n FROM audit_log WHERE caller = 'nested'");
+    expect(Number(row.n)).toBe(1);
+  });
+});
