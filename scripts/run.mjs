@@ -36,9 +36,12 @@ function ensureInstalled() {
   const stamp = path.join(root, 'node_modules', '.dmwsi-installed');
   const want = lockHash();
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return;
-  const hasLock = fs.existsSync(path.join(root, 'package-lock.json'));
-  say(`installing dependencies (npm ${hasLock ? 'ci' : 'install'}); the first time this compiles better-sqlite3 and takes a few minutes`);
-  run(npm, [hasLock ? 'ci' : 'install', '--no-audit', '--no-fund']);
+  // `npm install`, not `npm ci`: it installs the locked versions just the same,
+  // but `npm ci` refuses a lock file that lacks other platforms' optional
+  // packages (biome, msgpackr-extract), and registries that serve only some
+  // platforms produce exactly such lock files.
+  say('installing dependencies (npm install); the first time this compiles better-sqlite3 and takes a few minutes');
+  run(npm, ['install', '--no-audit', '--no-fund']);
   fs.writeFileSync(stamp, want);
 }
 
