@@ -1,0 +1,229 @@
+/**
+ * `dmwsi simulate`: runs a fleet of simulated DM 1.2 devices against a DM
+ * server, listening for HTTP notifications and bootstraps, and optionally
+ * writes the devices' credentials as the gateway's import CSV.
+ *
+ * `buildSimulateCommand()` is the commander wiring; `runSimulateCommand()`
+ * does the work and returns a handle, so tests and scripts can drive it
+ * without a process.
+ */
+import { randomBytes } from 'node:crypto';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { AUTH_TYPES, type DeviceAuthType } from '../domain/registry.js';
+import { Fleet, type FleetStats } from './fleet.js';
+
+export interface SimulateOptions {
+  devices: number;
+  /** DM server URL, e.g. http://127.0.0.1:8080/dm. */
+  server: string;
+  /** `host:port` of the notification/bootstrap listener (port 0: ephemeral). */
+  listen: string;
+  /** Base URL written as notificationUrl when servers reach the listener elsewhere. */
+  publicUrl?: string;
+  idPrefix: string;
+  imeiStart: string;
+  phonePrefix: string;
+  encoding: 'xml' | 'wbxml';
+  auth: DeviceAuthType;
+  serverId: string;
+  offlineShare: number;
+  offlineForMs?: number;
+  latencyMs: number;
+  failureRate: number;
+  failureStatus: number;
+  maxSessions: number;
+  sseRoot: string;
+  capabilityOid: string;
+  credentialsCsv?: string;
+  /** Seed of the derived secrets; random when absent (printed, so a rerun can reuse it). */
+  secretSeed?: string;
+  /** PIN for USERPIN bootstraps. */
+  bootstrapPin?: string;
+  /** Seconds between stats lines; 0: none. */
+  statsInterval: number;
+}
+
+export const SIMULATE_DEFAULTS: Readonly<SimulateOptions> = Object.freeze({
+  devices: 10,
+  server: 'http://127.0.0.1:8080/dm',
+  listen: '127.0.0.1:8091',
+  idPrefix: 'IMEI:',
+  imeiStart: '49015420000000',
+  phonePrefix: '+1555',
+  encoding: 'xml',
+  auth: 'md5',
+  serverId: 'dmwsi-gateway',
+  offlineShare: 0,
+  latencyMs: 0,
+  failureRate: 0,
+  failureStatus: 500,
+  maxSessions: 64,
+  sseRoot: './SSE',
+  capabilityOid: 'sim-phone-1',
+  statsInterval: 10,
+});
+
+export interface SimulateHandle {
+  fleet: Fleet;
+  /** Listener base URL. */
+  url: string | undefined;
+  secretSeed: string;
+  /** Milliseconds spent creating the fleet. */
+  createdInMs: number;
+  stop(): Promise<void>;
+}
+
+export async function runSimulateCommand(
+  options: Partial<SimulateOptions>,
+  log: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Promise<SimulateHandle> {
+  const opts: SimulateOptions = { ...SIMULATE_DEFAULTS, ...options };
+  const { host, port } = parseListen(opts.listen);
+  const secretSeed = opts.secretSeed ?? randomBytes(16).toString('hex');
+  const t0 = performance.now();
+  const fleet = new Fleet({
+    devices: opts.devices,
+    serverUrl: opts.server,
+    serverId: opts.serverId,
+    idPrefix: opts.idPrefix,
+    imeiStart: opts.imeiStart,
+    phonePrefix: opts.phonePrefix,
+    capabilityOid: opts.capabilityOid,
+    encoding: opts.encoding,
+    authType: opts.auth,
+    sseRoot: opts.sseRoot,
+    offlineShare: opts.offlineShare,
+    ...(opts.offlineForMs !== undefined && { offlineForMs: opts.offlineForMs }),
+    latencyMs: opts.latencyMs,
+    failureRate: opts.failureRate,
+    failureStatus: opts.failureStatus,
+    maxConcurrentSessions: opts.maxSessions,
+    listen: { host, port },
+    ...(opts.publicUrl !== undefined && { publicBaseUrl: opts.publicUrl }),
+    secretSeed,
+    ...(opts.bootstrapPin !== undefined && { bootstrapSecrets: { pin: opts.bootstrapPin } }),
+  });
+  const createdInMs = performance.now() - t0;
+  const { url } = await fleet.start();
+  log(`simulate: ${opts.devices} devices created in ${createdInMs.toFixed(0)} ms; DM server ${opts.server}`);
+  log(`simulate: listening on ${url} (POST /notify/<deviceId>, POST /bootstrap/<deviceId>, GET /stats)`);
+  if (options.secretSeed === undefined) log(`simulate: secret seed ${secretSeed} (pass --secret-seed to reuse the credentials)`);
+  if (opts.credentialsCsv) {
+    await fleet.writeCredentialsCsv(opts.credentialsCsv);
+    log(`simulate: credentials written to ${opts.credentialsCsv} (import with importDeviceInstances)`);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  if (opts.statsInterval > 0) {
+    timer = setInterval(() => log(`simulate: ${formatStats(fleet.stats())}`), opts.statsInterval * 1000);
+    timer.unref();
+  }
+  return {
+    fleet,
+    url,
+    secretSeed,
+    createdInMs,
+    async stop() {
+      if (timer) clearInterval(timer);
+      await fleet.stop();
+      log(`simulate: stopped; ${formatStats(fleet.stats())}`);
+    },
+  };
+}
+
+export function formatStats(s: FleetStats): string {
+  return [
+    `sessions ok=${s.sessionsOk} failed=${s.sessionsFailed} active=${s.activeSessions} queued=${s.queuedSessions}`,
+    `notifications ok=${s.notificationsReceived} rejected=${s.notificationsRejected} ignored=${s.notificationsIgnored}`,
+    `execs=${s.executions} failed=${s.executionsFailed}`,
+    `sse armed=${s.schedulesArmed} fired=${s.schedulesFired} missed=${s.schedulesMissed}`,
+    `alerts=${s.alertsReported} online=${s.online}/${s.devices}`,
+  ].join('; ');
+}
+
+/** `host:port`, `[v6]:port`, `:port` or `port`. */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(text.trim());
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError(`expected host:port, got "${text}"`);
+  }
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new InvalidArgumentError('expected a number from 0 to 1');
+  }
+  return n;
+}
+
+function httpUrl(value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.protocol === 'http:' || u.protocol === 'https:') return value;
+  } catch {
+    // fall through
+  }
+  throw new InvalidArgumentError('expected an http(s) URL');
+}
+
+function imeiStart(value: string): string {
+  if (!/^\d{14,15}$/.test(value)) throw new InvalidArgumentError('expected 14 digits (or 15; the check digit is recomputed)');
+  return value;
+}
+
+function deviceUri(value: string): string {
+  if (!/^\.(\/[^/\s]+)+$/.test(value)) throw new InvalidArgumentError('expected a device URI such as ./SSE');
+  return value;
+}
+
+/** The `simulate` subcommand; runs until SIGINT/SIGTERM. */
+export function buildSimulateCommand(): Command {
+  const d = SIMULATE_DEFAULTS;
+  return new Command('simulate')
+    .description('run simulated OMA DM 1.2 devices against a DM server')
+    .option('--devices <n>', 'number of devices', integer(1, 10_000_000), d.devices)
+    .option('--server <url>', 'DM server URL the devices call', httpUrl, d.server)
+    .option('--listen <host:port>', 'notification/bootstrap listener', d.listen)
+    .option('--public-url <url>', 'base URL written as notificationUrl (default: the listener)', httpUrl)
+    .option('--id-prefix <prefix>', 'device id prefix', d.idPrefix)
+    .option('--imei-start <digits>', 'first IMEI (14 digits; check digit appended)', imeiStart, d.imeiStart)
+    .option('--phone-prefix <prefix>', 'phone numbers: prefix + 7-digit counter', d.phonePrefix)
+    .addOption(new Option('--encoding <encoding>', 'message encoding').choices(['xml', 'wbxml']).default(d.encoding))
+    .addOption(new Option('--auth <type>', 'client authentication').choices([...AUTH_TYPES]).default(d.auth))
+    .option('--server-id <id>', 'DMAcc ServerID (the gateway DM_SERVER_ID)', d.serverId)
+    .option('--offline-share <fraction>', 'share of devices offline at start', fraction, d.offlineShare)
+    .option('--offline-for-ms <ms>', 'offline devices come online after this long', integer(0))
+    .option('--latency-ms <ms>', 'delay before each HTTP post', integer(0, 600_000), d.latencyMs)
+    .option('--failure-rate <fraction>', 'share of target Execs that fail', fraction, d.failureRate)
+    .option('--failure-status <code>', 'DM status of a failed Exec', integer(300, 599), d.failureStatus)
+    .option('--max-sessions <n>', 'simultaneous sessions', integer(1, 100_000), d.maxSessions)
+    .option('--sse-root <uri>', 'SingleShotExec MO root', deviceUri, d.sseRoot)
+    .option('--capability-oid <oid>', 'capabilityOid written to the CSV', d.capabilityOid)
+    .option('--credentials-csv <file>', 'write ids, phone numbers and secrets as the import CSV')
+    .option('--secret-seed <seed>', 'seed of the derived device secrets (reuse to keep them)')
+    .option('--bootstrap-pin <pin>', 'PIN for USERPIN bootstrap MACs')
+    .option('--stats-interval <s>', 'seconds between stats lines (0: none)', integer(0), d.statsInterval)
+    .action(async (opts: SimulateOptions) => {
+      const handle = await runSimulateCommand(opts);
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        void handle.stop().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

@@ -1,0 +1,656 @@
+/**
+ * A fleet of simulated devices in one process: one notification/bootstrap
+ * HTTP listener for all of them, one scheduler (a min-heap under a single
+ * timer) for every armed SingleShotExec, bootstrap follow-up and offline
+ * device coming back, a limit on simultaneous sessions, and fleet-wide stats.
+ *
+ * Lean by construction: a device is a small object (~400 B) until used. Its
+ * DM account (secrets derived from `secretSeed` with HMAC-SHA256, so a rerun
+ * with the same seed reproduces them) and its management tree are built on
+ * first use, and the tree is dropped again after each use (see
+ * simulated-device.ts: it is rebuilt from a template and a journal).
+ *
+ * Offline devices are spread evenly: device i is offline when
+ * floor((i+1)·share) > floor(i·share), so exactly floor(n·share) are.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { DeviceAuthType } from '../dm/auth/credentials.js';
+import type { BootstrapSecrets } from '../dm/bootstrap/security.js';
+import type { SyncMlEncoding } from '../dm/codec/types.js';
+import { CONTENT_TYPE_DM_NOTIFICATION } from '../dm/notification/wap-push.js';
+import { luhnValid } from '../domain/device-id.js';
+import {
+  createHttpTransport,
+  type DeviceHost,
+  type DeviceIdentity,
+  type DeviceProfile,
+  type DeviceStat,
+  type DmAccount,
+  type DmTransport,
+  resolveProfile,
+  SimulatedDevice,
+} from './simulated-device.js';
+
+export interface FleetOptions {
+  /** Number of devices. */
+  devices: number;
+  /** The DM server URL every device's account points at. */
+  serverUrl: string;
+  /** DMAcc ServerID; default `dmwsi-gateway` (the gateway's DM_SERVER_ID default). */
+  serverId?: string;
+  /** Prefix of every device id; default `IMEI:`. */
+  idPrefix?: string;
+  /** First IMEI: 14 digits (the check digit is appended) or 15 (its check digit is recomputed). */
+  imeiStart?: string;
+  /** Phone numbers are this prefix + a 7-digit counter; default `+1555`. */
+  phonePrefix?: string;
+  /** Written to the credentials CSV. */
+  capabilityOid?: string;
+  encoding?: SyncMlEncoding;
+  authType?: DeviceAuthType;
+  /** Default `./SSE`; false: no SSE MO. */
+  sseRoot?: string | false;
+  execTargets?: readonly string[];
+  identity?: DeviceIdentity;
+  /** Fraction (0..1) of devices that start offline. */
+  offlineShare?: number;
+  /** Offline devices come online this long after the fleet is created; default: never by themselves. */
+  offlineForMs?: number;
+  /** Added before each HTTP post. */
+  latencyMs?: number;
+  /** Fraction (0..1) of exec-target Execs that fail, with `failureStatus` (default 500). */
+  failureRate?: number;
+  failureStatus?: number;
+  /** Simultaneous sessions; default 64. */
+  maxConcurrentSessions?: number;
+  /** Listener address; default 127.0.0.1 on an ephemeral port; false: no listener. */
+  listen?: { host?: string; port?: number } | false;
+  /** Base URL servers reach the listener at, when it differs from the bound address. */
+  publicBaseUrl?: string;
+  /** Seed of the derived secrets; default random (so not reproducible). */
+  secretSeed?: string;
+  transport?: DmTransport;
+  clock?: () => number;
+  random?: () => number;
+  bootstrapSecrets?: BootstrapSecrets | ((device: SimulatedDevice) => BootstrapSecrets);
+  acceptUnsignedBootstrap?: boolean;
+  /** Further profile settings shared by every device. */
+  profile?: Partial<DeviceProfile>;
+}
+
+export interface FleetStats {
+  devices: number;
+  online: number;
+  sessionsOk: number;
+  sessionsFailed: number;
+  activeSessions: number;
+  queuedSessions: number;
+  notificationsReceived: number;
+  notificationsRejected: number;
+  notificationsIgnored: number;
+  executions: number;
+  executionsFailed: number;
+  schedulesArmed: number;
+  schedulesFired: number;
+  schedulesMissed: number;
+  alertsReported: number;
+  bootstraps: number;
+  bootstrapsRejected: number;
+  scheduled: number;
+}
+
+/** The gateway's import columns (the contract's CSV header). */
+export const CREDENTIALS_CSV_COLUMNS = [
+  'deviceId',
+  'phoneNumber',
+  'capabilityOid',
+  'notificationUrl',
+  'clientUsername',
+  'clientPassword',
+  'serverPassword',
+] as const;
+
+const MAX_BODY = 64 * 1024;
+const MAX_TIMEOUT = 0x7fffffff;
+
+// ---- scheduler --------------------------------------------------------------------
+
+interface ScheduledEntry {
+  at: number;
+  seq: number;
+  fn: () => void;
+}
+
+/**
+ * Min-heap of callbacks by time (ties in scheduling order) under one timer
+ * set for the earliest entry.
+ */
+export class FleetScheduler {
+  private readonly heap: ScheduledEntry[] = [];
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private running = false;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** Time of the earliest entry, if any. */
+  get nextAt(): number | undefined {
+    return this.heap[0]?.at;
+  }
+
+  schedule(at: number, fn: () => void): void {
+    const entry = { at, seq: this.seq++, fn };
+    this.heap.push(entry);
+    this.up(this.heap.length - 1);
+    if (this.running && at < this.timerAt) this.arm();
+  }
+
+  /** Runs every entry due at `now` in order (callbacks may schedule more); returns how many ran. */
+  runDue(now: number = this.now()): number {
+    let ran = 0;
+    while (this.heap.length > 0 && this.heap[0]!.at <= now) {
+      const entry = this.pop();
+      ran++;
+      try {
+        entry.fn();
+      } catch {
+        // One device's failure must not stop the others' schedules.
+      }
+    }
+    return ran;
+  }
+
+  start(): void {
+    this.running = true;
+    this.arm();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  private arm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const first = this.heap[0];
+    if (!this.running || !first) return;
+    this.timerAt = first.at;
+    const delay = Math.min(Math.max(0, first.at - this.now()), MAX_TIMEOUT);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      this.runDue();
+      this.arm();
+    }, delay);
+  }
+
+  private pop(): ScheduledEntry {
+    const heap = this.heap;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      this.down(0);
+    }
+    return top;
+  }
+
+  private less(a: ScheduledEntry, b: ScheduledEntry): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+
+  private up(i: number): void {
+    const heap = this.heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(heap[i]!, heap[parent]!)) break;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let min = i;
+      if (l < heap.length && this.less(heap[l]!, heap[min]!)) min = l;
+      if (r < heap.length && this.less(heap[r]!, heap[min]!)) min = r;
+      if (min === i) return;
+      [heap[i], heap[min]] = [heap[min]!, heap[i]!];
+      i = min;
+    }
+  }
+}
+
+// ---- session gate -------------------------------------------------------------------
+
+/** Counting semaphore with a FIFO queue. */
+class SessionGate {
+  active = 0;
+  private readonly waiting: (() => void)[] = [];
+  private head = 0;
+
+  constructor(private readonly limit: number) {}
+
+  get queued(): number {
+    return this.waiting.length - this.head;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.active++;
+    }
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  private release(): void {
+    if (this.head < this.waiting.length) {
+      const next = this.waiting[this.head]!;
+      this.head++;
+      if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+        this.waiting.splice(0, this.head);
+        this.head = 0;
+      }
+      next(); // the slot passes on: `active` is unchanged
+    } else {
+      this.active--;
+    }
+  }
+}
+
+// ---- ids ------------------------------------------------------------------------------
+
+/** Appends the Luhn check digit to 14 digits (an IMEI body). */
+export function imeiWithCheckDigit(body14: string): string {
+  if (!/^\d{14}$/.test(body14)) throw new RangeError(`IMEI body must be 14 digits: ${body14}`);
+  for (let d = 0; d <= 9; d++) {
+    if (luhnValid(body14 + d)) return body14 + d;
+  }
+  throw new Error('unreachable: some check digit always fits');
+}
+
+/** `count` consecutive IMEIs from `start` (14 digits, or 15 whose last digit is ignored). */
+export function generateImeis(start: string, count: number): string[] {
+  if (!/^\d{14,15}$/.test(start)) throw new RangeError(`IMEI start must be 14 or 15 digits: ${start}`);
+  const first = BigInt(start.slice(0, 14));
+  if (first + BigInt(count) > 99_999_999_999_999n + 1n) throw new RangeError('IMEI range overflows 14 digits');
+  const out: string[] = new Array(count);
+  // Counting in a Number is exact: 14 digits stay far below 2^53.
+  const base = Number(first);
+  for (let i = 0; i < count; i++) out[i] = imeiWithCheckDigit(String(base + i).padStart(14, '0'));
+  return out;
+}
+
+// ---- fleet ------------------------------------------------------------------------------
+
+export class Fleet {
+  readonly devices: readonly SimulatedDevice[];
+  readonly scheduler: FleetScheduler;
+  readonly profile: DeviceProfile;
+  readonly capabilityOid: string;
+  private readonly byId = new Map<string, SimulatedDevice>();
+  private readonly gate: SessionGate;
+  private readonly counters: Omit<FleetStats, 'devices' | 'online' | 'activeSessions' | 'queuedSessions' | 'scheduled'>;
+  private readonly ownTransport: (DmTransport & { close(): void }) | undefined;
+  private server: http.Server | undefined;
+  private base: string | undefined;
+
+  constructor(private readonly opts: FleetOptions) {
+    const now = opts.clock ?? Date.now;
+    this.scheduler = new FleetScheduler(now);
+    this.gate = new SessionGate(Math.max(1, opts.maxConcurrentSessions ?? 64));
+    this.capabilityOid = opts.capabilityOid ?? 'sim-phone-1';
+    this.counters = {
+      sessionsOk: 0,
+      sessionsFailed: 0,
+      notificationsReceived: 0,
+      notificationsRejected: 0,
+      notificationsIgnored: 0,
+      executions: 0,
+      executionsFailed: 0,
+      schedulesArmed: 0,
+      schedulesFired: 0,
+      schedulesMissed: 0,
+      alertsReported: 0,
+      bootstraps: 0,
+      bootstrapsRejected: 0,
+    };
+    const latency = opts.latencyMs ?? 0;
+    const host: DeviceHost = {
+      now,
+      schedule: (at, fn) => this.scheduler.schedule(at, fn),
+      runSession: (fn) => this.gate.run(fn),
+      ...(latency > 0 && { beforePost: () => new Promise<void>((r) => setTimeout(r, latency)) }),
+      record: (stat) => this.record(stat),
+    };
+    this.ownTransport = opts.transport ? undefined : createHttpTransport({ maxSockets: opts.maxConcurrentSessions ?? 64 });
+    this.profile = resolveProfile({
+      ...opts.profile,
+      host,
+      transport: opts.transport ?? this.ownTransport!,
+      ...(opts.encoding !== undefined && { encoding: opts.encoding }),
+      ...(opts.sseRoot !== undefined && { sseRoot: opts.sseRoot }),
+      ...(opts.execTargets !== undefined && { execTargets: opts.execTargets }),
+      ...(opts.identity !== undefined && { identity: opts.identity }),
+      ...(opts.failureRate !== undefined && { failureRate: opts.failureRate }),
+      ...(opts.failureStatus !== undefined && { failureStatus: opts.failureStatus }),
+      ...(opts.random !== undefined && { random: opts.random }),
+      ...(opts.bootstrapSecrets !== undefined && { bootstrapSecrets: opts.bootstrapSecrets }),
+      ...(opts.acceptUnsignedBootstrap !== undefined && { acceptUnsignedBootstrap: opts.acceptUnsignedBootstrap }),
+      notificationUrlFor: (devId) => this.notificationUrlFor(devId),
+    });
+
+    const seed = opts.secretSeed ?? randomBytes(16).toString('hex');
+    const serverId = opts.serverId ?? 'dmwsi-gateway';
+    const authType = opts.authType ?? 'md5';
+    const serverUrl = opts.serverUrl;
+    const empty = Buffer.alloc(0);
+    const account = (devId: string): DmAccount => ({
+      accName: 'dmacc',
+      serverUrl,
+      serverId,
+      authType,
+      clientUsername: devId,
+      clientPassword: deriveSecret(seed, 'client', devId),
+      serverPassword: deriveSecret(seed, 'server', devId),
+      clientNonce: empty,
+      serverNonce: empty,
+    });
+
+    const n = opts.devices;
+    const prefix = opts.idPrefix ?? 'IMEI:';
+    const imeis = generateImeis(opts.imeiStart ?? '49015420000000', n);
+    const phonePrefix = opts.phonePrefix ?? '+1555';
+    const share = Math.min(1, Math.max(0, opts.offlineShare ?? 0));
+    const devices: SimulatedDevice[] = new Array(n);
+    const offline: SimulatedDevice[] = [];
+    for (let i = 0; i < n; i++) {
+      const isOffline = Math.floor((i + 1) * share) > Math.floor(i * share);
+      const device = new SimulatedDevice({
+        devId: prefix + imeis[i]!,
+        phoneNumber: phonePrefix + String(i + 1).padStart(7, '0'),
+        account,
+        profile: this.profile,
+        online: !isOffline,
+      });
+      devices[i] = device;
+      this.byId.set(device.devId, device);
+      if (isOffline) offline.push(device);
+    }
+    this.devices = devices;
+    if (opts.offlineForMs !== undefined) {
+      const at = now() + opts.offlineForMs;
+      for (const device of offline) this.scheduler.schedule(at, () => device.setOnline(true));
+    }
+  }
+
+  get(deviceId: string): SimulatedDevice | undefined {
+    return this.byId.get(deviceId);
+  }
+
+  /** The listener's base URL once started (e.g. http://127.0.0.1:40123). */
+  get baseUrl(): string | undefined {
+    return this.opts.publicBaseUrl?.replace(/\/+$/, '') ?? this.base;
+  }
+
+  notificationUrlFor(deviceId: string): string | undefined {
+    const base = this.baseUrl;
+    return base === undefined ? undefined : `${base}/notify/${encodeURIComponent(deviceId)}`;
+  }
+
+  bootstrapUrlFor(deviceId: string): string | undefined {
+    const base = this.baseUrl;
+    return base === undefined ? undefined : `${base}/bootstrap/${encodeURIComponent(deviceId)}`;
+  }
+
+  /** Starts the listener (unless `listen: false`) and the scheduler; returns the listener's base URL. */
+  async start(): Promise<{ url: string | undefined }> {
+    const listen = this.opts.listen;
+    if (!this.server && listen !== false) {
+      const server = http.createServer((req, res) => this.handle(req, res));
+      server.keepAliveTimeout = 30_000;
+      const host = listen?.host ?? '127.0.0.1';
+      const port = listen?.port ?? 0;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const addr = server.address() as AddressInfo;
+      const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      this.base = `http://${shownHost}:${addr.port}`;
+      this.server = server;
+    }
+    this.scheduler.start();
+    return { url: this.baseUrl };
+  }
+
+  async stop(): Promise<void> {
+    this.scheduler.stop();
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    this.ownTransport?.close();
+  }
+
+  /** Resolves when no session is running or queued (polls every `intervalMs`). */
+  async idle(intervalMs = 10, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.gate.active > 0 || this.gate.queued > 0 || this.devices.some((d) => d.busy)) {
+      if (Date.now() > deadline) throw new Error('fleet still busy');
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+
+  /** Brings every offline device online (each reports missed schedules and checks in). */
+  bringOnline(): number {
+    let n = 0;
+    for (const device of this.devices) {
+      if (!device.online) {
+        device.setOnline(true);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  stats(): FleetStats {
+    let online = 0;
+    for (const d of this.devices) if (d.online) online++;
+    return {
+      devices: this.devices.length,
+      online,
+      ...this.counters,
+      activeSessions: this.gate.active,
+      queuedSessions: this.gate.queued,
+      scheduled: this.scheduler.size,
+    };
+  }
+
+  /** Rows for the gateway's importDeviceInstances CSV (derives every account). */
+  *credentialsCsvLines(): Generator<string> {
+    const withAuth = (this.opts.authType ?? 'md5') !== 'md5';
+    yield [...CREDENTIALS_CSV_COLUMNS, ...(withAuth ? ['authType'] : [])].join(',');
+    for (const d of this.devices) {
+      const a = d.account;
+      const row = [
+        d.devId,
+        d.phoneNumber ?? '',
+        this.capabilityOid,
+        d.notificationUrl ?? '',
+        a.clientUsername,
+        a.clientPassword,
+        a.serverPassword,
+        ...(withAuth ? [a.authType] : []),
+      ];
+      yield row.map(csvField).join(',');
+    }
+  }
+
+  credentialsCsv(): string {
+    return `${[...this.credentialsCsvLines()].join('\n')}\n`;
+  }
+
+  async writeCredentialsCsv(path: string): Promise<void> {
+    const out = createWriteStream(path, { encoding: 'utf8' });
+    const done = new Promise<void>((resolve, reject) => {
+      out.on('finish', () => resolve());
+      out.on('error', reject);
+    });
+    let batch: string[] = [];
+    for (const line of this.credentialsCsvLines()) {
+      batch.push(line);
+      if (batch.length >= 1000) {
+        if (!out.write(`${batch.join('\n')}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
+        batch = [];
+      }
+    }
+    out.end(batch.length > 0 ? `${batch.join('\n')}\n` : '');
+    await done;
+  }
+
+  // ---- HTTP listener --------------------------------------------------------------------
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const answer = (status: number, text: string, type = 'text/plain; charset=utf-8') => {
+      if (res.headersSent) return;
+      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (req.method === 'GET' && path === '/stats') {
+      answer(200, JSON.stringify(this.stats()), 'application/json');
+      return;
+    }
+    const m = /^\/(notify|bootstrap)\/([^/]+)$/.exec(path);
+    if (!m) {
+      answer(404, 'not found\n');
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      answer(405, 'POST only\n');
+      return;
+    }
+    let deviceId: string;
+    try {
+      deviceId = decodeURIComponent(m[2]!);
+    } catch {
+      answer(400, 'bad device id\n');
+      return;
+    }
+    const device = this.byId.get(deviceId);
+    if (!device) {
+      req.resume();
+      answer(404, 'unknown device\n');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        answer(413, 'too large\n');
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > MAX_BODY) return;
+      const body = Buffer.concat(chunks);
+      const contentType = req.headers['content-type'] ?? '';
+      if (m[1] === 'notify') {
+        const media = contentType.split(';')[0]!.trim().toLowerCase();
+        if (media !== CONTENT_TYPE_DM_NOTIFICATION) {
+          answer(415, `expected ${CONTENT_TYPE_DM_NOTIFICATION}\n`);
+          return;
+        }
+        const result = device.receiveNotification(body);
+        answer(result.accepted ? 200 : 400, result.accepted ? 'accepted\n' : `${result.reason}\n`);
+        return;
+      }
+      const result = device.receiveBootstrap(body, contentType);
+      answer(result.ok ? 200 : 400, result.ok ? 'applied\n' : `${result.reason}\n`);
+    });
+    req.on('error', () => answer(400, 'bad request\n'));
+  }
+
+  private record(stat: DeviceStat): void {
+    const c = this.counters;
+    switch (stat) {
+      case 'session-ok':
+        c.sessionsOk++;
+        break;
+      case 'session-failed':
+        c.sessionsFailed++;
+        break;
+      case 'notification':
+        c.notificationsReceived++;
+        break;
+      case 'notification-rejected':
+        c.notificationsRejected++;
+        break;
+      case 'notification-ignored':
+        c.notificationsIgnored++;
+        break;
+      case 'execution':
+        c.executions++;
+        break;
+      case 'execution-failed':
+        c.executions++;
+        c.executionsFailed++;
+        break;
+      case 'schedule-armed':
+        c.schedulesArmed++;
+        break;
+      case 'schedule-fired':
+        c.schedulesFired++;
+        break;
+      case 'schedule-missed':
+        c.schedulesMissed++;
+        break;
+      case 'alert-reported':
+        c.alertsReported++;
+        break;
+      case 'bootstrap':
+        c.bootstraps++;
+        break;
+      case 'bootstrap-rejected':
+        c.bootstrapsRejected++;
+        break;
+    }
+  }
+}
+
+/** A secret of 24 base64url characters (144 bits) from the seed, the kind and the device id. */
+export function deriveSecret(seed: string, kind: 'client' | 'server', deviceId: string): string {
+  return createHmac('sha256', seed).update(`${kind}:${deviceId}`).digest('base64url').slice(0, 24);
+}
+
+function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}

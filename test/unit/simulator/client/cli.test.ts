@@ -1,0 +1,91 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { luhnValid } from '../../../../src/domain/device-id.js';
+import {
+  buildSimulateCommand,
+  parseListen,
+  runSimulateCommand,
+  type SimulateOptions,
+} from '../../../../src/simulator/cli.js';
+
+describe('dmwsi simulate', () => {
+  it('parses every option', async () => {
+    const cmd = buildSimulateCommand();
+    let seen: SimulateOptions | undefined;
+    cmd.action((opts: SimulateOptions) => {
+      seen = opts;
+    });
+    await cmd.parseAsync(
+      [
+        '--devices', '250',
+        '--server', 'http://gw:8080/dm',
+        '--listen', '0.0.0.0:9000',
+        '--id-prefix', 'IMEI:',
+        '--imei-start', '35000000000000',
+        '--encoding', 'wbxml',
+        '--auth', 'hmac',
+        '--offline-share', '0.1',
+        '--latency-ms', '20',
+        '--failure-rate', '0.05',
+        '--sse-root', './Vendor/SSE',
+        '--credentials-csv', '/tmp/x.csv',
+        '--capability-oid', 'cap-9',
+      ],
+      { from: 'user' },
+    );
+    expect(seen).toMatchObject({
+      devices: 250,
+      server: 'http://gw:8080/dm',
+      listen: '0.0.0.0:9000',
+      idPrefix: 'IMEI:',
+      imeiStart: '35000000000000',
+      encoding: 'wbxml',
+      auth: 'hmac',
+      offlineShare: 0.1,
+      latencyMs: 20,
+      failureRate: 0.05,
+      sseRoot: './Vendor/SSE',
+      credentialsCsv: '/tmp/x.csv',
+      capabilityOid: 'cap-9',
+    });
+  });
+
+  it('rejects a failure rate above 1', async () => {
+    const cmd = buildSimulateCommand().exitOverride().configureOutput({ writeErr: () => {} });
+    cmd.action(() => {});
+    await expect(cmd.parseAsync(['--failure-rate', '2'], { from: 'user' })).rejects.toThrow(/from 0 to 1/);
+  });
+
+  it('reads host:port forms', () => {
+    expect(parseListen('127.0.0.1:8091')).toEqual({ host: '127.0.0.1', port: 8091 });
+    expect(parseListen('[::1]:0')).toEqual({ host: '::1', port: 0 });
+    expect(parseListen(':7000')).toEqual({ host: '127.0.0.1', port: 7000 });
+    expect(() => parseListen('host:99999')).toThrow();
+  });
+
+  it('starts a fleet and writes the credentials CSV', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dmwsi-sim-'));
+    try {
+      const file = join(dir, 'devices.csv');
+      const log = vi.fn();
+      const handle = await runSimulateCommand(
+        { devices: 3, listen: '127.0.0.1:0', credentialsCsv: file, statsInterval: 0, secretSeed: 'x' },
+        log,
+      );
+      const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+      expect(lines).toHaveLength(4);
+      const [id, phone, cap, url] = lines[1]!.split(',');
+      expect(id).toMatch(/^IMEI:\d{15}$/);
+      expect(luhnValid(id!.slice(5))).toBe(true);
+      expect(phone).toBe('+15550000001');
+      expect(cap).toBe('sim-phone-1');
+      expect(url).toBe(`${handle.url}/notify/${encodeURIComponent(id!)}`);
+      await handle.stop();
+      expect(log).toHaveBeenCalled();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

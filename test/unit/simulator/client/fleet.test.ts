@@ -1,0 +1,287 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { buildTrigger, RESYNC_NONCE } from '../../../../src/dm/notification/package0.js';
+import { deviceIdProblem, luhnValid } from '../../../../src/domain/device-id.js';
+import {
+  CREDENTIALS_CSV_COLUMNS,
+  Fleet,
+  FleetScheduler,
+  generateImeis,
+  imeiWithCheckDigit,
+} from '../../../../src/simulator/fleet.js';
+import type { DmTransport, HttpResponse } from '../../../../src/simulator/simulated-device.js';
+import { addNode, add, exec, sequence } from '../fixtures.js';
+import { type FakeAccount, FakeDmServer } from './fake-server.js';
+
+const SERVER = 'http://dm.invalid/dm';
+
+function serverFor(fleet: Fleet, ids?: string[]): FakeDmServer {
+  const accounts = new Map<string, FakeAccount>();
+  for (const id of ids ?? fleet.devices.map((d) => d.devId)) {
+    const a = fleet.get(id)!.account;
+    accounts.set(id, {
+      username: a.clientUsername,
+      password: a.clientPassword,
+      authType: a.authType,
+      serverId: a.serverId,
+      serverPassword: a.serverPassword,
+    });
+  }
+  return new FakeDmServer({ accounts });
+}
+
+/** A transport that forwards to a server set after the fleet exists (the accounts come from the fleet). */
+function lateTransport(): DmTransport & { target?: DmTransport; active: number; maxActive: number; delayMs: number } {
+  const t = {
+    target: undefined as DmTransport | undefined,
+    active: 0,
+    maxActive: 0,
+    delayMs: 0,
+    async post(url: string, body: Buffer, headers: Record<string, string>): Promise<HttpResponse> {
+      t.active++;
+      t.maxActive = Math.max(t.maxActive, t.active);
+      try {
+        if (t.delayMs > 0) await new Promise((r) => setTimeout(r, t.delayMs));
+        return await t.target!.post(url, body, headers);
+      } finally {
+        t.active--;
+      }
+    },
+  };
+  return t;
+}
+
+const fleets: Fleet[] = [];
+afterEach(async () => {
+  vi.useRealTimers();
+  await Promise.all(fleets.splice(0).map((f) => f.stop()));
+});
+
+function track(fleet: Fleet): Fleet {
+  fleets.push(fleet);
+  return fleet;
+}
+
+describe('IMEI generation', () => {
+  it('appends a valid Luhn check digit', () => {
+    expect(imeiWithCheckDigit('49300510059280')).toBe('493005100592800');
+    const imeis = generateImeis('49015420323751', 20);
+    expect(imeis[0]).toBe('490154203237518');
+    expect(imeis.every((i) => i.length === 15 && luhnValid(i))).toBe(true);
+    expect(new Set(imeis).size).toBe(20);
+  });
+});
+
+describe('Fleet creation', () => {
+  it('creates 10,000 devices quickly, lazily and with the offline share exact', () => {
+    const t0 = performance.now();
+    const fleet = track(new Fleet({ devices: 10_000, serverUrl: SERVER, offlineShare: 0.25, listen: false, secretSeed: 's' }));
+    const ms = performance.now() - t0;
+    expect(ms).toBeLessThan(1000);
+    expect(fleet.devices).toHaveLength(10_000);
+    expect(new Set(fleet.devices.map((d) => d.devId)).size).toBe(10_000);
+    expect(fleet.devices.every((d) => deviceIdProblem(d.devId) === undefined)).toBe(true);
+    expect(fleet.devices.some((d) => d.hasTree)).toBe(false);
+    expect(fleet.stats()).toMatchObject({ devices: 10_000, online: 7_500 });
+  });
+
+  it('derives the same secrets from the same seed', () => {
+    const a = track(new Fleet({ devices: 3, serverUrl: SERVER, secretSeed: 'seed', listen: false }));
+    const b = track(new Fleet({ devices: 3, serverUrl: SERVER, secretSeed: 'seed', listen: false }));
+    expect(a.devices[2]!.account.clientPassword).toBe(b.devices[2]!.account.clientPassword);
+    expect(a.devices[2]!.account.clientPassword).not.toBe(a.devices[1]!.account.clientPassword);
+    expect(a.devices[2]!.account.clientPassword.length).toBeGreaterThanOrEqual(16);
+  });
+});
+
+describe('FleetScheduler', () => {
+  it('runs due entries in time order, ties in scheduling order', () => {
+    let now = 0;
+    const s = new FleetScheduler(() => now);
+    const ran: string[] = [];
+    s.schedule(30, () => ran.push('c'));
+    s.schedule(10, () => ran.push('a1'));
+    s.schedule(20, () => ran.push('b'));
+    s.schedule(10, () => ran.push('a2'));
+    expect(s.runDue(15)).toBe(2);
+    expect(ran).toEqual(['a1', 'a2']);
+    now = 100;
+    s.runDue();
+    expect(ran).toEqual(['a1', 'a2', 'b', 'c']);
+    expect(s.size).toBe(0);
+  });
+
+  it('keeps a single timer however many entries are scheduled', () => {
+    vi.useFakeTimers({ now: 0 });
+    const s = new FleetScheduler();
+    s.start();
+    const ran: number[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const at = ((i * 7919) % 1000) + 1;
+      s.schedule(at, () => ran.push(at));
+    }
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(1000);
+    expect(ran).toHaveLength(1000);
+    expect(ran).toEqual([...ran].sort((x, y) => x - y));
+    s.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('fires armed SSE schedules of many devices in AtTime order', async () => {
+    let now = Date.parse('2025-03-01T00:00:00Z');
+    const transport = lateTransport();
+    const fleet = track(
+      new Fleet({ devices: 3, serverUrl: SERVER, clock: () => now, transport, listen: false, secretSeed: 's' }),
+    );
+    const server = serverFor(fleet);
+    transport.target = server;
+    const times = ['20250301T030000Z', '20250301T010000Z', '20250301T020000Z'];
+    fleet.devices.forEach((d, i) => {
+      server.enqueue(
+        d.devId,
+        [
+          sequence(
+            1,
+            addNode(2, './SSE/j'),
+            add(3, './SSE/j/TargetURI', './FUMO/fw1/Update'),
+            add(4, './SSE/j/AtTime', times[i]!),
+            exec(5, './SSE/j/Go', `c${i}`),
+          ),
+        ],
+      );
+    });
+    await Promise.all(fleet.devices.map((d) => d.runSession()));
+    expect(fleet.scheduler.size).toBe(3);
+    const order: string[] = [];
+    const firedAt = (d: (typeof fleet.devices)[number]) => () => order.push(d.devId);
+    for (const d of fleet.devices) vi.spyOn(d, 'fireArmed').mockImplementationOnce(firedAt(d));
+    now = Date.parse('2025-03-01T02:30:00Z');
+    fleet.scheduler.runDue();
+    expect(order).toEqual([fleet.devices[1]!.devId, fleet.devices[2]!.devId]);
+    vi.restoreAllMocks();
+    now = Date.parse('2025-03-01T04:00:00Z');
+    fleet.scheduler.runDue();
+    await fleet.idle();
+    expect(fleet.devices[0]!.executionCount('./FUMO/fw1/Update')).toBe(1);
+    expect(server.seen(fleet.devices[0]!.devId).alerts[0]?.correlator).toBe('c0');
+    expect(fleet.stats()).toMatchObject({ schedulesArmed: 3, schedulesFired: 1, executions: 1, alertsReported: 1 });
+  });
+});
+
+describe('Fleet HTTP listener', () => {
+  async function started(opts: Partial<ConstructorParameters<typeof Fleet>[0]> = {}) {
+    const transport = lateTransport();
+    const fleet = track(new Fleet({ devices: 5, serverUrl: SERVER, transport, secretSeed: 'seed', ...opts }));
+    const server = serverFor(fleet);
+    transport.target = server;
+    const { url } = await fleet.start();
+    return { fleet, server, url: url!, transport };
+  }
+
+  function triggerFor(fleet: Fleet, index: number, sessionId: number, password?: string): Buffer {
+    const a = fleet.devices[index]!.account;
+    return buildTrigger({
+      uiMode: 'background',
+      initiator: 'server',
+      sessionId,
+      serverId: a.serverId,
+      serverDigestSecret: { serverId: a.serverId, password: password ?? a.serverPassword },
+      nonce: RESYNC_NONCE,
+    });
+  }
+
+  const notify = (url: string, body: Buffer, type = 'application/vnd.syncml.notification') =>
+    fetch(url, { method: 'POST', headers: { 'content-type': type }, body });
+
+  it('rejects a bad digest with 400 and accepts a good trigger with 200, then runs the session', async () => {
+    const { fleet, server, url } = await started();
+    const device = fleet.devices[1]!;
+    expect(device.notificationUrl).toBe(`${url}/notify/${encodeURIComponent(device.devId)}`);
+    const bad = await notify(device.notificationUrl!, triggerFor(fleet, 1, 0x42, 'not-the-password'));
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toBe('bad-digest\n');
+    const good = await notify(device.notificationUrl!, triggerFor(fleet, 1, 0x42));
+    expect(good.status).toBe(200);
+    await fleet.idle();
+    expect(server.seen(device.devId).sessions).toEqual(['42']);
+    expect(fleet.stats()).toMatchObject({ notificationsReceived: 1, notificationsRejected: 1, sessionsOk: 1 });
+  });
+
+  it('answers 404 for an unknown device and 415 for another content type', async () => {
+    const { fleet, url } = await started();
+    expect((await notify(`${url}/notify/IMEI%3A000000000000000`, triggerFor(fleet, 0, 1))).status).toBe(404);
+    expect((await notify(fleet.devices[0]!.notificationUrl!, triggerFor(fleet, 0, 1), 'text/plain')).status).toBe(415);
+    expect((await fetch(`${url}/stats`)).status).toBe(200);
+  });
+
+  it('limits simultaneous sessions', async () => {
+    const { fleet, transport, url } = await started({ devices: 8, maxConcurrentSessions: 2 });
+    transport.delayMs = 5;
+    const answers = await Promise.all(
+      fleet.devices.map((d, i) => notify(`${url}/notify/${encodeURIComponent(d.devId)}`, triggerFor(fleet, i, 100 + i))),
+    );
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    await fleet.idle();
+    expect(fleet.stats().sessionsOk).toBe(8);
+    expect(transport.maxActive).toBeLessThanOrEqual(2);
+  });
+
+  it('writes the gateway import CSV with notification URLs', async () => {
+    const { fleet, url } = await started({ devices: 2, capabilityOid: 'cap-1' });
+    const lines = fleet.credentialsCsv().trimEnd().split('\n');
+    expect(lines[0]).toBe(CREDENTIALS_CSV_COLUMNS.join(','));
+    expect(lines[0]).toBe('deviceId,phoneNumber,capabilityOid,notificationUrl,clientUsername,clientPassword,serverPassword');
+    const d = fleet.devices[1]!;
+    expect(lines[2]).toBe(
+      [
+        d.devId,
+        '+15550000002',
+        'cap-1',
+        `${url}/notify/${encodeURIComponent(d.devId)}`,
+        d.devId,
+        d.account.clientPassword,
+        d.account.serverPassword,
+      ].join(','),
+    );
+  });
+});
+
+describe('Fleet offline devices', () => {
+  it('come online after offlineForMs and check in', async () => {
+    let now = 1_000_000;
+    const transport = lateTransport();
+    const fleet = track(
+      new Fleet({
+        devices: 4,
+        serverUrl: SERVER,
+        offlineShare: 0.5,
+        offlineForMs: 60_000,
+        clock: () => now,
+        transport,
+        secretSeed: 's',
+      }),
+    );
+    const server = serverFor(fleet);
+    transport.target = server;
+    await fleet.start();
+    const offline = fleet.devices.filter((d) => !d.online);
+    expect(offline).toHaveLength(2);
+    for (const d of offline) {
+      const a = d.account;
+      const t = buildTrigger({
+        uiMode: 'background',
+        initiator: 'server',
+        sessionId: 7,
+        serverId: a.serverId,
+        serverDigestSecret: { serverId: a.serverId, password: a.serverPassword },
+        nonce: RESYNC_NONCE,
+      });
+      expect(d.receiveNotification(t)).toMatchObject({ accepted: true, ignoredOffline: true });
+    }
+    expect(server.posts).toBe(0);
+    now += 60_000;
+    fleet.scheduler.runDue();
+    await fleet.idle();
+    expect(fleet.stats()).toMatchObject({ online: 4, notificationsIgnored: 2, sessionsOk: 2 });
+  });
+});
