@@ -29,6 +29,8 @@ export interface Config {
   soapMaxBodyBytes: number;
   dmMaxBodyBytes: number;
   userSessionTtlSeconds: number;
+  /** How long an idle DM session's state is kept in Redis. */
+  dmSessionTtlSeconds: number;
   wsSecurityMaxSkewSeconds: number;
   queuePrefix: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -148,11 +150,16 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     soapMaxBodyBytes: int(r, 'SOAP_MAX_BODY_BYTES', 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     dmMaxBodyBytes: int(r, 'DM_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     userSessionTtlSeconds: int(r, 'USER_SESSION_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
+    dmSessionTtlSeconds: int(r, 'DM_SESSION_TTL_SECONDS', 300, 10, 24 * 3600),
     wsSecurityMaxSkewSeconds: int(r, 'WSSE_MAX_SKEW_SECONDS', 300, 10, 3600),
     queuePrefix: str(r, 'QUEUE_PREFIX', 'dmwsi'),
     logLevel: oneOf(r, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     ...overrides,
   };
+  // The default DM URL follows the port finally chosen (overrides included).
+  if (!env.PUBLIC_DM_URL && overrides.publicDmUrl === undefined) {
+    config.publicDmUrl = `http://127.0.0.1:${config.port}/dm`;
+  }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }

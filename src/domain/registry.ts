@@ -51,10 +51,28 @@ export interface DeviceInstance {
   lastContact?: Date;
   attributes: Record<string, string>;
   credentials: DeviceCredentials;
-  /** DevInfo reported by the device in its last session. */
-  devInfo?: { man?: string; mod?: string; dmV?: string; lang?: string };
+  /** DevInfo reported in the last session, and DevDetail once fetched. */
+  devInfo?: DeviceReportedInfo;
   createdAt: Date;
   updatedAt: Date;
+}
+
+export interface DeviceReportedInfo {
+  man?: string;
+  mod?: string;
+  dmV?: string;
+  lang?: string;
+  /** DevDetail leaves; present once fetched. */
+  detail?: { fwV?: string; swV?: string; hwV?: string; devTyp?: string; oem?: string; lrgObj?: boolean };
+}
+
+/** What a DM session learned about a device, applied in one update. */
+export interface DeviceContactPatch {
+  lastContact: Date;
+  state?: DeviceState;
+  devInfo?: DeviceReportedInfo;
+  clientNonce?: string;
+  serverNonce?: string;
 }
 
 /** What a caller supplies to create or update a device instance. */

@@ -1,6 +1,6 @@
 /**
  * The `dmwsi` command: serve (all roles or one), add API users, run
- * migrations, write the WSDL files. Later: simulate.
+ * migrations, write the WSDL files, run a simulated device fleet.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { hashPassword, verifyPassword } from '../security/password-hash.js';
 import { loadSecretKey, SecretBox } from '../security/secret-box.js';
 import { CallerAuthService } from '../services/caller-auth.js';
 import { systemClock } from '../services/ports.js';
+import { buildSimulateCommand } from '../simulator/cli.js';
 import { SERVICES } from '../wsi/contract/schema.js';
 import { PLACEHOLDER_BASE, renderWsdl, wsdlFileName } from '../wsi/contract/wsdl-generator.js';
 import { startGateway } from './gateway.js';
@@ -111,6 +112,7 @@ export function buildProgram(): Command {
     .option('--password-stdin', 'read the password from standard input even when DMWSI_NEW_USER_PASSWORD is set')
     .action((name: string, o: { role: string; passwordStdin?: boolean }) => addUser(name, o.role, Boolean(o.passwordStdin)));
   program.command('migrate').description('bring the database schema up to date').action(migrate);
+  program.addCommand(buildSimulateCommand());
   program
     .command('wsdl')
     .description('write the WSDL files generated from the contract')

@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { Router } from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
@@ -21,6 +22,15 @@ import { loadSecretKey, randomSecret, SecretBox } from '../security/secret-box.j
 import { CallerAuthService } from '../services/caller-auth.js';
 import { DeviceManagerService } from '../services/device-manager.js';
 import { type Clock, systemClock } from '../services/ports.js';
+import { DeviceCommandService } from '../dm/server/device-commands.js';
+import { DmServer } from '../dm/server/dm-server.js';
+import { DmEventRouter } from '../dm/server/event-router.js';
+import { DeviceNotifier } from '../dm/server/notifier.js';
+import type { NotificationSender } from '../dm/server/ports.js';
+import { RegistryDmDeviceDirectory } from '../persistence/dm-device-directory.js';
+import { RedisDeviceRequestQueue } from '../queue/device-request-queue.js';
+import { RedisDmSessionStore } from '../queue/dm-session-store.js';
+import { dmEndpoint } from '../transport/dm-endpoint.js';
 import { createHttpApp } from '../transport/http-app.js';
 import { serviceSpec, type ServiceName } from '../wsi/contract/schema.js';
 import { deviceManagerHandlers } from '../wsi/handlers/device-manager.js';
@@ -31,6 +41,8 @@ import { soapEndpoint } from '../wsi/soap-endpoint.js';
 export interface GatewayOptions {
   logger?: Logger;
   clock?: Clock;
+  /** How Package#0 triggers reach devices (default: HTTP to notificationUrl, SMS over SMPP_URL). */
+  notificationSender?: NotificationSender;
 }
 
 export interface Gateway {
@@ -40,6 +52,10 @@ export interface Gateway {
   redis: Redis;
   auth: CallerAuthService;
   deviceManager: DeviceManagerService;
+  /** Queue commands for a device's next session and wake it. */
+  deviceCommands: DeviceCommandService;
+  /** Where command outcomes and Generic Alerts are routed to their consumers. */
+  dmEvents: DmEventRouter;
   metrics: GatewayMetrics;
   close(): Promise<void>;
 }
@@ -54,6 +70,23 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   const redis = connectRedis(config.redisUrl, `dmwsi-${config.role}`);
   const closers: (() => Promise<unknown>)[] = [() => dataSource.destroy(), () => redis.quit()];
   try {
+    // Listen first: the DM server must know the URL it advertises; the app is attached once built.
+    const server =
+      config.tlsCert && config.tlsKey
+        ? https.createServer({ cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) })
+        : http.createServer();
+    server.keepAliveTimeout = 65_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    closers.unshift(() => new Promise((resolve) => server.close(resolve)));
+    const addr = server.address() as AddressInfo;
+    const scheme = config.tlsCert ? 'https' : 'http';
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const url = `${scheme}://${host}:${addr.port}`;
+    // With PORT=0 (tests) the advertised DM URL takes the port actually bound.
+    const publicDmUrl = config.publicDmUrl.replace(/^(https?:\/\/[^/]+):0(\/|$)/, `$1:${addr.port}$2`);
     const tx = new TypeormTransactor(dataSource, sealer);
     const auth = new CallerAuthService({
       tx,
@@ -76,6 +109,24 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       newNonce: () => crypto.randomBytes(16).toString('base64'),
     });
     const metrics = new GatewayMetrics();
+    const prefix = config.queuePrefix;
+    const dmDevices = new RegistryDmDeviceDirectory(tx, config.dmServerId);
+    const requestQueue = new RedisDeviceRequestQueue(redis, prefix);
+    const dmEvents = new DmEventRouter(tx.stores.alerts, logger);
+    const sender = opts.notificationSender ?? (await defaultNotificationSender(config, logger, closers));
+    const deviceCommands = new DeviceCommandService(requestQueue, new DeviceNotifier(dmDevices, sender));
+    const dmServer = new DmServer({
+      devices: dmDevices,
+      sessions: new RedisDmSessionStore(redis, prefix),
+      queue: requestQueue,
+      events: dmEvents,
+      logger,
+      clock,
+      serverUri: publicDmUrl,
+      serverId: config.dmServerId,
+      sessionTtlSeconds: config.dmSessionTtlSeconds,
+      maxMsgSize: config.dmMaxBodyBytes,
+    });
     const session = sessionHandlers(auth);
     const handlers: Record<ServiceName, OperationHandlers> = {
       DeploymentBroker: { ...session },
@@ -83,7 +134,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       DeviceManager: { ...session, ...deviceManagerHandlers(deviceManager) },
     };
     const servesApi = config.role === 'all' || config.role === 'api';
-    const routers = servesApi
+    const routers: Router[] = servesApi
       ? await Promise.all(
           (Object.keys(handlers) as ServiceName[]).map((name) =>
             soapEndpoint(serviceSpec(name), {
@@ -99,6 +150,16 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           ),
         )
       : [];
+    if (config.role === 'all' || config.role === 'dm') {
+      routers.push(
+        dmEndpoint({
+          server: dmServer,
+          logger,
+          maxBodyBytes: config.dmMaxBodyBytes,
+          observe: (status, seconds) => metrics.observeDm(status, seconds),
+        }),
+      );
+    }
     const app = createHttpApp({
       routers,
       metrics,
@@ -108,20 +169,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         { name: 'redis', check: async () => void (await redis.ping()) },
       ],
     });
-    const server =
-      config.tlsCert && config.tlsKey
-        ? https.createServer({ cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) }, app)
-        : http.createServer(app);
-    server.keepAliveTimeout = 65_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => resolve());
-    });
-    closers.unshift(() => new Promise((resolve) => server.close(resolve)));
-    const addr = server.address() as AddressInfo;
-    const scheme = config.tlsCert ? 'https' : 'http';
-    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-    const url = `${scheme}://${host}:${addr.port}`;
+    server.on('request', app);
     logger.info({ url, role: config.role, database: dataSource.options.type }, 'gateway listening');
     return {
       url,
@@ -129,6 +177,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       redis,
       auth,
       deviceManager,
+      deviceCommands,
+      dmEvents,
       metrics,
       close: async () => {
         server.closeAllConnections?.();
@@ -139,4 +189,16 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     for (const c of closers) await c().catch(() => undefined);
     throw err;
   }
+}
+
+/** HTTP to the device's notificationUrl; SMS (WAP Push over SMPP) when SMPP_URL is configured. */
+async function defaultNotificationSender(
+  config: Config,
+  logger: Logger,
+  closers: (() => Promise<unknown>)[],
+): Promise<NotificationSender> {
+  const { createNotificationSender } = await import('../transport/notification/index.js');
+  const sender = createNotificationSender({ smppUrl: config.smppUrl, logger });
+  closers.push(() => sender.close());
+  return sender;
 }

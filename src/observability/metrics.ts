@@ -24,6 +24,20 @@ export class GatewayMetrics implements SoapMetrics {
     });
   }
 
+  private dmMessages: client.Histogram<'status'> | undefined;
+
+  /** DM messages answered, by HTTP status. */
+  observeDm(status: number, seconds: number): void {
+    this.dmMessages ??= new client.Histogram({
+      name: 'dmwsi_dm_message_duration_seconds',
+      help: 'Time to answer a DM client message, by HTTP status',
+      labelNames: ['status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
+    this.dmMessages.observe({ status: String(status) }, seconds);
+  }
+
   observe(service: string, operation: string, outcome: string, seconds: number): void {
     const labels = { service, operation, outcome };
     this.soapRequests.inc(labels);

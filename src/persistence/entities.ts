@@ -254,7 +254,37 @@ export const AuditEntity = new EntitySchema<AuditRow>({
   },
 });
 
+export interface DeviceAlertRow {
+  id?: number;
+  deviceId: string;
+  at: number;
+  alertType: string;
+  source: string | null;
+  mark: string | null;
+  format: string | null;
+  data: string | null;
+  correlator: string | null;
+  handled: boolean;
+}
+
+export const DeviceAlertEntity = new EntitySchema<DeviceAlertRow>({
+  name: 'device_alert',
+  columns: {
+    id: { type: 'integer', primary: true, generated: 'increment' },
+    deviceId: { ...varchar(128), name: 'device_id' },
+    at: epochMs(),
+    alertType: { ...varchar(256), name: 'alert_type' },
+    source: varchar(1024, true),
+    mark: varchar(32, true),
+    format: varchar(16, true),
+    data: text(true),
+    correlator: varchar(128, true),
+    handled: bool(false),
+  },
+});
+
 export const ALL_ENTITIES = [
+  DeviceAlertEntity,
   DeviceCapabilityEntity,
   DeviceInstanceEntity,
   JobEntity,

@@ -4,8 +4,15 @@
  */
 import { In, type EntityManager } from 'typeorm';
 import { alreadyExists } from '../domain/errors.js';
-import type { DeviceCapability, DeviceState, DeviceAuthType, DmVersion, Page } from '../domain/registry.js';
-import type { CapabilityStore, DeviceRecord, DeviceStore, Sealer } from '../services/ports.js';
+import type {
+  DeviceAuthType,
+  DeviceCapability,
+  DeviceContactPatch,
+  DeviceState,
+  DmVersion,
+  Page,
+} from '../domain/registry.js';
+import type { CapabilityStore, DeviceRecord, DeviceStore, DeviceView, Sealer } from '../services/ports.js';
 import { uniqueViolation } from './db-errors.js';
 import {
   DeviceCapabilityEntity,
@@ -14,8 +21,62 @@ import {
   type DeviceInstanceRow,
   TaskEntity,
 } from './entities.js';
+import { epoch, execute, queryRows, sql } from './raw-sql.js';
 
 const TERMINAL_TASK_STATES = ['COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED'];
+
+// Hot-path statements as plain SQL (see raw-sql.ts for why): the capability
+// lookup and device insert of createDeviceInstance, the device select of
+// getDeviceInstanceBy*.
+const SELECT_CAPABILITY = sql(
+  'SELECT "oid", "make", "model", "firmware_version" AS "firmwareVersion", "dm_version" AS "dmVersion", ' +
+    '"sse_root" AS "sseRoot", "max_msg_size" AS "maxMsgSize", "wbxml" FROM "device_capability" WHERE "oid" = ?',
+);
+const DEVICE_VIEW_COLUMNS =
+  '"device_id" AS "deviceId", "phone_number" AS "phoneNumber", "capability_oid" AS "capabilityOid", ' +
+  '"notification_url" AS "notificationUrl", "sms_address" AS "smsAddress", "auth_type" AS "authType", "state", ' +
+  '"last_contact" AS "lastContact", "attributes", "client_username" AS "clientUsername", ' +
+  '"client_nonce" AS "clientNonce", "server_nonce" AS "serverNonce", "dev_info" AS "devInfo", ' +
+  '"created_at" AS "createdAt", "updated_at" AS "updatedAt"';
+const SELECT_DEVICE = sql(`SELECT ${DEVICE_VIEW_COLUMNS}, "secrets" FROM "device_instance" WHERE "device_id" = ?`);
+const SELECT_DEVICE_BY_PHONE = sql(
+  `SELECT ${DEVICE_VIEW_COLUMNS}, "secrets" FROM "device_instance" WHERE "phone_number" = ?`,
+);
+const SELECT_DEVICE_VIEW = sql(`SELECT ${DEVICE_VIEW_COLUMNS} FROM "device_instance" WHERE "device_id" = ?`);
+const SELECT_DEVICE_VIEW_BY_PHONE = sql(`SELECT ${DEVICE_VIEW_COLUMNS} FROM "device_instance" WHERE "phone_number" = ?`);
+const INSERT_DEVICE = sql(
+  'INSERT INTO "device_instance" ("device_id", "phone_number", "capability_oid", "notification_url", "sms_address", ' +
+    '"auth_type", "state", "last_contact", "attributes", "client_username", "secrets", "client_nonce", "server_nonce", ' +
+    '"dev_info", "created_at", "updated_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+);
+
+type DeviceViewRow = Omit<DeviceInstanceRow, 'secrets'>;
+
+/** Raw rows carry bigint columns as strings on PostgreSQL. */
+function withEpochs<R extends DeviceViewRow>(r: R): R {
+  r.lastContact = epoch(r.lastContact);
+  r.createdAt = epoch(r.createdAt);
+  r.updatedAt = epoch(r.updatedAt);
+  return r;
+}
+
+function toView(r: DeviceViewRow): DeviceView {
+  return {
+    deviceId: r.deviceId,
+    phoneNumber: r.phoneNumber,
+    capabilityOid: r.capabilityOid,
+    ...(r.notificationUrl ? { notificationUrl: r.notificationUrl } : {}),
+    ...(r.smsAddress ? { smsAddress: r.smsAddress } : {}),
+    authType: r.authType as DeviceAuthType,
+    state: r.state as DeviceState,
+    ...(r.lastContact !== null ? { lastContact: new Date(r.lastContact) } : {}),
+    attributes: JSON.parse(r.attributes) as Record<string, string>,
+    clientUsername: r.clientUsername,
+    ...(r.devInfo ? { devInfo: JSON.parse(r.devInfo) as DeviceRecord['devInfo'] } : {}),
+    createdAt: new Date(r.createdAt),
+    updatedAt: new Date(r.updatedAt),
+  };
+}
 
 function toCapability(r: DeviceCapabilityRow): DeviceCapability {
   return {
@@ -76,7 +137,7 @@ export class TypeormCapabilityStore implements CapabilityStore {
   }
 
   async get(oid: string): Promise<DeviceCapability | undefined> {
-    const r = await this.repo.findOneBy({ oid });
+    const [r] = await queryRows<DeviceCapabilityRow>(this.em, SELECT_CAPABILITY, [oid]);
     return r ? toCapability(r) : undefined;
   }
 
@@ -133,26 +194,16 @@ export class TypeormDeviceStore implements DeviceStore {
 
   private toRecord(r: DeviceInstanceRow): DeviceRecord {
     const secrets = JSON.parse(this.sealer.open(r.secrets)) as SealedSecrets;
+    const { clientUsername, ...view } = toView(r);
     return {
-      deviceId: r.deviceId,
-      phoneNumber: r.phoneNumber,
-      capabilityOid: r.capabilityOid,
-      ...(r.notificationUrl ? { notificationUrl: r.notificationUrl } : {}),
-      ...(r.smsAddress ? { smsAddress: r.smsAddress } : {}),
-      authType: r.authType as DeviceAuthType,
-      state: r.state as DeviceState,
-      ...(r.lastContact !== null ? { lastContact: new Date(r.lastContact) } : {}),
-      attributes: JSON.parse(r.attributes) as Record<string, string>,
+      ...view,
       credentials: {
-        clientUsername: r.clientUsername,
+        clientUsername,
         clientPassword: secrets.clientPassword,
         serverPassword: secrets.serverPassword,
         clientNonce: r.clientNonce,
         serverNonce: r.serverNonce,
       },
-      ...(r.devInfo ? { devInfo: JSON.parse(r.devInfo) as DeviceRecord['devInfo'] } : {}),
-      createdAt: new Date(r.createdAt),
-      updatedAt: new Date(r.updatedAt),
     };
   }
 
@@ -164,8 +215,26 @@ export class TypeormDeviceStore implements DeviceStore {
   }
 
   async insert(device: DeviceRecord): Promise<void> {
+    const r = this.toRow(device);
     try {
-      await this.repo.insert(this.toRow(device));
+      await execute(this.em, INSERT_DEVICE, [
+        r.deviceId,
+        r.phoneNumber,
+        r.capabilityOid,
+        r.notificationUrl,
+        r.smsAddress,
+        r.authType,
+        r.state,
+        r.lastContact,
+        r.attributes,
+        r.clientUsername,
+        r.secrets,
+        r.clientNonce,
+        r.serverNonce,
+        r.devInfo,
+        r.createdAt,
+        r.updatedAt,
+      ]);
     } catch (err) {
       this.clash(err, device);
     }
@@ -187,13 +256,25 @@ export class TypeormDeviceStore implements DeviceStore {
   }
 
   async get(deviceId: string): Promise<DeviceRecord | undefined> {
-    const r = await this.repo.findOneBy({ deviceId });
-    return r ? this.toRecord(r) : undefined;
+    const [r] = await queryRows<DeviceInstanceRow>(this.em, SELECT_DEVICE, [deviceId]);
+    return r ? this.toRecord(withEpochs(r)) : undefined;
   }
 
   async getByPhone(phoneNumber: string): Promise<DeviceRecord | undefined> {
-    const r = await this.repo.findOneBy({ phoneNumber });
-    return r ? this.toRecord(r) : undefined;
+    const [r] = await queryRows<DeviceInstanceRow>(this.em, SELECT_DEVICE_BY_PHONE, [phoneNumber]);
+    return r ? this.toRecord(withEpochs(r)) : undefined;
+  }
+
+  // Reads for the API, which never returns secrets: the sealed column is not
+  // even selected, so no AES-GCM open per call.
+  async getView(deviceId: string): Promise<DeviceView | undefined> {
+    const [r] = await queryRows<DeviceViewRow>(this.em, SELECT_DEVICE_VIEW, [deviceId]);
+    return r ? toView(withEpochs(r)) : undefined;
+  }
+
+  async getViewByPhone(phoneNumber: string): Promise<DeviceView | undefined> {
+    const [r] = await queryRows<DeviceViewRow>(this.em, SELECT_DEVICE_VIEW_BY_PHONE, [phoneNumber]);
+    return r ? toView(withEpochs(r)) : undefined;
   }
 
   async list(page: Page): Promise<DeviceRecord[]> {
@@ -247,6 +328,16 @@ export class TypeormDeviceStore implements DeviceStore {
       )
       .updateEntity(false)
       .execute();
+  }
+
+  async recordContact(deviceId: string, patch: DeviceContactPatch): Promise<boolean> {
+    const set: Partial<DeviceInstanceRow> = { lastContact: patch.lastContact.getTime(), updatedAt: Date.now() };
+    if (patch.state) set.state = patch.state;
+    if (patch.devInfo) set.devInfo = JSON.stringify(patch.devInfo);
+    if (patch.clientNonce) set.clientNonce = patch.clientNonce;
+    if (patch.serverNonce) set.serverNonce = patch.serverNonce;
+    const res = await this.repo.update({ deviceId }, set);
+    return (res.affected ?? 0) > 0;
   }
 
   async openTaskCount(deviceId: string): Promise<number> {

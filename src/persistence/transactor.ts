@@ -14,6 +14,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Sealer, Stores, Transactor } from '../services/ports.js';
+import { TypeormDeviceAlertStore } from './alert-store.js';
 import { TypeormAuditTrail } from './audit-store.js';
 import { TypeormCapabilityStore, TypeormDeviceStore } from './registry-stores.js';
 import { TypeormUserStore } from './user-store.js';
@@ -24,6 +25,7 @@ function storesOver(em: EntityManager, sealer: Sealer): Stores {
     devices: new TypeormDeviceStore(em, sealer),
     audit: new TypeormAuditTrail(em),
     users: new TypeormUserStore(em),
+    alerts: new TypeormDeviceAlertStore(em),
   };
 }
 
@@ -84,6 +86,12 @@ export class TypeormTransactor implements Transactor {
           };
         },
       });
-    return { capabilities: wrap('capabilities'), devices: wrap('devices'), audit: wrap('audit'), users: wrap('users') };
+    return {
+      capabilities: wrap('capabilities'),
+      devices: wrap('devices'),
+      audit: wrap('audit'),
+      users: wrap('users'),
+      alerts: wrap('alerts'),
+    };
   }
 }

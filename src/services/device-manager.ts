@@ -8,7 +8,6 @@ import { DmwsiError, invalidArgument, notFound } from '../domain/errors.js';
 import type {
   DeviceCapability,
   DeviceCapabilityInput,
-  DeviceInstance,
   DeviceInstanceInput,
   ImportResult,
   Page,
@@ -21,7 +20,7 @@ import {
   validatePage,
 } from '../domain/registry-validation.js';
 import { DeviceImporter, type ImportSource } from './device-import.js';
-import type { CallContext, Clock, DeviceRecord, Transactor } from './ports.js';
+import type { CallContext, Clock, DeviceRecord, DeviceView, Transactor } from './ports.js';
 
 export interface DeviceManagerDeps {
   tx: Transactor;
@@ -33,7 +32,7 @@ export interface DeviceManagerDeps {
 }
 
 /** A device as the API shows it: secrets are never returned. */
-export type PublicDeviceInstance = Omit<DeviceInstance, 'credentials'> & { clientUsername: string };
+export type PublicDeviceInstance = DeviceView;
 
 export function publicView(d: DeviceRecord): PublicDeviceInstance {
   const { credentials, ...rest } = d;
@@ -135,15 +134,16 @@ export class DeviceManagerService {
   }
 
   async getDeviceInstanceByDeviceID(deviceId: string): Promise<PublicDeviceInstance> {
-    const d = await this.deps.tx.stores.devices.get(normalizeDeviceInput({ deviceId } as DeviceInstanceInput).deviceId);
+    // getView: the secrets are not returned, so they are not decrypted either.
+    const d = await this.deps.tx.stores.devices.getView(normalizeDeviceInput({ deviceId } as DeviceInstanceInput).deviceId);
     if (!d) throw notFound('device', deviceId);
-    return publicView(d);
+    return d;
   }
 
   async getDeviceInstanceByPhoneNumber(phoneNumber: string): Promise<PublicDeviceInstance> {
-    const d = await this.deps.tx.stores.devices.getByPhone(phoneNumber);
+    const d = await this.deps.tx.stores.devices.getViewByPhone(phoneNumber);
     if (!d) throw notFound('device with phone number', phoneNumber);
-    return publicView(d);
+    return d;
   }
 
   async getDeviceInstances(page: Page): Promise<PublicDeviceInstance[]> {

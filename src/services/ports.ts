@@ -3,12 +3,9 @@
  * Persistence and Redis adapters implement them; services import no
  * typeorm, bullmq, ioredis, express or soap.
  */
+import type { DeviceAlert } from '../dm/server/ports.js';
 import type { CallerRole } from '../domain/roles.js';
-import type {
-  DeviceCapability,
-  DeviceInstance,
-  Page,
-} from '../domain/registry.js';
+import type { DeviceCapability, DeviceContactPatch, DeviceInstance, Page } from '../domain/registry.js';
 
 export interface CapabilityStore {
   /** Throws DmwsiError AlreadyExists on a duplicate oid or make/model/firmware. */
@@ -23,6 +20,9 @@ export interface CapabilityStore {
 /** A device as stored, secrets in the clear (the store seals them). */
 export type DeviceRecord = DeviceInstance;
 
+/** A device as the API shows it: no secrets, only the DM client username. */
+export type DeviceView = Omit<DeviceRecord, 'credentials'> & { clientUsername: string };
+
 export interface DeviceStore {
   /** Throws AlreadyExists on a duplicate deviceId or phoneNumber. */
   insert(device: DeviceRecord): Promise<void>;
@@ -31,6 +31,9 @@ export interface DeviceStore {
   delete(deviceId: string): Promise<boolean>;
   get(deviceId: string): Promise<DeviceRecord | undefined>;
   getByPhone(phoneNumber: string): Promise<DeviceRecord | undefined>;
+  /** As get, without opening the sealed secrets (for reads that never return them). */
+  getView(deviceId: string): Promise<DeviceView | undefined>;
+  getViewByPhone(phoneNumber: string): Promise<DeviceView | undefined>;
   list(page: Page): Promise<DeviceRecord[]>;
   /** The stored devices among these ids. */
   getMany(deviceIds: string[]): Promise<Map<string, DeviceRecord>>;
@@ -40,6 +43,8 @@ export interface DeviceStore {
   upsertMany(devices: DeviceRecord[]): Promise<void>;
   /** Tasks of this device not yet in a terminal state. */
   openTaskCount(deviceId: string): Promise<number>;
+  /** Applies what a DM session learned (contact time, state, DevInfo, nonces). false: no such device. */
+  recordContact(deviceId: string, patch: DeviceContactPatch): Promise<boolean>;
 }
 
 export interface AuditEntry {
@@ -75,12 +80,19 @@ export interface UserStore {
   count(): Promise<number>;
 }
 
+/** Device alerts as reported (Generic Alerts), handled or not. */
+export interface DeviceAlertStore {
+  record(alert: DeviceAlert, handled: boolean): Promise<void>;
+  forDevice(deviceId: string, limit?: number): Promise<(DeviceAlert & { handled: boolean })[]>;
+}
+
 /** The stores a unit of work sees; within `Transactor.run` they share one transaction. */
 export interface Stores {
   capabilities: CapabilityStore;
   devices: DeviceStore;
   audit: AuditTrail;
   users: UserStore;
+  alerts: DeviceAlertStore;
 }
 
 export interface Transactor {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../../src/config/config.js';
-import { type Gateway, startGateway } from '../../src/main/gateway.js';
+import { type Gateway, type GatewayOptions, startGateway } from '../../src/main/gateway.js';
 import { dropSchema, newSchemaName } from './postgres.js';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-1' };
@@ -23,6 +23,7 @@ export interface TestGatewayOptions {
   /** A PostgreSQL URL to use instead of a fresh SQLite file. */
   postgresUrl?: string;
   overrides?: Partial<Config>;
+  gateway?: GatewayOptions;
 }
 
 export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -45,7 +46,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       ...opts.overrides,
     },
   );
-  const gateway = await startGateway(config);
+  const gateway = await startGateway(config, opts.gateway);
   return {
     ...gateway,
     config,

@@ -57,10 +57,21 @@ export function basicCredential(user: string, password: string): string {
  * Splits a basic credential at the first colon (a user name cannot hold one,
  * a password can). Undefined when the text is not base64 or has no colon.
  */
-export function parseBasicCredential(b64: string): { user: string; password: string } | undefined {
+export function parseBasicCredential(
+  b64: string,
+  /**
+   * DM user names are often device ids with a colon (`IMEI:…`), which a
+   * split at the first colon would cut: when the expected user name prefixes
+   * the text, split right after it.
+   */
+  expectedUser?: string,
+): { user: string; password: string } | undefined {
   const bytes = strictBase64Decode(b64.trim());
   if (bytes === undefined) return undefined;
   const text = bytes.toString('utf8');
+  if (expectedUser !== undefined && text.startsWith(`${expectedUser}:`)) {
+    return { user: expectedUser, password: text.slice(expectedUser.length + 1) };
+  }
   const colon = text.indexOf(':');
   if (colon < 0) return undefined;
   return { user: text.slice(0, colon), password: text.slice(colon + 1) };

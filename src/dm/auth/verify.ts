@@ -133,7 +133,7 @@ export function verifyClientCredential(input: VerifyInput): AuthVerdict {
   }
 
   if (stored.authType === 'basic') {
-    const presented = parseBasicCredential(cred.data);
+    const presented = parseBasicCredential(cred.data, stored.username);
     if (presented === undefined) return fail(401, 'malformed-credentials');
     const userOk = timingSafeEqualString(presented.user, stored.username);
     // Compare the password when stored, else its user digest: both constant time.

@@ -104,3 +104,11 @@ describe('auth meta types', () => {
     expect(authTypeFromMeta('syncml:auth-x509')).toBeUndefined();
   });
 });
+
+describe('basic credentials with a device id as user name', () => {
+  it('splits after the expected user name even when it contains a colon', () => {
+    const b64 = Buffer.from('IMEI:350000000000006:s3cret:x').toString('base64');
+    expect(parseBasicCredential(b64, 'IMEI:350000000000006')).toEqual({ user: 'IMEI:350000000000006', password: 's3cret:x' });
+    expect(parseBasicCredential(b64)).toEqual({ user: 'IMEI', password: '350000000000006:s3cret:x' });
+  });
+});

@@ -1,0 +1,104 @@
+/** Applies a session step's effects to the registry, the request queue and the event sink. */
+import type { DeviceContactPatch, DeviceReportedInfo } from '../../domain/registry.js';
+import { DEVDETAIL_REQUEST_ID, type SessionEffect } from '../session/index.js';
+import type { DmDevice, DmDeviceDirectory, DmEventSink, DeviceRequestQueue } from './ports.js';
+
+interface Deps {
+  devices: DmDeviceDirectory;
+  queue: DeviceRequestQueue;
+  events: DmEventSink;
+}
+
+export async function applyEffects(
+  effects: SessionEffect[],
+  device: DmDevice | undefined,
+  now: number,
+  deps: Deps,
+): Promise<void> {
+  if (!device) return;
+  const deviceId = device.auth.deviceId;
+  const patch: DeviceContactPatch = { lastContact: new Date(now) };
+  let info: DeviceReportedInfo | undefined;
+  const finished: string[] = [];
+
+  for (const e of effects) {
+    switch (e.type) {
+      case 'session-started':
+        // The first authenticated session completes a bootstrap, or activates a registered device.
+        if (device.state !== 'ACTIVE') patch.state = 'ACTIVE';
+        break;
+      case 'client-nonce-issued':
+        patch.clientNonce = e.nonce;
+        break;
+      case 'server-nonce-issued':
+        patch.serverNonce = e.nonce;
+        break;
+      case 'devinfo':
+        info = { ...(info ?? device.devInfo), man: e.man, mod: e.mod, dmV: e.dmV, lang: e.lang };
+        break;
+      case 'devdetail': {
+        const { fwV, swV, hwV, devTyp, oem, lrgObj } = e;
+        info = { ...(info ?? device.devInfo), detail: { fwV, swV, hwV, devTyp, oem, lrgObj } };
+        break;
+      }
+      case 'requests-taken': {
+        const ids = e.requestIds.filter((id) => id !== DEVDETAIL_REQUEST_ID);
+        if (ids.length) await deps.events.requestsTaken(deviceId, ids, now);
+        break;
+      }
+      case 'command-result':
+        if (e.requestId === DEVDETAIL_REQUEST_ID) break;
+        finished.push(e.requestId);
+        await deps.events.commandOutcome({
+          deviceId,
+          requestId: e.requestId,
+          at: now,
+          outcome: 'completed',
+          results: e.results,
+          ...(e.containerStatus !== undefined ? { containerStatus: e.containerStatus } : {}),
+        });
+        break;
+      case 'request-rejected':
+        finished.push(e.requestId);
+        await deps.events.commandOutcome({
+          deviceId,
+          requestId: e.requestId,
+          at: now,
+          outcome: 'rejected',
+          results: [],
+          reason: e.reason,
+        });
+        break;
+      case 'command-undelivered':
+        // Not sent: it stays queued for the next session. Sent without (full)
+        // answer: the requester decides, since running it again may not be safe.
+        if (e.delivery === 'not-sent' || e.requestId === DEVDETAIL_REQUEST_ID) break;
+        finished.push(e.requestId);
+        await deps.events.commandOutcome({
+          deviceId,
+          requestId: e.requestId,
+          at: now,
+          outcome: 'undelivered',
+          results: e.results,
+          reason: e.reason,
+          delivery: e.delivery,
+        });
+        break;
+      case 'generic-alert': {
+        const { type: _t, sessionId: _s, ...alert } = e;
+        await deps.events.genericAlert({ ...alert, deviceId, at: now });
+        break;
+      }
+      case 'session-ended':
+        await deps.events.sessionEnded(deviceId, e.reason, now);
+        break;
+      default:
+        break;
+    }
+  }
+  if (info) patch.devInfo = info;
+  if (finished.length) await deps.queue.remove(deviceId, finished);
+  if (info || patch.state || patch.clientNonce || patch.serverNonce || effects.some((e) => e.type === 'session-started')) {
+    await deps.devices.recordContact(deviceId, patch);
+  }
+}

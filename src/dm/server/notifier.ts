@@ -1,0 +1,59 @@
+/**
+ * Wakes a device: builds its DM 1.2 Package#0 trigger (digest over our
+ * server credentials and nonce) and hands it to the notification sender.
+ */
+import crypto from 'node:crypto';
+import { decodeNonce } from '../auth/credentials.js';
+import { buildTrigger, RESYNC_NONCE, type UiMode } from '../notification/package0.js';
+import type { DmDeviceDirectory, NotificationOutcome, NotificationSender } from './ports.js';
+
+export interface NotifyOptions {
+  uiMode?: UiMode;
+  /** 1..0xFFFF; random when omitted. The device uses it (hex) as the SessionID. */
+  sessionId?: number;
+}
+
+export type NotifyResult = NotificationOutcome & { sessionId: number };
+
+export class DeviceNotifier {
+  constructor(
+    private readonly devices: DmDeviceDirectory,
+    private readonly sender: NotificationSender,
+  ) {}
+
+  async notify(deviceId: string, opts: NotifyOptions = {}): Promise<NotifyResult> {
+    const device = await this.devices.get(deviceId);
+    const sessionId = opts.sessionId ?? crypto.randomInt(1, 0x10000);
+    if (!device) {
+      return { delivered: false, channel: 'none', retryable: false, reason: 'unknown device', attempts: 0, sessionId };
+    }
+    const trigger = buildTrigger({
+      uiMode: opts.uiMode ?? 'background',
+      initiator: 'server',
+      sessionId,
+      serverId: device.auth.serverId,
+      serverDigestSecret: { serverId: device.auth.serverId, password: device.auth.serverPassword },
+      nonce: triggerNonce(device.state, device.auth.serverNonce),
+    });
+    const outcome = await this.sender.send(
+      {
+        deviceId,
+        ...(device.notificationUrl ? { notificationUrl: device.notificationUrl } : {}),
+        ...(device.smsAddress ? { smsAddress: device.smsAddress } : {}),
+      },
+      trigger,
+    );
+    return { ...outcome, sessionId };
+  }
+}
+
+/**
+ * A device we have never had a session with does not know the server nonce
+ * we generated (a factory-provisioned or imported device): sign with the
+ * resync nonce (4 zero bytes, notes §4), which clients try when the stored
+ * nonce fails. A bootstrapped device received our nonce in its DMAcc.
+ */
+function triggerNonce(state: string, serverNonce: string | undefined): Buffer {
+  if (state === 'REGISTERED' || !serverNonce) return RESYNC_NONCE;
+  return decodeNonce(serverNonce);
+}

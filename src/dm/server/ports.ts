@@ -1,0 +1,86 @@
+/**
+ * What the DM server needs from the rest of the gateway, as small interfaces:
+ * the device registry, where session state lives between HTTP requests, the
+ * per-device request queue, and whoever consumes results and alerts.
+ */
+import type { DeviceContactPatch, DeviceReportedInfo } from '../../domain/registry.js';
+import type { DeviceAuthRecord } from '../session/context.js';
+import type { GenericAlertEffect, SessionEndReason, UndeliveredReason } from '../session/effects.js';
+import type { CommandResult, ServerCommandRequest } from '../session/server-commands.js';
+
+export interface DmDevice {
+  auth: DeviceAuthRecord;
+  notificationUrl?: string;
+  smsAddress?: string;
+  devInfo?: DeviceReportedInfo;
+  /** DM session state: REGISTERED, BOOTSTRAPPING, ACTIVE. */
+  state: string;
+}
+
+export interface DmDeviceDirectory {
+  get(deviceId: string): Promise<DmDevice | undefined>;
+  recordContact(deviceId: string, patch: DeviceContactPatch): Promise<void>;
+}
+
+/** Session state by RespURI token, and an index from (device, SessionID) for clients that ignore RespURI. */
+export interface DmSessionStore {
+  load(token: string): Promise<string | undefined>;
+  save(token: string, state: string, ttlSeconds: number): Promise<void>;
+  bind(deviceId: string, sessionId: string, token: string, ttlSeconds: number): Promise<void>;
+  lookup(deviceId: string, sessionId: string): Promise<string | undefined>;
+}
+
+/**
+ * Requests for a device, kept until they end (result, rejection, or an
+ * undelivered outcome that is not "not sent"). Idempotent by requestId, so a
+ * retried enqueue never sends a command twice.
+ */
+export interface DeviceRequestQueue {
+  /** false when a request with this id is already queued. */
+  enqueue(deviceId: string, request: ServerCommandRequest): Promise<boolean>;
+  pending(deviceId: string): Promise<ServerCommandRequest[]>;
+  remove(deviceId: string, requestIds: string[]): Promise<void>;
+}
+
+export interface CommandOutcome {
+  deviceId: string;
+  requestId: string;
+  at: number;
+  /** 'completed': every command has its status; otherwise why it did not complete. */
+  outcome: 'completed' | 'rejected' | 'undelivered';
+  results: CommandResult[];
+  containerStatus?: number;
+  reason?: string;
+  /** For undelivered: whether anything reached the device. */
+  delivery?: 'sent-no-status' | 'partial';
+}
+
+export interface DeviceAlert extends Omit<GenericAlertEffect, 'type' | 'sessionId'> {
+  at: number;
+}
+
+/** Whoever asked: consumes outcomes, alerts and session milestones. */
+export interface DmEventSink {
+  requestsTaken(deviceId: string, requestIds: string[], at: number): Promise<void>;
+  commandOutcome(outcome: CommandOutcome): Promise<void>;
+  /** true when a consumer took the alert; false: recorded and ignored. */
+  genericAlert(alert: DeviceAlert): Promise<boolean>;
+  sessionEnded(deviceId: string, reason: SessionEndReason, at: number): Promise<void>;
+}
+
+/** Where a Package#0 trigger goes (contract: HTTP POST to notificationUrl, else WAP Push by SMS). */
+export interface NotificationTarget {
+  deviceId: string;
+  notificationUrl?: string;
+  smsAddress?: string;
+}
+
+export type NotificationOutcome =
+  | { delivered: true; channel: 'http' | 'sms'; detail: string; attempts: number }
+  | { delivered: false; channel: 'http' | 'sms' | 'none'; retryable: boolean; reason: string; attempts: number };
+
+export interface NotificationSender {
+  send(target: NotificationTarget, trigger: Buffer): Promise<NotificationOutcome>;
+}
+
+export type { UndeliveredReason };

@@ -1,0 +1,56 @@
+/**
+ * Per-device DM command requests in Redis: a list of ids (order) and a hash
+ * of id -> request (content). Enqueue is one atomic script that does nothing
+ * when the id is already there, so a retried enqueue never doubles a command.
+ * Both keys share a hash tag, so the pair stays on one Redis Cluster slot.
+ */
+import type { Redis } from 'ioredis';
+import type { DeviceRequestQueue } from '../dm/server/ports.js';
+import { checkServerCommandRequest, type ServerCommandRequest } from '../dm/session/index.js';
+
+const ENQUEUE = `
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
+  redis.call('RPUSH', KEYS[1], ARGV[1])
+  return 1
+end
+return 0`;
+
+/** How many of a device's oldest requests a session considers at once. */
+const WINDOW = 64;
+
+export class RedisDeviceRequestQueue implements DeviceRequestQueue {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private keys(deviceId: string): [string, string] {
+    const base = `${this.prefix}:dm:queue:{${deviceId}}`;
+    return [`${base}:ids`, `${base}:requests`];
+  }
+
+  async enqueue(deviceId: string, request: ServerCommandRequest): Promise<boolean> {
+    const problem = checkServerCommandRequest(request);
+    if (problem) throw new Error(`invalid DM command request ${request.requestId}: ${problem}`);
+    const [ids, requests] = this.keys(deviceId);
+    const added = await this.redis.eval(ENQUEUE, 2, ids, requests, request.requestId, JSON.stringify(request));
+    return added === 1;
+  }
+
+  async pending(deviceId: string): Promise<ServerCommandRequest[]> {
+    const [ids, requests] = this.keys(deviceId);
+    const order = await this.redis.lrange(ids, 0, WINDOW - 1);
+    if (order.length === 0) return [];
+    const bodies = await this.redis.hmget(requests, ...order);
+    return bodies.filter((b): b is string => b !== null).map((b) => JSON.parse(b) as ServerCommandRequest);
+  }
+
+  async remove(deviceId: string, requestIds: string[]): Promise<void> {
+    if (requestIds.length === 0) return;
+    const [ids, requests] = this.keys(deviceId);
+    const tx = this.redis.multi();
+    for (const id of requestIds) tx.lrem(ids, 0, id);
+    tx.hdel(requests, ...requestIds);
+    await tx.exec();
+  }
+}
