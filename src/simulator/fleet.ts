@@ -18,7 +18,7 @@ import { createWriteStream } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DeviceAuthType } from '../dm/auth/credentials.js';
-import type { BootstrapSecrets } from '../dm/bootstrap/security.js';
+import { BOOTSTRAP_MEDIA_TYPE, type BootstrapSecrets } from '../dm/bootstrap/security.js';
 import type { SyncMlEncoding } from '../dm/codec/types.js';
 import { CONTENT_TYPE_DM_NOTIFICATION } from '../dm/notification/wap-push.js';
 import { luhnValid } from '../domain/device-id.js';
@@ -583,10 +583,11 @@ export class Fleet {
       if (size > MAX_BODY) return;
       const body = Buffer.concat(chunks);
       const contentType = req.headers['content-type'] ?? '';
-      if (m[1] === 'notify') {
-        const media = contentType.split(';')[0]!.trim().toLowerCase();
+      const media = contentType.split(';')[0]!.trim().toLowerCase();
+      // The gateway pushes Package#0 and DM bootstraps to the one notification URL: route by media type.
+      if (m[1] === 'notify' && media !== BOOTSTRAP_MEDIA_TYPE) {
         if (media !== CONTENT_TYPE_DM_NOTIFICATION) {
-          answer(415, `expected ${CONTENT_TYPE_DM_NOTIFICATION}\n`);
+          answer(415, `expected ${CONTENT_TYPE_DM_NOTIFICATION} or ${BOOTSTRAP_MEDIA_TYPE}\n`);
           return;
         }
         const result = device.receiveNotification(body);
