@@ -54,3 +54,41 @@ export async function rssOf(pid: number): Promise<number | undefined> {
     return undefined;
   }
 }
+
+/**
+ * Like `waitForHttp`, but each attempt gives up after `attemptMs`: the
+ * gateway listens before its app is attached (src/main/gateway.ts), and a
+ * request that arrives in between is never answered.
+ */
+export async function waitForHttpAnswer(url: string, timeoutMs = 30_000, attemptMs = 1000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(attemptMs) });
+      if (r.ok) return;
+    } catch {
+      // not up yet, or a request that was never going to be answered
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/** `startNode` with options for node itself first (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+export function startNodeWith(nodeArgs: string[], script: string, args: string[], env: Record<string, string>): Started {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return {
+    child,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}

@@ -29,6 +29,11 @@ export interface Config {
   soapMaxBodyBytes: number;
   dmMaxBodyBytes: number;
   userSessionTtlSeconds: number;
+  /** How long a task waits for its device before it is EXPIRED. */
+  taskDeadlineSeconds: number;
+  /** How long after AtTime a SCHEDULED task waits for the device's report. */
+  reportGraceSeconds: number;
+  workerConcurrency: number;
   /** How long an idle DM session's state is kept in Redis. */
   dmSessionTtlSeconds: number;
   wsSecurityMaxSkewSeconds: number;
@@ -151,6 +156,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dmMaxBodyBytes: int(r, 'DM_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     userSessionTtlSeconds: int(r, 'USER_SESSION_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
     dmSessionTtlSeconds: int(r, 'DM_SESSION_TTL_SECONDS', 300, 10, 24 * 3600),
+    taskDeadlineSeconds: int(r, 'TASK_DEADLINE_SECONDS', 24 * 3600, 10, 90 * 24 * 3600),
+    reportGraceSeconds: int(r, 'REPORT_GRACE_SECONDS', 24 * 3600, 10, 90 * 24 * 3600),
+    workerConcurrency: int(r, 'WORKER_CONCURRENCY', 32, 1, 1000),
     wsSecurityMaxSkewSeconds: int(r, 'WSSE_MAX_SKEW_SECONDS', 300, 10, 3600),
     queuePrefix: str(r, 'QUEUE_PREFIX', 'dmwsi'),
     logLevel: oneOf(r, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

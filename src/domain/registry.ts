@@ -58,6 +58,8 @@ export interface DeviceInstance {
 }
 
 export interface DeviceReportedInfo {
+  /** DevInfo/DevId as the hardware reports it (may differ from the registered id). */
+  devId?: string;
   man?: string;
   mod?: string;
   dmV?: string;

@@ -32,6 +32,11 @@ import { RedisDeviceRequestQueue } from '../queue/device-request-queue.js';
 import { RedisDmSessionStore } from '../queue/dm-session-store.js';
 import { dmEndpoint } from '../transport/dm-endpoint.js';
 import { createHttpApp } from '../transport/http-app.js';
+import { RedisBrokerCache } from '../queue/broker-cache.js';
+import { BullTaskJobs, startTaskWorker } from '../queue/task-jobs.js';
+import { DeploymentBroker } from '../services/broker/deployment-broker.js';
+import { TASK_REQUEST_PREFIX, SSE_CORRELATOR_PREFIX } from '../services/broker/plan.js';
+import { deploymentBrokerHandlers, taskManagementHandlers } from '../wsi/handlers/deployment-broker.js';
 import { serviceSpec, type ServiceName } from '../wsi/contract/schema.js';
 import { deviceManagerHandlers } from '../wsi/handlers/device-manager.js';
 import { sessionHandlers } from '../wsi/handlers/session.js';
@@ -54,6 +59,7 @@ export interface Gateway {
   deviceManager: DeviceManagerService;
   /** Queue commands for a device's next session and wake it. */
   deviceCommands: DeviceCommandService;
+  broker: DeploymentBroker;
   /** Where command outcomes and Generic Alerts are routed to their consumers. */
   dmEvents: DmEventRouter;
   metrics: GatewayMetrics;
@@ -127,10 +133,48 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       sessionTtlSeconds: config.dmSessionTtlSeconds,
       maxMsgSize: config.dmMaxBodyBytes,
     });
+    // BullMQ does not close connections it is handed: quit them after it closes.
+    const jobsRedis = connectRedis(config.redisUrl, 'dmwsi-jobs');
+    closers.push(() => jobsRedis.quit());
+    const jobs = new BullTaskJobs(jobsRedis, prefix);
+    closers.unshift(() => jobs.close());
+    const broker = new DeploymentBroker({
+      tx,
+      devices: {
+        submit: (id, request) => deviceCommands.submit(id, request),
+        notify: (id, o) => deviceCommands.notify(id, o),
+        withdraw: (id, ids) => deviceCommands.withdraw(id, ids),
+      },
+      jobs,
+      cache: new RedisBrokerCache(redis, prefix),
+      clock,
+      logger,
+      taskDeadlineMs: config.taskDeadlineSeconds * 1000,
+      reportGraceMs: config.reportGraceSeconds * 1000,
+    });
+    dmEvents.onRequests(TASK_REQUEST_PREFIX, {
+      taken: (deviceId, ids, at) => broker.onRequestsTaken(deviceId, ids, at),
+      outcome: (o) => broker.onOutcome(o),
+    });
+    dmEvents.onCorrelator(SSE_CORRELATOR_PREFIX, (alert) => broker.onScheduleAlert(alert));
+    if (config.role === 'all' || config.role === 'worker') {
+      const workerRedis = connectRedis(config.redisUrl, 'dmwsi-worker');
+      closers.push(() => workerRedis.quit());
+      const worker = startTaskWorker(
+        workerRedis,
+        prefix,
+        { notify: (id, retry) => broker.processNotify(id, retry), expire: (id) => broker.processExpire(id) },
+        logger,
+        config.workerConcurrency,
+      );
+      closers.unshift(() => worker.close());
+      const requeued = await broker.reconcile();
+      if (requeued) logger.info({ requeued }, 'queued notify jobs for QUEUED tasks found at start');
+    }
     const session = sessionHandlers(auth);
     const handlers: Record<ServiceName, OperationHandlers> = {
-      DeploymentBroker: { ...session },
-      BulkOperationsManager: { ...session },
+      DeploymentBroker: { ...session, ...deploymentBrokerHandlers(broker) },
+      BulkOperationsManager: { ...session, ...taskManagementHandlers(broker) },
       DeviceManager: { ...session, ...deviceManagerHandlers(deviceManager) },
     };
     const servesApi = config.role === 'all' || config.role === 'api';
@@ -178,6 +222,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       auth,
       deviceManager,
       deviceCommands,
+      broker,
       dmEvents,
       metrics,
       close: async () => {

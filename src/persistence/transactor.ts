@@ -17,6 +17,7 @@ import type { Sealer, Stores, Transactor } from '../services/ports.js';
 import { TypeormDeviceAlertStore } from './alert-store.js';
 import { TypeormAuditTrail } from './audit-store.js';
 import { TypeormCapabilityStore, TypeormDeviceStore } from './registry-stores.js';
+import { TypeormTaskStore } from './task-store.js';
 import { TypeormUserStore } from './user-store.js';
 
 function storesOver(em: EntityManager, sealer: Sealer): Stores {
@@ -26,6 +27,7 @@ function storesOver(em: EntityManager, sealer: Sealer): Stores {
     audit: new TypeormAuditTrail(em),
     users: new TypeormUserStore(em),
     alerts: new TypeormDeviceAlertStore(em),
+    tasks: new TypeormTaskStore(em),
   };
 }
 
@@ -92,6 +94,7 @@ export class TypeormTransactor implements Transactor {
       audit: wrap('audit'),
       users: wrap('users'),
       alerts: wrap('alerts'),
+      tasks: wrap('tasks'),
     };
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { DeviceAlert } from '../dm/server/ports.js';
 import type { CallerRole } from '../domain/roles.js';
+import type { ResultItem, Task, TaskHistoryEntry, TaskStatus } from '../domain/tasks.js';
 import type { DeviceCapability, DeviceContactPatch, DeviceInstance, Page } from '../domain/registry.js';
 
 export interface CapabilityStore {
@@ -86,6 +87,38 @@ export interface DeviceAlertStore {
   forDevice(deviceId: string, limit?: number): Promise<(DeviceAlert & { handled: boolean })[]>;
 }
 
+/** What a state change records besides the new state. */
+export interface TaskChange {
+  event: string;
+  /** Only move when the task is in one of these states. */
+  from?: readonly TaskStatus[];
+  code?: number;
+  detail?: string;
+  resultCode?: number;
+  dmStatus?: number;
+  results?: ResultItem[];
+  correlator?: string;
+}
+
+export type TransitionResult = { moved: true; task: Task } | { moved: false; task: Task | undefined };
+
+/**
+ * Tasks and their history. Every state change is one history row written in
+ * the same transaction (call these inside `Transactor.run`); history is never
+ * rewritten. A task in a job moves the job's per-state counters in the same
+ * transaction too.
+ */
+export interface TaskStore {
+  insert(task: Task, event: string, detail?: string): Promise<void>;
+  get(taskId: string): Promise<Task | undefined>;
+  transition(taskId: string, to: TaskStatus, change: TaskChange, at: number): Promise<TransitionResult>;
+  /** A history row that records an event without a state change (from = to). */
+  note(taskId: string, change: TaskChange, at: number): Promise<void>;
+  history(taskId: string): Promise<TaskHistoryEntry[]>;
+  /** Tasks not yet in a terminal state whose status is one of these. */
+  openTaskIds(statuses: readonly TaskStatus[], limit: number): Promise<string[]>;
+}
+
 /** The stores a unit of work sees; within `Transactor.run` they share one transaction. */
 export interface Stores {
   capabilities: CapabilityStore;
@@ -93,6 +126,7 @@ export interface Stores {
   audit: AuditTrail;
   users: UserStore;
   alerts: DeviceAlertStore;
+  tasks: TaskStore;
 }
 
 export interface Transactor {

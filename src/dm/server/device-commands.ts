@@ -36,4 +36,9 @@ export class DeviceCommandService {
   pending(deviceId: string): Promise<ServerCommandRequest[]> {
     return this.queue.pending(deviceId);
   }
+
+  /** Removes requests no session has taken yet (one already in a session runs its course). */
+  withdraw(deviceId: string, requestIds: string[]): Promise<void> {
+    return this.queue.remove(deviceId, requestIds);
+  }
 }

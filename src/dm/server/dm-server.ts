@@ -21,7 +21,9 @@ import {
   serializeSessionState,
   signReply,
 } from '../session/index.js';
+import type { ServerCommandRequest } from '../session/server-commands.js';
 import { applyEffects } from './effects.js';
+import { type DeviceGuard, guardRejects } from './guard.js';
 import type { DmDeviceDirectory, DmEventSink, DmSessionStore, DeviceRequestQueue } from './ports.js';
 
 export interface DmServerDeps {
@@ -91,6 +93,7 @@ export class DmServer {
     }
     const device = await this.deps.devices.get(deviceId);
     const now = this.deps.clock.now();
+    const pending = device ? await this.admissible(deviceId, message, device.devInfo?.devId, now) : [];
     const step = handleClientMessage(state, message, {
       device: device?.auth,
       now,
@@ -98,7 +101,7 @@ export class DmServer {
       ...(device?.auth.authType === 'hmac' ? { hmac: { header: req.hmacHeader, body: req.body } } : {}),
       serverUri: this.deps.serverUri,
       respUri: `${this.deps.serverUri}/s/${token}`,
-      pending: device ? await this.deps.queue.pending(deviceId) : [],
+      pending,
       modelUnknown: device !== undefined && device.devInfo?.detail === undefined,
       encoding,
       sizeOf: (m) => encodedSize(m, encoding),
@@ -116,6 +119,36 @@ export class DmServer {
     const headers: Record<string, string> = {};
     if (step.replySigner) headers['x-syncml-hmac'] = signReply(step.replySigner, body);
     return { status: 200, contentType: contentTypeFor(encoding), body, headers };
+  }
+
+  /**
+   * The queued requests this device may take: a request guarded by an
+   * acceptDevicePolicy is checked against the DevId the device reports (in
+   * this message, or as last stored); a refused one ends as rejected and
+   * never reaches the device.
+   */
+  private async admissible(
+    deviceId: string,
+    message: SyncMlMessage,
+    storedDevId: string | undefined,
+    now: number,
+  ): Promise<ServerCommandRequest[]> {
+    const queued = (await this.deps.queue.pending(deviceId)) as (ServerCommandRequest & { guard?: DeviceGuard })[];
+    const reported = reportedDevId(message) ?? storedDevId;
+    const refused: string[] = [];
+    const admitted: ServerCommandRequest[] = [];
+    for (const request of queued) {
+      const why = request.guard ? guardRejects(request.guard, reported) : undefined;
+      if (!why) {
+        admitted.push(request);
+        continue;
+      }
+      refused.push(request.requestId);
+      this.deps.logger.warn({ deviceId, requestId: request.requestId, why }, 'request refused by device policy');
+      await this.deps.events.commandOutcome({ deviceId, requestId: request.requestId, at: now, outcome: 'rejected', results: [], reason: why });
+    }
+    if (refused.length) await this.deps.queue.remove(deviceId, refused);
+    return admitted;
   }
 
   private newToken(): string {
@@ -144,3 +177,14 @@ export class DmServer {
 }
 
 export { DEVDETAIL_REQUEST_ID };
+
+/** DevInfo/DevId from a Package 1 Replace, when this message carries it. */
+function reportedDevId(message: SyncMlMessage): string | undefined {
+  for (const cmd of message.body) {
+    if (cmd.kind !== 'Replace') continue;
+    for (const item of cmd.items) {
+      if (item.source?.locUri === './DevInfo/DevId' && item.data !== undefined) return item.data.toString();
+    }
+  }
+  return undefined;
+}

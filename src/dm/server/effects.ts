@@ -34,7 +34,7 @@ export async function applyEffects(
         patch.serverNonce = e.nonce;
         break;
       case 'devinfo':
-        info = { ...(info ?? device.devInfo), man: e.man, mod: e.mod, dmV: e.dmV, lang: e.lang };
+        info = { ...(info ?? device.devInfo), devId: e.devId, man: e.man, mod: e.mod, dmV: e.dmV, lang: e.lang };
         break;
       case 'devdetail': {
         const { fwV, swV, hwV, devTyp, oem, lrgObj } = e;

@@ -68,16 +68,40 @@ export interface DmEventSink {
   sessionEnded(deviceId: string, reason: SessionEndReason, at: number): Promise<void>;
 }
 
+export type NotificationChannel = 'http' | 'sms';
+
 /** Where a Package#0 trigger goes (contract: HTTP POST to notificationUrl, else WAP Push by SMS). */
 export interface NotificationTarget {
   deviceId: string;
+  /** Preferred when set: the device (or its push proxy) listens here. */
   notificationUrl?: string;
+  /** E.164 with or without the leading '+'. */
   smsAddress?: string;
 }
 
-export type NotificationOutcome =
-  | { delivered: true; channel: 'http' | 'sms'; detail: string; attempts: number }
-  | { delivered: false; channel: 'http' | 'sms' | 'none'; retryable: boolean; reason: string; attempts: number };
+export interface NotificationDelivered {
+  delivered: true;
+  channel: NotificationChannel;
+  /** What the far side said: `HTTP 204`, or the SMSC message ids. */
+  detail: string;
+  /** Attempts made inside this call, the successful one included. */
+  attempts: number;
+}
+
+export interface NotificationNotDelivered {
+  delivered: false;
+  /** 'none' when the target offers no usable channel. */
+  channel: NotificationChannel | 'none';
+  /** True when the same notification may succeed later (the caller's queue retries). */
+  retryable: boolean;
+  /** The last failure, readable by an operator. */
+  reason: string;
+  /** Attempts made inside this call; 0 when nothing was sent. */
+  attempts: number;
+}
+
+/** A device that cannot be reached is an outcome, never an exception. */
+export type NotificationOutcome = NotificationDelivered | NotificationNotDelivered;
 
 export interface NotificationSender {
   send(target: NotificationTarget, trigger: Buffer): Promise<NotificationOutcome>;

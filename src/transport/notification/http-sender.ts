@@ -1,80 +1,138 @@
 /**
- * Package#0 over HTTP (contract): POST the raw trigger bytes,
- * `Content-Type: application/vnd.syncml.notification`, to the device's
- * notificationUrl; 2xx means delivered. 5xx, 408, 429, timeouts and network
- * errors are retried with exponential backoff and jitter; other 4xx and
- * redirects are final (a redirecting notification URL is a configuration
- * error). An unreachable device is an outcome, never an exception.
+ * Notification over HTTP (contract, "Device notification over HTTP"): POST
+ * the raw Package#0 to the device's notificationUrl; 2xx means delivered.
+ * Transient failures (5xx, 408, 429, network errors, timeouts) are retried
+ * here with exponential backoff and jitter; the outcome says how many
+ * attempts were made and why the last one failed.
+ *
+ * Node's own http/https client is used rather than fetch: it lets this sender
+ * own its keep-alive agents (closed with the sender, so nothing outlives a
+ * test or a shutdown) and it never follows redirects. undici is not a
+ * dependency of the project.
  */
-import type { NotificationOutcome, NotificationTarget } from '../../dm/server/ports.js';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { type BackoffPolicy, backoffDelay, sleep } from './backoff.js';
+import { type HttpAttemptResult, postNotification } from './http-attempt.js';
+import {
+  type ClosableNotificationSender,
+  type NotificationOutcome,
+  type NotificationTarget,
+  notDelivered,
+} from './sender.js';
 
 export interface HttpSenderOptions {
-  attempts?: number;
+  /** Per attempt, connect to drained body. Default 5000. */
   timeoutMs?: number;
+  /** Attempts per send, the first included. Default 3. */
+  attempts?: number;
+  /** Backoff before the first retry (before jitter). Default 200. */
   baseDelayMs?: number;
+  /** Cap on any backoff, also on a server's Retry-After. Default 5000. */
   maxDelayMs?: number;
+  /** Response body bytes read before giving up the connection. Default 64 KiB. */
+  maxDrainBytes?: number;
+  /** Sockets per origin. Default 64. */
+  maxSocketsPerOrigin?: number;
+  /** Idle keep-alive sockets close after this; below the usual 5 s server timeout. Default 4000. */
+  idleSocketTimeoutMs?: number;
+  userAgent?: string;
+  /** Jitter source, injectable for tests. */
+  random?: () => number;
 }
 
-const RETRYABLE_STATUS = new Set([408, 429]);
+const DEFAULTS = {
+  timeoutMs: 5000,
+  attempts: 3,
+  baseDelayMs: 200,
+  maxDelayMs: 5000,
+  maxDrainBytes: 64 * 1024,
+  maxSocketsPerOrigin: 64,
+  idleSocketTimeoutMs: 4000,
+  userAgent: 'dmwsi-gateway',
+} as const;
 
-export class HttpNotificationSender {
-  private readonly attempts: number;
+export class HttpNotificationSender implements ClosableNotificationSender {
   private readonly timeoutMs: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
+  private readonly attempts: number;
+  private readonly backoff: BackoffPolicy;
+  private readonly maxDrainBytes: number;
+  private readonly userAgent: string;
+  private readonly random: () => number;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly shutdown = new AbortController();
 
-  constructor(o: HttpSenderOptions = {}) {
-    this.attempts = o.attempts ?? 3;
-    this.timeoutMs = o.timeoutMs ?? 5000;
-    this.baseDelayMs = o.baseDelayMs ?? 200;
-    this.maxDelayMs = o.maxDelayMs ?? 5000;
+  constructor(options: HttpSenderOptions = {}) {
+    const o = { ...DEFAULTS, ...options };
+    for (const [name, v] of Object.entries({ timeoutMs: o.timeoutMs, attempts: o.attempts, maxDrainBytes: o.maxDrainBytes })) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer: ${v}`);
+    }
+    if (o.baseDelayMs < 0 || o.maxDelayMs < 0) throw new RangeError('backoff delays must not be negative');
+    this.timeoutMs = o.timeoutMs;
+    this.attempts = o.attempts;
+    this.backoff = { baseDelayMs: o.baseDelayMs, maxDelayMs: o.maxDelayMs };
+    this.maxDrainBytes = o.maxDrainBytes;
+    this.userAgent = o.userAgent;
+    this.random = o.random ?? Math.random;
+    const agentOptions = { keepAlive: true, maxSockets: o.maxSocketsPerOrigin, timeout: o.idleSocketTimeoutMs };
+    this.httpAgent = new http.Agent(agentOptions);
+    this.httpsAgent = new https.Agent(agentOptions);
   }
 
   async send(target: NotificationTarget, trigger: Buffer): Promise<NotificationOutcome> {
-    const url = target.notificationUrl;
-    if (!url) return { delivered: false, channel: 'http', retryable: false, reason: 'no notificationUrl', attempts: 0 };
-    let reason = '';
-    for (let attempt = 1; attempt <= this.attempts; attempt++) {
-      const r = await this.once(url, trigger);
-      if (r.delivered) return { delivered: true, channel: 'http', detail: r.detail, attempts: attempt };
-      reason = r.reason;
-      if (!r.retryable) return { delivered: false, channel: 'http', retryable: false, reason, attempts: attempt };
-      if (attempt < this.attempts) await sleep(this.backoff(attempt));
-    }
-    return { delivered: false, channel: 'http', retryable: true, reason, attempts: this.attempts };
-  }
+    if (!Buffer.isBuffer(trigger) || trigger.length === 0) throw new TypeError('trigger must be a non-empty Buffer');
+    if (this.shutdown.signal.aborted) throw new Error('HttpNotificationSender is closed');
+    const url = parseNotificationUrl(target.notificationUrl);
+    if (typeof url === 'string') return notDelivered('http', false, url, 0);
 
-  private backoff(attempt: number): number {
-    const cap = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
-    return cap / 2 + Math.random() * (cap / 2);
-  }
-
-  private async once(
-    url: string,
-    trigger: Buffer,
-  ): Promise<{ delivered: true; detail: string } | { delivered: false; retryable: boolean; reason: string }> {
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/vnd.syncml.notification' },
-        body: trigger,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      // Drain (bounded by the timeout) so the connection can be reused.
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.status >= 200 && res.status < 300) return { delivered: true, detail: `HTTP ${res.status}` };
-      if (res.status >= 300 && res.status < 400) {
-        return { delivered: false, retryable: false, reason: `HTTP ${res.status}: notification URLs must not redirect` };
+    let last: Extract<HttpAttemptResult, { kind: 'failed' }> | undefined;
+    let attempt = 0;
+    while (attempt < this.attempts) {
+      if (attempt > 0) {
+        const wait = Math.max(backoffDelay(this.backoff, attempt, this.random), Math.min(last?.retryAfterMs ?? 0, this.backoff.maxDelayMs));
+        await sleep(wait, this.shutdown.signal);
+        if (this.shutdown.signal.aborted) break;
       }
-      const retryable = res.status >= 500 || RETRYABLE_STATUS.has(res.status);
-      return { delivered: false, retryable, reason: `HTTP ${res.status}` };
-    } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      const why = e.name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : (e.cause?.code ?? e.message);
-      return { delivered: false, retryable: true, reason: why };
+      attempt++;
+      const result = await postNotification({
+        url,
+        body: trigger,
+        timeoutMs: this.timeoutMs,
+        maxDrainBytes: this.maxDrainBytes,
+        agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
+        userAgent: this.userAgent,
+        signal: this.shutdown.signal,
+      });
+      if (result.kind === 'delivered') {
+        return { delivered: true, channel: 'http', detail: `HTTP ${result.status}`, attempts: attempt };
+      }
+      last = result;
+      if (!result.retryable) break;
     }
+    if (last === undefined) return notDelivered('http', true, 'notification sender closed', attempt);
+    return notDelivered('http', last.retryable, last.reason, attempt);
+  }
+
+  /** Aborts attempts in flight (they end retryable) and closes the keep-alive sockets. */
+  async close(): Promise<void> {
+    this.shutdown.abort();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The URL to POST to, or why the device's notificationUrl cannot be used. */
+function parseNotificationUrl(raw: string | undefined): URL | string {
+  if (!raw) return 'device has no notificationUrl';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return `notificationUrl is not a URL: ${JSON.stringify(raw)}`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return `notificationUrl must be http or https, got ${url.protocol}`;
+  }
+  return url;
+}

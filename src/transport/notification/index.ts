@@ -1,35 +1,47 @@
 /**
  * The notification sender the gateway uses: HTTP when the device has a
- * notificationUrl; otherwise SMS (WAP Push over SMPP) once an SMSC is
- * configured; otherwise a clear "no channel" outcome.
+ * notificationUrl; otherwise SMS (WAP Push over SMPP) when SMPP_URL is
+ * configured; otherwise a clear "no channel" outcome. Reads no environment:
+ * the caller passes its validated configuration.
  */
 import type { Logger } from 'pino';
-import type { NotificationOutcome, NotificationSender, NotificationTarget } from '../../dm/server/ports.js';
+import { CompositeNotificationSender } from './composite-sender.js';
+import type { DeliveryReceipt } from './delivery-receipt.js';
 import { HttpNotificationSender, type HttpSenderOptions } from './http-sender.js';
+import type { ClosableNotificationSender } from './sender.js';
+import { SmppNotificationSender, type SmppSenderOptions } from './smpp-sender.js';
 
-export interface ClosableNotificationSender extends NotificationSender {
-  close(): Promise<void>;
-}
+export type { ClosableNotificationSender } from './sender.js';
 
 export interface NotificationSenderConfig {
+  /** config.smppUrl; without it devices are notified over HTTP only. */
   smppUrl: string | undefined;
   logger: Logger;
   http?: HttpSenderOptions;
-  /** An SMS sender (WAP Push over SMPP) when one is available. */
+  /** SMPP tuning (window, timeouts, source address...). */
+  smpp?: Omit<SmppSenderOptions, 'url' | 'log' | 'onDeliveryReceipt'>;
+  /** SMSC delivery receipts; by default they are logged at debug level. */
+  onDeliveryReceipt?: (receipt: DeliveryReceipt) => void;
+  /** An SMS sender to use instead of one built from smppUrl. */
   sms?: ClosableNotificationSender;
 }
 
 export function createNotificationSender(c: NotificationSenderConfig): ClosableNotificationSender {
   const http = new HttpNotificationSender(c.http);
-  if (c.smppUrl && !c.sms) c.logger.warn('SMPP_URL is set but no SMS sender is available in this build');
-  return {
-    async send(target: NotificationTarget, trigger: Buffer): Promise<NotificationOutcome> {
-      if (target.notificationUrl) return http.send(target, trigger);
-      if (target.smsAddress && c.sms) return c.sms.send(target, trigger);
-      return { delivered: false, channel: 'none', retryable: false, reason: 'no notification channel', attempts: 0 };
-    },
-    close: async () => {
-      await c.sms?.close();
-    },
-  };
+  const sms = c.sms ?? (c.smppUrl ? startSmpp(c.smppUrl, c) : undefined);
+  return new CompositeNotificationSender({ http, ...(sms ? { sms } : {}) });
+}
+
+function startSmpp(url: string, c: NotificationSenderConfig): SmppNotificationSender {
+  const log = c.logger.child({ component: 'smpp' });
+  const sms = new SmppNotificationSender({
+    ...c.smpp,
+    url,
+    log,
+    onDeliveryReceipt:
+      c.onDeliveryReceipt ?? ((r) => log.debug({ messageId: r.messageId, stat: r.stat }, 'SMSC delivery receipt')),
+  });
+  // Bind at start-up so a wrong SMPP_URL shows in the log before the first notification.
+  sms.start();
+  return sms;
 }

@@ -1,0 +1,182 @@
+/**
+ * The client side of the DM benchmark: a DmTransport that times every POST
+ * and can be pointed at another origin, and a closed-loop load of
+ * client-initiated sessions over a fleet's devices.
+ *
+ * One transport instance serves both runs of a pair (gateway, then bare
+ * server): the same keep-alive agent settings, the same per-message work in
+ * the devices, only the origin the bytes go to changes.
+ */
+import type { Fleet } from '../../src/simulator/fleet.js';
+import { createHttpTransport, type DmTransport, type HttpResponse } from '../../src/simulator/simulated-device.js';
+
+export interface CapturedExchange {
+  url: string;
+  requestHeaders: Record<string, string>;
+  requestBody: Buffer;
+  response: HttpResponse;
+}
+
+/** A timed, redirectable transport over one keep-alive agent (`maxSockets` per origin). */
+export class BenchTransport implements DmTransport {
+  /** When set, every POST goes to this origin (e.g. http://127.0.0.1:40123) instead of the URL's own. */
+  origin: string | undefined;
+  /** Messages answered (any status) since the last `reset`. */
+  messages = 0;
+  /** Messages answered with a non-2xx status, or not answered at all. */
+  failures = 0;
+  /** Called with every exchange while set (to capture representative bytes). */
+  onExchange: ((x: CapturedExchange) => void) | undefined;
+  private latencies: number[] = [];
+  private readonly inner: DmTransport & { close(): void };
+
+  constructor(maxSockets: number) {
+    this.inner = createHttpTransport({ maxSockets });
+  }
+
+  async post(url: string, body: Buffer, headers: Record<string, string>): Promise<HttpResponse> {
+    let target = url;
+    if (this.origin !== undefined) {
+      const u = new URL(url);
+      target = this.origin + u.pathname + u.search;
+    }
+    const started = performance.now();
+    let res: HttpResponse;
+    try {
+      res = await this.inner.post(target, body, headers);
+    } catch (err) {
+      this.failures++;
+      throw err;
+    }
+    this.latencies.push(performance.now() - started);
+    this.messages++;
+    if (res.status < 200 || res.status > 299) this.failures++;
+    this.onExchange?.({ url, requestHeaders: headers, requestBody: body, response: res });
+    return res;
+  }
+
+  /** Forgets the counts and latencies so far. */
+  reset(): void {
+    this.messages = 0;
+    this.failures = 0;
+    this.latencies = [];
+  }
+
+  /** The `q` quantile (0..1) of the message latencies since `reset`, in ms. */
+  quantileMs(q: number): number {
+    if (this.latencies.length === 0) return Number.NaN;
+    const sorted = Float64Array.from(this.latencies).sort();
+    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+}
+
+export interface SessionLoadOptions {
+  /** Sessions kept in flight (each on its own device). */
+  concurrency: number;
+  /** Measured time. */
+  durationMs: number;
+  /** Load run before the measured window starts, not counted. */
+  leadInMs?: number;
+}
+
+export interface SessionLoadResult {
+  seconds: number;
+  sessions: number;
+  sessionsFailed: number;
+  messages: number;
+  messageFailures: number;
+  sessionsPerSecond: number;
+  messagesPerSecond: number;
+  messagesPerSession: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** The first failure's description, if any. */
+  firstError: string | undefined;
+}
+
+/**
+ * Closed loop: `concurrency` workers each run one client-initiated session
+ * after another, taking the fleet's devices round-robin (so with more
+ * devices than workers no device is asked for two sessions at once). Counts
+ * what completes inside the measured window; the sessions still running at
+ * its end finish but are not counted.
+ */
+export async function runSessionLoad(
+  fleet: Fleet,
+  transport: BenchTransport,
+  o: SessionLoadOptions,
+): Promise<SessionLoadResult> {
+  const devices = fleet.devices;
+  if (devices.length < o.concurrency * 2) {
+    throw new RangeError(`need at least twice as many devices (${devices.length}) as concurrent sessions (${o.concurrency})`);
+  }
+  let next = 0;
+  let measuring = false;
+  let stop = false;
+  let sessions = 0;
+  let sessionsFailed = 0;
+  let firstError: string | undefined;
+  const worker = async () => {
+    while (!stop) {
+      const device = devices[next++ % devices.length]!;
+      const report = await device.runSession();
+      if (!measuring || stop) continue;
+      sessions++;
+      if (report.outcome !== 'ok') {
+        sessionsFailed++;
+        firstError ??= `${device.devId}: ${report.outcome}${report.error ? ` (${report.error})` : ''}`;
+      }
+    }
+  };
+  const workers = Array.from({ length: o.concurrency }, worker);
+  await new Promise((r) => setTimeout(r, o.leadInMs ?? 0));
+  transport.reset();
+  measuring = true;
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, o.durationMs));
+  // Read the counters at the end of the window, before the stragglers finish.
+  const seconds = (performance.now() - started) / 1000;
+  stop = true;
+  const messages = transport.messages;
+  const messageFailures = transport.failures;
+  const p50Ms = transport.quantileMs(0.5);
+  const p99Ms = transport.quantileMs(0.99);
+  await Promise.all(workers);
+  return {
+    seconds,
+    sessions,
+    sessionsFailed,
+    messages,
+    messageFailures,
+    sessionsPerSecond: sessions / seconds,
+    messagesPerSecond: messages / seconds,
+    messagesPerSession: sessions > 0 ? messages / sessions : Number.NaN,
+    p50Ms,
+    p99Ms,
+    firstError,
+  };
+}
+
+/**
+ * Runs one session on every device, `concurrency` at a time; throws unless
+ * all of them end 'ok'. Returns the messages it took.
+ */
+export async function runEveryDeviceOnce(fleet: Fleet, transport: BenchTransport, concurrency: number): Promise<number> {
+  const before = transport.messages;
+  let next = 0;
+  const failures: string[] = [];
+  const worker = async () => {
+    for (let i = next++; i < fleet.devices.length; i = next++) {
+      const device = fleet.devices[i]!;
+      const report = await device.runSession();
+      if (report.outcome !== 'ok') failures.push(`${device.devId}: ${report.outcome} ${report.error ?? ''}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  if (failures.length > 0) throw new Error(`${failures.length} warm-up sessions failed, e.g. ${failures[0]}`);
+  return transport.messages - before;
+}

@@ -1,0 +1,107 @@
+/**
+ * Tasks and jobs: states, the transitions allowed between them, and the
+ * operation a task carries (the contract's OperationDefinition).
+ */
+
+export const TASK_STATES = [
+  'QUEUED',
+  'NOTIFYING',
+  'IN_SESSION',
+  'SCHEDULED',
+  'COMPLETED',
+  'FAILED',
+  'MISSED',
+  'CANCELLED',
+  'EXPIRED',
+] as const;
+export type TaskStatus = (typeof TASK_STATES)[number];
+
+export const TERMINAL_TASK_STATES: ReadonlySet<TaskStatus> = new Set(['COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED']);
+
+export const JOB_STATES = ['CREATED', 'RUNNING', 'PAUSED', 'CANCELLED', 'COMPLETED', 'COMPLETED_WITH_ERRORS'] as const;
+export type JobStatus = (typeof JOB_STATES)[number];
+
+/** Allowed moves. A terminal state never changes; history tells when something arrived too late. */
+const NEXT: Record<TaskStatus, readonly TaskStatus[]> = {
+  QUEUED: ['NOTIFYING', 'IN_SESSION', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED'],
+  NOTIFYING: ['NOTIFYING', 'IN_SESSION', 'FAILED', 'CANCELLED', 'EXPIRED'],
+  IN_SESSION: ['NOTIFYING', 'SCHEDULED', 'COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED'],
+  SCHEDULED: ['COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED'],
+  COMPLETED: [],
+  FAILED: [],
+  MISSED: [],
+  CANCELLED: [],
+  EXPIRED: [],
+};
+
+export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
+  return NEXT[from].includes(to);
+}
+
+export function isTaskStatus(s: string): s is TaskStatus {
+  return (TASK_STATES as readonly string[]).includes(s);
+}
+
+export const OPERATION_NAMES = ['QUERY', 'UPDATE', 'DELETE', 'EXEC', 'SCHEDULED_EXEC', 'CUSTOM'] as const;
+export type OperationName = (typeof OPERATION_NAMES)[number];
+
+export const COMMAND_VERBS = ['Get', 'Replace', 'Add', 'Delete', 'Exec'] as const;
+export type CommandVerb = (typeof COMMAND_VERBS)[number];
+
+export interface OperationCommand {
+  verb: CommandVerb;
+  uri: string;
+  value?: string;
+  format?: string;
+  type?: string;
+}
+
+export interface OperationDefinition {
+  name: OperationName;
+  commands: OperationCommand[];
+  /** SCHEDULED_EXEC: the node the device executes at atTime. */
+  targetUri?: string;
+  /** SCHEDULED_EXEC: as given (UTC with Z, or local time without a zone). */
+  atTime?: string;
+}
+
+/** A value a QUERY brought back. */
+export interface ResultItem {
+  uri: string;
+  value: string;
+  format?: string;
+}
+
+/** 10 same TAC, 20 any IMEI if none registered, 30 any IMEI, 40 carrier call-back (not implemented). */
+export type AcceptDevicePolicy = 10 | 20 | 30;
+
+export interface Task {
+  taskId: string;
+  jobId?: string;
+  deviceId: string;
+  phoneNumber?: string;
+  operation: OperationDefinition;
+  status: TaskStatus;
+  resultCode?: number;
+  dmStatus?: number;
+  correlator?: string;
+  results: ResultItem[];
+  bOptin: boolean;
+  acceptDevicePolicy: AcceptDevicePolicy;
+  testCycle: boolean;
+  deadline?: Date;
+  createdBy: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface TaskHistoryEntry {
+  taskId: string;
+  seq: number;
+  at: Date;
+  fromStatus?: TaskStatus;
+  toStatus: TaskStatus;
+  event: string;
+  code?: number;
+  detail?: string;
+}

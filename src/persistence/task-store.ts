@@ -1,0 +1,186 @@
+/**
+ * Tasks and task history. A state change is a conditional update of the task
+ * (its current state must allow the move) plus one history row with the next
+ * sequence number, in the caller's transaction; a job's per-state counters
+ * move in the same transaction. On PostgreSQL the task row is locked first;
+ * on SQLite units of work already run one at a time.
+ */
+import { type EntityManager, In } from 'typeorm';
+import {
+  type AcceptDevicePolicy,
+  canTransition,
+  type OperationDefinition,
+  type ResultItem,
+  type Task,
+  type TaskHistoryEntry,
+  type TaskStatus,
+} from '../domain/tasks.js';
+import type { TaskChange, TaskStore, TransitionResult } from '../services/ports.js';
+import { JobEntity, TaskEntity, TaskHistoryEntity, type TaskHistoryRow, type TaskRow } from './entities.js';
+
+/** The job counter column of each task state. */
+const COUNTER: Record<TaskStatus, string> = {
+  QUEUED: 'queued',
+  NOTIFYING: 'notifying',
+  IN_SESSION: 'in_session',
+  SCHEDULED: 'scheduled',
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  MISSED: 'missed',
+  CANCELLED: 'cancelled',
+  EXPIRED: 'expired',
+};
+
+function toTask(r: TaskRow): Task {
+  return {
+    taskId: r.taskId,
+    ...(r.jobId ? { jobId: r.jobId } : {}),
+    deviceId: r.deviceId,
+    ...(r.phoneNumber ? { phoneNumber: r.phoneNumber } : {}),
+    operation: JSON.parse(r.operation) as OperationDefinition,
+    status: r.status as TaskStatus,
+    ...(r.resultCode !== null ? { resultCode: r.resultCode } : {}),
+    ...(r.dmStatus !== null ? { dmStatus: r.dmStatus } : {}),
+    ...(r.correlator ? { correlator: r.correlator } : {}),
+    results: r.results ? (JSON.parse(r.results) as ResultItem[]) : [],
+    bOptin: Boolean(r.bOptin),
+    acceptDevicePolicy: r.acceptDevicePolicy as AcceptDevicePolicy,
+    testCycle: Boolean(r.testCycle),
+    ...(r.deadline !== null ? { deadline: new Date(r.deadline) } : {}),
+    createdBy: r.createdBy,
+    createdAt: new Date(r.createdAt),
+    updatedAt: new Date(r.updatedAt),
+  };
+}
+
+function toEntry(r: TaskHistoryRow): TaskHistoryEntry {
+  return {
+    taskId: r.taskId,
+    seq: r.seq,
+    at: new Date(r.at),
+    ...(r.fromStatus ? { fromStatus: r.fromStatus as TaskStatus } : {}),
+    toStatus: r.toStatus as TaskStatus,
+    event: r.event,
+    ...(r.code !== null ? { code: r.code } : {}),
+    ...(r.detail !== null ? { detail: r.detail } : {}),
+  };
+}
+
+export class TypeormTaskStore implements TaskStore {
+  constructor(private readonly em: EntityManager) {}
+
+  private get tasks() {
+    return this.em.getRepository(TaskEntity);
+  }
+
+  async insert(task: Task, event: string, detail?: string): Promise<void> {
+    const at = task.createdAt.getTime();
+    await this.tasks.insert({
+      taskId: task.taskId,
+      jobId: task.jobId ?? null,
+      deviceId: task.deviceId,
+      phoneNumber: task.phoneNumber ?? null,
+      operationName: task.operation.name,
+      operation: JSON.stringify(task.operation),
+      status: task.status,
+      resultCode: task.resultCode ?? null,
+      dmStatus: task.dmStatus ?? null,
+      correlator: task.correlator ?? null,
+      results: task.results.length ? JSON.stringify(task.results) : null,
+      bOptin: task.bOptin,
+      acceptDevicePolicy: task.acceptDevicePolicy,
+      testCycle: task.testCycle,
+      deadline: task.deadline ? task.deadline.getTime() : null,
+      historySeq: 1,
+      createdBy: task.createdBy,
+      createdAt: at,
+      updatedAt: at,
+    });
+    await this.em.getRepository(TaskHistoryEntity).insert({
+      taskId: task.taskId,
+      seq: 1,
+      at,
+      fromStatus: null,
+      toStatus: task.status,
+      event,
+      code: null,
+      detail: detail ?? null,
+    });
+    if (task.jobId) await this.bumpJob(task.jobId, undefined, task.status, at);
+  }
+
+  async get(taskId: string): Promise<Task | undefined> {
+    const r = await this.tasks.findOneBy({ taskId });
+    return r ? toTask(r) : undefined;
+  }
+
+  private async lockedRow(taskId: string): Promise<TaskRow | null> {
+    const qb = this.tasks.createQueryBuilder('t').where('t.task_id = :taskId', { taskId });
+    if (this.em.connection.options.type === 'postgres') qb.setLock('pessimistic_write');
+    return qb.getOne();
+  }
+
+  async transition(taskId: string, to: TaskStatus, change: TaskChange, at: number): Promise<TransitionResult> {
+    const row = await this.lockedRow(taskId);
+    if (!row) return { moved: false, task: undefined };
+    const from = row.status as TaskStatus;
+    if ((change.from && !change.from.includes(from)) || !canTransition(from, to)) {
+      return { moved: false, task: toTask(row) };
+    }
+    const seq = row.historySeq + 1;
+    const set: Partial<TaskRow> = { status: to, historySeq: seq, updatedAt: at };
+    if (change.resultCode !== undefined) set.resultCode = change.resultCode;
+    if (change.dmStatus !== undefined) set.dmStatus = change.dmStatus;
+    if (change.results !== undefined) set.results = JSON.stringify(change.results);
+    if (change.correlator !== undefined) set.correlator = change.correlator;
+    await this.tasks.update({ taskId }, set);
+    await this.history_(taskId, seq, at, from, to, change);
+    if (row.jobId && from !== to) await this.bumpJob(row.jobId, from, to, at);
+    return { moved: true, task: toTask({ ...row, ...set } as TaskRow) };
+  }
+
+  async note(taskId: string, change: TaskChange, at: number): Promise<void> {
+    const row = await this.lockedRow(taskId);
+    if (!row) return;
+    const seq = row.historySeq + 1;
+    await this.tasks.update({ taskId }, { historySeq: seq, updatedAt: at });
+    const status = row.status as TaskStatus;
+    await this.history_(taskId, seq, at, status, status, change);
+  }
+
+  private async history_(taskId: string, seq: number, at: number, from: TaskStatus, to: TaskStatus, c: TaskChange) {
+    await this.em.getRepository(TaskHistoryEntity).insert({
+      taskId,
+      seq,
+      at,
+      fromStatus: from,
+      toStatus: to,
+      event: c.event,
+      code: c.code ?? c.resultCode ?? c.dmStatus ?? null,
+      detail: c.detail ?? null,
+    });
+  }
+
+  private async bumpJob(jobId: string, from: TaskStatus | undefined, to: TaskStatus, at: number): Promise<void> {
+    const qb = this.em.getRepository(JobEntity).createQueryBuilder().update().where('job_id = :jobId', { jobId });
+    const set: Record<string, () => string> = { updated_at: () => String(at) };
+    set[COUNTER[to]] = () => `${COUNTER[to]} + 1`;
+    if (from) set[COUNTER[from]] = () => `${COUNTER[from]} - 1`;
+    await qb.set(set as never).execute();
+  }
+
+  async history(taskId: string): Promise<TaskHistoryEntry[]> {
+    const rows = await this.em.getRepository(TaskHistoryEntity).find({ where: { taskId }, order: { seq: 'ASC' } });
+    return rows.map(toEntry);
+  }
+
+  async openTaskIds(statuses: readonly TaskStatus[], limit: number): Promise<string[]> {
+    const rows = await this.tasks.find({
+      select: { taskId: true },
+      where: { status: In([...statuses]) },
+      order: { createdAt: 'ASC' },
+      take: limit,
+    });
+    return rows.map((r) => r.taskId);
+  }
+}

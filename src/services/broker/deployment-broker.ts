@@ -1,0 +1,391 @@
+/**
+ * IDeploymentBrokerServices as a use case: turns doOperation into a task,
+ * drives it through the device's DM sessions (queue the request, wake the
+ * device, interpret statuses, results and Generic Alerts), and records every
+ * state change as a history row in the same transaction as the change.
+ */
+import crypto from 'node:crypto';
+import type { Logger } from 'pino';
+import { phoneNumberProblem } from '../../domain/device-id.js';
+import { DmwsiError, invalidArgument, notFound } from '../../domain/errors.js';
+import {
+  parseScheduleTime,
+  type ScheduleTime,
+  validateOperation,
+  validatePolicy,
+} from '../../domain/operation-validation.js';
+import {
+  type OperationDefinition,
+  type Task,
+  type TaskHistoryEntry,
+  type TaskStatus,
+  TERMINAL_TASK_STATES,
+} from '../../domain/tasks.js';
+import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
+import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
+import { interpretRun, interpretScheduleReport } from './interpret.js';
+import {
+  deleteScheduleRequest,
+  parseRequestId,
+  probeRequest,
+  runRequest,
+  sseCorrelator,
+  taskIdFromCorrelator,
+} from './plan.js';
+import type { BrokerCache, DeviceCommandPort, TaskJobs } from './ports.js';
+
+export interface BrokerDeps {
+  tx: Transactor;
+  devices: DeviceCommandPort;
+  jobs: TaskJobs;
+  cache: BrokerCache;
+  clock: Clock;
+  logger: Logger;
+  /** How long a task may wait for its device before it is EXPIRED. */
+  taskDeadlineMs: number;
+  /** How long after AtTime a SCHEDULED task waits for the device's report. */
+  reportGraceMs: number;
+}
+
+export interface DoOperationInput {
+  operation: OperationDefinition;
+  phoneNumber: string;
+  bOptin: boolean;
+  acceptDevicePolicy: number;
+  testCycle: boolean;
+  /** A retried call with the same key returns the same task (WS-Addressing MessageID, or the request's content). */
+  idempotencyKey?: string;
+}
+
+const OPEN_BEFORE_SESSION: readonly TaskStatus[] = ['QUEUED', 'NOTIFYING'];
+const OPEN_FOR_RESULT: readonly TaskStatus[] = ['QUEUED', 'NOTIFYING', 'IN_SESSION'];
+const IDEMPOTENCY_TTL_SECONDS = 600;
+/** One notification per device at a time: tasks queued together share one session. */
+const NOTIFY_GATE_SECONDS = 10;
+const MAX_PROBES = 3;
+
+export class DeploymentBroker {
+  constructor(private readonly d: BrokerDeps) {}
+
+  // --- SOAP use cases -------------------------------------------------------
+
+  async doOperation(ctx: CallContext, input: DoOperationInput): Promise<string> {
+    const now = this.d.clock.now();
+    const { operation, schedule } = validateOperation(input.operation, { now: new Date(now), testCycle: input.testCycle });
+    const policy = validatePolicy(input.acceptDevicePolicy);
+    const phoneProblem = phoneNumberProblem(input.phoneNumber);
+    if (phoneProblem) throw invalidArgument('phoneNumber', phoneProblem);
+    const stores = this.d.tx.stores;
+    const device = await stores.devices.getByPhone(input.phoneNumber);
+    if (!device) throw notFound('device with phone number', input.phoneNumber);
+    const capability = await stores.capabilities.get(device.capabilityOid);
+    if (!capability) throw new DmwsiError('InvalidState', `device ${device.deviceId} has no device capability`);
+    if (operation.name === 'SCHEDULED_EXEC' && !capability.sseRoot) {
+      throw new DmwsiError('InvalidState', `model ${capability.make} ${capability.model} has no SingleShotExec MO root`);
+    }
+
+    const key = input.idempotencyKey ?? contentKey(ctx.caller, input);
+    const taskId = await this.d.cache.rememberFirst(`idem:${key}`, crypto.randomUUID(), IDEMPOTENCY_TTL_SECONDS);
+    if (await stores.tasks.get(taskId)) return taskId;
+
+    const task: Task = {
+      taskId,
+      deviceId: device.deviceId,
+      phoneNumber: device.phoneNumber,
+      operation,
+      status: 'QUEUED',
+      ...(operation.name === 'SCHEDULED_EXEC' ? { correlator: sseCorrelator(taskId) } : {}),
+      results: [],
+      bOptin: input.bOptin,
+      acceptDevicePolicy: policy,
+      testCycle: input.testCycle,
+      deadline: new Date(now + this.d.taskDeadlineMs),
+      createdBy: ctx.caller,
+      createdAt: new Date(now),
+      updatedAt: new Date(now),
+    };
+    await this.d.tx.run(async (s) => {
+      await s.tasks.insert(task, 'created', `${operation.name} for ${device.deviceId}`);
+      if (input.testCycle) {
+        const plan = runRequest(task, capability.sseRoot, schedule);
+        await s.tasks.transition(taskId, 'COMPLETED', { event: 'test-cycle', detail: JSON.stringify(plan) }, now);
+      }
+      await s.audit.record({ ...ctx, target: `${device.deviceId} task ${taskId}`, outcome: 'ok' }, now);
+    });
+    if (!input.testCycle) {
+      await this.d.jobs.notify(taskId, 0);
+      await this.d.jobs.expire(taskId, task.deadline!);
+    }
+    return taskId;
+  }
+
+  async getTask(taskId: string): Promise<Task> {
+    const task = await this.d.tx.stores.tasks.get(taskId);
+    if (!task) throw notFound('task', taskId);
+    return task;
+  }
+
+  async getTaskHistory(taskId: string): Promise<TaskHistoryEntry[]> {
+    await this.getTask(taskId);
+    return this.d.tx.stores.tasks.history(taskId);
+  }
+
+  /**
+   * Before the device takes the request: withdrawn, CANCELLED at once. A
+   * SingleShotExec that may be on the device: its MO is deleted, and the task
+   * is CANCELLED when the device confirms (a removed MO never runs).
+   */
+  async cancelTask(ctx: CallContext, taskId: string): Promise<void> {
+    const task = await this.getTask(taskId);
+    const now = this.d.clock.now();
+    if (TERMINAL_TASK_STATES.has(task.status)) {
+      throw new DmwsiError('InvalidState', `task ${taskId} is already ${task.status}`);
+    }
+    const sseRoot = await this.sseRootOf(task);
+    const armed = task.operation.name === 'SCHEDULED_EXEC' && task.status !== 'QUEUED' && task.status !== 'NOTIFYING';
+    if (!armed) {
+      await this.d.devices.withdraw(task.deviceId, [runRequestId(taskId)]);
+      await this.d.tx.run(async (s) => {
+        await this.move(s, taskId, 'CANCELLED', { event: 'cancelled', detail: `by ${ctx.caller}` }, now);
+        await s.audit.record({ ...ctx, target: `task ${taskId}`, outcome: 'ok' }, now);
+      });
+      return;
+    }
+    await this.d.tx.run(async (s) => {
+      await s.tasks.note(taskId, { event: 'cancel-requested', detail: `by ${ctx.caller}: deleting the schedule` }, now);
+      await s.audit.record({ ...ctx, target: `task ${taskId}`, outcome: 'ok' }, now);
+    });
+    await this.d.devices.submit(task.deviceId, deleteScheduleRequest(taskId, sseRoot!, 'cancel'));
+    await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+  }
+
+  // --- background jobs ------------------------------------------------------
+
+  /** Queues the task's request and wakes the device. Throws to have the job retried. */
+  async processNotify(taskId: string, retry: boolean): Promise<void> {
+    const task = await this.d.tx.stores.tasks.get(taskId);
+    if (!task || TERMINAL_TASK_STATES.has(task.status) || task.status === 'SCHEDULED') return;
+    const sseRoot = await this.sseRootOf(task);
+    await this.d.devices.submit(task.deviceId, {
+      ...runRequest(task, sseRoot, scheduleOf(task)),
+      guard: { registeredDeviceId: task.deviceId, policy: task.acceptDevicePolicy },
+    });
+    const now = this.d.clock.now();
+    if (task.status === 'QUEUED') {
+      await this.d.tx.run((s) => s.tasks.transition(taskId, 'NOTIFYING', { event: 'notifying', from: ['QUEUED'] }, now));
+    }
+    if (!retry && !(await this.d.cache.claimOnce(`notified:${task.deviceId}`, NOTIFY_GATE_SECONDS))) {
+      await this.note(taskId, { event: 'notification-shared', detail: 'the device is being notified for another task' });
+      return;
+    }
+    const outcome = await this.d.devices.notify(task.deviceId, { uiMode: task.bOptin ? 'user-interaction' : 'background' });
+    if (outcome.delivered) {
+      await this.note(taskId, { event: 'notification-delivered', detail: `${outcome.channel}: ${outcome.detail}` });
+      return;
+    }
+    await this.note(taskId, {
+      event: 'notification-failed',
+      detail: `${outcome.channel}: ${outcome.reason} (after ${outcome.attempts} attempt(s))`,
+    });
+    // Retryable: BullMQ tries again with backoff. Otherwise the request stays
+    // queued for the device's own next session, until the deadline.
+    if (outcome.retryable) throw new Error(`notification to ${task.deviceId} failed: ${outcome.reason}`);
+  }
+
+  async processExpire(taskId: string): Promise<void> {
+    const task = await this.d.tx.stores.tasks.get(taskId);
+    if (!task || TERMINAL_TASK_STATES.has(task.status)) return;
+    const now = this.d.clock.now();
+    if (task.status === 'SCHEDULED') {
+      const due = (scheduleOf(task)?.at.getTime() ?? now) + this.d.reportGraceMs;
+      if (due > now) {
+        await this.d.jobs.expire(taskId, new Date(due));
+        return;
+      }
+      await this.d.tx.run((s) =>
+        this.move(s, taskId, 'EXPIRED', { event: 'no-report', detail: 'the device never reported the schedule' }, now),
+      );
+      return;
+    }
+    await this.d.devices.withdraw(task.deviceId, [runRequestId(taskId)]);
+    await this.d.tx.run((s) =>
+      this.move(s, taskId, 'EXPIRED', { event: 'deadline-passed', detail: 'the device did not come in time' }, now),
+    );
+  }
+
+  /** After a restart: tasks whose notify job may never have been added get one (job ids make this idempotent). */
+  async reconcile(limit = 10_000): Promise<number> {
+    const ids = await this.d.tx.stores.tasks.openTaskIds(['QUEUED'], limit);
+    for (const id of ids) await this.d.jobs.notify(id, 0);
+    return ids.length;
+  }
+
+  // --- what devices report ------------------------------------------------------
+
+  async onRequestsTaken(_deviceId: string, requestIds: string[], at: number): Promise<void> {
+    for (const requestId of requestIds) {
+      const parsed = parseRequestId(requestId);
+      if (parsed?.purpose !== 'run') continue;
+      await this.d.tx.run((s) =>
+        s.tasks.transition(parsed.taskId, 'IN_SESSION', { event: 'session-started', from: OPEN_BEFORE_SESSION }, at),
+      );
+    }
+  }
+
+  async onOutcome(o: CommandOutcome): Promise<void> {
+    const parsed = parseRequestId(o.requestId);
+    if (!parsed) return;
+    const task = await this.d.tx.stores.tasks.get(parsed.taskId);
+    if (!task) return;
+    switch (parsed.purpose) {
+      case 'run':
+        return this.onRunOutcome(task, o);
+      case 'probe':
+        return this.onProbeOutcome(task, o);
+      case 'cancel':
+        return this.onCancelOutcome(task, o);
+      case 'cleanup':
+        await this.note(task.taskId, {
+          event: 'schedule-removed',
+          code: o.results[0]?.status,
+          detail: 'MO deleted from the device after the report',
+        }, o.at);
+        return;
+    }
+  }
+
+  private async onRunOutcome(task: Task, o: CommandOutcome): Promise<void> {
+    const sseRoot = await this.sseRootOf(task);
+    if (o.outcome === 'undelivered') {
+      if (task.operation.name === 'SCHEDULED_EXEC') {
+        // It may or may not be armed: ask the device before arming again (at most once).
+        await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: probing the device for the schedule` }, o.at);
+        await this.d.devices.submit(task.deviceId, probeRequest(task.taskId, sseRoot!, 1));
+        return;
+      }
+      if (task.operation.name === 'QUERY') {
+        await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: the query is sent again` }, o.at);
+        await this.d.devices.submit(task.deviceId, runRequest(task, sseRoot, scheduleOf(task)));
+        return;
+      }
+      await this.d.tx.run((s) =>
+        this.move(s, task.taskId, 'FAILED', { event: 'answer-lost', detail: `sent, no answer (${o.reason})` }, o.at),
+      );
+      return;
+    }
+    if (o.outcome === 'rejected' && o.reason?.startsWith('policy')) {
+      await this.d.tx.run((s) =>
+        this.move(s, task.taskId, 'FAILED', { event: 'device-policy-mismatch', detail: o.reason! }, o.at),
+      );
+      return;
+    }
+    const decision = interpretRun(task, o);
+    const moved = await this.d.tx.run((s) => this.move(s, task.taskId, decision.to, { ...decision.change, from: OPEN_FOR_RESULT }, o.at));
+    if (task.operation.name !== 'SCHEDULED_EXEC') return;
+    const armed = decision.to === 'SCHEDULED';
+    if (armed && moved?.status === 'CANCELLED') {
+      // Cancelled while the session armed it: remove it so it never runs.
+      await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel'));
+      await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+    } else if (!armed) {
+      await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cleanup'));
+    }
+  }
+
+  private async onProbeOutcome(task: Task, o: CommandOutcome): Promise<void> {
+    const sseRoot = await this.sseRootOf(task);
+    const status = o.results[0]?.status;
+    if (o.outcome === 'completed' && status === 200) {
+      await this.d.tx.run((s) =>
+        this.move(s, task.taskId, 'SCHEDULED', { event: 'schedule-found', from: OPEN_FOR_RESULT, detail: 'already armed on the device' }, o.at),
+      );
+      return;
+    }
+    if (o.outcome === 'completed' && status === 404) {
+      await this.note(task.taskId, { event: 'schedule-absent', detail: 'not on the device: arming' }, o.at);
+      await this.d.devices.submit(task.deviceId, runRequest(task, sseRoot, scheduleOf(task)));
+      await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+      return;
+    }
+    const attempt = Number(/:probe:(\d+)$/.exec(o.requestId)?.[1] ?? 1);
+    if (attempt >= MAX_PROBES) {
+      await this.d.tx.run((s) =>
+        this.move(s, task.taskId, 'FAILED', { event: 'schedule-unknown', detail: 'could not learn whether the schedule is armed' }, o.at),
+      );
+      return;
+    }
+    await this.d.devices.submit(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt + 1));
+  }
+
+  private async onCancelOutcome(task: Task, o: CommandOutcome): Promise<void> {
+    const status = o.results[0]?.status;
+    const removed = o.outcome === 'completed' && (status === 200 || status === 404);
+    if (!removed) {
+      await this.note(task.taskId, { event: 'cancel-failed', code: status, detail: o.reason ?? `device answered ${status}` }, o.at);
+      return;
+    }
+    await this.d.tx.run(async (s) => {
+      const r = await s.tasks.transition(task.taskId, 'CANCELLED', {
+        event: 'schedule-removed',
+        code: status,
+        detail: status === 404 ? 'the schedule was not on the device' : 'the device deleted the schedule',
+        from: ['SCHEDULED', 'IN_SESSION', 'NOTIFYING', 'QUEUED'],
+      }, o.at);
+      if (!r.moved) await s.tasks.note(task.taskId, { event: 'schedule-removed', code: status, detail: `after the task was ${r.task?.status}` }, o.at);
+    });
+  }
+
+  /** The SingleShotExec report. Returns true when it belonged to a task. */
+  async onScheduleAlert(alert: DeviceAlert): Promise<boolean> {
+    const taskId = alert.correlator ? taskIdFromCorrelator(alert.correlator) : undefined;
+    if (!taskId) return false;
+    const task = await this.d.tx.stores.tasks.get(taskId);
+    if (!task || task.deviceId !== alert.deviceId) return false;
+    const decision = interpretScheduleReport(alert);
+    await this.d.tx.run(async (s) => {
+      const r = await s.tasks.transition(taskId, decision.to, { ...decision.change, from: ['SCHEDULED', ...OPEN_FOR_RESULT] }, alert.at);
+      if (!r.moved) {
+        // The history tells the truth even when the task already ended (e.g. cancelled too late).
+        await s.tasks.note(taskId, { ...decision.change, event: `${decision.change.event}-after-${r.task?.status ?? 'end'}` }, alert.at);
+      }
+    });
+    const sseRoot = await this.sseRootOf(task);
+    await this.d.devices.submit(task.deviceId, deleteScheduleRequest(taskId, sseRoot!, 'cleanup'));
+    return true;
+  }
+
+  // --- helpers --------------------------------------------------------------------
+
+  private async move(s: Stores, taskId: string, to: TaskStatus, change: TaskChange, at: number): Promise<Task | undefined> {
+    const r = await s.tasks.transition(taskId, to, change, at);
+    if (!r.moved && r.task && !TERMINAL_TASK_STATES.has(to)) return r.task;
+    if (!r.moved && r.task) {
+      await s.tasks.note(taskId, { ...change, event: `${change.event}-ignored`, detail: `task was already ${r.task.status}${change.detail ? `; ${change.detail}` : ''}` }, at);
+    }
+    return r.task;
+  }
+
+  private note(taskId: string, change: TaskChange, at = this.d.clock.now()): Promise<void> {
+    return this.d.tx.run((s) => s.tasks.note(taskId, change, at));
+  }
+
+  private async sseRootOf(task: Task): Promise<string | undefined> {
+    if (task.operation.name !== 'SCHEDULED_EXEC') return undefined;
+    const device = await this.d.tx.stores.devices.get(task.deviceId);
+    const cap = device ? await this.d.tx.stores.capabilities.get(device.capabilityOid) : undefined;
+    return cap?.sseRoot;
+  }
+}
+
+function runRequestId(taskId: string): string {
+  return `task:${taskId}:run`;
+}
+
+function scheduleOf(task: Task): ScheduleTime | undefined {
+  return task.operation.atTime ? parseScheduleTime(task.operation.atTime) : undefined;
+}
+
+function contentKey(caller: string, input: DoOperationInput): string {
+  const { idempotencyKey: _k, ...rest } = input;
+  return crypto.createHash('sha256').update(`${caller}\0${JSON.stringify(rest)}`).digest('base64url');
+}

@@ -1,0 +1,72 @@
+/** What a device's answers mean for a task: pure functions from outcomes and alerts to state changes. */
+import type { ResultItem, Task, TaskStatus } from '../../domain/tasks.js';
+import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
+import type { CommandResult } from '../../dm/session/server-commands.js';
+import type { TaskChange } from '../ports.js';
+
+export interface Decision {
+  to: TaskStatus;
+  change: TaskChange;
+}
+
+const ok = (s: number) => s >= 200 && s < 300;
+
+export const SSE_ALERT = 'org.openmobilealliance.dm.singleshotexec';
+export const SSE_EXECFAILED_ALERT = 'org.openmobilealliance.dm.singleshotexec.execfailed';
+
+/** Interprets the run request's outcome once every command has its status. */
+export function interpretRun(task: Task, o: CommandOutcome): Decision {
+  if (o.outcome === 'rejected') {
+    return { to: 'FAILED', change: { event: 'request-rejected', detail: o.reason ?? 'the device cannot take this request' } };
+  }
+  let results: CommandResult[] = o.results;
+  if (task.bOptin) {
+    const answer = results.find((r) => r.index === 0);
+    if (answer?.status !== 200) {
+      const code = answer?.status ?? 215;
+      const why = code === 304 ? 'the user declined' : code === 214 ? 'the user cancelled' : `confirmation answered ${code}`;
+      return { to: 'FAILED', change: { event: 'opt-in-declined', dmStatus: code, detail: why } };
+    }
+    results = results.filter((r) => r.index !== 0);
+  }
+  const failed = results.find((r) => !ok(r.status));
+  if (task.operation.name === 'SCHEDULED_EXEC') {
+    const go = results.find((r) => r.verb === 'Exec');
+    if (go && (go.status === 200 || go.status === 202)) {
+      return { to: 'SCHEDULED', change: { event: 'schedule-armed', dmStatus: go.status, correlator: correlatorOf(task) } };
+    }
+    const code = go?.status ?? failed?.status ?? 500;
+    return { to: 'FAILED', change: { event: 'schedule-refused', dmStatus: code, detail: describe(results) } };
+  }
+  if (failed) {
+    return { to: 'FAILED', change: { event: 'command-failed', dmStatus: failed.status, detail: describe(results) } };
+  }
+  const last = results[results.length - 1]?.status ?? 200;
+  const values: ResultItem[] = results
+    .filter((r) => r.verb === 'Get' && r.data !== undefined)
+    .map((r) => ({ uri: r.uri ?? '', value: r.data!, ...(r.format ? { format: r.format } : {}) }));
+  return { to: 'COMPLETED', change: { event: 'commands-completed', dmStatus: last, results: values } };
+}
+
+function correlatorOf(task: Task): string {
+  return `sse-${task.taskId}`;
+}
+
+function describe(results: CommandResult[]): string {
+  return results.map((r) => `${r.verb} ${r.uri ?? ''} ${r.status}`).join('; ');
+}
+
+/** The SingleShotExec report (seed 000 §6.3.4). */
+export function interpretScheduleReport(alert: DeviceAlert): Decision {
+  const code = Number.parseInt(alert.data ?? '', 10);
+  const detail = `${alert.alertType} ${alert.data ?? ''} (mark ${alert.mark})`;
+  if (alert.alertType === SSE_EXECFAILED_ALERT) {
+    return { to: 'FAILED', change: { event: 'target-exec-failed', resultCode: Number.isNaN(code) ? 500 : code, detail } };
+  }
+  if (Number.isNaN(code)) return { to: 'FAILED', change: { event: 'schedule-report-unreadable', detail } };
+  if (code === 200 || (code >= 250 && code <= 299)) {
+    return { to: 'COMPLETED', change: { event: 'schedule-executed', resultCode: code, detail } };
+  }
+  if (code === 401) return { to: 'MISSED', change: { event: 'schedule-missed', resultCode: code, detail } };
+  return { to: 'FAILED', change: { event: 'schedule-failed', resultCode: code, detail } };
+}

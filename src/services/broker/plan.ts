@@ -1,0 +1,97 @@
+/**
+ * What a task asks of its device, as DM command requests. Names derived from
+ * the task id are deterministic — the SingleShotExec MO node and correlator,
+ * the request ids — so a retried job, a redelivered event or a restarted
+ * worker always means the same thing to the device.
+ */
+import crypto from 'node:crypto';
+import type { ScheduleTime } from '../../domain/operation-validation.js';
+import type { Task } from '../../domain/tasks.js';
+import type { ServerCommandRequest, ServerCommandSpec } from '../../dm/session/server-commands.js';
+
+export type RequestPurpose = 'run' | 'probe' | 'cleanup' | 'cancel';
+
+export const TASK_REQUEST_PREFIX = 'task:';
+export const SSE_CORRELATOR_PREFIX = 'sse-';
+
+export function requestIdFor(taskId: string, purpose: RequestPurpose, attempt = 0): string {
+  return `${TASK_REQUEST_PREFIX}${taskId}:${purpose}${attempt ? `:${attempt}` : ''}`;
+}
+
+export function parseRequestId(requestId: string): { taskId: string; purpose: RequestPurpose } | undefined {
+  const m = /^task:([^:]+):(run|probe|cleanup|cancel)(?::\d+)?$/.exec(requestId);
+  return m ? { taskId: m[1]!, purpose: m[2] as RequestPurpose } : undefined;
+}
+
+export function sseCorrelator(taskId: string): string {
+  return `${SSE_CORRELATOR_PREFIX}${taskId}`;
+}
+
+export function taskIdFromCorrelator(correlator: string): string | undefined {
+  return correlator.startsWith(SSE_CORRELATOR_PREFIX) ? correlator.slice(SSE_CORRELATOR_PREFIX.length) : undefined;
+}
+
+/** The schedule's node under the model's SSE root: short (MaxSegLen) and derived from the task. */
+export function sseNodeUri(sseRoot: string, taskId: string): string {
+  return `${sseRoot}/t${crypto.createHash('sha256').update(taskId).digest('hex').slice(0, 15)}`;
+}
+
+const OPT_IN_TEXT = 'Your operator would like to update this device. Allow?';
+
+function operationSpecs(task: Task, sseRoot: string | undefined, schedule: ScheduleTime | undefined): ServerCommandSpec[] {
+  const op = task.operation;
+  if (op.name === 'SCHEDULED_EXEC') {
+    const node = sseNodeUri(sseRoot!, task.taskId);
+    return [
+      { verb: 'Add', uri: node, format: 'node' },
+      { verb: 'Add', uri: `${node}/TargetURI`, data: op.targetUri!, format: 'chr', type: 'text/plain' },
+      { verb: 'Add', uri: `${node}/AtTime`, data: schedule!.deviceText, format: 'chr', type: 'text/plain' },
+      { verb: 'Exec', uri: `${node}/Go`, correlator: sseCorrelator(task.taskId) },
+    ];
+  }
+  return op.commands.map((c): ServerCommandSpec => {
+    switch (c.verb) {
+      case 'Get':
+      case 'Delete':
+        return { verb: c.verb, uri: c.uri };
+      case 'Exec':
+        return { verb: 'Exec', uri: c.uri, ...(c.value !== undefined ? { data: c.value } : {}) };
+      default:
+        return {
+          verb: c.verb,
+          uri: c.uri,
+          ...(c.value !== undefined ? { data: c.value } : {}),
+          format: c.format ?? 'chr',
+          ...(c.type ? { type: c.type } : {}),
+        };
+    }
+  });
+}
+
+/**
+ * The request that carries out the task. Opt-in puts a 1101 confirmation
+ * first in a Sequence, so a "No" skips the rest; SingleShotExec is always one
+ * Sequence (Atomic forbids Exec).
+ */
+export function runRequest(task: Task, sseRoot: string | undefined, schedule: ScheduleTime | undefined): ServerCommandRequest {
+  const specs = operationSpecs(task, sseRoot, schedule);
+  const optIn: ServerCommandSpec[] = task.bOptin
+    ? [{ verb: 'Alert', code: 1101, text: OPT_IN_TEXT, options: { minDisplaySeconds: 10, maxDisplaySeconds: 300 } }]
+    : [];
+  const sequence = task.bOptin || task.operation.name === 'SCHEDULED_EXEC';
+  return {
+    requestId: requestIdFor(task.taskId, 'run'),
+    commands: [...optIn, ...specs],
+    ...(sequence ? { container: 'Sequence' as const } : {}),
+  };
+}
+
+/** Is the schedule already on the device? (After a crash or a lost answer: never arm twice.) */
+export function probeRequest(taskId: string, sseRoot: string, attempt: number): ServerCommandRequest {
+  return { requestId: requestIdFor(taskId, 'probe', attempt), commands: [{ verb: 'Get', uri: sseNodeUri(sseRoot, taskId) }] };
+}
+
+/** Removes the schedule's MO: a removed MO never runs. */
+export function deleteScheduleRequest(taskId: string, sseRoot: string, purpose: 'cleanup' | 'cancel'): ServerCommandRequest {
+  return { requestId: requestIdFor(taskId, purpose), commands: [{ verb: 'Delete', uri: sseNodeUri(sseRoot, taskId) }] };
+}

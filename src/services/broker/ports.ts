@@ -1,0 +1,30 @@
+/** What the deployment broker needs besides the stores: the device command path, the job queue, caches. */
+import type { UiMode } from '../../dm/notification/package0.js';
+import type { NotificationOutcome } from '../../dm/server/ports.js';
+import type { ServerCommandRequest } from '../../dm/session/server-commands.js';
+import type { DeviceGuard } from '../../dm/server/guard.js';
+
+export type GuardedRequest = ServerCommandRequest & { guard?: DeviceGuard };
+
+export interface DeviceCommandPort {
+  /** Queues a request for the device's next session (idempotent by request id). */
+  submit(deviceId: string, request: GuardedRequest): Promise<{ queued: boolean }>;
+  /** Sends a Package#0 trigger. */
+  notify(deviceId: string, opts: { uiMode: UiMode }): Promise<NotificationOutcome>;
+  /** Removes requests that no session has taken yet. */
+  withdraw(deviceId: string, requestIds: string[]): Promise<void>;
+}
+
+/** Background work for tasks (BullMQ in the gateway). Job ids are deterministic. */
+export interface TaskJobs {
+  notify(taskId: string, attempt: number): Promise<void>;
+  expire(taskId: string, at: Date): Promise<void>;
+}
+
+/** Short-lived keys in Redis. */
+export interface BrokerCache {
+  /** Stores value under key unless present; returns what the key holds afterwards. */
+  rememberFirst(key: string, value: string, ttlSeconds: number): Promise<string>;
+  /** true the first time within ttl (one notification per device at a time). */
+  claimOnce(key: string, ttlSeconds: number): Promise<boolean>;
+}
