@@ -78,9 +78,10 @@ export function validateOperation(op: OperationDefinition, opts: { now: Date; te
   if (!(OPERATION_NAMES as readonly string[]).includes(op.name)) {
     throw invalidArgument('operation.name', `must be one of ${OPERATION_NAMES.join(', ')}`);
   }
+  const name = op.name as OperationName;
   if (op.commands.length > MAX_COMMANDS) throw invalidArgument('operation.commands', `at most ${MAX_COMMANDS} commands`);
   op.commands.forEach((c, i) => {
-    checkCommand(op.name, c, i);
+    checkCommand(name, c, i);
   });
   if (op.name !== 'SCHEDULED_EXEC') {
     if (op.commands.length === 0) throw invalidArgument('operation.commands', `${op.name} needs at least one command`);

@@ -56,8 +56,11 @@ export interface OperationCommand {
   type?: string;
 }
 
+/** BOOTSTRAP is internal (doBootstrap); callers name only the contract's operations. */
+export type TaskOperationName = OperationName | 'BOOTSTRAP';
+
 export interface OperationDefinition {
-  name: OperationName;
+  name: TaskOperationName;
   commands: OperationCommand[];
   /** SCHEDULED_EXEC: the node the device executes at atTime. */
   targetUri?: string;

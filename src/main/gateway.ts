@@ -34,6 +34,8 @@ import { dmEndpoint } from '../transport/dm-endpoint.js';
 import { createHttpApp } from '../transport/http-app.js';
 import { RedisBrokerCache } from '../queue/broker-cache.js';
 import { BullTaskJobs, startTaskWorker } from '../queue/task-jobs.js';
+import { deliverBootstrap } from '../dm/bootstrap/delivery.js';
+import { BootstrapService } from '../services/broker/bootstrap.js';
 import { DeploymentBroker } from '../services/broker/deployment-broker.js';
 import { TASK_REQUEST_PREFIX, SSE_CORRELATOR_PREFIX } from '../services/broker/plan.js';
 import { deploymentBrokerHandlers, taskManagementHandlers } from '../wsi/handlers/deployment-broker.js';
@@ -157,13 +159,31 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       outcome: (o) => broker.onOutcome(o),
     });
     dmEvents.onCorrelator(SSE_CORRELATOR_PREFIX, (alert) => broker.onScheduleAlert(alert));
+    const bootstrap = new BootstrapService({
+      tx,
+      clock,
+      logger,
+      deliver: (url, body, contentType) => deliverBootstrap(url, body, contentType, { timeoutMs: 5000, attempts: 3 }),
+      schedule: async (taskId) => {
+        await jobs.bootstrap(taskId);
+        await jobs.expire(taskId, new Date(clock.now() + config.taskDeadlineSeconds * 1000));
+      },
+      serverId: config.dmServerId,
+      serverAddress: publicDmUrl,
+      taskDeadlineMs: config.taskDeadlineSeconds * 1000,
+    });
+    dmEvents.onSessionStarted((deviceId, previous, at) => bootstrap.onSessionStarted(deviceId, previous, at));
     if (config.role === 'all' || config.role === 'worker') {
       const workerRedis = connectRedis(config.redisUrl, 'dmwsi-worker');
       closers.push(() => workerRedis.quit());
       const worker = startTaskWorker(
         workerRedis,
         prefix,
-        { notify: (id, retry) => broker.processNotify(id, retry), expire: (id) => broker.processExpire(id) },
+        {
+          notify: (id, retry) => broker.processNotify(id, retry),
+          expire: (id) => broker.processExpire(id),
+          bootstrap: (id) => bootstrap.deliver(id),
+        },
         logger,
         config.workerConcurrency,
       );
@@ -173,7 +193,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     }
     const session = sessionHandlers(auth);
     const handlers: Record<ServiceName, OperationHandlers> = {
-      DeploymentBroker: { ...session, ...deploymentBrokerHandlers(broker) },
+      DeploymentBroker: { ...session, ...deploymentBrokerHandlers(broker, bootstrap) },
       BulkOperationsManager: { ...session, ...taskManagementHandlers(broker) },
       DeviceManager: { ...session, ...deviceManagerHandlers(deviceManager) },
     };

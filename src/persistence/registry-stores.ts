@@ -330,6 +330,11 @@ export class TypeormDeviceStore implements DeviceStore {
       .execute();
   }
 
+  async setState(deviceId: string, state: DeviceState, at: number): Promise<boolean> {
+    const res = await this.repo.update({ deviceId }, { state, updatedAt: at });
+    return (res.affected ?? 0) > 0;
+  }
+
   async recordContact(deviceId: string, patch: DeviceContactPatch): Promise<boolean> {
     const set: Partial<DeviceInstanceRow> = { lastContact: patch.lastContact.getTime(), updatedAt: Date.now() };
     if (patch.state) set.state = patch.state;

@@ -174,6 +174,14 @@ export class TypeormTaskStore implements TaskStore {
     return rows.map(toEntry);
   }
 
+  async openForDevice(deviceId: string, operationName: string): Promise<Task[]> {
+    const rows = await this.tasks.find({
+      where: { deviceId, operationName, status: In(['QUEUED', 'NOTIFYING', 'IN_SESSION', 'SCHEDULED']) },
+      order: { createdAt: 'ASC' },
+    });
+    return rows.map(toTask);
+  }
+
   async openTaskIds(statuses: readonly TaskStatus[], limit: number): Promise<string[]> {
     const rows = await this.tasks.find({
       select: { taskId: true },

@@ -10,12 +10,17 @@
  * of work, `stores` resolves to that unit's transactional stores
  * (AsyncLocalStorage), so nested use cannot deadlock or escape the
  * transaction. PostgreSQL uses its connection pool as is.
+ *
+ * The turns waiting on the queue share one transaction (group commit, see
+ * GroupCommitQueue): each runs in its own savepoint, so it commits or rolls
+ * back alone, and none is answered before the shared COMMIT.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Sealer, Stores, Transactor } from '../services/ports.js';
 import { TypeormDeviceAlertStore } from './alert-store.js';
 import { TypeormAuditTrail } from './audit-store.js';
+import { execute, sql } from './raw-sql.js';
 import { TypeormCapabilityStore, TypeormDeviceStore } from './registry-stores.js';
 import { TypeormTaskStore } from './task-store.js';
 import { TypeormUserStore } from './user-store.js';
@@ -31,16 +36,117 @@ function storesOver(em: EntityManager, sealer: Sealer): Stores {
   };
 }
 
-/** One-at-a-time execution of async work, in arrival order. */
-export class TurnQueue {
-  private tail: Promise<unknown> = Promise.resolve();
+/**
+ * Turns at the database, one at a time in arrival order, with group commit:
+ * the turns that are waiting when a transaction begins, or that arrive while
+ * it runs, share it (up to MAX_TURNS_PER_COMMIT).
+ *
+ * Why: on SQLite the COMMIT of each createDeviceInstance wrote its ~8 dirty
+ * pages (device row, its three indexes, audit row, its two indexes, the
+ * autoincrement counter) to the WAL with ~17 pwrite calls, ~95 µs of the
+ * request's ~650 µs of CPU. Consecutive inserts dirty the same pages, so a
+ * commit shared by the units waiting under load costs each ~30 µs.
+ *
+ * What it keeps: every turn after the first of a transaction runs in its own
+ * SAVEPOINT, so a turn that throws is rolled back alone (a first turn that
+ * throws rolls back the transaction, which holds nothing else); a turn sees
+ * the turns before it, as it would if each had committed. Every turn's result,
+ * value or error, is handed back only after the shared COMMIT, so nothing is
+ * acknowledged before it is as durable as with one commit per turn. If a
+ * savepoint or the COMMIT fails, every turn of that transaction fails with
+ * that error and nothing of it is kept. A plain store call with nothing else
+ * waiting runs on its own, outside any transaction, as before.
+ */
+export class GroupCommitQueue {
+  private readonly waiting: Turn[] = [];
+  private draining = false;
 
-  take<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(work, work);
-    this.tail = result.catch(() => undefined);
-    return result;
+  constructor(private readonly ds: DataSource) {}
+
+  /** A unit of work: runs in a transaction (shared with other turns). */
+  take<T>(work: (em: EntityManager) => Promise<T>, plain = false): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({ work, plain, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.draining) {
+        this.draining = true;
+        // Started on a microtask so that turns queued in the same tick share the first transaction.
+        queueMicrotask(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.waiting.length > 0) {
+        if (this.waiting.length === 1 && this.waiting[0]!.plain) {
+          const turn = this.waiting.shift()!;
+          await turn.work(this.ds.manager).then(turn.resolve, turn.reject);
+        } else {
+          await this.transaction();
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async transaction(): Promise<void> {
+    const qr = this.ds.createQueryRunner();
+    const done: { turn: Turn; ok: boolean; value: unknown }[] = [];
+    let failure: { err: unknown } | undefined;
+    try {
+      await qr.startTransaction();
+    } catch (err) {
+      // Could not begin: the first turn gets the error; the others try again.
+      await qr.release().catch(() => undefined);
+      this.waiting.shift()!.reject(err);
+      return;
+    }
+    try {
+      while (this.waiting.length > 0 && done.length < MAX_TURNS_PER_COMMIT) {
+        const turn = this.waiting.shift()!;
+        const first = done.length === 0;
+        if (!first) await execute(qr.manager, SAVEPOINT, []);
+        try {
+          const value = await turn.work(qr.manager);
+          done.push({ turn, ok: true, value });
+          if (!first) await execute(qr.manager, RELEASE, []);
+        } catch (err) {
+          done.push({ turn, ok: false, value: err });
+          if (first) break; // rolled back with the transaction below
+          await execute(qr.manager, ROLLBACK_TO, []);
+          await execute(qr.manager, RELEASE, []);
+        }
+      }
+      if (done.length === 1 && !done[0]!.ok) await qr.rollbackTransaction();
+      else await qr.commitTransaction();
+    } catch (err) {
+      failure = { err };
+      await qr.rollbackTransaction().catch(() => undefined);
+    } finally {
+      await qr.release().catch(() => undefined);
+    }
+    for (const d of done) {
+      if (failure) d.turn.reject(failure.err);
+      else if (d.ok) d.turn.resolve(d.value);
+      else d.turn.reject(d.value);
+    }
   }
 }
+
+interface Turn {
+  work: (em: EntityManager) => Promise<unknown>;
+  /** A single store call (not a unit of work). */
+  plain: boolean;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Turns sharing one COMMIT at most: bounds the wait of the first and what a failed COMMIT takes down. */
+const MAX_TURNS_PER_COMMIT = 64;
+const SAVEPOINT = sql('SAVEPOINT turn');
+const RELEASE = sql('RELEASE turn');
+const ROLLBACK_TO = sql('ROLLBACK TO turn');
 
 export interface TransactorOptions {
   /** Take turns even when the database has a pool (tests compare both ways). */
@@ -50,7 +156,7 @@ export interface TransactorOptions {
 export class TypeormTransactor implements Transactor {
   readonly stores: Stores;
   private readonly current = new AsyncLocalStorage<Stores>();
-  private readonly queue: TurnQueue | undefined;
+  private readonly queue: GroupCommitQueue | undefined;
 
   constructor(
     private readonly ds: DataSource,
@@ -59,35 +165,50 @@ export class TypeormTransactor implements Transactor {
   ) {
     const direct = storesOver(ds.manager, sealer);
     const serialise = opts.serialise ?? ds.options.type === 'better-sqlite3';
-    this.queue = serialise ? new TurnQueue() : undefined;
-    this.stores = this.queue ? this.routed(direct) : direct;
+    this.queue = serialise ? new GroupCommitQueue(ds) : undefined;
+    this.stores = this.queue ? this.routed() : direct;
   }
 
   run<T>(work: (stores: Stores) => Promise<T>): Promise<T> {
     const inside = this.current.getStore();
     if (inside) return work(inside);
-    const unit = () =>
-      this.ds.transaction((em) => {
-        const stores = storesOver(em, this.sealer);
-        return this.current.run(stores, () => work(stores));
-      });
-    return this.queue ? this.queue.take(unit) : unit();
+    const inTransaction = (em: EntityManager) => {
+      const stores = storesOver(em, this.sealer);
+      return this.current.run(stores, () => work(stores));
+    };
+    return this.queue ? this.queue.take(inTransaction) : this.ds.transaction(inTransaction);
   }
 
-  /** Stores whose calls take a turn on the queue, or join the unit of work they are called from. */
-  private routed(direct: Stores): Stores {
-    const wrap = <K extends keyof Stores>(key: K): Stores[K] =>
-      new Proxy(direct[key], {
+  /**
+   * Stores whose calls join the unit of work they are called from, or else
+   * take a turn on the queue (inside its transaction, like a unit of work).
+   */
+  private routed(): Stores {
+    const wrap = <K extends keyof Stores>(key: K): Stores[K] => {
+      const methods = new Map<PropertyKey, (...args: unknown[]) => unknown>();
+      return new Proxy(storesOver(this.ds.manager, this.sealer)[key], {
         get: (target, prop, receiver) => {
           const value = Reflect.get(target, prop, receiver);
           if (typeof value !== 'function') return value;
-          return (...args: unknown[]) => {
-            const inside = this.current.getStore();
-            if (inside) return (inside[key] as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>)[prop]!(...args);
-            return this.queue!.take(() => value.apply(target, args) as Promise<unknown>);
-          };
+          let method = methods.get(prop);
+          if (!method) {
+            method = (...args: unknown[]) => {
+              const stores = this.current.getStore();
+              if (stores) return (stores[key] as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>)[prop]!(...args);
+              return this.queue!.take(
+                (em) =>
+                  (storesOver(em, this.sealer)[key] as unknown as Record<PropertyKey, (...a: unknown[]) => Promise<unknown>>)[
+                    prop
+                  ]!(...args),
+                true,
+              );
+            };
+            methods.set(prop, method);
+          }
+          return method;
         },
       });
+    };
     return {
       capabilities: wrap('capabilities'),
       devices: wrap('devices'),

@@ -12,6 +12,7 @@ export const TASK_QUEUE = 'tasks';
 export interface TaskJobPayloads {
   notify: { taskId: string };
   expire: { taskId: string };
+  bootstrap: { taskId: string };
 }
 export type TaskJobName = keyof TaskJobPayloads;
 type AnyTaskJob = { [N in TaskJobName]: Job<TaskJobPayloads[N], void, N> }[TaskJobName];
@@ -19,6 +20,7 @@ type AnyTaskJob = { [N in TaskJobName]: Job<TaskJobPayloads[N], void, N> }[TaskJ
 export interface TaskProcessors {
   notify(taskId: string, retry: boolean): Promise<void>;
   expire(taskId: string): Promise<void>;
+  bootstrap(taskId: string): Promise<void>;
 }
 
 export class BullTaskJobs implements TaskJobs {
@@ -50,6 +52,16 @@ export class BullTaskJobs implements TaskJobs {
     });
   }
 
+  async bootstrap(taskId: string): Promise<void> {
+    await this.queue.add('bootstrap', { taskId } satisfies TaskJobPayloads['bootstrap'], {
+      jobId: `bootstrap-${taskId}`,
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 15_000 },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 24 * 3600 },
+    });
+  }
+
   close(): Promise<void> {
     return this.queue.close();
   }
@@ -71,6 +83,8 @@ export function startTaskWorker(
           return processors.notify(job.data.taskId, job.attemptsMade > 0);
         case 'expire':
           return processors.expire(job.data.taskId);
+        case 'bootstrap':
+          return processors.bootstrap(job.data.taskId);
       }
     },
     { connection, prefix, concurrency },

@@ -6,7 +6,7 @@
 import type { DeviceAlert } from '../dm/server/ports.js';
 import type { CallerRole } from '../domain/roles.js';
 import type { ResultItem, Task, TaskHistoryEntry, TaskStatus } from '../domain/tasks.js';
-import type { DeviceCapability, DeviceContactPatch, DeviceInstance, Page } from '../domain/registry.js';
+import type { DeviceCapability, DeviceContactPatch, DeviceInstance, DeviceState, Page } from '../domain/registry.js';
 
 export interface CapabilityStore {
   /** Throws DmwsiError AlreadyExists on a duplicate oid or make/model/firmware. */
@@ -44,6 +44,7 @@ export interface DeviceStore {
   upsertMany(devices: DeviceRecord[]): Promise<void>;
   /** Tasks of this device not yet in a terminal state. */
   openTaskCount(deviceId: string): Promise<number>;
+  setState(deviceId: string, state: DeviceState, at: number): Promise<boolean>;
   /** Applies what a DM session learned (contact time, state, DevInfo, nonces). false: no such device. */
   recordContact(deviceId: string, patch: DeviceContactPatch): Promise<boolean>;
 }
@@ -115,6 +116,8 @@ export interface TaskStore {
   /** A history row that records an event without a state change (from = to). */
   note(taskId: string, change: TaskChange, at: number): Promise<void>;
   history(taskId: string): Promise<TaskHistoryEntry[]>;
+  /** A device's tasks of one operation that have not ended. */
+  openForDevice(deviceId: string, operationName: string): Promise<Task[]>;
   /** Tasks not yet in a terminal state whose status is one of these. */
   openTaskIds(statuses: readonly TaskStatus[], limit: number): Promise<string[]>;
 }

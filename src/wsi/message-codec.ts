@@ -129,3 +129,61 @@ export function shapeFields(fields: readonly FieldSpec[], value: Record<string, 
   }
   return out;
 }
+
+// --- response serialisation ---------------------------------------------
+//
+// Writes a response body straight from the contract, instead of the `soap`
+// package's objectToDocumentXML, which walks its parsed WSDL schema for each
+// element (~4% of the gateway's CPU on getDeviceInstanceByDeviceID). The
+// bytes are the same as the package wrote (test/unit/wsi/response-xml.test.ts
+// compares the two), with one difference: text that looks like a CDATA section
+// is escaped like any other text, where the package copied it through raw
+// (a stored value could have injected elements into a response).
+
+const TEXT_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+  '\t': '&#x9;',
+  '\r': '&#xD;',
+  '\n': '&#xA;',
+};
+const NEEDS_ESCAPE = /[&<>"'\t\r\n]/;
+const ESCAPED = /[&<>"'\t\r\n]/g;
+
+/** Element text as the `soap` package escaped it (tab, CR and LF as character references, so they survive parsing). */
+export function escapeText(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPED, (c) => TEXT_ESCAPES[c]!) : s;
+}
+
+function simpleText(v: unknown): string {
+  if (typeof v === 'string') return escapeText(v);
+  if (v instanceof Date) return v.toISOString();
+  return escapeText(String(v));
+}
+
+function writeValue(f: FieldSpec, v: unknown): string {
+  const inner = isSimple(f.type) ? simpleText(v) : writeFields(COMPLEX_TYPES[f.type], v as Record<string, unknown>);
+  return `<${f.name}>${inner}</${f.name}>`;
+}
+
+/**
+ * The elements of a structure in schema order (unqualified names: the caller
+ * declares the default namespace on the enclosing element); empty optionals and
+ * empty lists are left out, as shapeFields does.
+ */
+export function writeFields(fields: readonly FieldSpec[], value: Record<string, unknown>): string {
+  let out = '';
+  for (const f of fields) {
+    const v = value[f.name];
+    if (v === undefined || v === null) continue;
+    if (f.repeated) {
+      for (const item of v as unknown[]) out += writeValue(f, item);
+    } else {
+      out += writeValue(f, v);
+    }
+  }
+  return out;
+}

@@ -26,6 +26,7 @@ export async function applyEffects(
       case 'session-started':
         // The first authenticated session completes a bootstrap, or activates a registered device.
         if (device.state !== 'ACTIVE') patch.state = 'ACTIVE';
+        await deps.events.sessionStarted(deviceId, device.state, now);
         break;
       case 'client-nonce-issued':
         patch.clientNonce = e.nonce;

@@ -27,6 +27,7 @@ export class DmEventRouter implements DmEventSink {
   private readonly correlators: [string, AlertConsumer][] = [];
   private readonly types = new Map<string, AlertConsumer[]>();
   private readonly sessionEnds: SessionEndConsumer[] = [];
+  private readonly sessionStarts: ((deviceId: string, previousState: string, at: number) => Promise<void>)[] = [];
 
   constructor(
     private readonly alerts: DeviceAlertLog,
@@ -49,6 +50,14 @@ export class DmEventRouter implements DmEventSink {
 
   onSessionEnded(consumer: SessionEndConsumer): void {
     this.sessionEnds.push(consumer);
+  }
+
+  onSessionStarted(consumer: (deviceId: string, previousState: string, at: number) => Promise<void>): void {
+    this.sessionStarts.push(consumer);
+  }
+
+  async sessionStarted(deviceId: string, previousState: string, at: number): Promise<void> {
+    for (const c of this.sessionStarts) await c(deviceId, previousState, at);
   }
 
   private consumerOf(requestId: string): RequestConsumer | undefined {

@@ -66,6 +66,8 @@ export interface DmEventSink {
   /** true when a consumer took the alert; false: recorded and ignored. */
   genericAlert(alert: DeviceAlert): Promise<boolean>;
   sessionEnded(deviceId: string, reason: SessionEndReason, at: number): Promise<void>;
+  /** The device authenticated; `previousState` is its registry state before this session. */
+  sessionStarted(deviceId: string, previousState: string, at: number): Promise<void>;
 }
 
 export type NotificationChannel = 'http' | 'sms';

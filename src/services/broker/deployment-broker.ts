@@ -165,6 +165,10 @@ export class DeploymentBroker {
   async processNotify(taskId: string, retry: boolean): Promise<void> {
     const task = await this.d.tx.stores.tasks.get(taskId);
     if (!task || TERMINAL_TASK_STATES.has(task.status) || task.status === 'SCHEDULED') return;
+    if (task.operation.name === 'BOOTSTRAP') {
+      await this.d.jobs.bootstrap(taskId);
+      return;
+    }
     const sseRoot = await this.sseRootOf(task);
     await this.d.devices.submit(task.deviceId, {
       ...runRequest(task, sseRoot, scheduleOf(task)),

@@ -19,6 +19,7 @@ export interface DeviceCommandPort {
 export interface TaskJobs {
   notify(taskId: string, attempt: number): Promise<void>;
   expire(taskId: string, at: Date): Promise<void>;
+  bootstrap(taskId: string): Promise<void>;
 }
 
 /** Short-lived keys in Redis. */

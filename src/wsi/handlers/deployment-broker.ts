@@ -1,5 +1,6 @@
 /** IDeploymentBrokerServices (and the task operations of IBulkOperationsManagerServices): messages to the broker and back. */
 import type { CommandVerb, OperationDefinition, OperationName, Task, TaskHistoryEntry } from '../../domain/tasks.js';
+import type { BootstrapService } from '../../services/broker/bootstrap.js';
 import type { DeploymentBroker } from '../../services/broker/deployment-broker.js';
 import { callerName, type OperationContext, type OperationHandlers } from './types.js';
 
@@ -47,8 +48,11 @@ function historyXml(h: TaskHistoryEntry): Record<string, unknown> {
 
 const call = (ctx: OperationContext) => ({ caller: callerName(ctx), operation: ctx.operation });
 
-export function deploymentBrokerHandlers(broker: DeploymentBroker): OperationHandlers {
+export function deploymentBrokerHandlers(broker: DeploymentBroker, bootstrap: BootstrapService): OperationHandlers {
   return {
+    doBootstrap: async (ctx, a) => ({
+      taskId: await bootstrap.doBootstrap(call(ctx), a.phoneNumber as string, a.deviceId as string | undefined),
+    }),
     doOperation: async (ctx, a) => ({
       taskId: await broker.doOperation(call(ctx), {
         operation: operationFromXml(a.operation as OperationDefinitionXml),
