@@ -29,7 +29,11 @@
  *   same sizes both ways. Devices accept the fixed reply as a closing 212, so
  *   a bare session is one message, as a gateway session is.
  * - Same concurrency and timing: the same closed loop (C sessions in flight,
- *   devices round-robin), 1 s lead-in not counted, then `duration` seconds.
+ *   devices round-robin), `duration` seconds each, measured in ~2 s windows
+ *   that alternate gateway, bare, gateway, bare... (each after a short
+ *   uncounted lead-in), so other work on the box weighs on both alike.
+ *   Before each bare window the devices' client nonces are saved and put
+ *   back after it, so the next gateway window is still steady state.
  * The gateway process also runs its Redis client, BullMQ workers and SQLite;
  * Redis itself is a separate process (throwaway) on the same 2 cores.
  */
@@ -40,7 +44,16 @@ import path from 'node:path';
 import type { SyncMlEncoding } from '../src/dm/codec/types.js';
 import { freePort } from '../src/main/redis-launcher.js';
 import { Fleet } from '../src/simulator/fleet.js';
-import { BenchTransport, type CapturedExchange, runEveryDeviceOnce, runSessionLoad, type SessionLoadResult } from './support/dm-load.js';
+import {
+  BenchTransport,
+  type CapturedExchange,
+  type LoadWindow,
+  runEveryDeviceOnce,
+  runSessionLoad,
+  type SessionLoadResult,
+  saveClientNonces,
+  summarise,
+} from './support/dm-load.js';
 import { ROOT, rssOf, type Started, startNode, startNodeWith, waitForHttpAnswer } from './support/processes.js';
 
 export interface DmBenchOptions {
@@ -66,6 +79,9 @@ export interface DmBenchRow {
   requestBytes: number;
   replyBytes: number;
   contentType: string;
+  /** The gateway reply the bare server sent back, and the request it answered. */
+  reply: Buffer;
+  request: Buffer;
 }
 
 export interface DmBenchResult {
@@ -78,6 +94,10 @@ export interface DmBenchResult {
 const NS = 'urn:dmwsi-gateway:1.0';
 const CAPABILITY_OID = 'bench-dm-cap';
 const ADMIN_PASSWORD = 'bench-admin-password';
+/** Length of one measured window; `duration` is split into about this many seconds per turn. */
+const WINDOW_SECONDS = 2;
+/** Unmeasured load at the start of each window (the first one of each target gets 1 s). */
+const LEAD_IN_MS = 300;
 
 function envelope(body: string): string {
   return `<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="${NS}"><s:Body>${body}</s:Body></s:Envelope>`;
@@ -158,28 +178,41 @@ export async function runDmBench(o: DmBenchOptions): Promise<DmBenchResult> {
         const warmupMessages = await runEveryDeviceOnce(fleet, transport, o.concurrency);
         // From here on both runs skip that check (see the module comment).
         fleet.profile.verifyServerCred = false;
+        const rounds = Math.max(1, Math.round(o.durationSeconds / WINDOW_SECONDS));
+        const window = { concurrency: o.concurrency, durationMs: (o.durationSeconds * 1000) / rounds };
 
+        // The reply the bare server sends back: one the gateway gave in steady state.
         let captured: CapturedExchange | undefined;
         transport.onExchange = (x) => {
           if (x.response.status === 200) captured = x;
         };
-        const load = { concurrency: o.concurrency, durationMs: o.durationSeconds * 1000, leadInMs: 1000 };
-        const gw = await runSessionLoad(fleet, transport, load);
+        const gwWindows = [await runSessionLoad(fleet, transport, { ...window, leadInMs: 1000 })];
         transport.onExchange = undefined;
         if (!captured) throw new Error('no DM reply captured');
-        if (gw.sessionsFailed > 0) throw new Error(`${gw.sessionsFailed} gateway sessions failed, e.g. ${gw.firstError}`);
-
         const contentType = captured.response.headers['content-type'] ?? '';
         const replyFile = path.join(dir, `reply-${encoding}.bin`);
         fs.writeFileSync(replyFile, captured.response.body);
         const barePort = await freePort();
         bare = startNode(path.join(ROOT, 'dist', 'bench', 'bare-dm-server.js'), [String(barePort), replyFile, contentType], {});
         await waitForHttpAnswer(`http://127.0.0.1:${barePort}/healthz`);
-        transport.origin = `http://127.0.0.1:${barePort}`;
-        const bareResult = await runSessionLoad(fleet, transport, load);
-        transport.origin = undefined;
+
+        // Gateway and bare windows take turns, so a change in the box's
+        // background load (other work on the 2 cores) hits both alike.
+        const bareWindows: LoadWindow[] = [];
+        for (let round = 0; ; round++) {
+          const restore = saveClientNonces(fleet);
+          transport.origin = `http://127.0.0.1:${barePort}`;
+          bareWindows.push(await runSessionLoad(fleet, transport, { ...window, leadInMs: round === 0 ? 1000 : LEAD_IN_MS }));
+          transport.origin = undefined;
+          restore();
+          if (round === rounds - 1) break;
+          gwWindows.push(await runSessionLoad(fleet, transport, { ...window, leadInMs: LEAD_IN_MS }));
+        }
         await bare.stop();
         bare = undefined;
+        const gw = summarise(gwWindows);
+        const bareResult = summarise(bareWindows);
+        if (gw.sessionsFailed > 0) throw new Error(`${gw.sessionsFailed} gateway sessions failed, e.g. ${gw.firstError}`);
         if (bareResult.sessionsFailed > 0) throw new Error(`${bareResult.sessionsFailed} bare sessions failed, e.g. ${bareResult.firstError}`);
 
         rows.push({
@@ -191,6 +224,8 @@ export async function runDmBench(o: DmBenchOptions): Promise<DmBenchResult> {
           requestBytes: captured.requestBody.length,
           replyBytes: captured.response.body.length,
           contentType,
+          reply: captured.response.body,
+          request: captured.requestBody,
         });
       } finally {
         await fleet.stop();

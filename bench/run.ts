@@ -8,6 +8,12 @@
  *   --dm-concurrency 64   DM sessions in flight (dm section)
  *   --dm-encodings xml,wbxml
  *   --dm-cpu-prof DIR     write a CPU profile of the gateway process (dm section)
+ *   --broker-tasks 10000  SCHEDULED_EXEC tasks, simulated devices, raw BullMQ jobs (broker section)
+ *   --broker-concurrency 32  the gateway's WORKER_CONCURRENCY and the raw worker's (broker section)
+ *   --broker-fleet-sessions 64  simultaneous DM sessions of the simulated fleet (broker section)
+ *   --broker-phases arm,raw,soap  which broker figures to run
+ *   --broker-arm-timeout 300  seconds to wait for every task to be armed (broker section)
+ *   --broker-cpu-prof DIR  write a CPU profile of the gateway process (broker section)
  */
 import { parseArgs } from 'node:util';
 import { ensureRedis } from '../src/main/redis-launcher.js';
@@ -15,10 +21,12 @@ import type { SyncMlEncoding } from '../src/dm/codec/types.js';
 import { formatCodecBench, runCodecBench } from './codec.js';
 import { runDmBench } from './dm-bench.js';
 import { runSoapBench } from './soap-bench.js';
+import { type BrokerPhase, runBrokerBench } from './broker-bench.js';
+import { formatCounts, sumCounts } from './support/broker-load.js';
 
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: 'soap,codec' },
+    only: { type: 'string', default: 'soap,codec,broker' },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '32' },
     'import-rows': { type: 'string', default: '100000' },
@@ -26,6 +34,12 @@ const { values } = parseArgs({
     'dm-concurrency': { type: 'string', default: '64' },
     'dm-encodings': { type: 'string', default: 'xml,wbxml' },
     'dm-cpu-prof': { type: 'string' },
+    'broker-tasks': { type: 'string', default: '10000' },
+    'broker-concurrency': { type: 'string', default: '32' },
+    'broker-fleet-sessions': { type: 'string', default: '64' },
+    'broker-phases': { type: 'string', default: 'arm,raw,soap' },
+    'broker-arm-timeout': { type: 'string', default: '300' },
+    'broker-cpu-prof': { type: 'string' },
   },
 });
 const sections = new Set(values.only.split(','));
@@ -96,6 +110,79 @@ if (sections.has('dm')) {
       );
     }
     console.log(`gateway peak RSS: ${mb(r.gatewayPeakRssBytes)}`);
+  } finally {
+    await redis.stop();
+  }
+}
+
+if (sections.has('broker')) {
+  const redis = await ensureRedis(process.env.REDIS_URL, { mode: 'throwaway' });
+  try {
+    const phases = new Set(
+      values['broker-phases'].split(',').map((p) => {
+        if (p !== 'arm' && p !== 'raw' && p !== 'soap') throw new Error(`--broker-phases: arm, raw or soap, not ${p}`);
+        return p as BrokerPhase;
+      }),
+    );
+    const r = await runBrokerBench({
+      redisUrl: redis.url,
+      tasks: Number(values['broker-tasks']),
+      durationSeconds: Number(values.duration),
+      connections: Number(values.connections),
+      workerConcurrency: Number(values['broker-concurrency']),
+      fleetMaxSessions: Number(values['broker-fleet-sessions']),
+      armTimeoutSeconds: Number(values['broker-arm-timeout']),
+      phases,
+      ...(values['broker-cpu-prof'] !== undefined && { cpuProfileDir: values['broker-cpu-prof'] }),
+    });
+    const n = (x: number) => Math.round(x).toLocaleString('en-US');
+    const topCommands = (top: [string, number][], per: number) =>
+      top
+        .slice(0, 8)
+        .map(([c, k]) => `${c} ${(k / Math.max(1, per)).toFixed(1)}`)
+        .join(', ');
+    const s = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(1)} s`);
+    console.log('\n## Deployment broker');
+    console.log('| figure | value | aim |');
+    console.log('|---|---|---|');
+    if (r.soap) {
+      const errors = r.soap.errors + r.soap.non2xx;
+      console.log(
+        `| doOperation over SOAP | ${n(r.soap.requestsPerSecond)} req/s, p99 ${r.soap.p99Ms} ms (${r.soap.connections} connections, ${r.soap.durationSeconds} s${errors ? `, ${errors} errors` : ''}) | ≥ 1,500 req/s, p99 ≤ 50 ms |`,
+      );
+    }
+    if (r.arm) {
+      const a = r.arm;
+      const incomplete = a.complete ? '' : `; INCOMPLETE: ${formatCounts(a.finalCounts)}`;
+      console.log(
+        `| queue-to-armed, ${n(a.tasks)} SCHEDULED_EXEC tasks | ${n(a.tasksPerSecond)} tasks/s (${a.seconds.toFixed(1)} s${incomplete}) | |`,
+      );
+    }
+    if (r.raw) {
+      console.log(`| raw BullMQ, ${n(r.raw.jobs)} empty jobs, concurrency ${r.raw.concurrency} | ${n(r.raw.jobsPerSecond)} jobs/s | |`);
+    }
+    if (r.ratio !== undefined) console.log(`| ratio | ${r.ratio.toFixed(2)} | ≥ 0.4 |`);
+    console.log('');
+    if (r.arm) {
+      const a = r.arm;
+      console.log(
+        `queue-to-armed is timed from the first doOperation call to the last task SCHEDULED (task table polled every 250 ms): calls answered after ${a.submitSeconds.toFixed(1)} s (${n(a.tasks / a.submitSeconds)} calls/s, ${a.submitFailures} failed), the last task armed ${a.afterLastReturnSeconds.toFixed(1)} s after the last answer`,
+      );
+      console.log(
+        `  fleet: ${a.fleet.sessionsOk} sessions ok, ${a.fleet.sessionsFailed} failed, ${a.fleet.notificationsReceived} notifications, ${a.fleet.schedulesArmed} schedules armed; CPU in that window: gateway ${s(a.cpu.gateway)}, fleet ${s(a.cpu.fleet)}, redis ${s(a.cpu.redis)}, bench ${s(a.cpu.bench)}`,
+      );
+      console.log(`  Redis: ${(a.redis.total / a.tasks).toFixed(0)} commands per task (${topCommands(a.redis.top, a.tasks)})`);
+      console.log(`  DM messages the gateway answered: ${formatCounts(a.dmMessages)} (by HTTP status; ${(sumCounts(a.dmMessages) / a.tasks).toFixed(1)} per task)`);
+    }
+    if (r.raw) console.log(`raw BullMQ: addBulk ${r.raw.addBulkSeconds.toFixed(2)} s, all done after ${r.raw.seconds.toFixed(2)} s`);
+    if (r.soap) {
+      const q = r.soap;
+      console.log(
+        `doOperation: QUERY on the live fleet, ${n(q.requests)} calls, p50 ${q.p50Ms} ms; meanwhile the fleet ran ${n(q.fleetSessions)} DM sessions; QUERY tasks after the run: ${formatCounts(q.queryCounts)}; CPU: gateway ${s(q.cpu.gateway)}, fleet ${s(q.cpu.fleet)}, redis ${s(q.cpu.redis)}, bench ${s(q.cpu.bench)}`,
+      );
+      console.log(`  Redis: ${(q.redis.total / Math.max(1, q.requests)).toFixed(0)} commands per call (${topCommands(q.redis.top, q.requests)})`);
+    }
+    console.log(`gateway peak RSS: ${mb(r.gatewayPeakRssBytes)}; fleet peak RSS: ${mb(r.fleetPeakRssBytes)}`);
   } finally {
     await redis.stop();
   }

@@ -62,11 +62,11 @@ export class BenchTransport implements DmTransport {
     this.latencies = [];
   }
 
-  /** The `q` quantile (0..1) of the message latencies since `reset`, in ms. */
-  quantileMs(q: number): number {
-    if (this.latencies.length === 0) return Number.NaN;
-    const sorted = Float64Array.from(this.latencies).sort();
-    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  /** The message latencies (ms) since `reset`; starts a new list. */
+  takeLatencies(): number[] {
+    const taken = this.latencies;
+    this.latencies = [];
+    return taken;
   }
 
   close(): void {
@@ -83,7 +83,21 @@ export interface SessionLoadOptions {
   leadInMs?: number;
 }
 
+/** What one measured window saw. */
+export interface LoadWindow {
+  seconds: number;
+  sessions: number;
+  sessionsFailed: number;
+  messages: number;
+  messageFailures: number;
+  /** ms per message answered inside the window. */
+  latencies: number[];
+  /** The first failure's description, if any. */
+  firstError: string | undefined;
+}
+
 export interface SessionLoadResult {
+  windows: number;
   seconds: number;
   sessions: number;
   sessionsFailed: number;
@@ -94,7 +108,6 @@ export interface SessionLoadResult {
   messagesPerSession: number;
   p50Ms: number;
   p99Ms: number;
-  /** The first failure's description, if any. */
   firstError: string | undefined;
 }
 
@@ -105,16 +118,12 @@ export interface SessionLoadResult {
  * what completes inside the measured window; the sessions still running at
  * its end finish but are not counted.
  */
-export async function runSessionLoad(
-  fleet: Fleet,
-  transport: BenchTransport,
-  o: SessionLoadOptions,
-): Promise<SessionLoadResult> {
+export async function runSessionLoad(fleet: Fleet, transport: BenchTransport, o: SessionLoadOptions): Promise<LoadWindow> {
   const devices = fleet.devices;
   if (devices.length < o.concurrency * 2) {
     throw new RangeError(`need at least twice as many devices (${devices.length}) as concurrent sessions (${o.concurrency})`);
   }
-  let next = 0;
+  let next = Math.floor(Math.random() * devices.length);
   let measuring = false;
   let stop = false;
   let sessions = 0;
@@ -141,12 +150,39 @@ export async function runSessionLoad(
   // Read the counters at the end of the window, before the stragglers finish.
   const seconds = (performance.now() - started) / 1000;
   stop = true;
-  const messages = transport.messages;
-  const messageFailures = transport.failures;
-  const p50Ms = transport.quantileMs(0.5);
-  const p99Ms = transport.quantileMs(0.99);
+  const window: LoadWindow = {
+    seconds,
+    sessions,
+    sessionsFailed,
+    messages: transport.messages,
+    messageFailures: transport.failures,
+    latencies: transport.takeLatencies(),
+    firstError,
+  };
   await Promise.all(workers);
+  return window;
+}
+
+/** Totals and latency quantiles over several windows of the same target. */
+export function summarise(windows: readonly LoadWindow[]): SessionLoadResult {
+  let seconds = 0;
+  let sessions = 0;
+  let sessionsFailed = 0;
+  let messages = 0;
+  let messageFailures = 0;
+  let firstError: string | undefined;
+  for (const w of windows) {
+    seconds += w.seconds;
+    sessions += w.sessions;
+    sessionsFailed += w.sessionsFailed;
+    messages += w.messages;
+    messageFailures += w.messageFailures;
+    firstError ??= w.firstError;
+  }
+  const sorted = Float64Array.from(windows.flatMap((w) => w.latencies)).sort();
+  const q = (p: number) => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
   return {
+    windows: windows.length,
     seconds,
     sessions,
     sessionsFailed,
@@ -155,9 +191,22 @@ export async function runSessionLoad(
     sessionsPerSecond: sessions / seconds,
     messagesPerSecond: messages / seconds,
     messagesPerSession: sessions > 0 ? messages / sessions : Number.NaN,
-    p50Ms,
-    p99Ms,
+    p50Ms: q(0.5),
+    p99Ms: q(0.99),
     firstError,
+  };
+}
+
+/**
+ * Remembers every device's CLCRED nonce (the one its next Cred is computed
+ * on) and returns a function that puts them back: a window against a server
+ * answering fixed bytes hands every device that reply's NextNonce, which the
+ * gateway never issued to it.
+ */
+export function saveClientNonces(fleet: Fleet): () => void {
+  const saved = fleet.devices.map((d) => d.account.clientNonce);
+  return () => {
+    for (const [i, d] of fleet.devices.entries()) d.account.clientNonce = saved[i]!;
   };
 }
 

@@ -87,7 +87,7 @@ export class BootstrapService {
   async deliver(taskId: string): Promise<void> {
     const s = this.d.tx.stores;
     const task = await s.tasks.get(taskId);
-    if (!task || task.status !== 'QUEUED') return;
+    if (task?.status !== 'QUEUED') return;
     const device = await s.devices.get(task.deviceId);
     const security = device ? securityOf(device) : undefined;
     const now = this.d.clock.now();
