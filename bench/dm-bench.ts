@@ -98,6 +98,8 @@ const ADMIN_PASSWORD = 'bench-admin-password';
 const WINDOW_SECONDS = 2;
 /** Unmeasured load at the start of each window (the first one of each target gets 1 s). */
 const LEAD_IN_MS = 300;
+/** More failed sessions than this share aborts the run. */
+const MAX_FAILED_SHARE = 0.01;
 
 function envelope(body: string): string {
   return `<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="${NS}"><s:Body>${body}</s:Body></s:Envelope>`;
@@ -212,8 +214,15 @@ export async function runDmBench(o: DmBenchOptions): Promise<DmBenchResult> {
         bare = undefined;
         const gw = summarise(gwWindows);
         const bareResult = summarise(bareWindows);
-        if (gw.sessionsFailed > 0) throw new Error(`${gw.sessionsFailed} gateway sessions failed, e.g. ${gw.firstError}`);
-        if (bareResult.sessionsFailed > 0) throw new Error(`${bareResult.sessionsFailed} bare sessions failed, e.g. ${bareResult.firstError}`);
+        // A few failures are the gateway's to explain (they are printed); many mean the run measured nothing.
+        for (const [name, r] of [
+          ['gateway', gw],
+          ['bare', bareResult],
+        ] as const) {
+          if (r.sessions === 0 || r.sessionsFailed > r.sessions * MAX_FAILED_SHARE) {
+            throw new Error(`${r.sessionsFailed} of ${r.sessions} ${name} sessions failed, e.g. ${r.firstError}`);
+          }
+        }
 
         rows.push({
           encoding,

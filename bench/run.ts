@@ -11,9 +11,9 @@
  *   --broker-tasks 10000  SCHEDULED_EXEC tasks, simulated devices, raw BullMQ jobs (broker section)
  *   --broker-concurrency 32  the gateway's WORKER_CONCURRENCY and the raw worker's (broker section)
  *   --broker-fleet-sessions 64  simultaneous DM sessions of the simulated fleet (broker section)
- *   --broker-phases arm,raw,soap  which broker figures to run
+ *   --broker-phases arm,raw,soap,api  which broker figures to run (api: doOperation on a --role api gateway)
  *   --broker-arm-timeout 300  seconds to wait for every task to be armed (broker section)
- *   --broker-cpu-prof DIR  write a CPU profile of the gateway process (broker section)
+ *   --broker-cpu-prof DIR  write CPU profiles of the gateway processes (broker section)
  */
 import { parseArgs } from 'node:util';
 import { ensureRedis } from '../src/main/redis-launcher.js';
@@ -21,7 +21,13 @@ import type { SyncMlEncoding } from '../src/dm/codec/types.js';
 import { formatCodecBench, runCodecBench } from './codec.js';
 import { runDmBench } from './dm-bench.js';
 import { runSoapBench } from './soap-bench.js';
-import { type BrokerPhase, runBrokerBench } from './broker-bench.js';
+import {
+  BROKER_PHASES,
+  type BrokerPhase,
+  type CpuSeconds as BrokerCpuSeconds,
+  type SoapResult as BrokerSoapResult,
+  runBrokerBench,
+} from './broker-bench.js';
 import { formatCounts, sumCounts } from './support/broker-load.js';
 
 const { values } = parseArgs({
@@ -37,7 +43,7 @@ const { values } = parseArgs({
     'broker-tasks': { type: 'string', default: '10000' },
     'broker-concurrency': { type: 'string', default: '32' },
     'broker-fleet-sessions': { type: 'string', default: '64' },
-    'broker-phases': { type: 'string', default: 'arm,raw,soap' },
+    'broker-phases': { type: 'string', default: 'arm,raw,soap,api' },
     'broker-arm-timeout': { type: 'string', default: '300' },
     'broker-cpu-prof': { type: 'string' },
   },
@@ -108,6 +114,12 @@ if (sections.has('dm')) {
       console.log(
         `${row.encoding}: ${fixed(row.gateway.messagesPerSession, 2)} messages per steady session (first sessions: ${fixed(row.warmupMessages / r.devices, 2)}); request ${row.requestBytes} B, reply ${row.replyBytes} B (${row.contentType}); gateway p50 ${fixed(row.gateway.p50Ms, 1)} ms, bare p50 ${fixed(row.bare.p50Ms, 1)} ms`,
       );
+      for (const [name, l] of [
+        ['gateway', row.gateway],
+        ['bare server', row.bare],
+      ] as const) {
+        if (l.sessionsFailed > 0) console.log(`  ${name}: ${l.sessionsFailed} of ${l.sessions} sessions failed, e.g. ${l.firstError}`);
+      }
     }
     console.log(`gateway peak RSS: ${mb(r.gatewayPeakRssBytes)}`);
   } finally {
@@ -120,7 +132,9 @@ if (sections.has('broker')) {
   try {
     const phases = new Set(
       values['broker-phases'].split(',').map((p) => {
-        if (p !== 'arm' && p !== 'raw' && p !== 'soap') throw new Error(`--broker-phases: arm, raw or soap, not ${p}`);
+        if (!(BROKER_PHASES as readonly string[]).includes(p)) {
+          throw new Error(`--broker-phases: a list of ${BROKER_PHASES.join(', ')}, not ${p}`);
+        }
         return p as BrokerPhase;
       }),
     );
@@ -136,53 +150,54 @@ if (sections.has('broker')) {
       ...(values['broker-cpu-prof'] !== undefined && { cpuProfileDir: values['broker-cpu-prof'] }),
     });
     const n = (x: number) => Math.round(x).toLocaleString('en-US');
-    const topCommands = (top: [string, number][], per: number) =>
+    const s = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(1)} s`);
+    const cpu = (c: BrokerCpuSeconds) => `gateway ${s(c.gateway)}, fleet ${s(c.fleet)}, redis ${s(c.redis)}, bench ${s(c.bench)}`;
+    const perUnit = (top: [string, number][], per: number) =>
       top
         .slice(0, 8)
         .map(([c, k]) => `${c} ${(k / Math.max(1, per)).toFixed(1)}`)
         .join(', ');
-    const s = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(1)} s`);
+    const loadFigure = (q: BrokerSoapResult) => {
+      const errors = q.errors + q.non2xx;
+      return `${n(q.requestsPerSecond)} req/s, p99 ${q.p99Ms} ms (${q.connections} connections, ${q.durationSeconds} s${errors ? `, ${errors} errors` : ''})`;
+    };
     console.log('\n## Deployment broker');
     console.log('| figure | value | aim |');
     console.log('|---|---|---|');
-    if (r.soap) {
-      const errors = r.soap.errors + r.soap.non2xx;
-      console.log(
-        `| doOperation over SOAP | ${n(r.soap.requestsPerSecond)} req/s, p99 ${r.soap.p99Ms} ms (${r.soap.connections} connections, ${r.soap.durationSeconds} s${errors ? `, ${errors} errors` : ''}) | ≥ 1,500 req/s, p99 ≤ 50 ms |`,
-      );
-    }
+    if (r.soap) console.log(`| doOperation over SOAP | ${loadFigure(r.soap)} | ≥ 1,500 req/s, p99 ≤ 50 ms |`);
     if (r.arm) {
       const a = r.arm;
       const incomplete = a.complete ? '' : `; INCOMPLETE: ${formatCounts(a.finalCounts)}`;
-      console.log(
-        `| queue-to-armed, ${n(a.tasks)} SCHEDULED_EXEC tasks | ${n(a.tasksPerSecond)} tasks/s (${a.seconds.toFixed(1)} s${incomplete}) | |`,
-      );
+      console.log(`| queue-to-armed, ${n(a.tasks)} SCHEDULED_EXEC tasks | ${n(a.tasksPerSecond)} tasks/s (${a.seconds.toFixed(1)} s${incomplete}) | |`);
     }
-    if (r.raw) {
-      console.log(`| raw BullMQ, ${n(r.raw.jobs)} empty jobs, concurrency ${r.raw.concurrency} | ${n(r.raw.jobsPerSecond)} jobs/s | |`);
-    }
+    if (r.raw) console.log(`| raw BullMQ, ${n(r.raw.jobs)} empty jobs, concurrency ${r.raw.concurrency} | ${n(r.raw.jobsPerSecond)} jobs/s | |`);
     if (r.ratio !== undefined) console.log(`| ratio | ${r.ratio.toFixed(2)} | ≥ 0.4 |`);
     console.log('');
-    if (r.arm) {
-      const a = r.arm;
-      console.log(
-        `queue-to-armed is timed from the first doOperation call to the last task SCHEDULED (task table polled every 250 ms): calls answered after ${a.submitSeconds.toFixed(1)} s (${n(a.tasks / a.submitSeconds)} calls/s, ${a.submitFailures} failed), the last task armed ${a.afterLastReturnSeconds.toFixed(1)} s after the last answer`,
-      );
-      console.log(
-        `  fleet: ${a.fleet.sessionsOk} sessions ok, ${a.fleet.sessionsFailed} failed, ${a.fleet.notificationsReceived} notifications, ${a.fleet.schedulesArmed} schedules armed; CPU in that window: gateway ${s(a.cpu.gateway)}, fleet ${s(a.cpu.fleet)}, redis ${s(a.cpu.redis)}, bench ${s(a.cpu.bench)}`,
-      );
-      console.log(`  Redis: ${(a.redis.total / a.tasks).toFixed(0)} commands per task (${topCommands(a.redis.top, a.tasks)})`);
-      console.log(`  DM messages the gateway answered: ${formatCounts(a.dmMessages)} (by HTTP status; ${(sumCounts(a.dmMessages) / a.tasks).toFixed(1)} per task)`);
-    }
-    if (r.raw) console.log(`raw BullMQ: addBulk ${r.raw.addBulkSeconds.toFixed(2)} s, all done after ${r.raw.seconds.toFixed(2)} s`);
     if (r.soap) {
       const q = r.soap;
       console.log(
-        `doOperation: QUERY on the live fleet, ${n(q.requests)} calls, p50 ${q.p50Ms} ms; meanwhile the fleet ran ${n(q.fleetSessions)} DM sessions; QUERY tasks after the run: ${formatCounts(q.queryCounts)}; CPU: gateway ${s(q.cpu.gateway)}, fleet ${s(q.cpu.fleet)}, redis ${s(q.cpu.redis)}, bench ${s(q.cpu.bench)}`,
+        `doOperation: QUERY (Get) on the live fleet's devices, userSession auth, ${n(q.requests)} calls, p50 ${q.p50Ms} ms; meanwhile the fleet ran ${n(q.fleetSessions)} DM sessions for them; QUERY tasks after the run: ${formatCounts(q.queryCounts)}`,
       );
-      console.log(`  Redis: ${(q.redis.total / Math.max(1, q.requests)).toFixed(0)} commands per call (${topCommands(q.redis.top, q.requests)})`);
+      console.log(`  CPU: ${cpu(q.cpu)}; Redis: ${(q.redis.total / Math.max(1, q.requests)).toFixed(0)} commands per call (${perUnit(q.redis.top, q.requests)})`);
     }
-    console.log(`gateway peak RSS: ${mb(r.gatewayPeakRssBytes)}; fleet peak RSS: ${mb(r.fleetPeakRssBytes)}`);
+    if (r.api) {
+      const q = r.api;
+      console.log(`doOperation against a --role api gateway (same database and Redis; no workers, no DM sessions): ${loadFigure(q)}, p50 ${q.p50Ms} ms`);
+      console.log(`  CPU: ${cpu(q.cpu)}; Redis: ${(q.redis.total / Math.max(1, q.requests)).toFixed(0)} commands per call (${perUnit(q.redis.top, q.requests)})`);
+    }
+    if (r.arm) {
+      const a = r.arm;
+      console.log(
+        `queue-to-armed: timed from the first doOperation call to the last task SCHEDULED (task table polled every 250 ms); the ${n(a.tasks)} calls were answered after ${a.submitSeconds.toFixed(1)} s (${n(a.tasks / a.submitSeconds)} calls/s, ${a.submitFailures} failed), the last task armed ${a.afterLastReturnSeconds.toFixed(1)} s after the last answer`,
+      );
+      if (a.firstSubmitFailure) console.log(`  first failed call: ${a.firstSubmitFailure}`);
+      console.log(
+        `  fleet: ${n(a.fleet.sessionsOk)} sessions ok, ${n(a.fleet.sessionsFailed)} failed, ${n(a.fleet.notificationsReceived)} notifications, ${n(a.fleet.schedulesArmed)} schedules armed; DM messages answered: ${(sumCounts(a.dmMessages) / a.tasks).toFixed(1)} per task (by HTTP status: ${formatCounts(a.dmMessages)})`,
+      );
+      console.log(`  CPU: ${cpu(a.cpu)}; Redis: ${(a.redis.total / a.tasks).toFixed(0)} commands per task (${perUnit(a.redis.top, a.tasks)})`);
+    }
+    if (r.raw) console.log(`raw BullMQ: addBulk ${r.raw.addBulkSeconds.toFixed(2)} s, the last job done after ${r.raw.seconds.toFixed(2)} s`);
+    console.log(`gateway peak RSS: ${mb(r.gatewayPeakRssBytes)}; fleet peak RSS: ${mb(r.fleetPeakRssBytes)} (${n(Number(values['broker-tasks']))} devices)`);
   } finally {
     await redis.stop();
   }

@@ -1,5 +1,6 @@
 /** Every migration, in order. The data source runs them; nothing uses synchronize. */
 import { InitialSchema1763900000000 } from './1763900000000-InitialSchema.js';
 import { DeviceAlerts1763900100000 } from './1763900100000-DeviceAlerts.js';
+import { JobDispatch1763900200000 } from './1763900200000-JobDispatch.js';
 
-export const MIGRATIONS = [InitialSchema1763900000000, DeviceAlerts1763900100000];
+export const MIGRATIONS = [InitialSchema1763900000000, DeviceAlerts1763900100000, JobDispatch1763900200000];

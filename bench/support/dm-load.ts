@@ -3,9 +3,9 @@
  * and can be pointed at another origin, and a closed-loop load of
  * client-initiated sessions over a fleet's devices.
  *
- * One transport instance serves both runs of a pair (gateway, then bare
- * server): the same keep-alive agent settings, the same per-message work in
- * the devices, only the origin the bytes go to changes.
+ * One transport instance serves the gateway's and the bare server's windows
+ * alike: the same keep-alive agent settings, the same per-message work in
+ * the devices; only the origin the bytes go to changes.
  */
 import type { Fleet } from '../../src/simulator/fleet.js';
 import { createHttpTransport, type DmTransport, type HttpResponse } from '../../src/simulator/simulated-device.js';

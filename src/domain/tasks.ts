@@ -93,9 +93,47 @@ export interface Task {
   acceptDevicePolicy: AcceptDevicePolicy;
   testCycle: boolean;
   deadline?: Date;
+  /** Place in its job, from 1. */
+  jobSeq?: number;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** Rollout options of a bulk job (all optional). */
+export interface DeploymentOptions {
+  firstWaveSize?: number;
+  waveSize?: number;
+  notificationsPerSecond?: number;
+  maxConcurrentSessions?: number;
+  errorThresholdPercent?: number;
+  startAt?: Date;
+  deadline?: Date;
+}
+
+export type JobCounters = Record<'queued' | 'notifying' | 'inSession' | 'scheduled' | 'completed' | 'failed' | 'missed' | 'cancelled' | 'expired', number>;
+
+export interface Job extends JobCounters {
+  jobId: string;
+  status: JobStatus;
+  operationName: string;
+  operation?: OperationDefinition;
+  options: DeploymentOptions;
+  createdBy: string;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt?: Date;
+  total: number;
+}
+
+export interface JobHistoryEntry {
+  jobId: string;
+  seq: number;
+  at: Date;
+  fromStatus?: JobStatus;
+  toStatus: JobStatus;
+  event: string;
+  detail?: string;
 }
 
 export interface TaskHistoryEntry {

@@ -37,6 +37,9 @@ import { BullTaskJobs, startTaskWorker } from '../queue/task-jobs.js';
 import { deliverBootstrap } from '../dm/bootstrap/delivery.js';
 import { BootstrapService } from '../services/broker/bootstrap.js';
 import { DeploymentBroker } from '../services/broker/deployment-broker.js';
+import { BulkOperations } from '../services/bulk/bulk-operations.js';
+import { JobDispatcher } from '../services/bulk/dispatcher.js';
+import { bulkOperationsHandlers, bulkRequestHandlers } from '../wsi/handlers/bulk-operations.js';
 import { TASK_REQUEST_PREFIX, SSE_CORRELATOR_PREFIX } from '../services/broker/plan.js';
 import { deploymentBrokerHandlers, taskManagementHandlers } from '../wsi/handlers/deployment-broker.js';
 import { serviceSpec, type ServiceName } from '../wsi/contract/schema.js';
@@ -62,6 +65,7 @@ export interface Gateway {
   /** Queue commands for a device's next session and wake it. */
   deviceCommands: DeviceCommandService;
   broker: DeploymentBroker;
+  bulk: BulkOperations;
   /** Where command outcomes and Generic Alerts are routed to their consumers. */
   dmEvents: DmEventRouter;
   metrics: GatewayMetrics;
@@ -159,6 +163,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       outcome: (o) => broker.onOutcome(o),
     });
     dmEvents.onCorrelator(SSE_CORRELATOR_PREFIX, (alert) => broker.onScheduleAlert(alert));
+    dmEvents.onSessionEnded((deviceId) => broker.onSessionEnded(deviceId));
     const bootstrap = new BootstrapService({
       tx,
       clock,
@@ -173,6 +178,18 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       taskDeadlineMs: config.taskDeadlineSeconds * 1000,
     });
     dmEvents.onSessionStarted((deviceId, previous, at) => bootstrap.onSessionStarted(deviceId, previous, at));
+    const brokerCache = new RedisBrokerCache(redis, prefix);
+    const bulk = new BulkOperations({
+      tx,
+      jobs,
+      cache: brokerCache,
+      clock,
+      logger,
+      taskDeadlineMs: config.taskDeadlineSeconds * 1000,
+      cancelTask: (ctx, taskId) => broker.cancelTask(ctx, taskId),
+      expireTask: (taskId) => broker.processExpire(taskId),
+    });
+    const dispatcher = new JobDispatcher({ tx, cache: brokerCache, jobs, clock, logger });
     if (config.role === 'all' || config.role === 'worker') {
       const workerRedis = connectRedis(config.redisUrl, 'dmwsi-worker');
       closers.push(() => workerRedis.quit());
@@ -183,6 +200,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           notify: (id, retry) => broker.processNotify(id, retry),
           expire: (id) => broker.processExpire(id),
           bootstrap: (id) => bootstrap.deliver(id),
+          dispatch: (id) => dispatcher.tick(id),
+          cancelJob: (id) => bulk.processCancelJob(id),
+          jobDeadline: (id) => bulk.processJobDeadline(id),
         },
         logger,
         config.workerConcurrency,
@@ -193,8 +213,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     }
     const session = sessionHandlers(auth);
     const handlers: Record<ServiceName, OperationHandlers> = {
-      DeploymentBroker: { ...session, ...deploymentBrokerHandlers(broker, bootstrap) },
-      BulkOperationsManager: { ...session, ...taskManagementHandlers(broker) },
+      DeploymentBroker: { ...session, ...deploymentBrokerHandlers(broker, bootstrap), ...bulkRequestHandlers(bulk) },
+      BulkOperationsManager: { ...session, ...taskManagementHandlers(broker), ...bulkOperationsHandlers(bulk) },
       DeviceManager: { ...session, ...deviceManagerHandlers(deviceManager) },
     };
     const servesApi = config.role === 'all' || config.role === 'api';
@@ -243,6 +263,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       deviceManager,
       deviceCommands,
       broker,
+      bulk,
       dmEvents,
       metrics,
       close: async () => {

@@ -100,6 +100,8 @@ export interface JobRow {
   missed: number;
   cancelled: number;
   expired: number;
+  historySeq: number;
+  startedAt: number | null;
 }
 
 const counter = () => int(false, 0);
@@ -125,6 +127,31 @@ export const JobEntity = new EntitySchema<JobRow>({
     missed: counter(),
     cancelled: counter(),
     expired: counter(),
+    historySeq: { ...counter(), name: 'history_seq' },
+    startedAt: { ...epochMs(true), name: 'started_at' },
+  },
+});
+
+export interface JobHistoryRow {
+  jobId: string;
+  seq: number;
+  at: number;
+  fromStatus: string | null;
+  toStatus: string;
+  event: string;
+  detail: string | null;
+}
+
+export const JobHistoryEntity = new EntitySchema<JobHistoryRow>({
+  name: 'job_history',
+  columns: {
+    jobId: { ...varchar(64), primary: true, name: 'job_id' },
+    seq: { ...int(), primary: true },
+    at: epochMs(),
+    fromStatus: { ...varchar(32, true), name: 'from_status' },
+    toStatus: { ...varchar(32), name: 'to_status' },
+    event: varchar(64),
+    detail: text(true),
   },
 });
 
@@ -147,6 +174,10 @@ export interface TaskRow {
   deadline: number | null;
   /** The sequence number of the task's last history row. */
   historySeq: number;
+  /** The task's place in its job, from 1 (waves are ranges of it). */
+  jobSeq: number | null;
+  /** When the job dispatcher released it for notification. */
+  releasedAt: number | null;
   createdBy: string;
   createdAt: number;
   updatedAt: number;
@@ -171,6 +202,8 @@ export const TaskEntity = new EntitySchema<TaskRow>({
     testCycle: { ...bool(false), name: 'test_cycle' },
     deadline: epochMs(true),
     historySeq: { ...int(false, 0), name: 'history_seq' },
+    jobSeq: { ...int(true), name: 'job_seq' },
+    releasedAt: { ...epochMs(true), name: 'released_at' },
     createdBy: { ...varchar(64), name: 'created_by' },
     createdAt: { ...epochMs(), name: 'created_at' },
     updatedAt: { ...epochMs(), name: 'updated_at' },
@@ -284,6 +317,7 @@ export const DeviceAlertEntity = new EntitySchema<DeviceAlertRow>({
 });
 
 export const ALL_ENTITIES = [
+  JobHistoryEntity,
   DeviceAlertEntity,
   DeviceCapabilityEntity,
   DeviceInstanceEntity,

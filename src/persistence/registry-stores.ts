@@ -2,7 +2,7 @@
  * TypeORM adapters for the device registry: capabilities and device instances.
  * Device secrets are sealed on the way in and opened on the way out.
  */
-import { In, type EntityManager } from 'typeorm';
+import { type EntityManager, In, MoreThan } from 'typeorm';
 import { alreadyExists } from '../domain/errors.js';
 import type {
   DeviceAuthType,
@@ -146,6 +146,10 @@ export class TypeormCapabilityStore implements CapabilityStore {
     return rows.map(toCapability);
   }
 
+  async all(): Promise<DeviceCapability[]> {
+    return (await this.repo.find({ order: { oid: 'ASC' } })).map(toCapability);
+  }
+
   async allOids(): Promise<Set<string>> {
     const rows = await this.repo.find({ select: { oid: true } });
     return new Set(rows.map((r) => r.oid));
@@ -286,6 +290,22 @@ export class TypeormDeviceStore implements DeviceStore {
     if (deviceIds.length === 0) return new Map();
     const rows = await this.repo.findBy({ deviceId: In(deviceIds) });
     return new Map(rows.map((r) => [r.deviceId, this.toRecord(r)]));
+  }
+
+  async getManyByPhone(phoneNumbers: string[]): Promise<Map<string, DeviceRecord>> {
+    if (phoneNumbers.length === 0) return new Map();
+    const rows = await this.repo.findBy({ phoneNumber: In(phoneNumbers) });
+    return new Map(rows.map((r) => [r.phoneNumber, this.toRecord(r)]));
+  }
+
+  async listByCapabilities(oids: string[], afterDeviceId: string, limit: number): Promise<DeviceRecord[]> {
+    if (oids.length === 0) return [];
+    const rows = await this.repo.find({
+      where: { capabilityOid: In(oids), deviceId: MoreThan(afterDeviceId) },
+      order: { deviceId: 'ASC' },
+      take: limit,
+    });
+    return rows.map((r) => this.toRecord(r));
   }
 
   async ownersOfPhones(phoneNumbers: string[]): Promise<Map<string, string>> {

@@ -6,52 +6,26 @@
  * on SQLite units of work already run one at a time.
  */
 import { type EntityManager, In } from 'typeorm';
-import {
-  type AcceptDevicePolicy,
-  canTransition,
-  type OperationDefinition,
-  type ResultItem,
-  type Task,
-  type TaskHistoryEntry,
-  type TaskStatus,
-} from '../domain/tasks.js';
+import { canTransition, type Task, type TaskHistoryEntry, type TaskStatus } from '../domain/tasks.js';
 import type { TaskChange, TaskStore, TransitionResult } from '../services/ports.js';
 import { JobEntity, TaskEntity, TaskHistoryEntity, type TaskHistoryRow, type TaskRow } from './entities.js';
+import { finishJobIfDone } from './job-store.js';
+import { toTask } from './task-mapping.js';
 
-/** The job counter column of each task state. */
-const COUNTER: Record<TaskStatus, string> = {
-  QUEUED: 'queued',
-  NOTIFYING: 'notifying',
-  IN_SESSION: 'in_session',
-  SCHEDULED: 'scheduled',
-  COMPLETED: 'completed',
-  FAILED: 'failed',
-  MISSED: 'missed',
-  CANCELLED: 'cancelled',
-  EXPIRED: 'expired',
+const TERMINAL = new Set<TaskStatus>(['COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED']);
+
+/** The job counter of each task state: [entity property, column]. */
+const COUNTER: Record<TaskStatus, [string, string]> = {
+  QUEUED: ['queued', 'queued'],
+  NOTIFYING: ['notifying', 'notifying'],
+  IN_SESSION: ['inSession', 'in_session'],
+  SCHEDULED: ['scheduled', 'scheduled'],
+  COMPLETED: ['completed', 'completed'],
+  FAILED: ['failed', 'failed'],
+  MISSED: ['missed', 'missed'],
+  CANCELLED: ['cancelled', 'cancelled'],
+  EXPIRED: ['expired', 'expired'],
 };
-
-function toTask(r: TaskRow): Task {
-  return {
-    taskId: r.taskId,
-    ...(r.jobId ? { jobId: r.jobId } : {}),
-    deviceId: r.deviceId,
-    ...(r.phoneNumber ? { phoneNumber: r.phoneNumber } : {}),
-    operation: JSON.parse(r.operation) as OperationDefinition,
-    status: r.status as TaskStatus,
-    ...(r.resultCode !== null ? { resultCode: r.resultCode } : {}),
-    ...(r.dmStatus !== null ? { dmStatus: r.dmStatus } : {}),
-    ...(r.correlator ? { correlator: r.correlator } : {}),
-    results: r.results ? (JSON.parse(r.results) as ResultItem[]) : [],
-    bOptin: Boolean(r.bOptin),
-    acceptDevicePolicy: r.acceptDevicePolicy as AcceptDevicePolicy,
-    testCycle: Boolean(r.testCycle),
-    ...(r.deadline !== null ? { deadline: new Date(r.deadline) } : {}),
-    createdBy: r.createdBy,
-    createdAt: new Date(r.createdAt),
-    updatedAt: new Date(r.updatedAt),
-  };
-}
 
 function toEntry(r: TaskHistoryRow): TaskHistoryEntry {
   return {
@@ -92,6 +66,8 @@ export class TypeormTaskStore implements TaskStore {
       testCycle: task.testCycle,
       deadline: task.deadline ? task.deadline.getTime() : null,
       historySeq: 1,
+      jobSeq: task.jobSeq ?? null,
+      releasedAt: null,
       createdBy: task.createdBy,
       createdAt: at,
       updatedAt: at,
@@ -163,10 +139,16 @@ export class TypeormTaskStore implements TaskStore {
 
   private async bumpJob(jobId: string, from: TaskStatus | undefined, to: TaskStatus, at: number): Promise<void> {
     const qb = this.em.getRepository(JobEntity).createQueryBuilder().update().where('job_id = :jobId', { jobId });
-    const set: Record<string, () => string> = { updated_at: () => String(at) };
-    set[COUNTER[to]] = () => `${COUNTER[to]} + 1`;
-    if (from) set[COUNTER[from]] = () => `${COUNTER[from]} - 1`;
+    // set() takes entity property names; the raw expressions name columns.
+    const set: Record<string, unknown> = { updatedAt: at };
+    const [toProp, toCol] = COUNTER[to];
+    set[toProp] = () => `${toCol} + 1`;
+    if (from) {
+      const [fromProp, fromCol] = COUNTER[from];
+      set[fromProp] = () => `${fromCol} - 1`;
+    }
     await qb.set(set as never).execute();
+    if (TERMINAL.has(to)) await finishJobIfDone(this.em, jobId, at);
   }
 
   async history(taskId: string): Promise<TaskHistoryEntry[]> {

@@ -22,6 +22,7 @@ import { TypeormDeviceAlertStore } from './alert-store.js';
 import { TypeormAuditTrail } from './audit-store.js';
 import { execute, sql } from './raw-sql.js';
 import { TypeormCapabilityStore, TypeormDeviceStore } from './registry-stores.js';
+import { TypeormJobStore } from './job-store.js';
 import { TypeormTaskStore } from './task-store.js';
 import { TypeormUserStore } from './user-store.js';
 
@@ -33,6 +34,7 @@ function storesOver(em: EntityManager, sealer: Sealer): Stores {
     users: new TypeormUserStore(em),
     alerts: new TypeormDeviceAlertStore(em),
     tasks: new TypeormTaskStore(em),
+    jobs: new TypeormJobStore(em),
   };
 }
 
@@ -216,6 +218,7 @@ export class TypeormTransactor implements Transactor {
       users: wrap('users'),
       alerts: wrap('alerts'),
       tasks: wrap('tasks'),
+      jobs: wrap('jobs'),
     };
   }
 }

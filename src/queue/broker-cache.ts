@@ -2,6 +2,14 @@
 import type { Redis } from 'ioredis';
 import type { BrokerCache } from '../services/broker/ports.js';
 
+const TAKE_TOKENS = `
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local can = math.min(tonumber(ARGV[1]), tonumber(ARGV[2]) - used)
+if can <= 0 then return 0 end
+redis.call('INCRBY', KEYS[1], can)
+redis.call('EXPIRE', KEYS[1], 2)
+return can`;
+
 export class RedisBrokerCache implements BrokerCache {
   constructor(
     private readonly redis: Redis,
@@ -13,6 +21,33 @@ export class RedisBrokerCache implements BrokerCache {
     const set = await this.redis.set(k, value, 'EX', ttlSeconds, 'NX');
     if (set === 'OK') return value;
     return (await this.redis.get(k)) ?? value;
+  }
+
+  /** A fixed one-second window per key: simple, shared by every process, and exact enough for pacing. */
+  async takeTokens(key: string, want: number, perSecond: number): Promise<number> {
+    const k = `${this.prefix}:${key}:${Math.floor(Date.now() / 1000)}`;
+    const got = await this.redis.eval(TAKE_TOKENS, 1, k, String(want), String(perSecond));
+    return Number(got);
+  }
+
+  async lock(key: string, ms: number): Promise<boolean> {
+    return (await this.redis.set(`${this.prefix}:${key}`, '1', 'PX', ms, 'NX')) === 'OK';
+  }
+
+  async release(key: string): Promise<void> {
+    await this.redis.del(`${this.prefix}:${key}`);
+  }
+
+  async unlock(key: string): Promise<void> {
+    await this.redis.del(`${this.prefix}:${key}`);
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return (await this.redis.get(`${this.prefix}:${key}`)) ?? undefined;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    await this.redis.set(`${this.prefix}:${key}`, value, 'EX', 30 * 24 * 3600);
   }
 
   async claimOnce(key: string, ttlSeconds: number): Promise<boolean> {

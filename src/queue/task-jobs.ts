@@ -13,6 +13,9 @@ export interface TaskJobPayloads {
   notify: { taskId: string };
   expire: { taskId: string };
   bootstrap: { taskId: string };
+  dispatch: { jobId: string };
+  'cancel-job': { jobId: string };
+  'job-deadline': { jobId: string };
 }
 export type TaskJobName = keyof TaskJobPayloads;
 type AnyTaskJob = { [N in TaskJobName]: Job<TaskJobPayloads[N], void, N> }[TaskJobName];
@@ -21,6 +24,9 @@ export interface TaskProcessors {
   notify(taskId: string, retry: boolean): Promise<void>;
   expire(taskId: string): Promise<void>;
   bootstrap(taskId: string): Promise<void>;
+  dispatch(jobId: string): Promise<void>;
+  cancelJob(jobId: string): Promise<void>;
+  jobDeadline(jobId: string): Promise<void>;
 }
 
 export class BullTaskJobs implements TaskJobs {
@@ -30,9 +36,10 @@ export class BullTaskJobs implements TaskJobs {
     this.queue = new Queue(TASK_QUEUE, { connection, prefix });
   }
 
-  async notify(taskId: string, attempt: number): Promise<void> {
+  async notify(taskId: string, attempt: number, delayMs = 0): Promise<void> {
     await this.queue.add('notify', { taskId } satisfies TaskJobPayloads['notify'], {
       jobId: `notify-${taskId}-${attempt}`,
+      delay: delayMs,
       attempts: 6,
       backoff: { type: 'exponential', delay: 15_000 },
       removeOnComplete: { age: 3600, count: 10_000 },
@@ -62,6 +69,50 @@ export class BullTaskJobs implements TaskJobs {
     });
   }
 
+  /** One tick per job and time slot: ids repeat within a slot, so ticks never pile up. */
+  async dispatch(jobId: string, delayMs: number): Promise<void> {
+    const slot = Math.floor((Date.now() + delayMs) / 100);
+    await this.queue.add('dispatch', { jobId } satisfies TaskJobPayloads['dispatch'], {
+      jobId: `dispatch-${jobId}-${slot}`,
+      delay: delayMs,
+      attempts: 5,
+      backoff: { type: 'fixed', delay: 1000 },
+      removeOnComplete: true,
+      removeOnFail: { age: 3600 },
+    });
+  }
+
+  async notifyMany(taskIds: string[]): Promise<void> {
+    if (taskIds.length === 0) return;
+    await this.queue.addBulk(
+      taskIds.map((taskId) => ({
+        name: 'notify' as const,
+        data: { taskId },
+        opts: {
+          jobId: `notify-${taskId}-0`,
+          attempts: 6,
+          backoff: { type: 'exponential', delay: 15_000 },
+          removeOnComplete: { age: 3600, count: 10_000 },
+          removeOnFail: { age: 24 * 3600 },
+        },
+      })),
+    );
+  }
+
+  async cancelJob(jobId: string): Promise<void> {
+    await this.queue.add('cancel-job', { jobId }, { jobId: `cancel-job-${jobId}`, attempts: 10, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: true });
+  }
+
+  async jobDeadline(jobId: string, at: Date): Promise<void> {
+    await this.queue.add('job-deadline', { jobId }, {
+      jobId: `job-deadline-${jobId}-${at.getTime()}`,
+      delay: Math.max(0, at.getTime() - Date.now()),
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 2000 },
+      removeOnComplete: true,
+    });
+  }
+
   close(): Promise<void> {
     return this.queue.close();
   }
@@ -85,6 +136,12 @@ export function startTaskWorker(
           return processors.expire(job.data.taskId);
         case 'bootstrap':
           return processors.bootstrap(job.data.taskId);
+        case 'dispatch':
+          return processors.dispatch(job.data.jobId);
+        case 'cancel-job':
+          return processors.cancelJob(job.data.jobId);
+        case 'job-deadline':
+          return processors.jobDeadline(job.data.jobId);
       }
     },
     { connection, prefix, concurrency },

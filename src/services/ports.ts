@@ -5,7 +5,7 @@
  */
 import type { DeviceAlert } from '../dm/server/ports.js';
 import type { CallerRole } from '../domain/roles.js';
-import type { ResultItem, Task, TaskHistoryEntry, TaskStatus } from '../domain/tasks.js';
+import type { Job, JobHistoryEntry, JobStatus, ResultItem, Task, TaskHistoryEntry, TaskStatus } from '../domain/tasks.js';
 import type { DeviceCapability, DeviceContactPatch, DeviceInstance, DeviceState, Page } from '../domain/registry.js';
 
 export interface CapabilityStore {
@@ -16,6 +16,8 @@ export interface CapabilityStore {
   get(oid: string): Promise<DeviceCapability | undefined>;
   list(page: Page): Promise<DeviceCapability[]>;
   allOids(): Promise<Set<string>>;
+  /** Every capability (they are few: one per make, model and firmware). */
+  all(): Promise<DeviceCapability[]>;
 }
 
 /** A device as stored, secrets in the clear (the store seals them). */
@@ -38,6 +40,10 @@ export interface DeviceStore {
   list(page: Page): Promise<DeviceRecord[]>;
   /** The stored devices among these ids. */
   getMany(deviceIds: string[]): Promise<Map<string, DeviceRecord>>;
+  /** The stored devices with these phone numbers, by phone number. */
+  getManyByPhone(phoneNumbers: string[]): Promise<Map<string, DeviceRecord>>;
+  /** Devices of these capabilities, in id order after `afterDeviceId` (paging a filter). */
+  listByCapabilities(oids: string[], afterDeviceId: string, limit: number): Promise<DeviceRecord[]>;
   /** deviceId owning each of these phone numbers. */
   ownersOfPhones(phoneNumbers: string[]): Promise<Map<string, string>>;
   /** Inserts or replaces each device (by deviceId) in one statement. */
@@ -122,6 +128,39 @@ export interface TaskStore {
   openTaskIds(statuses: readonly TaskStatus[], limit: number): Promise<string[]>;
 }
 
+export interface WaveStats {
+  total: number;
+  /** SCHEDULED or ended. */
+  settled: number;
+  /** FAILED, MISSED or EXPIRED. */
+  bad: number;
+}
+
+/** Bulk jobs: rows, history, and the task queries rollouts need. */
+export interface JobStore {
+  insert(job: Job, event: string, detail?: string): Promise<void>;
+  get(jobId: string): Promise<Job | undefined>;
+  list(status: JobStatus | undefined, page: Page): Promise<Job[]>;
+  listByDate(from: Date, to: Date, page: Page): Promise<Job[]>;
+  transition(
+    jobId: string,
+    to: JobStatus,
+    change: { event: string; from?: readonly JobStatus[]; detail?: string; startedAt?: number },
+    at: number,
+  ): Promise<{ moved: boolean; job: Job | undefined }>;
+  note(jobId: string, event: string, detail: string, at: number): Promise<void>;
+  history(jobId: string): Promise<JobHistoryEntry[]>;
+  insertTasks(jobId: string, tasks: Task[], at: number): Promise<void>;
+  tasksOf(jobId: string, status: TaskStatus | undefined, page: Page): Promise<Task[]>;
+  releasable(jobId: string, uptoSeq: number, limit: number): Promise<string[]>;
+  markReleased(taskIds: string[], at: number): Promise<void>;
+  unrelease(taskId: string): Promise<void>;
+  releasedQueued(jobId: string): Promise<number>;
+  highestReleased(jobId: string): Promise<number>;
+  waveStats(jobId: string, fromSeq: number, toSeq: number): Promise<WaveStats>;
+  openTaskIds(jobId: string, statuses: readonly TaskStatus[], limit: number): Promise<string[]>;
+}
+
 /** The stores a unit of work sees; within `Transactor.run` they share one transaction. */
 export interface Stores {
   capabilities: CapabilityStore;
@@ -130,6 +169,7 @@ export interface Stores {
   users: UserStore;
   alerts: DeviceAlertStore;
   tasks: TaskStore;
+  jobs: JobStore;
 }
 
 export interface Transactor {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/persistence/data-source.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
 import { SecretBox } from '../../src/security/secret-box.js';
+import type { Stores } from '../../src/services/ports.js';
 
 let ds: DataSource;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-turns-'));
@@ -73,5 +74,54 @@ describe('units of work on SQLite', () => {
     });
     const [row] = await ds.query("SELECT count(*) AS n FROM audit_log WHERE caller = 'nested'");
     expect(Number(row.n)).toBe(1);
+  });
+});
+
+describe('units of work sharing a commit on SQLite (group commit)', () => {
+  const callers = async (prefix: string) =>
+    (await ds.query(`SELECT caller FROM audit_log WHERE caller LIKE '${prefix}%' ORDER BY caller`)).map(
+      (r: { caller: string }) => r.caller,
+    );
+  const record = (caller: string) => (s: Stores) => s.audit.record({ caller, operation: 'g', outcome: 'ok' }, 1);
+
+  it('rolls back a failing unit alone, first in its transaction or not', async () => {
+    const tx = new TypeormTransactor(ds, sealer);
+    const failing = (caller: string) => async (s: Stores) => {
+      await record(caller)(s);
+      throw new Error(`${caller} fails`);
+    };
+    // Queued in one tick: they share transactions.
+    const results = await Promise.allSettled([
+      tx.run(failing('g1-first')),
+      tx.run(record('g1-a')),
+      tx.run(failing('g1-middle')),
+      tx.run(record('g1-b')),
+      tx.stores.audit.record({ caller: 'g1-plain', operation: 'g', outcome: 'ok' }, 1),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(await callers('g1-')).toEqual(['g1-a', 'g1-b', 'g1-plain']);
+  });
+
+  it('answers no unit before the shared COMMIT: when it fails, every unit of it fails and nothing is kept', async () => {
+    const tx = new TypeormTransactor(ds, sealer);
+    const now = Date.now();
+    const results = await Promise.allSettled([
+      tx.run(record('g2-innocent')),
+      tx.run(async (s) => {
+        await record('g2-culprit')(s);
+        // A foreign key checked only at COMMIT, so the COMMIT itself fails.
+        await ds.query('PRAGMA defer_foreign_keys = ON');
+        await ds.query(
+          `INSERT INTO device_instance (device_id, phone_number, capability_oid, auth_type, state, attributes, client_username, secrets, client_nonce, server_nonce, created_at, updated_at)
+           VALUES ('g2-device', '+440000000002', 'no-such-capability', 'md5', 'REGISTERED', '{}', 'u', 's', 'n', 'n', ${now}, ${now})`,
+        );
+      }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/FOREIGN KEY/);
+    expect(await callers('g2-')).toEqual([]);
+    // The queue goes on working after a failed COMMIT.
+    await tx.run(record('g2-after'));
+    expect(await callers('g2-')).toEqual(['g2-after']);
   });
 });

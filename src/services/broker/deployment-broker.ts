@@ -63,6 +63,8 @@ const IDEMPOTENCY_TTL_SECONDS = 600;
 /** One notification per device at a time: tasks queued together share one session. */
 const NOTIFY_GATE_SECONDS = 10;
 const MAX_PROBES = 3;
+/** When a shared notification's session may not take this task's request, look again after this. */
+const FOLLOW_UP_MS = 5000;
 
 export class DeploymentBroker {
   constructor(private readonly d: BrokerDeps) {}
@@ -169,6 +171,14 @@ export class DeploymentBroker {
       await this.d.jobs.bootstrap(taskId);
       return;
     }
+    if (task.jobId && task.status === 'QUEUED') {
+      const job = await this.d.tx.stores.jobs.get(task.jobId);
+      if (job && job.status !== 'RUNNING') {
+        // Paused (or cancelled) after the dispatcher released it: hand it back.
+        await this.d.tx.run((s) => s.jobs.unrelease(taskId));
+        return;
+      }
+    }
     const sseRoot = await this.sseRootOf(task);
     await this.d.devices.submit(task.deviceId, {
       ...runRequest(task, sseRoot, scheduleOf(task)),
@@ -179,7 +189,13 @@ export class DeploymentBroker {
       await this.d.tx.run((s) => s.tasks.transition(taskId, 'NOTIFYING', { event: 'notifying', from: ['QUEUED'] }, now));
     }
     if (!retry && !(await this.d.cache.claimOnce(`notified:${task.deviceId}`, NOTIFY_GATE_SECONDS))) {
-      await this.note(taskId, { event: 'notification-shared', detail: 'the device is being notified for another task' });
+      // Another task's notification is on its way: that session should take this request too. Look
+      // again shortly in case the session had already taken its requests (or ended).
+      const follow = await this.d.cache.claimOnce(`follow:${taskId}:${Math.floor(this.d.clock.now() / FOLLOW_UP_MS)}`, 60);
+      if (follow) {
+        await this.note(taskId, { event: 'notification-shared', detail: 'the device is being notified for another task' });
+        await this.d.jobs.notify(taskId, this.d.clock.now(), FOLLOW_UP_MS);
+      }
       return;
     }
     const outcome = await this.d.devices.notify(task.deviceId, { uiMode: task.bOptin ? 'user-interaction' : 'background' });
@@ -225,6 +241,11 @@ export class DeploymentBroker {
   }
 
   // --- what devices report ------------------------------------------------------
+
+  /** A device's session ended: the next task for it notifies it again. */
+  async onSessionEnded(deviceId: string): Promise<void> {
+    await this.d.cache.release(`notified:${deviceId}`);
+  }
 
   async onRequestsTaken(_deviceId: string, requestIds: string[], at: number): Promise<void> {
     for (const requestId of requestIds) {

@@ -17,7 +17,7 @@ export interface DeviceCommandPort {
 
 /** Background work for tasks (BullMQ in the gateway). Job ids are deterministic. */
 export interface TaskJobs {
-  notify(taskId: string, attempt: number): Promise<void>;
+  notify(taskId: string, attempt: number, delayMs?: number): Promise<void>;
   expire(taskId: string, at: Date): Promise<void>;
   bootstrap(taskId: string): Promise<void>;
 }
@@ -28,4 +28,5 @@ export interface BrokerCache {
   rememberFirst(key: string, value: string, ttlSeconds: number): Promise<string>;
   /** true the first time within ttl (one notification per device at a time). */
   claimOnce(key: string, ttlSeconds: number): Promise<boolean>;
+  release(key: string): Promise<void>;
 }

@@ -1,0 +1,330 @@
+/**
+ * Jobs, their history, and the task queries bulk rollouts need: batched
+ * task creation, release marks for the dispatcher, and per-wave statistics.
+ * A job's per-state counters move in the same transaction as each task's
+ * state (task-store.ts), so they always equal the per-state task counts.
+ */
+import { type EntityManager, In, IsNull, LessThanOrEqual } from 'typeorm';
+import type { Page } from '../domain/registry.js';
+import type {
+  DeploymentOptions,
+  Job,
+  JobHistoryEntry,
+  JobStatus,
+  OperationDefinition,
+  Task,
+  TaskStatus,
+} from '../domain/tasks.js';
+import type { JobStore, WaveStats } from '../services/ports.js';
+import { JobEntity, JobHistoryEntity, type JobRow, TaskEntity, TaskHistoryEntity, type TaskRow } from './entities.js';
+import { toTask } from './task-mapping.js';
+
+const SETTLED: TaskStatus[] = ['SCHEDULED', 'COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED'];
+const BAD: TaskStatus[] = ['FAILED', 'MISSED', 'EXPIRED'];
+
+interface StoredOptions extends Omit<DeploymentOptions, 'startAt' | 'deadline'> {
+  startAt?: number;
+  deadline?: number;
+}
+
+function toJob(r: JobRow): Job {
+  const o = JSON.parse(r.options) as StoredOptions;
+  const { startAt, deadline, ...rest } = o;
+  return {
+    jobId: r.jobId,
+    status: r.status as JobStatus,
+    operationName: r.operationName,
+    ...(r.operation !== 'null' ? { operation: JSON.parse(r.operation) as OperationDefinition } : {}),
+    options: {
+      ...rest,
+      ...(startAt !== undefined ? { startAt: new Date(startAt) } : {}),
+      ...(deadline !== undefined ? { deadline: new Date(deadline) } : {}),
+    },
+    createdBy: r.createdBy,
+    createdAt: new Date(r.createdAt),
+    updatedAt: new Date(r.updatedAt),
+    ...(r.startedAt !== null ? { startedAt: new Date(r.startedAt) } : {}),
+    total: r.total,
+    queued: r.queued,
+    notifying: r.notifying,
+    inSession: r.inSession,
+    scheduled: r.scheduled,
+    completed: r.completed,
+    failed: r.failed,
+    missed: r.missed,
+    cancelled: r.cancelled,
+    expired: r.expired,
+  };
+}
+
+async function appendHistory(
+  em: EntityManager,
+  jobId: string,
+  seq: number,
+  at: number,
+  from: string | null,
+  to: string,
+  event: string,
+  detail?: string,
+): Promise<void> {
+  await em.getRepository(JobHistoryEntity).insert({ jobId, seq, at, fromStatus: from, toStatus: to, event, detail: detail ?? null });
+}
+
+/** A running (or paused) job whose every task has ended is COMPLETED, or COMPLETED_WITH_ERRORS. */
+export async function finishJobIfDone(em: EntityManager, jobId: string, at: number): Promise<void> {
+  const repo = em.getRepository(JobEntity);
+  const j = await repo.findOneBy({ jobId });
+  if (!j || (j.status !== 'RUNNING' && j.status !== 'PAUSED')) return;
+  const ended = j.completed + j.failed + j.missed + j.cancelled + j.expired;
+  if (ended < j.total) return;
+  const to: JobStatus = j.completed === j.total ? 'COMPLETED' : 'COMPLETED_WITH_ERRORS';
+  const seq = j.historySeq + 1;
+  await repo.update({ jobId, status: j.status }, { status: to, historySeq: seq, updatedAt: at });
+  await appendHistory(em, jobId, seq, at, j.status, to, 'all-tasks-ended', `${j.completed} of ${j.total} completed`);
+}
+
+export class TypeormJobStore implements JobStore {
+  constructor(private readonly em: EntityManager) {}
+
+  private get jobs() {
+    return this.em.getRepository(JobEntity);
+  }
+
+  private get tasks() {
+    return this.em.getRepository(TaskEntity);
+  }
+
+  async insert(job: Job, event: string, detail?: string): Promise<void> {
+    const at = job.createdAt.getTime();
+    const { startAt, deadline, ...rest } = job.options;
+    const options: StoredOptions = {
+      ...rest,
+      ...(startAt ? { startAt: startAt.getTime() } : {}),
+      ...(deadline ? { deadline: deadline.getTime() } : {}),
+    };
+    await this.jobs.insert({
+      jobId: job.jobId,
+      status: job.status,
+      operationName: job.operationName,
+      operation: JSON.stringify(job.operation ?? null),
+      options: JSON.stringify(options),
+      createdBy: job.createdBy,
+      createdAt: at,
+      updatedAt: at,
+      total: job.total,
+      queued: 0,
+      notifying: 0,
+      inSession: 0,
+      scheduled: 0,
+      completed: 0,
+      failed: 0,
+      missed: 0,
+      cancelled: 0,
+      expired: 0,
+      historySeq: 1,
+      startedAt: null,
+    });
+    await appendHistory(this.em, job.jobId, 1, at, null, job.status, event, detail);
+  }
+
+  async get(jobId: string): Promise<Job | undefined> {
+    const r = await this.jobs.findOneBy({ jobId });
+    return r ? toJob(r) : undefined;
+  }
+
+  async list(status: JobStatus | undefined, page: Page): Promise<Job[]> {
+    const rows = await this.jobs.find({
+      where: status ? { status } : {},
+      order: { createdAt: 'DESC', jobId: 'ASC' },
+      skip: page.offset,
+      take: page.limit,
+    });
+    return rows.map(toJob);
+  }
+
+  async listByDate(from: Date, to: Date, page: Page): Promise<Job[]> {
+    const rows = await this.jobs
+      .createQueryBuilder('j')
+      .where('j.created_at >= :from AND j.created_at <= :to', { from: from.getTime(), to: to.getTime() })
+      .orderBy('j.created_at', 'DESC')
+      .addOrderBy('j.job_id', 'ASC')
+      .skip(page.offset)
+      .take(page.limit)
+      .getMany();
+    return rows.map(toJob);
+  }
+
+  async transition(
+    jobId: string,
+    to: JobStatus,
+    change: { event: string; from?: readonly JobStatus[]; detail?: string; startedAt?: number },
+    at: number,
+  ): Promise<{ moved: boolean; job: Job | undefined }> {
+    const qb = this.jobs.createQueryBuilder('j').where('j.job_id = :jobId', { jobId });
+    if (this.em.connection.options.type === 'postgres') qb.setLock('pessimistic_write');
+    const row = await qb.getOne();
+    if (!row) return { moved: false, job: undefined };
+    if (change.from && !change.from.includes(row.status as JobStatus)) return { moved: false, job: toJob(row) };
+    const seq = row.historySeq + 1;
+    const set: Partial<JobRow> = { status: to, historySeq: seq, updatedAt: at };
+    if (change.startedAt !== undefined) set.startedAt = change.startedAt;
+    await this.jobs.update({ jobId }, set);
+    await appendHistory(this.em, jobId, seq, at, row.status, to, change.event, change.detail);
+    // A job that starts with nothing to do (a filter matching no device) is done at once.
+    if (to === 'RUNNING') await finishJobIfDone(this.em, jobId, at);
+    return { moved: true, job: toJob({ ...row, ...set } as JobRow) };
+  }
+
+  async note(jobId: string, event: string, detail: string, at: number): Promise<void> {
+    const row = await this.jobs.findOneBy({ jobId });
+    if (!row) return;
+    const seq = row.historySeq + 1;
+    await this.jobs.update({ jobId }, { historySeq: seq });
+    await appendHistory(this.em, jobId, seq, at, row.status, row.status, event, detail);
+  }
+
+  async history(jobId: string): Promise<JobHistoryEntry[]> {
+    const rows = await this.em.getRepository(JobHistoryEntity).find({ where: { jobId }, order: { seq: 'ASC' } });
+    return rows.map((r) => ({
+      jobId: r.jobId,
+      seq: r.seq,
+      at: new Date(r.at),
+      ...(r.fromStatus ? { fromStatus: r.fromStatus as JobStatus } : {}),
+      toStatus: r.toStatus as JobStatus,
+      event: r.event,
+      ...(r.detail !== null ? { detail: r.detail } : {}),
+    }));
+  }
+
+  /** Inserts a batch of a job's tasks (QUEUED) with their first history rows, and counts them. */
+  async insertTasks(jobId: string, tasks: Task[], at: number): Promise<void> {
+    if (tasks.length === 0) return;
+    await this.tasks
+      .createQueryBuilder()
+      .insert()
+      .values(
+        tasks.map((t) => ({
+          taskId: t.taskId,
+          jobId,
+          deviceId: t.deviceId,
+          phoneNumber: t.phoneNumber ?? null,
+          operationName: t.operation.name,
+          operation: JSON.stringify(t.operation),
+          status: 'QUEUED',
+          resultCode: null,
+          dmStatus: null,
+          correlator: t.correlator ?? null,
+          results: null,
+          bOptin: t.bOptin,
+          acceptDevicePolicy: t.acceptDevicePolicy,
+          testCycle: false,
+          deadline: t.deadline ? t.deadline.getTime() : null,
+          historySeq: 1,
+          jobSeq: t.jobSeq ?? null,
+          releasedAt: null,
+          createdBy: t.createdBy,
+          createdAt: at,
+          updatedAt: at,
+        })),
+      )
+      .updateEntity(false)
+      .execute();
+    await this.em
+      .getRepository(TaskHistoryEntity)
+      .createQueryBuilder()
+      .insert()
+      .values(
+        tasks.map((t) => ({
+          taskId: t.taskId,
+          seq: 1,
+          at,
+          fromStatus: null,
+          toStatus: 'QUEUED',
+          event: 'created',
+          code: null,
+          detail: `job ${jobId}`,
+        })),
+      )
+      .updateEntity(false)
+      .execute();
+    await this.jobs
+      .createQueryBuilder()
+      .update()
+      .set({ queued: () => `queued + ${tasks.length}`, updatedAt: at } as never)
+      .where('job_id = :jobId', { jobId })
+      .execute();
+  }
+
+  async tasksOf(jobId: string, status: TaskStatus | undefined, page: Page): Promise<Task[]> {
+    const rows = await this.tasks.find({
+      where: { jobId, ...(status ? { status } : {}) },
+      order: { jobSeq: 'ASC' },
+      skip: page.offset,
+      take: page.limit,
+    });
+    return rows.map((r: TaskRow) => toTask(r));
+  }
+
+  async releasable(jobId: string, uptoSeq: number, limit: number): Promise<string[]> {
+    if (limit <= 0) return [];
+    const rows = await this.tasks.find({
+      select: { taskId: true },
+      where: { jobId, status: 'QUEUED', releasedAt: IsNull(), jobSeq: LessThanOrEqual(uptoSeq) },
+      order: { jobSeq: 'ASC' },
+      take: limit,
+    });
+    return rows.map((r) => r.taskId);
+  }
+
+  async markReleased(taskIds: string[], at: number): Promise<void> {
+    if (taskIds.length) await this.tasks.update({ taskId: In(taskIds) }, { releasedAt: at });
+  }
+
+  async unrelease(taskId: string): Promise<void> {
+    await this.tasks.update({ taskId, status: 'QUEUED' }, { releasedAt: null });
+  }
+
+  /** Released but not yet notified: they count against the concurrency cap. */
+  async releasedQueued(jobId: string): Promise<number> {
+    return this.tasks.count({ where: { jobId, status: 'QUEUED', releasedAt: LessThanOrEqual(Number.MAX_SAFE_INTEGER) } });
+  }
+
+  async highestReleased(jobId: string): Promise<number> {
+    const r = await this.tasks
+      .createQueryBuilder('t')
+      .select('MAX(t.job_seq)', 'm')
+      .where('t.job_id = :jobId AND t.released_at IS NOT NULL', { jobId })
+      .getRawOne<{ m: number | string | null }>();
+    return r?.m === null || r?.m === undefined ? 0 : Number(r.m);
+  }
+
+  async waveStats(jobId: string, fromSeq: number, toSeq: number): Promise<WaveStats> {
+    const rows = await this.tasks
+      .createQueryBuilder('t')
+      .select('t.status', 'status')
+      .addSelect('COUNT(*)', 'n')
+      .where('t.job_id = :jobId AND t.job_seq >= :fromSeq AND t.job_seq <= :toSeq', { jobId, fromSeq, toSeq })
+      .groupBy('t.status')
+      .getRawMany<{ status: TaskStatus; n: number | string }>();
+    let total = 0;
+    let settled = 0;
+    let bad = 0;
+    for (const r of rows) {
+      const n = Number(r.n);
+      total += n;
+      if (SETTLED.includes(r.status)) settled += n;
+      if (BAD.includes(r.status)) bad += n;
+    }
+    return { total, settled, bad };
+  }
+
+  async openTaskIds(jobId: string, statuses: readonly TaskStatus[], limit: number): Promise<string[]> {
+    const rows = await this.tasks.find({
+      select: { taskId: true },
+      where: { jobId, status: In([...statuses]) },
+      order: { jobSeq: 'ASC' },
+      take: limit,
+    });
+    return rows.map((r) => r.taskId);
+  }
+}

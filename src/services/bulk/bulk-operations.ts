@@ -1,0 +1,309 @@
+/**
+ * IBulkOperationsManagerServices as a use case: creates jobs over many
+ * devices (createDeployments, doBulkOperation), controls them (pause,
+ * restart, cancel) and answers what they are doing. Expansion writes tasks in
+ * batches, one transaction each; the SOAP call returns once the job and all
+ * its tasks are durable. The dispatcher (dispatcher.ts) releases them.
+ */
+import crypto from 'node:crypto';
+import type { Logger } from 'pino';
+import { validateDeploymentOptions } from '../../domain/deployment-options.js';
+import { DmwsiError, invalidArgument, notFound } from '../../domain/errors.js';
+import { validateOperation, validatePolicy } from '../../domain/operation-validation.js';
+import type { Page } from '../../domain/registry.js';
+import { validatePage } from '../../domain/registry-validation.js';
+import {
+  type DeploymentOptions,
+  type Job,
+  type JobStatus,
+  type OperationDefinition,
+  type Task,
+  type TaskStatus,
+  isTaskStatus,
+} from '../../domain/tasks.js';
+import { sseCorrelator } from '../broker/plan.js';
+import type { CallContext, Clock, DeviceRecord, Transactor } from '../ports.js';
+import { resolveTargets } from './targets.js';
+
+export interface BulkJobs {
+  dispatch(jobId: string, delayMs: number): Promise<void>;
+  cancelJob(jobId: string): Promise<void>;
+  jobDeadline(jobId: string, at: Date): Promise<void>;
+}
+
+export interface BulkCache {
+  rememberFirst(key: string, value: string, ttlSeconds: number): Promise<string>;
+  set(key: string, value: string): Promise<void>;
+}
+
+export interface BulkDeps {
+  /** The broker's handling of one task (removes an armed schedule before cancelling). */
+  cancelTask: (ctx: CallContext, taskId: string) => Promise<void>;
+  expireTask: (taskId: string) => Promise<void>;
+  tx: Transactor;
+  jobs: BulkJobs;
+  cache: BulkCache;
+  clock: Clock;
+  logger: Logger;
+  taskDeadlineMs: number;
+}
+
+export interface OperationRequestInput {
+  operation: OperationDefinition;
+  phoneNumber?: string;
+  deviceId?: string;
+  bOptin: boolean;
+  acceptDevicePolicy: number;
+  testCycle: boolean;
+}
+
+const BATCH = 1000;
+const IDEMPOTENCY_TTL_SECONDS = 600;
+const TERMINAL_JOB: ReadonlySet<JobStatus> = new Set(['CANCELLED', 'COMPLETED', 'COMPLETED_WITH_ERRORS']);
+const OPEN: ReadonlySet<TaskStatus> = new Set(['QUEUED', 'NOTIFYING', 'IN_SESSION', 'SCHEDULED']);
+
+interface PlannedTask {
+  device: DeviceRecord;
+  operation: OperationDefinition;
+  bOptin: boolean;
+  policy: 10 | 20 | 30;
+}
+
+export class BulkOperations {
+  constructor(private readonly d: BulkDeps) {}
+
+  async createDeployments(
+    ctx: CallContext,
+    operation: OperationDefinition,
+    targets: string[],
+    options: DeploymentOptions,
+  ): Promise<string> {
+    const now = this.d.clock.now();
+    const validated = validateOperation(operation, { now: new Date(now), testCycle: false });
+    validateDeploymentOptions(options, new Date(now));
+    const resolved = await resolveTargets(this.d.tx.stores, targets);
+    const caps = new Map((await this.d.tx.stores.capabilities.all()).map((c) => [c.oid, c]));
+    const planned: PlannedTask[] = [];
+    for (const device of resolved.devices) {
+      if (validated.operation.name === 'SCHEDULED_EXEC' && !caps.get(device.capabilityOid)?.sseRoot) {
+        resolved.rejected.push({ target: device.deviceId, reason: 'its model has no SingleShotExec MO root' });
+        continue;
+      }
+      planned.push({ device, operation: validated.operation, bOptin: false, policy: 30 });
+    }
+    const key = contentKey(ctx.caller, { operation, targets, options });
+    return this.createJob(ctx, operation.name, validated.operation, options, planned, key, {
+      rejected: resolved.rejected,
+      duplicates: resolved.duplicates,
+    });
+  }
+
+  /** All requests are checked first: one bad request refuses the whole call, and nothing is created. */
+  async doBulkOperation(ctx: CallContext, requests: OperationRequestInput[]): Promise<string> {
+    if (requests.length === 0) throw invalidArgument('requests', 'give at least one request');
+    const now = new Date(this.d.clock.now());
+    const stores = this.d.tx.stores;
+    const planned: PlannedTask[] = [];
+    for (const [i, r] of requests.entries()) {
+      const at = `requests[${i + 1}]`;
+      try {
+        if (r.testCycle) throw invalidArgument('testCycle', 'is not available in bulk; use doOperation');
+        const v = validateOperation(r.operation, { now, testCycle: false });
+        const policy = validatePolicy(r.acceptDevicePolicy);
+        const device = r.deviceId
+          ? await stores.devices.get(r.deviceId)
+          : r.phoneNumber
+            ? await stores.devices.getByPhone(r.phoneNumber)
+            : undefined;
+        if (!r.deviceId && !r.phoneNumber) throw invalidArgument('phoneNumber', 'give a phoneNumber or a deviceId');
+        if (!device) throw notFound('device', r.deviceId ?? r.phoneNumber ?? '');
+        planned.push({ device, operation: v.operation, bOptin: r.bOptin, policy });
+      } catch (err) {
+        if (err instanceof DmwsiError) throw new DmwsiError(err.code, `${at}: ${err.message}`, err.field ? `${at}.${err.field}` : at);
+        throw err;
+      }
+    }
+    const names = new Set(planned.map((p) => p.operation.name));
+    const name = names.size === 1 ? [...names][0]! : 'MIXED';
+    const key = contentKey(ctx.caller, requests);
+    return this.createJob(ctx, name, undefined, {}, planned, key, { rejected: [], duplicates: 0 });
+  }
+
+  private async createJob(
+    ctx: CallContext,
+    operationName: string,
+    operation: OperationDefinition | undefined,
+    options: DeploymentOptions,
+    planned: PlannedTask[],
+    idempotencyKey: string,
+    report: { rejected: { target: string; reason: string }[]; duplicates: number },
+  ): Promise<string> {
+    const jobId = await this.d.cache.rememberFirst(`idem-job:${idempotencyKey}`, crypto.randomUUID(), IDEMPOTENCY_TTL_SECONDS);
+    const existing = await this.d.tx.stores.jobs.get(jobId);
+    if (existing && existing.status !== 'CREATED') return jobId;
+    const now = this.d.clock.now();
+    const deadline = options.deadline ?? new Date(now + this.d.taskDeadlineMs);
+    const job: Job = {
+      jobId,
+      status: 'CREATED',
+      operationName,
+      ...(operation ? { operation } : {}),
+      options,
+      createdBy: ctx.caller,
+      createdAt: new Date(now),
+      updatedAt: new Date(now),
+      total: planned.length,
+      queued: 0,
+      notifying: 0,
+      inSession: 0,
+      scheduled: 0,
+      completed: 0,
+      failed: 0,
+      missed: 0,
+      cancelled: 0,
+      expired: 0,
+    };
+    if (!existing) {
+      await this.d.tx.run(async (s) => {
+        await s.jobs.insert(job, 'created', `${planned.length} task(s)`);
+        if (report.rejected.length || report.duplicates) {
+          const shown = report.rejected.slice(0, 50).map((r) => `${r.target}: ${r.reason}`).join('; ');
+          await s.jobs.note(
+            jobId,
+            'targets-rejected',
+            `${report.rejected.length} rejected, ${report.duplicates} duplicate(s)${shown ? ` — ${shown}` : ''}`,
+            now,
+          );
+        }
+        await s.audit.record({ ...ctx, target: `job ${jobId} (${planned.length} tasks)`, outcome: 'ok' }, now);
+      });
+    }
+    // Batches of tasks, one transaction each; task ids are derived from the job, so a retried call resumes.
+    for (let i = 0; i < planned.length; i += BATCH) {
+      const batch: Task[] = planned.slice(i, i + BATCH).map((p, j) => {
+        const seq = i + j + 1;
+        const taskId = `${jobId}-${seq}`;
+        return {
+          taskId,
+          jobId,
+          jobSeq: seq,
+          deviceId: p.device.deviceId,
+          phoneNumber: p.device.phoneNumber,
+          operation: p.operation,
+          status: 'QUEUED',
+          ...(p.operation.name === 'SCHEDULED_EXEC' ? { correlator: sseCorrelator(taskId) } : {}),
+          results: [],
+          bOptin: p.bOptin,
+          acceptDevicePolicy: p.policy,
+          testCycle: false,
+          deadline,
+          createdBy: ctx.caller,
+          createdAt: new Date(now),
+          updatedAt: new Date(now),
+        };
+      });
+      if (existing && (await this.d.tx.stores.tasks.get(batch[batch.length - 1]!.taskId))) continue;
+      await this.d.tx.run((s) => s.jobs.insertTasks(jobId, batch, now));
+    }
+    const startAt = options.startAt?.getTime() ?? now;
+    await this.d.jobs.jobDeadline(jobId, deadline);
+    await this.d.jobs.dispatch(jobId, Math.max(0, startAt - now));
+    return jobId;
+  }
+
+  async pauseJob(ctx: CallContext, jobId: string): Promise<void> {
+    const job = await this.job(jobId);
+    if (job.status === 'PAUSED') return;
+    if (TERMINAL_JOB.has(job.status)) throw new DmwsiError('InvalidState', `job ${jobId} is ${job.status}`);
+    const now = this.d.clock.now();
+    await this.d.tx.run(async (s) => {
+      await s.jobs.transition(jobId, 'PAUSED', { event: 'paused', from: ['CREATED', 'RUNNING'], detail: `by ${ctx.caller}` }, now);
+      await s.audit.record({ ...ctx, target: `job ${jobId}`, outcome: 'ok' }, now);
+    });
+  }
+
+  async restartJob(ctx: CallContext, jobId: string): Promise<void> {
+    const job = await this.job(jobId);
+    if (job.status === 'RUNNING' || job.status === 'CREATED') return;
+    if (job.status !== 'PAUSED') throw new DmwsiError('InvalidState', `job ${jobId} is ${job.status}`);
+    const now = this.d.clock.now();
+    await this.d.tx.run(async (s) => {
+      await s.jobs.transition(jobId, 'RUNNING', { event: 'restarted', from: ['PAUSED'], detail: `by ${ctx.caller}` }, now);
+      await s.audit.record({ ...ctx, target: `job ${jobId}`, outcome: 'ok' }, now);
+    });
+    // The waves released so far are accepted as they are: the error threshold is not applied to them again.
+    await this.d.cache.set(`job-approved:${jobId}`, 'pending');
+    await this.d.jobs.dispatch(jobId, 0);
+  }
+
+  async cancelJob(ctx: CallContext, jobId: string): Promise<void> {
+    const job = await this.job(jobId);
+    if (TERMINAL_JOB.has(job.status)) throw new DmwsiError('InvalidState', `job ${jobId} is already ${job.status}`);
+    const now = this.d.clock.now();
+    await this.d.tx.run(async (s) => {
+      await s.jobs.transition(jobId, 'CANCELLED', { event: 'cancelled', detail: `by ${ctx.caller}` }, now);
+      await s.audit.record({ ...ctx, target: `job ${jobId}`, outcome: 'ok' }, now);
+    });
+    await this.d.jobs.cancelJob(jobId);
+  }
+
+  /**
+   * Background half of cancelJob, one pass in job order: tasks not yet with
+   * their device end CANCELLED; armed schedules are deleted from the device
+   * first and end CANCELLED when it confirms.
+   */
+  async processCancelJob(jobId: string): Promise<void> {
+    const ctx = { caller: 'cancelJob', operation: 'cancelJob' };
+    for (let offset = 0; ; offset += BATCH) {
+      const tasks = await this.d.tx.stores.jobs.tasksOf(jobId, undefined, { offset, limit: BATCH });
+      for (const t of tasks) {
+        if (!OPEN.has(t.status)) continue;
+        await this.d.cancelTask(ctx, t.taskId).catch((err: unknown) => {
+          if (!(err instanceof DmwsiError && err.code === 'InvalidState')) throw err;
+        });
+      }
+      if (tasks.length < BATCH) return;
+    }
+  }
+
+  /** The job's deadline: tasks whose device never came are EXPIRED. */
+  async processJobDeadline(jobId: string): Promise<void> {
+    for (;;) {
+      const ids = await this.d.tx.stores.jobs.openTaskIds(jobId, ['QUEUED', 'NOTIFYING', 'IN_SESSION'], BATCH);
+      for (const id of ids) await this.d.expireTask(id);
+      if (ids.length < BATCH) return;
+    }
+  }
+
+  async getJobById(jobId: string): Promise<Job> {
+    return this.job(jobId);
+  }
+
+  getJobs(status: string | undefined, page: Page): Promise<Job[]> {
+    if (status !== undefined && !['CREATED', 'RUNNING', 'PAUSED', 'CANCELLED', 'COMPLETED', 'COMPLETED_WITH_ERRORS'].includes(status)) {
+      throw invalidArgument('status', 'is not a job state');
+    }
+    return this.d.tx.stores.jobs.list(status as JobStatus | undefined, validatePage(page));
+  }
+
+  getJobsByDate(from: Date, to: Date, page: Page): Promise<Job[]> {
+    if (from > to) throw invalidArgument('from', 'is after to');
+    return this.d.tx.stores.jobs.listByDate(from, to, validatePage(page));
+  }
+
+  async getTasks(jobId: string, status: string | undefined, page: Page): Promise<Task[]> {
+    await this.job(jobId);
+    if (status !== undefined && !isTaskStatus(status)) throw invalidArgument('status', 'is not a task state');
+    return this.d.tx.stores.jobs.tasksOf(jobId, status as TaskStatus | undefined, validatePage(page));
+  }
+
+  private async job(jobId: string): Promise<Job> {
+    const job = await this.d.tx.stores.jobs.get(jobId);
+    if (!job) throw notFound('job', jobId);
+    return job;
+  }
+}
+
+function contentKey(caller: string, content: unknown): string {
+  return crypto.createHash('sha256').update(`${caller}\0${JSON.stringify(content)}`).digest('base64url');
+}

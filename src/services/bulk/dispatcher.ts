@@ -1,0 +1,130 @@
+/**
+ * Releases a job's tasks for notification, tick by tick: wave by wave (the
+ * next wave only once the previous one has settled, and not when its failed
+ * share passed the error threshold: the job then pauses itself, with a
+ * history row saying why), within a cluster-wide notifications-per-second
+ * budget and a cap on concurrent device sessions (both kept in Redis and the
+ * database, so every worker process sees the same numbers).
+ */
+import type { Logger } from 'pino';
+import { waveEnd } from '../../domain/deployment-options.js';
+import type { Clock, Transactor } from '../ports.js';
+
+export interface DispatchCache {
+  /** Takes up to `want` tokens from a per-second budget shared by all processes; returns how many it got. */
+  takeTokens(key: string, want: number, perSecond: number): Promise<number>;
+  /** A short lock so two ticks of one job never overlap. */
+  lock(key: string, ms: number): Promise<boolean>;
+  unlock(key: string): Promise<void>;
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+}
+
+export interface DispatchJobs {
+  dispatch(jobId: string, delayMs: number): Promise<void>;
+  notifyMany(taskIds: string[]): Promise<void>;
+}
+
+export interface DispatcherDeps {
+  tx: Transactor;
+  cache: DispatchCache;
+  jobs: DispatchJobs;
+  clock: Clock;
+  logger: Logger;
+}
+
+const MAX_PER_TICK = 500;
+const BUSY_TICK_MS = 200;
+const WAIT_TICK_MS = 1000;
+
+export class JobDispatcher {
+  constructor(private readonly d: DispatcherDeps) {}
+
+  async tick(jobId: string): Promise<void> {
+    if (!(await this.d.cache.lock(`dispatch-lock:${jobId}`, 30_000))) return;
+    let next: number | undefined;
+    try {
+      next = await this.release(jobId);
+    } finally {
+      await this.d.cache.unlock(`dispatch-lock:${jobId}`);
+    }
+    if (next !== undefined) await this.d.jobs.dispatch(jobId, next);
+  }
+
+  /** Releases what it may now; returns when to look again (undefined: not until something else asks). */
+  private async release(jobId: string): Promise<number | undefined> {
+    const s = this.d.tx.stores;
+    const job = await s.jobs.get(jobId);
+    if (!job || (job.status !== 'CREATED' && job.status !== 'RUNNING')) return undefined;
+    const now = this.d.clock.now();
+    if (job.status === 'CREATED') {
+      const startAt = job.options.startAt?.getTime() ?? now;
+      if (startAt > now) return startAt - now;
+      await this.d.tx.run((t) => t.jobs.transition(jobId, 'RUNNING', { event: 'started', from: ['CREATED'], startedAt: now }, now));
+    }
+    const lowest = await s.jobs.releasable(jobId, job.total, 1);
+    if (lowest.length === 0) return undefined;
+    const first = await s.tasks.get(lowest[0]!);
+    const seq = first?.jobSeq ?? 1;
+    const wave = waveOf(seq, job.total, job.options);
+    if (wave > 1) {
+      const prevStart = wave > 2 ? waveEnd(wave - 2, job.total, job.options) + 1 : 1;
+      const prevEnd = waveEnd(wave - 1, job.total, job.options);
+      const stats = await s.jobs.waveStats(jobId, prevStart, prevEnd);
+      if (stats.settled < stats.total) return WAIT_TICK_MS;
+      const threshold = job.options.errorThresholdPercent;
+      const share = stats.total ? (stats.bad * 100) / stats.total : 0;
+      if (threshold !== undefined && share > threshold && (await this.approvedUpTo(jobId, wave - 1)) < wave - 1) {
+        await this.d.tx.run((t) =>
+          t.jobs.transition(jobId, 'PAUSED', {
+            event: 'error-threshold',
+            from: ['RUNNING'],
+            detail: `wave ${wave - 1}: ${stats.bad} of ${stats.total} failed, missed or expired (${share.toFixed(1)}% > ${threshold}%)`,
+          }, now),
+        );
+        return undefined;
+      }
+    }
+    const end = waveEnd(wave, job.total, job.options);
+    let want = MAX_PER_TICK;
+    if (job.options.maxConcurrentSessions !== undefined) {
+      const inFlight = job.notifying + job.inSession + (await s.jobs.releasedQueued(jobId));
+      want = Math.min(want, job.options.maxConcurrentSessions - inFlight);
+      if (want <= 0) return WAIT_TICK_MS / 4;
+    }
+    if (job.options.notificationsPerSecond !== undefined) {
+      want = await this.d.cache.takeTokens(`rate:${jobId}`, want, job.options.notificationsPerSecond);
+      if (want <= 0) return BUSY_TICK_MS;
+    }
+    const ids = await this.d.tx.run(async (t) => {
+      const chosen = await t.jobs.releasable(jobId, end, want);
+      await t.jobs.markReleased(chosen, now);
+      return chosen;
+    });
+    if (ids.length) await this.d.jobs.notifyMany(ids);
+    return BUSY_TICK_MS;
+  }
+
+  /**
+   * The last wave an operator accepted by restarting the job: restartJob
+   * marks it 'pending', and the first check after that accepts the wave at
+   * hand, so a restart after an automatic pause goes on instead of pausing
+   * again on the same numbers.
+   */
+  private async approvedUpTo(jobId: string, checking: number): Promise<number> {
+    const key = `job-approved:${jobId}`;
+    const v = await this.d.cache.get(key);
+    if (v === 'pending') {
+      await this.d.cache.set(key, String(checking));
+      return checking;
+    }
+    return Number(v ?? 0);
+  }
+}
+
+/** The wave (from 1) holding job sequence number `seq`. */
+export function waveOf(seq: number, total: number, o: { firstWaveSize?: number; waveSize?: number }): number {
+  let wave = 1;
+  while (waveEnd(wave, total, o) < seq) wave++;
+  return wave;
+}

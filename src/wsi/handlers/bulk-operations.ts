@@ -1,0 +1,103 @@
+/** IBulkOperationsManagerServices (jobs) and doBulkOperation: messages to the bulk service and back. */
+import type { DeploymentOptions, Job } from '../../domain/tasks.js';
+import type { BulkOperations } from '../../services/bulk/bulk-operations.js';
+import { operationFromXml, taskDataXml } from './deployment-broker.js';
+import { callerName, type OperationContext, type OperationHandlers } from './types.js';
+
+interface DeploymentOptionsXml {
+  firstWaveSize?: number;
+  waveSize?: number;
+  notificationsPerSecond?: number;
+  maxConcurrentSessions?: number;
+  errorThresholdPercent?: number;
+  startAt?: Date;
+  deadline?: Date;
+}
+
+interface OperationRequestXml {
+  operation: Parameters<typeof operationFromXml>[0];
+  phoneNumber?: string;
+  deviceId?: string;
+  bOptin: boolean;
+  acceptDevicePolicy: number;
+  testCycle: boolean;
+}
+
+function optionsFromXml(x: DeploymentOptionsXml | undefined): DeploymentOptions {
+  if (!x) return {};
+  return Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined)) as DeploymentOptions;
+}
+
+export function jobDataXml(j: Job): Record<string, unknown> {
+  return {
+    jobId: j.jobId,
+    status: j.status,
+    operationName: j.operationName,
+    createdAt: j.createdAt,
+    createdBy: j.createdBy,
+    total: j.total,
+    queued: j.queued,
+    notifying: j.notifying,
+    inSession: j.inSession,
+    scheduled: j.scheduled,
+    completed: j.completed,
+    failed: j.failed,
+    missed: j.missed,
+    cancelled: j.cancelled,
+    expired: j.expired,
+  };
+}
+
+const call = (ctx: OperationContext) => ({ caller: callerName(ctx), operation: ctx.operation });
+const page = (a: Record<string, unknown>) => ({ offset: a.offset as number, limit: a.limit as number });
+
+export function bulkOperationsHandlers(bulk: BulkOperations): OperationHandlers {
+  return {
+    createDeployments: async (ctx, a) => ({
+      jobId: await bulk.createDeployments(
+        call(ctx),
+        operationFromXml(a.operation as Parameters<typeof operationFromXml>[0]),
+        a.targets as string[],
+        optionsFromXml(a.options as DeploymentOptionsXml | undefined),
+      ),
+    }),
+    cancelJob: async (ctx, a) => {
+      await bulk.cancelJob(call(ctx), a.jobId as string);
+      return {};
+    },
+    pauseJob: async (ctx, a) => {
+      await bulk.pauseJob(call(ctx), a.jobId as string);
+      return {};
+    },
+    restartJob: async (ctx, a) => {
+      await bulk.restartJob(call(ctx), a.jobId as string);
+      return {};
+    },
+    getJobs: async (_ctx, a) => ({ jobData: (await bulk.getJobs(a.status as string | undefined, page(a))).map(jobDataXml) }),
+    getJobsByDate: async (_ctx, a) => ({
+      jobData: (await bulk.getJobsByDate(a.from as Date, a.to as Date, page(a))).map(jobDataXml),
+    }),
+    getJobById: async (_ctx, a) => ({ jobData: jobDataXml(await bulk.getJobById(a.jobId as string)) }),
+    getTasks: async (_ctx, a) => ({
+      taskData: (await bulk.getTasks(a.jobId as string, a.status as string | undefined, page(a))).map(taskDataXml),
+    }),
+  };
+}
+
+export function bulkRequestHandlers(bulk: BulkOperations): OperationHandlers {
+  return {
+    doBulkOperation: async (ctx, a) => ({
+      jobId: await bulk.doBulkOperation(
+        call(ctx),
+        (a.requests as OperationRequestXml[]).map((r) => ({
+          operation: operationFromXml(r.operation),
+          ...(r.phoneNumber ? { phoneNumber: r.phoneNumber } : {}),
+          ...(r.deviceId ? { deviceId: r.deviceId } : {}),
+          bOptin: r.bOptin,
+          acceptDevicePolicy: r.acceptDevicePolicy,
+          testCycle: r.testCycle,
+        })),
+      ),
+    }),
+  };
+}
