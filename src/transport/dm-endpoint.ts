@@ -40,7 +40,9 @@ export function dmEndpoint(deps: DmEndpointDeps): Router {
         ...(req.get('x-syncml-hmac') ? { hmacHeader: req.get('x-syncml-hmac') } : {}),
         ...(token ? { token } : {}),
       });
-      res.status(out.status).set(out.headers).type(out.contentType).send(out.body);
+      // Written directly: express would add a charset to the binary WBXML type.
+      res.writeHead(out.status, { ...out.headers, 'content-type': out.contentType, 'content-length': out.body.length });
+      res.end(out.body);
       deps.observe?.(out.status, (performance.now() - started) / 1000);
     } catch (err) {
       deps.logger.error({ err }, 'DM message failed');

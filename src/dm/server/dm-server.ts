@@ -82,8 +82,13 @@ export class DmServer {
     }
     const { message, encoding } = parsed;
     const deviceId = message.header.source.locUri;
+    // A client that ignores RespURI is found again by device and SessionID, but only for a message
+    // that continues a session (MsgID > 1): a new session may reuse an old SessionID.
+    const continuing = message.header.msgId > 1;
     const token =
-      req.token ?? (await this.deps.sessions.lookup(deviceId, message.header.sessionId)) ?? this.newToken();
+      req.token ??
+      (continuing ? await this.deps.sessions.lookup(deviceId, message.header.sessionId) : undefined) ??
+      this.newToken();
     const stored = await this.deps.sessions.load(token);
     let state: SessionState | undefined;
     try {

@@ -6,6 +6,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeWbxml } from '../../../src/dm/codec/wbxml-codec.js';
 import { decodeXml, encodeXml } from '../../../src/dm/codec/xml-codec.js';
 import { createHttpTransport, type DmTransport } from '../../../src/simulator/simulated-device.js';
 import { type DmRig, startDmRig } from '../../support/dm-rig.js';
@@ -137,5 +138,33 @@ describe('hostile DM input', () => {
   it('is still up and serving after all of the above', async () => {
     expect((await fetch(`${rig.gw.url}/healthz`)).status).toBe(200);
     expect((await rig.fleet.devices[0]!.runSession()).outcome).toBe('ok');
+  });
+});
+
+describe('session ids', () => {
+  it('starts a new session even when the device reuses an earlier SessionID', async () => {
+    const d = rig.fleet.devices[0]!;
+    // A queued command makes the first session last several messages.
+    await rig.gw.deviceCommands.submit(d.devId, { requestId: 'x-reuse', commands: [{ verb: 'Get', uri: './DevInfo/Mod' }] });
+    recorded.length = 0;
+    const firstReport = await d.runSession();
+    expect(firstReport.outcome).toBe('ok');
+    expect(firstReport.messages).toBeGreaterThan(1);
+    const first = decodeXml(recorded[0]!.body).header.sessionId;
+    // Replay the same SessionID in a fresh session: the device's next session id is forced.
+    interceptor = async () => undefined;
+    const again = await d.runSession({ kind: 'client-initiated', sessionIdHex: first });
+    interceptor = undefined;
+    expect(again.outcome).toBe('ok');
+  });
+
+  it('answers WBXML with the bare WBXML media type', async () => {
+    const r = await fetch(`${rig.gw.url}/dm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.syncml.dm+wbxml' },
+      body: encodeWbxml(decodeXml(pkg1('IMEI:490154203237518'))),
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('application/vnd.syncml.dm+wbxml');
   });
 });
