@@ -164,13 +164,15 @@ export class TypeormTaskStore implements TaskStore {
     return rows.map(toTask);
   }
 
-  async openTaskIds(statuses: readonly TaskStatus[], limit: number): Promise<string[]> {
-    const rows = await this.tasks.find({
-      select: { taskId: true },
-      where: { status: In([...statuses]) },
-      order: { createdAt: 'ASC' },
-      take: limit,
-    });
-    return rows.map((r) => r.taskId);
+  async notifiable(limit: number): Promise<string[]> {
+    const rows = await this.tasks
+      .createQueryBuilder('t')
+      .select('t.task_id', 'id')
+      .where("t.status = 'QUEUED'")
+      .andWhere('(t.job_id IS NULL OR t.released_at IS NOT NULL)')
+      .orderBy('t.created_at', 'ASC')
+      .limit(limit)
+      .getRawMany<{ id: string }>();
+    return rows.map((r) => r.id);
   }
 }

@@ -4,6 +4,7 @@
  * when the id is already there, so a retried enqueue never doubles a command.
  * Both keys share a hash tag, so the pair stays on one Redis Cluster slot.
  */
+import crypto from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DeviceRequestQueue } from '../dm/server/ports.js';
 import { checkServerCommandRequest, type ServerCommandRequest } from '../dm/session/index.js';
@@ -14,6 +15,16 @@ if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
   return 1
 end
 return 0`;
+
+/**
+ * The oldest ARGV[1] requests' bodies in queue order, in one round trip
+ * instead of LRANGE then HMGET (an id without a body comes back nil).
+ */
+const PENDING = `
+local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #ids == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(ids))`;
+const PENDING_SHA = crypto.createHash('sha1').update(PENDING).digest('hex');
 
 /** How many of a device's oldest requests a session considers at once. */
 const WINDOW = 64;
@@ -39,10 +50,18 @@ export class RedisDeviceRequestQueue implements DeviceRequestQueue {
 
   async pending(deviceId: string): Promise<ServerCommandRequest[]> {
     const [ids, requests] = this.keys(deviceId);
-    const order = await this.redis.lrange(ids, 0, WINDOW - 1);
-    if (order.length === 0) return [];
-    const bodies = await this.redis.hmget(requests, ...order);
+    const bodies = (await this.runPending(ids, requests)) as (string | null)[];
     return bodies.filter((b): b is string => b !== null).map((b) => JSON.parse(b) as ServerCommandRequest);
+  }
+
+  /** EVALSHA, and EVAL when Redis does not have the script yet (first call, restart, SCRIPT FLUSH). */
+  private async runPending(ids: string, requests: string): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(PENDING_SHA, 2, ids, requests, WINDOW);
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+      return this.redis.eval(PENDING, 2, ids, requests, WINDOW);
+    }
   }
 
   async remove(deviceId: string, requestIds: string[]): Promise<void> {

@@ -124,8 +124,8 @@ export interface TaskStore {
   history(taskId: string): Promise<TaskHistoryEntry[]>;
   /** A device's tasks of one operation that have not ended. */
   openForDevice(deviceId: string, operationName: string): Promise<Task[]>;
-  /** Tasks not yet in a terminal state whose status is one of these. */
-  openTaskIds(statuses: readonly TaskStatus[], limit: number): Promise<string[]>;
+  /** QUEUED tasks that should have a notify job: single tasks, and job tasks the dispatcher released. */
+  notifiable(limit: number): Promise<string[]>;
 }
 
 export interface WaveStats {

@@ -28,6 +28,16 @@ export interface DmSessionStore {
   save(token: string, state: string, ttlSeconds: number): Promise<void>;
   bind(deviceId: string, sessionId: string, token: string, ttlSeconds: number): Promise<void>;
   lookup(deviceId: string, sessionId: string): Promise<string | undefined>;
+  /**
+   * Optional: `save`, and `bind` when `binding` is given, in one round trip
+   * (not atomic: the same outcome as calling them in turn). Used when present.
+   */
+  saveAndBind?(
+    token: string,
+    state: string,
+    ttlSeconds: number,
+    binding?: { deviceId: string; sessionId: string },
+  ): Promise<void>;
 }
 
 /**

@@ -235,7 +235,7 @@ export class DeploymentBroker {
 
   /** After a restart: tasks whose notify job may never have been added get one (job ids make this idempotent). */
   async reconcile(limit = 10_000): Promise<number> {
-    const ids = await this.d.tx.stores.tasks.openTaskIds(['QUEUED'], limit);
+    const ids = await this.d.tx.stores.tasks.notifiable(limit);
     for (const id of ids) await this.d.jobs.notify(id, 0);
     return ids.length;
   }

@@ -275,6 +275,20 @@ export class BulkOperations {
     }
   }
 
+  /** After a restart: every job still being rolled out gets a dispatch tick (ticks are idempotent). */
+  async resume(): Promise<number> {
+    let resumed = 0;
+    for (const status of ['CREATED', 'RUNNING'] as const) {
+      for (let offset = 0; ; offset += 1000) {
+        const jobs = await this.d.tx.stores.jobs.list(status, { offset, limit: 1000 });
+        for (const j of jobs) await this.d.jobs.dispatch(j.jobId, 0);
+        resumed += jobs.length;
+        if (jobs.length < 1000) break;
+      }
+    }
+    return resumed;
+  }
+
   async getJobById(jobId: string): Promise<Job> {
     return this.job(jobId);
   }
