@@ -2,5 +2,11 @@
 import { InitialSchema1763900000000 } from './1763900000000-InitialSchema.js';
 import { DeviceAlerts1763900100000 } from './1763900100000-DeviceAlerts.js';
 import { JobDispatch1763900200000 } from './1763900200000-JobDispatch.js';
+import { ImmutableAudit1763900300000 } from './1763900300000-ImmutableAudit.js';
 
-export const MIGRATIONS = [InitialSchema1763900000000, DeviceAlerts1763900100000, JobDispatch1763900200000];
+export const MIGRATIONS = [
+  InitialSchema1763900000000,
+  DeviceAlerts1763900100000,
+  JobDispatch1763900200000,
+  ImmutableAudit1763900300000,
+];

@@ -46,6 +46,7 @@ import { serviceSpec, type ServiceName } from '../wsi/contract/schema.js';
 import { deviceManagerHandlers } from '../wsi/handlers/device-manager.js';
 import { sessionHandlers } from '../wsi/handlers/session.js';
 import type { OperationHandlers } from '../wsi/handlers/types.js';
+import { CallerRateLimit } from '../wsi/caller-rate-limit.js';
 import { soapEndpoint } from '../wsi/soap-endpoint.js';
 
 export interface GatewayOptions {
@@ -219,6 +220,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       DeviceManager: { ...session, ...deviceManagerHandlers(deviceManager) },
     };
     const servesApi = config.role === 'all' || config.role === 'api';
+    const rateLimit = new CallerRateLimit(config.soapRatePerCaller);
     const routers: Router[] = servesApi
       ? await Promise.all(
           (Object.keys(handlers) as ServiceName[]).map((name) =>
@@ -231,6 +233,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
               metrics,
               maxBodyBytes: config.soapMaxBodyBytes,
               publicBaseUrl: config.publicBaseUrl,
+              rateLimit,
             }),
           ),
         )

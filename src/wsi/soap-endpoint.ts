@@ -18,6 +18,7 @@ import type { CallerAuthService } from '../services/caller-auth.js';
 import type { AuditTrail, Clock } from '../services/ports.js';
 import { type FieldSpec, inputFields, type OperationSpec, type ServiceSpec, TARGET_NAMESPACE } from './contract/schema.js';
 import { PLACEHOLDER_BASE, renderWsdl } from './contract/wsdl-generator.js';
+import type { CallerRateLimit } from './caller-rate-limit.js';
 import { faultEnvelope, faultInfo, resultEnvelope } from './faults.js';
 import type { OperationHandlers } from './handlers/types.js';
 import { decodeFields, writeFields } from './message-codec.js';
@@ -35,6 +36,8 @@ export interface SoapEndpointDeps {
   logger: Logger;
   metrics: SoapMetrics;
   maxBodyBytes: number;
+  /** Per-caller request budget (Overloaded faults beyond it). */
+  rateLimit?: CallerRateLimit;
   /** Base URL written into served WSDLs; default: the request's own scheme and host. */
   publicBaseUrl: string | undefined;
 }
@@ -186,6 +189,7 @@ export async function soapEndpoint(spec: ServiceSpec, deps: SoapEndpointDeps): P
       const userSession = sessionOf(rawArgs);
       if (op.permission !== undefined) {
         caller = await authenticate(deps.auth, envelope.Header, userSession);
+        deps.rateLimit?.take(caller.username);
         if (!roleAllows(caller.role, op.permission)) {
           throw new DmwsiError('NotAuthorized', `role ${caller.role} may not call ${op.name}`);
         }

@@ -135,6 +135,12 @@ for (const backend of backends) {
       expect(await tx.stores.devices.openTaskCount(imeiN(3))).toBe(1);
     });
 
+    it('refuses to change or remove an audit row, even in SQL', async () => {
+      await tx.stores.audit.record({ caller: 'a', operation: 'op', target: 'x', outcome: 'ok' }, 7);
+      await expect(ds.query("UPDATE audit_log SET caller = 'mallory'")).rejects.toThrow(/cannot be changed/);
+      await expect(ds.query('DELETE FROM audit_log')).rejects.toThrow(/cannot be (changed or )?removed/);
+    });
+
     it('appends audit rows and users', async () => {
       await tx.stores.audit.record({ caller: 'a', operation: 'op', target: 't', outcome: 'ok' }, 5);
       await tx.stores.users.save(
