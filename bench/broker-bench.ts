@@ -53,6 +53,7 @@ import {
   redisCommandCalls,
   soapCall,
   startFleetProcess,
+  stopPatiently,
   TaskTable,
 } from './support/broker-load.js';
 import { ROOT, rssOf, type Started, startNodeWith, waitForHttpAnswer } from './support/processes.js';
@@ -136,6 +137,8 @@ export interface SoapResult {
 export interface BrokerBenchResult {
   arm: ArmResult | undefined;
   raw: RawBullMqResult | undefined;
+  /** CPU during the raw BullMQ run (its queue and worker are in the bench process). */
+  rawCpu: CpuSeconds | undefined;
   /** Queue-to-armed tasks/s ÷ raw BullMQ jobs/s. */
   ratio: number | undefined;
   soap: SoapResult | undefined;
@@ -144,6 +147,9 @@ export interface BrokerBenchResult {
   gatewayPeakRssBytes: number | undefined;
   fleetPeakRssBytes: number | undefined;
   setupSeconds: number;
+  /** os.loadavg() (1 min) when the bench started and when it ended: other work on the box. */
+  loadAverage: [number, number];
+  cores: number;
 }
 
 const CAPABILITY_OID = 'bench-broker-cap';
@@ -246,6 +252,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
   const log = o.log ?? ((line: string) => process.stderr.write(`[broker] ${line}\n`));
   const phases = o.phases ?? new Set<BrokerPhase>(BROKER_PHASES);
   const started = performance.now();
+  const loadAtStart = os.loadavg()[0]!;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-broker-bench-'));
   const port = await freePort();
   const fleetPort = await freePort();
@@ -269,7 +276,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
   const statsRedis = new Redis(o.redisUrl, { maxRetriesPerRequest: 1, connectionName: 'bench-stats' });
   try {
     const csvPath = path.join(dir, 'fleet.csv');
-    const [, startedFleet] = await Promise.all([
+    const [up, startedFleet] = await Promise.allSettled([
       waitForHttpAnswer(`${base}/healthz`),
       startFleetProcess({
         devices: o.tasks,
@@ -283,7 +290,10 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
         maxSessions: o.fleetMaxSessions,
       }),
     ]);
-    fleet = startedFleet;
+    if (startedFleet.status === 'fulfilled') fleet = startedFleet.value;
+    if (up.status === 'rejected') throw up.reason;
+    if (startedFleet.status === 'rejected') throw startedFleet.reason;
+    if (!fleet) throw new Error('unreachable');
     const redisProcess = await redisPid(o.redisUrl);
     const pids: Pids = { gateway: gateway.child.pid, fleet: fleet.child.pid, redis: redisProcess };
 
@@ -374,8 +384,11 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
 
     // --- 2. raw BullMQ -------------------------------------------------------------------
     let raw: RawBullMqResult | undefined;
+    let rawCpu: CpuSeconds | undefined;
     if (phases.has('raw')) {
+      const m0 = await mark(pids, statsRedis, base);
       raw = await runRawBullMq(o.redisUrl, `${env.QUEUE_PREFIX}-raw`, o.tasks, o.workerConcurrency);
+      rawCpu = cpuSince(m0, await mark(pids, statsRedis, base));
       log(`raw BullMQ: ${raw.jobs} jobs in ${raw.seconds.toFixed(2)} s (addBulk ${raw.addBulkSeconds.toFixed(2)} s)`);
     }
 
@@ -430,7 +443,9 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
 
     let api: SoapResult | undefined;
     if (phases.has('api')) {
-      await gateway.stop();
+      const stopping = performance.now();
+      await stopPatiently(gateway.child);
+      log(`api: the first gateway took ${((performance.now() - stopping) / 1000).toFixed(1)} s to stop`);
       gateway = startGateway(o, env, ['--role', 'api']);
       pids.gateway = gateway.child.pid;
       await waitForHttpAnswer(`${base}/healthz`);
@@ -447,18 +462,21 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<BrokerBench
     return {
       arm,
       raw,
+      rawCpu,
       ratio: arm && raw ? arm.tasksPerSecond / raw.jobsPerSecond : undefined,
       soap,
       api,
       gatewayPeakRssBytes,
       fleetPeakRssBytes: fleet.child.pid ? await rssOf(fleet.child.pid) : undefined,
       setupSeconds,
+      loadAverage: [loadAtStart, os.loadavg()[0]!],
+      cores: os.availableParallelism(),
     };
   } finally {
     table?.close();
     statsRedis.disconnect();
     await fleet?.stop();
-    await gateway.stop();
+    await stopPatiently(gateway.child);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

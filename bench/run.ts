@@ -14,12 +14,20 @@
  *   --broker-phases arm,raw,soap,api  which broker figures to run (api: doOperation on a --role api gateway)
  *   --broker-arm-timeout 300  seconds to wait for every task to be armed (broker section)
  *   --broker-cpu-prof DIR  write CPU profiles of the gateway processes (broker section)
+ *   --devices 10000       simulated devices, one SCHEDULED_EXEC job over all of them (fleet section)
+ *   --fleet-sessions 64   simultaneous DM sessions of the simulated fleet (fleet section)
+ *   --fleet-concurrency 32  the gateway's WORKER_CONCURRENCY (fleet section)
+ *   --fleet-at-lead S     AtTime = the createDeployments call + S seconds (default: from --fleet-arm-rate)
+ *   --fleet-arm-rate 80   tasks armed per second assumed when choosing AtTime (fleet section)
+ *   --fleet-timeout 900   seconds after the call before the fleet run gives up
+ *   --fleet-cpu-prof DIR  write a CPU profile of the gateway process (fleet section)
  */
 import { parseArgs } from 'node:util';
 import { ensureRedis } from '../src/main/redis-launcher.js';
 import type { SyncMlEncoding } from '../src/dm/codec/types.js';
 import { formatCodecBench, runCodecBench } from './codec.js';
 import { runDmBench } from './dm-bench.js';
+import { type FleetBenchResult, runFleetBench, type Window as FleetWindow } from './fleet-bench.js';
 import { runSoapBench } from './soap-bench.js';
 import {
   BROKER_PHASES,
@@ -46,6 +54,13 @@ const { values } = parseArgs({
     'broker-phases': { type: 'string', default: 'arm,raw,soap,api' },
     'broker-arm-timeout': { type: 'string', default: '300' },
     'broker-cpu-prof': { type: 'string' },
+    devices: { type: 'string', default: '10000' },
+    'fleet-sessions': { type: 'string', default: '64' },
+    'fleet-concurrency': { type: 'string', default: '32' },
+    'fleet-at-lead': { type: 'string' },
+    'fleet-arm-rate': { type: 'string', default: '80' },
+    'fleet-timeout': { type: 'string', default: '900' },
+    'fleet-cpu-prof': { type: 'string' },
   },
 });
 const sections = new Set(values.only.split(','));
@@ -171,19 +186,25 @@ if (sections.has('broker')) {
       console.log(`| queue-to-armed, ${n(a.tasks)} SCHEDULED_EXEC tasks | ${n(a.tasksPerSecond)} tasks/s (${a.seconds.toFixed(1)} s${incomplete}) | |`);
     }
     if (r.raw) console.log(`| raw BullMQ, ${n(r.raw.jobs)} empty jobs, concurrency ${r.raw.concurrency} | ${n(r.raw.jobsPerSecond)} jobs/s | |`);
-    if (r.ratio !== undefined) console.log(`| ratio | ${r.ratio.toFixed(2)} | ≥ 0.4 |`);
+    if (r.ratio !== undefined) console.log(`| ratio | ${r.ratio.toFixed(r.ratio < 0.1 ? 3 : 2)} | ≥ 0.4 |`);
     console.log('');
+    console.log(
+      `box: ${r.cores} cores, 1-min load average ${r.loadAverage[0].toFixed(1)} at the start, ${r.loadAverage[1].toFixed(1)} at the end (other work on the box slows every figure; the CPU ms per unit below depend on it less)`,
+    );
+    const ms = (sec: number | undefined, per: number) => (sec === undefined ? 'n/a' : `${((sec * 1000) / Math.max(1, per)).toFixed(2)} ms`);
     if (r.soap) {
       const q = r.soap;
       console.log(
         `doOperation: QUERY (Get) on the live fleet's devices, userSession auth, ${n(q.requests)} calls, p50 ${q.p50Ms} ms; meanwhile the fleet ran ${n(q.fleetSessions)} DM sessions for them; QUERY tasks after the run: ${formatCounts(q.queryCounts)}`,
       );
       console.log(`  CPU: ${cpu(q.cpu)}; Redis: ${(q.redis.total / Math.max(1, q.requests)).toFixed(0)} commands per call (${perUnit(q.redis.top, q.requests)})`);
+      console.log(`  gateway CPU per call (with the sessions it causes): ${ms(q.cpu.gateway, q.requests)}`);
     }
     if (r.api) {
       const q = r.api;
       console.log(`doOperation against a --role api gateway (same database and Redis; no workers, no DM sessions): ${loadFigure(q)}, p50 ${q.p50Ms} ms`);
       console.log(`  CPU: ${cpu(q.cpu)}; Redis: ${(q.redis.total / Math.max(1, q.requests)).toFixed(0)} commands per call (${perUnit(q.redis.top, q.requests)})`);
+      console.log(`  gateway CPU per call: ${ms(q.cpu.gateway, q.requests)}`);
     }
     if (r.arm) {
       const a = r.arm;
@@ -195,9 +216,103 @@ if (sections.has('broker')) {
         `  fleet: ${n(a.fleet.sessionsOk)} sessions ok, ${n(a.fleet.sessionsFailed)} failed, ${n(a.fleet.notificationsReceived)} notifications, ${n(a.fleet.schedulesArmed)} schedules armed; DM messages answered: ${(sumCounts(a.dmMessages) / a.tasks).toFixed(1)} per task (by HTTP status: ${formatCounts(a.dmMessages)})`,
       );
       console.log(`  CPU: ${cpu(a.cpu)}; Redis: ${(a.redis.total / a.tasks).toFixed(0)} commands per task (${perUnit(a.redis.top, a.tasks)})`);
+      console.log(`  CPU per task: gateway ${ms(a.cpu.gateway, a.tasks)}, fleet ${ms(a.cpu.fleet, a.tasks)}, redis ${ms(a.cpu.redis, a.tasks)}`);
     }
-    if (r.raw) console.log(`raw BullMQ: addBulk ${r.raw.addBulkSeconds.toFixed(2)} s, the last job done after ${r.raw.seconds.toFixed(2)} s`);
+    if (r.raw) {
+      const c = r.rawCpu;
+      console.log(
+        `raw BullMQ: addBulk ${r.raw.addBulkSeconds.toFixed(2)} s, the last job done after ${r.raw.seconds.toFixed(2)} s; CPU per job: bench process (queue and worker) ${ms(c?.bench, r.raw.jobs)}, redis ${ms(c?.redis, r.raw.jobs)}`,
+      );
+    }
     console.log(`gateway peak RSS: ${mb(r.gatewayPeakRssBytes)}; fleet peak RSS: ${mb(r.fleetPeakRssBytes)} (${n(Number(values['broker-tasks']))} devices)`);
+  } finally {
+    await redis.stop();
+  }
+}
+
+if (sections.has('fleet')) {
+  const redis = await ensureRedis(process.env.REDIS_URL, { mode: 'throwaway' });
+  try {
+    const devices = Number(values.devices);
+    const r: FleetBenchResult = await runFleetBench({
+      redisUrl: redis.url,
+      devices,
+      fleetSessions: Number(values['fleet-sessions']),
+      workerConcurrency: Number(values['fleet-concurrency']),
+      ...(values['fleet-at-lead'] !== undefined && { atLeadSeconds: Number(values['fleet-at-lead']) }),
+      armRate: Number(values['fleet-arm-rate']),
+      timeoutSeconds: Number(values['fleet-timeout']),
+      importChunk: 20_000,
+      ...(values['fleet-cpu-prof'] !== undefined && { cpuProfileDir: values['fleet-cpu-prof'] }),
+    });
+    const n = (x: number) => Math.round(x).toLocaleString('en-US');
+    const s = (x: number | undefined, d = 1) => (x === undefined ? 'n/a' : `${x.toFixed(d)} s`);
+    const rate = (k: number, w: FleetWindow) => (w.seconds > 0 ? n(k / w.seconds) : 'n/a');
+    const rates = (w: FleetWindow | undefined) =>
+      w ? `${rate(w.sessions, w)} sessions/s, ${rate(w.notifications, w)} notifications/s (${rate(w.dmMessages, w)} DM messages/s)` : 'n/a';
+    const notCompleted = Object.entries(r.finalCounts).filter(([k]) => k !== 'COMPLETED');
+    const late = r.armedLate ? `; ${n(r.armedLate)} armed after AtTime` : '';
+    const partial = r.complete ? '' : ` — INCOMPLETE: ${r.stopReason ?? 'not every task ended'}`;
+    const armedFigure =
+      r.armedSeconds !== undefined
+        ? `${s(r.armedSeconds)} after the call${late}`
+        : `not all: ${n(r.armedCount)} of ${n(r.devices)} armed${late}`;
+    const reportedFigure =
+      r.reportedSeconds !== undefined
+        ? `${s(r.reportedSeconds)} (first ${s(r.reportTimes.first)}, median ${s(r.reportTimes.p50)}, p99 ${s(r.reportTimes.p99)})`
+        : `not all: ${n(r.reportTimes.count)} of ${n(r.devices)} reported${r.reportTimes.last !== undefined ? `, the last ${s(r.reportTimes.last)} after AtTime` : ''}`;
+    const work = r.armedSeconds !== undefined && r.reportedSeconds !== undefined ? r.armedSeconds + r.reportedSeconds : undefined;
+    console.log(`\n## Fleet (${n(r.devices)} devices; gateway and fleet as separate processes)${partial}`);
+    console.log('| figure | value | aim |');
+    console.log('|---|---|---|');
+    console.log(`| createDeployments returned | ${s(r.createSeconds, 2)} | < 5 s at 100,000 |`);
+    console.log(`| all SCHEDULED | ${armedFigure} | |`);
+    console.log(`| all reported (from AtTime) | ${reportedFigure} | armed and reported ≤ 5 min in all |`);
+    console.log(`| armed + reported (idle wait before AtTime left out) | ${s(work)} | ≤ 300 s |`);
+    console.log(`| DM sessions/s, notifications/s | arming: ${rates(r.arming)}; reporting: ${rates(r.reporting)} | |`);
+    console.log(`| peak RSS gateway / fleet | ${mb(r.gatewayPeakRssBytes)} / ${mb(r.fleetPeakRssBytes)} (redis ${mb(r.redisPeakRssBytes)}) | gateway ≤ 1 GiB |`);
+    console.log(`| task history rows | ${n(r.historyRows)} (${(r.historyRows / Math.max(1, r.devices)).toFixed(1)} per task) | |`);
+    console.log(`| tasks not COMPLETED | ${notCompleted.length ? formatCounts(Object.fromEntries(notCompleted)) : '0'} | 0 |`);
+    console.log('');
+    console.log(
+      `box: ${r.cores} cores, 1-min load average ${r.loadAverage[0].toFixed(1)} at the start, ${r.loadAverage[1].toFixed(1)} at the end (other work on the box slows every figure)`,
+    );
+    console.log(
+      `setup (not in the figures): ${s(r.setupSeconds)}, of which importDeviceInstances ${s(r.importSeconds)} (20,000 rows per call); createDeployments request ${(r.createRequestBytes / 1024 / 1024).toFixed(1)} MiB, job ${r.jobId}`,
+    );
+    console.log(`AtTime ${r.atTime}, ${s(r.leadSeconds, 0)} after the call started: ${r.leadRule}`);
+    if (r.wallSeconds !== undefined) console.log(`call to the last report, wall clock (with the wait for AtTime): ${s(r.wallSeconds)}`);
+    const cpuLine = (w: FleetWindow, per: number) => {
+      const c = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(1)} s (${((x * 1000) / Math.max(1, per)).toFixed(2)} ms/task)`);
+      const top = w.redisTop
+        .slice(0, 6)
+        .map(([k, v]) => `${k} ${(v / Math.max(1, per)).toFixed(1)}`)
+        .join(', ');
+      return `CPU gateway ${c(w.cpu.gateway)}, fleet ${c(w.cpu.fleet)}, redis ${c(w.cpu.redis)}; Redis ${(w.redisCommands / Math.max(1, per)).toFixed(0)} commands/task (${top})`;
+    };
+    for (const [name, w] of [
+      ['arming window (call start to the last task SCHEDULED; until the last poll when not all were)', r.arming],
+      ['reporting window (AtTime to the last report; until the last poll when not all came)', r.reporting],
+    ] as const) {
+      if (!w) continue;
+      console.log(
+        `${name}: ${s(w.seconds)}, ${n(w.sessions)} DM sessions (${n(w.sessionsFailed)} failed), ${n(w.notifications)} notifications, ${n(w.dmMessages)} DM messages (${(w.dmMessages / Math.max(1, w.sessions)).toFixed(1)} per session)`,
+      );
+      console.log(`  ${cpuLine(w, r.devices)}`);
+    }
+    console.log(`task_history by event: ${r.historyByEvent.map(([e, k]) => `${e} ${n(k)}`).join(', ')}`);
+    if (r.fleet) {
+      const f = r.fleet;
+      console.log(
+        `fleet at the end: ${n(f.sessionsOk)} sessions ok, ${n(f.sessionsFailed)} failed; ${n(f.notificationsReceived)} notifications (${n(f.notificationsRejected)} rejected, ${n(f.notificationsIgnored)} ignored); ${n(f.schedulesArmed)} armed, ${n(f.schedulesFired)} fired, ${n(f.schedulesMissed)} missed, ${n(f.alertsReported)} alerts`,
+      );
+    }
+    if (!r.complete && r.lastCounters) {
+      const j = r.lastCounters;
+      console.log(
+        `last getJobById (${j.status}): queued ${n(j.queued)}, notifying ${n(j.notifying)}, in session ${n(j.inSession)}, scheduled ${n(j.scheduled)}, completed ${n(j.completed)}, failed ${n(j.failed)}, missed ${n(j.missed)}, cancelled ${n(j.cancelled)}, expired ${n(j.expired)}`,
+      );
+    }
   } finally {
     await redis.stop();
   }

@@ -4,7 +4,7 @@
  * calls, autocannon as a promise, and a read-only view of the gateway's task
  * table.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -195,4 +195,20 @@ export async function dmMessagesByStatus(gatewayBase: string): Promise<Record<st
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^dmwsi_dm_message_duration_seconds_count\{status="(\d+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
   return out;
+}
+
+/**
+ * SIGTERM, then SIGKILL only after `graceMs`: a gateway with work in flight
+ * (and a CPU profile to write) can take longer to close than Started.stop's 5 s.
+ */
+export function stopPatiently(child: ChildProcess, graceMs = 30_000): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
