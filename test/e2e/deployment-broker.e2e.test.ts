@@ -129,6 +129,14 @@ describe('doOperation SCHEDULED_EXEC, end to end', () => {
     expect((await faultOf(call(bulk, 'cancelTask', { userSession: '', taskId }))).code).toBe('InvalidState');
   });
 
+  it('refuses to cancel after AtTime once the schedule has run (InvalidState), and the history stays true', async () => {
+    const taskId = await doOperation(6, sse(inSeconds(2)));
+    await until(taskId, ['COMPLETED']);
+    expect((await faultOf(call(bulk, 'cancelTask', { userSession: '', taskId }))).code).toBe('InvalidState');
+    expect(device(6).executionCount('./FUMO/fw1/Update')).toBe(1);
+    expect((await history(taskId)).at(-1)?.to).toBe('COMPLETED');
+  });
+
   it('never executes twice when the gateway restarts between arming and reporting', async () => {
     const d = device(4);
     const taskId = await doOperation(4, sse(inSeconds(3)));
