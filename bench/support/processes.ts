@@ -15,7 +15,10 @@ export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      const r = await fetch(url);
+      // Each attempt gives up after a second: the gateway listens before it
+      // attaches its request handler (gateway.ts), and a request accepted in
+      // between is never answered, which hung the whole bench.
+      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
       if (r.ok) return;
     } catch {
       // not up yet

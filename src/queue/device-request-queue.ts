@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DeviceRequestQueue } from '../dm/server/ports.js';
+import { type RedisTurnBatch, turnBatchOf } from './dm-session-store.js';
 import { checkServerCommandRequest, type ServerCommandRequest } from '../dm/session/index.js';
 
 const ENQUEUE = `
@@ -30,10 +31,15 @@ const PENDING_SHA = crypto.createHash('sha1').update(PENDING).digest('hex');
 const WINDOW = 64;
 
 export class RedisDeviceRequestQueue implements DeviceRequestQueue {
+  /** The read of every DM message goes out with the session store's commands (see RedisTurnBatch). */
+  private readonly batch: RedisTurnBatch;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.batch = turnBatchOf(redis);
+  }
 
   private keys(deviceId: string): [string, string] {
     const base = `${this.prefix}:dm:queue:{${deviceId}}`;
@@ -57,10 +63,10 @@ export class RedisDeviceRequestQueue implements DeviceRequestQueue {
   /** EVALSHA, and EVAL when Redis does not have the script yet (first call, restart, SCRIPT FLUSH). */
   private async runPending(ids: string, requests: string): Promise<unknown> {
     try {
-      return await this.redis.evalsha(PENDING_SHA, 2, ids, requests, WINDOW);
+      return await this.batch.send('evalsha', PENDING_SHA, 2, ids, requests, WINDOW);
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return this.redis.eval(PENDING, 2, ids, requests, WINDOW);
+      return this.batch.send('eval', PENDING, 2, ids, requests, WINDOW);
     }
   }
 

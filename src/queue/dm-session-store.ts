@@ -2,11 +2,85 @@
 import type { Redis } from 'ioredis';
 import type { DmSessionStore } from '../dm/server/ports.js';
 
+type Arg = string | number;
+
+/**
+ * The DM stores' Redis commands, sent as one pipeline per event-loop turn:
+ * every command issued while the loop handles a batch of ready sockets goes
+ * out in one socket write (flushed from setImmediate, right after the poll
+ * phase), instead of one write each. In the DM bench (64 sessions in flight)
+ * the synchronous socket write of each Redis command (~30 µs: a loopback TCP
+ * send that wakes Redis) was the largest single cost of the gateway, ~23% of
+ * its busy CPU; batched, a flush carried 27-42 commands (~10 messages'
+ * worth) and gateway CPU per message fell ~14% (0.47 -> 0.40 ms), Redis's
+ * by half (0.07 -> 0.04 ms). Commands keep their order; each caller gets its
+ * own reply or error, as with a direct command. Only the DM stores use it:
+ * the shared connection's other users are unchanged.
+ */
+export class RedisTurnBatch {
+  private queued: { command: string; args: Arg[]; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(private readonly redis: Redis) {}
+
+  send(command: string, ...args: Arg[]): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.queued.push({ command, args, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queued;
+    this.queued = [];
+    if (batch.length === 1) {
+      const only = batch[0]!;
+      this.redis.call(only.command, only.args).then(only.resolve, only.reject);
+      return;
+    }
+    this.redis
+      .pipeline(batch.map((c) => [c.command, ...c.args]))
+      .exec()
+      .then(
+        (results) => {
+          for (const [i, c] of batch.entries()) {
+            const [err, reply] = results?.[i] ?? [new Error('Redis pipeline gave no reply'), undefined];
+            if (err) c.reject(err);
+            else c.resolve(reply);
+          }
+        },
+        (err: unknown) => {
+          for (const c of batch) c.reject(err);
+        },
+      );
+  }
+}
+
+const batches = new WeakMap<Redis, RedisTurnBatch>();
+
+/** The one batch of a connection, shared by the DM stores built on it. */
+export function turnBatchOf(redis: Redis): RedisTurnBatch {
+  let batch = batches.get(redis);
+  if (batch === undefined) {
+    batch = new RedisTurnBatch(redis);
+    batches.set(redis, batch);
+  }
+  return batch;
+}
+
 export class RedisDmSessionStore implements DmSessionStore {
+  private readonly batch: RedisTurnBatch;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.batch = turnBatchOf(redis);
+  }
 
   private stateKey(token: string): string {
     return `${this.prefix}:dm:session:${token}`;
@@ -17,22 +91,21 @@ export class RedisDmSessionStore implements DmSessionStore {
   }
 
   async load(token: string): Promise<string | undefined> {
-    return (await this.redis.get(this.stateKey(token))) ?? undefined;
+    return ((await this.batch.send('get', this.stateKey(token))) as string | null) ?? undefined;
   }
 
   async save(token: string, state: string, ttlSeconds: number): Promise<void> {
-    await this.redis.set(this.stateKey(token), state, 'EX', ttlSeconds);
+    await this.batch.send('set', this.stateKey(token), state, 'EX', ttlSeconds);
   }
 
   async bind(deviceId: string, sessionId: string, token: string, ttlSeconds: number): Promise<void> {
-    await this.redis.set(this.sidKey(deviceId, sessionId), token, 'EX', ttlSeconds);
+    await this.batch.send('set', this.sidKey(deviceId, sessionId), token, 'EX', ttlSeconds);
   }
 
   /**
-   * Both SETs in one pipeline: one socket write and one round trip instead of
-   * two awaited ones (each Redis command cost ~2% of the gateway's CPU in the
-   * DM bench, most of it the write syscall). Not MULTI: the two keys are in
-   * different cluster slots, and the outcome is the same as two SETs in turn.
+   * Both SETs issued together: the same pipeline, one round trip instead of
+   * two awaited ones. Not MULTI: the two keys are in different cluster
+   * slots, and the outcome is the same as two SETs in turn.
    */
   async saveAndBind(
     token: string,
@@ -40,16 +113,12 @@ export class RedisDmSessionStore implements DmSessionStore {
     ttlSeconds: number,
     binding?: { deviceId: string; sessionId: string },
   ): Promise<void> {
-    if (binding === undefined) return this.save(token, state, ttlSeconds);
-    const results = await this.redis
-      .pipeline()
-      .set(this.stateKey(token), state, 'EX', ttlSeconds)
-      .set(this.sidKey(binding.deviceId, binding.sessionId), token, 'EX', ttlSeconds)
-      .exec();
-    for (const [err] of results ?? []) if (err) throw err;
+    const saved = this.save(token, state, ttlSeconds);
+    if (binding === undefined) return saved;
+    await Promise.all([saved, this.bind(binding.deviceId, binding.sessionId, token, ttlSeconds)]);
   }
 
   async lookup(deviceId: string, sessionId: string): Promise<string | undefined> {
-    return (await this.redis.get(this.sidKey(deviceId, sessionId))) ?? undefined;
+    return ((await this.batch.send('get', this.sidKey(deviceId, sessionId))) as string | null) ?? undefined;
   }
 }

@@ -11,7 +11,8 @@
  * both ways in behave alike. What body-parser did and devices or tests rely
  * on is kept: the cap applies to the bytes read and again to the decoded
  * bytes of a gzip/deflate/br body (413), an unknown Content-Encoding is
- * refused (415), an unreadable body is a 400, an empty one too.
+ * refused with 415 (the express error handler turned body-parser's 415 into
+ * a 400), an unreadable body is a 400, an empty one too.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import zlib from 'node:zlib';

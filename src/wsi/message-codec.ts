@@ -11,6 +11,9 @@ import { COMPLEX_TYPES, type FieldSpec, type SimpleType } from './contract/schem
 const NON_ELEMENT_KEYS = new Set(['attributes', '$value', '$xml']);
 
 const INT = /^[+-]?\d{1,10}$/;
+/** Outside XML 1.0's Char production (control characters, U+FFFE/FFFF, lone surrogates): no strict client could read them back. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding the control characters XML forbids is the point.
+const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const LONG = /^[+-]?\d{1,16}$/;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$/;
 
@@ -34,6 +37,7 @@ function decodeSimple(type: SimpleType, v: unknown, path: string, maxLength?: nu
   const text = textOf(v, path);
   switch (type) {
     case 'string':
+      if (NOT_XML_CHAR.test(text)) throw invalidArgument(path, 'contains characters XML 1.0 does not allow');
       if (maxLength !== undefined && text.length > maxLength) {
         throw invalidArgument(path, `is longer than ${maxLength} characters`);
       }
@@ -68,8 +72,10 @@ function decodeSimple(type: SimpleType, v: unknown, path: string, maxLength?: nu
 }
 
 function validParts(m: RegExpExecArray): boolean {
-  const [mo, d, h, mi, s] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
-  return mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && s <= 60;
+  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
+  // No leap second (Date cannot hold one) and no day the month does not have.
+  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  return mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth && h <= 23 && mi <= 59 && s <= 59;
 }
 
 function decodeValue(f: FieldSpec, v: unknown, path: string): unknown {

@@ -24,6 +24,8 @@ function attr(v: unknown, name: string): string | undefined {
 export function usernameToken(header: unknown): UsernameToken | 'malformed' | undefined {
   const security = (header as { Security?: unknown } | undefined)?.Security;
   if (security === undefined) return undefined;
+  // An empty <Security/> parses as null: a header that authenticates nobody.
+  if (security === null || typeof security !== 'object') return 'malformed';
   const token = (security as { UsernameToken?: unknown }).UsernameToken;
   if (!token || typeof token !== 'object' || Array.isArray(token)) return 'malformed';
   const t = token as Record<string, unknown>;

@@ -17,7 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => rig?.stop());
 
-it('resumes a running job after a restart, at its rate, to the end', async () => {
+it('resumes a running job after a restart, at its rate, to the end', { timeout: 120_000 }, async () => {
   const bulk = await soapClient(rig.gw.url, 'BulkOperationsManager', { kind: 'text', ...ADMIN });
   const { jobId } = await call<{ jobId: string }>(bulk, 'createDeployments', {
     userSession: '',
@@ -30,7 +30,7 @@ it('resumes a running job after a restart, at its rate, to the end', async () =>
   const second = await startGateway({ ...rig.gw.config, port: Number(new URL(rig.gw.url).port) });
   try {
     const client = await soapClient(second.url, 'BulkOperationsManager', { kind: 'text', ...ADMIN });
-    const done = await jobReaches(client, jobId, ['COMPLETED'], 30_000);
+    const done = await jobReaches(client, jobId, ['COMPLETED'], 90_000);
     expect(done.completed).toBe(12);
     expect(await taskCounts(client, jobId)).toEqual(countersAsStatuses(done));
     const released = (await second.dataSource.query('SELECT released_at AS at FROM task WHERE job_id = ?', [jobId])) as { at: number }[];

@@ -138,3 +138,46 @@ describe('hostile SOAP input', () => {
     expect(ok.text).toContain(`<oid>${CAPABILITY.oid}</oid>`);
   });
 });
+
+describe('findings of the property-based suite, fixed', () => {
+  it('refuses id/href multi-ref attributes (id="__proto__" polluted Object.prototype and crashed the process)', async () => {
+    const evil = envelope('<t:getDeviceInstances id="__proto__"><t:userSession/><t:offset>0</t:offset><t:limit>1</t:limit></t:getDeviceInstances>', auth);
+    expectFault(await post(evil), 'InvalidArgument');
+    expect(({} as Record<string, unknown>).obj).toBeUndefined();
+    const ok = await post(envelope('<t:getDeviceInstances><t:userSession/><t:offset>0</t:offset><t:limit>1</t:limit></t:getDeviceInstances>', auth));
+    expect(ok.status).toBe(200);
+  });
+
+  it('still accepts wsu:Id attributes on WS-Security elements', async () => {
+    const header = passwordTextHeader(ADMIN.username, ADMIN.password).replace(
+      '<wsse:UsernameToken>',
+      '<wsse:UsernameToken xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd" wsu:Id="UsernameToken-1">',
+    );
+    const r = await post(envelope('<t:getDeviceInstances><t:userSession/><t:offset>0</t:offset><t:limit>1</t:limit></t:getDeviceInstances>', header));
+    expect(r.status).toBe(200);
+  });
+
+  it('answers an empty Security header with AuthenticationFailed, not Internal', async () => {
+    const header = '<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"/>';
+    expectFault(await post(envelope('<t:getDeviceInstances><t:userSession/><t:offset>0</t:offset><t:limit>1</t:limit></t:getDeviceInstances>', header)), 'AuthenticationFailed');
+  });
+
+  it('refuses a leap second and a day the month does not have', async () => {
+    const byDate = (from: string) =>
+      `<t:getJobsByDate><t:userSession/><t:from>${from}</t:from><t:to>2099-01-01T00:00:00Z</t:to><t:offset>0</t:offset><t:limit>1</t:limit></t:getJobsByDate>`;
+    const bulkPost = (b: string) =>
+      fetch(`${gw.url}/dmwsi/BulkOperationsManager`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: envelope(b, auth) }).then(
+        async (r) => ({ status: r.status, text: await r.text() }),
+      );
+    expectFault(await bulkPost(byDate('2016-12-31T23:59:60Z')), 'InvalidArgument');
+    expectFault(await bulkPost(byDate('2024-02-30T00:00:00Z')), 'InvalidArgument');
+  });
+
+  it('refuses characters XML 1.0 forbids, so no answer echoes or stores them', async () => {
+    const r = await post(
+      createDevice(`<t:deviceId>IMEI:490154203237518</t:deviceId><t:phoneNumber>+15550001</t:phoneNumber><t:capabilityOid>c\uFFFF</t:capabilityOid>`),
+    );
+    expectFault(r, 'InvalidArgument');
+    expect(r.text).not.toMatch(/[\uFFFE\uFFFF]/);
+  });
+});

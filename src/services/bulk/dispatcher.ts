@@ -41,7 +41,11 @@ export class JobDispatcher {
   constructor(private readonly d: DispatcherDeps) {}
 
   async tick(jobId: string): Promise<void> {
-    if (!(await this.d.cache.lock(`dispatch-lock:${jobId}`, 30_000))) return;
+    // Short: a process that dies mid-tick must not stall the job for long (a tick takes milliseconds).
+    if (!(await this.d.cache.lock(`dispatch-lock:${jobId}`, 5_000))) {
+      await this.d.jobs.dispatch(jobId, 1_000);
+      return;
+    }
     let next: number | undefined;
     try {
       next = await this.release(jobId);

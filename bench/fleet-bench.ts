@@ -1,0 +1,494 @@
+/**
+ * The fleet benchmark (bulk operations, `npm run bench:fleet -- --devices N`):
+ * one gateway process (`dmwsi serve`, role all) and one simulated fleet
+ * process (`dmwsi simulate`) on this machine, on one throwaway Redis.
+ *
+ * Setup (not timed in the figures): the fleet writes its credentials CSV, the
+ * devices are registered with createDeviceCapability (sseRoot ./SSE) and
+ * importDeviceInstances in chunks of `importChunk` rows.
+ *
+ * Then ONE createDeployments call over SOAP (IBulkOperationsManagerServices,
+ * /dmwsi/BulkOperationsManager): operation SCHEDULED_EXEC of ./FUMO/fw1/Update
+ * at AtTime, targets = every device id, no rollout options (no waves, rate or
+ * session cap). AtTime is fixed before the call, as the call carries it:
+ * the call start + `atLeadSeconds`, or by default + (20 s + 5 s per 100,000
+ * targets for the call itself + devices ÷ `armRate`), rounded up to a whole
+ * second. `armRate` is the arming rate assumed for this machine (measured with
+ * this bench), so by default AtTime falls after arming has finished; the
+ * tasks armed after AtTime are counted (from task_history) and printed.
+ *
+ * Figures:
+ * 1. createDeployments: call to answer (the job and all its tasks are durable then).
+ * 2. All SCHEDULED: call start to the last task's move to SCHEDULED, from the
+ *    `at` of task_history rows (the gateway's clock; same machine).
+ * 3. All reported: AtTime to the last task's move to an end state (the
+ *    Generic Alert recorded), from task_history; also the first report and
+ *    the median and 99th percentile.
+ * 4. DM sessions/s and notifications/s: the fleet's counters (GET /stats)
+ *    and the DM messages the gateway answered (its /metrics), over each
+ *    window: arming (call start to the first poll seeing every task armed
+ *    or ended) and reporting (AtTime to the first poll seeing every task ended).
+ * 5. Peak RSS (VmHWM from /proc) of the gateway, the fleet and Redis.
+ * 6. task_history rows (whole table: only this job's tasks exist), by event.
+ * 7. The job's tasks by status (task table), the not-COMPLETED ones listed.
+ *
+ * Progress is polled every second with getJobById (one SOAP call; its
+ * counters move in the same transaction as the task). The run gives up
+ * `timeoutSeconds` after the call start (default: 600 s after AtTime) and
+ * reports how far it got; SIGINT/SIGTERM stop the gateway and the fleet. CPU
+ * seconds of each process per window (from /proc) and Redis commands per task
+ * show where the time goes.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from '../src/main/redis-launcher.js';
+import type { FleetStats } from '../src/simulator/fleet.js';
+import {
+  commandGrowth,
+  cpuSecondsOf,
+  envelope,
+  escapeXml,
+  type FleetProcess,
+  redisCommandCalls,
+  soapCall,
+  startFleetProcess,
+  stopPatiently,
+} from './support/broker-load.js';
+import {
+  armedOrEnded,
+  ended,
+  FleetDb,
+  gatewayMetrics,
+  type JobCounters,
+  localRedisPid,
+  parseJobData,
+  RssWatch,
+  TERMINAL_STATUSES,
+} from './support/fleet-db.js';
+import { ROOT, rssOf, type Started, startNodeWith, waitForHttpAnswer } from './support/processes.js';
+
+export interface FleetBenchOptions {
+  redisUrl: string;
+  devices: number;
+  /** The fleet's simultaneous DM sessions (`simulate --max-sessions`). */
+  fleetSessions: number;
+  /** The gateway's WORKER_CONCURRENCY. */
+  workerConcurrency: number;
+  /** AtTime = call start + this many seconds; default from `armRate`. */
+  atLeadSeconds?: number;
+  /** Tasks armed per second assumed when choosing AtTime. */
+  armRate: number;
+  /** Give up this long after the createDeployments call started; default AtTime + 600 s. */
+  timeoutSeconds?: number;
+  /** importDeviceInstances rows per call. */
+  importChunk: number;
+  /** Write a CPU profile of the gateway process (node --cpu-prof) into this directory. */
+  cpuProfileDir?: string;
+  /** Progress lines (stderr by default). */
+  log?: (line: string) => void;
+}
+
+export interface CpuSeconds {
+  gateway: number | undefined;
+  fleet: number | undefined;
+  redis: number | undefined;
+}
+
+/** What happened in one window, from the polls at its ends. */
+export interface Window {
+  seconds: number;
+  /** DM sessions the fleet ran (ok + failed). */
+  sessions: number;
+  sessionsFailed: number;
+  notifications: number;
+  /** DM messages the gateway answered. */
+  dmMessages: number;
+  cpu: CpuSeconds;
+  /** Redis commands run (INFO commandstats; a script's own calls count too). */
+  redisCommands: number;
+  redisTop: [string, number][];
+}
+
+export interface FleetBenchResult {
+  devices: number;
+  setupSeconds: number;
+  importSeconds: number;
+  jobId: string;
+  atTime: string;
+  /** AtTime minus the call start. */
+  leadSeconds: number;
+  leadRule: string;
+  createSeconds: number;
+  /** The gateway's CPU seconds (user + system) while createDeployments ran: less sensitive to other work on the box. */
+  createCpuSeconds: number | undefined;
+  createRequestBytes: number;
+  /** Call start to the last move to SCHEDULED (task_history); undefined: not all armed. */
+  armedSeconds: number | undefined;
+  /** Tasks moved to SCHEDULED, and how many of them after AtTime. */
+  armedCount: number;
+  armedLate: number;
+  /** AtTime to the last move to an end state; undefined: not all reported. */
+  reportedSeconds: number | undefined;
+  /** AtTime to the first / median / 99th percentile / last report (end-state moves after AtTime). */
+  reportTimes: { count: number; first?: number; p50?: number; p99?: number; last?: number };
+  /** Call start to the last report, wall clock (idle wait before AtTime included). */
+  wallSeconds: number | undefined;
+  complete: boolean;
+  stopReason: string | undefined;
+  lastCounters: JobCounters | undefined;
+  finalCounts: Record<string, number>;
+  historyRows: number;
+  historyByEvent: [string, number][];
+  arming: Window | undefined;
+  reporting: Window | undefined;
+  fleet: FleetStats | undefined;
+  gatewayPeakRssBytes: number | undefined;
+  /** When the gateway's RSS was highest (sampled every 250 ms), in seconds after the call started; negative: during setup. */
+  gatewayPeakRssAt: number | undefined;
+  fleetPeakRssBytes: number | undefined;
+  fleetPeakRssAt: number | undefined;
+  /** Highest V8 heap figures of the gateway (its /metrics, polled once a second; missed while it cannot answer). */
+  gatewayHeap: { used: number; total: number; external: number };
+  redisPeakRssBytes: number | undefined;
+  loadAverage: [number, number];
+  cores: number;
+}
+
+const CAPABILITY_OID = 'bench-fleet-cap';
+const ADMIN_PASSWORD = 'bench-admin-password';
+const TARGET_URI = './FUMO/fw1/Update';
+const POLL_MS = 1000;
+/** The poll before AtTime starts this long before it. */
+const AT_LEAD_MS = 500;
+/** The default time limit leaves this long after AtTime for the reports. */
+const REPORT_ALLOWANCE_S = 600;
+
+interface Sample {
+  t: number;
+  job: JobCounters | undefined;
+  fleet: FleetStats | undefined;
+  /** DM messages the gateway has answered (carried over from the previous poll when /metrics did not answer). */
+  dmMessages: number;
+  cpu: CpuSeconds;
+  redisCommands: Record<string, number>;
+}
+
+/** Whole seconds, UTC with Z. */
+const isoSeconds = (ms: number) => new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function startGateway(o: FleetBenchOptions, env: Record<string, string>): Started {
+  const nodeArgs: string[] = [];
+  if (o.cpuProfileDir !== undefined) {
+    // Written when the gateway exits (it exits on SIGTERM once closed).
+    fs.mkdirSync(o.cpuProfileDir, { recursive: true });
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(o.cpuProfileDir)}`);
+  }
+  return startNodeWith(nodeArgs, path.join(ROOT, 'bin', 'dmwsi.mjs'), ['serve'], env);
+}
+
+async function timedSoap(url: string, body: string, timeoutMs: number): Promise<string> {
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'text/xml; charset=utf-8' },
+    body,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await r.text();
+  if (r.status !== 200) throw new Error(`SOAP call failed (${r.status}): ${text.slice(0, 400)}`);
+  return text;
+}
+
+/** The window between two polls; `seconds` overrides its length (e.g. exact times from task_history). */
+function windowOf(a: Sample, b: Sample, seconds?: number): Window {
+  const d = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? undefined : y - x);
+  const fa = a.fleet;
+  const fb = b.fleet;
+  const redis = commandGrowth(a.redisCommands, b.redisCommands);
+  return {
+    seconds: seconds ?? (b.t - a.t) / 1000,
+    sessions: fa && fb ? fb.sessionsOk + fb.sessionsFailed - fa.sessionsOk - fa.sessionsFailed : 0,
+    sessionsFailed: fa && fb ? fb.sessionsFailed - fa.sessionsFailed : 0,
+    notifications: fa && fb ? fb.notificationsReceived - fa.notificationsReceived : 0,
+    dmMessages: b.dmMessages - a.dmMessages,
+    cpu: { gateway: d(a.cpu.gateway, b.cpu.gateway), fleet: d(a.cpu.fleet, b.cpu.fleet), redis: d(a.cpu.redis, b.cpu.redis) },
+    redisCommands: redis.total,
+    redisTop: redis.top,
+  };
+}
+
+export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchResult> {
+  const log = o.log ?? ((line: string) => process.stderr.write(`[fleet] ${line}\n`));
+  const started = performance.now();
+  const loadAtStart = os.loadavg()[0]!;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-fleet-bench-'));
+  const port = await freePort();
+  const fleetPort = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const bulkUrl = `${base}/dmwsi/BulkOperationsManager`;
+  const deviceManager = `${base}/dmwsi/DeviceManager`;
+  // createDeployments carries every target (~50 B each): leave room for it.
+  const soapMaxBody = Math.max(32 * 1024 * 1024, o.devices * 200);
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: dir,
+    REDIS_URL: o.redisUrl,
+    PUBLIC_DM_URL: `${base}/dm`,
+    DMWSI_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    DMWSI_SECRET_KEY: crypto.randomBytes(32).toString('hex'),
+    QUEUE_PREFIX: `bench-${crypto.randomBytes(3).toString('hex')}`,
+    WORKER_CONCURRENCY: String(o.workerConcurrency),
+    SOAP_MAX_BODY_BYTES: String(soapMaxBody),
+    LOG_LEVEL: 'warn',
+  };
+  const gateway = startGateway(o, env);
+  let fleet: FleetProcess | undefined;
+  // Interrupted: stop the children (Redis is the caller's; its launcher stops it on exit).
+  const interrupted = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping the gateway and the fleet`);
+    void Promise.all([fleet?.stop(), stopPatiently(gateway.child, 10_000)]).finally(() => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  let db: FleetDb | undefined;
+  const watches: RssWatch[] = [];
+  const heap = { used: 0, total: 0, external: 0 };
+  let heapTimer: NodeJS.Timeout | undefined;
+  const statsRedis = new Redis(o.redisUrl, { maxRetriesPerRequest: 1, connectionName: 'bench-fleet-stats' });
+  try {
+    const csvPath = path.join(dir, 'fleet.csv');
+    const [, startedFleet] = await Promise.all([
+      waitForHttpAnswer(`${base}/healthz`, 60_000),
+      startFleetProcess(
+        {
+          devices: o.devices,
+          serverUrl: `${base}/dm`,
+          listenPort: fleetPort,
+          csvPath,
+          capabilityOid: CAPABILITY_OID,
+          imeiStart: '35900000000000',
+          phonePrefix: '+1666',
+          secretSeed: 'fleet-bench',
+          maxSessions: o.fleetSessions,
+        },
+        300_000,
+      ),
+    ]);
+    fleet = startedFleet;
+    const pids = { gateway: gateway.child.pid, fleet: fleet.child.pid, redis: await localRedisPid(o.redisUrl) };
+    watches.push(new RssWatch(pids.gateway), new RssWatch(pids.fleet));
+    // The gateway's heap, once a second from setup on (also while createDeployments runs, when it can answer).
+    heapTimer = setInterval(() => {
+      void gatewayMetrics(base, 900).then((m) => {
+        heap.used = Math.max(heap.used, m?.heapUsed ?? 0);
+        heap.total = Math.max(heap.total, m?.heapTotal ?? 0);
+        heap.external = Math.max(heap.external, m?.external ?? 0);
+      });
+    }, 1000);
+
+    // --- setup: register the fleet ---------------------------------------------------------
+    const login = await soapCall(bulkUrl, `<t:login><t:username>admin</t:username><t:password>${ADMIN_PASSWORD}</t:password></t:login>`);
+    const session = /<userSession>([^<]+)<\/userSession>/.exec(login)![1]!;
+    await soapCall(
+      deviceManager,
+      `<t:createDeviceCapability><t:userSession>${session}</t:userSession><t:capability><t:oid>${CAPABILITY_OID}</t:oid><t:make>DmwsiSim</t:make><t:model>SimPhone-1</t:model><t:firmwareVersion>1.0.0</t:firmwareVersion><t:dmVersion>1.2</t:dmVersion><t:sseRoot>./SSE</t:sseRoot></t:capability></t:createDeviceCapability>`,
+    );
+    const [header, ...rows] = fs.readFileSync(csvPath, 'utf8').split('\n').filter((l) => l !== '');
+    if (rows.length !== o.devices) throw new Error(`the fleet wrote ${rows.length} CSV rows for ${o.devices} devices`);
+    const deviceIds = rows.map((r) => r.slice(0, r.indexOf(',')));
+    const importStarted = performance.now();
+    for (let i = 0; i < rows.length; i += o.importChunk) {
+      const chunk = rows.slice(i, i + o.importChunk);
+      const answer = await soapCall(
+        deviceManager,
+        `<t:importDeviceInstances><t:userSession>${session}</t:userSession><t:csv>${escapeXml([header, ...chunk].join('\n'))}</t:csv></t:importDeviceInstances>`,
+      );
+      const count = Number(/<imported>(\d+)<\/imported>/.exec(answer)?.[1]);
+      if (count !== chunk.length) throw new Error(`import stored ${count} of ${chunk.length} rows: ${answer.slice(0, 400)}`);
+    }
+    const importSeconds = (performance.now() - importStarted) / 1000;
+    db = new FleetDb(path.join(dir, 'dmwsi.sqlite'));
+    const setupSeconds = (performance.now() - started) / 1000;
+    log(`setup: gateway and fleet up, ${o.devices} devices imported in ${importSeconds.toFixed(1)} s (setup ${setupSeconds.toFixed(1)} s in all)`);
+
+    // --- sampling ---------------------------------------------------------------------------
+    let jobId: string | undefined;
+    let lastDmMessages = 0;
+    const sample = async (): Promise<Sample> => {
+      const t = performance.now();
+      const [job, fleetStats, metrics, redisCommands, gw, fl, rd] = await Promise.all([
+        jobId === undefined
+          ? Promise.resolve(undefined)
+          : timedSoap(
+              bulkUrl,
+              envelope(`<t:getJobById><t:userSession>${session}</t:userSession><t:jobId>${jobId}</t:jobId></t:getJobById>`),
+              10_000,
+            )
+              .then(parseJobData)
+              .catch(() => undefined),
+        fleet!.stats().catch(() => undefined),
+        gatewayMetrics(base),
+        redisCommandCalls(statsRedis).catch(() => ({})),
+        cpuSecondsOf(pids.gateway),
+        cpuSecondsOf(pids.fleet),
+        cpuSecondsOf(pids.redis),
+      ]);
+      const dmMessages = metrics?.dmMessages ?? lastDmMessages;
+      lastDmMessages = dmMessages;
+      return { t, job, fleet: fleetStats, dmMessages, redisCommands, cpu: { gateway: gw, fleet: fl, redis: rd } };
+    };
+
+    // --- the call ---------------------------------------------------------------------------
+    const leadRule =
+      o.atLeadSeconds !== undefined
+        ? `--fleet-at-lead ${o.atLeadSeconds} s`
+        : `20 s + 5 s per 100,000 targets (the call) + ${o.devices.toLocaleString('en-US')} devices ÷ ${o.armRate} tasks/s assumed arming rate`;
+    const lead = o.atLeadSeconds ?? 20 + (5 * o.devices) / 100_000 + o.devices / o.armRate;
+    const timeoutSeconds = o.timeoutSeconds ?? Math.ceil(lead + REPORT_ALLOWANCE_S);
+    const s0 = await sample();
+    const atTime = isoSeconds(Date.now() + lead * 1000);
+    const atMs = Date.parse(atTime);
+    const operation = `<t:name>SCHEDULED_EXEC</t:name><t:targetUri>${TARGET_URI}</t:targetUri><t:atTime>${atTime}</t:atTime>`;
+    const targets = deviceIds.map((id) => `<t:targets>${escapeXml(id)}</t:targets>`).join('');
+    const request = envelope(
+      `<t:createDeployments><t:userSession>${session}</t:userSession><t:operation>${operation}</t:operation>${targets}</t:createDeployments>`,
+    );
+    log(`createDeployments: ${o.devices} targets (${(Buffer.byteLength(request) / 1024 / 1024).toFixed(1)} MiB), AtTime ${atTime} (${((atMs - Date.now()) / 1000).toFixed(0)} s ahead: ${leadRule})`);
+    if (atMs - Date.now() > timeoutSeconds * 1000) {
+      log(`warning: AtTime is after the time limit (${timeoutSeconds} s): the run will stop before any report`);
+    }
+    // The call start on both clocks: wall (compared with task_history's `at`) and monotonic (the polls).
+    const wall0 = Date.now();
+    const t0 = performance.now();
+    const answer = await timedSoap(bulkUrl, request, 600_000);
+    const createSeconds = (performance.now() - t0) / 1000;
+    const cpuAfterCall = await cpuSecondsOf(pids.gateway);
+    const createCpuSeconds = cpuAfterCall === undefined || s0.cpu.gateway === undefined ? undefined : cpuAfterCall - s0.cpu.gateway;
+    jobId = /<jobId>([^<]+)<\/jobId>/.exec(answer)?.[1];
+    if (!jobId) throw new Error(`createDeployments gave no jobId: ${answer.slice(0, 400)}`);
+    log(`createDeployments returned after ${createSeconds.toFixed(2)} s: job ${jobId}`);
+
+    // --- polling until every task has reported, or the time limit ---------------------------------
+    const samples: Sample[] = [s0];
+    let armedSample: Sample | undefined;
+    /** The last poll before AtTime (taken just before it): the reporting window's start. */
+    let atSample: Sample | undefined;
+    let doneSample: Sample | undefined;
+    let stopReason: string | undefined;
+    let lastLog = performance.now();
+    const tAt = t0 + (atMs - wall0);
+    for (;;) {
+      const now = performance.now();
+      // Poll once a second, and once just before AtTime (the devices fire at AtTime; a poll takes a while).
+      const preAt = tAt - AT_LEAD_MS;
+      const wait = atSample === undefined && preAt > now ? Math.min(POLL_MS, preAt - now) : POLL_MS;
+      const previous = samples[samples.length - 1]!;
+      await sleep(wait);
+      const s = await sample();
+      samples.push(s);
+      const job = s.job;
+      if (atSample === undefined && s.t >= preAt) atSample = s.t <= tAt ? s : previous;
+      if (job && armedSample === undefined && armedOrEnded(job) >= job.total) {
+        armedSample = s;
+        log(`all ${job.total} tasks armed or ended ${((s.t - t0) / 1000).toFixed(1)} s after the call (polled)`);
+      }
+      if (job && ended(job) >= job.total) {
+        doneSample = s;
+        break;
+      }
+      if (s.t - lastLog >= 10_000) {
+        lastLog = s.t;
+        const f = s.fleet;
+        log(
+          `${((s.t - t0) / 1000).toFixed(0)} s: ${job ? `queued ${job.queued}, notifying ${job.notifying}, in session ${job.inSession}, scheduled ${job.scheduled}, completed ${job.completed}, failed ${job.failed}, missed ${job.missed}, expired ${job.expired}` : 'getJobById did not answer'}${f ? `; fleet sessions ${f.sessionsOk} ok, ${f.sessionsFailed} failed, ${f.activeSessions} active, ${f.queuedSessions} waiting` : ''}`,
+        );
+      }
+      if (s.t - t0 > timeoutSeconds * 1000) {
+        stopReason = `stopped at the time limit, ${timeoutSeconds} s after the call`;
+        log(stopReason);
+        break;
+      }
+      if (gateway.child.exitCode !== null || gateway.child.signalCode !== null) {
+        stopReason = `the gateway exited (${gateway.child.exitCode ?? gateway.child.signalCode})`;
+        break;
+      }
+    }
+    const last = samples[samples.length - 1]!;
+    const armed = db.transitionTimes(['SCHEDULED']);
+    const armedLate = db.transitionTimes(['SCHEDULED'], atMs + 1).count;
+    const reports = db.transitionTimes(TERMINAL_STATUSES, atMs, [0.5, 0.99]);
+    const allArmedOrEnded = armedSample !== undefined;
+    const complete = doneSample !== undefined;
+    // Windows: counters from the polls at their ends (nothing happens between the last arming session and
+    // AtTime, nor after the last report), lengths from task_history where the window completed.
+    const armingEnd = armedSample ?? atSample ?? last;
+    const arming = windowOf(s0, armingEnd, allArmedOrEnded && armed.last !== undefined ? (armed.last - wall0) / 1000 : undefined);
+    const reporting = atSample
+      ? windowOf(atSample, doneSample ?? last, complete && reports.last !== undefined ? (reports.last - atMs) / 1000 : (last.t - tAt) / 1000)
+      : undefined;
+    const finalCounts = db.taskCounts(jobId);
+    const history = db.historyRows();
+    const sec = (ms: number | undefined, from: number) => (ms === undefined ? undefined : (ms - from) / 1000);
+    const result: FleetBenchResult = {
+      devices: o.devices,
+      setupSeconds,
+      importSeconds,
+      jobId,
+      atTime,
+      leadSeconds: (atMs - wall0) / 1000,
+      leadRule,
+      createSeconds,
+      createCpuSeconds,
+      createRequestBytes: Buffer.byteLength(request),
+      armedSeconds: allArmedOrEnded ? sec(armed.last, wall0) : undefined,
+      armedCount: armed.count,
+      armedLate,
+      reportedSeconds: complete ? sec(reports.last, atMs) : undefined,
+      reportTimes: {
+        count: reports.count,
+        first: sec(reports.first, atMs),
+        p50: sec(reports.at[0], atMs),
+        p99: sec(reports.at[1], atMs),
+        last: sec(reports.last, atMs),
+      },
+      wallSeconds: complete ? sec(reports.last, wall0) : undefined,
+      complete,
+      stopReason,
+      lastCounters: last.job,
+      finalCounts,
+      historyRows: history.total,
+      historyByEvent: history.byEvent,
+      arming,
+      reporting,
+      fleet: last.fleet,
+      gatewayPeakRssBytes: pids.gateway ? await rssOf(pids.gateway) : undefined,
+      gatewayPeakRssAt: watches[0]?.peak ? (watches[0].peakAt - t0) / 1000 : undefined,
+      fleetPeakRssBytes: pids.fleet ? await rssOf(pids.fleet) : undefined,
+      fleetPeakRssAt: watches[1]?.peak ? (watches[1].peakAt - t0) / 1000 : undefined,
+      gatewayHeap: heap,
+      redisPeakRssBytes: pids.redis ? await rssOf(pids.redis) : undefined,
+      loadAverage: [loadAtStart, os.loadavg()[0]!],
+      cores: os.availableParallelism(),
+    };
+    return result;
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+    for (const w of watches) w.stop();
+    clearInterval(heapTimer);
+    db?.close();
+    statsRedis.disconnect();
+    await fleet?.stop();
+    const stopping = performance.now();
+    await stopPatiently(gateway.child, 60_000);
+    if (o.cpuProfileDir !== undefined) log(`gateway stopped in ${((performance.now() - stopping) / 1000).toFixed(1)} s; CPU profile in ${o.cpuProfileDir}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Findings of the DM hostile-input suite (dm-fuzz.test.ts): each test is the
+ * property the gateway should satisfy, and fails today. Not collected by the
+ * green run; run with
+ *
+ *   npx vitest run --config test/hostile/vitest.bugs.config.ts test/hostile/dm-fuzz.bug.ts
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CommandOutcome } from '../../src/dm/server/ports.js';
+import { Fleet } from '../../src/simulator/fleet.js';
+import { createHttpTransport, type DmTransport } from '../../src/simulator/simulated-device.js';
+import { type DmRig, startDmRig } from '../support/dm-rig.js';
+import { CAPABILITY } from '../support/fixtures.js';
+import { waitFor } from '../support/wait.js';
+
+const http = createHttpTransport();
+let interceptor: ((url: string, body: Buffer, headers: Record<string, string>) => Promise<void>) | undefined;
+const transport: DmTransport = {
+  async post(url, body, headers) {
+    if (interceptor) await interceptor(url, body, headers);
+    return http.post(url, body, headers);
+  },
+};
+
+let rig: DmRig;
+let hmacFleet: Fleet;
+const outcomes: CommandOutcome[] = [];
+let n = 0;
+
+beforeAll(async () => {
+  rig = await startDmRig({ devices: 2, authType: 'md5', fleet: { transport } });
+  hmacFleet = new Fleet({
+    devices: 2,
+    serverUrl: rig.dmUrl,
+    serverId: rig.gw.config.dmServerId,
+    capabilityOid: CAPABILITY.oid,
+    authType: 'hmac',
+    encoding: 'xml',
+    imeiStart: '35200000000000',
+    phonePrefix: '+1777',
+    listen: { host: '127.0.0.1', port: 0 },
+    transport,
+  });
+  await hmacFleet.start();
+  await rig.gw.deviceManager.importDeviceInstances({ caller: 'test', operation: 'setup' }, { csv: hmacFleet.credentialsCsv() });
+  rig.gw.dmEvents.onRequests('b-', { outcome: async (o) => void outcomes.push(o) });
+  for (const d of [...rig.fleet.devices, ...hmacFleet.devices]) expect((await d.runSession()).outcome).toBe('ok');
+});
+afterAll(async () => {
+  interceptor = undefined;
+  await hmacFleet?.stop();
+  await rig?.stop();
+  http.close();
+});
+
+describe('BUG: one DM message processed twice at once reports its commands twice (src/dm/server/dm-server.ts)', () => {
+  // handle() loads the session state, runs the engine and saves the new state with no lock or
+  // compare-and-set: two copies of the same message in flight together (a device retrying after
+  // a timeout while the first copy is still being served) both see the state before the message,
+  // both apply the client's Results/Status, and both report the command's outcome (then the last
+  // save wins). The retransmission check (MsgID == lastMsgId) only works once the first copy has
+  // been saved.
+  it('reports each queued command once when the device’s message arrives several times at once', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(0, 1), fc.integer({ min: 1, max: 4 }), async (device, copies) => {
+        const d = rig.fleet.devices[device]!;
+        const requestId = `b-race-${n++}`;
+        await rig.gw.deviceCommands.submit(d.devId, { requestId, commands: [{ verb: 'Get', uri: './DevInfo/Man' }] });
+        const racing: Promise<unknown>[] = [];
+        let i = 0;
+        interceptor = async (url, body, headers) => {
+          // The message that carries the command's Results: copies go out together with it.
+          if (i++ === 1) for (let k = 0; k < copies; k++) racing.push(http.post(url, body, headers).catch(() => undefined));
+        };
+        try {
+          expect((await d.runSession()).outcome).toBe('ok');
+        } finally {
+          interceptor = undefined;
+        }
+        await Promise.all(racing);
+        await waitFor(() => outcomes.find((o) => o.requestId === requestId), 5_000, requestId);
+        await new Promise((r) => setTimeout(r, 200));
+        expect({ requestId, copies, reported: outcomes.filter((o) => o.requestId === requestId).length }).toEqual({ requestId, copies, reported: 1 }); // today: up to copies + 1
+      }),
+      { seed: 7, numRuns: 12, endOnFailure: true },
+    );
+  });
+});
+
+describe('BUG: an unauthenticated message spends an HMAC session’s MsgID and loses its commands (src/dm/session/engine.ts)', () => {
+  // For an HMAC device every message is authenticated. A message with the session's SessionID,
+  // Source and next MsgID but no (or a wrong) x-syncml-hmac is answered 407 (401), yet advance()
+  // has already set lastMsgId and authFailure() stores its reply as lastReply: the device's own,
+  // correctly signed message with that MsgID is then taken for a retransmission and gets the
+  // stored 407/401 reply; the queued command ends 'undelivered'. Anyone who knows the RespURI
+  // token (or the device id and the 16-bit SessionID, for a client without RespURI) can do it
+  // without any secret.
+  it('delivers the queued command although a forged message without a valid MAC came first', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(0, 1), fc.constantFrom('none', 'garbage', 'other-nonce'), async (device, mac) => {
+        const d = hmacFleet.devices[device]!;
+        const requestId = `b-hmac-${n++}`;
+        await rig.gw.deviceCommands.submit(d.devId, { requestId, commands: [{ verb: 'Get', uri: './DevInfo/Man' }] });
+        let i = 0;
+        let forged: number | undefined;
+        interceptor = async (url, body, headers) => {
+          if (i++ !== 1) return;
+          const h: Record<string, string> = { ...headers };
+          if (mac === 'none') delete h['x-syncml-hmac'];
+          else if (mac === 'garbage') h['x-syncml-hmac'] = 'algorithm=MD5, username="x", mac=AAAAAAAAAAAAAAAAAAAAAA==';
+          else h['x-syncml-hmac'] = (h['x-syncml-hmac'] ?? '').replace(/mac=[^,]*/, 'mac=AAAAAAAAAAAAAAAAAAAAAA==');
+          forged = (await http.post(url, body, h)).status;
+        };
+        try {
+          await d.runSession();
+        } finally {
+          interceptor = undefined;
+        }
+        expect(forged).toBe(200); // the forgery itself is answered (407/401 in its header Status)
+        const o = await waitFor(() => outcomes.find((x) => x.requestId === requestId), 5_000, requestId);
+        expect({ mac, outcome: o.outcome }).toEqual({ mac, outcome: 'completed' }); // today: 'undelivered'
+      }),
+      { seed: 8, numRuns: 6, endOnFailure: true },
+    );
+  });
+});
