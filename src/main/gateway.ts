@@ -80,14 +80,23 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   const sealer = new SecretBox(loadSecretKey(config.secretKey, config.dataDir));
 
   const dataSource = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema });
-  const redis = connectRedis(config.redisUrl, `dmwsi-${config.role}`);
+  // Auto-pipelining batches the many small commands of concurrent requests into fewer writes;
+  // only on this connection (BullMQ's blocking connections are separate).
+  const redis = connectRedis(config.redisUrl, `dmwsi-${config.role}`, { autoPipelining: true });
   const closers: (() => Promise<unknown>)[] = [() => dataSource.destroy(), () => redis.quit()];
   try {
-    // Listen first: the DM server must know the URL it advertises; the app is attached once built.
+    // Listen first: the DM server must know the URL it advertises; until the app is attached,
+    // requests get 503 (rather than no answer at all).
+    let handler: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
+    const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (handler) return handler(req, res);
+      res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' });
+      res.end('starting\n');
+    };
     const server =
       config.tlsCert && config.tlsKey
-        ? https.createServer({ cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) })
-        : http.createServer();
+        ? https.createServer({ cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) }, listener)
+        : http.createServer(listener);
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -262,9 +271,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     // everything else, and everything when this process serves no DM, goes to the app.
     const dm = routers.find((r) => 'serveDm' in r) as { serveDm?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean } | undefined;
     const serveDm = dm?.serveDm;
-    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       if (!serveDm?.(req, res)) app(req, res);
-    });
+    };
     // (end of the DM fast path)
     logger.info({ url, role: config.role, database: dataSource.options.type }, 'gateway listening');
     return {

@@ -2,9 +2,10 @@
 import { Redis } from 'ioredis';
 import type { SessionStore } from '../services/ports.js';
 
-export function connectRedis(url: string, name: string): Redis {
+export function connectRedis(url: string, name: string, opts: { autoPipelining?: boolean } = {}): Redis {
   return new Redis(url, {
     connectionName: name,
+    enableAutoPipelining: opts.autoPipelining ?? false,
     // BullMQ requires null here for blocking connections; harmless for the rest.
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
