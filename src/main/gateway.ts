@@ -102,7 +102,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
     });
-    closers.unshift(() => new Promise((resolve) => server.close(resolve)));
+    // (close() stops listening first; this waits for the connections to end.)
+    closers.unshift(() => new Promise((resolve) => (server.listening ? server.close(resolve) : resolve(undefined))));
     const addr = server.address() as AddressInfo;
     const scheme = config.tlsCert ? 'https' : 'http';
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -288,6 +289,11 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       dmEvents,
       metrics,
       close: async () => {
+        // Stop taking connections, let the DM messages being served finish (a cut-off one leaves
+        // its device's lock to lapse), then cut whatever is still open.
+        server.close();
+        server.closeIdleConnections?.();
+        await dmServer.idle(5_000);
         server.closeAllConnections?.();
         for (const c of closers) await c().catch(() => undefined);
       },

@@ -72,6 +72,9 @@ export function turnBatchOf(redis: Redis): RedisTurnBatch {
   return batch;
 }
 
+/** DEL only the holder's lock: one that lapsed and was taken by another message is left alone. */
+const RELEASE_IF_OWNER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
+
 export class RedisDmSessionStore implements DmSessionStore {
   private readonly batch: RedisTurnBatch;
 
@@ -90,16 +93,12 @@ export class RedisDmSessionStore implements DmSessionStore {
     return `${this.prefix}:dm:sid:{${deviceId}}:${sessionId}`;
   }
 
+  private lockKey(deviceId: string): string {
+    return `${this.prefix}:dm:lock:{${deviceId}}`;
+  }
+
   async load(token: string): Promise<string | undefined> {
     return ((await this.batch.send('get', this.stateKey(token))) as string | null) ?? undefined;
-  }
-
-  async save(token: string, state: string, ttlSeconds: number): Promise<void> {
-    await this.batch.send('set', this.stateKey(token), state, 'EX', ttlSeconds);
-  }
-
-  async bind(deviceId: string, sessionId: string, token: string, ttlSeconds: number): Promise<void> {
-    await this.batch.send('set', this.sidKey(deviceId, sessionId), token, 'EX', ttlSeconds);
   }
 
   /**
@@ -113,9 +112,20 @@ export class RedisDmSessionStore implements DmSessionStore {
     ttlSeconds: number,
     binding?: { deviceId: string; sessionId: string },
   ): Promise<void> {
-    const saved = this.save(token, state, ttlSeconds);
-    if (binding === undefined) return saved;
-    await Promise.all([saved, this.bind(binding.deviceId, binding.sessionId, token, ttlSeconds)]);
+    const saved = this.batch.send('set', this.stateKey(token), state, 'EX', ttlSeconds);
+    if (binding === undefined) {
+      await saved;
+      return;
+    }
+    await Promise.all([saved, this.batch.send('set', this.sidKey(binding.deviceId, binding.sessionId), token, 'EX', ttlSeconds)]);
+  }
+
+  async claim(deviceId: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.batch.send('set', this.lockKey(deviceId), owner, 'NX', 'PX', ttlMs)) === 'OK';
+  }
+
+  async release(deviceId: string, owner: string): Promise<void> {
+    await this.batch.send('eval', RELEASE_IF_OWNER, 1, this.lockKey(deviceId), owner);
   }
 
   async lookup(deviceId: string, sessionId: string): Promise<string | undefined> {

@@ -62,13 +62,51 @@ const text = (status: number, message: string): DmResponse => ({
   headers: {},
 });
 
+/**
+ * How long one message may hold its device's lock: far above a message's
+ * serving time (milliseconds; seconds under a 100k-device load), below a DM
+ * client's HTTP timeout. Also how long a message waits for the one before
+ * it, and how long a device waits after a gateway died serving it.
+ */
+const MESSAGE_LOCK_MS = 10_000;
+
 export class DmServer {
   /** Session tokens and nonces (≥128 bits each, as `newNonce` in src/dm/auth/credentials.ts), without a syscall each. */
   private readonly random = new RandomPool();
 
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+
   constructor(private readonly deps: DmServerDeps) {}
 
   async handle(req: DmRequest): Promise<DmResponse> {
+    this.inFlight += 1;
+    try {
+      return await this.handleMessage(req);
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /**
+   * Resolves once no message is being served (or after `timeoutMs`). A
+   * gateway shutting down waits for it before closing its database and
+   * Redis: a message cut off half-way would leave its device's lock to
+   * lapse, and its device waiting that long.
+   */
+  idle(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private async handleMessage(req: DmRequest): Promise<DmResponse> {
     let parsed: { message: SyncMlMessage; encoding: SyncMlEncoding };
     try {
       parsed = parseSyncMl(req.body, req.contentType);
@@ -84,6 +122,39 @@ export class DmServer {
     }
     const { message, encoding } = parsed;
     const deviceId = message.header.source.locUri;
+    const owner = this.newToken();
+    // The claim is issued before the session reads, in the same Redis
+    // pipeline and so ahead of them: when it succeeds, the reads see every
+    // write of the message served before (made before its release).
+    const claimed = this.deps.sessions.claim(deviceId, owner, MESSAGE_LOCK_MS);
+    if (!(await claimed) && !(await this.awaitLock(deviceId, owner))) {
+      this.deps.logger.warn({ deviceId, msgId: message.header.msgId }, 'DM message waited too long for the one before it');
+      return { ...text(503, 'another message of this device is being served; retry'), headers: { 'retry-after': '1' } };
+    }
+    try {
+      return await this.serve(req, message, encoding, deviceId);
+    } finally {
+      // Not awaited: it goes out in this turn's Redis pipeline, behind the
+      // state write, before the reply can reach the device; the reply need
+      // not wait for its answer.
+      this.deps.sessions.release(deviceId, owner).catch((err: unknown) => {
+        // It lapses by itself: the device's next message waits at most MESSAGE_LOCK_MS.
+        this.deps.logger.warn({ err, deviceId }, 'could not release a DM message lock');
+      });
+    }
+  }
+
+  /** A copy of a message (or a message of the same device) is being served: wait for it, then take the lock. */
+  private async awaitLock(deviceId: string, owner: string): Promise<boolean> {
+    const giveUpAt = Date.now() + MESSAGE_LOCK_MS;
+    for (let pause = 5; Date.now() < giveUpAt; pause = Math.min(pause * 2, 100)) {
+      await new Promise((r) => setTimeout(r, pause));
+      if (await this.deps.sessions.claim(deviceId, owner, MESSAGE_LOCK_MS)) return true;
+    }
+    return false;
+  }
+
+  private async serve(req: DmRequest, message: SyncMlMessage, encoding: SyncMlEncoding, deviceId: string): Promise<DmResponse> {
     // A client that ignores RespURI is found again by device and SessionID, but only for a message
     // that continues a session (MsgID > 1): a new session may reuse an old SessionID.
     const continuing = message.header.msgId > 1;
@@ -137,14 +208,7 @@ export class DmServer {
       // clients that need it); a client on its RespURI needs no rewrite of it.
       const rebind = session.fresh || req.token === undefined;
       const binding = { deviceId, sessionId: message.header.sessionId };
-      const { sessions } = this.deps;
-      if (sessions.saveAndBind) {
-        // One round trip for both writes.
-        await sessions.saveAndBind(token, serialized, ttl, rebind ? binding : undefined);
-      } else {
-        await sessions.save(token, serialized, ttl);
-        if (rebind) await sessions.bind(deviceId, binding.sessionId, token, ttl);
-      }
+      await this.deps.sessions.saveAndBind(token, serialized, ttl, rebind ? binding : undefined);
     }
     const body = encodeSyncMl(step.reply, encoding);
     const headers: Record<string, string> = {};

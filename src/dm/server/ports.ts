@@ -25,19 +25,23 @@ export interface DmDeviceDirectory {
 /** Session state by RespURI token, and an index from (device, SessionID) for clients that ignore RespURI. */
 export interface DmSessionStore {
   load(token: string): Promise<string | undefined>;
-  save(token: string, state: string, ttlSeconds: number): Promise<void>;
-  bind(deviceId: string, sessionId: string, token: string, ttlSeconds: number): Promise<void>;
+  /**
+   * Stores the state, and the (device, SessionID) → token index when
+   * `binding` is given, in one round trip (not atomic: the same outcome as
+   * two writes in turn).
+   */
+  saveAndBind(token: string, state: string, ttlSeconds: number, binding?: { deviceId: string; sessionId: string }): Promise<void>;
   lookup(deviceId: string, sessionId: string): Promise<string | undefined>;
   /**
-   * Optional: `save`, and `bind` when `binding` is given, in one round trip
-   * (not atomic: the same outcome as calling them in turn). Used when present.
+   * Takes the device's message lock for `owner` unless another holder has
+   * it; it lapses after `ttlMs` (a process that dies holding it). One
+   * message of a device is served at a time, cluster-wide: two copies of a
+   * message in flight together (a client retrying after a timeout) would
+   * otherwise both act on the state before it.
    */
-  saveAndBind?(
-    token: string,
-    state: string,
-    ttlSeconds: number,
-    binding?: { deviceId: string; sessionId: string },
-  ): Promise<void>;
+  claim(deviceId: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lock up if `owner` still holds it. */
+  release(deviceId: string, owner: string): Promise<void>;
 }
 
 /**

@@ -47,7 +47,7 @@ import { createSessionState, fromStoredMessage, type SessionState, toStoredMessa
 import { abandonAll, collectFinished, failLargeObject } from './tracking.js';
 
 export interface SessionStepResult {
-  /** Store this for the next message; undefined: no session exists (nothing to store). */
+  /** Store this for the next message; undefined: nothing to store (no session exists, or the message changed nothing). */
   state: SessionState | undefined;
   /** Encode in the client's encoding and send as the HTTP response body. */
   reply: SyncMlMessage;
@@ -126,7 +126,9 @@ function advance(
   let headerCode = 200;
   let chal: ReturnType<typeof headerStatus>['chal'];
   if (needsClientAuth(state, device)) {
+    const wasAuthenticated = state.auth.authenticated;
     const auth = authenticateClient(state, msg, device, ctx);
+    if (!auth.ok && wasAuthenticated) return unauthenticatedInSession(state, msg, ctx, auth, msgId);
     effects.push(...auth.effects);
     if (!auth.ok) return authFailure(state, msg, ctx, device, auth, msgId, effects);
     headerCode = auth.status;
@@ -206,6 +208,29 @@ function authFailure(
   // No Cred of ours to a client that has not proved who it is.
   const header = replyHeader({ sessionId: state.sessionId, msgId, deviceId: state.deviceId, ctx });
   return done(state, composeMessage(state, { header, lead }, ctx, { sendUnits: false, final: true }), effects, device);
+}
+
+/**
+ * A message without valid credentials inside an authenticated session (an
+ * HMAC device's every message is checked): whoever sent it did not prove to
+ * be the device, so it changes nothing. Not its MsgID (the device's own
+ * message with that MsgID must still be served, not taken for a
+ * retransmission), not the nonce (the device signs with the one it has), not
+ * the failure budget. The answer is the header Status alone, no Chal.
+ */
+function unauthenticatedInSession(
+  state: SessionState,
+  msg: SyncMlMessage,
+  ctx: SessionContext,
+  auth: Extract<ClientAuthOutcome, { ok: false }>,
+  msgId: number,
+): SessionStepResult {
+  const header = replyHeader({ sessionId: state.sessionId, msgId, deviceId: state.deviceId, ctx });
+  const reply: SyncMlMessage = { header, body: [{ ...headerStatus(msg, auth.status), cmdId: 1 }], final: true };
+  const effects: SessionEffect[] = [
+    { type: 'auth-failed', sessionId: state.sessionId, deviceId: state.deviceId, status: auth.status, reason: auth.reason },
+  ];
+  return { state: undefined, reply, effects, closed: false };
 }
 
 function end(state: SessionState, effects: SessionEffect[], reason: SessionEndReason, why: UndeliveredReason): void {

@@ -62,4 +62,20 @@ describe('DM stores in Redis', () => {
     expect(await store.load('tok-bbbbbbbbbbbbbbbb')).toBe('{"v":2}');
     expect(await store.lookup('IMEI:1', '1B')).toBeUndefined();
   });
+
+  it('lets one holder at a time take a device’s message lock, and only the holder release it', async () => {
+    const store = new RedisDmSessionStore(redis, prefix);
+    const dev = 'IMEI:350000000000025';
+    expect(await store.claim(dev, 'first', 5_000)).toBe(true);
+    expect(await store.claim(dev, 'second', 5_000)).toBe(false);
+    await store.release(dev, 'second'); // not the holder: nothing happens
+    expect(await store.claim(dev, 'second', 5_000)).toBe(false);
+    await store.release(dev, 'first');
+    expect(await store.claim(dev, 'second', 5_000)).toBe(true);
+    // A holder that died: the lock lapses after its time.
+    const other = 'IMEI:350000000000033';
+    expect(await store.claim(other, 'dead', 50)).toBe(true);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await store.claim(other, 'alive', 5_000)).toBe(true);
+  });
 });

@@ -1,12 +1,11 @@
 /**
- * Findings of the SOAP hostile-input suite (soap-fuzz.test.ts): each test is
- * the property the gateway should satisfy, and fails today. Not collected by
- * the green run; run with
+ * Regressions for what the SOAP hostile-input suite (soap-fuzz.test.ts)
+ * found: each test is a property the gateway once broke, kept so it never
+ * breaks again. The comments say what went wrong.
  *
- *   npx vitest run --config test/hostile/vitest.bugs.config.ts test/hostile/soap-fuzz.bug.ts
- *
- * The prototype-pollution test runs last: it leaves the SOAP service of this
- * worker unable to answer (it cleans Object.prototype up afterwards).
+ * The prototype-pollution test runs last: were it to fail, it would leave
+ * the SOAP service of this worker unable to answer (it cleans
+ * Object.prototype up afterwards).
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +32,7 @@ async function post(service: string, body: string | Buffer) {
   return { status: a.status, text, code: /<tns:code>(\w+)<\/tns:code>/.exec(text)?.[1] };
 }
 
-describe('BUG: an empty WS-Security header is answered Internal (src/wsi/ws-security.ts)', () => {
+describe('regression: an empty WS-Security header was answered Internal (src/wsi/ws-security.ts)', () => {
   // usernameToken() guards `security === undefined`, but the soap parser gives an empty element as
   // null: `(null).UsernameToken` throws a TypeError, logged as "SOAP call failed" and answered Internal.
   it('answers <wsse:Security/> with AuthenticationFailed', async () => {
@@ -41,11 +40,11 @@ describe('BUG: an empty WS-Security header is answered Internal (src/wsi/ws-secu
       'DeviceManager',
       envelope('<t:getDeviceInstances><t:userSession/><t:offset>0</t:offset><t:limit>1</t:limit></t:getDeviceInstances>', `<wsse:Security xmlns:wsse="${WSSE_NS}"/>`),
     );
-    expect(r.code).toBe('AuthenticationFailed'); // today: Internal
+    expect(r.code).toBe('AuthenticationFailed');
   });
 });
 
-describe('BUG: an xsd:dateTime with second 60 passes validation as an Invalid Date (src/wsi/message-codec.ts)', () => {
+describe('regression: an xsd:dateTime with second 60 passed validation as an Invalid Date (src/wsi/message-codec.ts)', () => {
   // validParts() accepts s <= 60; new Date('…T23:59:60Z') is Invalid Date (NaN). getJobsByDate
   // then hands NaN to the query: "SqliteError: no such column: NaN", answered Internal.
   it('answers a leap-second dateTime with InvalidArgument, never Internal', async () => {
@@ -57,7 +56,7 @@ describe('BUG: an xsd:dateTime with second 60 passes validation as an Invalid Da
           'BulkOperationsManager',
           envelope(`<t:getJobsByDate><t:userSession/><t:from>${from}</t:from><t:to>${to}</t:to><t:offset>0</t:offset><t:limit>10</t:limit></t:getJobsByDate>`, auth),
         );
-        expect({ which, leap, code: r.code }).toEqual({ which, leap, code: 'InvalidArgument' }); // today: Internal
+        expect({ which, leap, code: r.code }).toEqual({ which, leap, code: 'InvalidArgument' });
       }),
       { seed: 60, numRuns: 6, endOnFailure: true },
     );
@@ -82,14 +81,14 @@ describe('BUG: an xsd:dateTime with second 60 passes validation as an Invalid Da
           ),
         );
         const jobsAfter = Number((await gw.dataSource.query('SELECT count(*) AS n FROM job'))[0].n);
-        expect({ field, code: r.code, newJobs: jobsAfter - jobsBefore }).toEqual({ field, code: 'InvalidArgument', newJobs: 0 }); // today: Internal, 1
+        expect({ field, code: r.code, newJobs: jobsAfter - jobsBefore }).toEqual({ field, code: 'InvalidArgument', newJobs: 0 });
       }),
       { seed: 61, numRuns: 2, endOnFailure: true },
     );
   });
 });
 
-describe('BUG: answers carry characters XML 1.0 forbids (src/wsi/faults.ts, src/wsi/xml-escape.ts, src/domain/registry-validation.ts)', () => {
+describe('regression: answers carried characters XML 1.0 forbids (src/wsi/faults.ts, src/wsi/xml-escape.ts, src/domain/registry-validation.ts)', () => {
   // The soap parser (sax) does not reject raw C0 controls or U+FFFE/U+FFFF in a request; the
   // gateway echoes them into fault messages (e.g. NotFound 'task "x\u0001y"') and stores them
   // (PRINTABLE only refuses \p{Cc}, and U+FFFF is Cn), so later answers are not well-formed XML:
@@ -102,7 +101,7 @@ describe('BUG: answers carry characters XML 1.0 forbids (src/wsi/faults.ts, src/
         const r = await post('DeploymentBroker', envelope(`<t:getTaskById><t:userSession/><t:taskId>x${ch}y</t:taskId></t:getTaskById>`, auth));
         expect(r.status).toBe(500);
         const bad = firstNonXmlChar(r.text);
-        expect({ char: ch.charCodeAt(0), bad }).toEqual({ char: ch.charCodeAt(0), bad: undefined }); // today: the char itself
+        expect({ char: ch.charCodeAt(0), bad }).toEqual({ char: ch.charCodeAt(0), bad: undefined });
       }),
       { seed: 1, numRuns: 40, endOnFailure: true },
     );
@@ -116,11 +115,11 @@ describe('BUG: answers carry characters XML 1.0 forbids (src/wsi/faults.ts, src/
     if (create.status !== 200) return; // refused: fine
     const get = await post('DeviceManager', envelope('<t:getDeviceCapabilities><t:userSession/><t:offset>0</t:offset><t:limit>100</t:limit></t:getDeviceCapabilities>', auth));
     // Stored: every page holding it is now ill-formed for every caller.
-    expect(firstNonXmlChar(get.text)).toBeUndefined(); // today: 0xffff
+    expect(firstNonXmlChar(get.text)).toBeUndefined();
   });
 });
 
-describe('BUG: a multiRef id naming an Object.prototype member mutates JavaScript builtins (soap package xmlToObject, reached from src/wsi/soap-endpoint.ts parseEnvelope)', () => {
+describe('regression: a multiRef id naming an Object.prototype member mutated JavaScript builtins (soap package xmlToObject, reached from src/wsi/soap-endpoint.ts parseEnvelope)', () => {
   // xmlToObject keeps multiRef targets in a plain object, `refs`, and on the closing tag of an
   // element with an id does `refs[id].obj = obj`. With id="constructor" that writes Object.obj,
   // with id="toString" Object.prototype.toString.obj, ... and with id="__proto__" it writes
@@ -134,7 +133,7 @@ describe('BUG: a multiRef id naming an Object.prototype member mutates JavaScrip
       fc.asyncProperty(fc.constantFrom('constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf'), async (id) => {
         const r = await post('DeviceManager', `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><getDeviceInstances xmlns="urn:dmwsi-gateway:1.0" id="${id}"/></soapenv:Body></soapenv:Envelope>`);
         expect(r.status).toBe(500);
-        expect({ id, mutated: builtins().filter((b) => Object.hasOwn(b, 'obj')).map((b) => b.name) }).toEqual({ id, mutated: [] }); // today: e.g. ['Object']
+        expect({ id, mutated: builtins().filter((b) => Object.hasOwn(b, 'obj')).map((b) => b.name) }).toEqual({ id, mutated: [] });
       }),
         { seed: 2, numRuns: 5, endOnFailure: true },
       );
@@ -154,10 +153,10 @@ describe('BUG: a multiRef id naming an Object.prototype member mutates JavaScrip
       '<getDeviceInstances xmlns="urn:dmwsi-gateway:1.0" id="__proto__"/></soapenv:Body></soapenv:Envelope>';
     try {
       const first = await post('DeviceManager', evil).catch((e: unknown) => ({ status: 0, code: e instanceof NoAnswer ? 'no answer' : String(e), text: '' }));
-      expect(first.code).toBe('InvalidArgument'); // today: no answer
-      expect(Object.hasOwn(Object.prototype, 'obj')).toBe(false); // today: true
+      expect(first.code).toBe('InvalidArgument');
+      expect(Object.hasOwn(Object.prototype, 'obj')).toBe(false);
       const next = await post('DeviceManager', envelope('<t:getDeviceInstances><t:userSession/><t:offset>0</t:offset><t:limit>1</t:limit></t:getDeviceInstances>', auth));
-      expect(next.status).toBe(200); // today: no answer
+      expect(next.status).toBe(200);
     } finally {
       delete (Object.prototype as Record<string, unknown>).obj;
       for (const b of builtins()) delete (b as unknown as Record<string, unknown>).obj;

@@ -1,9 +1,7 @@
 /**
- * Findings of the DM hostile-input suite (dm-fuzz.test.ts): each test is the
- * property the gateway should satisfy, and fails today. Not collected by the
- * green run; run with
- *
- *   npx vitest run --config test/hostile/vitest.bugs.config.ts test/hostile/dm-fuzz.bug.ts
+ * Regressions for what the DM hostile-input suite (dm-fuzz.test.ts) found:
+ * each test is a property the gateway once broke, kept so it never breaks
+ * again. The comments say what went wrong and where it was mended.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,8 +52,9 @@ afterAll(async () => {
   http.close();
 });
 
-describe('BUG: one DM message processed twice at once reports its commands twice (src/dm/server/dm-server.ts)', () => {
-  // handle() loads the session state, runs the engine and saves the new state with no lock or
+describe('regression: one DM message served twice at once reported its commands twice (src/dm/server/dm-server.ts)', () => {
+  // Mended by a per-device message lock (DmSessionStore.claim). Before it:
+  // handle() loaded the session state, runs the engine and saves the new state with no lock or
   // compare-and-set: two copies of the same message in flight together (a device retrying after
   // a timeout while the first copy is still being served) both see the state before the message,
   // both apply the client's Results/Status, and both report the command's outcome (then the last
@@ -81,15 +80,16 @@ describe('BUG: one DM message processed twice at once reports its commands twice
         await Promise.all(racing);
         await waitFor(() => outcomes.find((o) => o.requestId === requestId), 5_000, requestId);
         await new Promise((r) => setTimeout(r, 200));
-        expect({ requestId, copies, reported: outcomes.filter((o) => o.requestId === requestId).length }).toEqual({ requestId, copies, reported: 1 }); // today: up to copies + 1
+        expect({ requestId, copies, reported: outcomes.filter((o) => o.requestId === requestId).length }).toEqual({ requestId, copies, reported: 1 });
       }),
       { seed: 7, numRuns: 12, endOnFailure: true },
     );
   });
 });
 
-describe('BUG: an unauthenticated message spends an HMAC session’s MsgID and loses its commands (src/dm/session/engine.ts)', () => {
-  // For an HMAC device every message is authenticated. A message with the session's SessionID,
+describe('regression: an unauthenticated message spent an HMAC session’s MsgID and lost its commands (src/dm/session/engine.ts)', () => {
+  // Mended in engine.ts (unauthenticatedInSession). Before it:
+  // for an HMAC device every message is authenticated. A message with the session's SessionID,
   // Source and next MsgID but no (or a wrong) x-syncml-hmac is answered 407 (401), yet advance()
   // has already set lastMsgId and authFailure() stores its reply as lastReply: the device's own,
   // correctly signed message with that MsgID is then taken for a retransmission and gets the
@@ -119,7 +119,7 @@ describe('BUG: an unauthenticated message spends an HMAC session’s MsgID and l
         }
         expect(forged).toBe(200); // the forgery itself is answered (407/401 in its header Status)
         const o = await waitFor(() => outcomes.find((x) => x.requestId === requestId), 5_000, requestId);
-        expect({ mac, outcome: o.outcome }).toEqual({ mac, outcome: 'completed' }); // today: 'undelivered'
+        expect({ mac, outcome: o.outcome }).toEqual({ mac, outcome: 'completed' });
       }),
       { seed: 8, numRuns: 6, endOnFailure: true },
     );
