@@ -17,6 +17,7 @@ import type {
 } from '../domain/tasks.js';
 import type { JobStore, WaveStats } from '../services/ports.js';
 import { JobEntity, JobHistoryEntity, type JobRow, TaskEntity, TaskHistoryEntity, type TaskRow } from './entities.js';
+import { execute, queryRows, type Statement, sql } from './raw-sql.js';
 import { toTask } from './task-mapping.js';
 
 const SETTLED: TaskStatus[] = ['SCHEDULED', 'COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED'];
@@ -70,13 +71,72 @@ async function appendHistory(
   await em.getRepository(JobHistoryEntity).insert({ jobId, seq, at, fromStatus: from, toStatus: to, event, detail: detail ?? null });
 }
 
+/** Rows per multi-row INSERT: well under both databases' parameter limits (SQLite 32,766; PostgreSQL 65,535). */
+const INSERT_ROWS = 200;
+
+interface RowInsert {
+  /** The statement up to VALUES. */
+  head: string;
+  /** One row's VALUES tuple; `?` per parameter. */
+  row: string;
+  params: number;
+  /** Statements by row count (full batches, and the one remainder size). */
+  statements: Map<number, Statement>;
+}
+
+const TASK_ROW: RowInsert = {
+  head:
+    'INSERT INTO "task" ("task_id", "job_id", "device_id", "phone_number", "operation_name", "operation", "status", ' +
+    '"result_code", "dm_status", "correlator", "results", "b_optin", "accept_device_policy", "test_cycle", "deadline", ' +
+    '"history_seq", "job_seq", "released_at", "created_by", "created_at", "updated_at") VALUES ',
+  row: "(?, ?, ?, ?, ?, ?, 'QUEUED', NULL, NULL, ?, NULL, ?, ?, FALSE, ?, 1, ?, NULL, ?, ?, ?)",
+  params: 14,
+  statements: new Map(),
+};
+const TASK_HISTORY_ROW: RowInsert = {
+  head: 'INSERT INTO "task_history" ("task_id", "seq", "at", "from_status", "to_status", "event", "code", "detail") VALUES ',
+  row: "(?, 1, ?, NULL, 'QUEUED', 'created', NULL, ?)",
+  params: 3,
+  statements: new Map(),
+};
+const ADD_QUEUED = sql('UPDATE "job" SET "queued" = "queued" + ?, "updated_at" = ? WHERE "job_id" = ?');
+
+async function insertRows(em: EntityManager, shape: RowInsert, params: (string | number | null)[]): Promise<void> {
+  const rows = params.length / shape.params;
+  for (let first = 0; first < rows; first += INSERT_ROWS) {
+    const count = Math.min(INSERT_ROWS, rows - first);
+    let statement = shape.statements.get(count);
+    if (!statement) {
+      statement = sql(shape.head + Array.from({ length: count }, () => shape.row).join(', '));
+      shape.statements.set(count, statement);
+    }
+    await execute(em, statement, params.slice(first * shape.params, (first + count) * shape.params));
+  }
+}
+
+interface JobProgress {
+  status: string;
+  total: number;
+  completed: number;
+  failed: number;
+  missed: number;
+  cancelled: number;
+  expired: number;
+  historySeq: number;
+}
+
+const SELECT_JOB_PROGRESS = sql(
+  'SELECT "status", "total", "completed", "failed", "missed", "cancelled", "expired", "history_seq" AS "historySeq" FROM "job" WHERE "job_id" = ?',
+);
+
 /** A running (or paused) job whose every task has ended is COMPLETED, or COMPLETED_WITH_ERRORS. */
 export async function finishJobIfDone(em: EntityManager, jobId: string, at: number): Promise<void> {
-  const repo = em.getRepository(JobEntity);
-  const j = await repo.findOneBy({ jobId });
+  // After every task's last move: a prepared statement (raw-sql.ts), not a TypeORM find.
+  const [j] = await queryRows<JobProgress>(em, SELECT_JOB_PROGRESS, [jobId]);
   if (!j || (j.status !== 'RUNNING' && j.status !== 'PAUSED')) return;
   const ended = j.completed + j.failed + j.missed + j.cancelled + j.expired;
   if (ended < j.total) return;
+  const repo = em.getRepository(JobEntity);
   const to: JobStatus = j.completed === j.total ? 'COMPLETED' : 'COMPLETED_WITH_ERRORS';
   const seq = j.historySeq + 1;
   await repo.update({ jobId, status: j.status }, { status: to, historySeq: seq, updatedAt: at });
@@ -197,62 +257,47 @@ export class TypeormJobStore implements JobStore {
   }
 
   /** Inserts a batch of a job's tasks (QUEUED) with their first history rows, and counts them. */
+  /**
+   * A batch of a job's tasks (1,000 from createDeployments), their first
+   * history rows and the job's queued counter. Multi-row prepared statements
+   * of INSERT_ROWS rows each: through TypeORM's InsertQueryBuilder, building
+   * and escaping the 20,000-parameter statements took most of a 100,000-task
+   * createDeployments (its parameter lookups grow with the statement).
+   */
   async insertTasks(jobId: string, tasks: Task[], at: number): Promise<void> {
     if (tasks.length === 0) return;
-    await this.tasks
-      .createQueryBuilder()
-      .insert()
-      .values(
-        tasks.map((t) => ({
-          taskId: t.taskId,
-          jobId,
-          deviceId: t.deviceId,
-          phoneNumber: t.phoneNumber ?? null,
-          operationName: t.operation.name,
-          operation: JSON.stringify(t.operation),
-          status: 'QUEUED',
-          resultCode: null,
-          dmStatus: null,
-          correlator: t.correlator ?? null,
-          results: null,
-          bOptin: t.bOptin,
-          acceptDevicePolicy: t.acceptDevicePolicy,
-          testCycle: false,
-          deadline: t.deadline ? t.deadline.getTime() : null,
-          historySeq: 1,
-          jobSeq: t.jobSeq ?? null,
-          releasedAt: null,
-          createdBy: t.createdBy,
-          createdAt: at,
-          updatedAt: at,
-        })),
-      )
-      .updateEntity(false)
-      .execute();
-    await this.em
-      .getRepository(TaskHistoryEntity)
-      .createQueryBuilder()
-      .insert()
-      .values(
-        tasks.map((t) => ({
-          taskId: t.taskId,
-          seq: 1,
-          at,
-          fromStatus: null,
-          toStatus: 'QUEUED',
-          event: 'created',
-          code: null,
-          detail: `job ${jobId}`,
-        })),
-      )
-      .updateEntity(false)
-      .execute();
-    await this.jobs
-      .createQueryBuilder()
-      .update()
-      .set({ queued: () => `queued + ${tasks.length}`, updatedAt: at } as never)
-      .where('job_id = :jobId', { jobId })
-      .execute();
+    let lastOperation: OperationDefinition | undefined;
+    let operationJson = '';
+    const taskParams: (string | number | null)[] = [];
+    const historyParams: (string | number | null)[] = [];
+    const detail = `job ${jobId}`;
+    for (const t of tasks) {
+      // The tasks of a createDeployments job share one operation object: one stringify.
+      if (t.operation !== lastOperation) {
+        lastOperation = t.operation;
+        operationJson = JSON.stringify(t.operation);
+      }
+      taskParams.push(
+        t.taskId,
+        jobId,
+        t.deviceId,
+        t.phoneNumber ?? null,
+        t.operation.name,
+        operationJson,
+        t.correlator ?? null,
+        t.bOptin ? 1 : 0,
+        t.acceptDevicePolicy,
+        t.deadline ? t.deadline.getTime() : null,
+        t.jobSeq ?? null,
+        t.createdBy,
+        at,
+        at,
+      );
+      historyParams.push(t.taskId, at, detail);
+    }
+    await insertRows(this.em, TASK_ROW, taskParams);
+    await insertRows(this.em, TASK_HISTORY_ROW, historyParams);
+    await execute(this.em, ADD_QUEUED, [tasks.length, at, jobId]);
   }
 
   async tasksOf(jobId: string, status: TaskStatus | undefined, page: Page): Promise<Task[]> {

@@ -12,7 +12,7 @@ import type {
   DmVersion,
   Page,
 } from '../domain/registry.js';
-import type { CapabilityStore, DeviceRecord, DeviceStore, DeviceView, Sealer } from '../services/ports.js';
+import type { CapabilityStore, DeviceRecord, DeviceStore, DeviceTarget, DeviceView, Sealer } from '../services/ports.js';
 import { uniqueViolation } from './db-errors.js';
 import {
   DeviceCapabilityEntity,
@@ -21,7 +21,7 @@ import {
   type DeviceInstanceRow,
   TaskEntity,
 } from './entities.js';
-import { epoch, execute, queryRows, sql } from './raw-sql.js';
+import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
 
 const TERMINAL_TASK_STATES = ['COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED'];
 
@@ -48,6 +48,9 @@ const RECORD_CONTACT = sql(
    "dev_info" = COALESCE(?, "dev_info"), "client_nonce" = COALESCE(?, "client_nonce"),
    "server_nonce" = COALESCE(?, "server_nonce") WHERE "device_id" = ? RETURNING "device_id"`,
 );
+const TARGET_COLUMNS = '"device_id" AS "deviceId", "phone_number" AS "phoneNumber", "capability_oid" AS "capabilityOid"';
+const targetStatements = new Map<string, Statement>();
+const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 const SELECT_DEVICE_VIEW = sql(`SELECT ${DEVICE_VIEW_COLUMNS} FROM "device_instance" WHERE "device_id" = ?`);
 const SELECT_DEVICE_VIEW_BY_PHONE = sql(`SELECT ${DEVICE_VIEW_COLUMNS} FROM "device_instance" WHERE "phone_number" = ?`);
 const INSERT_DEVICE = sql(
@@ -298,20 +301,35 @@ export class TypeormDeviceStore implements DeviceStore {
     return new Map(rows.map((r) => [r.deviceId, this.toRecord(r)]));
   }
 
-  async getManyByPhone(phoneNumbers: string[]): Promise<Map<string, DeviceRecord>> {
-    if (phoneNumbers.length === 0) return new Map();
-    const rows = await this.repo.findBy({ phoneNumber: In(phoneNumbers) });
-    return new Map(rows.map((r) => [r.phoneNumber, this.toRecord(r)]));
+  async targetsById(deviceIds: string[]): Promise<Map<string, DeviceTarget>> {
+    const rows = await this.targetsWhere('"device_id"', deviceIds);
+    return new Map(rows.map((r) => [r.deviceId, r]));
   }
 
-  async listByCapabilities(oids: string[], afterDeviceId: string, limit: number): Promise<DeviceRecord[]> {
+  async targetsByPhone(phoneNumbers: string[]): Promise<Map<string, DeviceTarget>> {
+    const rows = await this.targetsWhere('"phone_number"', phoneNumbers);
+    return new Map(rows.map((r) => [r.phoneNumber, r]));
+  }
+
+  async targetsByCapabilities(oids: string[], afterDeviceId: string, limit: number): Promise<DeviceTarget[]> {
     if (oids.length === 0) return [];
-    const rows = await this.repo.find({
-      where: { capabilityOid: In(oids), deviceId: MoreThan(afterDeviceId) },
-      order: { deviceId: 'ASC' },
-      take: limit,
-    });
-    return rows.map((r) => this.toRecord(r));
+    const statement = sql(
+      `SELECT ${TARGET_COLUMNS} FROM "device_instance" WHERE "capability_oid" IN (${placeholders(oids.length)}) ` +
+        'AND "device_id" > ? ORDER BY "device_id" LIMIT ?',
+    );
+    return queryRows<DeviceTarget>(this.em, statement, [...oids, afterDeviceId, limit]);
+  }
+
+  /** One statement per list length, prepared once (a job's batches are mostly of one size). */
+  private async targetsWhere(column: '"device_id"' | '"phone_number"', values: string[]): Promise<DeviceTarget[]> {
+    if (values.length === 0) return [];
+    const key = `${column}:${values.length}`;
+    let statement = targetStatements.get(key);
+    if (!statement) {
+      statement = sql(`SELECT ${TARGET_COLUMNS} FROM "device_instance" WHERE ${column} IN (${placeholders(values.length)})`);
+      targetStatements.set(key, statement);
+    }
+    return queryRows<DeviceTarget>(this.em, statement, values);
   }
 
   async ownersOfPhones(phoneNumbers: string[]): Promise<Map<string, string>> {

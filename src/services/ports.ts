@@ -26,6 +26,13 @@ export type DeviceRecord = DeviceInstance;
 /** A device as the API shows it: no secrets, only the DM client username. */
 export type DeviceView = Omit<DeviceRecord, 'credentials'> & { clientUsername: string };
 
+/** A device as a job target: no secrets, nothing to open (a job may have 100,000). */
+export interface DeviceTarget {
+  deviceId: string;
+  phoneNumber: string;
+  capabilityOid: string;
+}
+
 export interface DeviceStore {
   /** Throws AlreadyExists on a duplicate deviceId or phoneNumber. */
   insert(device: DeviceRecord): Promise<void>;
@@ -40,10 +47,12 @@ export interface DeviceStore {
   list(page: Page): Promise<DeviceRecord[]>;
   /** The stored devices among these ids. */
   getMany(deviceIds: string[]): Promise<Map<string, DeviceRecord>>;
-  /** The stored devices with these phone numbers, by phone number. */
-  getManyByPhone(phoneNumbers: string[]): Promise<Map<string, DeviceRecord>>;
+  /** What a job needs of each of these devices (those stored), by device id. */
+  targetsById(deviceIds: string[]): Promise<Map<string, DeviceTarget>>;
+  /** What a job needs of the devices with these phone numbers, by phone number. */
+  targetsByPhone(phoneNumbers: string[]): Promise<Map<string, DeviceTarget>>;
   /** Devices of these capabilities, in id order after `afterDeviceId` (paging a filter). */
-  listByCapabilities(oids: string[], afterDeviceId: string, limit: number): Promise<DeviceRecord[]>;
+  targetsByCapabilities(oids: string[], afterDeviceId: string, limit: number): Promise<DeviceTarget[]>;
   /** deviceId owning each of these phone numbers. */
   ownersOfPhones(phoneNumbers: string[]): Promise<Map<string, string>>;
   /** Inserts or replaces each device (by deviceId) in one statement. */

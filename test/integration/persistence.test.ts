@@ -12,6 +12,7 @@ import { DmwsiError } from '../../src/domain/errors.js';
 import { openDatabase } from '../../src/persistence/data-source.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
 import { SecretBox } from '../../src/security/secret-box.js';
+import type { Job, Task } from '../../src/domain/tasks.js';
 import type { DeviceRecord } from '../../src/services/ports.js';
 import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
 import { dropSchema, newSchemaName, POSTGRES_SKIP_MESSAGE, postgresUrl } from '../support/postgres.js';
@@ -115,6 +116,19 @@ for (const backend of backends) {
       expect(Object.fromEntries(owners)).toEqual({ [phoneN(60)]: imeiN(1), [phoneN(3)]: imeiN(3) });
     });
 
+    it('finds job targets by id, phone number and capability, without their secrets', async () => {
+      const byId = await tx.stores.devices.targetsById([imeiN(1), imeiN(3), imeiN(99)]);
+      expect(Object.fromEntries(byId)).toEqual({
+        [imeiN(1)]: { deviceId: imeiN(1), phoneNumber: phoneN(60), capabilityOid: cap.oid },
+        [imeiN(3)]: { deviceId: imeiN(3), phoneNumber: phoneN(3), capabilityOid: cap.oid },
+      });
+      const byPhone = await tx.stores.devices.targetsByPhone([phoneN(4), '+10']);
+      expect([...byPhone.keys()]).toEqual([phoneN(4)]);
+      const page = await tx.stores.devices.targetsByCapabilities([cap.oid, 'none'], imeiN(1), 2);
+      expect(page.map((t) => t.deviceId)).toEqual([imeiN(3), imeiN(4)]);
+      expect(await tx.stores.devices.targetsByCapabilities(['none'], '', 10)).toEqual([]);
+    });
+
     it('rolls back a whole unit of work when one step fails', async () => {
       await expect(
         tx.run(async (s) => {
@@ -150,6 +164,107 @@ for (const backend of backends) {
       await tx.stores.users.recordFailure('u', 3, 99, 6);
       expect(await tx.stores.users.get('u')).toMatchObject({ role: 'care', failedLogins: 3, lockedUntil: 99 });
       expect(await tx.stores.users.count()).toBe(1);
+    });
+  });
+}
+
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`task and job stores on ${backend.name}`, () => {
+    let ds: DataSource;
+    let tx: TypeormTransactor;
+    let cleanup: () => Promise<void>;
+
+    beforeAll(async () => {
+      if (backend.name === 'sqlite') {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-db-'));
+        ds = await openDatabase({ url: `sqlite:${path.join(dir, 'db.sqlite')}` });
+        cleanup = async () => {
+          await ds.destroy();
+          fs.rmSync(dir, { recursive: true, force: true });
+        };
+      } else {
+        const schema = newSchemaName();
+        ds = await openDatabase({ url: pgUrl!, schema });
+        cleanup = async () => {
+          await ds.destroy();
+          await dropSchema(pgUrl!, schema);
+        };
+      }
+      tx = new TypeormTransactor(ds, sealer);
+    });
+    afterAll(() => cleanup?.());
+
+    const task = (n: number, jobId?: string): Task => ({
+      taskId: `task-${n}`,
+      ...(jobId && { jobId, jobSeq: n }),
+      deviceId: imeiN(n),
+      phoneNumber: phoneN(n),
+      operation: { name: 'SCHEDULED_EXEC', commands: [], targetUri: './FUMO/fw1/Update', atTime: '2030-01-01T00:00:00Z' },
+      status: 'QUEUED',
+      correlator: `sse:task-${n}`,
+      results: [],
+      bOptin: true,
+      acceptDevicePolicy: 10,
+      testCycle: false,
+      deadline: new Date(1_800_000_000_000),
+      createdBy: 'care',
+      createdAt: new Date(1_700_000_000_000),
+      updatedAt: new Date(1_700_000_000_000),
+    });
+
+    it('moves a task, writes one history row per change, and keeps its job’s counters and state', async () => {
+      const at = 1_700_000_000_000;
+      const job: Job = {
+        jobId: 'job-1',
+        status: 'RUNNING',
+        operationName: 'SCHEDULED_EXEC',
+        options: {},
+        createdBy: 'bulk',
+        createdAt: new Date(at),
+        updatedAt: new Date(at),
+        total: 2,
+        queued: 0,
+        notifying: 0,
+        inSession: 0,
+        scheduled: 0,
+        completed: 0,
+        failed: 0,
+        missed: 0,
+        cancelled: 0,
+        expired: 0,
+      };
+      await tx.run(async (s) => {
+        await s.jobs.insert(job, 'created');
+        await s.tasks.insert(task(1, 'job-1'), 'created', 'first');
+        await s.tasks.insert(task(2, 'job-1'), 'created');
+      });
+      expect(await tx.stores.tasks.get('task-1')).toEqual(task(1, 'job-1'));
+      expect(await tx.stores.tasks.get('task-9')).toBeUndefined();
+
+      const r = await tx.run((s) => s.tasks.transition('task-1', 'SCHEDULED', { event: 'armed', from: ['QUEUED'] }, at + 1));
+      expect(r.moved).toBe(false); // QUEUED -> SCHEDULED is no move
+      await tx.run((s) => s.tasks.transition('task-1', 'IN_SESSION', { event: 'session-started' }, at + 2));
+      await tx.run((s) => s.tasks.note('task-1', { event: 'notification-delivered', detail: 'http: 200' }, at + 3));
+      const armed = await tx.run((s) => s.tasks.transition('task-1', 'SCHEDULED', { event: 'armed', dmStatus: 202, from: ['IN_SESSION'] }, at + 4));
+      expect(armed).toMatchObject({ moved: true, task: { status: 'SCHEDULED', dmStatus: 202, updatedAt: new Date(at + 4) } });
+      const done = await tx.run((s) =>
+        s.tasks.transition('task-1', 'COMPLETED', { event: 'reported', resultCode: 200, results: [{ uri: './x', value: 'v' }] }, at + 5),
+      );
+      expect(done.task).toMatchObject({ status: 'COMPLETED', resultCode: 200, dmStatus: 202, correlator: 'sse:task-1', results: [{ uri: './x', value: 'v' }] });
+      expect(await tx.stores.tasks.get('task-1')).toEqual(done.task);
+      const history = await tx.stores.tasks.history('task-1');
+      expect(history.map((h) => [h.seq, h.fromStatus, h.toStatus, h.event, h.code])).toEqual([
+        [1, undefined, 'QUEUED', 'created', undefined],
+        [2, 'QUEUED', 'IN_SESSION', 'session-started', undefined],
+        [3, 'IN_SESSION', 'IN_SESSION', 'notification-delivered', undefined],
+        [4, 'IN_SESSION', 'SCHEDULED', 'armed', 202],
+        [5, 'SCHEDULED', 'COMPLETED', 'reported', 200],
+      ]);
+      expect(await tx.stores.jobs.get('job-1')).toMatchObject({ status: 'RUNNING', queued: 1, inSession: 0, scheduled: 0, completed: 1 });
+
+      // The last task's end finishes the job.
+      await tx.run((s) => s.tasks.transition('task-2', 'FAILED', { event: 'rejected', dmStatus: 500 }, at + 6));
+      expect(await tx.stores.jobs.get('job-1')).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', queued: 0, completed: 1, failed: 1 });
     });
   });
 }

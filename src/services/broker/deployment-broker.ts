@@ -78,7 +78,7 @@ export class DeploymentBroker {
     const phoneProblem = phoneNumberProblem(input.phoneNumber);
     if (phoneProblem) throw invalidArgument('phoneNumber', phoneProblem);
     const stores = this.d.tx.stores;
-    const device = await stores.devices.getByPhone(input.phoneNumber);
+    const device = await stores.devices.getViewByPhone(input.phoneNumber);
     if (!device) throw notFound('device with phone number', input.phoneNumber);
     const capability = await stores.capabilities.get(device.capabilityOid);
     if (!capability) throw new DmwsiError('InvalidState', `device ${device.deviceId} has no device capability`);
@@ -396,7 +396,8 @@ export class DeploymentBroker {
 
   private async sseRootOf(task: Task): Promise<string | undefined> {
     if (task.operation.name !== 'SCHEDULED_EXEC') return undefined;
-    const device = await this.d.tx.stores.devices.get(task.deviceId);
+    // The view: no secrets to open for the MO root.
+    const device = await this.d.tx.stores.devices.getView(task.deviceId);
     const cap = device ? await this.d.tx.stores.capabilities.get(device.capabilityOid) : undefined;
     return cap?.sseRoot;
   }

@@ -22,7 +22,7 @@ import {
   isTaskStatus,
 } from '../../domain/tasks.js';
 import { sseCorrelator } from '../broker/plan.js';
-import type { CallContext, Clock, DeviceRecord, Transactor } from '../ports.js';
+import type { CallContext, Clock, DeviceTarget, Transactor } from '../ports.js';
 import { resolveTargets } from './targets.js';
 
 export interface BulkJobs {
@@ -63,7 +63,7 @@ const TERMINAL_JOB: ReadonlySet<JobStatus> = new Set(['CANCELLED', 'COMPLETED', 
 const OPEN: ReadonlySet<TaskStatus> = new Set(['QUEUED', 'NOTIFYING', 'IN_SESSION', 'SCHEDULED']);
 
 interface PlannedTask {
-  device: DeviceRecord;
+  device: DeviceTarget;
   operation: OperationDefinition;
   bOptin: boolean;
   policy: 10 | 20 | 30;
@@ -111,9 +111,9 @@ export class BulkOperations {
         const v = validateOperation(r.operation, { now, testCycle: false });
         const policy = validatePolicy(r.acceptDevicePolicy);
         const device = r.deviceId
-          ? await stores.devices.get(r.deviceId)
+          ? await stores.devices.getView(r.deviceId)
           : r.phoneNumber
-            ? await stores.devices.getByPhone(r.phoneNumber)
+            ? await stores.devices.getViewByPhone(r.phoneNumber)
             : undefined;
         if (!r.deviceId && !r.phoneNumber) throw invalidArgument('phoneNumber', 'give a phoneNumber or a deviceId');
         if (!device) throw notFound('device', r.deviceId ?? r.phoneNumber ?? '');

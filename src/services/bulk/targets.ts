@@ -6,7 +6,7 @@
  */
 import { canonicalDeviceId } from '../../domain/device-id.js';
 import type { DeviceCapability } from '../../domain/registry.js';
-import type { DeviceRecord, Stores } from '../ports.js';
+import type { DeviceTarget, Stores } from '../ports.js';
 
 const BATCH = 1000;
 const FILTER_KEYS: Record<string, keyof DeviceCapability> = {
@@ -20,7 +20,7 @@ const FILTER_KEYS: Record<string, keyof DeviceCapability> = {
 };
 
 export interface ResolvedTargets {
-  devices: DeviceRecord[];
+  devices: DeviceTarget[];
   rejected: { target: string; reason: string }[];
   duplicates: number;
 }
@@ -39,9 +39,9 @@ function parseFilter(target: string): Partial<Record<keyof DeviceCapability, str
 export async function resolveTargets(stores: Stores, targets: string[]): Promise<ResolvedTargets> {
   const rejected: ResolvedTargets['rejected'] = [];
   const seen = new Set<string>();
-  const devices: DeviceRecord[] = [];
+  const devices: DeviceTarget[] = [];
   let duplicates = 0;
-  const add = (d: DeviceRecord) => {
+  const add = (d: DeviceTarget) => {
     if (seen.has(d.deviceId)) duplicates++;
     else {
       seen.add(d.deviceId);
@@ -60,7 +60,7 @@ export async function resolveTargets(stores: Stores, targets: string[]): Promise
   }
   for (let i = 0; i < ids.length; i += BATCH) {
     const batch = ids.slice(i, i + BATCH);
-    const found = await stores.devices.getMany(batch);
+    const found = await stores.devices.targetsById(batch);
     for (const id of batch) {
       const d = found.get(id);
       if (d) add(d);
@@ -69,7 +69,7 @@ export async function resolveTargets(stores: Stores, targets: string[]): Promise
   }
   for (let i = 0; i < phones.length; i += BATCH) {
     const batch = phones.slice(i, i + BATCH);
-    const found = await stores.devices.getManyByPhone(batch);
+    const found = await stores.devices.targetsByPhone(batch);
     for (const p of batch) {
       const d = found.get(p);
       if (d) add(d);
@@ -88,7 +88,7 @@ export async function resolveTargets(stores: Stores, targets: string[]): Promise
         .filter((c) => Object.entries(filter).every(([k, v]) => String(c[k as keyof DeviceCapability]) === v))
         .map((c) => c.oid);
       for (let after = ''; ; ) {
-        const page = await stores.devices.listByCapabilities(oids, after, BATCH);
+        const page = await stores.devices.targetsByCapabilities(oids, after, BATCH);
         for (const d of page) add(d);
         if (page.length < BATCH) break;
         after = page[page.length - 1]!.deviceId;
