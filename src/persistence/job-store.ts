@@ -16,7 +16,7 @@ import type {
   TaskStatus,
 } from '../domain/tasks.js';
 import type { JobStore, WaveStats } from '../services/ports.js';
-import { JobEntity, JobHistoryEntity, type JobRow, TaskEntity, TaskHistoryEntity, type TaskRow } from './entities.js';
+import { JobEntity, JobHistoryEntity, type JobRow, TaskEntity, type TaskRow } from './entities.js';
 import { execute, queryRows, type Statement, sql } from './raw-sql.js';
 import { toTask } from './task-mapping.js';
 

@@ -2,7 +2,7 @@
  * TypeORM adapters for the device registry: capabilities and device instances.
  * Device secrets are sealed on the way in and opened on the way out.
  */
-import { type EntityManager, In, MoreThan } from 'typeorm';
+import { type EntityManager, In } from 'typeorm';
 import { alreadyExists } from '../domain/errors.js';
 import type {
   DeviceAuthType,
