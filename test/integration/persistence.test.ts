@@ -50,6 +50,30 @@ const backends = [
   { name: 'postgres', available: pgUrl !== undefined },
 ] as const;
 
+/** A fresh SQLite file or PostgreSQL schema, migrated; cleanup removes it. */
+async function freshDatabase(kind: (typeof backends)[number]['name']): Promise<{ ds: DataSource; cleanup: () => Promise<void> }> {
+  if (kind === 'sqlite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-db-'));
+    const ds = await openDatabase({ url: `sqlite:${path.join(dir, 'db.sqlite')}` });
+    return {
+      ds,
+      cleanup: async () => {
+        await ds.destroy();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const schema = newSchemaName();
+  const ds = await openDatabase({ url: pgUrl!, schema });
+  return {
+    ds,
+    cleanup: async () => {
+      await ds.destroy();
+      await dropSchema(pgUrl!, schema);
+    },
+  };
+}
+
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`registry stores on ${backend.name}`, () => {
     let ds: DataSource;
@@ -57,21 +81,7 @@ for (const backend of backends) {
     let cleanup: () => Promise<void>;
 
     beforeAll(async () => {
-      if (backend.name === 'sqlite') {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-db-'));
-        ds = await openDatabase({ url: `sqlite:${path.join(dir, 'db.sqlite')}` });
-        cleanup = async () => {
-          await ds.destroy();
-          fs.rmSync(dir, { recursive: true, force: true });
-        };
-      } else {
-        const schema = newSchemaName();
-        ds = await openDatabase({ url: pgUrl!, schema });
-        cleanup = async () => {
-          await ds.destroy();
-          await dropSchema(pgUrl!, schema);
-        };
-      }
+      ({ ds, cleanup } = await freshDatabase(backend.name));
       tx = new TypeormTransactor(ds, sealer);
       await tx.stores.capabilities.insert(cap, Date.now());
     });
@@ -175,21 +185,7 @@ for (const backend of backends) {
     let cleanup: () => Promise<void>;
 
     beforeAll(async () => {
-      if (backend.name === 'sqlite') {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-db-'));
-        ds = await openDatabase({ url: `sqlite:${path.join(dir, 'db.sqlite')}` });
-        cleanup = async () => {
-          await ds.destroy();
-          fs.rmSync(dir, { recursive: true, force: true });
-        };
-      } else {
-        const schema = newSchemaName();
-        ds = await openDatabase({ url: pgUrl!, schema });
-        cleanup = async () => {
-          await ds.destroy();
-          await dropSchema(pgUrl!, schema);
-        };
-      }
+      ({ ds, cleanup } = await freshDatabase(backend.name));
       tx = new TypeormTransactor(ds, sealer);
     });
     afterAll(() => cleanup?.());
