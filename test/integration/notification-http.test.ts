@@ -36,6 +36,21 @@ describe('HTTP notification sender', () => {
     expect(got?.body.equals(trigger)).toBe(true);
   });
 
+  it('sends dozens of notifications at once without a listener warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const url = await serve((_req, res) => setTimeout(() => res.writeHead(200).end(), 20));
+      const outcomes = await Promise.all(Array.from({ length: 40 }, () => sender.send(target(url), trigger)));
+      expect(outcomes.every((o) => o.delivered)).toBe(true);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('does not retry a 404', async () => {
     let hits = 0;
     const url = await serve((_req, res) => {

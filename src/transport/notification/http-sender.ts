@@ -10,6 +10,7 @@
  * test or a shutdown) and it never follows redirects. undici is not a
  * dependency of the project.
  */
+import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { type BackoffPolicy, backoffDelay, sleep } from './backoff.js';
@@ -78,6 +79,10 @@ export class HttpNotificationSender implements ClosableNotificationSender {
     const agentOptions = { keepAlive: true, maxSockets: o.maxSocketsPerOrigin, timeout: o.idleSocketTimeoutMs };
     this.httpAgent = new http.Agent(agentOptions);
     this.httpsAgent = new https.Agent(agentOptions);
+    // Every attempt in flight listens to the one shutdown signal (and stops listening when it
+    // ends): as many listeners as notifications in flight, dozens in a rollout. Not a leak, so
+    // no MaxListenersExceededWarning.
+    setMaxListeners(0, this.shutdown.signal);
   }
 
   async send(target: NotificationTarget, trigger: Buffer): Promise<NotificationOutcome> {
