@@ -3,10 +3,12 @@ import { InitialSchema1763900000000 } from './1763900000000-InitialSchema.js';
 import { DeviceAlerts1763900100000 } from './1763900100000-DeviceAlerts.js';
 import { JobDispatch1763900200000 } from './1763900200000-JobDispatch.js';
 import { ImmutableAudit1763900300000 } from './1763900300000-ImmutableAudit.js';
+import { TaskRetry1763900400000 } from './1763900400000-TaskRetry.js';
 
 export const MIGRATIONS = [
   InitialSchema1763900000000,
   DeviceAlerts1763900100000,
   JobDispatch1763900200000,
   ImmutableAudit1763900300000,
+  TaskRetry1763900400000,
 ];

@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 /**
- * What `npm start`, `npm test`, `npm run bench` and `npm run wsdl` run. Uses
- * only Node's standard library so it works on a fresh clone: it installs the
- * dependencies when node_modules is missing or older than package-lock.json,
- * builds when a source is newer than the last build, then runs the target.
+ * What `npm start`, `npm test`, `npm run test:chaos`, `npm run bench` and
+ * `npm run wsdl` run. Uses only Node's standard library so it works on a
+ * fresh clone: it installs the dependencies when node_modules is missing or
+ * older than package-lock.json, builds when a source is newer than the last
+ * build, then runs the target.
+ *
+ * `test` runs the main suite, then (when it passed and no arguments narrowed
+ * it) the crash-safety suite, which runs the compiled gateway as separate
+ * processes and so builds first. DMWSI_SKIP_CHAOS=1 leaves the latter out.
  */
 import { spawnSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -66,6 +71,15 @@ function ensureBuilt() {
   fs.writeFileSync(stamp, new Date().toISOString());
 }
 
+const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
+const CHAOS_CONFIG = path.join('test', 'chaos', 'vitest.chaos.config.ts');
+
+/** Runs a child to its end with this terminal; returns its exit code. */
+function runToEnd(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  return r.status ?? 1;
+}
+
 function passThrough(cmd, args) {
   const child = spawn(cmd, args, { cwd: root, stdio: 'inherit' });
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
@@ -84,9 +98,19 @@ switch (target) {
     ensureBuilt();
     await cli(['serve', ...rest]);
     break;
-  case 'test':
+  case 'test': {
     ensureInstalled();
-    passThrough(process.execPath, [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...rest]);
+    const code = runToEnd(process.execPath, [vitest, 'run', ...rest]);
+    if (code !== 0 || rest.length > 0 || process.env.DMWSI_SKIP_CHAOS === '1') process.exit(code);
+    ensureBuilt();
+    say('main suite passed; now the crash-safety suite (test/chaos, a few minutes)');
+    process.exit(runToEnd(process.execPath, [vitest, 'run', '--config', CHAOS_CONFIG]));
+    break;
+  }
+  case 'chaos':
+    ensureInstalled();
+    ensureBuilt();
+    passThrough(process.execPath, [vitest, 'run', '--config', CHAOS_CONFIG, ...rest]);
     break;
   case 'bench':
     ensureInstalled();
@@ -104,6 +128,6 @@ switch (target) {
     await cli(rest);
     break;
   default:
-    say('usage: node scripts/run.mjs start|test|bench|wsdl|cli [args]');
+    say('usage: node scripts/run.mjs start|test|chaos|bench|wsdl|cli [args]');
     process.exit(2);
 }

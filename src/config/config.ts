@@ -35,9 +35,13 @@ export interface Config {
   taskDeadlineSeconds: number;
   /** How long after AtTime a SCHEDULED task waits for the device's report. */
   reportGraceSeconds: number;
+  /** A task waiting for its device with no progress this long has its device woken again (then less and less often). */
+  taskRetrySeconds: number;
   workerConcurrency: number;
   /** How long an idle DM session's state is kept in Redis. */
   dmSessionTtlSeconds: number;
+  /** Open DM sessions allowed at once, cluster-wide; a new one beyond it is refused (503). 0: no cap. */
+  dmMaxSessions: number;
   wsSecurityMaxSkewSeconds: number;
   queuePrefix: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -159,8 +163,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     soapRatePerCaller: int(r, 'SOAP_RATE_PER_CALLER', 5000, 0, 1_000_000),
     userSessionTtlSeconds: int(r, 'USER_SESSION_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
     dmSessionTtlSeconds: int(r, 'DM_SESSION_TTL_SECONDS', 300, 10, 24 * 3600),
+    dmMaxSessions: int(r, 'DM_MAX_SESSIONS', 10_000, 0, 10_000_000),
     taskDeadlineSeconds: int(r, 'TASK_DEADLINE_SECONDS', 24 * 3600, 10, 90 * 24 * 3600),
     reportGraceSeconds: int(r, 'REPORT_GRACE_SECONDS', 24 * 3600, 10, 90 * 24 * 3600),
+    taskRetrySeconds: int(r, 'TASK_RETRY_SECONDS', 300, 5, 24 * 3600),
     workerConcurrency: int(r, 'WORKER_CONCURRENCY', 32, 1, 1000),
     wsSecurityMaxSkewSeconds: int(r, 'WSSE_MAX_SKEW_SECONDS', 300, 10, 3600),
     queuePrefix: str(r, 'QUEUE_PREFIX', 'dmwsi'),

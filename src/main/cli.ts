@@ -19,6 +19,7 @@ import { buildSimulateCommand } from '../simulator/cli.js';
 import { SERVICES } from '../wsi/contract/schema.js';
 import { PLACEHOLDER_BASE, renderWsdl, wsdlFileName } from '../wsi/contract/wsdl-generator.js';
 import { startGateway } from './gateway.js';
+import { installProcessGuards } from './process-guards.js';
 import { ensureRedis } from './redis-launcher.js';
 
 async function readPassword(fromStdin: boolean): Promise<string> {
@@ -31,6 +32,7 @@ async function readPassword(fromStdin: boolean): Promise<string> {
 async function serve(role: Role): Promise<void> {
   const config = loadConfig(process.env, { role });
   const logger = createLogger(config.logLevel);
+  installProcessGuards(logger);
   const redis = await ensureRedis(config.redisUrl, {
     mode: 'default',
     dataDir: path.join(config.dataDir, 'redis'),

@@ -39,6 +39,7 @@ import { BootstrapService } from '../services/broker/bootstrap.js';
 import { DeploymentBroker } from '../services/broker/deployment-broker.js';
 import { BulkOperations } from '../services/bulk/bulk-operations.js';
 import { JobDispatcher } from '../services/bulk/dispatcher.js';
+import { startStallSweeper } from '../services/broker/stall-sweeper.js';
 import { bulkOperationsHandlers, bulkRequestHandlers } from '../wsi/handlers/bulk-operations.js';
 import { TASK_REQUEST_PREFIX, SSE_CORRELATOR_PREFIX } from '../services/broker/plan.js';
 import { deploymentBrokerHandlers, taskManagementHandlers } from '../wsi/handlers/deployment-broker.js';
@@ -149,6 +150,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       serverId: config.dmServerId,
       sessionTtlSeconds: config.dmSessionTtlSeconds,
       maxMsgSize: config.dmMaxBodyBytes,
+      maxSessions: config.dmMaxSessions,
     });
     // BullMQ does not close connections it is handed: quit them after it closes.
     const jobsRedis = connectRedis(config.redisUrl, 'dmwsi-jobs');
@@ -222,6 +224,13 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       const requeued = await broker.reconcile();
       const resumed = await bulk.resume();
       if (requeued || resumed) logger.info({ requeued, resumed }, 'resumed work found at start');
+      const stopSweeper = startStallSweeper({
+        retryStalled: (ms) => broker.retryStalled(ms),
+        lock: brokerCache,
+        logger,
+        retryMs: config.taskRetrySeconds * 1000,
+      });
+      closers.unshift(stopSweeper);
     }
     const session = sessionHandlers(auth);
     const handlers: Record<ServiceName, OperationHandlers> = {

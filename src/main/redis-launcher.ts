@@ -79,7 +79,8 @@ function installRedis(log: (m: string) => void): void {
   execFileSync('apt-get', ['install', '-y', '-q', 'redis-server'], { stdio: 'inherit', env });
 }
 
-function redisBinary(log: (m: string) => void): string {
+/** The redis-server binary: found on PATH, else installed where that is possible; throws RedisUnavailableError otherwise. */
+export function redisBinary(log: (m: string) => void): string {
   let bin = findRedisServer();
   if (!bin && canInstallWithApt()) {
     installRedis(log);

@@ -71,6 +71,22 @@ const INSERT_HISTORY = sql(
   'INSERT INTO "task_history" ("task_id", "seq", "at", "from_status", "to_status", "event", "code", "detail") VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
 );
 
+/**
+ * See TaskStore.stalled. `last`: the last move, or the release of a job's
+ * task (releasing does not touch updated_at); `base`: when the task started
+ * waiting. The first condition on updated_at lets the (status, updated_at)
+ * index narrow the scan (last >= updated_at).
+ */
+const SELECT_STALLED = sql(
+  'SELECT "taskId", "last" AS "since" FROM (' +
+    'SELECT "task_id" AS "taskId", ' +
+    'CASE WHEN "released_at" IS NOT NULL AND "released_at" > "updated_at" THEN "released_at" ELSE "updated_at" END AS "last", ' +
+    'COALESCE("released_at", "created_at") AS "base" ' +
+    'FROM "task" WHERE "status" IN (\'QUEUED\', \'NOTIFYING\', \'IN_SESSION\') ' +
+    'AND ("status" <> \'QUEUED\' OR "job_id" IS NULL OR "released_at" IS NOT NULL) AND "updated_at" < ?' +
+    ') s WHERE "last" < ? AND 2 * "last" - "base" < ? ORDER BY "last" LIMIT ?',
+);
+
 /** The job's counter moves: one statement per (from, to) pair, built on first use. */
 const bumpStatements = new Map<string, Statement>();
 function bumpJobStatement(from: TaskStatus | undefined, to: TaskStatus): Statement {
@@ -214,6 +230,11 @@ export class TypeormTaskStore implements TaskStore {
       order: { createdAt: 'ASC' },
     });
     return rows.map(toTask);
+  }
+
+  async stalled(now: number, retryMs: number, limit: number): Promise<{ taskId: string; since: number }[]> {
+    const rows = await queryRows<{ taskId: string; since: number | string }>(this.em, SELECT_STALLED, [now - retryMs, now - retryMs, now, limit]);
+    return rows.map((r) => ({ taskId: r.taskId, since: Number(r.since) }));
   }
 
   async notifiable(limit: number): Promise<string[]> {

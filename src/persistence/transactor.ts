@@ -101,8 +101,10 @@ export class GroupCommitQueue {
     let failure: { err: unknown } | undefined;
     try {
       await qr.startTransaction();
+      if (this.ds.options.type === 'better-sqlite3') await execute(qr.manager, TAKE_WRITE_LOCK, []);
     } catch (err) {
       // Could not begin: the first turn gets the error; the others try again.
+      if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
       await qr.release().catch(() => undefined);
       this.waiting.shift()!.reject(err);
       return;
@@ -155,6 +157,17 @@ async function runTurn(turn: Turn, em: EntityManager): Promise<unknown> {
 
 /** Turns sharing one COMMIT at most: bounds the wait of the first and what a failed COMMIT takes down. */
 const MAX_TURNS_PER_COMMIT = 64;
+/**
+ * Makes SQLite take the write lock at the start of the transaction (as BEGIN
+ * IMMEDIATE would; TypeORM only issues a deferred BEGIN). Several processes
+ * may share the file (api, dm, worker): a deferred transaction that reads
+ * and then writes fails at once with SQLITE_BUSY_SNAPSHOT when another
+ * process committed in between (the busy timeout does not apply to that),
+ * while one that takes the lock first waits for the other writer (busy
+ * timeout) and then sees its commit. A statement that writes takes the lock
+ * even when it changes no row.
+ */
+const TAKE_WRITE_LOCK = sql('UPDATE "migrations" SET "id" = "id" WHERE 0 = 1');
 const SAVEPOINT = sql('SAVEPOINT turn');
 const RELEASE = sql('RELEASE turn');
 const ROLLBACK_TO = sql('ROLLBACK TO turn');

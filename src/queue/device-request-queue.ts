@@ -1,12 +1,14 @@
 /**
- * Per-device DM command requests in Redis: a list of ids (order) and a hash
- * of id -> request (content). Enqueue is one atomic script that does nothing
- * when the id is already there, so a retried enqueue never doubles a command.
- * Both keys share a hash tag, so the pair stays on one Redis Cluster slot.
+ * Per-device DM command requests in Redis: a list of ids (order), a hash of
+ * id -> request (content), and a hash of id -> the token of the DM session
+ * that sent it (see DeviceRequestQueue.markSent). Enqueue is one atomic
+ * script that does nothing when the id is already there, so a retried
+ * enqueue never doubles a command. The keys share a hash tag, so they stay
+ * on one Redis Cluster slot.
  */
 import crypto from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { DeviceRequestQueue } from '../dm/server/ports.js';
+import type { DeviceRequestQueue, PendingRequests } from '../dm/server/ports.js';
 import { type RedisTurnBatch, turnBatchOf } from './dm-session-store.js';
 import { checkServerCommandRequest, type ServerCommandRequest } from '../dm/session/index.js';
 
@@ -18,14 +20,29 @@ end
 return 0`;
 
 /**
- * The oldest ARGV[1] requests' bodies in queue order, in one round trip
- * instead of LRANGE then HMGET (an id without a body comes back nil).
+ * The oldest ARGV[1] requests' bodies in queue order, then the session each
+ * was sent in (nil: none), in one round trip instead of LRANGE then two
+ * HMGETs (an id without a body comes back nil).
  */
 const PENDING = `
 local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #ids == 0 then return {} end
-return redis.call('HMGET', KEYS[2], unpack(ids))`;
+local out = redis.call('HMGET', KEYS[2], unpack(ids))
+local sent = redis.call('HMGET', KEYS[3], unpack(ids))
+for i = 1, #ids do out[#ids + i] = sent[i] end
+return out`;
 const PENDING_SHA = crypto.createHash('sha1').update(PENDING).digest('hex');
+
+/** Removes the ARGV ids that no session has sent (no mark); returns how many it removed. */
+const REMOVE_UNSENT = `
+local n = 0
+for _, id in ipairs(ARGV) do
+  if redis.call('HEXISTS', KEYS[3], id) == 0 and redis.call('HDEL', KEYS[2], id) == 1 then
+    redis.call('LREM', KEYS[1], 0, id)
+    n = n + 1
+  end
+end
+return n`;
 
 /** How many of a device's oldest requests a session considers at once. */
 const WINDOW = 64;
@@ -41,9 +58,9 @@ export class RedisDeviceRequestQueue implements DeviceRequestQueue {
     this.batch = turnBatchOf(redis);
   }
 
-  private keys(deviceId: string): [string, string] {
+  private keys(deviceId: string): [string, string, string] {
     const base = `${this.prefix}:dm:queue:{${deviceId}}`;
-    return [`${base}:ids`, `${base}:requests`];
+    return [`${base}:ids`, `${base}:requests`, `${base}:sent`];
   }
 
   async enqueue(deviceId: string, request: ServerCommandRequest): Promise<boolean> {
@@ -55,27 +72,54 @@ export class RedisDeviceRequestQueue implements DeviceRequestQueue {
   }
 
   async pending(deviceId: string): Promise<ServerCommandRequest[]> {
-    const [ids, requests] = this.keys(deviceId);
-    const bodies = (await this.runPending(ids, requests)) as (string | null)[];
-    return bodies.filter((b): b is string => b !== null).map((b) => JSON.parse(b) as ServerCommandRequest);
+    return (await this.pendingWithSent(deviceId)).requests;
+  }
+
+  async pendingWithSent(deviceId: string): Promise<PendingRequests> {
+    const keys = this.keys(deviceId);
+    const reply = (await this.runPending(keys)) as (string | null)[];
+    const n = reply.length / 2;
+    const requests: ServerCommandRequest[] = [];
+    const sentIn = new Map<string, string>();
+    for (let i = 0; i < n; i++) {
+      const body = reply[i];
+      if (body === null || body === undefined) continue;
+      const request = JSON.parse(body) as ServerCommandRequest;
+      requests.push(request);
+      const token = reply[n + i];
+      if (typeof token === 'string') sentIn.set(request.requestId, token);
+    }
+    return { requests, sentIn };
   }
 
   /** EVALSHA, and EVAL when Redis does not have the script yet (first call, restart, SCRIPT FLUSH). */
-  private async runPending(ids: string, requests: string): Promise<unknown> {
+  private async runPending(keys: [string, string, string]): Promise<unknown> {
     try {
-      return await this.batch.send('evalsha', PENDING_SHA, 2, ids, requests, WINDOW);
+      return await this.batch.send('evalsha', PENDING_SHA, 3, ...keys, WINDOW);
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return this.batch.send('eval', PENDING, 2, ids, requests, WINDOW);
+      return this.batch.send('eval', PENDING, 3, ...keys, WINDOW);
     }
+  }
+
+  async markSent(deviceId: string, requestIds: string[], sessionToken: string): Promise<void> {
+    if (requestIds.length === 0) return;
+    const [, , sent] = this.keys(deviceId);
+    await this.batch.send('hset', sent, ...requestIds.flatMap((id) => [id, sessionToken]));
+  }
+
+  async removeUnsent(deviceId: string, requestIds: string[]): Promise<void> {
+    if (requestIds.length === 0) return;
+    await this.redis.eval(REMOVE_UNSENT, 3, ...this.keys(deviceId), ...requestIds);
   }
 
   async remove(deviceId: string, requestIds: string[]): Promise<void> {
     if (requestIds.length === 0) return;
-    const [ids, requests] = this.keys(deviceId);
+    const [ids, requests, sent] = this.keys(deviceId);
     const tx = this.redis.multi();
     for (const id of requestIds) tx.lrem(ids, 0, id);
     tx.hdel(requests, ...requestIds);
+    tx.hdel(sent, ...requestIds);
     await tx.exec();
   }
 }

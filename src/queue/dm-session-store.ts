@@ -1,4 +1,5 @@
 /** DM session state in Redis, with a TTL, so any gateway process can serve a session's next message. */
+import crypto from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DmSessionStore } from '../dm/server/ports.js';
 
@@ -75,6 +76,36 @@ export function turnBatchOf(redis: Redis): RedisTurnBatch {
 /** DEL only the holder's lock: one that lapsed and was taken by another message is left alone. */
 const RELEASE_IF_OWNER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 
+/*
+ * Open sessions: one sorted set per prefix, members are session tokens,
+ * scores the time (ms, Redis's clock: every gateway process reads the same
+ * one) at which an idle session lapses. When the set looks full, lapsed
+ * members are pruned and it is counted again, so a session whose device
+ * went away frees its place after DM_SESSION_TTL_SECONDS without anyone
+ * ending it; below the cap they are left (counted, they change nothing).
+ * ARGV: token, cap, ttl in ms. 1: admitted, 0: full.
+ */
+const ADMIT = `
+local t = redis.call('time')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cap = tonumber(ARGV[2])
+if redis.call('zcard', KEYS[1]) >= cap then
+  redis.call('zremrangebyscore', KEYS[1], '-inf', now)
+  if redis.call('zcard', KEYS[1]) >= cap then return 0 end
+end
+redis.call('zadd', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+return 1`;
+
+/** Moves an open session's lapse time on. ARGV: token, ttl in ms. */
+const TOUCH = `
+local t = redis.call('time')
+redis.call('zadd', KEYS[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2]), ARGV[1])
+return 1`;
+
+const sha1 = (script: string) => crypto.createHash('sha1').update(script).digest('hex');
+const ADMIT_SHA = sha1(ADMIT);
+const TOUCH_SHA = sha1(TOUCH);
+
 export class RedisDmSessionStore implements DmSessionStore {
   private readonly batch: RedisTurnBatch;
 
@@ -95,6 +126,10 @@ export class RedisDmSessionStore implements DmSessionStore {
 
   private lockKey(deviceId: string): string {
     return `${this.prefix}:dm:lock:{${deviceId}}`;
+  }
+
+  private openKey(): string {
+    return `${this.prefix}:dm:open`;
   }
 
   async load(token: string): Promise<string | undefined> {
@@ -130,5 +165,27 @@ export class RedisDmSessionStore implements DmSessionStore {
 
   async lookup(deviceId: string, sessionId: string): Promise<string | undefined> {
     return ((await this.batch.send('get', this.sidKey(deviceId, sessionId))) as string | null) ?? undefined;
+  }
+
+  async admit(token: string, max: number, ttlSeconds: number): Promise<boolean> {
+    return (await this.script(ADMIT, ADMIT_SHA, token, max, ttlSeconds * 1000)) === 1;
+  }
+
+  async touch(token: string, ttlSeconds: number): Promise<void> {
+    await this.script(TOUCH, TOUCH_SHA, token, ttlSeconds * 1000);
+  }
+
+  /** EVALSHA (the script's text is not sent with every message), EVAL when Redis lacks it (first call, restart, SCRIPT FLUSH). */
+  private async script(text: string, sha: string, ...args: Arg[]): Promise<unknown> {
+    try {
+      return await this.batch.send('evalsha', sha, 1, this.openKey(), ...args);
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+      return this.batch.send('eval', text, 1, this.openKey(), ...args);
+    }
+  }
+
+  async leave(token: string): Promise<void> {
+    await this.batch.send('zrem', this.openKey(), token);
   }
 }

@@ -82,14 +82,21 @@ export class BullTaskJobs implements TaskJobs {
     });
   }
 
-  async notifyMany(taskIds: string[]): Promise<void> {
+  /**
+   * The notify jobs of tasks the dispatcher released at `releasedAt`. The
+   * release time is in the id: adding the same release again adds nothing,
+   * while a task released again (its job was paused after its first
+   * release, which handed it back) gets a job of its own instead of the id
+   * of the finished one, which BullMQ would ignore.
+   */
+  async notifyMany(taskIds: string[], releasedAt: number): Promise<void> {
     if (taskIds.length === 0) return;
     await this.queue.addBulk(
       taskIds.map((taskId) => ({
         name: 'notify' as const,
         data: { taskId },
         opts: {
-          jobId: `notify-${taskId}-0`,
+          jobId: `notify-${taskId}-r${releasedAt}`,
           attempts: 6,
           backoff: { type: 'exponential', delay: 15_000 },
           removeOnComplete: { age: 3600, count: 10_000 },

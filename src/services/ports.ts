@@ -135,6 +135,13 @@ export interface TaskStore {
   openForDevice(deviceId: string, operationName: string): Promise<Task[]>;
   /** QUEUED tasks that should have a notify job: single tasks, and job tasks the dispatcher released. */
   notifiable(limit: number): Promise<string[]>;
+  /**
+   * Tasks waiting for their device (notifiable QUEUED ones, NOTIFYING,
+   * IN_SESSION) with no progress for `retryMs` and for at least as long as
+   * they had lived before it (so retries thin out as a task ages), oldest
+   * first. `since`: when the task last moved (or was released).
+   */
+  stalled(now: number, retryMs: number, limit: number): Promise<{ taskId: string; since: number }[]>;
 }
 
 export interface WaveStats {

@@ -492,6 +492,19 @@ export class Fleet {
     };
   }
 
+  /**
+   * Exec counts per device and exec target URI, for the devices that ran
+   * anything (`GET /executions`): what a crash test compares with the
+   * gateway's tasks, since only the device knows how often it really ran.
+   */
+  executions(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const d of this.devices) {
+      if (d.executions.size > 0) out[d.devId] = Object.fromEntries(d.executions);
+    }
+    return out;
+  }
+
   /** Rows for the gateway's importDeviceInstances CSV (derives every account). */
   *credentialsCsvLines(): Generator<string> {
     const withAuth = (this.opts.authType ?? 'md5') !== 'md5';
@@ -545,6 +558,10 @@ export class Fleet {
     const path = (req.url ?? '/').split('?')[0]!;
     if (req.method === 'GET' && path === '/stats') {
       answer(200, JSON.stringify(this.stats()), 'application/json');
+      return;
+    }
+    if (req.method === 'GET' && path === '/executions') {
+      answer(200, JSON.stringify(this.executions()), 'application/json');
       return;
     }
     const m = /^\/(notify|bootstrap)\/([^/]+)$/.exec(path);

@@ -29,6 +29,11 @@
  *   handset's bootstrap agent does; the first account it names is adopted.
  * - A new server nonce is stored only once the message carrying it to the
  *   server was answered, so a lost message cannot desynchronise Package#0.
+ * - Generic Alerts are the device's own news (a fired schedule's report):
+ *   after a session that failed with alerts still undelivered, the device
+ *   tries again in a client-initiated session `alertRetryMs` later (± half,
+ *   doubling per failure in a row, at most a minute), as handsets retry a
+ *   report; `alertRetryMs` 0 turns that off.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -197,6 +202,8 @@ export interface DeviceProfile {
   keepTrees: boolean;
   maxMessagesPerSession: number;
   triggerDedupMs: number;
+  /** First retry of a failed session that left Generic Alerts undelivered; 0: never. */
+  alertRetryMs: number;
 }
 
 export interface SimulatedDeviceOptions extends Partial<DeviceProfile> {
@@ -284,6 +291,8 @@ export class SimulatedDevice {
   private current: { promise: Promise<SessionReport>; serverSessionId: string | undefined } | undefined;
   private queued: QueuedSession | undefined;
   private last: { sessionId: string; at: number; report: SessionReport } | undefined;
+  /** Failed sessions in a row that left alerts undelivered. */
+  private alertRetries = 0;
 
   constructor(opts: SimulatedDeviceOptions) {
     this.devId = opts.devId;
@@ -529,9 +538,21 @@ export class SimulatedDevice {
     this.sessions++;
     const ok = report.outcome === 'ok';
     if (!ok) this.sessionsFailed++;
+    if (ok) this.alertRetries = 0;
+    else if (this.pending && p.alertRetryMs > 0) this.retryAlertsLater();
     p.host.record?.(ok ? 'session-ok' : 'session-failed', this);
     this.last = { sessionId: report.sessionId, at: p.host.now(), report };
     return report;
+  }
+
+  private retryAlertsLater(): void {
+    const p = this.profile;
+    const delay = Math.min(p.alertRetryMs * 2 ** this.alertRetries, 60_000) * (0.5 + p.random());
+    this.alertRetries++;
+    p.host.schedule(p.host.now() + delay, () => {
+      // Offline by then: coming online reports them anyway.
+      if (this.pending && this.onlineFlag) void this.runSession({ kind: 'client-initiated' });
+    });
   }
 
   /** A random client-chosen SessionID (1..FFFF in hex), never the previous session's. */
@@ -1022,6 +1043,7 @@ export function resolveProfile(opts: Partial<DeviceProfile>): DeviceProfile {
     keepTrees: opts.keepTrees ?? false,
     maxMessagesPerSession: opts.maxMessagesPerSession ?? 200,
     triggerDedupMs: opts.triggerDedupMs ?? 30_000,
+    alertRetryMs: opts.alertRetryMs ?? 5_000,
   };
 }
 

@@ -37,8 +37,12 @@ export class DeviceCommandService {
     return this.queue.pending(deviceId);
   }
 
-  /** Removes requests no session has taken yet (one already in a session runs its course). */
+  /**
+   * Removes requests no session has sent yet. One already sent runs its
+   * course: its outcome still comes back, or its loss is reported when the
+   * session turns out dropped, so that its requester can undo it.
+   */
   withdraw(deviceId: string, requestIds: string[]): Promise<void> {
-    return this.queue.remove(deviceId, requestIds);
+    return this.queue.removeUnsent(deviceId, requestIds);
   }
 }

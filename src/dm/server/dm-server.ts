@@ -21,6 +21,7 @@ import {
 } from '../session/index.js';
 import type { ServerCommandRequest } from '../session/server-commands.js';
 import { applyEffects } from './effects.js';
+import { newlySent, reportLost, splitLost } from './lost-requests.js';
 import { type DeviceGuard, guardRejects } from './guard.js';
 import { RandomPool } from './random-pool.js';
 import type { DmDeviceDirectory, DmEventSink, DmSessionStore, DeviceRequestQueue } from './ports.js';
@@ -37,6 +38,8 @@ export interface DmServerDeps {
   serverId: string;
   sessionTtlSeconds: number;
   maxMsgSize: number;
+  /** Open sessions allowed at once, cluster-wide (DM_MAX_SESSIONS); 0: no cap. */
+  maxSessions: number;
 }
 
 export interface DmRequest {
@@ -70,12 +73,17 @@ const text = (status: number, message: string): DmResponse => ({
  */
 const MESSAGE_LOCK_MS = 10_000;
 
+/** At most one log line per this long about new sessions refused at the cap: a storm would otherwise flood the log. */
+const REFUSAL_LOG_MS = 10_000;
+
 export class DmServer {
   /** Session tokens and nonces (≥128 bits each, as `newNonce` in src/dm/auth/credentials.ts), without a syscall each. */
   private readonly random = new RandomPool();
 
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
+  private refusedUnlogged = 0;
+  private refusalLoggedAt = 0;
 
   constructor(private readonly deps: DmServerDeps) {}
 
@@ -168,52 +176,82 @@ export class DmServer {
     // express bypass (measured together; see dm-session-store.ts for the rest).
     const [device, queued, session] = await Promise.all([
       this.deps.devices.get(deviceId),
-      this.deps.queue.pending(deviceId),
+      this.deps.queue.pendingWithSent(deviceId),
       this.findSession(req.token, deviceId, message.header.sessionId, continuing),
     ]);
     const { token, stored } = session;
-    let state: SessionState | undefined;
+    if (!session.admitted) return this.refuseNewSession(deviceId, message.header.sessionId);
+    // A new session holds its place among the open ones from here on: given
+    // back below when it stores no state, or ends, or this message fails.
+    let placeSettled = !(session.fresh && this.deps.maxSessions > 0);
     try {
-      state = stored ? deserializeSessionState(stored) : undefined;
-    } catch (err) {
-      this.deps.logger.error({ err, deviceId, token }, 'stored DM session state is unreadable; starting afresh');
+      let state: SessionState | undefined;
+      try {
+        state = stored ? deserializeSessionState(stored) : undefined;
+      } catch (err) {
+        this.deps.logger.error({ err, deviceId, token }, 'stored DM session state is unreadable; starting afresh');
+      }
+      const now = this.deps.clock.now();
+      const { sendable, lost } = splitLost(queued, token, state);
+      const pending = device ? await this.admissible(deviceId, message, sendable, device.devInfo?.devId, now) : [];
+      const step = handleClientMessage(state, message, {
+        device: device?.auth,
+        now,
+        newNonce: () => {
+          const bytes = this.random.bytes(16);
+          return { bytes, b64: bytes.toString('base64') };
+        },
+        ...(device?.auth.authType === 'hmac' ? { hmac: { header: req.hmacHeader, body: req.body } } : {}),
+        serverUri: this.deps.serverUri,
+        respUri: `${this.deps.serverUri}/s/${token}`,
+        pending,
+        modelUnknown: device !== undefined && device.devInfo?.detail === undefined,
+        encoding,
+        sizeOf: (m) => encodedSize(m, encoding),
+        limits: { maxMsgSize: this.deps.maxMsgSize },
+      });
+      this.logEffects(step.effects);
+      // Only the device itself, in the message that opens its new session (the first it authenticates),
+      // settles them: a message replayed to an old session's RespURI carries no proof of that.
+      if (lost.length > 0 && step.effects.some((e) => e.type === 'session-started')) {
+        this.deps.logger.warn({ deviceId, requestIds: lost }, 'requests sent in a session that ended without their answer');
+        await reportLost(deviceId, lost, now, this.deps);
+      }
+      // Effects first, state second: if applying fails the client gets an
+      // error, retries the same message, and the engine replays it.
+      await applyEffects(step.effects, device, now, this.deps);
+      if (step.state) {
+        const ttl = this.deps.sessionTtlSeconds;
+        const serialized = serializeSessionState(step.state);
+        // The (device, SessionID) index is written when the session starts and
+        // refreshed by every message that arrives without the RespURI token (the
+        // clients that need it); a client on its RespURI needs no rewrite of it.
+        const rebind = session.fresh || req.token === undefined;
+        const binding = { deviceId, sessionId: message.header.sessionId };
+        // Issued before the save, so in the same Redis pipeline: the count of
+        // open sessions costs a message of an open session no round trip.
+        if (this.deps.maxSessions > 0) {
+          if (step.closed) {
+            this.leaveOpenSessions(token);
+            placeSettled = true;
+          } else if (!session.fresh) {
+            this.touchOpenSession(token);
+          }
+        }
+        // The marks go with the state, before the reply can carry the requests to the device.
+        await Promise.all([
+          this.deps.sessions.saveAndBind(token, serialized, ttl, rebind ? binding : undefined),
+          this.deps.queue.markSent(deviceId, newlySent(step.state, queued, token), token),
+        ]);
+        placeSettled = true;
+      }
+      const body = encodeSyncMl(step.reply, encoding);
+      const headers: Record<string, string> = {};
+      if (step.replySigner) headers['x-syncml-hmac'] = signReply(step.replySigner, body);
+      return { status: 200, contentType: contentTypeFor(encoding), body, headers };
+    } finally {
+      if (!placeSettled) this.leaveOpenSessions(token);
     }
-    const now = this.deps.clock.now();
-    const pending = device ? await this.admissible(deviceId, message, queued, device.devInfo?.devId, now) : [];
-    const step = handleClientMessage(state, message, {
-      device: device?.auth,
-      now,
-      newNonce: () => {
-        const bytes = this.random.bytes(16);
-        return { bytes, b64: bytes.toString('base64') };
-      },
-      ...(device?.auth.authType === 'hmac' ? { hmac: { header: req.hmacHeader, body: req.body } } : {}),
-      serverUri: this.deps.serverUri,
-      respUri: `${this.deps.serverUri}/s/${token}`,
-      pending,
-      modelUnknown: device !== undefined && device.devInfo?.detail === undefined,
-      encoding,
-      sizeOf: (m) => encodedSize(m, encoding),
-      limits: { maxMsgSize: this.deps.maxMsgSize },
-    });
-    this.logEffects(step.effects);
-    // Effects first, state second: if applying fails the client gets an
-    // error, retries the same message, and the engine replays it.
-    await applyEffects(step.effects, device, now, this.deps);
-    if (step.state) {
-      const ttl = this.deps.sessionTtlSeconds;
-      const serialized = serializeSessionState(step.state);
-      // The (device, SessionID) index is written when the session starts and
-      // refreshed by every message that arrives without the RespURI token (the
-      // clients that need it); a client on its RespURI needs no rewrite of it.
-      const rebind = session.fresh || req.token === undefined;
-      const binding = { deviceId, sessionId: message.header.sessionId };
-      await this.deps.sessions.saveAndBind(token, serialized, ttl, rebind ? binding : undefined);
-    }
-    const body = encodeSyncMl(step.reply, encoding);
-    const headers: Record<string, string> = {};
-    if (step.replySigner) headers['x-syncml-hmac'] = signReply(step.replySigner, body);
-    return { status: 200, contentType: contentTypeFor(encoding), body, headers };
   }
 
   /**
@@ -258,10 +296,46 @@ export class DmServer {
     deviceId: string,
     sessionId: string,
     continuing: boolean,
-  ): Promise<{ token: string; stored: string | undefined; fresh: boolean }> {
+  ): Promise<{ token: string; stored: string | undefined; fresh: boolean; admitted: boolean }> {
     const token = given ?? (continuing ? await this.deps.sessions.lookup(deviceId, sessionId) : undefined);
-    if (token === undefined) return { token: this.newToken(), stored: undefined, fresh: true };
-    return { token, stored: await this.deps.sessions.load(token), fresh: false };
+    if (token !== undefined) return { token, stored: await this.deps.sessions.load(token), fresh: false, admitted: true };
+    const fresh = this.newToken();
+    // Counted before the engine runs, so a refused session leaves nothing
+    // behind; for a message with MsgID 1 this goes out in the same Redis
+    // pipeline as the queue read beside it, so no round trip of its own.
+    const { maxSessions, sessionTtlSeconds } = this.deps;
+    const admitted = maxSessions === 0 || (await this.deps.sessions.admit(fresh, maxSessions, sessionTtlSeconds));
+    return { token: fresh, stored: undefined, fresh: true, admitted };
+  }
+
+  /** 503 with Retry-After to a message that would start a session beyond DM_MAX_SESSIONS: no state, no effects. */
+  private refuseNewSession(deviceId: string, sessionId: string): DmResponse {
+    this.refusedUnlogged += 1;
+    const now = Date.now();
+    if (now - this.refusalLoggedAt >= REFUSAL_LOG_MS) {
+      this.deps.logger.warn(
+        { deviceId, sessionId, refused: this.refusedUnlogged, maxSessions: this.deps.maxSessions },
+        'DM sessions refused: DM_MAX_SESSIONS sessions are open',
+      );
+      this.refusedUnlogged = 0;
+      this.refusalLoggedAt = now;
+    }
+    // Spread over 10-29 s: devices refused together by a storm would otherwise come back together.
+    const retryAfter = String(10 + Math.floor(Math.random() * 20));
+    return { ...text(503, 'too many DM sessions are open; retry later'), headers: { 'retry-after': retryAfter } };
+  }
+
+  /** Not awaited: an open session lapses from the count by itself after DM_SESSION_TTL_SECONDS. */
+  private leaveOpenSessions(token: string): void {
+    this.deps.sessions.leave(token).catch((err: unknown) => {
+      this.deps.logger.warn({ err }, 'could not take a DM session off the open ones (it lapses by itself)');
+    });
+  }
+
+  private touchOpenSession(token: string): void {
+    this.deps.sessions.touch(token, this.deps.sessionTtlSeconds).catch((err: unknown) => {
+      this.deps.logger.warn({ err }, 'could not extend a DM session among the open ones');
+    });
   }
 
   private newToken(): string {

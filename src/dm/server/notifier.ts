@@ -11,6 +11,12 @@ export interface NotifyOptions {
   uiMode?: UiMode;
   /** 1..0xFFFF; random when omitted. The device uses it (hex) as the SessionID. */
   sessionId?: number;
+  /**
+   * Sign with the resync nonce instead of the device's server nonce: for a
+   * device that did not answer an earlier trigger, which may hold another
+   * nonce than ours (see notify).
+   */
+  resync?: boolean;
 }
 
 export type NotifyResult = NotificationOutcome & { sessionId: number };
@@ -27,22 +33,32 @@ export class DeviceNotifier {
     if (!device) {
       return { delivered: false, channel: 'none', retryable: false, reason: 'unknown device', attempts: 0, sessionId };
     }
-    const trigger = buildTrigger({
-      uiMode: opts.uiMode ?? 'background',
-      initiator: 'server',
-      sessionId,
-      serverId: device.auth.serverId,
-      serverDigestSecret: { serverId: device.auth.serverId, password: device.auth.serverPassword },
-      nonce: triggerNonce(device.state, device.auth.serverNonce),
-    });
-    const outcome = await this.sender.send(
-      {
-        deviceId,
-        ...(device.notificationUrl ? { notificationUrl: device.notificationUrl } : {}),
-        ...(device.smsAddress ? { smsAddress: device.smsAddress } : {}),
-      },
-      trigger,
-    );
+    const stored = opts.resync ? RESYNC_NONCE : triggerNonce(device.state, device.auth.serverNonce);
+    const send = (nonce: Buffer) =>
+      this.sender.send(
+        {
+          deviceId,
+          ...(device.notificationUrl ? { notificationUrl: device.notificationUrl } : {}),
+          ...(device.smsAddress ? { smsAddress: device.smsAddress } : {}),
+        },
+        buildTrigger({
+          uiMode: opts.uiMode ?? 'background',
+          initiator: 'server',
+          sessionId,
+          serverId: device.auth.serverId,
+          serverDigestSecret: { serverId: device.auth.serverId, password: device.auth.serverPassword },
+          nonce,
+        }),
+      );
+    const outcome = await send(stored);
+    // A device refusing a trigger over HTTP (400: its digest check failed) may hold another server
+    // nonce than ours: the session that gave it a new one can have died between our storing that
+    // nonce and the device receiving our answer (a client adopts a nonce only once answered). The
+    // resync nonce, which clients try second (notes §4), brings such a device back; its session
+    // then issues a fresh nonce.
+    if (!outcome.delivered && !outcome.retryable && outcome.channel === 'http' && stored !== RESYNC_NONCE) {
+      return { ...(await send(RESYNC_NONCE)), sessionId };
+    }
     return { ...outcome, sessionId };
   }
 }

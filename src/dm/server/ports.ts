@@ -42,6 +42,17 @@ export interface DmSessionStore {
   claim(deviceId: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Gives the lock up if `owner` still holds it. */
   release(deviceId: string, owner: string): Promise<void>;
+  /**
+   * Counts the session named `token` among the open ones unless `max` are
+   * open already (cluster-wide): false then, and nothing changes. It stays
+   * counted until `leave`, or until `ttlSeconds` pass without a `touch` (a
+   * device that went away mid-session).
+   */
+  admit(token: string, max: number, ttlSeconds: number): Promise<boolean>;
+  /** The session goes on: counted for another `ttlSeconds`. */
+  touch(token: string, ttlSeconds: number): Promise<void>;
+  /** The session ended: no longer counted. */
+  leave(token: string): Promise<void>;
 }
 
 /**
@@ -53,7 +64,24 @@ export interface DeviceRequestQueue {
   /** false when a request with this id is already queued. */
   enqueue(deviceId: string, request: ServerCommandRequest): Promise<boolean>;
   pending(deviceId: string): Promise<ServerCommandRequest[]>;
+  /** The pending requests, and the session each one was sent in (by session token), if any. */
+  pendingWithSent(deviceId: string): Promise<PendingRequests>;
+  /**
+   * Records that these requests went out in the session named by the token.
+   * A later session that finds them still queued knows that their answer was
+   * lost with that session (a gateway or a device that died mid-session), so
+   * it does not send them again blindly (see lost-requests.ts).
+   */
+  markSent(deviceId: string, requestIds: string[], sessionToken: string): Promise<void>;
   remove(deviceId: string, requestIds: string[]): Promise<void>;
+  /** Removes those of the requests that no session has sent: a sent one stays until its outcome (or its loss) is known. */
+  removeUnsent(deviceId: string, requestIds: string[]): Promise<void>;
+}
+
+export interface PendingRequests {
+  requests: ServerCommandRequest[];
+  /** requestId -> token of the session that sent it. */
+  sentIn: Map<string, string>;
 }
 
 export interface CommandOutcome {

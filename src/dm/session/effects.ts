@@ -28,7 +28,9 @@ export type UndeliveredReason =
   | 'server-auth-failed'
   | 'unknown-device'
   | 'no-status'
-  | 'session-ended';
+  | 'session-ended'
+  /** Sent in an earlier session that ended without its answer reaching us (see dm/server/lost-requests.ts). */
+  | 'session-lost';
 
 /** A decoded binary value: base64 text plus this marker. */
 export interface DataValue {

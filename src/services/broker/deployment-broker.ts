@@ -25,6 +25,7 @@ import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
 import { interpretRun, interpretScheduleReport } from './interpret.js';
 import {
+  attemptOf,
   deleteScheduleRequest,
   parseRequestId,
   probeRequest,
@@ -87,8 +88,10 @@ export class DeploymentBroker {
     }
 
     const key = input.idempotencyKey ?? contentKey(ctx.caller, input);
-    const taskId = await this.d.cache.rememberFirst(`idem:${key}`, crypto.randomUUID(), IDEMPOTENCY_TTL_SECONDS);
-    if (await stores.tasks.get(taskId)) return taskId;
+    const proposed = crypto.randomUUID();
+    const taskId = await this.d.cache.rememberFirst(`idem:${key}`, proposed, IDEMPOTENCY_TTL_SECONDS);
+    // A new id has no task yet; a remembered one may (a repeated call), unless its first call failed.
+    if (taskId !== proposed && (await stores.tasks.get(taskId))) return taskId;
 
     const task: Task = {
       taskId,
@@ -115,6 +118,8 @@ export class DeploymentBroker {
       await s.audit.record({ ...ctx, target: `${device.deviceId} task ${taskId}`, outcome: 'ok' }, now);
     });
     if (!input.testCycle) {
+      // Two adds, not one addBulk: an ioredis pipeline on BullMQ's connection costs more to build
+      // (it copies every script command) than the second socket write it saves (measured).
       await this.d.jobs.notify(taskId, 0);
       await this.d.jobs.expire(taskId, task.deadline!);
     }
@@ -179,13 +184,16 @@ export class DeploymentBroker {
         return;
       }
     }
-    const sseRoot = await this.sseRootOf(task);
-    await this.d.devices.submit(task.deviceId, {
-      ...runRequest(task, sseRoot, scheduleOf(task)),
-      guard: { registeredDeviceId: task.deviceId, policy: task.acceptDevicePolicy },
-    });
-    const now = this.d.clock.now();
+    // Queued once, by the move out of QUEUED (which follows it). A task past QUEUED is only woken:
+    // its request may since have gone out, been answered, or been lost with a dropped session,
+    // and queuing it again would send it again (a second arming).
     if (task.status === 'QUEUED') {
+      const sseRoot = await this.sseRootOf(task);
+      await this.d.devices.submit(task.deviceId, {
+        ...runRequest(task, sseRoot, scheduleOf(task)),
+        guard: { registeredDeviceId: task.deviceId, policy: task.acceptDevicePolicy },
+      });
+      const now = this.d.clock.now();
       await this.d.tx.run((s) => s.tasks.transition(taskId, 'NOTIFYING', { event: 'notifying', from: ['QUEUED'] }, now));
     }
     if (!retry && !(await this.d.cache.claimOnce(`notified:${task.deviceId}`, NOTIFY_GATE_SECONDS))) {
@@ -198,7 +206,12 @@ export class DeploymentBroker {
       }
       return;
     }
-    const outcome = await this.d.devices.notify(task.deviceId, { uiMode: task.bOptin ? 'user-interaction' : 'background' });
+    // Notified before and still not in a session: the device may hold another server nonce than ours
+    // (see DeviceNotifier.notify); over SMS no answer would say so.
+    const outcome = await this.d.devices.notify(task.deviceId, {
+      uiMode: task.bOptin ? 'user-interaction' : 'background',
+      resync: task.status !== 'QUEUED',
+    });
     if (outcome.delivered) {
       await this.note(taskId, { event: 'notification-delivered', detail: `${outcome.channel}: ${outcome.detail}` });
       return;
@@ -231,6 +244,20 @@ export class DeploymentBroker {
     await this.d.tx.run((s) =>
       this.move(s, taskId, 'EXPIRED', { event: 'deadline-passed', detail: 'the device did not come in time' }, now),
     );
+  }
+
+  /**
+   * Tasks waiting for their device that stopped moving (a notification
+   * lost, a session dropped by a dying gateway process or device, a notify
+   * job lost with a worker) get a new notify job, which wakes the device
+   * again; its session finds the request still queued, or reports it lost.
+   * The job id carries when the task last moved, so sweeps that overlap add
+   * one job per stall. Returns how many tasks it retried.
+   */
+  async retryStalled(retryMs: number, limit = 1000): Promise<number> {
+    const stalled = await this.d.tx.stores.tasks.stalled(this.d.clock.now(), retryMs, limit);
+    for (const t of stalled) await this.d.jobs.notify(t.taskId, t.since);
+    return stalled.length;
   }
 
   /** After a restart: tasks whose notify job may never have been added get one (job ids make this idempotent). */
@@ -282,15 +309,31 @@ export class DeploymentBroker {
   private async onRunOutcome(task: Task, o: CommandOutcome): Promise<void> {
     const sseRoot = await this.sseRootOf(task);
     if (o.outcome === 'undelivered') {
+      const open = OPEN_FOR_RESULT.includes(task.status);
+      // Re-sent requests get the next attempt number: the lost one is still queued until its
+      // outcome is handled, and an enqueue under its id would be a no-op.
+      const attempt = attemptOf(o.requestId) + 1;
       if (task.operation.name === 'SCHEDULED_EXEC') {
+        if (task.status === 'SCHEDULED' || task.status === 'COMPLETED') return; // known to be armed: nothing is in doubt
+        if (!open) {
+          // Ended without being armed as far as we know (cancelled, expired), yet this arming may have
+          // reached the device: delete the schedule so that it never runs.
+          await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: deleting the schedule in case it was armed` }, o.at);
+          await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attempt));
+          await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+          return;
+        }
         // It may or may not be armed: ask the device before arming again (at most once).
         await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: probing the device for the schedule` }, o.at);
-        await this.d.devices.submit(task.deviceId, probeRequest(task.taskId, sseRoot!, 1));
+        await this.d.devices.submit(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt));
+        await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
         return;
       }
+      if (!open) return;
       if (task.operation.name === 'QUERY') {
         await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: the query is sent again` }, o.at);
-        await this.d.devices.submit(task.deviceId, runRequest(task, sseRoot, scheduleOf(task)));
+        await this.d.devices.submit(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt));
+        await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
         return;
       }
       await this.d.tx.run((s) =>
@@ -308,8 +351,8 @@ export class DeploymentBroker {
     const moved = await this.d.tx.run((s) => this.move(s, task.taskId, decision.to, { ...decision.change, from: OPEN_FOR_RESULT }, o.at));
     if (task.operation.name !== 'SCHEDULED_EXEC') return;
     const armed = decision.to === 'SCHEDULED';
-    if (armed && moved?.status === 'CANCELLED') {
-      // Cancelled while the session armed it: remove it so it never runs.
+    if (armed && moved !== undefined && moved.status !== 'SCHEDULED') {
+      // Cancelled (or expired) while the session armed it: remove it so it never runs.
       await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel'));
       await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
     } else if (!armed) {
@@ -326,13 +369,25 @@ export class DeploymentBroker {
       );
       return;
     }
+    // Only a task still waiting for its arming may be armed now: one cancelled, expired or found
+    // armed meanwhile must not be (a probe answered after the schedule ran and was removed says 404).
+    const open = OPEN_FOR_RESULT.includes(task.status);
+    const attempt = Math.max(1, attemptOf(o.requestId));
     if (o.outcome === 'completed' && status === 404) {
+      if (!open) return;
       await this.note(task.taskId, { event: 'schedule-absent', detail: 'not on the device: arming' }, o.at);
-      await this.d.devices.submit(task.deviceId, runRequest(task, sseRoot, scheduleOf(task)));
+      await this.d.devices.submit(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt));
       await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
       return;
     }
-    const attempt = Number(/:probe:(\d+)$/.exec(o.requestId)?.[1] ?? 1);
+    if (!open) return;
+    if (o.outcome === 'undelivered') {
+      // Lost with its session: nothing was learnt, so ask again (under a new id: the lost one stays
+      // queued until this is handled). Only a probe the device answers otherwise can fail the task.
+      await this.d.devices.submit(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt + 1));
+      await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+      return;
+    }
     if (attempt >= MAX_PROBES) {
       await this.d.tx.run((s) =>
         this.move(s, task.taskId, 'FAILED', { event: 'schedule-unknown', detail: 'could not learn whether the schedule is armed' }, o.at),
@@ -345,6 +400,14 @@ export class DeploymentBroker {
   private async onCancelOutcome(task: Task, o: CommandOutcome): Promise<void> {
     const status = o.results[0]?.status;
     const removed = o.outcome === 'completed' && (status === 200 || status === 404);
+    if (o.outcome === 'undelivered') {
+      // Deleting twice is harmless (404 the second time), a schedule left armed is not.
+      const sseRoot = await this.sseRootOf(task);
+      await this.note(task.taskId, { event: 'cancel-resent', detail: `${o.reason}: deleting the schedule again` }, o.at);
+      await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attemptOf(o.requestId) + 1));
+      await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+      return;
+    }
     if (!removed) {
       await this.note(task.taskId, { event: 'cancel-failed', code: status, detail: o.reason ?? `device answered ${status}` }, o.at);
       return;

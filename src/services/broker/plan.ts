@@ -73,14 +73,20 @@ function operationSpecs(task: Task, sseRoot: string | undefined, schedule: Sched
  * first in a Sequence, so a "No" skips the rest; SingleShotExec is always one
  * Sequence (Atomic forbids Exec).
  */
-export function runRequest(task: Task, sseRoot: string | undefined, schedule: ScheduleTime | undefined): ServerCommandRequest {
+export function runRequest(
+  task: Task,
+  sseRoot: string | undefined,
+  schedule: ScheduleTime | undefined,
+  /** > 0 for a request sent again after the first was lost: a new id, so it queues even while the lost one is being removed. */
+  attempt = 0,
+): ServerCommandRequest {
   const specs = operationSpecs(task, sseRoot, schedule);
   const optIn: ServerCommandSpec[] = task.bOptin
     ? [{ verb: 'Alert', code: 1101, text: OPT_IN_TEXT, options: { minDisplaySeconds: 10, maxDisplaySeconds: 300 } }]
     : [];
   const sequence = task.bOptin || task.operation.name === 'SCHEDULED_EXEC';
   return {
-    requestId: requestIdFor(task.taskId, 'run'),
+    requestId: requestIdFor(task.taskId, 'run', attempt),
     commands: [...optIn, ...specs],
     ...(sequence ? { container: 'Sequence' as const } : {}),
   };
@@ -92,6 +98,11 @@ export function probeRequest(taskId: string, sseRoot: string, attempt: number): 
 }
 
 /** Removes the schedule's MO: a removed MO never runs. */
-export function deleteScheduleRequest(taskId: string, sseRoot: string, purpose: 'cleanup' | 'cancel'): ServerCommandRequest {
-  return { requestId: requestIdFor(taskId, purpose), commands: [{ verb: 'Delete', uri: sseNodeUri(sseRoot, taskId) }] };
+export function deleteScheduleRequest(taskId: string, sseRoot: string, purpose: 'cleanup' | 'cancel', attempt = 0): ServerCommandRequest {
+  return { requestId: requestIdFor(taskId, purpose, attempt), commands: [{ verb: 'Delete', uri: sseNodeUri(sseRoot, taskId) }] };
+}
+
+/** The attempt number in a request id (`task:<id>:probe:2` is 2); 0 without one. */
+export function attemptOf(requestId: string): number {
+  return Number(/:(\d+)$/.exec(requestId)?.[1] ?? 0);
 }

@@ -22,7 +22,8 @@ export interface DispatchCache {
 
 export interface DispatchJobs {
   dispatch(jobId: string, delayMs: number): Promise<void>;
-  notifyMany(taskIds: string[]): Promise<void>;
+  /** Notify jobs of tasks released at `releasedAt` (the same time as markReleased's). */
+  notifyMany(taskIds: string[], releasedAt: number): Promise<void>;
 }
 
 export interface DispatcherDeps {
@@ -105,7 +106,7 @@ export class JobDispatcher {
       await t.jobs.markReleased(chosen, now);
       return chosen;
     });
-    if (ids.length) await this.d.jobs.notifyMany(ids);
+    if (ids.length) await this.d.jobs.notifyMany(ids, now);
     return BUSY_TICK_MS;
   }
 

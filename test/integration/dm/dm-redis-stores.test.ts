@@ -63,6 +63,27 @@ describe('DM stores in Redis', () => {
     expect(await store.lookup('IMEI:1', '1B')).toBeUndefined();
   });
 
+  it('counts open sessions up to a cap: a place frees when a session leaves, or lapses unless touched', async () => {
+    const store = new RedisDmSessionStore(redis, `${prefix}:cap`);
+    expect(await store.admit('s1', 2, 60)).toBe(true);
+    expect(await store.admit('s2', 2, 60)).toBe(true);
+    expect(await store.admit('s3', 2, 60)).toBe(false);
+    await store.leave('s1');
+    expect(await store.admit('s3', 2, 60)).toBe(true);
+    expect(await store.admit('s4', 2, 60)).toBe(false);
+
+    // A session whose device went away: its place lapses after its time; a touched one stays.
+    const lapsing = new RedisDmSessionStore(redis, `${prefix}:lapse`);
+    expect(await lapsing.admit('gone', 2, 1)).toBe(true);
+    expect(await lapsing.admit('alive', 2, 1)).toBe(true);
+    await new Promise((r) => setTimeout(r, 600));
+    await lapsing.touch('alive', 5);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await lapsing.admit('new', 2, 60)).toBe(true);
+    expect(await lapsing.admit('newer', 2, 60)).toBe(false);
+    expect(await redis.zrange(`${prefix}:lapse:dm:open`, 0, -1)).toEqual(['alive', 'new']);
+  });
+
   it('lets one holder at a time take a device’s message lock, and only the holder release it', async () => {
     const store = new RedisDmSessionStore(redis, prefix);
     const dev = 'IMEI:350000000000025';

@@ -45,6 +45,25 @@ describe('server-initiated sessions', () => {
     expect(d.notificationsRejected).toBe(before);
   });
 
+  it('wakes a device holding another server nonce than ours with the resync nonce once it refuses the trigger', async () => {
+    // As after a session whose new server nonce we stored, but whose answer never reached the device.
+    const d = rig.fleet.devices[0]!;
+    await rig.fleet.idle();
+    await rig.gw.dataSource.query(`UPDATE device_instance SET server_nonce = ? WHERE device_id = ?`, [
+      Buffer.from('a nonce the device never got').toString('base64'),
+      d.devId,
+    ]);
+    const rejected = d.notificationsRejected;
+    const r = await rig.gw.deviceCommands.submit(
+      d.devId,
+      { requestId: 'n-resync', commands: [{ verb: 'Get', uri: './DevInfo/Lang' }] },
+      { notify: true },
+    );
+    expect(r.notification).toMatchObject({ delivered: true, channel: 'http' });
+    expect(d.notificationsRejected).toBe(rejected + 1);
+    await waitFor(() => outcomes.find((x) => x.requestId === 'n-resync'));
+  });
+
   it('never delivers a request twice when it is submitted twice with the same id', async () => {
     const d = rig.fleet.devices[1]!;
     const req = { requestId: 'n-once', commands: [{ verb: 'Add' as const, uri: './Once', data: '1', format: 'chr' }] };

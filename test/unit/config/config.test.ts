@@ -47,6 +47,19 @@ describe('configuration', () => {
     }
   });
 
+  it('caps open DM sessions at 10,000 unless DM_MAX_SESSIONS says otherwise (0: no cap)', () => {
+    expect(loadConfig({}).dmMaxSessions).toBe(10_000);
+    expect(loadConfig({ DM_MAX_SESSIONS: '0' }).dmMaxSessions).toBe(0);
+    expect(loadConfig({ DM_MAX_SESSIONS: '250' }).dmMaxSessions).toBe(250);
+    expect(() => loadConfig({ DM_MAX_SESSIONS: 'many' })).toThrow(/DM_MAX_SESSIONS must be a whole number/);
+  });
+
+  it('wakes devices of stalled tasks again after 300 s unless TASK_RETRY_SECONDS says otherwise (5 s at least)', () => {
+    expect(loadConfig({}).taskRetrySeconds).toBe(300);
+    expect(loadConfig({ TASK_RETRY_SECONDS: '30' }).taskRetrySeconds).toBe(30);
+    expect(() => loadConfig({ TASK_RETRY_SECONDS: '1' })).toThrow(/TASK_RETRY_SECONDS must be from 5/);
+  });
+
   it('requires the secret key in production and TLS cert and key together', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/DMWSI_SECRET_KEY is required/);
     expect(() => loadConfig({ TLS_CERT: '/c.pem' })).toThrow(/TLS_CERT and TLS_KEY/);

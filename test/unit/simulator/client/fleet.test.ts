@@ -207,6 +207,22 @@ describe('Fleet HTTP listener', () => {
     expect(fleet.stats()).toMatchObject({ notificationsReceived: 1, notificationsRejected: 1, sessionsOk: 1 });
   });
 
+  it('answers GET /executions with the exec counts of the devices that ran anything, by target URI', async () => {
+    const { fleet, server, url } = await started();
+    expect(await (await fetch(`${url}/executions`)).json()).toEqual({});
+    const [first, second] = fleet.devices;
+    server.enqueue(first!.devId, [exec(1, './FUMO/fw1/Update'), exec(2, './FUMO/fw1/Update'), exec(3, './Ext/Sim/Reboot')]);
+    server.enqueue(second!.devId, [exec(1, './FUMO/fw1/Update')]);
+    await first!.runSession();
+    await second!.runSession();
+    const answer = await fetch(`${url}/executions`);
+    expect(answer.headers.get('content-type')).toBe('application/json');
+    expect(await answer.json()).toEqual({
+      [first!.devId]: { './FUMO/fw1/Update': 2, './Ext/Sim/Reboot': 1 },
+      [second!.devId]: { './FUMO/fw1/Update': 1 },
+    });
+  });
+
   it('answers 404 for an unknown device and 415 for another content type', async () => {
     const { fleet, url } = await started();
     expect((await notify(`${url}/notify/IMEI%3A000000000000000`, triggerFor(fleet, 0, 1))).status).toBe(404);

@@ -278,6 +278,50 @@ describe('SimulatedDevice SingleShotExec', () => {
     expect(server.seen(DEV_ID).alerts).toHaveLength(1);
   });
 
+  it('tries a report again after a failed session, until it is delivered, without running the target again', async () => {
+    let down = false;
+    const { device, server, th } = setup({
+      transport: { post: (url, body, headers) => (down ? Promise.reject(new Error('connect ECONNREFUSED')) : server.post(url, body, headers)) },
+    });
+    server.enqueue(DEV_ID, [sseSequence()]);
+    await device.runSession();
+    down = true;
+    th.advance(2 * 3600_000);
+    th.runDue();
+    await device.idle();
+    expect(device.pendingAlerts).toHaveLength(1);
+    // random() is 0.5: the first retry comes after exactly alertRetryMs (5 s by default), the next after twice that.
+    expect(th.scheduled.map((s) => s.at - (Date.parse('2025-03-01T00:00:00Z') + 2 * 3600_000))).toEqual([5_000]);
+    th.advance(5_000);
+    th.runDue();
+    await device.idle();
+    expect(th.scheduled.map((s) => s.at - (Date.parse('2025-03-01T00:00:00Z') + 2 * 3600_000 + 5_000))).toEqual([10_000]);
+    down = false;
+    th.advance(10_000);
+    th.runDue();
+    await device.idle();
+    expect(device.pendingAlerts).toHaveLength(0);
+    expect(server.seen(DEV_ID).alerts).toHaveLength(1);
+    expect(device.executionCount('./FUMO/fw1/Update')).toBe(1);
+    expect(th.scheduled).toEqual([]);
+  });
+
+  it('does not retry a failed report session when alertRetryMs is 0', async () => {
+    let down = false;
+    const { device, server, th } = setup({
+      alertRetryMs: 0,
+      transport: { post: (url, body, headers) => (down ? Promise.reject(new Error('connect ECONNREFUSED')) : server.post(url, body, headers)) },
+    });
+    server.enqueue(DEV_ID, [sseSequence()]);
+    await device.runSession();
+    down = true;
+    th.advance(2 * 3600_000);
+    th.runDue();
+    await device.idle();
+    expect(device.pendingAlerts).toHaveLength(1);
+    expect(th.scheduled).toEqual([]);
+  });
+
   it('reports execfailed with the Exec status when the target fails', async () => {
     const { device, server, th } = setup({ failureRate: 1, failureStatus: 503 });
     server.enqueue(DEV_ID, [sseSequence()]);

@@ -1,0 +1,270 @@
+/**
+ * Crash safety of a bulk SCHEDULED_EXEC rollout (issue 6 item 1).
+ *
+ * The gateway runs as separate api, dm and worker processes (the compiled
+ * CLI) on a Redis of the test's own and PostgreSQL (or one shared SQLite
+ * file); a simulated fleet runs in its own process and is never disturbed:
+ * it is the witness of what devices really ran. One createDeployments call
+ * over SOAP arms a SingleShotExec on every device. While that job runs, the
+ * test kills -9 each kind of gateway process at moments drawn from a seed
+ * and restarts it, kills and restarts Redis, makes the database unavailable,
+ * cancels some tasks, and pauses and restarts the job.
+ *
+ * Afterwards:
+ * - every task is in an end state, the job too;
+ * - each device ran its schedule exactly once when its task COMPLETED and
+ *   never when it was CANCELLED (the fleet's own counts, GET /executions);
+ * - no task ended otherwise (every accepted request was carried out or
+ *   cancelled);
+ * - the job's counters equal the per-state task counts in the database;
+ * - every task's history is seq 1..n without a gap or duplicate.
+ *
+ * CHAOS_SEED replays a run (the seed is printed); CHAOS_DEVICES and
+ * CHAOS_AT_SECONDS change its size; CHAOS_DATABASE=sqlite|postgres picks the
+ * database. A failed run keeps its folder (process logs) and says where.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { escapeXml, type FleetProcess, startFleetProcess } from '../../bench/support/broker-load.js';
+import { freePort } from '../../src/main/redis-launcher.js';
+import type { FleetStats } from '../../src/simulator/fleet.js';
+import { GatewayCluster } from './support/cluster.js';
+import { openChaosDatabase } from './support/database.js';
+import { type ChaosEvent, describeEvent, drawPlan } from './support/plan.js';
+import { RedisChild } from './support/redis-child.js';
+import { ChaosSoap, SoapFault } from './support/soap.js';
+
+const DEVICES = Number(process.env.CHAOS_DEVICES ?? 2000);
+const AT_SECONDS = Number(process.env.CHAOS_AT_SECONDS ?? 60);
+const SEED = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : crypto.randomInt(1, 2 ** 31);
+/** After the last disruption, this long for every task to end. */
+const SETTLE_MS = 240_000;
+const TARGET_URI = './FUMO/fw1/Update';
+const CAPABILITY = 'chaos-cap';
+const ADMIN_PASSWORD = 'chaos-admin-password';
+const TERMINAL = new Set(['COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED']);
+
+const started = Date.now();
+const log = (line: string) => process.stderr.write(`[chaos ${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-chaos-'));
+const cleanups: (() => Promise<unknown>)[] = [];
+let passed = false;
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`clean-up: ${(err as Error).message}`));
+  if (passed) fs.rmSync(dir, { recursive: true, force: true });
+  else log(`run kept in ${dir} (process logs in ${dir}/logs); replay with CHAOS_SEED=${SEED}`);
+});
+
+const isoSeconds = (ms: number) => new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sortKeys = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+const countBy = <T>(items: T[], key: (t: T) => string) => {
+  const out: Record<string, number> = {};
+  for (const i of items) out[key(i)] = (out[key(i)] ?? 0) + 1;
+  return out;
+};
+
+it(
+  `a ${DEVICES}-device SCHEDULED_EXEC rollout survives kill -9 of every role, a Redis restart and a database outage`,
+  { timeout: 900_000 },
+  async () => {
+    log(`seed ${SEED} (replay with CHAOS_SEED=${SEED}); ${DEVICES} devices, AtTime ${AT_SECONDS} s after the call; folder ${dir}`);
+    const redis = await RedisChild.start(path.join(dir, 'redis'), log);
+    cleanups.push(() => redis.stop());
+    const db = await openChaosDatabase(dir, log);
+    cleanups.push(() => db.close(passed));
+
+    const [apiPort, dmPort, workerPort, fleetPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const dmUrl = `http://127.0.0.1:${dmPort}/dm`;
+    const cluster = new GatewayCluster({
+      dir,
+      ports: { api: apiPort, dm: dmPort, worker: workerPort },
+      log,
+      env: {
+        HOST: '127.0.0.1',
+        REDIS_URL: redis.url,
+        ...db.env,
+        DATA_DIR: path.join(dir, 'data'),
+        DMWSI_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        DMWSI_SECRET_KEY: crypto.randomBytes(32).toString('hex'),
+        QUEUE_PREFIX: 'chaos',
+        PUBLIC_DM_URL: dmUrl,
+        LOG_LEVEL: 'info',
+        // A report that never comes ends the task EXPIRED within the run (it should not come to that).
+        REPORT_GRACE_SECONDS: '600',
+        // Devices of tasks that stop moving are woken again after 30 s (then 60, 120, ...).
+        TASK_RETRY_SECONDS: '30',
+      },
+    });
+    cleanups.push(() => cluster.stop());
+
+    // The api process first: it creates the schema (migrations) before the others start.
+    const csvPath = path.join(dir, 'fleet.csv');
+    let fleet: FleetProcess | undefined;
+    await Promise.all([
+      cluster.start('api'),
+      startFleetProcess(
+        {
+          devices: DEVICES,
+          serverUrl: dmUrl,
+          listenPort: fleetPort,
+          csvPath,
+          capabilityOid: CAPABILITY,
+          imeiStart: '35700000000000',
+          phonePrefix: '+1777',
+          secretSeed: `chaos-${SEED}`,
+          maxSessions: 64,
+        },
+        120_000,
+      ).then((f) => {
+        fleet = f;
+        cleanups.push(() => f.stop());
+      }),
+    ]);
+    await Promise.all([cluster.start('dm'), cluster.start('worker')]);
+    const soap = new ChaosSoap(cluster.url('api'), 'admin', ADMIN_PASSWORD);
+
+    // --- the fleet is registered ---------------------------------------------------------------
+    await soap.call(
+      'DeviceManager',
+      'createDeviceCapability',
+      `<t:capability><t:oid>${CAPABILITY}</t:oid><t:make>DmwsiSim</t:make><t:model>SimPhone-1</t:model><t:firmwareVersion>1.0.0</t:firmwareVersion><t:dmVersion>1.2</t:dmVersion><t:sseRoot>./SSE</t:sseRoot></t:capability>`,
+    );
+    const [header, ...rows] = fs.readFileSync(csvPath, 'utf8').split('\n').filter((l) => l !== '');
+    expect(rows.length).toBe(DEVICES);
+    const deviceIds = rows.map((r) => r.slice(0, r.indexOf(',')));
+    for (let i = 0; i < rows.length; i += 1000) {
+      const csv = [header, ...rows.slice(i, i + 1000)].join('\n');
+      const answer = await soap.call('DeviceManager', 'importDeviceInstances', `<t:csv>${escapeXml(csv)}</t:csv>`);
+      expect(Number(/<imported>(\d+)<\/imported>/.exec(answer)?.[1])).toBe(Math.min(1000, rows.length - i));
+    }
+    log(`${DEVICES} devices registered; gateway ${cluster.summary()}`);
+
+    // --- the rollout, and what is done to it -------------------------------------------------------
+    const t0 = Date.now();
+    const atTime = isoSeconds(t0 + AT_SECONDS * 1000);
+    const targets = deviceIds.map((id) => `<t:targets>${escapeXml(id)}</t:targets>`).join('');
+    // Released at 100 a second (about 20 s for 2,000), so that pausing the job means something.
+    const create = await soap.call(
+      'BulkOperationsManager',
+      'createDeployments',
+      `<t:operation><t:name>SCHEDULED_EXEC</t:name><t:targetUri>${TARGET_URI}</t:targetUri><t:atTime>${atTime}</t:atTime></t:operation>${targets}<t:options><t:notificationsPerSecond>100</t:notificationsPerSecond></t:options>`,
+      { timeoutMs: 120_000 },
+    );
+    const jobId = /<jobId>([^<]+)<\/jobId>/.exec(create)?.[1];
+    if (!jobId) throw new Error(`createDeployments gave no jobId: ${create.slice(0, 300)}`);
+    log(`createDeployments: job ${jobId} in ${Date.now() - t0} ms, AtTime ${atTime}`);
+
+    const plan = drawPlan(SEED, { tasks: DEVICES, atMs: Date.parse(atTime) - t0, killsPerRole: 2, cancels: Math.min(20, Math.ceil(DEVICES / 50)) });
+    for (const e of plan) log(`plan: ${describeEvent(e)}`);
+    const cancelRequested = new Set<string>();
+    const run = async (e: ChaosEvent): Promise<void> => {
+      await sleep(Math.max(0, t0 + e.at - Date.now()));
+      log(`now: ${describeEvent(e)}`);
+      switch (e.kind) {
+        case 'kill':
+          await cluster.kill(e.role, e.downMs);
+          return;
+        case 'redis-restart':
+          await redis.kill();
+          await sleep(e.downMs);
+          await redis.up();
+          log('Redis is back');
+          return;
+        case 'database-outage':
+          await db.outage(e.ms);
+          log('the database is back');
+          return;
+        case 'cancel': {
+          const taskId = `${jobId}-${e.seq}`;
+          cancelRequested.add(taskId);
+          await soap.call('BulkOperationsManager', 'cancelTask', `<t:taskId>${taskId}</t:taskId>`).catch((err: unknown) => {
+            // A retried cancel finds the task cancelled already; one that was too late finds it ended.
+            if (!(err instanceof SoapFault && err.code === 'InvalidState')) throw err;
+            log(`cancelTask ${taskId}: ${err.message}`);
+          });
+          return;
+        }
+        case 'pause':
+          await soap.call('BulkOperationsManager', 'pauseJob', `<t:jobId>${jobId}</t:jobId>`);
+          await sleep(e.resumeAfterMs);
+          await soap.call('BulkOperationsManager', 'restartJob', `<t:jobId>${jobId}</t:jobId>`);
+          log('job restarted');
+          return;
+      }
+    };
+    const chaos = Promise.all(plan.map(run));
+
+    // --- until every task has ended ------------------------------------------------------------------
+    const lastEvent = t0 + Math.max(...plan.map((e) => e.at));
+    const deadline = Math.max(lastEvent, Date.parse(atTime)) + SETTLE_MS;
+    let lastLog = 0;
+    let tasks = await db.tasks(jobId);
+    for (;;) {
+      tasks = await db.tasks(jobId).catch(() => tasks);
+      const open = tasks.filter((t) => !TERMINAL.has(t.status));
+      if (Date.now() - lastLog > 10_000) {
+        lastLog = Date.now();
+        const stats = await fleet!.stats().catch(() => undefined);
+        log(
+          `tasks ${JSON.stringify(countBy(tasks, (t) => t.status))}; fleet ${stats ? `sessions ${stats.sessionsOk} ok / ${stats.sessionsFailed} failed, armed ${stats.schedulesArmed}, fired ${stats.schedulesFired}, executions ${stats.executions}` : 'no answer'}`,
+        );
+      }
+      if (tasks.length === DEVICES && open.length === 0 && Date.now() > lastEvent) break;
+      if (Date.now() > deadline) break;
+      await sleep(2000);
+    }
+    await chaos;
+    // Every process is up again, and the devices have nothing left to do (a schedule armed twice by
+    // mistake would run now: its AtTime has passed).
+    await Promise.all([cluster.ready('api'), cluster.ready('dm'), cluster.ready('worker')]);
+    let stats: FleetStats | undefined;
+    for (let quiet = 0; quiet < 3; ) {
+      await sleep(1000);
+      stats = await fleet!.stats();
+      quiet = stats.activeSessions === 0 && stats.queuedSessions === 0 ? quiet + 1 : 0;
+    }
+    tasks = await db.tasks(jobId);
+    const executions = (await (await fetch(`${fleet!.url}/executions`)).json()) as Record<string, Record<string, number>>;
+    const job = await db.job(jobId);
+    const history = await db.historyProblems();
+    log(`fleet: ${JSON.stringify(stats)}`);
+    log(`gateway: ${cluster.summary()}; SOAP retries ${soap.retries}`);
+    log(`tasks: ${JSON.stringify(countBy(tasks, (t) => t.status))}; job ${JSON.stringify(job)}`);
+
+    // --- what must hold ------------------------------------------------------------------------------
+    const ranOf = (deviceId: string) => executions[deviceId]?.[TARGET_URI] ?? 0;
+    const open = tasks.filter((t) => !TERMINAL.has(t.status));
+    const ranWrongly = tasks
+      .filter((t) => (t.status === 'CANCELLED' ? ranOf(t.deviceId) !== 0 : ranOf(t.deviceId) !== 1))
+      .map((t) => `${t.taskId} ${t.status} ran ${ranOf(t.deviceId)}x`);
+    const notCarriedOut = tasks.filter((t) => t.status !== 'COMPLETED' && t.status !== 'CANCELLED').map((t) => `${t.taskId} ${t.status}`);
+    const cancelledUnasked = tasks.filter((t) => t.status === 'CANCELLED' && !cancelRequested.has(t.taskId)).map((t) => t.taskId);
+    const perState = countBy(tasks, (t) => t.status);
+    const counters = sortKeys(Object.fromEntries(Object.entries(job?.counters ?? {}).filter(([, n]) => n !== 0)));
+
+    // Every broken promise in one report: each list by its count and first entries (a run gone
+    // wrong lists thousands).
+    const problems: Record<string, unknown> = {};
+    const check = (what: string, items: string[]) => {
+      if (items.length > 0) problems[what] = { count: items.length, first: items.slice(0, 15) };
+    };
+    check('tasks in the job', tasks.length === DEVICES ? [] : [`${tasks.length} of ${DEVICES}`]);
+    check('tasks not ended', open.map((t) => `${t.taskId} ${t.status}`));
+    check('COMPLETED tasks whose device ran other than once, CANCELLED ones whose device ran', ranWrongly);
+    check('tasks neither COMPLETED nor CANCELLED', notCarriedOut);
+    check('CANCELLED tasks nobody cancelled', cancelledUnasked);
+    check('job counters unlike the per-state task counts', JSON.stringify(counters) === JSON.stringify(sortKeys(perState)) ? [] : [JSON.stringify({ counters, perState })]);
+    check('job', job?.total === DEVICES && ['COMPLETED', 'COMPLETED_WITH_ERRORS'].includes(job.status) ? [] : [JSON.stringify(job)]);
+    check('task histories with a gap or a duplicate', history.map((h) => JSON.stringify(h)));
+    check('no task was cancelled (the plan cancels some)', (perState.CANCELLED ?? 0) > 0 ? [] : ['none']);
+    expect(problems).toEqual({});
+    passed = true;
+    log(`passed in ${((Date.now() - started) / 1000).toFixed(0)} s (rollout ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  },
+);

@@ -1,0 +1,157 @@
+/**
+ * What brings work back after its triggers were lost: the stalled-task query
+ * (on SQLite and PostgreSQL) that the worker processes' sweeper runs, and the
+ * notify job ids of released tasks (a task released again after its job was
+ * paused must get a job of its own).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Job, Task, TaskStatus } from '../../src/domain/tasks.js';
+import { openDatabase } from '../../src/persistence/data-source.js';
+import { TypeormTransactor } from '../../src/persistence/transactor.js';
+import { BullTaskJobs } from '../../src/queue/task-jobs.js';
+import { SecretBox } from '../../src/security/secret-box.js';
+import { imeiN, phoneN } from '../support/fixtures.js';
+import { dropSchema, newSchemaName, postgresUrl } from '../support/postgres.js';
+
+const pgUrl = await postgresUrl();
+const T0 = 1_700_000_000_000;
+const RETRY = 30_000;
+
+const backends = [
+  { name: 'sqlite', available: true },
+  { name: 'postgres', available: pgUrl !== undefined },
+] as const;
+
+async function freshDatabase(kind: 'sqlite' | 'postgres'): Promise<{ ds: DataSource; cleanup: () => Promise<void> }> {
+  if (kind === 'sqlite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-retry-'));
+    const ds = await openDatabase({ url: `sqlite:${path.join(dir, 'db.sqlite')}` });
+    const cleanup = async () => {
+      await ds.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    };
+    return { ds, cleanup };
+  }
+  const schema = newSchemaName();
+  const ds = await openDatabase({ url: pgUrl!, schema });
+  const cleanup = async () => {
+    await ds.destroy();
+    await dropSchema(pgUrl!, schema);
+  };
+  return { ds, cleanup };
+}
+
+const task = (name: string, n: number, status: TaskStatus, jobId?: string): Task => ({
+  taskId: name,
+  ...(jobId && { jobId, jobSeq: n }),
+  deviceId: imeiN(n),
+  phoneNumber: phoneN(n),
+  operation: { name: 'QUERY', commands: [{ verb: 'Get', uri: './DevInfo/Mod' }] },
+  status,
+  results: [],
+  bOptin: false,
+  acceptDevicePolicy: 30,
+  testCycle: false,
+  createdBy: 'test',
+  createdAt: new Date(T0),
+  updatedAt: new Date(T0),
+});
+
+const job: Job = {
+  jobId: 'job-r',
+  status: 'RUNNING',
+  operationName: 'QUERY',
+  options: {},
+  createdBy: 'test',
+  createdAt: new Date(T0),
+  updatedAt: new Date(T0),
+  total: 2,
+  queued: 0,
+  notifying: 0,
+  inSession: 0,
+  scheduled: 0,
+  completed: 0,
+  failed: 0,
+  missed: 0,
+  cancelled: 0,
+  expired: 0,
+};
+
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`stalled tasks on ${backend.name}`, () => {
+    let tx: TypeormTransactor;
+    let cleanup: () => Promise<void>;
+
+    beforeAll(async () => {
+      let ds: DataSource;
+      ({ ds, cleanup } = await freshDatabase(backend.name));
+      tx = new TypeormTransactor(ds, new SecretBox(crypto.randomBytes(32)));
+      await tx.run(async (s) => {
+        await s.jobs.insert(job, 'created');
+        await s.tasks.insert(task('single', 1, 'QUEUED'), 'created');
+        await s.tasks.insert(task('held', 2, 'QUEUED', 'job-r'), 'created');
+        await s.tasks.insert(task('released', 3, 'QUEUED', 'job-r'), 'created');
+        await s.jobs.markReleased(['released'], T0 + 100);
+        for (const [name, n] of [['notifying', 4], ['in-session', 5], ['armed', 6], ['done', 7], ['old', 8]] as const) {
+          await s.tasks.insert(task(name, n, 'QUEUED'), 'created');
+        }
+        await s.tasks.transition('notifying', 'NOTIFYING', { event: 'notifying' }, T0 + 50);
+        await s.tasks.transition('in-session', 'IN_SESSION', { event: 'session-started' }, T0 + 70);
+        await s.tasks.transition('armed', 'IN_SESSION', { event: 'session-started' }, T0 + 5);
+        await s.tasks.transition('armed', 'SCHEDULED', { event: 'armed' }, T0 + 10);
+        await s.tasks.transition('done', 'FAILED', { event: 'rejected' }, T0 + 10);
+        // Moved last long after it was created: its next retry waits as long again.
+        await s.tasks.transition('old', 'NOTIFYING', { event: 'notifying' }, T0 + 10 * RETRY);
+      });
+    });
+    afterAll(() => cleanup?.());
+
+    it('finds the tasks waiting for their device that have not moved for the retry interval, oldest first', async () => {
+      expect(await tx.stores.tasks.stalled(T0 + RETRY + 1, RETRY, 100)).toEqual([{ taskId: 'single', since: T0 }]);
+      expect(await tx.stores.tasks.stalled(T0 + RETRY + 200, RETRY, 100)).toEqual([
+        { taskId: 'single', since: T0 },
+        { taskId: 'notifying', since: T0 + 50 },
+        { taskId: 'in-session', since: T0 + 70 },
+        // A job's task counts from its release; one not released (held back by the job) is not waiting.
+        { taskId: 'released', since: T0 + 100 },
+      ]);
+      expect(await tx.stores.tasks.stalled(T0 + RETRY + 200, RETRY, 2)).toHaveLength(2);
+    });
+
+    it('waits longer before retrying a task that had waited long before it last moved', async () => {
+      const ids = async (now: number) => (await tx.stores.tasks.stalled(now, RETRY, 100)).map((t) => t.taskId);
+      expect(await ids(T0 + 11 * RETRY + 1)).not.toContain('old');
+      expect(await ids(T0 + 20 * RETRY + 1)).toContain('old');
+    });
+  });
+}
+
+describe('notify jobs of released tasks (BullMQ)', () => {
+  let redis: Redis;
+  let jobs: BullTaskJobs;
+  const prefix = `test-retry-${crypto.randomBytes(4).toString('hex')}`;
+
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+    jobs = new BullTaskJobs(redis, prefix);
+  });
+  afterAll(async () => {
+    await jobs.queue.obliterate({ force: true });
+    await jobs.close();
+    await redis.quit();
+  });
+
+  it('adds one job per release: a retried tick adds nothing, a release after a pause adds a new one', async () => {
+    await jobs.notifyMany(['t1', 't2'], T0);
+    await jobs.notifyMany(['t1', 't2'], T0);
+    await jobs.notifyMany(['t1'], T0 + 5000);
+    const ids = (await jobs.queue.getJobs(['waiting', 'delayed'])).map((j) => j.id).sort();
+    expect(ids).toEqual([`notify-t1-r${T0}`, `notify-t1-r${T0 + 5000}`, `notify-t2-r${T0}`]);
+  });
+});
