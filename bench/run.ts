@@ -14,6 +14,9 @@
  *   --broker-phases arm,raw,soap,api  which broker figures to run (api: doOperation on a --role api gateway)
  *   --broker-arm-timeout 300  seconds to wait for every task to be armed (broker section)
  *   --broker-cpu-prof DIR  write CPU profiles of the gateway processes (broker section)
+ *   --deploy-targets 100000  device-id targets of each createDeployments call (deploy section)
+ *   --deploy-runs 3       createDeployments calls (deploy section)
+ *   --deploy-cpu-prof DIR  write a CPU profile of the gateway process (deploy section)
  *   --devices 10000       simulated devices, one SCHEDULED_EXEC job over all of them (fleet section)
  *   --fleet-sessions 64   simultaneous DM sessions of the simulated fleet (fleet section)
  *   --fleet-concurrency 32  the gateway's WORKER_CONCURRENCY (fleet section)
@@ -21,13 +24,23 @@
  *   --fleet-arm-rate 80   tasks armed per second assumed when choosing AtTime (fleet section)
  *   --fleet-timeout S     seconds after the call before the fleet run gives up (default: AtTime + 600 s)
  *   --fleet-cpu-prof DIR  write a CPU profile of the gateway process (fleet section)
+ *   --minutes 30          how long the steady load runs (soak section)
+ *   --soak-devices 2000   simulated devices (soak section)
+ *   --soak-fleet-sessions 32  simultaneous DM sessions of the simulated fleet (soak section)
+ *   --soak-soap-rate 20   SOAP registry and read calls per second (soak section)
+ *   --soak-session-rate 2  doOperation calls (device sessions) per second (soak section)
+ *   --soak-rollout-size 300  devices per rollout; 0: no rollouts (soak section)
+ *   --soak-rollout-every 120  seconds between rollout starts (soak section)
+ *   --soak-split          api, dm and worker as separate processes (soak section)
  */
 import { parseArgs } from 'node:util';
 import { ensureRedis } from '../src/main/redis-launcher.js';
 import type { SyncMlEncoding } from '../src/dm/codec/types.js';
 import { formatCodecBench, runCodecBench } from './codec.js';
+import { runDeployBench } from './deploy-bench.js';
 import { runDmBench } from './dm-bench.js';
 import { type FleetBenchResult, runFleetBench, type Window as FleetWindow } from './fleet-bench.js';
+import { runSoakBench } from './soak-bench.js';
 import { runSoapBench } from './soap-bench.js';
 import {
   BROKER_PHASES,
@@ -54,6 +67,9 @@ const { values } = parseArgs({
     'broker-phases': { type: 'string', default: 'arm,raw,soap,api' },
     'broker-arm-timeout': { type: 'string', default: '300' },
     'broker-cpu-prof': { type: 'string' },
+    'deploy-targets': { type: 'string', default: '100000' },
+    'deploy-runs': { type: 'string', default: '3' },
+    'deploy-cpu-prof': { type: 'string' },
     devices: { type: 'string', default: '10000' },
     'fleet-sessions': { type: 'string', default: '64' },
     'fleet-concurrency': { type: 'string', default: '32' },
@@ -61,6 +77,14 @@ const { values } = parseArgs({
     'fleet-arm-rate': { type: 'string', default: '80' },
     'fleet-timeout': { type: 'string' },
     'fleet-cpu-prof': { type: 'string' },
+    minutes: { type: 'string', default: '30' },
+    'soak-devices': { type: 'string', default: '2000' },
+    'soak-fleet-sessions': { type: 'string', default: '32' },
+    'soak-soap-rate': { type: 'string', default: '20' },
+    'soak-session-rate': { type: 'string', default: '2' },
+    'soak-rollout-size': { type: 'string', default: '300' },
+    'soak-rollout-every': { type: 'string', default: '120' },
+    'soak-split': { type: 'boolean', default: false },
   },
 });
 const sections = new Set(values.only.split(','));
@@ -230,6 +254,29 @@ if (sections.has('broker')) {
   }
 }
 
+if (sections.has('deploy')) {
+  const redis = await ensureRedis(process.env.REDIS_URL, { mode: 'throwaway' });
+  try {
+    const r = await runDeployBench({
+      redisUrl: redis.url,
+      targets: Number(values['deploy-targets']),
+      runs: Number(values['deploy-runs']),
+      ...(values['deploy-cpu-prof'] !== undefined && { cpuProfileDir: values['deploy-cpu-prof'] }),
+    });
+    const secs = r.runs.map((x) => x.seconds).sort((a, b) => a - b);
+    const median = secs[Math.floor(secs.length / 2)] ?? Number.NaN;
+    console.log(`\n## Job acceptance: createDeployments of ${r.targets.toLocaleString('en-US')} device ids (nothing dispatched)`);
+    console.log('| run | seconds to the answer | gateway CPU s | gateway peak RSS |');
+    console.log('|---|---|---|---|');
+    for (const [i, x] of r.runs.entries()) {
+      console.log(`| ${i + 1} | ${x.seconds.toFixed(2)} | ${x.gatewayCpuSeconds?.toFixed(2) ?? 'n/a'} | ${mb(x.peakRssBytes)} |`);
+    }
+    console.log(`\nmedian ${median.toFixed(2)} s (aim < 5 s at 100,000); 1-min load average ${r.loadAverage[0].toFixed(1)} at the start, ${r.loadAverage[1].toFixed(1)} at the end`);
+  } finally {
+    await redis.stop();
+  }
+}
+
 if (sections.has('fleet')) {
   const redis = await ensureRedis(process.env.REDIS_URL, { mode: 'throwaway' });
   try {
@@ -329,6 +376,25 @@ if (sections.has('fleet')) {
         `last getJobById (${j.status}): queued ${n(j.queued)}, notifying ${n(j.notifying)}, in session ${n(j.inSession)}, scheduled ${n(j.scheduled)}, completed ${n(j.completed)}, failed ${n(j.failed)}, missed ${n(j.missed)}, cancelled ${n(j.cancelled)}, expired ${n(j.expired)}`,
       );
     }
+  } finally {
+    await redis.stop();
+  }
+}
+
+if (sections.has('soak')) {
+  const redis = await ensureRedis(process.env.REDIS_URL, { mode: 'throwaway' });
+  try {
+    await runSoakBench({
+      redisUrl: redis.url,
+      minutes: Number(values.minutes),
+      devices: Number(values['soak-devices']),
+      fleetSessions: Number(values['soak-fleet-sessions']),
+      soapRate: Number(values['soak-soap-rate']),
+      sessionRate: Number(values['soak-session-rate']),
+      rolloutSize: Number(values['soak-rollout-size']),
+      rolloutEverySeconds: Number(values['soak-rollout-every']),
+      split: values['soak-split'],
+    });
   } finally {
     await redis.stop();
   }
