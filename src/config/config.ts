@@ -15,6 +15,8 @@ export interface Config {
   databaseUrl: string;
   /** PostgreSQL schema (default: the connection's search_path). */
   databaseSchema: string | undefined;
+  /** How long a starting process waits for an unreachable database before giving up. */
+  databaseWaitSeconds: number;
   dataDir: string;
   adminUser: string;
   adminPassword: string | undefined;
@@ -167,6 +169,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     taskDeadlineSeconds: int(r, 'TASK_DEADLINE_SECONDS', 24 * 3600, 10, 90 * 24 * 3600),
     reportGraceSeconds: int(r, 'REPORT_GRACE_SECONDS', 24 * 3600, 10, 90 * 24 * 3600),
     taskRetrySeconds: int(r, 'TASK_RETRY_SECONDS', 300, 5, 24 * 3600),
+    databaseWaitSeconds: int(r, 'DATABASE_WAIT_SECONDS', 120, 0, 24 * 3600),
     workerConcurrency: int(r, 'WORKER_CONCURRENCY', 32, 1, 1000),
     wsSecurityMaxSkewSeconds: int(r, 'WSSE_MAX_SKEW_SECONDS', 300, 10, 3600),
     queuePrefix: str(r, 'QUEUE_PREFIX', 'dmwsi'),

@@ -14,7 +14,7 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../config/config.js';
 import { createLogger } from '../observability/logger.js';
 import { GatewayMetrics } from '../observability/metrics.js';
-import { openDatabase } from '../persistence/data-source.js';
+import { openDatabaseWhenReachable } from '../persistence/data-source.js';
 import { TypeormTransactor } from '../persistence/transactor.js';
 import { connectRedis, RedisSessionStore } from '../queue/redis.js';
 import { hashPassword, verifyPassword } from '../security/password-hash.js';
@@ -80,10 +80,13 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   const clock = opts.clock ?? systemClock;
   const sealer = new SecretBox(loadSecretKey(config.secretKey, config.dataDir));
 
-  const dataSource = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema });
+  const dataSource = await openDatabaseWhenReachable(
+    { url: config.databaseUrl, schema: config.databaseSchema },
+    { waitMs: config.databaseWaitSeconds * 1000, logger },
+  );
   // Auto-pipelining batches the many small commands of concurrent requests into fewer writes;
   // only on this connection (BullMQ's blocking connections are separate).
-  const redis = connectRedis(config.redisUrl, `dmwsi-${config.role}`, { autoPipelining: true });
+  const redis = connectRedis(config.redisUrl, `dmwsi-${config.role}`, { autoPipelining: true, logger });
   const closers: (() => Promise<unknown>)[] = [() => dataSource.destroy(), () => redis.quit()];
   try {
     // Listen first: the DM server must know the URL it advertises; until the app is attached,
@@ -153,9 +156,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       maxSessions: config.dmMaxSessions,
     });
     // BullMQ does not close connections it is handed: quit them after it closes.
-    const jobsRedis = connectRedis(config.redisUrl, 'dmwsi-jobs');
+    const jobsRedis = connectRedis(config.redisUrl, 'dmwsi-jobs', { logger });
     closers.push(() => jobsRedis.quit());
-    const jobs = new BullTaskJobs(jobsRedis, prefix);
+    const jobs = new BullTaskJobs(jobsRedis, prefix, logger);
     closers.unshift(() => jobs.close());
     const broker = new DeploymentBroker({
       tx,
@@ -204,7 +207,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     });
     const dispatcher = new JobDispatcher({ tx, cache: brokerCache, jobs, clock, logger });
     if (config.role === 'all' || config.role === 'worker') {
-      const workerRedis = connectRedis(config.redisUrl, 'dmwsi-worker');
+      const workerRedis = connectRedis(config.redisUrl, 'dmwsi-worker', { logger });
       closers.push(() => workerRedis.quit());
       const worker = startTaskWorker(
         workerRedis,

@@ -7,7 +7,9 @@ import 'reflect-metadata';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
 import { MIGRATIONS } from '../../migrations/index.js';
+import { isDatabaseUnreachable } from './db-errors.js';
 import { ALL_ENTITIES } from './entities.js';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
@@ -62,6 +64,41 @@ export function createDataSource(opts: DatabaseOptions): DataSource {
   });
 }
 
+export interface WaitOptions {
+  /** Give up after this long (0: one attempt). */
+  waitMs: number;
+  logger?: Logger;
+  /** Tests shorten the pauses. */
+  firstPauseMs?: number;
+}
+
+/**
+ * openDatabase, retried while the database cannot be reached: a process
+ * restarted during a database outage (or started before the database, as
+ * containers often are) waits for it instead of exiting and being restarted
+ * in a loop. Any other failure (bad credentials, a failing migration) ends
+ * the wait at once.
+ */
+export async function openDatabaseWhenReachable(opts: DatabaseOptions, wait: WaitOptions): Promise<DataSource> {
+  const giveUpAt = Date.now() + wait.waitMs;
+  let pauseMs = wait.firstPauseMs ?? 500;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const ds = await openDatabase(opts);
+      if (attempt > 1) wait.logger?.info({ attempts: attempt }, 'database reachable; started');
+      return ds;
+    } catch (err) {
+      if (!isDatabaseUnreachable(err) || Date.now() + pauseMs > giveUpAt) throw err;
+      wait.logger?.warn(
+        { err: (err as Error).message, attempt, retryInMs: pauseMs, giveUpInMs: giveUpAt - Date.now() },
+        'database unreachable; waiting for it',
+      );
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      pauseMs = Math.min(pauseMs * 2, 5_000);
+    }
+  }
+}
+
 /** Connects and brings the schema up to date. */
 export async function openDatabase(opts: DatabaseOptions): Promise<DataSource> {
   if (opts.schema && databaseKind(opts.url) === 'postgres') {
@@ -76,6 +113,12 @@ export async function openDatabase(opts: DatabaseOptions): Promise<DataSource> {
   }
   const ds = createDataSource(opts);
   await ds.initialize();
-  await ds.runMigrations({ transaction: 'each' });
+  try {
+    await ds.runMigrations({ transaction: 'each' });
+  } catch (err) {
+    // Not left half-open: a caller that retries opens a fresh one.
+    await ds.destroy().catch(() => undefined);
+    throw err;
+  }
   return ds;
 }

@@ -32,8 +32,11 @@ export interface TaskProcessors {
 export class BullTaskJobs implements TaskJobs {
   readonly queue: Queue;
 
-  constructor(connection: ConnectionOptions, prefix: string) {
+  constructor(connection: ConnectionOptions, prefix: string, logger?: Logger) {
     this.queue = new Queue(TASK_QUEUE, { connection, prefix });
+    // The queue re-emits its connection's errors; without a listener BullMQ prints each one.
+    // The connection itself reports an outage (connectRedis), so these are only worth debug.
+    this.queue.on('error', (err) => logger?.debug({ err: err.message }, 'task queue connection error'));
   }
 
   async notify(taskId: string, attempt: number, delayMs = 0): Promise<void> {
