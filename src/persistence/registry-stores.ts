@@ -50,6 +50,14 @@ const RECORD_CONTACT = sql(
 );
 const TARGET_COLUMNS = '"device_id" AS "deviceId", "phone_number" AS "phoneNumber", "capability_oid" AS "capabilityOid"';
 const targetStatements = new Map<string, Statement>();
+const MIN_IN_LIST = 8;
+
+/** The IN-list length a lookup of n values is prepared for: the next power of two, at least MIN_IN_LIST. */
+export function inListSize(n: number): number {
+  let size = MIN_IN_LIST;
+  while (size < n) size *= 2;
+  return size;
+}
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 const SELECT_DEVICE_VIEW = sql(`SELECT ${DEVICE_VIEW_COLUMNS} FROM "device_instance" WHERE "device_id" = ?`);
 const SELECT_DEVICE_VIEW_BY_PHONE = sql(`SELECT ${DEVICE_VIEW_COLUMNS} FROM "device_instance" WHERE "phone_number" = ?`);
@@ -320,16 +328,23 @@ export class TypeormDeviceStore implements DeviceStore {
     return queryRows<DeviceTarget>(this.em, statement, [...oids, afterDeviceId, limit]);
   }
 
-  /** One statement per list length, prepared once (a job's batches are mostly of one size). */
+  /**
+   * One statement per size class, prepared once: lists are padded with
+   * their last value (a repeat in IN changes nothing) up to the next power of
+   * two, so a caller's arbitrary batch lengths cost at most ~8 prepared
+   * statements per column, not one per length kept for the process's life.
+   */
   private async targetsWhere(column: '"device_id"' | '"phone_number"', values: string[]): Promise<DeviceTarget[]> {
     if (values.length === 0) return [];
-    const key = `${column}:${values.length}`;
+    const size = inListSize(values.length);
+    const key = `${column}:${size}`;
     let statement = targetStatements.get(key);
     if (!statement) {
-      statement = sql(`SELECT ${TARGET_COLUMNS} FROM "device_instance" WHERE ${column} IN (${placeholders(values.length)})`);
+      statement = sql(`SELECT ${TARGET_COLUMNS} FROM "device_instance" WHERE ${column} IN (${placeholders(size)})`);
       targetStatements.set(key, statement);
     }
-    return queryRows<DeviceTarget>(this.em, statement, values);
+    const padded = values.length === size ? values : values.concat(Array<string>(size - values.length).fill(values[values.length - 1]!));
+    return queryRows<DeviceTarget>(this.em, statement, padded);
   }
 
   async ownersOfPhones(phoneNumbers: string[]): Promise<Map<string, string>> {

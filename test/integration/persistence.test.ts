@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DmwsiError } from '../../src/domain/errors.js';
 import { openDatabase } from '../../src/persistence/data-source.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
+import { inListSize } from '../../src/persistence/registry-stores.js';
 import { SecretBox } from '../../src/security/secret-box.js';
 import type { Job, Task } from '../../src/domain/tasks.js';
 import type { DeviceRecord } from '../../src/services/ports.js';
@@ -132,6 +133,10 @@ for (const backend of backends) {
         [imeiN(1)]: { deviceId: imeiN(1), phoneNumber: phoneN(60), capabilityOid: cap.oid },
         [imeiN(3)]: { deviceId: imeiN(3), phoneNumber: phoneN(3), capabilityOid: cap.oid },
       });
+      // Nine values: padded to an IN list of 16 with the last one; each device still comes once.
+      const nine = [imeiN(3), ...Array.from({ length: 7 }, (_, i) => imeiN(90 + i)), imeiN(1)];
+      expect([...(await tx.stores.devices.targetsById(nine)).keys()].sort()).toEqual([imeiN(1), imeiN(3)].sort());
+      expect([3, 8, 9, 16, 1000].map(inListSize)).toEqual([8, 8, 16, 16, 1024]);
       const byPhone = await tx.stores.devices.targetsByPhone([phoneN(4), '+10']);
       expect([...byPhone.keys()]).toEqual([phoneN(4)]);
       const page = await tx.stores.devices.targetsByCapabilities([cap.oid, 'none'], imeiN(1), 2);
