@@ -190,6 +190,9 @@ function startGatewayProcess(name: string, role: string, port: number, env: Reco
 
 interface Scrape {
   heapUsed: number | undefined;
+  /** V8's committed heap and memory outside it (Buffers, native): where RSS grows when the used heap does not. */
+  heapTotal: number | undefined;
+  external: number | undefined;
   /** Event-loop delay over the minute, seconds. */
   eld: { p50: number; p99: number; max: number } | undefined;
   dmByStatus: Record<string, number>;
@@ -209,6 +212,8 @@ async function scrape(base: string): Promise<Scrape | undefined> {
   for (const m of text.matchAll(/^dmwsi_dm_message_duration_seconds_count\{status="(\d+)"\} (\d+)/gm)) dmByStatus[m[1]!] = Number(m[2]);
   return {
     heapUsed: gauge('dmwsi_nodejs_heap_size_used_bytes'),
+    heapTotal: gauge('dmwsi_nodejs_heap_size_total_bytes'),
+    external: gauge('dmwsi_nodejs_external_memory_bytes'),
     eld:
       p50 === undefined
         ? undefined
@@ -489,7 +494,7 @@ export async function runSoakBench(o: SoakOptions): Promise<void> {
     const mib = (b: number | undefined) => (b === undefined || Number.isNaN(b) ? 'n/a' : (b / MiB).toFixed(0));
     const ms = (s: number | undefined) => (s === undefined || Number.isNaN(s) ? 'n/a' : (s * 1000).toFixed(1));
     out(`\n## Soak (${o.minutes} min; ${o.devices} devices; SOAP ${o.soapRate}/s, doOperation ${o.sessionRate}/s, rollouts of ${o.rolloutSize} every ${o.rolloutEverySeconds} s)`);
-    out('| min | process | RSS MiB | heap used MiB | event-loop delay p50 / p99 / max ms | warn / error log lines | SOAP calls ok / failed, p99 ms | doOperation ok / failed | DM messages (non-2xx) | fleet sessions ok / failed | rollouts ended so far (tasks) | open tasks single / rollout |');
+    out('| min | process | RSS MiB | heap used / total, external MiB | event-loop delay p50 / p99 / max ms | warn / error log lines | SOAP calls ok / failed, p99 ms | doOperation ok / failed | DM messages (non-2xx) | fleet sessions ok / failed | rollouts ended so far (tasks) | open tasks single / rollout |');
     out('|---|---|---|---|---|---|---|---|---|---|---|---|');
     let lastSoap = { ok: 0, failed: 0 };
     let lastDo = { ok: 0, failed: 0 };
@@ -542,7 +547,7 @@ export async function runSoakBench(o: SoakOptions): Promise<void> {
         const s = scrapes[i];
         if (s?.heapUsed !== undefined) g.heap.push([at, s.heapUsed]);
         const eld = s?.eld ? `${ms(s.eld.p50)} / ${ms(s.eld.p99)} / ${ms(s.eld.max)}` : 'no answer';
-        const cells = [String(minute), g.name, mib(rssNow[i]), mib(s?.heapUsed), eld, `${g.warnings} / ${g.errors}`, ...(i === 0 ? load : load.map(() => ''))];
+        const cells = [String(minute), g.name, mib(rssNow[i]), `${mib(s?.heapUsed)} / ${mib(s?.heapTotal)}, ${mib(s?.external)}`, eld, `${g.warnings} / ${g.errors}`, ...(i === 0 ? load : load.map(() => ''))];
         out(`| ${cells.join(' | ')} |`);
         g.warnings = 0;
         g.errors = 0;
