@@ -33,7 +33,7 @@ import {
   sseCorrelator,
   taskIdFromCorrelator,
 } from './plan.js';
-import type { BrokerCache, DeviceCommandPort, TaskJobs } from './ports.js';
+import type { BrokerCache, DeviceCommandPort, GuardedRequest, TaskJobs } from './ports.js';
 
 export interface BrokerDeps {
   tx: Transactor;
@@ -162,8 +162,7 @@ export class DeploymentBroker {
       await s.tasks.note(taskId, { event: 'cancel-requested', detail: `by ${ctx.caller}: deleting the schedule` }, now);
       await s.audit.record({ ...ctx, target: `task ${taskId}`, outcome: 'ok' }, now);
     });
-    await this.d.devices.submit(task.deviceId, deleteScheduleRequest(taskId, sseRoot!, 'cancel'));
-    await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+    await this.sendAndWake(task.deviceId, deleteScheduleRequest(taskId, sseRoot!, 'cancel'));
   }
 
   // --- background jobs ------------------------------------------------------
@@ -319,21 +318,18 @@ export class DeploymentBroker {
           // Ended without being armed as far as we know (cancelled, expired), yet this arming may have
           // reached the device: delete the schedule so that it never runs.
           await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: deleting the schedule in case it was armed` }, o.at);
-          await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attempt));
-          await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+          await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attempt));
           return;
         }
         // It may or may not be armed: ask the device before arming again (at most once).
         await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: probing the device for the schedule` }, o.at);
-        await this.d.devices.submit(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt));
-        await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+        await this.sendAndWake(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt));
         return;
       }
       if (!open) return;
       if (task.operation.name === 'QUERY') {
         await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: the query is sent again` }, o.at);
-        await this.d.devices.submit(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt));
-        await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+        await this.sendAndWake(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt));
         return;
       }
       await this.d.tx.run((s) =>
@@ -353,8 +349,7 @@ export class DeploymentBroker {
     const armed = decision.to === 'SCHEDULED';
     if (armed && moved !== undefined && moved.status !== 'SCHEDULED') {
       // Cancelled (or expired) while the session armed it: remove it so it never runs.
-      await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel'));
-      await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+      await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel'));
     } else if (!armed) {
       await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cleanup'));
     }
@@ -376,16 +371,14 @@ export class DeploymentBroker {
     if (o.outcome === 'completed' && status === 404) {
       if (!open) return;
       await this.note(task.taskId, { event: 'schedule-absent', detail: 'not on the device: arming' }, o.at);
-      await this.d.devices.submit(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt));
-      await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+      await this.sendAndWake(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt));
       return;
     }
     if (!open) return;
     if (o.outcome === 'undelivered') {
       // Lost with its session: nothing was learnt, so ask again (under a new id: the lost one stays
       // queued until this is handled). Only a probe the device answers otherwise can fail the task.
-      await this.d.devices.submit(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt + 1));
-      await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+      await this.sendAndWake(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt + 1));
       return;
     }
     if (attempt >= MAX_PROBES) {
@@ -404,8 +397,7 @@ export class DeploymentBroker {
       // Deleting twice is harmless (404 the second time), a schedule left armed is not.
       const sseRoot = await this.sseRootOf(task);
       await this.note(task.taskId, { event: 'cancel-resent', detail: `${o.reason}: deleting the schedule again` }, o.at);
-      await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attemptOf(o.requestId) + 1));
-      await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+      await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attemptOf(o.requestId) + 1));
       return;
     }
     if (!removed) {
@@ -443,6 +435,12 @@ export class DeploymentBroker {
   }
 
   // --- helpers --------------------------------------------------------------------
+
+  /** Queues a request for the device's next session and wakes the device for it (not waiting for its turn). */
+  private async sendAndWake(deviceId: string, request: GuardedRequest): Promise<void> {
+    await this.d.devices.submit(deviceId, request);
+    await this.d.devices.notify(deviceId, { uiMode: 'background' });
+  }
 
   private async move(s: Stores, taskId: string, to: TaskStatus, change: TaskChange, at: number): Promise<Task | undefined> {
     const r = await s.tasks.transition(taskId, to, change, at);

@@ -9,8 +9,7 @@ export type GuardedRequest = ServerCommandRequest & { guard?: DeviceGuard };
 export interface DeviceCommandPort {
   /** Queues a request for the device's next session (idempotent by request id). */
   submit(deviceId: string, request: GuardedRequest): Promise<{ queued: boolean }>;
-  /** Sends a Package#0 trigger. */
-  /** `resync`: sign with the resync nonce (a device that did not come after an earlier trigger). */
+  /** Sends a Package#0 trigger; `resync`: signed with the resync nonce (a device that did not come after an earlier trigger). */
   notify(deviceId: string, opts: { uiMode: UiMode; resync?: boolean }): Promise<NotificationOutcome>;
   /** Removes requests that no session has taken yet. */
   withdraw(deviceId: string, requestIds: string[]): Promise<void>;
