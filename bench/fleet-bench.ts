@@ -85,7 +85,14 @@ export interface FleetBenchOptions {
   timeoutSeconds?: number;
   /** importDeviceInstances rows per call. */
   importChunk: number;
-  /** Write a CPU profile of the gateway process (node --cpu-prof) into this directory. */
+  /**
+   * Every device checks in once after the import, before the job (setup, not
+   * timed): a fleet in service, whose devices the gateway has already
+   * challenged once and inventoried. Without it each arming session is the
+   * device's first contact (a 401 round trip and the DevDetail Gets on top).
+   */
+  warm?: boolean;
+  /** Write CPU profiles of the gateway process and (under fleet/) the simulated fleet (node --cpu-prof) into this directory. */
   cpuProfileDir?: string;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
@@ -116,6 +123,8 @@ export interface FleetBenchResult {
   devices: number;
   setupSeconds: number;
   importSeconds: number;
+  /** The check-in of every device (`warm`), in seconds; undefined without it. */
+  checkInSeconds: number | undefined;
   jobId: string;
   atTime: string;
   /** AtTime minus the call start. */
@@ -202,6 +211,29 @@ async function timedSoap(url: string, body: string, timeoutMs: number): Promise<
   return text;
 }
 
+/** Asks every device of the fleet to check in once and waits until each session has ended; its seconds. */
+async function checkInFleet(fleet: FleetProcess, devices: number, log: (line: string) => void): Promise<number> {
+  const t0 = performance.now();
+  const before = await fleet.stats();
+  const r = await fetch(`${fleet.url}/check-in`, { method: 'POST' });
+  if (r.status !== 202) throw new Error(`the fleet refused the check-in (${r.status})`);
+  const { checkingIn } = (await r.json()) as { checkingIn: number };
+  if (checkingIn !== devices) throw new Error(`only ${checkingIn} of ${devices} devices are online to check in`);
+  let lastLog = t0;
+  for (;;) {
+    await sleep(POLL_MS);
+    const st = await fleet.stats();
+    const ended = st.sessionsOk + st.sessionsFailed - before.sessionsOk - before.sessionsFailed;
+    const failed = st.sessionsFailed - before.sessionsFailed;
+    if (failed > 0) throw new Error(`${failed} check-in sessions failed`);
+    if (ended >= checkingIn) return (performance.now() - t0) / 1000;
+    if (performance.now() - lastLog >= 10_000) {
+      lastLog = performance.now();
+      log(`check-in: ${ended} of ${checkingIn} sessions ended`);
+    }
+  }
+}
+
 /** The window between two polls; `seconds` overrides its length (e.g. exact times from task_history). */
 function windowOf(a: Sample, b: Sample, seconds?: number): Window {
   const d = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? undefined : y - x);
@@ -277,6 +309,9 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           phonePrefix: '+1666',
           secretSeed: 'fleet-bench',
           maxSessions: o.fleetSessions,
+          ...(o.cpuProfileDir !== undefined && {
+            nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.cpuProfileDir, 'fleet')}`],
+          }),
         },
         300_000,
       ),
@@ -314,9 +349,12 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       if (count !== chunk.length) throw new Error(`import stored ${count} of ${chunk.length} rows: ${answer.slice(0, 400)}`);
     }
     const importSeconds = (performance.now() - importStarted) / 1000;
+    const checkInSeconds = o.warm ? await checkInFleet(fleet, o.devices, log) : undefined;
     db = new FleetDb(path.join(dir, 'dmwsi.sqlite'));
     const setupSeconds = (performance.now() - started) / 1000;
-    log(`setup: gateway and fleet up, ${o.devices} devices imported in ${importSeconds.toFixed(1)} s (setup ${setupSeconds.toFixed(1)} s in all)`);
+    log(
+      `setup: gateway and fleet up, ${o.devices} devices imported in ${importSeconds.toFixed(1)} s${checkInSeconds === undefined ? '' : `, checked in in ${checkInSeconds.toFixed(1)} s`} (setup ${setupSeconds.toFixed(1)} s in all)`,
+    );
 
     // --- sampling ---------------------------------------------------------------------------
     let jobId: string | undefined;
@@ -440,6 +478,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       devices: o.devices,
       setupSeconds,
       importSeconds,
+      checkInSeconds,
       jobId,
       atTime,
       leadSeconds: (atMs - wall0) / 1000,

@@ -17,7 +17,7 @@ import type {
 } from '../domain/tasks.js';
 import type { JobStore, WaveStats } from '../services/ports.js';
 import { JobEntity, JobHistoryEntity, type JobRow, TaskEntity, type TaskRow } from './entities.js';
-import { execute, queryRows, type Statement, sql } from './raw-sql.js';
+import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
 import { toTask } from './task-mapping.js';
 
 const SETTLED: TaskStatus[] = ['SCHEDULED', 'COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED'];
@@ -27,6 +27,14 @@ interface StoredOptions extends Omit<DeploymentOptions, 'startAt' | 'deadline'> 
   startAt?: number;
   deadline?: number;
 }
+
+/** Read for every task a rollout notifies (is the job still running?): plain SQL, prepared once (raw-sql.ts). */
+const SELECT_JOB = sql(
+  'SELECT "job_id" AS "jobId", "status", "operation_name" AS "operationName", "operation", "options", ' +
+    '"created_by" AS "createdBy", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "total", "queued", ' +
+    '"notifying", "in_session" AS "inSession", "scheduled", "completed", "failed", "missed", "cancelled", "expired", ' +
+    '"history_seq" AS "historySeq", "started_at" AS "startedAt" FROM "job" WHERE "job_id" = ?',
+);
 
 function toJob(r: JobRow): Job {
   const o = JSON.parse(r.options) as StoredOptions;
@@ -188,8 +196,8 @@ export class TypeormJobStore implements JobStore {
   }
 
   async get(jobId: string): Promise<Job | undefined> {
-    const r = await this.jobs.findOneBy({ jobId });
-    return r ? toJob(r) : undefined;
+    const [r] = await queryRows<JobRow>(this.em, SELECT_JOB, [jobId]);
+    return r ? toJob({ ...r, createdAt: epoch(r.createdAt), updatedAt: epoch(r.updatedAt), startedAt: epoch(r.startedAt) }) : undefined;
   }
 
   async list(status: JobStatus | undefined, page: Page): Promise<Job[]> {

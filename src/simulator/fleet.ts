@@ -404,6 +404,21 @@ export class Fleet {
     }
   }
 
+  /**
+   * Every online device opens one client-initiated session, as a fleet in
+   * service checks in now and then; the sessions queue for the session cap.
+   * Returns how many devices were asked; `stats()` counts their sessions.
+   */
+  checkIn(): number {
+    let asked = 0;
+    for (const device of this.devices) {
+      if (!device.online) continue;
+      void device.runSession({ kind: 'client-initiated' });
+      asked++;
+    }
+    return asked;
+  }
+
   get(deviceId: string): SimulatedDevice | undefined {
     return this.byId.get(deviceId);
   }
@@ -562,6 +577,11 @@ export class Fleet {
     }
     if (req.method === 'GET' && path === '/executions') {
       answer(200, JSON.stringify(this.executions()), 'application/json');
+      return;
+    }
+    if (req.method === 'POST' && path === '/check-in') {
+      req.resume();
+      answer(202, JSON.stringify({ checkingIn: this.checkIn() }), 'application/json');
       return;
     }
     const m = /^\/(notify|bootstrap)\/([^/]+)$/.exec(path);

@@ -66,7 +66,7 @@ import {
   type UiAlertResponse,
   type UiHandler,
 } from './command-processor.js';
-import { buildGenericAlert, fireSchedule, installSseClient, type SseReport, type SseSchedule } from './tree/sse.js';
+import { buildGenericAlert, defineSseMo, fireSchedule, installSseClient, type SseReport, type SseSchedule } from './tree/sse.js';
 import type { ManagementTree, NodeInfo } from './tree/management-tree.js';
 import { createStandardTree } from './tree/standard-tree.js';
 
@@ -861,21 +861,15 @@ export class SimulatedDevice {
     const p = this.profile;
     const src = this.accountSource;
     const acct = typeof src === 'function' ? src(this.devId) : src;
-    const authName = AAUTH_TYPE_NAME[acct.authType];
-    const tree = createStandardTree({
-      devId: this.devId,
-      ...p.identity,
-      dmAcc: {
-        accName: acct.accName,
-        serverId: acct.serverId,
-        addr: acct.serverUrl,
-        aAuthPref: authName,
-        appAuth: [
-          { level: 'CLCRED', type: authName, name: acct.clientUsername, secret: acct.clientPassword, data: acct.clientNonce },
-          { level: 'SRVCRED', type: authName, name: acct.serverId, secret: acct.serverPassword, data: acct.serverNonce },
-        ],
-      },
-    });
+    const tree = treeTemplate(p, acct).clone();
+    // The device's own values over the template's blanks.
+    tree.setValue('./DevInfo/DevId', this.devId);
+    const auth = `./DMAcc/${acct.accName}/AppAuth`;
+    tree.setValue(`${auth}/CLCRED/AAuthName`, acct.clientUsername);
+    tree.setValue(`${auth}/CLCRED/AAuthSecret`, acct.clientPassword);
+    tree.setValue(`${auth}/CLCRED/AAuthData`, acct.clientNonce);
+    tree.setValue(`${auth}/SRVCRED/AAuthSecret`, acct.serverPassword);
+    tree.setValue(`${auth}/SRVCRED/AAuthData`, acct.serverNonce);
     if (p.sseRoot !== false) {
       installSseClient(tree, {
         root: p.sseRoot,
@@ -887,6 +881,47 @@ export class SimulatedDevice {
     for (const uri of this.extraExecTargets ?? []) defineExecTarget(this, tree, uri);
     return tree;
   }
+}
+
+/**
+ * The standard tree of a profile and account with the per-device leaves
+ * (DevId, the client's name, secrets and nonces) left blank, built once and
+ * cloned for every session: a fleet rebuilds a device's tree each time it
+ * needs it, so as not to hold 100,000 trees.
+ */
+const templates = new WeakMap<DeviceProfile, Map<string, ManagementTree>>();
+const MAX_TEMPLATES_PER_PROFILE = 16;
+
+function treeTemplate(p: DeviceProfile, acct: DmAccount): ManagementTree {
+  const authName = AAUTH_TYPE_NAME[acct.authType];
+  const key = [acct.accName, acct.serverId, acct.serverUrl, authName].join('\n');
+  let byAccount = templates.get(p);
+  if (!byAccount) {
+    byAccount = new Map();
+    templates.set(p, byAccount);
+  }
+  const cached = byAccount.get(key);
+  if (cached) return cached;
+  const tree = createStandardTree({
+    devId: '',
+    ...p.identity,
+    dmAcc: {
+      accName: acct.accName,
+      serverId: acct.serverId,
+      addr: acct.serverUrl,
+      aAuthPref: authName,
+      appAuth: [
+        { level: 'CLCRED', type: authName, name: '', secret: '', data: EMPTY },
+        { level: 'SRVCRED', type: authName, name: acct.serverId, secret: '', data: EMPTY },
+      ],
+    },
+  });
+  const sseRoot = p.sseRoot === false ? undefined : tree.parse(p.sseRoot);
+  if (sseRoot?.ok && !tree.exists(sseRoot.uri)) defineSseMo(tree, sseRoot.uri);
+  for (const uri of p.execTargets) defineExecTargetNode(tree, uri);
+  if (byAccount.size >= MAX_TEMPLATES_PER_PROFILE) byAccount.clear();
+  byAccount.set(key, tree);
+  return tree;
 }
 
 /**
@@ -917,9 +952,14 @@ function applyBootstrap(tree: ManagementTree, commands: Command[], names: readon
 }
 
 function defineExecTarget(device: SimulatedDevice, tree: ManagementTree, uri: string): void {
+  const target = defineExecTargetNode(tree, uri);
+  tree.onExec(target, () => device.countExec(target));
+}
+
+function defineExecTargetNode(tree: ManagementTree, uri: string): string {
   const target = normalise(uri);
   if (!tree.exists(target)) tree.define(target, { format: 'chr', data: '', access: ['Get', 'Exec'] });
-  tree.onExec(target, () => device.countExec(target));
+  return target;
 }
 
 function normalise(uri: string): string {

@@ -269,6 +269,25 @@ export class ManagementTree {
 
   // ---- device-facing helpers ----------------------------------------------
 
+  /**
+   * A copy of the nodes, limits and templates, without the Exec handlers and
+   * the exec log: a device's tree from a prebuilt one (building ~45 nodes
+   * through `define` for every session was ~15% of a simulated fleet's CPU).
+   */
+  clone(): ManagementTree {
+    const copy = new ManagementTree({ limits: this.limits, defaultAccess: this.defaultAccess });
+    copy.root = cloneNode(this.root);
+    copy.templates.push(...this.templates);
+    return copy;
+  }
+
+  /** Sets a leaf's value as the device itself would (no access check); its format and type stay. */
+  setValue(uri: string, data: NodeValue): void {
+    const node = this.mustFind(uri);
+    if (node.children) throw new Error(`${uri} is an interior node`);
+    node.value = copyValue(data);
+  }
+
   /** Creates a node as the device would; missing parents become Get-only interior nodes. */
   define(uri: string, def: NodeDefinition): void {
     const p = parseUri(uri);

@@ -33,7 +33,7 @@ export interface TreeNode {
   format: NodeFormat;
   /** MIME type for leaves; the MO identifier (DDF type) for interior nodes. */
   type: string | undefined;
-  access: Set<AccessType>;
+  access: ReadonlySet<AccessType>;
   /** Permanent nodes cannot be deleted (405). */
   permanent: boolean;
   /** Leaf value; undefined on interior nodes. */
@@ -95,7 +95,8 @@ export function cloneNode(node: TreeNode): TreeNode {
   return {
     format: node.format,
     type: node.type,
-    access: new Set(node.access),
+    // Shared: an access set is only ever replaced (setAccess), never changed in place.
+    access: node.access,
     permanent: node.permanent,
     value: node.value === undefined ? undefined : copyValue(node.value),
     children,

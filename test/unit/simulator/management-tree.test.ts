@@ -281,3 +281,27 @@ describe('ManagementTree snapshot and restore', () => {
     expect(t.annotation('./Open', 'k')).toBe(1);
   });
 });
+
+describe('ManagementTree clone', () => {
+  it('copies nodes, limits and templates but not Exec handlers; the copies change apart', () => {
+    const t = tree();
+    t.defineTemplate('./Open/*', { access: ['Get'], autoLeaves: { Auto: { data: 'a', access: ['Get'] } } });
+    let ran = 0;
+    t.onExec('./Dev/Reboot', () => {
+      ran++;
+      return 202;
+    });
+    const c = t.clone();
+    expect(c.limits).toEqual(t.limits);
+    expect(c.add('./Open/X', { format: 'node' })).toBe(200);
+    expect(c.read('./Open/X/Auto')?.data).toBe('a');
+    expect(t.exists('./Open/X')).toBe(false);
+    expect(c.exec('./Dev/Reboot')).toBe(200);
+    expect(ran).toBe(0);
+    c.setValue('./Fixed/Leaf', 'mine');
+    expect(c.read('./Fixed/Leaf')).toMatchObject({ data: 'mine', access: ['Get'], permanent: true });
+    expect(t.read('./Fixed/Leaf')?.data).toBe('v');
+    expect(() => c.setValue('./Open', 'x')).toThrow(/interior/);
+    expect(c.add('./Open/A/B/C/D/E/F', {})).toBe(414);
+  });
+});

@@ -9,6 +9,7 @@ import {
   imeiWithCheckDigit,
 } from '../../../../src/simulator/fleet.js';
 import type { DmTransport, HttpResponse } from '../../../../src/simulator/simulated-device.js';
+import type { ManagementTree } from '../../../../src/simulator/tree/management-tree.js';
 import { addNode, add, exec, sequence } from '../fixtures.js';
 import { type FakeAccount, FakeDmServer } from './fake-server.js';
 
@@ -90,6 +91,45 @@ describe('Fleet creation', () => {
     expect(a.devices[2]!.account.clientPassword).toBe(b.devices[2]!.account.clientPassword);
     expect(a.devices[2]!.account.clientPassword).not.toBe(a.devices[1]!.account.clientPassword);
     expect(a.devices[2]!.account.clientPassword.length).toBeGreaterThanOrEqual(16);
+  });
+});
+
+/** Every node under `.` with what a device-side read shows of it. */
+function dumpTree(tree: ManagementTree): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  const walk = (uri: string) => {
+    const info = tree.read(uri)!;
+    out.set(uri, { ...info, data: Buffer.isBuffer(info.data) ? info.data.toString('hex') : info.data });
+    for (const child of info.children) walk(uri === '.' ? `./${child}` : `${uri}/${child}`);
+  };
+  walk('.');
+  return out;
+}
+
+describe('Fleet device trees', () => {
+  it('gives each device its own copy of the standard tree, with its own id and secrets', () => {
+    const fleet = track(new Fleet({ devices: 2, serverUrl: SERVER, secretSeed: 'seed', listen: false }));
+    const [a, b] = fleet.devices;
+    const ta = dumpTree(a!.tree);
+    const tb = dumpTree(b!.tree);
+    const own = [
+      './DevInfo/DevId',
+      './DMAcc/dmacc/AppAuth/CLCRED/AAuthName',
+      './DMAcc/dmacc/AppAuth/CLCRED/AAuthSecret',
+      './DMAcc/dmacc/AppAuth/SRVCRED/AAuthSecret',
+    ];
+    expect([...ta.keys()]).toEqual([...tb.keys()]);
+    expect([...ta.keys()].filter((uri) => JSON.stringify(ta.get(uri)) !== JSON.stringify(tb.get(uri)))).toEqual(own);
+    expect(a!.tree.read('./DevInfo/DevId')?.data).toBe(a!.devId);
+    expect(a!.tree.read('./DMAcc/dmacc/AppAuth/CLCRED/AAuthSecret')?.data).toBe(a!.account.clientPassword);
+    expect(b!.tree.read('./DMAcc/dmacc/AppAuth/SRVCRED/AAuthSecret')?.data).toBe(b!.account.serverPassword);
+    expect(a!.tree.exists('./SSE')).toBe(true);
+    expect(a!.tree.read('./FUMO/fw1/Update')?.access).toEqual(['Get', 'Exec']);
+    // One device's changes stay on its own tree.
+    expect(a!.tree.add('./SSE/t1', { format: 'node' })).toBe(200);
+    expect(a!.tree.replace('./DMAcc/dmacc/ServerID', { data: 'other' })).toBe(200);
+    expect(b!.tree.exists('./SSE/t1')).toBe(false);
+    expect(b!.tree.read('./DMAcc/dmacc/ServerID')?.data).toBe(a!.account.serverId);
   });
 });
 
@@ -205,6 +245,17 @@ describe('Fleet HTTP listener', () => {
     await fleet.idle();
     expect(server.seen(device.devId).sessions).toEqual(['42']);
     expect(fleet.stats()).toMatchObject({ notificationsReceived: 1, notificationsRejected: 1, sessionsOk: 1 });
+  });
+
+  it('has every online device check in once on POST /check-in', async () => {
+    const { fleet, server, url } = await started({ offlineShare: 0.2 });
+    const r = await fetch(`${url}/check-in`, { method: 'POST' });
+    expect(r.status).toBe(202);
+    expect(await r.json()).toEqual({ checkingIn: 4 });
+    await vi.waitFor(() => expect(fleet.stats().sessionsOk).toBe(4));
+    for (const device of fleet.devices) {
+      expect(server.seen(device.devId).sessions).toHaveLength(device.online ? 1 : 0);
+    }
   });
 
   it('answers GET /executions with the exec counts of the devices that ran anything, by target URI', async () => {
