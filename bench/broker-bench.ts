@@ -56,7 +56,7 @@ import {
   stopPatiently,
   TaskTable,
 } from './support/broker-load.js';
-import { ROOT, rssOf, type Started, startNodeWith, waitForHttpAnswer } from './support/processes.js';
+import { rssOf, type Started, spawnGateway, waitForHttpAnswer } from './support/processes.js';
 import { type RawBullMqResult, runRawBullMq } from './support/raw-bullmq.js';
 
 export const BROKER_PHASES = ['arm', 'raw', 'soap', 'api'] as const;
@@ -240,7 +240,7 @@ function startGateway(o: BrokerBenchOptions, env: Record<string, string>, args: 
     fs.mkdirSync(o.cpuProfileDir, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(o.cpuProfileDir)}`);
   }
-  return startNodeWith(nodeArgs, path.join(ROOT, 'bin', 'dmwsi.mjs'), ['serve', ...args], env);
+  return spawnGateway(args, env, nodeArgs);
 }
 
 async function login(brokerUrl: string): Promise<string> {

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { freePort } from '../src/main/redis-launcher.js';
 import { generateImeis } from '../src/simulator/fleet.js';
 import { cpuSecondsOf, escapeXml, soapCall, stopPatiently } from './support/broker-load.js';
-import { ROOT, rssOf, startNodeWith, waitForHttpAnswer } from './support/processes.js';
+import { rssOf, spawnGateway, waitForHttpAnswer } from './support/processes.js';
 
 export interface DeployBenchOptions {
   redisUrl: string;
@@ -60,7 +60,7 @@ export async function runDeployBench(o: DeployBenchOptions): Promise<DeployBench
     fs.mkdirSync(o.cpuProfileDir, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(o.cpuProfileDir)}`);
   }
-  const gateway = startNodeWith(nodeArgs, path.join(ROOT, 'bin', 'dmwsi.mjs'), ['serve'], {
+  const gateway = spawnGateway([], {
     PORT: String(port),
     HOST: '127.0.0.1',
     DATA_DIR: dir,
@@ -71,7 +71,7 @@ export async function runDeployBench(o: DeployBenchOptions): Promise<DeployBench
     // The request carries every target (~50 B each).
     SOAP_MAX_BODY_BYTES: String(Math.max(32 * 1024 * 1024, o.targets * 200)),
     LOG_LEVEL: 'warn',
-  });
+  }, nodeArgs);
   try {
     await waitForHttpAnswer(`${base}/readyz`, 60_000);
     const pid = gateway.child.pid;

@@ -54,7 +54,7 @@ import {
   saveClientNonces,
   summarise,
 } from './support/dm-load.js';
-import { ROOT, rssOf, type Started, startNode, startNodeWith, waitForHttpAnswer } from './support/processes.js';
+import { ROOT, rssOf, type Started, spawnGateway, startNode, waitForHttpAnswer } from './support/processes.js';
 
 export interface DmBenchOptions {
   redisUrl: string;
@@ -134,7 +134,7 @@ export async function runDmBench(o: DmBenchOptions): Promise<DmBenchResult> {
     fs.mkdirSync(o.cpuProfileDir, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(o.cpuProfileDir)}`);
   }
-  const gateway = startNodeWith(nodeArgs, path.join(ROOT, 'bin', 'dmwsi.mjs'), ['serve'], env);
+  const gateway = spawnGateway([], env, nodeArgs);
   const transport = new BenchTransport(o.concurrency);
   let bare: Started | undefined;
   try {

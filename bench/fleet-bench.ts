@@ -68,7 +68,7 @@ import {
   RssWatch,
   TERMINAL_STATUSES,
 } from './support/fleet-db.js';
-import { ROOT, rssOf, type Started, startNodeWith, waitForHttpAnswer } from './support/processes.js';
+import { rssOf, type Started, spawnGateway, waitForHttpAnswer } from './support/processes.js';
 
 export interface FleetBenchOptions {
   redisUrl: string;
@@ -196,7 +196,7 @@ function startGateway(o: FleetBenchOptions, env: Record<string, string>): Starte
     fs.mkdirSync(o.cpuProfileDir, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(o.cpuProfileDir)}`);
   }
-  return startNodeWith(nodeArgs, path.join(ROOT, 'bin', 'dmwsi.mjs'), ['serve'], env);
+  return spawnGateway([], env, nodeArgs);
 }
 
 async function timedSoap(url: string, body: string, timeoutMs: number): Promise<string> {

@@ -44,7 +44,7 @@ import { freePort } from '../src/main/redis-launcher.js';
 import { imeiWithCheckDigit } from '../src/simulator/fleet.js';
 import { envelope, escapeXml, type FleetProcess, soapCall, startFleetProcess, stopPatiently } from './support/broker-load.js';
 import { currentRssOf, ended, type JobCounters, parseJobData } from './support/fleet-db.js';
-import { ROOT, waitForHttpAnswer } from './support/processes.js';
+import { GATEWAY_NODE_ARGS, ROOT, waitForHttpAnswer } from './support/processes.js';
 
 export interface SoakOptions {
   redisUrl: string;
@@ -157,7 +157,7 @@ interface GatewayProcess {
 
 /** `dmwsi serve` with its JSON log read, to count its warn/error lines. */
 function startGatewayProcess(name: string, role: string, port: number, env: Record<string, string>): GatewayProcess {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'dmwsi.mjs'), 'serve', '--role', role], {
+  const child = spawn(process.execPath, [...GATEWAY_NODE_ARGS, path.join(ROOT, 'bin', 'dmwsi.mjs'), 'serve', '--role', role], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -11,7 +11,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { luhnValid } from '../src/domain/device-id.js';
 import { freePort } from '../src/main/redis-launcher.js';
-import { ROOT, rssOf, startNode, waitForHttp } from './support/processes.js';
+import { ROOT, rssOf, spawnGateway, startNode, waitForHttp } from './support/processes.js';
 
 export interface SoapBenchOptions {
   redisUrl: string;
@@ -74,7 +74,7 @@ export async function runSoapBench(o: SoapBenchOptions): Promise<SoapBenchResult
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-bench-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const gateway = startNode(path.join(ROOT, 'bin', 'dmwsi.mjs'), ['serve'], {
+  const gateway = spawnGateway([], {
     PORT: String(port),
     HOST: '127.0.0.1',
     DATA_DIR: dir,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import type { FleetStats } from '../../src/simulator/fleet.js';
-import { ROOT, type Started } from './processes.js';
+import { FLEET_NODE_ARGS, ROOT, type Started } from './processes.js';
 
 export const NS = 'urn:dmwsi-gateway:1.0';
 
@@ -73,6 +73,7 @@ export interface FleetProcess extends Started {
  */
 export async function startFleetProcess(o: FleetProcessOptions, timeoutMs = 120_000): Promise<FleetProcess> {
   const args = [
+    ...FLEET_NODE_ARGS,
     ...(o.nodeArgs ?? []),
     path.join(ROOT, 'bin', 'dmwsi.mjs'),
     'simulate',
