@@ -54,7 +54,7 @@ import {
   saveClientNonces,
   summarise,
 } from './support/dm-load.js';
-import { ROOT, rssOf, type Started, spawnGateway, startNode, waitForHttpAnswer } from './support/processes.js';
+import { GATEWAY_NODE_ARGS, ROOT, rssOf, type Started, spawnGateway, startNodeWith, waitForHttpAnswer } from './support/processes.js';
 
 export interface DmBenchOptions {
   redisUrl: string;
@@ -195,7 +195,8 @@ export async function runDmBench(o: DmBenchOptions): Promise<DmBenchResult> {
         const replyFile = path.join(dir, `reply-${encoding}.bin`);
         fs.writeFileSync(replyFile, captured.response.body);
         const barePort = await freePort();
-        bare = startNode(path.join(ROOT, 'dist', 'bench', 'bare-dm-server.js'), [String(barePort), replyFile, contentType], {});
+        // With the gateway's V8 options too, so the two differ only in what answers.
+        bare = startNodeWith(GATEWAY_NODE_ARGS, path.join(ROOT, 'dist', 'bench', 'bare-dm-server.js'), [String(barePort), replyFile, contentType], {});
         await waitForHttpAnswer(`http://127.0.0.1:${barePort}/healthz`);
 
         // Gateway and bare windows take turns, so a change in the box's

@@ -11,7 +11,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { luhnValid } from '../src/domain/device-id.js';
 import { freePort } from '../src/main/redis-launcher.js';
-import { ROOT, rssOf, spawnGateway, startNode, waitForHttp } from './support/processes.js';
+import { GATEWAY_NODE_ARGS, ROOT, rssOf, type Started, spawnGateway, startNodeWith, waitForHttp } from './support/processes.js';
 
 export interface SoapBenchOptions {
   redisUrl: string;
@@ -85,7 +85,7 @@ export async function runSoapBench(o: SoapBenchOptions): Promise<SoapBenchResult
     LOG_LEVEL: 'warn',
   });
   const barePort = await freePort();
-  let bare: ReturnType<typeof startNode> | undefined;
+  let bare: Started | undefined;
   try {
     await waitForHttp(`${base}/healthz`);
     const dm = `${base}/dmwsi/DeviceManager`;
@@ -124,7 +124,8 @@ export async function runSoapBench(o: SoapBenchOptions): Promise<SoapBenchResult
     ] as const) {
       const file = path.join(dir, `${name}.xml`);
       fs.writeFileSync(file, answer);
-      bare = startNode(path.join(ROOT, 'dist', 'bench', 'bare-server.js'), [String(barePort), file], {});
+      // With the gateway's V8 options too, so the two differ only in what answers.
+      bare = startNodeWith(GATEWAY_NODE_ARGS, path.join(ROOT, 'dist', 'bench', 'bare-server.js'), [String(barePort), file], {});
       await waitForHttp(`http://127.0.0.1:${barePort}/healthz`);
       const bareResult = await load({ ...common, url: `http://127.0.0.1:${barePort}/bare`, body: reqBody });
       await bare.stop();

@@ -80,7 +80,7 @@ export function waitForHttpAnswer(url: string, timeoutMs = 30_000, _attemptMs = 
 }
 
 /** `startNode` with options for node itself first (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
-export function startNodeWith(nodeArgs: string[], script: string, args: string[], env: Record<string, string>): Started {
+export function startNodeWith(nodeArgs: readonly string[], script: string, args: string[], env: Record<string, string>): Started {
   const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },

@@ -7,7 +7,7 @@ local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local can = math.min(tonumber(ARGV[1]), tonumber(ARGV[2]) - used)
 if can <= 0 then return 0 end
 redis.call('INCRBY', KEYS[1], can)
-redis.call('EXPIRE', KEYS[1], 2)
+redis.call('EXPIRE', KEYS[1], 60)
 return can`;
 
 export class RedisBrokerCache implements BrokerCache {
@@ -24,8 +24,8 @@ export class RedisBrokerCache implements BrokerCache {
   }
 
   /** A fixed one-second window per key: simple, shared by every process, and exact enough for pacing. */
-  async takeTokens(key: string, want: number, perSecond: number): Promise<number> {
-    const k = `${this.prefix}:${key}:${Math.floor(Date.now() / 1000)}`;
+  async takeTokens(key: string, want: number, perSecond: number, at: number): Promise<number> {
+    const k = `${this.prefix}:${key}:${Math.floor(at / 1000)}`;
     const got = await this.redis.eval(TAKE_TOKENS, 1, k, String(want), String(perSecond));
     return Number(got);
   }

@@ -11,8 +11,14 @@ import { waveEnd } from '../../domain/deployment-options.js';
 import type { Clock, Transactor } from '../ports.js';
 
 export interface DispatchCache {
-  /** Takes up to `want` tokens from a per-second budget shared by all processes; returns how many it got. */
-  takeTokens(key: string, want: number, perSecond: number): Promise<number>;
+  /**
+   * Takes up to `want` tokens from a per-second budget shared by all
+   * processes; returns how many it got: those of the wall-clock second holding
+   * `at` (ms). The tasks released with them are stamped `at`, so the budget
+   * holds for every second of the stamps, also when the call lands in the
+   * next second.
+   */
+  takeTokens(key: string, want: number, perSecond: number, at: number): Promise<number>;
   /** A short lock so two ticks of one job never overlap. */
   lock(key: string, ms: number): Promise<boolean>;
   unlock(key: string): Promise<void>;
@@ -98,7 +104,7 @@ export class JobDispatcher {
       if (want <= 0) return WAIT_TICK_MS / 4;
     }
     if (job.options.notificationsPerSecond !== undefined) {
-      want = await this.d.cache.takeTokens(`rate:${jobId}`, want, job.options.notificationsPerSecond);
+      want = await this.d.cache.takeTokens(`rate:${jobId}`, want, job.options.notificationsPerSecond, now);
       if (want <= 0) return BUSY_TICK_MS;
     }
     const ids = await this.d.tx.run(async (t) => {
