@@ -88,7 +88,19 @@ export function handleClientMessage(
   }
   const device = ctx.device;
   if (device === undefined || device.deviceId !== prev.deviceId) return unknownDevice(prev, msg, ctx);
-  return advance(structuredClone(prev), msg, ctx, device);
+  return advance(cloneForStep(prev), msg, ctx, device);
+}
+
+/**
+ * The state a step works on, leaving `prev` as it was. The last reply is
+ * shared, not copied: a step only ever replaces it (done), and it is the
+ * largest part of the state.
+ */
+function cloneForStep(prev: SessionState): SessionState {
+  const { lastReply, ...rest } = prev;
+  const next = structuredClone(rest) as SessionState;
+  if (lastReply !== undefined) next.lastReply = lastReply;
+  return next;
 }
 
 function startSession(msg: SyncMlMessage, ctx: SessionContext): SessionStepResult {

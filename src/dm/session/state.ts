@@ -157,8 +157,24 @@ export function deserializeSessionState(text: string): SessionState {
   return value as SessionState;
 }
 
+/**
+ * The message itself when it holds no Buffer (the common case: XML, and WBXML
+ * without opaque data), else a copy with each Buffer as `{ $base64 }`. The
+ * stored message is never changed in place, so sharing it is safe.
+ */
 export function toStoredMessage(msg: SyncMlMessage): StoredMessage {
-  return { $storedSyncMl: 1, message: encodeBuffers(msg) };
+  return { $storedSyncMl: 1, message: holdsBuffer(msg) ? encodeBuffers(msg) : msg };
+}
+
+function holdsBuffer(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (Buffer.isBuffer(v)) return true;
+  if (Array.isArray(v)) {
+    for (const x of v) if (holdsBuffer(x)) return true;
+    return false;
+  }
+  for (const k in v) if (holdsBuffer((v as Record<string, unknown>)[k])) return true;
+  return false;
 }
 
 export function fromStoredMessage(stored: StoredMessage): SyncMlMessage {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { handleClientMessage } from '../../../../src/dm/session/engine.js';
 import { normalizeAlertType } from '../../../../src/dm/session/generic-alert.js';
+import { fromStoredMessage, type StoredMessage, toStoredMessage } from '../../../../src/dm/session/state.js';
 import {
   alert,
   clientMessage,
@@ -247,5 +248,29 @@ describe('normalizeAlertType', () => {
     ['  org.openmobilealliance.dm.singleshotexec  ', 'org.openmobilealliance.dm.singleshotexec'],
   ])('turns %j into %j', (raw, type) => {
     expect(normalizeAlertType(raw)).toBe(type);
+  });
+});
+
+describe('session state', () => {
+  it('leaves the state a step was given as it was', () => {
+    const driver = new Driver(context({ pending: [sseRequest] }));
+    driver.send(pkg1());
+    const prev = viaJson(driver.state)!;
+    const untouched = structuredClone(prev);
+    const out = handleClientMessage(prev, clientMessage({ msgId: 2, body: [status(1, 1, 0, 'SyncHdr', 200)] }), context());
+    expect(out.state).not.toBe(prev);
+    expect(prev).toEqual(untouched);
+  });
+
+  it('stores a reply as is when it holds no binary data, and binary data as base64 through JSON', () => {
+    const plain = clientMessage({ msgId: 1, body: [alert(1, 1201)] });
+    expect(toStoredMessage(plain).message).toBe(plain);
+    const binary = clientMessage({
+      msgId: 2,
+      body: [{ kind: 'Replace', cmdId: 1, items: [{ target: { locUri: './A' }, data: Buffer.from([0, 1, 2]) }] }],
+    });
+    const stored = JSON.parse(JSON.stringify(toStoredMessage(binary))) as StoredMessage;
+    expect(JSON.stringify(stored)).toContain('"$base64":"AAEC"');
+    expect(fromStoredMessage(stored)).toEqual(binary);
   });
 });
