@@ -92,6 +92,12 @@ export interface FleetBenchOptions {
    * device's first contact (a 401 round trip and the DevDetail Gets on top).
    */
   warm?: boolean;
+  /**
+   * Serve DM in a second gateway process (`serve --role dm`) beside the first
+   * (role all, which then answers SOAP and runs the workers): one event loop
+   * per core for the two busiest parts. Both share the SQLite file.
+   */
+  dmProcess?: boolean;
   /** Write CPU profiles of the gateway process and (under fleet/) the simulated fleet (node --cpu-prof) into this directory. */
   cpuProfileDir?: string;
   /** Progress lines (stderr by default). */
@@ -161,6 +167,8 @@ export interface FleetBenchResult {
   fleetPeakRssAt: number | undefined;
   /** Highest V8 heap figures of the gateway (its /metrics, polled once a second; missed while it cannot answer). */
   gatewayHeap: { used: number; total: number; external: number };
+  /** With `dmProcess`: the DM process's peak RSS (the gateway figures above are then the other process's; CPU is both). */
+  dmPeakRssBytes: number | undefined;
   redisPeakRssBytes: number | undefined;
   loadAverage: [number, number];
   cores: number;
@@ -189,14 +197,14 @@ interface Sample {
 const isoSeconds = (ms: number) => new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function startGateway(o: FleetBenchOptions, env: Record<string, string>): Started {
+function startGateway(o: FleetBenchOptions, env: Record<string, string>, args: string[] = []): Started {
   const nodeArgs: string[] = [];
   if (o.cpuProfileDir !== undefined) {
     // Written when the gateway exits (it exits on SIGTERM once closed).
     fs.mkdirSync(o.cpuProfileDir, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(o.cpuProfileDir)}`);
   }
-  return spawnGateway([], env, nodeArgs);
+  return spawnGateway(args, env, nodeArgs);
 }
 
 async function timedSoap(url: string, body: string, timeoutMs: number): Promise<string> {
@@ -260,6 +268,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   const port = await freePort();
   const fleetPort = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  const dmPort = o.dmProcess ? await freePort() : port;
+  const dmBase = `http://127.0.0.1:${dmPort}`;
   const bulkUrl = `${base}/dmwsi/BulkOperationsManager`;
   const deviceManager = `${base}/dmwsi/DeviceManager`;
   // createDeployments carries every target (~50 B each): leave room for it.
@@ -269,7 +279,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     HOST: '127.0.0.1',
     DATA_DIR: dir,
     REDIS_URL: o.redisUrl,
-    PUBLIC_DM_URL: `${base}/dm`,
+    PUBLIC_DM_URL: `${dmBase}/dm`,
     DMWSI_ADMIN_PASSWORD: ADMIN_PASSWORD,
     DMWSI_SECRET_KEY: crypto.randomBytes(32).toString('hex'),
     QUEUE_PREFIX: `bench-${crypto.randomBytes(3).toString('hex')}`,
@@ -278,11 +288,13 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     LOG_LEVEL: 'warn',
   };
   const gateway = startGateway(o, env);
+  const dmGateway = o.dmProcess ? startGateway(o, { ...env, PORT: String(dmPort) }, ['--role', 'dm']) : undefined;
+  const gateways = [gateway, ...(dmGateway ? [dmGateway] : [])];
   let fleet: FleetProcess | undefined;
   // Interrupted: stop the children (Redis is the caller's; its launcher stops it on exit).
   const interrupted = (signal: NodeJS.Signals) => {
     log(`${signal}: stopping the gateway and the fleet`);
-    void Promise.all([fleet?.stop(), stopPatiently(gateway.child, 10_000)]).finally(() => {
+    void Promise.all([fleet?.stop(), ...gateways.map((g) => stopPatiently(g.child, 10_000))]).finally(() => {
       fs.rmSync(dir, { recursive: true, force: true });
       process.exit(130);
     });
@@ -297,11 +309,11 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   try {
     const csvPath = path.join(dir, 'fleet.csv');
     const [, startedFleet] = await Promise.all([
-      waitForHttpAnswer(`${base}/healthz`, 60_000),
+      Promise.all([base, dmBase].map((b) => waitForHttpAnswer(`${b}/healthz`, 60_000))),
       startFleetProcess(
         {
           devices: o.devices,
-          serverUrl: `${base}/dm`,
+          serverUrl: `${dmBase}/dm`,
           listenPort: fleetPort,
           csvPath,
           capabilityOid: CAPABILITY_OID,
@@ -317,8 +329,13 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       ),
     ]);
     fleet = startedFleet;
-    const pids = { gateway: gateway.child.pid, fleet: fleet.child.pid, redis: await localRedisPid(o.redisUrl) };
+    const pids = { gateway: gateway.child.pid, fleet: fleet.child.pid, redis: await localRedisPid(o.redisUrl), dm: dmGateway?.child.pid };
     watches.push(new RssWatch(pids.gateway), new RssWatch(pids.fleet));
+    // The gateway's CPU: both processes when DM has its own.
+    const gatewayCpu = async (): Promise<number | undefined> => {
+      const [a, b] = await Promise.all([cpuSecondsOf(pids.gateway), pids.dm === undefined ? 0 : cpuSecondsOf(pids.dm)]);
+      return a === undefined || b === undefined ? undefined : a + b;
+    };
     // The gateway's heap, once a second from setup on (also while createDeployments runs, when it can answer).
     heapTimer = setInterval(() => {
       void gatewayMetrics(base, 900).then((m) => {
@@ -372,9 +389,9 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
               .then(parseJobData)
               .catch(() => undefined),
         fleet!.stats().catch(() => undefined),
-        gatewayMetrics(base),
+        gatewayMetrics(dmBase),
         redisCommandCalls(statsRedis).catch(() => ({})),
-        cpuSecondsOf(pids.gateway),
+        gatewayCpu(),
         cpuSecondsOf(pids.fleet),
         cpuSecondsOf(pids.redis),
       ]);
@@ -407,7 +424,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     const t0 = performance.now();
     const answer = await timedSoap(bulkUrl, request, 600_000);
     const createSeconds = (performance.now() - t0) / 1000;
-    const cpuAfterCall = await cpuSecondsOf(pids.gateway);
+    const cpuAfterCall = await gatewayCpu();
     const createCpuSeconds = cpuAfterCall === undefined || s0.cpu.gateway === undefined ? undefined : cpuAfterCall - s0.cpu.gateway;
     jobId = /<jobId>([^<]+)<\/jobId>/.exec(answer)?.[1];
     if (!jobId) throw new Error(`createDeployments gave no jobId: ${answer.slice(0, 400)}`);
@@ -453,8 +470,9 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         log(stopReason);
         break;
       }
-      if (gateway.child.exitCode !== null || gateway.child.signalCode !== null) {
-        stopReason = `the gateway exited (${gateway.child.exitCode ?? gateway.child.signalCode})`;
+      const exited = gateways.find((g) => g.child.exitCode !== null || g.child.signalCode !== null);
+      if (exited) {
+        stopReason = `a gateway process exited (${exited.child.exitCode ?? exited.child.signalCode})`;
         break;
       }
     }
@@ -512,6 +530,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       fleetPeakRssBytes: pids.fleet ? await rssOf(pids.fleet) : undefined,
       fleetPeakRssAt: watches[1]?.peak ? (watches[1].peakAt - t0) / 1000 : undefined,
       gatewayHeap: heap,
+      dmPeakRssBytes: pids.dm ? await rssOf(pids.dm) : undefined,
       redisPeakRssBytes: pids.redis ? await rssOf(pids.redis) : undefined,
       loadAverage: [loadAtStart, os.loadavg()[0]!],
       cores: os.availableParallelism(),
@@ -526,7 +545,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     statsRedis.disconnect();
     await fleet?.stop();
     const stopping = performance.now();
-    await stopPatiently(gateway.child, 60_000);
+    await Promise.all(gateways.map((g) => stopPatiently(g.child, 60_000)));
     if (o.cpuProfileDir !== undefined) log(`gateway stopped in ${((performance.now() - stopping) / 1000).toFixed(1)} s; CPU profile in ${o.cpuProfileDir}`);
     fs.rmSync(dir, { recursive: true, force: true });
   }

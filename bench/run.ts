@@ -24,6 +24,7 @@
  *   --fleet-arm-rate 80   tasks armed per second assumed when choosing AtTime (fleet section)
  *   --fleet-timeout S     seconds after the call before the fleet run gives up (default: AtTime + 600 s)
  *   --fleet-warm          every device checks in once before the job (a fleet in service; fleet section)
+ *   --fleet-dm-process    serve DM from a second gateway process (serve --role dm; fleet section)
  *   --fleet-cpu-prof DIR  write CPU profiles of the gateway and (DIR/fleet) the fleet (fleet section)
  *   --minutes 30          how long the steady load runs (soak section)
  *   --soak-devices 2000   simulated devices (soak section)
@@ -79,6 +80,7 @@ const { values } = parseArgs({
     'fleet-timeout': { type: 'string' },
     'fleet-cpu-prof': { type: 'string' },
     'fleet-warm': { type: 'boolean', default: false },
+    'fleet-dm-process': { type: 'boolean', default: false },
     minutes: { type: 'string', default: '30' },
     'soak-devices': { type: 'string', default: '2000' },
     'soak-fleet-sessions': { type: 'string', default: '32' },
@@ -293,6 +295,7 @@ if (sections.has('fleet')) {
       ...(values['fleet-timeout'] !== undefined && { timeoutSeconds: Number(values['fleet-timeout']) }),
       importChunk: 20_000,
       warm: values['fleet-warm'],
+      dmProcess: values['fleet-dm-process'],
       ...(values['fleet-cpu-prof'] !== undefined && { cpuProfileDir: values['fleet-cpu-prof'] }),
     });
     const n = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -316,7 +319,7 @@ if (sections.has('fleet')) {
       r.armedSeconds !== undefined && r.reportedSeconds !== undefined
         ? r.armedSeconds + r.reportedSeconds - Math.max(0, r.armedSeconds - r.leadSeconds)
         : undefined;
-    console.log(`\n## Fleet (${n(r.devices)} devices; gateway and fleet as separate processes; ${r.checkInSeconds === undefined ? 'cold fleet' : 'fleet checked in before the job'})${partial}`);
+    console.log(`\n## Fleet (${n(r.devices)} devices; gateway and fleet as separate processes; ${r.checkInSeconds === undefined ? 'cold fleet' : 'fleet checked in before the job'}${r.dmPeakRssBytes === undefined ? '' : '; DM served by a second gateway process'})${partial}`);
     console.log('| figure | value | aim |');
     console.log('|---|---|---|');
     console.log(`| createDeployments returned | ${s(r.createSeconds, 2)} (gateway CPU ${s(r.createCpuSeconds, 2)}) | < 5 s at 100,000 |`);
@@ -326,7 +329,7 @@ if (sections.has('fleet')) {
     console.log(`| DM sessions/s, notifications/s | arming: ${rates(r.arming)}; reporting: ${rates(r.reporting)} | |`);
     const when = (at: number | undefined) => (at === undefined ? '' : ` at ${at.toFixed(0)} s`);
     console.log(
-      `| peak RSS gateway / fleet | ${mb(r.gatewayPeakRssBytes)}${when(r.gatewayPeakRssAt)} / ${mb(r.fleetPeakRssBytes)}${when(r.fleetPeakRssAt)} (redis ${mb(r.redisPeakRssBytes)}) | gateway ≤ 1 GiB |`,
+      `| peak RSS gateway / fleet | ${mb(r.gatewayPeakRssBytes)}${when(r.gatewayPeakRssAt)}${r.dmPeakRssBytes === undefined ? '' : ` + DM process ${mb(r.dmPeakRssBytes)}`} / ${mb(r.fleetPeakRssBytes)}${when(r.fleetPeakRssAt)} (redis ${mb(r.redisPeakRssBytes)}) | gateway ≤ 1 GiB |`,
     );
     console.log(`| task history rows | ${n(r.historyRows)} (${(r.historyRows / Math.max(1, r.devices)).toFixed(1)} per task) | |`);
     console.log(`| tasks not COMPLETED | ${notCompleted.length ? formatCounts(Object.fromEntries(notCompleted)) : '0'} | 0 |`);
