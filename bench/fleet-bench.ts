@@ -1,11 +1,13 @@
 /**
  * The fleet benchmark (bulk operations, `npm run bench:fleet -- --devices N`):
- * one gateway process (`dmwsi serve`, role all) and one simulated fleet
- * process (`dmwsi simulate`) on this machine, on one throwaway Redis.
+ * one gateway process (`dmwsi serve`, role all; with `dmProcess` a second
+ * one, `--role dm`, serves the devices) and one simulated fleet process
+ * (`dmwsi simulate`) on this machine, on one throwaway Redis.
  *
  * Setup (not timed in the figures): the fleet writes its credentials CSV, the
  * devices are registered with createDeviceCapability (sseRoot ./SSE) and
- * importDeviceInstances in chunks of `importChunk` rows.
+ * importDeviceInstances in chunks of `importChunk` rows; with `warm`, every
+ * device then checks in once (the fleet's POST /check-in).
  *
  * Then ONE createDeployments call over SOAP (IBulkOperationsManagerServices,
  * /dmwsi/BulkOperationsManager): operation SCHEDULED_EXEC of ./FUMO/fw1/Update
