@@ -368,11 +368,13 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       if (count !== chunk.length) throw new Error(`import stored ${count} of ${chunk.length} rows: ${answer.slice(0, 400)}`);
     }
     const importSeconds = (performance.now() - importStarted) / 1000;
+    const cpuBeforeCheckIn = o.warm ? await gatewayCpu() : undefined;
     const checkInSeconds = o.warm ? await checkInFleet(fleet, o.devices, log) : undefined;
+    const checkInCpu = cpuBeforeCheckIn === undefined ? undefined : ((await gatewayCpu()) ?? Number.NaN) - cpuBeforeCheckIn;
     db = new FleetDb(path.join(dir, 'dmwsi.sqlite'));
     const setupSeconds = (performance.now() - started) / 1000;
     log(
-      `setup: gateway and fleet up, ${o.devices} devices imported in ${importSeconds.toFixed(1)} s${checkInSeconds === undefined ? '' : `, checked in in ${checkInSeconds.toFixed(1)} s`} (setup ${setupSeconds.toFixed(1)} s in all)`,
+      `setup: gateway and fleet up, ${o.devices} devices imported in ${importSeconds.toFixed(1)} s${checkInSeconds === undefined ? '' : `, checked in in ${checkInSeconds.toFixed(1)} s (gateway CPU ${((1000 * (checkInCpu ?? Number.NaN)) / o.devices).toFixed(2)} ms per device)`} (setup ${setupSeconds.toFixed(1)} s in all)`,
     );
 
     // --- sampling ---------------------------------------------------------------------------
