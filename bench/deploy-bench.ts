@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../src/main/redis-launcher.js';
 import { generateImeis } from '../src/simulator/fleet.js';
-import { cpuSecondsOf, escapeXml, soapCall, stopPatiently } from './support/broker-load.js';
+import { cpuSecondsOf, importCsvRows, soapCall, stopPatiently } from './support/broker-load.js';
 import { rssOf, spawnGateway, waitForHttpAnswer } from './support/processes.js';
 
 export interface DeployBenchOptions {
@@ -87,17 +87,8 @@ export async function runDeployBench(o: DeployBenchOptions): Promise<DeployBench
     const deviceIds = imeis.map((i) => `IMEI:${i}`);
     const header = 'deviceId,phoneNumber,capabilityOid,notificationUrl,clientUsername,clientPassword,serverPassword';
     const importStarted = performance.now();
-    for (let i = 0; i < deviceIds.length; i += 20_000) {
-      const rows = deviceIds
-        .slice(i, i + 20_000)
-        .map((id, j) => `${id},+1555${String(i + j).padStart(7, '0')},${CAPABILITY_OID},,user${i + j},client-secret-${i + j},server-secret-${i + j}`);
-      const answer = await soapCall(
-        deviceManager,
-        `<t:importDeviceInstances><t:userSession>${session}</t:userSession><t:csv>${escapeXml([header, ...rows].join('\n'))}</t:csv></t:importDeviceInstances>`,
-      );
-      const count = Number(/<imported>(\d+)<\/imported>/.exec(answer)?.[1]);
-      if (count !== rows.length) throw new Error(`import stored ${count} of ${rows.length} rows: ${answer.slice(0, 400)}`);
-    }
+    const rows = deviceIds.map((id, i) => `${id},+1555${String(i).padStart(7, '0')},${CAPABILITY_OID},,user${i},client-secret-${i},server-secret-${i}`);
+    await importCsvRows(deviceManager, session, header, rows, 20_000);
     const importSeconds = (performance.now() - importStarted) / 1000;
     log(`${o.targets} devices imported in ${importSeconds.toFixed(1)} s`);
 

@@ -53,6 +53,7 @@ import {
   cpuSecondsOf,
   envelope,
   escapeXml,
+  importCsvRows,
   type FleetProcess,
   redisCommandCalls,
   soapCall,
@@ -358,23 +359,15 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     if (rows.length !== o.devices) throw new Error(`the fleet wrote ${rows.length} CSV rows for ${o.devices} devices`);
     const deviceIds = rows.map((r) => r.slice(0, r.indexOf(',')));
     const importStarted = performance.now();
-    for (let i = 0; i < rows.length; i += o.importChunk) {
-      const chunk = rows.slice(i, i + o.importChunk);
-      const answer = await soapCall(
-        deviceManager,
-        `<t:importDeviceInstances><t:userSession>${session}</t:userSession><t:csv>${escapeXml([header, ...chunk].join('\n'))}</t:csv></t:importDeviceInstances>`,
-      );
-      const count = Number(/<imported>(\d+)<\/imported>/.exec(answer)?.[1]);
-      if (count !== chunk.length) throw new Error(`import stored ${count} of ${chunk.length} rows: ${answer.slice(0, 400)}`);
-    }
+    await importCsvRows(deviceManager, session, header!, rows, o.importChunk);
     const importSeconds = (performance.now() - importStarted) / 1000;
-    const cpuBeforeCheckIn = o.warm ? await gatewayCpu() : undefined;
+    const cpuBeforeCheckIn = await gatewayCpu();
     const checkInSeconds = o.warm ? await checkInFleet(fleet, o.devices, log) : undefined;
-    const checkInCpu = cpuBeforeCheckIn === undefined ? undefined : ((await gatewayCpu()) ?? Number.NaN) - cpuBeforeCheckIn;
+    const checkInCpu = ((await gatewayCpu()) ?? Number.NaN) - (cpuBeforeCheckIn ?? Number.NaN);
     db = new FleetDb(path.join(dir, 'dmwsi.sqlite'));
     const setupSeconds = (performance.now() - started) / 1000;
     log(
-      `setup: gateway and fleet up, ${o.devices} devices imported in ${importSeconds.toFixed(1)} s${checkInSeconds === undefined ? '' : `, checked in in ${checkInSeconds.toFixed(1)} s (gateway CPU ${((1000 * (checkInCpu ?? Number.NaN)) / o.devices).toFixed(2)} ms per device)`} (setup ${setupSeconds.toFixed(1)} s in all)`,
+      `setup: gateway and fleet up, ${o.devices} devices imported in ${importSeconds.toFixed(1)} s${checkInSeconds === undefined ? '' : `, checked in in ${checkInSeconds.toFixed(1)} s (gateway CPU ${((1000 * checkInCpu) / o.devices).toFixed(2)} ms per device)`} (setup ${setupSeconds.toFixed(1)} s in all)`,
     );
 
     // --- sampling ---------------------------------------------------------------------------

@@ -27,6 +27,22 @@ export async function soapCall(url: string, body: string): Promise<string> {
   return text;
 }
 
+/**
+ * Registers devices through importDeviceInstances, `chunk` CSV rows (after the
+ * header) per call; throws unless every row of a call was stored.
+ */
+export async function importCsvRows(deviceManagerUrl: string, session: string, header: string, rows: string[], chunk: number): Promise<void> {
+  for (let i = 0; i < rows.length; i += chunk) {
+    const part = rows.slice(i, i + chunk);
+    const answer = await soapCall(
+      deviceManagerUrl,
+      `<t:importDeviceInstances><t:userSession>${session}</t:userSession><t:csv>${escapeXml([header, ...part].join('\n'))}</t:csv></t:importDeviceInstances>`,
+    );
+    const count = Number(/<imported>(\d+)<\/imported>/.exec(answer)?.[1]);
+    if (count !== part.length) throw new Error(`import stored ${count} of ${part.length} rows: ${answer.slice(0, 400)}`);
+  }
+}
+
 export function load(opts: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
