@@ -173,6 +173,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       logger,
       taskDeadlineMs: config.taskDeadlineSeconds * 1000,
       reportGraceMs: config.reportGraceSeconds * 1000,
+      taskRetryMs: config.taskRetrySeconds * 1000,
     });
     dmEvents.onRequests(TASK_REQUEST_PREFIX, {
       taken: (deviceId, ids, at) => broker.onRequestsTaken(deviceId, ids, at),

@@ -46,6 +46,8 @@ export interface BrokerDeps {
   taskDeadlineMs: number;
   /** How long after AtTime a SCHEDULED task waits for the device's report. */
   reportGraceMs: number;
+  /** How long a task may wait without progress before its device is woken again (TASK_RETRY_SECONDS). */
+  taskRetryMs: number;
 }
 
 export interface DoOperationInput {
@@ -66,6 +68,8 @@ const NOTIFY_GATE_SECONDS = 10;
 const MAX_PROBES = 3;
 /** When a shared notification's session may not take this task's request, look again after this. */
 const FOLLOW_UP_MS = 5000;
+/** The last history events of a SCHEDULED task whose cancel the device has not answered yet. */
+const CANCEL_PENDING = new Set(['cancel-requested', 'cancel-resent', 'cancel-retried']);
 
 export class DeploymentBroker {
   constructor(private readonly d: BrokerDeps) {}
@@ -163,6 +167,38 @@ export class DeploymentBroker {
       await s.audit.record({ ...ctx, target: `task ${taskId}`, outcome: 'ok' }, now);
     });
     await this.sendAndWake(task.deviceId, deleteScheduleRequest(taskId, sseRoot!, 'cancel'));
+    await this.checkCancelLater(taskId, now, this.d.taskRetryMs);
+  }
+
+  /**
+   * A look at an unanswered cancel after `delayMs` (a notify job; see
+   * retryCancel). The stalled-task sweep does not cover SCHEDULED tasks: it
+   * would scan every armed task of a rollout waiting for its AtTime.
+   */
+  private checkCancelLater(taskId: string, now: number, delayMs: number): Promise<void> {
+    return this.d.jobs.notify(taskId, now + delayMs, delayMs);
+  }
+
+  /**
+   * A SCHEDULED task whose cancel the device has not answered: its session
+   * may have died after the device deleted the MO, and then nothing else
+   * brings the device back (no report will come). Wake it: its next session
+   * reports the delete as lost, and the delete is sent again. Then look again
+   * after as long as the cancel has waited so far.
+   */
+  private async retryCancel(task: Task): Promise<void> {
+    const history = await this.d.tx.stores.tasks.history(task.taskId);
+    const last = history[history.length - 1];
+    if (!last || !CANCEL_PENDING.has(last.event)) return;
+    let requestedAt = last.at.getTime();
+    for (const h of history) if (h.event === 'cancel-requested') requestedAt = h.at.getTime();
+    const outcome = await this.d.devices.notify(task.deviceId, { uiMode: 'background', resync: true });
+    await this.note(task.taskId, {
+      event: 'cancel-retried',
+      detail: outcome.delivered ? `${outcome.channel}: the device woken again` : `${outcome.channel}: ${outcome.reason}`,
+    });
+    const now = this.d.clock.now();
+    await this.checkCancelLater(task.taskId, now, Math.max(this.d.taskRetryMs, now - requestedAt));
   }
 
   // --- background jobs ------------------------------------------------------
@@ -170,7 +206,11 @@ export class DeploymentBroker {
   /** Queues the task's request and wakes the device. Throws to have the job retried. */
   async processNotify(taskId: string, retry: boolean): Promise<void> {
     const task = await this.d.tx.stores.tasks.get(taskId);
-    if (!task || TERMINAL_TASK_STATES.has(task.status) || task.status === 'SCHEDULED') return;
+    if (!task || TERMINAL_TASK_STATES.has(task.status)) return;
+    if (task.status === 'SCHEDULED') {
+      await this.retryCancel(task);
+      return;
+    }
     if (task.operation.name === 'BOOTSTRAP') {
       await this.d.jobs.bootstrap(taskId);
       return;
@@ -398,6 +438,7 @@ export class DeploymentBroker {
       const sseRoot = await this.sseRootOf(task);
       await this.note(task.taskId, { event: 'cancel-resent', detail: `${o.reason}: deleting the schedule again` }, o.at);
       await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attemptOf(o.requestId) + 1));
+      if (task.status === 'SCHEDULED') await this.checkCancelLater(task.taskId, o.at, this.d.taskRetryMs);
       return;
     }
     if (!removed) {

@@ -184,3 +184,58 @@ describe('a session that died after the gateway armed a schedule', () => {
     expect((await rig.gw.broker.getTask(taskId)).status).toBe('CANCELLED');
   });
 });
+
+describe('a cancel whose answer was lost after the device deleted the schedule', () => {
+  let rig: DmRig;
+  const real = createHttpTransport();
+  /** Devices whose answer to the gateway's first Delete never arrives (the device has run the Delete by then). */
+  const dropping = new Set<string>();
+  const deletes = new Map<string, number>();
+  const transport: DmTransport = {
+    async post(url, body, headers) {
+      const devId = parseSyncMl(body, headers['content-type'] ?? 'application/vnd.syncml.dm+xml').message.header.source.locUri;
+      if (dropping.delete(devId)) throw new Error('connect ECONNREFUSED (the gateway process serving the session died)');
+      const answer = await real.post(url, body, headers);
+      if (commandsOf(answer.body, answer.headers['content-type']).some((c) => c.kind === 'Delete')) {
+        const n = (deletes.get(devId) ?? 0) + 1;
+        deletes.set(devId, n);
+        if (n === 1) dropping.add(devId);
+      }
+      return answer;
+    },
+  };
+
+  beforeAll(async () => {
+    rig = await startDmRig({ devices: 1, fleet: { transport }, overrides: { taskRetrySeconds: 5 } });
+  });
+  afterAll(async () => {
+    await rig?.stop();
+    real.close();
+  });
+
+  it('wakes the device again, deletes again, and the task ends CANCELLED without the schedule running', { timeout: 60_000 }, async () => {
+    const device = rig.fleet.devices[0]!;
+    const atTime = new Date(Date.now() + 30_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const taskId = await rig.gw.broker.doOperation(
+      { caller: 'test', operation: 'doOperation' },
+      {
+        operation: { name: 'SCHEDULED_EXEC', targetUri: './FUMO/fw1/Update', atTime, commands: [] },
+        phoneNumber: device.phoneNumber!,
+        bOptin: false,
+        acceptDevicePolicy: 30,
+        testCycle: false,
+      },
+    );
+    await waitFor(async () => ((await rig.gw.broker.getTask(taskId)).status === 'SCHEDULED' ? true : undefined), 15_000, 'armed');
+    await rig.gw.broker.cancelTask({ caller: 'test', operation: 'cancelTask' }, taskId);
+    // The device ran the Delete; its answer was lost with the session.
+    await waitFor(() => (deletes.get(device.devId) === 1 && !dropping.has(device.devId) ? true : undefined), 15_000, 'the cancel session to fail');
+    expect((await rig.gw.broker.getTask(taskId)).status).toBe('SCHEDULED');
+    await waitFor(async () => ((await rig.gw.broker.getTask(taskId)).status === 'CANCELLED' ? true : undefined), 25_000, 'CANCELLED');
+    const events = (await rig.gw.broker.getTaskHistory(taskId)).map((h) => h.event);
+    expect(events).toEqual(expect.arrayContaining(['cancel-requested', 'cancel-retried', 'cancel-resent', 'schedule-removed']));
+    expect(deletes.get(device.devId)).toBe(2);
+    await rig.fleet.idle();
+    expect(device.executionCount('./FUMO/fw1/Update')).toBe(0);
+  });
+});
