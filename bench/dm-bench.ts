@@ -54,6 +54,7 @@ import {
   saveClientNonces,
   summarise,
 } from './support/dm-load.js';
+import { cpuSecondsOf } from './support/broker-load.js';
 import { GATEWAY_NODE_ARGS, ROOT, rssOf, type Started, spawnGateway, startNodeWith, waitForHttpAnswer } from './support/processes.js';
 
 export interface DmBenchOptions {
@@ -188,7 +189,8 @@ export async function runDmBench(o: DmBenchOptions): Promise<DmBenchResult> {
         transport.onExchange = (x) => {
           if (x.response.status === 200) captured = x;
         };
-        const gwWindows = [await runSessionLoad(fleet, transport, { ...window, leadInMs: 1000 })];
+        const gatewayCpu = () => cpuSecondsOf(gateway.child.pid);
+        const gwWindows = [await runSessionLoad(fleet, transport, { ...window, leadInMs: 1000, serverCpuSeconds: gatewayCpu })];
         transport.onExchange = undefined;
         if (!captured) throw new Error('no DM reply captured');
         const contentType = captured.response.headers['content-type'] ?? '';
@@ -198,6 +200,7 @@ export async function runDmBench(o: DmBenchOptions): Promise<DmBenchResult> {
         // With the gateway's V8 options too, so the two differ only in what answers.
         bare = startNodeWith(GATEWAY_NODE_ARGS, path.join(ROOT, 'dist', 'bench', 'bare-dm-server.js'), [String(barePort), replyFile, contentType], {});
         await waitForHttpAnswer(`http://127.0.0.1:${barePort}/healthz`);
+        const bareCpu = () => cpuSecondsOf(bare?.child.pid);
 
         // Gateway and bare windows take turns, so a change in the box's
         // background load (other work on the 2 cores) hits both alike.
@@ -205,11 +208,13 @@ export async function runDmBench(o: DmBenchOptions): Promise<DmBenchResult> {
         for (let round = 0; ; round++) {
           const restore = saveClientNonces(fleet);
           transport.origin = `http://127.0.0.1:${barePort}`;
-          bareWindows.push(await runSessionLoad(fleet, transport, { ...window, leadInMs: round === 0 ? 1000 : LEAD_IN_MS }));
+          bareWindows.push(
+            await runSessionLoad(fleet, transport, { ...window, leadInMs: round === 0 ? 1000 : LEAD_IN_MS, serverCpuSeconds: bareCpu }),
+          );
           transport.origin = undefined;
           restore();
           if (round === rounds - 1) break;
-          gwWindows.push(await runSessionLoad(fleet, transport, { ...window, leadInMs: LEAD_IN_MS }));
+          gwWindows.push(await runSessionLoad(fleet, transport, { ...window, leadInMs: LEAD_IN_MS, serverCpuSeconds: gatewayCpu }));
         }
         await bare.stop();
         bare = undefined;

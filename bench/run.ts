@@ -157,6 +157,10 @@ if (sections.has('dm')) {
       console.log(
         `${row.encoding}: ${fixed(row.gateway.messagesPerSession, 2)} messages per steady session (first sessions: ${fixed(row.warmupMessages / r.devices, 2)}); request ${row.requestBytes} B, reply ${row.replyBytes} B (${row.contentType}); gateway p50 ${fixed(row.gateway.p50Ms, 1)} ms, bare p50 ${fixed(row.bare.p50Ms, 1)} ms`,
       );
+      const us = (v: number | undefined) => (v === undefined ? 'n/a' : `${Math.round(v)} µs`);
+      console.log(
+        `${row.encoding}: CPU per message: gateway ${us(row.gateway.serverCpuUsPerMessage)}, bare server ${us(row.bare.serverCpuUsPerMessage)}; the bench's client ${us(row.gateway.clientCpuUsPerMessage)} against the gateway, ${us(row.bare.clientCpuUsPerMessage)} against the bare server`,
+      );
       for (const [name, l] of [
         ['gateway', row.gateway],
         ['bare server', row.bare],

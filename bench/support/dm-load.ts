@@ -81,6 +81,8 @@ export interface SessionLoadOptions {
   durationMs: number;
   /** Load run before the measured window starts, not counted. */
   leadInMs?: number;
+  /** CPU seconds the server under load has used so far (read at the window's start and end). */
+  serverCpuSeconds?: () => Promise<number | undefined>;
 }
 
 /** What one measured window saw. */
@@ -94,6 +96,10 @@ export interface LoadWindow {
   latencies: number[];
   /** The first failure's description, if any. */
   firstError: string | undefined;
+  /** CPU the server used in the window (when `serverCpuSeconds` was given). */
+  serverCpuSeconds?: number;
+  /** CPU this process (the client) used in the window. */
+  clientCpuSeconds: number;
 }
 
 export interface SessionLoadResult {
@@ -109,6 +115,10 @@ export interface SessionLoadResult {
   p50Ms: number;
   p99Ms: number;
   firstError: string | undefined;
+  /** µs of the server's CPU per message answered (undefined when not read). */
+  serverCpuUsPerMessage: number | undefined;
+  /** µs of the client's (this process's) CPU per message. */
+  clientCpuUsPerMessage: number;
 }
 
 /**
@@ -144,13 +154,19 @@ export async function runSessionLoad(fleet: Fleet, transport: BenchTransport, o:
   const workers = Array.from({ length: o.concurrency }, worker);
   await new Promise((r) => setTimeout(r, o.leadInMs ?? 0));
   transport.reset();
+  const serverCpuAtStart = await o.serverCpuSeconds?.();
+  const clientCpuAtStart = process.cpuUsage();
   measuring = true;
   const started = performance.now();
   await new Promise((r) => setTimeout(r, o.durationMs));
   // Read the counters at the end of the window, before the stragglers finish.
   const seconds = (performance.now() - started) / 1000;
+  const clientCpu = process.cpuUsage(clientCpuAtStart);
+  const serverCpuAtEnd = await o.serverCpuSeconds?.();
   stop = true;
   const window: LoadWindow = {
+    ...(serverCpuAtStart !== undefined && serverCpuAtEnd !== undefined ? { serverCpuSeconds: serverCpuAtEnd - serverCpuAtStart } : {}),
+    clientCpuSeconds: (clientCpu.user + clientCpu.system) / 1e6,
     seconds,
     sessions,
     sessionsFailed,
@@ -171,7 +187,11 @@ export function summarise(windows: readonly LoadWindow[]): SessionLoadResult {
   let messages = 0;
   let messageFailures = 0;
   let firstError: string | undefined;
+  let serverCpu: number | undefined = 0;
+  let clientCpu = 0;
   for (const w of windows) {
+    serverCpu = serverCpu === undefined || w.serverCpuSeconds === undefined ? undefined : serverCpu + w.serverCpuSeconds;
+    clientCpu += w.clientCpuSeconds;
     seconds += w.seconds;
     sessions += w.sessions;
     sessionsFailed += w.sessionsFailed;
@@ -194,6 +214,8 @@ export function summarise(windows: readonly LoadWindow[]): SessionLoadResult {
     p50Ms: q(0.5),
     p99Ms: q(0.99),
     firstError,
+    serverCpuUsPerMessage: serverCpu === undefined || messages === 0 ? undefined : (serverCpu * 1e6) / messages,
+    clientCpuUsPerMessage: messages === 0 ? Number.NaN : (clientCpu * 1e6) / messages,
   };
 }
 

@@ -103,6 +103,7 @@ redis.call('zadd', KEYS[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 
 return 1`;
 
 const sha1 = (script: string) => crypto.createHash('sha1').update(script).digest('hex');
+const RELEASE_SHA = sha1(RELEASE_IF_OWNER);
 const ADMIT_SHA = sha1(ADMIT);
 const TOUCH_SHA = sha1(TOUCH);
 
@@ -160,7 +161,7 @@ export class RedisDmSessionStore implements DmSessionStore {
   }
 
   async release(deviceId: string, owner: string): Promise<void> {
-    await this.batch.send('eval', RELEASE_IF_OWNER, 1, this.lockKey(deviceId), owner);
+    await this.script(RELEASE_IF_OWNER, RELEASE_SHA, this.lockKey(deviceId), owner);
   }
 
   async lookup(deviceId: string, sessionId: string): Promise<string | undefined> {
@@ -168,20 +169,24 @@ export class RedisDmSessionStore implements DmSessionStore {
   }
 
   async admit(token: string, max: number, ttlSeconds: number): Promise<boolean> {
-    return (await this.script(ADMIT, ADMIT_SHA, token, max, ttlSeconds * 1000)) === 1;
+    return (await this.script(ADMIT, ADMIT_SHA, this.openKey(), token, max, ttlSeconds * 1000)) === 1;
   }
 
   async touch(token: string, ttlSeconds: number): Promise<void> {
-    await this.script(TOUCH, TOUCH_SHA, token, ttlSeconds * 1000);
+    await this.script(TOUCH, TOUCH_SHA, this.openKey(), token, ttlSeconds * 1000);
   }
 
-  /** EVALSHA (the script's text is not sent with every message), EVAL when Redis lacks it (first call, restart, SCRIPT FLUSH). */
-  private async script(text: string, sha: string, ...args: Arg[]): Promise<unknown> {
+  /**
+   * EVALSHA on one key (the script's text is not sent, nor hashed by Redis,
+   * with every message), EVAL when Redis lacks it (first call, restart,
+   * SCRIPT FLUSH).
+   */
+  private async script(text: string, sha: string, key: string, ...args: Arg[]): Promise<unknown> {
     try {
-      return await this.batch.send('evalsha', sha, 1, this.openKey(), ...args);
+      return await this.batch.send('evalsha', sha, 1, key, ...args);
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return this.batch.send('eval', text, 1, this.openKey(), ...args);
+      return this.batch.send('eval', text, 1, key, ...args);
     }
   }
 

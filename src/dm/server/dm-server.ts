@@ -182,10 +182,10 @@ export class DmServer {
       this.findSession(req.token, deviceId, message.header.sessionId, continuing),
     ]);
     const { token, stored } = session;
-    if (!session.admitted) return this.refuseNewSession(deviceId, message.header.sessionId);
-    // A new session holds its place among the open ones from here on: given
-    // back below when it stores no state, or ends, or this message fails.
-    let placeSettled = !(session.fresh && this.deps.maxSessions > 0);
+    // Whether a new session holds a place among the open ones: taken below once
+    // the step shows the session stays open, given back when it stores no
+    // state, or ends, or this message fails.
+    let holdsPlace = false;
     try {
       let state: SessionState | undefined;
       try {
@@ -195,7 +195,7 @@ export class DmServer {
       }
       const now = this.deps.clock.now();
       const { sendable, lost } = splitLost(queued, token, state);
-      const pending = device ? await this.admissible(deviceId, message, sendable, device.devInfo?.devId, now) : [];
+      const guarded = device ? this.admissible(message, sendable, device.devInfo?.devId) : { admitted: [], refused: [] };
       const step = handleClientMessage(state, message, {
         device: device?.auth,
         now,
@@ -206,13 +206,24 @@ export class DmServer {
         ...(device?.auth.authType === 'hmac' ? { hmac: { header: req.hmacHeader, body: req.body } } : {}),
         serverUri: this.deps.serverUri,
         respUri: `${this.deps.serverUri}/s/${token}`,
-        pending,
+        pending: guarded.admitted,
         modelUnknown: device !== undefined && device.devInfo?.detail === undefined,
         encoding,
         sizeOf: (m) => encodedSize(m, encoding),
         limits: { maxMsgSize: this.deps.maxMsgSize },
       });
+      // The step is pure: a session refused here leaves nothing behind. Only
+      // a session that stays open after this message takes a place; one that
+      // opens and ends in it (a check-in, a report) is never open between
+      // messages, so it neither counts nor is refused.
+      if (session.fresh && this.deps.maxSessions > 0 && step.state !== undefined && !step.closed) {
+        if (!(await this.deps.sessions.admit(token, this.deps.maxSessions, this.deps.sessionTtlSeconds))) {
+          return this.refuseNewSession(deviceId, message.header.sessionId);
+        }
+        holdsPlace = true;
+      }
       this.logEffects(step.effects);
+      await this.refuseGuarded(deviceId, guarded.refused, now);
       // Only the device itself, in the message that opens its new session (the first it authenticates),
       // settles them: a message replayed to an old session's RespURI carries no proof of that.
       if (lost.length > 0 && step.effects.some((e) => e.type === 'session-started')) {
@@ -234,8 +245,7 @@ export class DmServer {
         // open sessions costs a message of an open session no round trip.
         if (this.deps.maxSessions > 0) {
           if (step.closed) {
-            this.leaveOpenSessions(token);
-            placeSettled = true;
+            if (!session.fresh) this.leaveOpenSessions(token);
           } else if (!session.fresh) {
             this.touchOpenSession(token);
           }
@@ -245,46 +255,51 @@ export class DmServer {
           this.deps.sessions.saveAndBind(token, serialized, ttl, rebind ? binding : undefined),
           this.deps.queue.markSent(deviceId, newlySent(step.state, queued, token), token),
         ]);
-        placeSettled = true;
+        holdsPlace = false;
       }
       const body = encodeSyncMl(step.reply, encoding);
       const headers: Record<string, string> = {};
       if (step.replySigner) headers['x-syncml-hmac'] = signReply(step.replySigner, body);
       return { status: 200, contentType: contentTypeFor(encoding), body, headers };
     } finally {
-      if (!placeSettled) this.leaveOpenSessions(token);
+      if (holdsPlace) this.leaveOpenSessions(token);
     }
   }
 
   /**
-   * The queued requests this device may take: a request guarded by an
-   * acceptDevicePolicy is checked against the DevId the device reports (in
-   * this message, or as last stored); a refused one ends as rejected and
-   * never reaches the device.
+   * The queued requests this device may take, and those it may not: a
+   * request guarded by an acceptDevicePolicy is checked against the DevId the
+   * device reports (in this message, or as last stored). Decides only; the
+   * refused ones are ended by `refuseGuarded` once the message is admitted.
    */
-  private async admissible(
-    deviceId: string,
+  private admissible(
     message: SyncMlMessage,
     pending: ServerCommandRequest[],
     storedDevId: string | undefined,
-    now: number,
-  ): Promise<ServerCommandRequest[]> {
+  ): { admitted: ServerCommandRequest[]; refused: { requestId: string; why: string }[] } {
     const queued = pending as (ServerCommandRequest & { guard?: DeviceGuard })[];
     const reported = reportedDevId(message) ?? storedDevId;
-    const refused: string[] = [];
+    const refused: { requestId: string; why: string }[] = [];
     const admitted: ServerCommandRequest[] = [];
     for (const request of queued) {
       const why = request.guard ? guardRejects(request.guard, reported) : undefined;
-      if (!why) {
-        admitted.push(request);
-        continue;
-      }
-      refused.push(request.requestId);
-      this.deps.logger.warn({ deviceId, requestId: request.requestId, why }, 'request refused by device policy');
-      await this.deps.events.commandOutcome({ deviceId, requestId: request.requestId, at: now, outcome: 'rejected', results: [], reason: why });
+      if (why) refused.push({ requestId: request.requestId, why });
+      else admitted.push(request);
     }
-    if (refused.length) await this.deps.queue.remove(deviceId, refused);
-    return admitted;
+    return { admitted, refused };
+  }
+
+  /** A refused request ends as rejected and never reaches the device. */
+  private async refuseGuarded(deviceId: string, refused: { requestId: string; why: string }[], now: number): Promise<void> {
+    if (refused.length === 0) return;
+    for (const { requestId, why } of refused) {
+      this.deps.logger.warn({ deviceId, requestId, why }, 'request refused by device policy');
+      await this.deps.events.commandOutcome({ deviceId, requestId, at: now, outcome: 'rejected', results: [], reason: why });
+    }
+    await this.deps.queue.remove(
+      deviceId,
+      refused.map((r) => r.requestId),
+    );
   }
 
   /**
@@ -298,16 +313,10 @@ export class DmServer {
     deviceId: string,
     sessionId: string,
     continuing: boolean,
-  ): Promise<{ token: string; stored: string | undefined; fresh: boolean; admitted: boolean }> {
+  ): Promise<{ token: string; stored: string | undefined; fresh: boolean }> {
     const token = given ?? (continuing ? await this.deps.sessions.lookup(deviceId, sessionId) : undefined);
-    if (token !== undefined) return { token, stored: await this.deps.sessions.load(token), fresh: false, admitted: true };
-    const fresh = this.newToken();
-    // Counted before the engine runs, so a refused session leaves nothing
-    // behind; for a message with MsgID 1 this goes out in the same Redis
-    // pipeline as the queue read beside it, so no round trip of its own.
-    const { maxSessions, sessionTtlSeconds } = this.deps;
-    const admitted = maxSessions === 0 || (await this.deps.sessions.admit(fresh, maxSessions, sessionTtlSeconds));
-    return { token: fresh, stored: undefined, fresh: true, admitted };
+    if (token !== undefined) return { token, stored: await this.deps.sessions.load(token), fresh: false };
+    return { token: this.newToken(), stored: undefined, fresh: true };
   }
 
   /** 503 with Retry-After to a message that would start a session beyond DM_MAX_SESSIONS: no state, no effects. */

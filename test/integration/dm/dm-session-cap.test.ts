@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSyncMl } from '../../../src/dm/codec/index.js';
-import { createHttpTransport, type DmTransport, type HttpResponse } from '../../../src/simulator/simulated-device.js';
+import { createHttpTransport, type DmTransport, type HttpResponse, type SimulatedDevice } from '../../../src/simulator/simulated-device.js';
 import { type DmRig, startDmRig } from '../../support/dm-rig.js';
 
 interface Answer {
@@ -138,5 +138,41 @@ describe('an abandoned session at the cap', () => {
     expect(await b.runSession()).toMatchObject({ outcome: 'error', error: 'HTTP 503' });
     await new Promise((r) => setTimeout(r, Math.max(0, droppedAt + 2_300 - Date.now())));
     expect(await b.runSession()).toMatchObject({ outcome: 'ok' });
+  });
+});
+
+describe('a session that opens and ends in one message, at the cap', () => {
+  let rig: DmRig;
+  const transport = new HoldingTransport();
+
+  beforeAll(async () => {
+    rig = await startDmRig({ devices: 3, imeiStart: '35000000002100', overrides: { dmMaxSessions: 1 }, fleet: { transport } });
+  });
+  afterAll(async () => {
+    await rig?.stop();
+    transport.close();
+  });
+
+  it('is served, since it is never open between messages, while a session that would stay open is refused', async () => {
+    const [a, inService, newcomer] = rig.fleet.devices as [SimulatedDevice, SimulatedDevice, SimulatedDevice];
+    // In service: its first session (challenge, DevDetail) is behind it.
+    expect(await inService.runSession()).toMatchObject({ outcome: 'ok' });
+    const held = transport.hold(a.devId, 2);
+    const aSession = a.runSession();
+    await held.reached;
+    expect(await openCount(rig)).toBe(1);
+
+    // A check-in with nothing queued: one message, answered 200, and the count is unchanged.
+    expect(await inService.runSession()).toMatchObject({ outcome: 'ok', messages: 1 });
+    expect(transport.answers.findLast((x) => x.deviceId === inService.devId)?.status).toBe(200);
+    expect(await openCount(rig)).toBe(1);
+
+    // A first contact would stay open (challenge, resend): refused, nothing recorded.
+    expect(await newcomer.runSession()).toMatchObject({ outcome: 'error', error: 'HTTP 503' });
+    expect((await rig.gw.deviceManager.getDeviceInstanceByDeviceID(newcomer.devId)).lastContact).toBeUndefined();
+
+    held.let('send');
+    expect(await aSession).toMatchObject({ outcome: 'ok' });
+    expect(await openCount(rig)).toBe(0);
   });
 });
