@@ -7,7 +7,7 @@
  * keeps the "user digest" B64(MD5(user:password)), which is what the
  * protocol needs and all it needs).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Meta Type values carried in Cred / Chal (notes §3). */
 export const AUTH_BASIC = 'syncml:auth-basic';
@@ -38,9 +38,13 @@ export function authTypeFromMeta(metaType: string | undefined): DeviceAuthType |
   return undefined;
 }
 
-/** B64(MD5(s)); strings are hashed as UTF-8. */
+/**
+ * B64(MD5(s)); strings are hashed as UTF-8. One-shot `hash` (Node ≥ 20.12):
+ * half the time of a createHash object, and a DM message takes four of them
+ * (the client's Cred checked, ours made).
+ */
 export function md5B64(s: string | Buffer): string {
-  return createHash('md5').update(s).digest('base64');
+  return hash('md5', s, 'base64');
 }
 
 /** B64(MD5(user ":" password)): what the server may store instead of the password. */
@@ -173,9 +177,7 @@ export function newNonce(): { bytes: Buffer; b64: string } {
  * always runs over 32 bytes and a length mismatch leaks nothing.
  */
 export function timingSafeEqualString(a: string, b: string): boolean {
-  const ha = createHash('sha256').update(a, 'utf8').digest();
-  const hb = createHash('sha256').update(b, 'utf8').digest();
-  return timingSafeEqual(ha, hb);
+  return timingSafeEqual(hash('sha256', a, 'buffer'), hash('sha256', b, 'buffer'));
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
