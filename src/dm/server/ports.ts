@@ -64,7 +64,14 @@ export interface DeviceRequestQueue {
   /** false when a request with this id is already queued. */
   enqueue(deviceId: string, request: ServerCommandRequest): Promise<boolean>;
   pending(deviceId: string): Promise<ServerCommandRequest[]>;
-  /** The pending requests, and the session each one was sent in (by session token), if any. */
+  /**
+   * The pending requests, and the session each one was sent in (by session
+   * token), if any. Called in the same turn right after
+   * `DmSessionStore.claim` for the device, it must run after that claim, as
+   * the Redis stores do: one connection, one pipeline per turn, the queue's
+   * keys in the lock's hash slot. The DM server reads the queue that way, so
+   * a granted claim makes the read current.
+   */
   pendingWithSent(deviceId: string): Promise<PendingRequests>;
   /**
    * Records that these requests went out in the session named by the token.
