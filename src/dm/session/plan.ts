@@ -77,8 +77,6 @@ export function takeRequests(state: SessionState, ctx: SessionContext, header: S
     commandStatus(state.client.lastMsgId, { kind: 'Alert', cmdId: 1 }, 200),
   ];
   const measure = (cmds: Command[]) => ctx.sizeOf({ header, body: [...lead, ...cmds], final: true });
-  const baseline = measure([]);
-  const budget = (ctx.limits?.maxPackageMessages ?? DEFAULT_MAX_PACKAGE_MESSAGES) * Math.max(1, limit - baseline);
   const known = new Set([...state.requests.map((r) => r.requestId), ...state.finishedRequestIds]);
 
   const candidates: { req: ServerCommandRequest; internal?: 'devdetail' }[] = [];
@@ -91,6 +89,10 @@ export function takeRequests(state: SessionState, ctx: SessionContext, header: S
     candidates.push({ req });
   }
 
+  // Nothing to take (the common case: a check-in) costs no measuring, which encodes a whole message.
+  if (candidates.length === 0) return effects;
+  const baseline = measure([]);
+  const budget = (ctx.limits?.maxPackageMessages ?? DEFAULT_MAX_PACKAGE_MESSAGES) * Math.max(1, limit - baseline);
   let used = 0;
   let taken = 0;
   const takenIds: string[] = [];

@@ -299,3 +299,21 @@ describe('Large Objects from client to server (Results)', () => {
     ]);
   });
 });
+
+describe('a session with nothing to send', () => {
+  it('closes in its first reply without measuring a message (each measure encodes a whole one)', () => {
+    let measured = 0;
+    const driver = new Driver(
+      context({
+        sizeOf: (m) => {
+          measured++;
+          return encodedSize(m, 'xml');
+        },
+      }),
+    );
+    const out = driver.send(pkg1());
+    expect(out.closed).toBe(true);
+    expect(out.reply.body[0]).toMatchObject({ kind: 'Status', cmd: 'SyncHdr', data: 212 });
+    expect(measured).toBe(0);
+  });
+});
