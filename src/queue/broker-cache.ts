@@ -1,6 +1,7 @@
 /** Short-lived broker keys in Redis: idempotency of retried calls, one notification per device at a time. */
 import type { Redis } from 'ioredis';
 import type { BrokerCache } from '../services/broker/ports.js';
+import { type RedisTurnBatch, turnBatchOf } from './dm-session-store.js';
 
 const TAKE_TOKENS = `
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -11,10 +12,14 @@ redis.call('EXPIRE', KEYS[1], 60)
 return can`;
 
 export class RedisBrokerCache implements BrokerCache {
+  private readonly batch: RedisTurnBatch;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.batch = turnBatchOf(redis);
+  }
 
   async rememberFirst(key: string, value: string, ttlSeconds: number): Promise<string> {
     const k = `${this.prefix}:${key}`;
@@ -34,8 +39,14 @@ export class RedisBrokerCache implements BrokerCache {
     return (await this.redis.set(`${this.prefix}:${key}`, '1', 'PX', ms, 'NX')) === 'OK';
   }
 
+  /**
+   * Called at the end of every DM session (the device's notification gate):
+   * it goes out in the DM server's pipeline of the turn, not in a pipeline of
+   * its own, which cost ~5% of the gateway's CPU per message in the DM bench
+   * (auto-pipelining's per-tick pipeline and socket write for one DEL).
+   */
   async release(key: string): Promise<void> {
-    await this.redis.del(`${this.prefix}:${key}`);
+    await this.batch.send('del', `${this.prefix}:${key}`);
   }
 
   async unlock(key: string): Promise<void> {
