@@ -184,14 +184,13 @@ export class DmServer {
     // A client that ignores RespURI is found again by device and SessionID, but only for a message
     // that continues a session (MsgID > 1): a new session may reuse an old SessionID.
     const continuing = message.header.msgId > 1;
-    // The registry read (SQLite) and the Redis reads do not depend on each
-    // other: started together, the Redis round trip overlaps the registry
-    // read instead of following it. The queue is read even for a device that
-    // turns out unknown (then ignored): one Redis read, no writes.
-    // Redis per new-session message (the DM bench): was 4 awaited round trips
-    // (state GET, LRANGE, SET state, SET index), now 2 (the queue read; both
-    // SETs together), ~0.62 -> ~0.47 ms of gateway CPU per message with the
-    // express bypass (measured together; see dm-session-store.ts for the rest).
+    // The registry read (SQLite) and the session state read (Redis, for a
+    // message that names its session) do not depend on each other: started
+    // together, the Redis round trip overlaps the registry read. The queue
+    // was read with the lock claim (handleMessage), even for a device that
+    // turns out unknown (then ignored). A new session's first message thus
+    // waits on one Redis round trip before the engine runs, and one that
+    // completes the session on none after it but the gate's release.
     const [device, queued, session] = await Promise.all([
       this.deps.devices.get(deviceId),
       queuedRead,
