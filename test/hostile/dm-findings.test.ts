@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSyncMl } from '../../src/dm/codec/index.js';
 import type { CommandOutcome } from '../../src/dm/server/ports.js';
 import { Fleet } from '../../src/simulator/fleet.js';
 import { createHttpTransport, type DmTransport } from '../../src/simulator/simulated-device.js';
@@ -123,5 +124,63 @@ describe('regression: an unauthenticated message spent an HMAC session’s MsgID
       }),
       { seed: 8, numRuns: 6, endOnFailure: true },
     );
+  });
+});
+
+describe('regression: an unauthenticated message decided a device’s guarded requests (src/dm/server/dm-server.ts)', () => {
+  // Mended in dm-server.ts (refuseGuarded only once the sender authenticated). Before it: a queued
+  // request guarded by acceptDevicePolicy was checked against the DevId reported in DevInfo of
+  // whatever message named the device, before authentication. A Pkg1 with a wrong Cred and a
+  // foreign DevId, sent by anyone who knows the device id, ended the request 'rejected' (its task
+  // FAILED) and took it off the queue.
+  it('leaves a guarded request queued when a message claiming another DevId fails authentication', async () => {
+    const d = rig.fleet.devices[0]!;
+    const requestId = `b-guard-${n++}`;
+    const guarded = {
+      requestId,
+      commands: [{ verb: 'Get' as const, uri: './DevInfo/Mod' }],
+      guard: { registeredDeviceId: d.devId, policy: 10 as const },
+    };
+    await rig.gw.deviceCommands.submit(d.devId, guarded);
+    let forgedHeaderStatus: number | undefined;
+    let i = 0;
+    interceptor = async (url, body, headers) => {
+      if (i++ !== 0) return;
+      const genuine = body.toString('utf8');
+      const forged = genuine
+        .replace(/(\.\/DevInfo\/DevId<\/LocURI><\/Source>[\s\S]*?<Data>)[^<]*(<\/Data>)/, '$1IMEI:990000000000011$2')
+        .replace(/(<Cred>[\s\S]*?<Data>)[^<]*(<\/Data>)/, '$1AAAAAAAAAAAAAAAAAAAAAA==$2');
+      expect(forged).toContain('IMEI:990000000000011');
+      expect(forged).toContain('AAAAAAAAAAAAAAAAAAAAAA==');
+      const res = await http.post(url, Buffer.from(forged), headers);
+      const reply = parseSyncMl(res.body, res.headers['content-type'] ?? '').message;
+      const hdr = reply.body.find((c) => c.kind === 'Status' && c.cmd === 'SyncHdr');
+      forgedHeaderStatus = hdr?.kind === 'Status' ? hdr.data : undefined;
+    };
+    try {
+      // The forgery rotated the device's nonce, so its own session starts with a challenge.
+      expect((await d.runSession()).outcome).toBe('ok');
+    } finally {
+      interceptor = undefined;
+    }
+    expect(forgedHeaderStatus).toBe(401);
+    const o = await waitFor(() => outcomes.find((x) => x.requestId === requestId), 5_000, requestId);
+    expect(o).toMatchObject({ outcome: 'completed', deviceId: d.devId });
+  });
+
+  it('still refuses it in the device’s own session when the DevId it reports breaks the policy', async () => {
+    const d = rig.fleet.devices[1]!;
+    const requestId = `b-guard-${n++}`;
+    // Registered for another TAC (99000000): the device reports its own IMEI (TAC 35000000).
+    const guarded = {
+      requestId,
+      commands: [{ verb: 'Get' as const, uri: './DevInfo/Mod' }],
+      guard: { registeredDeviceId: 'IMEI:990000000000011', policy: 10 as const },
+    };
+    await rig.gw.deviceCommands.submit(d.devId, guarded);
+    expect((await d.runSession()).outcome).toBe('ok');
+    const o = await waitFor(() => outcomes.find((x) => x.requestId === requestId), 5_000, requestId);
+    expect(o).toMatchObject({ outcome: 'rejected', deviceId: d.devId, reason: expect.stringMatching(/policy 10/) });
+    expect(await rig.gw.deviceCommands.pending(d.devId)).toEqual([]);
   });
 });

@@ -58,6 +58,12 @@ export interface DmResponse {
   headers: Record<string, string>;
 }
 
+/** A queued request the device may not take (acceptDevicePolicy), and why. */
+interface RefusedRequest {
+  requestId: string;
+  why: string;
+}
+
 const text = (status: number, message: string): DmResponse => ({
   status,
   contentType: 'text/plain; charset=utf-8',
@@ -238,7 +244,10 @@ export class DmServer {
         holdsPlace = true;
       }
       this.logEffects(step.effects);
-      await this.refuseGuarded(deviceId, guarded.refused, now);
+      // Only a sender that proved to be the device decides its guarded requests
+      // by the DevId it reports: an unauthenticated message may claim any DevId.
+      // Otherwise they stay queued, to be decided in the device's own session.
+      if (step.state?.auth.authenticated === true) await this.refuseGuarded(deviceId, guarded.refused, now);
       // Only the device itself, in the message that opens its new session (the first it authenticates),
       // settles them: a message replayed to an old session's RespURI carries no proof of that.
       if (lost.length > 0 && step.effects.some((e) => e.type === 'session-started')) {
@@ -285,16 +294,17 @@ export class DmServer {
    * The queued requests this device may take, and those it may not: a
    * request guarded by an acceptDevicePolicy is checked against the DevId the
    * device reports (in this message, or as last stored). Decides only; the
-   * refused ones are ended by `refuseGuarded` once the message is admitted.
+   * refused ones are ended by `refuseGuarded` once the message is admitted
+   * and its sender authenticated.
    */
   private admissible(
     message: SyncMlMessage,
     pending: ServerCommandRequest[],
     storedDevId: string | undefined,
-  ): { admitted: ServerCommandRequest[]; refused: { requestId: string; why: string }[] } {
+  ): { admitted: ServerCommandRequest[]; refused: RefusedRequest[] } {
     const queued = pending as (ServerCommandRequest & { guard?: DeviceGuard })[];
     const reported = reportedDevId(message) ?? storedDevId;
-    const refused: { requestId: string; why: string }[] = [];
+    const refused: RefusedRequest[] = [];
     const admitted: ServerCommandRequest[] = [];
     for (const request of queued) {
       const why = request.guard ? guardRejects(request.guard, reported) : undefined;
@@ -305,7 +315,7 @@ export class DmServer {
   }
 
   /** A refused request ends as rejected and never reaches the device. */
-  private async refuseGuarded(deviceId: string, refused: { requestId: string; why: string }[], now: number): Promise<void> {
+  private async refuseGuarded(deviceId: string, refused: RefusedRequest[], now: number): Promise<void> {
     if (refused.length === 0) return;
     for (const { requestId, why } of refused) {
       this.deps.logger.warn({ deviceId, requestId, why }, 'request refused by device policy');
