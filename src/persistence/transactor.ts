@@ -60,7 +60,8 @@ function storesOver(em: EntityManager, sealer: Sealer): Stores {
  * acknowledged before it is as durable as with one commit per turn. If a
  * savepoint or the COMMIT fails, every turn of that transaction fails with
  * that error and nothing of it is kept. A plain store call with nothing else
- * waiting runs on its own, outside any transaction, as before.
+ * waiting runs on its own, outside any transaction, as does a plain read at
+ * the head of the queue.
  */
 export class GroupCommitQueue {
   private readonly waiting: Turn[] = [];
@@ -68,10 +69,15 @@ export class GroupCommitQueue {
 
   constructor(private readonly ds: DataSource) {}
 
-  /** A unit of work: runs in a transaction (shared with other turns). */
-  take<T>(work: (em: EntityManager) => Promise<T>, plain = false): Promise<T> {
+  /**
+   * A unit of work: runs in a transaction (shared with other turns). A
+   * `plain` store call that only reads (`readOnly`) needs no transaction of
+   * its own: at the head of the queue it runs on its own, in one it needs no
+   * savepoint.
+   */
+  take<T>(work: (em: EntityManager) => Promise<T>, plain = false, readOnly = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push({ work, plain, resolve: resolve as (v: unknown) => void, reject });
+      this.waiting.push({ work, plain, readOnly: plain && readOnly, resolve: resolve as (v: unknown) => void, reject });
       if (!this.draining) {
         this.draining = true;
         // Started on a microtask so that turns queued in the same tick share the first transaction.
@@ -83,9 +89,13 @@ export class GroupCommitQueue {
   private async drain(): Promise<void> {
     try {
       while (this.waiting.length > 0) {
-        if (this.waiting.length === 1 && this.waiting[0]!.plain) {
-          const turn = this.waiting.shift()!;
-          await runTurn(turn, this.ds.manager).then(turn.resolve, turn.reject);
+        const head = this.waiting[0]!;
+        // A lone store call, or a read at the head, runs on its own outside any
+        // transaction: a read takes no write lock (other processes sharing the
+        // file go on writing) and answers without waiting for a COMMIT.
+        if (head.plain && (head.readOnly || this.waiting.length === 1)) {
+          this.waiting.shift();
+          await runTurn(head, this.ds.manager).then(head.resolve, head.reject);
         } else {
           await this.transaction();
         }
@@ -115,7 +125,9 @@ export class GroupCommitQueue {
         // Listed first, so that whatever fails from here on, the turn is answered.
         done.push(entry);
         const first = done.length === 1;
-        if (!first) await execute(qr.manager, SAVEPOINT, []);
+        // A read leaves nothing to roll back: it needs no savepoint (two statements a turn).
+        const savepoint = !first && !entry.turn.readOnly;
+        if (savepoint) await execute(qr.manager, SAVEPOINT, []);
         try {
           entry.value = await entry.turn.work(qr.manager);
           entry.ok = true;
@@ -123,8 +135,8 @@ export class GroupCommitQueue {
           entry.value = err;
         }
         if (first && !entry.ok) break; // rolled back with the transaction below
-        if (!first && !entry.ok) await execute(qr.manager, ROLLBACK_TO, []);
-        if (!first) await execute(qr.manager, RELEASE, []);
+        if (savepoint && !entry.ok) await execute(qr.manager, ROLLBACK_TO, []);
+        if (savepoint) await execute(qr.manager, RELEASE, []);
       }
       if (done.length === 1 && !done[0]!.ok) await qr.rollbackTransaction();
       else await qr.commitTransaction();
@@ -146,6 +158,8 @@ interface Turn {
   work: (em: EntityManager) => Promise<unknown>;
   /** A single store call (not a unit of work). */
   plain: boolean;
+  /** A single store call that only reads (READ_ONLY_CALLS). */
+  readOnly: boolean;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -171,6 +185,45 @@ const TAKE_WRITE_LOCK = sql('UPDATE "migrations" SET "id" = "id" WHERE 0 = 1');
 const SAVEPOINT = sql('SAVEPOINT turn');
 const RELEASE = sql('RELEASE turn');
 const ROLLBACK_TO = sql('ROLLBACK TO turn');
+
+/**
+ * The store methods that only read (SELECTs through TypeORM's find or
+ * raw-sql's queryRows, nothing else): called on their own, they run outside
+ * any transaction, or inside one without a savepoint. A method listed here
+ * must never write: a write of a failing one would not be rolled back alone.
+ * The DM server's device read is the hot one (every DM message).
+ */
+const READ_ONLY_CALLS: { readonly [K in keyof Stores]?: ReadonlySet<string> } = {
+  devices: new Set<keyof Stores['devices']>([
+    'get',
+    'getByPhone',
+    'getView',
+    'getViewByPhone',
+    'list',
+    'getMany',
+    'targetsById',
+    'targetsByPhone',
+    'targetsByCapabilities',
+    'ownersOfPhones',
+    'openTaskCount',
+  ]),
+  capabilities: new Set<keyof Stores['capabilities']>(['get', 'list', 'all', 'allOids']),
+  jobs: new Set<keyof Stores['jobs']>([
+    'get',
+    'list',
+    'listByDate',
+    'history',
+    'tasksOf',
+    'releasable',
+    'releasedQueued',
+    'highestReleased',
+    'waveStats',
+    'openTaskIds',
+  ]),
+  tasks: new Set<keyof Stores['tasks']>(['get', 'history', 'openForDevice', 'stalled', 'notifiable']),
+  users: new Set<keyof Stores['users']>(['get']),
+  alerts: new Set<keyof Stores['alerts']>(['forDevice']),
+};
 
 export interface TransactorOptions {
   /** Take turns even when the database has a pool (tests compare both ways). */
@@ -225,6 +278,7 @@ export class TypeormTransactor implements Transactor {
                     prop
                   ]!(...args),
                 true,
+                READ_ONLY_CALLS[key]?.has(prop as string) === true,
               );
             };
             methods.set(prop, method);

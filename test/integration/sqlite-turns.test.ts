@@ -6,12 +6,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/persistence/data-source.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
 import { SecretBox } from '../../src/security/secret-box.js';
 import type { Stores } from '../../src/services/ports.js';
+import { CAPABILITY } from '../support/fixtures.js';
 
 let ds: DataSource;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-turns-'));
@@ -123,5 +125,48 @@ describe('units of work sharing a commit on SQLite (group commit)', () => {
     // The queue goes on working after a failed COMMIT.
     await tx.run(record('g2-after'));
     expect(await callers('g2-')).toEqual(['g2-after']);
+  });
+});
+
+describe('reads on SQLite', () => {
+  it('run outside any transaction: another process holding the write lock does not hold them up', { timeout: 30_000 }, async () => {
+    const tx = new TypeormTransactor(ds, sealer);
+    // Another process's connection to the file, in the middle of a write transaction.
+    const other = new Database(path.join(dir, 'db.sqlite'));
+    other.prepare('BEGIN IMMEDIATE').run();
+    try {
+      const started = Date.now();
+      // Queued in one tick, as under load: before, they shared a transaction that took the write lock first.
+      const results = await Promise.allSettled([
+        tx.stores.devices.get('IMEI:490154203237518'),
+        tx.stores.users.get('nobody'),
+        tx.stores.jobs.get('no-such-job'),
+        tx.stores.capabilities.get('no-such-capability'),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      other.prepare('ROLLBACK').run();
+      other.close();
+    }
+  });
+
+  it('inside a shared transaction see the turns before them, and a failing unit after them is rolled back alone', async () => {
+    const tx = new TypeormTransactor(ds, sealer);
+    const cap = { ...CAPABILITY, oid: 'r1-capability', dmVersion: '1.2' as const };
+    // Queued in one tick: the read is not at the head, so it joins the unit of work's transaction.
+    const results = await Promise.allSettled([
+      tx.run((s) => s.capabilities.insert(cap, 1)),
+      tx.stores.capabilities.get(cap.oid),
+      tx.run(async (s) => {
+        await s.audit.record({ caller: 'r1-doomed', operation: 'g', outcome: 'ok' }, 1);
+        throw new Error('r1 fails');
+      }),
+      tx.run((s) => s.audit.record({ caller: 'r1-after', operation: 'g', outcome: 'ok' }, 1)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseFulfilledResult<unknown>).value).toMatchObject({ oid: cap.oid });
+    const rows = await ds.query("SELECT caller FROM audit_log WHERE caller LIKE 'r1-%' ORDER BY caller");
+    expect(rows).toEqual([{ caller: 'r1-after' }]);
   });
 });
