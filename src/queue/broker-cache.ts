@@ -1,7 +1,7 @@
 /** Short-lived broker keys in Redis: idempotency of retried calls, one notification per device at a time. */
 import type { Redis } from 'ioredis';
 import type { BrokerCache } from '../services/broker/ports.js';
-import { type RedisTurnBatch, turnBatchOf } from './dm-session-store.js';
+import { type RedisTurnBatch, turnBatchOf } from './redis-turn-batch.js';
 
 const TAKE_TOKENS = `
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')

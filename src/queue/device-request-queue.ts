@@ -9,7 +9,7 @@
 import crypto from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DeviceRequestQueue, PendingRequests } from '../dm/server/ports.js';
-import { type RedisTurnBatch, turnBatchOf } from './dm-session-store.js';
+import { type RedisTurnBatch, turnBatchOf } from './redis-turn-batch.js';
 import { checkServerCommandRequest, type ServerCommandRequest } from '../dm/session/index.js';
 
 const ENQUEUE = `

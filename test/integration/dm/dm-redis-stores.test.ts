@@ -7,7 +7,8 @@ import crypto from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RedisDeviceRequestQueue } from '../../../src/queue/device-request-queue.js';
-import { RedisDmSessionStore, turnBatchOf } from '../../../src/queue/dm-session-store.js';
+import { RedisDmSessionStore } from '../../../src/queue/dm-session-store.js';
+import { turnBatchOf } from '../../../src/queue/redis-turn-batch.js';
 
 let redis: Redis;
 const prefix = `test-stores-${crypto.randomBytes(4).toString('hex')}`;
