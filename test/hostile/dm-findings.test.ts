@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSyncMl } from '../../src/dm/codec/index.js';
 import type { CommandOutcome } from '../../src/dm/server/ports.js';
+import type { GuardedRequest } from '../../src/services/broker/ports.js';
 import { Fleet } from '../../src/simulator/fleet.js';
 import { createHttpTransport, type DmTransport } from '../../src/simulator/simulated-device.js';
 import { type DmRig, startDmRig } from '../support/dm-rig.js';
@@ -127,6 +128,11 @@ describe('regression: an unauthenticated message spent an HMAC session’s MsgID
   });
 });
 
+/** A Get guarded by acceptDevicePolicy 10 (same TAC as `registeredDeviceId`), as the deployment broker queues it. */
+function guardedGet(requestId: string, registeredDeviceId: string): GuardedRequest {
+  return { requestId, commands: [{ verb: 'Get', uri: './DevInfo/Mod' }], guard: { registeredDeviceId, policy: 10 } };
+}
+
 describe('regression: an unauthenticated message decided a device’s guarded requests (src/dm/server/dm-server.ts)', () => {
   // Mended in dm-server.ts (refuseGuarded only once the sender authenticated). Before it: a queued
   // request guarded by acceptDevicePolicy was checked against the DevId reported in DevInfo of
@@ -136,12 +142,7 @@ describe('regression: an unauthenticated message decided a device’s guarded re
   it('leaves a guarded request queued when a message claiming another DevId fails authentication', async () => {
     const d = rig.fleet.devices[0]!;
     const requestId = `b-guard-${n++}`;
-    const guarded = {
-      requestId,
-      commands: [{ verb: 'Get' as const, uri: './DevInfo/Mod' }],
-      guard: { registeredDeviceId: d.devId, policy: 10 as const },
-    };
-    await rig.gw.deviceCommands.submit(d.devId, guarded);
+    await rig.gw.deviceCommands.submit(d.devId, guardedGet(requestId, d.devId));
     let forgedHeaderStatus: number | undefined;
     let i = 0;
     interceptor = async (url, body, headers) => {
@@ -172,12 +173,7 @@ describe('regression: an unauthenticated message decided a device’s guarded re
     const d = rig.fleet.devices[1]!;
     const requestId = `b-guard-${n++}`;
     // Registered for another TAC (99000000): the device reports its own IMEI (TAC 35000000).
-    const guarded = {
-      requestId,
-      commands: [{ verb: 'Get' as const, uri: './DevInfo/Mod' }],
-      guard: { registeredDeviceId: 'IMEI:990000000000011', policy: 10 as const },
-    };
-    await rig.gw.deviceCommands.submit(d.devId, guarded);
+    await rig.gw.deviceCommands.submit(d.devId, guardedGet(requestId, 'IMEI:990000000000011'));
     expect((await d.runSession()).outcome).toBe('ok');
     const o = await waitFor(() => outcomes.find((x) => x.requestId === requestId), 5_000, requestId);
     expect(o).toMatchObject({ outcome: 'rejected', deviceId: d.devId, reason: expect.stringMatching(/policy 10/) });

@@ -100,6 +100,30 @@ describe('a message replayed to an old session of the device', () => {
   });
 });
 
+/**
+ * Real HTTP, except that a device's message right after the first reply
+ * carrying a `kind` command never arrives, as when the gateway process
+ * serving the session died. `seen`: per device, how many replies carried one.
+ */
+function dropAfterFirst(kind: Command['kind'], real: DmTransport): { transport: DmTransport; dropping: Set<string>; seen: Map<string, number> } {
+  const dropping = new Set<string>();
+  const seen = new Map<string, number>();
+  const transport: DmTransport = {
+    async post(url, body, headers) {
+      const devId = parseSyncMl(body, headers['content-type'] ?? 'application/vnd.syncml.dm+xml').message.header.source.locUri;
+      if (dropping.delete(devId)) throw new Error('connect ECONNREFUSED (the gateway process serving the session died)');
+      const answer = await real.post(url, body, headers);
+      if (commandsOf(answer.body, answer.headers['content-type']).some((c) => c.kind === kind)) {
+        const n = (seen.get(devId) ?? 0) + 1;
+        seen.set(devId, n);
+        if (n === 1) dropping.add(devId);
+      }
+      return answer;
+    },
+  };
+  return { transport, dropping, seen };
+}
+
 /** What the device received from the gateway: the commands of every reply, in order. */
 function commandsOf(body: Buffer, contentType: string | undefined): Command[] {
   try {
@@ -113,21 +137,7 @@ describe('a session that died after the gateway armed a schedule', () => {
   let rig: DmRig;
   const real = createHttpTransport();
   /** Per device: the message after its first arming Sequence never arrives; how many Sequences it got. */
-  const dropping = new Set<string>();
-  const sequences = new Map<string, number>();
-  const transport: DmTransport = {
-    async post(url, body, headers) {
-      const devId = parseSyncMl(body, headers['content-type'] ?? 'application/vnd.syncml.dm+xml').message.header.source.locUri;
-      if (dropping.delete(devId)) throw new Error('connect ECONNREFUSED (the gateway process serving the session died)');
-      const answer = await real.post(url, body, headers);
-      if (commandsOf(answer.body, answer.headers['content-type']).some((c) => c.kind === 'Sequence')) {
-        const n = (sequences.get(devId) ?? 0) + 1;
-        sequences.set(devId, n);
-        if (n === 1) dropping.add(devId);
-      }
-      return answer;
-    },
-  };
+  const { transport, dropping, seen: sequences } = dropAfterFirst('Sequence', real);
 
   beforeAll(async () => {
     // Tasks that stop moving are retried after 5 s: the sweeper wakes the device again.
@@ -189,21 +199,7 @@ describe('a cancel whose answer was lost after the device deleted the schedule',
   let rig: DmRig;
   const real = createHttpTransport();
   /** Devices whose answer to the gateway's first Delete never arrives (the device has run the Delete by then). */
-  const dropping = new Set<string>();
-  const deletes = new Map<string, number>();
-  const transport: DmTransport = {
-    async post(url, body, headers) {
-      const devId = parseSyncMl(body, headers['content-type'] ?? 'application/vnd.syncml.dm+xml').message.header.source.locUri;
-      if (dropping.delete(devId)) throw new Error('connect ECONNREFUSED (the gateway process serving the session died)');
-      const answer = await real.post(url, body, headers);
-      if (commandsOf(answer.body, answer.headers['content-type']).some((c) => c.kind === 'Delete')) {
-        const n = (deletes.get(devId) ?? 0) + 1;
-        deletes.set(devId, n);
-        if (n === 1) dropping.add(devId);
-      }
-      return answer;
-    },
-  };
+  const { transport, dropping, seen: deletes } = dropAfterFirst('Delete', real);
 
   beforeAll(async () => {
     rig = await startDmRig({ devices: 1, fleet: { transport }, overrides: { taskRetrySeconds: 5 } });
