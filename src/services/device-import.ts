@@ -10,7 +10,7 @@ import { type CsvError, parse } from 'csv-parse';
 import { DmwsiError, invalidArgument } from '../domain/errors.js';
 import type { DeviceAuthType, DeviceInstanceInput, ImportRejection, ImportResult } from '../domain/registry.js';
 import { deviceInstanceProblems, normalizeDeviceInput } from '../domain/registry-validation.js';
-import { mergeDevice } from './device-manager.js';
+import { type DeviceSecretSource, mergeDevice, newDeviceRecord } from './device-record.js';
 import type { DeviceRecord, Transactor } from './ports.js';
 
 export const BATCH_SIZE = 1000;
@@ -43,7 +43,7 @@ interface PendingRow {
 
 export interface ImporterDeps {
   tx: Transactor;
-  build: (input: DeviceInstanceInput, now: number) => DeviceRecord;
+  secrets: DeviceSecretSource;
 }
 
 class ImportRun {
@@ -114,7 +114,7 @@ class ImportRun {
           continue;
         }
         const current = existing.get(input.deviceId);
-        records.push(current ? mergeDevice(current, input, this.now) : this.deps.build(input, this.now));
+        records.push(current ? mergeDevice(current, input, this.now) : newDeviceRecord(input, this.now, this.deps.secrets));
       }
       await s.devices.upsertMany(records);
       return records.length;

@@ -20,15 +20,12 @@ import {
   validatePage,
 } from '../domain/registry-validation.js';
 import { DeviceImporter, type ImportSource } from './device-import.js';
+import { type DeviceSecretSource, mergeDevice, newDeviceRecord } from './device-record.js';
 import type { CallContext, Clock, DeviceRecord, DeviceView, Transactor } from './ports.js';
 
-export interface DeviceManagerDeps {
+export interface DeviceManagerDeps extends DeviceSecretSource {
   tx: Transactor;
   clock: Clock;
-  /** A new random DM secret (≥128 bits). */
-  newSecret: () => string;
-  /** A new random nonce, base64. */
-  newNonce: () => string;
 }
 
 /** A device as the API shows it: secrets are never returned. */
@@ -43,7 +40,7 @@ export class DeviceManagerService {
   private readonly importer: DeviceImporter;
 
   constructor(private readonly deps: DeviceManagerDeps) {
-    this.importer = new DeviceImporter({ tx: deps.tx, build: (input, now) => this.newDevice(input, now) });
+    this.importer = new DeviceImporter({ tx: deps.tx, secrets: deps });
   }
 
   // --- capabilities -------------------------------------------------------
@@ -98,7 +95,7 @@ export class DeviceManagerService {
   async createDeviceInstance(ctx: CallContext, raw: DeviceInstanceInput): Promise<string> {
     const input = this.validDevice(raw);
     const now = this.deps.clock.now();
-    const device = this.newDevice(input, now);
+    const device = newDeviceRecord(input, now, this.deps);
     await this.deps.tx.run(async (s) => {
       if (!(await s.capabilities.get(device.capabilityOid))) throw notFound('device capability', device.capabilityOid);
       await s.devices.insert(device);
@@ -174,46 +171,4 @@ export class DeviceManagerService {
     if (problem) throw problem;
     return normalizeDeviceInput(raw);
   }
-
-  private newDevice(input: DeviceInstanceInput, now: number): DeviceRecord {
-    return {
-      deviceId: input.deviceId,
-      phoneNumber: input.phoneNumber,
-      capabilityOid: input.capabilityOid,
-      ...(input.notificationUrl ? { notificationUrl: input.notificationUrl } : {}),
-      ...(input.smsAddress ? { smsAddress: input.smsAddress } : {}),
-      authType: input.authType ?? 'md5',
-      state: 'REGISTERED',
-      attributes: input.attributes ?? {},
-      credentials: {
-        clientUsername: input.clientUsername || input.deviceId,
-        clientPassword: input.clientPassword || this.deps.newSecret(),
-        serverPassword: input.serverPassword || this.deps.newSecret(),
-        clientNonce: this.deps.newNonce(),
-        serverNonce: this.deps.newNonce(),
-      },
-      createdAt: new Date(now),
-      updatedAt: new Date(now),
-    };
-  }
-}
-
-/** Fields given replace stored ones; omitted optional fields and secrets keep their values. */
-export function mergeDevice(current: DeviceRecord, input: DeviceInstanceInput, now: number): DeviceRecord {
-  return {
-    ...current,
-    phoneNumber: input.phoneNumber,
-    capabilityOid: input.capabilityOid,
-    ...(input.notificationUrl !== undefined ? { notificationUrl: input.notificationUrl || undefined } : {}),
-    ...(input.smsAddress !== undefined ? { smsAddress: input.smsAddress || undefined } : {}),
-    authType: input.authType ?? current.authType,
-    attributes: input.attributes ?? current.attributes,
-    credentials: {
-      ...current.credentials,
-      clientUsername: input.clientUsername || current.credentials.clientUsername,
-      clientPassword: input.clientPassword || current.credentials.clientPassword,
-      serverPassword: input.serverPassword || current.credentials.serverPassword,
-    },
-    updatedAt: new Date(now),
-  };
 }
