@@ -25,7 +25,8 @@ USER node
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# Production needs REDIS_URL, DMWSI_SECRET_KEY and (first start) DMWSI_ADMIN_PASSWORD.
+# Production needs REDIS_URL, PUBLIC_DM_URL, DMWSI_SECRET_KEY and (first start) DMWSI_ADMIN_PASSWORD.
 # A 32 MiB young generation (V8 default 16): ~15% less CPU per DM session, measured (README, Performance).
 ENTRYPOINT ["node", "--max-semi-space-size=32", "bin/dmwsi.mjs"]
-CMD ["serve", "--role", "all"]
+# The role: DMWSI_ROLE (default all), or `serve --role ...` as the command.
+CMD ["serve"]

@@ -91,11 +91,24 @@ async function cli(args) {
   await main([process.execPath, 'dmwsi', ...args]);
 }
 
+function ensureProductionBuild() {
+  for (const needed of ['node_modules', path.join('dist', 'src', 'main', 'cli.js')]) {
+    if (!fs.existsSync(path.join(root, needed))) {
+      say(`NODE_ENV=production: ${needed} is missing; production installs nothing: run npm install and npm run build beforehand`);
+      process.exit(2);
+    }
+  }
+}
+
 const [target, ...rest] = process.argv.slice(2);
 switch (target) {
   case 'start':
-    ensureInstalled();
-    ensureBuilt();
+    if (process.env.NODE_ENV === 'production') {
+      ensureProductionBuild();
+    } else {
+      ensureInstalled();
+      ensureBuilt();
+    }
     await cli(['serve', ...rest]);
     break;
   case 'test': {

@@ -51,7 +51,12 @@ export interface Config {
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    // One problem, one line; several, one line each.
+    super(
+      problems.length === 1
+        ? `invalid configuration: ${problems[0]}`
+        : `invalid configuration:\n  - ${problems.join('\n  - ')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -107,8 +112,16 @@ function url(r: Reader, name: string, value: string | undefined, protocols: stri
   }
 }
 
+/**
+ * What the configuration is for: `serve` runs the gateway, which in production
+ * must be told where Redis and its public DM address are (it starts no private
+ * Redis there, and devices cannot reach 127.0.0.1); `tool` is everything else
+ * (migrate, user add), which needs neither.
+ */
+export type ConfigPurpose = 'serve' | 'tool';
+
 /** Reads and validates the whole configuration; throws ConfigError listing every problem. */
-export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}, purpose: ConfigPurpose = 'tool'): Config {
   const r: Reader = { problems: [], env };
   const dataDir = path.resolve(str(r, 'DATA_DIR', './data'));
   const port = int(r, 'PORT', 8080, 0, 65535);
@@ -137,6 +150,14 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   }
   if (production && secretKey === undefined) {
     r.problems.push('DMWSI_SECRET_KEY is required when NODE_ENV=production (it encrypts secrets at rest)');
+  }
+  if (production && purpose === 'serve') {
+    const missing = ['REDIS_URL', 'PUBLIC_DM_URL'].filter((name) => optional(r, name) === undefined);
+    if (missing.length > 0) {
+      r.problems.push(
+        `NODE_ENV=production: serve requires ${missing.join(' and ')} (production starts no private Redis and has no default public DM address)`,
+      );
+    }
   }
   const adminPassword = optional(r, 'DMWSI_ADMIN_PASSWORD');
   if (adminPassword !== undefined && adminPassword.length < 8) {

@@ -29,10 +29,13 @@ async function readPassword(fromStdin: boolean): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
-async function serve(role: Role): Promise<void> {
-  const config = loadConfig(process.env, { role });
+/** `role`: from --role; when not given, DMWSI_ROLE (via the configuration) decides. */
+async function serve(role: Role | undefined): Promise<void> {
+  const config = loadConfig(process.env, role ? { role } : {}, 'serve');
   const logger = createLogger(config.logLevel);
   installProcessGuards(logger);
+  // In production the configuration insists on REDIS_URL, so ensureRedis only
+  // hands it back: a private redis-server is for development machines.
   const redis = await ensureRedis(config.redisUrl, {
     mode: 'default',
     dataDir: path.join(config.dataDir, 'redis'),
@@ -104,8 +107,10 @@ export function buildProgram(): Command {
   program
     .command('serve')
     .description('run the gateway (SOAP API, DM endpoint, workers)')
-    .addOption(new Option('--role <role>', 'which part to run').choices(['all', 'api', 'dm', 'worker']).default('all'))
-    .action((o: { role: Role }) => serve(o.role));
+    .addOption(
+      new Option('--role <role>', 'which part to run (default: DMWSI_ROLE, else all)').choices(['all', 'api', 'dm', 'worker']),
+    )
+    .action((o: { role?: Role }) => serve(o.role));
   const user = program.command('user').description('manage API users');
   user
     .command('add <username>')

@@ -65,4 +65,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ TLS_CERT: '/c.pem' })).toThrow(/TLS_CERT and TLS_KEY/);
     expect(() => loadConfig({ DMWSI_SECRET_KEY: 'abc' })).toThrow(/64 hex digits/);
   });
+
+  it('requires REDIS_URL and PUBLIC_DM_URL to serve in production, in one line, but not for the other commands', () => {
+    const key = 'a'.repeat(64);
+    expect(() => loadConfig({ NODE_ENV: 'production', DMWSI_SECRET_KEY: key }, {}, 'serve')).toThrow(
+      /^invalid configuration: NODE_ENV=production: serve requires REDIS_URL and PUBLIC_DM_URL \([^\n]*$/,
+    );
+    expect(loadConfig({ NODE_ENV: 'production', DMWSI_SECRET_KEY: key }).production).toBe(true);
+    const both = { NODE_ENV: 'production', DMWSI_SECRET_KEY: key, REDIS_URL: 'redis://r:6379', PUBLIC_DM_URL: 'https://dm.example.com/dm' };
+    expect(loadConfig(both, {}, 'serve').publicDmUrl).toBe('https://dm.example.com/dm');
+  });
 });
