@@ -212,7 +212,9 @@ export class DmServer {
       try {
         state = stored ? deserializeSessionState(stored) : undefined;
       } catch (err) {
-        this.deps.logger.error({ err, deviceId, token }, 'stored DM session state is unreadable; starting afresh');
+        // Neither the token (it is the session's RespURI credential) nor the parser's
+        // message (it quotes the stored state, nonces included) goes into the log.
+        this.deps.logger.error({ deviceId, error: (err as Error).name }, 'stored DM session state is unreadable; starting afresh');
       }
       const now = this.deps.clock.now();
       const { sendable, lost } = splitLost(queued, token, state);
