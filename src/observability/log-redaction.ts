@@ -18,10 +18,18 @@ export const REDACTED = '[Redacted]';
 const SECRET_FIELD =
   /pass(word|wd|phrase)?$|password|secret|private.?key|api.?key|nonce|token|usersession|authori[sz]ation|cookie|hmac|^mac$|cred|digest|respuri|^args$/i;
 
-/** Secrets inside strings: a DM session URL's token, and a URL's user:password@. */
+/**
+ * Secrets inside strings: a DM session URL's token, and a URL's user:password@.
+ * Log lines carry request text (a device's LocURI, a SOAP field), so both scans
+ * are linear: the first starts only at the literal `/dm/s/`; the second starts a
+ * scheme only where no scheme character precedes it (the lookbehind), so a long
+ * run of letters is scanned once, not once from each of its positions, and its
+ * user and password parts stop at the next `:` or `/`, which bounds each attempt
+ * by the next `://`.
+ */
 const IN_TEXT: [RegExp, string][] = [
   [/\/dm\/s\/[^\s"'<>/?#]+/g, `/dm/s/${REDACTED}`],
-  [/([a-z][a-z0-9+.-]*:\/\/[^\s:/@"']*):[^\s@/"']*@/gi, `$1:${REDACTED}@`],
+  [/(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s:/@"']*):[^\s@/"']*@/gi, `$1:${REDACTED}@`],
 ];
 
 export function redactText(text: string): string {

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/observability/logger.js';
+import { redactText } from '../../../src/observability/log-redaction.js';
 
 /** A trace-level logger and the lines it wrote. */
 function capture() {
@@ -46,5 +47,20 @@ describe('log redaction', () => {
     const { logger, lines } = capture();
     logger.debug({ deviceId: 'IMEI:490154203237518', sessionId: '6D6', requestIds: ['r-1'] }, 'DM session-started');
     expect(JSON.parse(lines[0]!)).toMatchObject({ deviceId: 'IMEI:490154203237518', sessionId: '6D6', requestIds: ['r-1'] });
+  });
+});
+
+describe('log redaction of request text', () => {
+  // A logged LocURI or SOAP field is request input: the scans must stay linear on it.
+  it('scans 200 KB of scheme characters and of "a:" pairs in well under a second', () => {
+    for (const text of ['a'.repeat(200_000), 'a:'.repeat(100_000), 'a://b:'.repeat(40_000)]) {
+      const started = performance.now();
+      redactText(text);
+      expect(performance.now() - started).toBeLessThan(1000);
+    }
+  });
+
+  it('still removes a password that follows a scheme preceded by other text', () => {
+    expect(redactText('x=http://u:pw123@h/')).toBe('x=http://u:[Redacted]@h/');
   });
 });
