@@ -14,8 +14,11 @@ export async function applyEffects(
   device: DmDevice | undefined,
   now: number,
   deps: Deps,
+  /** The session takes requests queued in answer to these outcomes and alerts (see CommandOutcome). */
+  followUpInSession = false,
 ): Promise<void> {
   if (!device) return;
+  const followUp = followUpInSession ? { followUpInSession } : {};
   const deviceId = device.auth.deviceId;
   const patch: DeviceContactPatch = { lastContact: new Date(now) };
   let info: DeviceReportedInfo | undefined;
@@ -57,6 +60,7 @@ export async function applyEffects(
           outcome: 'completed',
           results: e.results,
           ...(e.containerStatus !== undefined ? { containerStatus: e.containerStatus } : {}),
+          ...followUp,
         });
         break;
       case 'request-rejected':
@@ -83,11 +87,12 @@ export async function applyEffects(
           results: e.results,
           reason: e.reason,
           delivery: e.delivery,
+          ...followUp,
         });
         break;
       case 'generic-alert': {
         const { type: _t, sessionId: _s, ...alert } = e;
-        await deps.events.genericAlert({ ...alert, deviceId, at: now });
+        await deps.events.genericAlert({ ...alert, deviceId, at: now, ...followUp });
         break;
       }
       case 'session-ended':

@@ -358,18 +358,18 @@ export class DeploymentBroker {
           // Ended without being armed as far as we know (cancelled, expired), yet this arming may have
           // reached the device: delete the schedule so that it never runs.
           await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: deleting the schedule in case it was armed` }, o.at);
-          await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attempt));
+          await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attempt), o);
           return;
         }
         // It may or may not be armed: ask the device before arming again (at most once).
         await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: probing the device for the schedule` }, o.at);
-        await this.sendAndWake(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt));
+        await this.sendAndWake(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt), o);
         return;
       }
       if (!open) return;
       if (task.operation.name === 'QUERY') {
         await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: the query is sent again` }, o.at);
-        await this.sendAndWake(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt));
+        await this.sendAndWake(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt), o);
         return;
       }
       await this.d.tx.run((s) =>
@@ -389,7 +389,7 @@ export class DeploymentBroker {
     const armed = decision.to === 'SCHEDULED';
     if (armed && moved !== undefined && moved.status !== 'SCHEDULED') {
       // Cancelled (or expired) while the session armed it: remove it so it never runs.
-      await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel'));
+      await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel'), o);
     } else if (!armed) {
       await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cleanup'));
     }
@@ -411,14 +411,14 @@ export class DeploymentBroker {
     if (o.outcome === 'completed' && status === 404) {
       if (!open) return;
       await this.note(task.taskId, { event: 'schedule-absent', detail: 'not on the device: arming' }, o.at);
-      await this.sendAndWake(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt));
+      await this.sendAndWake(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt), o);
       return;
     }
     if (!open) return;
     if (o.outcome === 'undelivered') {
       // Lost with its session: nothing was learnt, so ask again (under a new id: the lost one stays
       // queued until this is handled). Only a probe the device answers otherwise can fail the task.
-      await this.sendAndWake(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt + 1));
+      await this.sendAndWake(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt + 1), o);
       return;
     }
     if (attempt >= MAX_PROBES) {
@@ -437,7 +437,7 @@ export class DeploymentBroker {
       // Deleting twice is harmless (404 the second time), a schedule left armed is not.
       const sseRoot = await this.sseRootOf(task);
       await this.note(task.taskId, { event: 'cancel-resent', detail: `${o.reason}: deleting the schedule again` }, o.at);
-      await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attemptOf(o.requestId) + 1));
+      await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attemptOf(o.requestId) + 1), o);
       if (task.status === 'SCHEDULED') await this.checkCancelLater(task.taskId, o.at, this.d.taskRetryMs);
       return;
     }
@@ -477,9 +477,13 @@ export class DeploymentBroker {
 
   // --- helpers --------------------------------------------------------------------
 
-  /** Queues a request for the device's next session and wakes the device for it (not waiting for its turn). */
-  private async sendAndWake(deviceId: string, request: GuardedRequest): Promise<void> {
+  /**
+   * Queues a request for the device's next session and wakes the device for it (not waiting for its
+   * turn), unless it answers what a session in progress reported: that session takes it.
+   */
+  private async sendAndWake(deviceId: string, request: GuardedRequest, reportedBy?: { followUpInSession?: boolean }): Promise<void> {
     await this.d.devices.submit(deviceId, request);
+    if (reportedBy?.followUpInSession === true) return;
     await this.d.devices.notify(deviceId, { uiMode: 'background' });
   }
 
