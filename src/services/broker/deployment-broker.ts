@@ -23,7 +23,7 @@ import {
 } from '../../domain/tasks.js';
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
-import { interpretRun, interpretScheduleReport } from './interpret.js';
+import { interpretRun, interpretScheduleReport, scheduleReportMismatch } from './interpret.js';
 import {
   attemptOf,
   deleteScheduleRequest,
@@ -31,6 +31,7 @@ import {
   probeRequest,
   runRequest,
   sseCorrelator,
+  sseNodeUri,
   taskIdFromCorrelator,
 } from './plan.js';
 import type { BrokerCache, DeviceCommandPort, GuardedRequest, TaskJobs } from './ports.js';
@@ -462,6 +463,15 @@ export class DeploymentBroker {
     if (!taskId) return false;
     const task = await this.d.tx.stores.tasks.get(taskId);
     if (!task || task.deviceId !== alert.deviceId) return false;
+    const sseRoot = await this.sseRootOf(task);
+    const mismatch = scheduleReportMismatch(alert, sseRoot === undefined ? undefined : sseNodeUri(sseRoot, taskId));
+    if (mismatch) {
+      // The device still gets 200 for its Alert (refused, it would resend it for ever); the alert is
+      // recorded as unhandled and the task's history says why it changed nothing.
+      this.d.logger.warn({ deviceId: alert.deviceId, taskId, alertType: alert.alertType, source: alert.source }, `report ignored: ${mismatch}`);
+      await this.note(taskId, { event: 'report-ignored', detail: mismatch }, alert.at);
+      return false;
+    }
     const decision = interpretScheduleReport(alert);
     await this.d.tx.run(async (s) => {
       const r = await s.tasks.transition(taskId, decision.to, { ...decision.change, from: ['SCHEDULED', ...OPEN_FOR_RESULT] }, alert.at);
@@ -470,7 +480,6 @@ export class DeploymentBroker {
         await s.tasks.note(taskId, { ...decision.change, event: `${decision.change.event}-after-${r.task?.status ?? 'end'}` }, alert.at);
       }
     });
-    const sseRoot = await this.sseRootOf(task);
     await this.d.devices.submit(task.deviceId, deleteScheduleRequest(taskId, sseRoot!, 'cleanup'));
     return true;
   }
