@@ -461,9 +461,9 @@ function takesFollowUps(state: SessionState | undefined): boolean {
   return state !== undefined && (state.phase !== 'closed' || state.endReason === 'completed');
 }
 
-/** Effects whose consumers may queue a request in answer: an outcome, a lost answer, a report. */
+/** Effects whose consumers may queue a request in answer that this session takes (see applyEffects): a result, a report. */
 function invitesFollowUp(e: SessionEffect): boolean {
-  return e.type === 'command-result' || e.type === 'generic-alert' || (e.type === 'command-undelivered' && e.delivery !== 'not-sent');
+  return e.type === 'command-result' || e.type === 'generic-alert';
 }
 
 /** DevInfo/DevId from a Package 1 Replace, when this message carries it. */

@@ -14,7 +14,10 @@ export async function applyEffects(
   device: DmDevice | undefined,
   now: number,
   deps: Deps,
-  /** The session takes requests queued in answer to these outcomes and alerts (see CommandOutcome). */
+  /**
+   * The session takes requests queued in answer to these results and alerts (see CommandOutcome). Not
+   * to a request the device left unanswered: sent again at once, it could go round in one session.
+   */
   followUpInSession = false,
 ): Promise<void> {
   if (!device) return;
@@ -87,7 +90,6 @@ export async function applyEffects(
           results: e.results,
           reason: e.reason,
           delivery: e.delivery,
-          ...followUp,
         });
         break;
       case 'generic-alert': {

@@ -102,3 +102,66 @@ describe('a Generic Alert with a task’s correlator', () => {
     expect(await statusOf(taskId)).toBe('COMPLETED');
   });
 });
+
+describe('the MO of an ended task', () => {
+  it('is deleted in the session that reports the schedule: no other session, no wake', { timeout: 30_000 }, async () => {
+    const taskId = await arm(1, inSeconds(3));
+    const before = sessionsOf(1).length;
+    await reaches(taskId, 'COMPLETED', 15_000);
+    await waitFor(async () => ((await events(taskId)).includes('schedule-removed') ? true : undefined), 5000, 'the Delete');
+    await rig.fleet.idle();
+    expect(device(1).tree.exists(moOf(taskId))).toBe(false);
+    expect(device(1).executionCount('./FUMO/fw1/Update')).toBe(1);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(sessionsOf(1).length).toBe(before + 1);
+  });
+
+  it('is deleted from a device that never reported, woken for it once its task expired', { timeout: 30_000 }, async () => {
+    const taskId = await arm(2, inSeconds(60));
+    const before = sessionsOf(2).length;
+    // AtTime and the report's grace have passed, as far as the gateway knows; the device is not due yet.
+    clock.offset = (60 + rig.gw.config.reportGraceSeconds + 5) * 1000;
+    try {
+      await rig.gw.broker.processExpire(taskId);
+      expect(await statusOf(taskId)).toBe('EXPIRED');
+      await waitFor(() => (device(2).tree.exists(moOf(taskId)) ? undefined : true), 15_000, 'the MO to be deleted');
+      await rig.fleet.idle();
+    } finally {
+      clock.offset = 0;
+    }
+    expect(sessionsOf(2).slice(before).map((s) => s.server)).toEqual([true]);
+    expect(await events(taskId)).toEqual(expect.arrayContaining(['no-report', 'cleanup-wake', 'schedule-removed']));
+    expect(await statusOf(taskId)).toBe('EXPIRED');
+  });
+
+  it('wakes the devices of a rollout’s expired tasks within its notificationsPerSecond', { timeout: 45_000 }, async () => {
+    const atTime = inSeconds(60);
+    const ctx = { caller: 'test', operation: 'createDeployments' };
+    const jobId = await rig.gw.bulk.createDeployments(
+      ctx,
+      { name: 'SCHEDULED_EXEC', targetUri: './FUMO/fw1/Update', atTime, commands: [] },
+      [3, 4, 5].map((i) => device(i).devId),
+      { notificationsPerSecond: 1 },
+    );
+    const tasks = await waitFor(async () => {
+      const armed = await rig.gw.bulk.getTasks(jobId, 'SCHEDULED', { offset: 0, limit: 10 });
+      return armed.length === 3 ? armed : undefined;
+    }, 20_000, 'three armed tasks');
+    await rig.fleet.idle();
+    const wakes: number[] = [];
+    // Moved on for the rest of the test: the budget is counted in the gateway's seconds.
+    clock.offset = (60 + rig.gw.config.reportGraceSeconds + 5) * 1000;
+    try {
+      await Promise.all(tasks.map((t) => rig.gw.broker.processExpire(t.taskId)));
+      await waitFor(() => (tasks.every((t) => !rig.fleet.devices.find((d) => d.devId === t.deviceId)!.tree.exists(moOf(t.taskId))) ? true : undefined), 20_000, 'every MO deleted');
+      for (const t of tasks) {
+        for (const h of await rig.gw.broker.getTaskHistory(t.taskId)) if (h.event === 'cleanup-wake') wakes.push(h.at.getTime());
+      }
+    } finally {
+      clock.offset = 0;
+    }
+    expect(wakes).toHaveLength(3);
+    // One notification a second at most: three wakes take three different seconds, so they span more than one.
+    expect(Math.max(...wakes) - Math.min(...wakes)).toBeGreaterThan(1000);
+  });
+});
