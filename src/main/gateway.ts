@@ -217,6 +217,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           notify: (id, retry) => broker.processNotify(id, retry),
           expire: (id) => broker.processExpire(id),
           bootstrap: (id) => bootstrap.deliver(id),
+          wake: (id, why, round) => broker.processWake(id, why, round),
           dispatch: (id) => dispatcher.tick(id),
           cancelJob: (id) => bulk.processCancelJob(id),
           jobDeadline: (id) => bulk.processJobDeadline(id),

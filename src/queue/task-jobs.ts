@@ -13,6 +13,7 @@ export interface TaskJobPayloads {
   notify: { taskId: string };
   expire: { taskId: string };
   bootstrap: { taskId: string };
+  wake: { taskId: string; why: string; round: number };
   dispatch: { jobId: string };
   'cancel-job': { jobId: string };
   'job-deadline': { jobId: string };
@@ -24,6 +25,7 @@ export interface TaskProcessors {
   notify(taskId: string, retry: boolean): Promise<void>;
   expire(taskId: string): Promise<void>;
   bootstrap(taskId: string): Promise<void>;
+  wake(taskId: string, why: string, round: number): Promise<void>;
   dispatch(jobId: string): Promise<void>;
   cancelJob(jobId: string): Promise<void>;
   jobDeadline(jobId: string): Promise<void>;
@@ -66,6 +68,17 @@ export class BullTaskJobs implements TaskJobs {
     await this.queue.add('bootstrap', { taskId } satisfies TaskJobPayloads['bootstrap'], {
       jobId: `bootstrap-${taskId}`,
       attempts: 5,
+      backoff: { type: 'exponential', delay: 15_000 },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 24 * 3600 },
+    });
+  }
+
+  async wake(taskId: string, why: string, round: number, delayMs = 0): Promise<void> {
+    await this.queue.add('wake', { taskId, why, round } satisfies TaskJobPayloads['wake'], {
+      jobId: `wake-${taskId}-${why}-${round}`,
+      delay: delayMs,
+      attempts: 6,
       backoff: { type: 'exponential', delay: 15_000 },
       removeOnComplete: { age: 3600, count: 10_000 },
       removeOnFail: { age: 24 * 3600 },
@@ -146,6 +159,8 @@ export function startTaskWorker(
           return processors.expire(job.data.taskId);
         case 'bootstrap':
           return processors.bootstrap(job.data.taskId);
+        case 'wake':
+          return processors.wake(job.data.taskId, job.data.why, job.data.round);
         case 'dispatch':
           return processors.dispatch(job.data.jobId);
         case 'cancel-job':

@@ -84,8 +84,7 @@ describe('doOperation SCHEDULED_EXEC, end to end', () => {
     );
     const status = await call<{ status: string }>(broker, 'getStatus', { userSession: '', taskId });
     expect(status.status).toBe('COMPLETED');
-    // The MO is removed in a later session.
-    await device(0).runSession();
+    // The MO is removed in the session that reported it.
     await waitFor(async () => (await history(taskId)).some((x) => x.event === 'schedule-removed'), 10_000, 'cleanup');
   });
 

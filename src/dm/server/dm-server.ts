@@ -197,11 +197,13 @@ export class DmServer {
     // turns out unknown (then ignored). A new session's first message thus
     // waits on one Redis round trip before the engine runs, and one that
     // completes the session on none after it but the gate's release.
-    const [device, queued, session] = await Promise.all([
+    const [device, queuedFirst, session] = await Promise.all([
       this.deps.devices.get(deviceId),
       queuedRead,
       this.findSession(req.token, deviceId, message.header.sessionId, continuing),
     ]);
+    // Read again when this message's outcomes and alerts have queued requests in answer.
+    let queued = queuedFirst;
     const { token, stored } = session;
     // Whether a new session holds a place among the open ones: taken below once
     // the step shows the session stays open, given back when it stores no
@@ -217,48 +219,78 @@ export class DmServer {
         this.deps.logger.error({ deviceId, error: (err as Error).name }, 'stored DM session state is unreadable; starting afresh');
       }
       const now = this.deps.clock.now();
-      const { sendable, lost } = splitLost(queued, token, state);
-      const guarded = device ? this.admissible(message, sendable, device.devInfo?.devId) : { admitted: [], refused: [] };
-      const step = handleClientMessage(state, message, {
-        device: device?.auth,
-        now,
-        newNonce: () => {
-          const bytes = this.random.bytes(16);
-          return { bytes, b64: bytes.toString('base64') };
-        },
-        ...(device?.auth.authType === 'hmac' ? { hmac: { header: req.hmacHeader, body: req.body } } : {}),
-        serverUri: this.deps.serverUri,
-        respUri: `${this.deps.serverUri}/s/${token}`,
-        pending: guarded.admitted,
-        modelUnknown: device !== undefined && device.devInfo?.detail === undefined,
-        encoding,
-        sizeOf: (m) => encodedSize(m, encoding),
-        limits: { maxMsgSize: this.deps.maxMsgSize },
-      });
+      // The step is pure, so it may be run again on the same message once the queue has changed; the
+      // nonces it draws are replayed, so each run is the same but for the requests it takes.
+      const nonces = replayedNonces(() => this.random.bytes(16));
+      const stepWith = (pending: PendingRequests) => {
+        const { sendable, lost } = splitLost(pending, token, state);
+        const guarded = device ? this.admissible(message, sendable, device.devInfo?.devId) : { admitted: [], refused: [] };
+        nonces.rewind();
+        const step = handleClientMessage(state, message, {
+          device: device?.auth,
+          now,
+          newNonce: nonces.next,
+          ...(device?.auth.authType === 'hmac' ? { hmac: { header: req.hmacHeader, body: req.body } } : {}),
+          serverUri: this.deps.serverUri,
+          respUri: `${this.deps.serverUri}/s/${token}`,
+          pending: guarded.admitted,
+          modelUnknown: device !== undefined && device.devInfo?.detail === undefined,
+          encoding,
+          sizeOf: (m) => encodedSize(m, encoding),
+          limits: { maxMsgSize: this.deps.maxMsgSize },
+        });
+        return { step, lost, guarded };
+      };
+      let { step, lost, guarded } = stepWith(queued);
       // The step is pure: a session refused here leaves nothing behind. Only
       // a session that stays open after this message takes a place; one that
       // opens and ends in it (a check-in, a report) is never open between
       // messages, so it neither counts nor is refused.
-      if (session.fresh && this.deps.maxSessions > 0 && step.state !== undefined && !step.closed) {
-        if (!(await this.deps.sessions.admit(token, this.deps.maxSessions, this.deps.sessionTtlSeconds))) {
-          return this.refuseNewSession(deviceId, message.header.sessionId);
-        }
-        holdsPlace = true;
+      const admit = async (opening: boolean): Promise<boolean> => {
+        if (!session.fresh || this.deps.maxSessions <= 0 || !opening || holdsPlace) return true;
+        holdsPlace = await this.deps.sessions.admit(token, this.deps.maxSessions, this.deps.sessionTtlSeconds);
+        return holdsPlace;
+      };
+      // Only the device itself, in the message that opens its new session (the first it authenticates),
+      // settles them: a message replayed to an old session's RespURI carries no proof of that. Their
+      // requesters answer at once (a SingleShotExec's probe), and this message's reply carries that.
+      if (lost.length > 0 && step.effects.some((e) => e.type === 'session-started')) {
+        if (!(await admit(true))) return this.refuseNewSession(deviceId, message.header.sessionId);
+        this.deps.logger.warn({ deviceId, requestIds: lost }, 'requests sent in a session that ended without their answer');
+        await reportLost(deviceId, lost, now, this.deps, takesFollowUps(step.state));
+        queued = await this.deps.queue.pendingWithSent(deviceId);
+        ({ step, guarded } = stepWith(queued));
+      }
+      if (!(await admit(step.state !== undefined && !step.closed))) {
+        return this.refuseNewSession(deviceId, message.header.sessionId);
       }
       this.logEffects(step.effects);
       // Only a sender that proved to be the device decides its guarded requests
       // by the DevId it reports: an unauthenticated message may claim any DevId.
       // Otherwise they stay queued, to be decided in the device's own session.
       if (step.state?.auth.authenticated === true) await this.refuseGuarded(deviceId, guarded.refused, now);
-      // Only the device itself, in the message that opens its new session (the first it authenticates),
-      // settles them: a message replayed to an old session's RespURI carries no proof of that.
-      if (lost.length > 0 && step.effects.some((e) => e.type === 'session-started')) {
-        this.deps.logger.warn({ deviceId, requestIds: lost }, 'requests sent in a session that ended without their answer');
-        await reportLost(deviceId, lost, now, this.deps);
-      }
       // Effects first, state second: if applying fails the client gets an
-      // error, retries the same message, and the engine replays it.
-      await applyEffects(step.effects, device, now, this.deps);
+      // error, retries the same message, and the engine replays it. The
+      // session's end waits until it is known whether what the outcomes and
+      // alerts had queued in answer goes out in this reply.
+      const ending = step.effects.filter((e) => e.type === 'session-ended');
+      await applyEffects(step.effects.filter((e) => e.type !== 'session-ended'), device, now, this.deps, takesFollowUps(step.state));
+      if (ending.length > 0 && step.state?.endReason === 'completed' && step.effects.some(invitesFollowUp)) {
+        const again = await this.deps.queue.pendingWithSent(deviceId);
+        const next = stepWith(again);
+        if (next.step.state !== undefined && !next.step.closed && (await admit(true))) {
+          if (next.step.state.auth.authenticated === true) await this.refuseGuarded(deviceId, next.guarded.refused, now);
+          // The same step but for the requests it took: only those effects are new.
+          await applyEffects(next.step.effects.filter((e) => e.type === 'requests-taken' || e.type === 'request-rejected'), device, now, this.deps);
+          step = next.step;
+          queued = again;
+        }
+      }
+      if (step.closed && holdsPlace && session.fresh) {
+        this.leaveOpenSessions(token);
+        holdsPlace = false;
+      }
+      await applyEffects(step.effects.filter((e) => e.type === 'session-ended'), device, now, this.deps);
       if (step.state && !endsWhereItOpened(step.state, message, req.token)) {
         const ttl = this.deps.sessionTtlSeconds;
         const serialized = serializeSessionState(step.state);
@@ -402,6 +434,39 @@ export class DmServer {
 }
 
 export { DEVDETAIL_REQUEST_ID };
+
+/** The same nonces, in the same order, for every run of the step on one message. */
+function replayedNonces(draw: () => Buffer): { next: () => { bytes: Buffer; b64: string }; rewind: () => void } {
+  const drawn: { bytes: Buffer; b64: string }[] = [];
+  let used = 0;
+  return {
+    next: () => {
+      if (used === drawn.length) {
+        const bytes = draw();
+        drawn.push({ bytes, b64: bytes.toString('base64') });
+      }
+      return drawn[used++]!;
+    },
+    rewind: () => {
+      used = 0;
+    },
+  };
+}
+
+/**
+ * Whether the session takes requests queued in answer to this message: it
+ * goes on, or ends here only for want of anything to send (then the step is
+ * run again with them). A session ended otherwise (aborted, a failed
+ * challenge) takes nothing more.
+ */
+function takesFollowUps(state: SessionState | undefined): boolean {
+  return state !== undefined && (state.phase !== 'closed' || state.endReason === 'completed');
+}
+
+/** Effects whose consumers may queue a request in answer that this session takes (see applyEffects): a result, a report. */
+function invitesFollowUp(e: SessionEffect): boolean {
+  return e.type === 'command-result' || e.type === 'generic-alert';
+}
 
 /** DevInfo/DevId from a Package 1 Replace, when this message carries it. */
 function reportedDevId(message: SyncMlMessage): string | undefined {

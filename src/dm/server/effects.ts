@@ -14,8 +14,14 @@ export async function applyEffects(
   device: DmDevice | undefined,
   now: number,
   deps: Deps,
+  /**
+   * The session takes requests queued in answer to these results and alerts (see CommandOutcome). Not
+   * to a request the device left unanswered: sent again at once, it could go round in one session.
+   */
+  followUpInSession = false,
 ): Promise<void> {
   if (!device) return;
+  const followUp = followUpInSession ? { followUpInSession } : {};
   const deviceId = device.auth.deviceId;
   const patch: DeviceContactPatch = { lastContact: new Date(now) };
   let info: DeviceReportedInfo | undefined;
@@ -57,6 +63,7 @@ export async function applyEffects(
           outcome: 'completed',
           results: e.results,
           ...(e.containerStatus !== undefined ? { containerStatus: e.containerStatus } : {}),
+          ...followUp,
         });
         break;
       case 'request-rejected':
@@ -87,7 +94,7 @@ export async function applyEffects(
         break;
       case 'generic-alert': {
         const { type: _t, sessionId: _s, ...alert } = e;
-        await deps.events.genericAlert({ ...alert, deviceId, at: now });
+        await deps.events.genericAlert({ ...alert, deviceId, at: now, ...followUp });
         break;
       }
       case 'session-ended':

@@ -18,7 +18,8 @@
  * `undelivered` (sent, no status, 'session-lost') and removed, and its
  * requester decides, as for any answer lost mid-session: the deployment
  * broker asks the device whether the schedule is there before arming it
- * again.
+ * again. What the requester queues in answer goes out in the reply to that
+ * same message (the DM server runs the step again with it).
  */
 import type { SessionState } from '../session/state.js';
 import type { ServerCommandRequest } from '../session/server-commands.js';
@@ -47,6 +48,8 @@ export async function reportLost(
   lost: string[],
   now: number,
   deps: { events: DmEventSink; queue: DeviceRequestQueue },
+  /** The reporting session goes on and takes what their requesters queue instead (e.g. a probe). */
+  followUpInSession = false,
 ): Promise<void> {
   if (lost.length === 0) return;
   for (const requestId of lost) {
@@ -58,6 +61,7 @@ export async function reportLost(
       results: [],
       reason: 'session-lost',
       delivery: 'sent-no-status',
+      ...(followUpInSession ? { followUpInSession } : {}),
     });
   }
   await deps.queue.remove(deviceId, lost);

@@ -102,10 +102,14 @@ export interface CommandOutcome {
   reason?: string;
   /** For undelivered: whether anything reached the device. */
   delivery?: 'sent-no-status' | 'partial';
+  /** The session that reports this takes what is queued in answer before it ends: no need to wake the device. */
+  followUpInSession?: boolean;
 }
 
 export interface DeviceAlert extends Omit<GenericAlertEffect, 'type' | 'sessionId'> {
   at: number;
+  /** As for CommandOutcome: the reporting session takes what is queued in answer. */
+  followUpInSession?: boolean;
 }
 
 /** Whoever asked: consumes outcomes, alerts and session milestones. */

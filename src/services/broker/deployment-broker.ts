@@ -23,7 +23,7 @@ import {
 } from '../../domain/tasks.js';
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
-import { interpretRun, interpretScheduleReport } from './interpret.js';
+import { interpretRun, interpretScheduleReport, scheduleReportMismatch } from './interpret.js';
 import {
   attemptOf,
   deleteScheduleRequest,
@@ -31,6 +31,7 @@ import {
   probeRequest,
   runRequest,
   sseCorrelator,
+  sseNodeUri,
   taskIdFromCorrelator,
 } from './plan.js';
 import type { BrokerCache, DeviceCommandPort, GuardedRequest, TaskJobs } from './ports.js';
@@ -66,6 +67,8 @@ const IDEMPOTENCY_TTL_SECONDS = 600;
 /** One notification per device at a time: tasks queued together share one session. */
 const NOTIFY_GATE_SECONDS = 10;
 const MAX_PROBES = 3;
+/** Deletes of an ended task's MO sent after the first one's answer was lost. */
+const MAX_CLEANUPS = 5;
 /** When a shared notification's session may not take this task's request, look again after this. */
 const FOLLOW_UP_MS = 5000;
 /** The last history events of a SCHEDULED task whose cancel the device has not answered yet. */
@@ -274,8 +277,12 @@ export class DeploymentBroker {
         await this.d.jobs.expire(taskId, new Date(due));
         return;
       }
+      // Its MO may still be armed: a deleted MO never runs. Queued and woken for before the move, so
+      // that a retried job (the move done, the rest not) has nothing left to do.
+      await this.d.devices.submit(task.deviceId, deleteScheduleRequest(taskId, (await this.sseRootOf(task))!, 'cleanup'));
+      await this.d.jobs.wake(taskId, 'expired', 0);
       await this.d.tx.run((s) =>
-        this.move(s, taskId, 'EXPIRED', { event: 'no-report', detail: 'the device never reported the schedule' }, now),
+        this.move(s, taskId, 'EXPIRED', { event: 'no-report', detail: 'the device never reported the schedule; deleting it' }, now),
       );
       return;
     }
@@ -283,6 +290,36 @@ export class DeploymentBroker {
     await this.d.tx.run((s) =>
       this.move(s, taskId, 'EXPIRED', { event: 'deadline-passed', detail: 'the device did not come in time' }, now),
     );
+  }
+
+  /**
+   * Wakes the device of an ended task for its MO's Delete, within the task's job's
+   * notificationsPerSecond (shared with the rollout's own notifications). Out of budget, it looks
+   * again a little later, under the next round's job id.
+   */
+  async processWake(taskId: string, why: string, round: number): Promise<void> {
+    const task = await this.d.tx.stores.tasks.get(taskId);
+    if (!task) return;
+    if (!(await this.withinBudget(task))) {
+      // Spread: wakes put off in the same second would otherwise all come back in the same next one.
+      const delayMs = 1000 + Math.floor(Math.random() * 1000 * Math.min(round + 1, 10));
+      await this.d.jobs.wake(taskId, why, round + 1, delayMs);
+      return;
+    }
+    const outcome = await this.d.devices.notify(task.deviceId, { uiMode: 'background' });
+    await this.note(taskId, {
+      event: 'cleanup-wake',
+      detail: outcome.delivered ? `${outcome.channel}: the device woken to delete the schedule` : `${outcome.channel}: ${outcome.reason}`,
+    });
+    // Retryable: BullMQ tries again with backoff. Otherwise the Delete waits for the device's own next session.
+    if (!outcome.delivered && outcome.retryable) throw new Error(`notification to ${task.deviceId} failed: ${outcome.reason}`);
+  }
+
+  private async withinBudget(task: Task): Promise<boolean> {
+    if (!task.jobId) return true;
+    const perSecond = (await this.d.tx.stores.jobs.get(task.jobId))?.options.notificationsPerSecond;
+    if (perSecond === undefined) return true;
+    return (await this.d.cache.takeTokens(`rate:${task.jobId}`, 1, perSecond, this.d.clock.now())) > 0;
   }
 
   /**
@@ -336,13 +373,29 @@ export class DeploymentBroker {
       case 'cancel':
         return this.onCancelOutcome(task, o);
       case 'cleanup':
-        await this.note(task.taskId, {
-          event: 'schedule-removed',
-          code: o.results[0]?.status,
-          detail: 'MO deleted from the device after the report',
-        }, o.at);
-        return;
+        return this.onCleanupOutcome(task, o);
     }
+  }
+
+  /** The Delete of an ended task's MO. One whose answer was lost is sent again: deleting twice is harmless. */
+  private async onCleanupOutcome(task: Task, o: CommandOutcome): Promise<void> {
+    if (o.outcome === 'undelivered') {
+      const attempt = attemptOf(o.requestId) + 1;
+      if (attempt > MAX_CLEANUPS) {
+        await this.note(task.taskId, { event: 'cleanup-abandoned', detail: `${o.reason}: the device never answered the Delete` }, o.at);
+        return;
+      }
+      await this.note(task.taskId, { event: 'cleanup-resent', detail: `${o.reason}: deleting the schedule again` }, o.at);
+      await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, (await this.sseRootOf(task))!, 'cleanup', attempt));
+      if (o.followUpInSession !== true) await this.d.jobs.wake(task.taskId, `cleanup-${attempt}`, 0);
+      return;
+    }
+    const status = o.results[0]?.status;
+    await this.note(task.taskId, {
+      event: 'schedule-removed',
+      code: status,
+      detail: o.outcome === 'rejected' ? `the Delete was refused: ${o.reason}` : status === 404 ? 'the MO was not on the device' : 'MO deleted from the device',
+    }, o.at);
   }
 
   private async onRunOutcome(task: Task, o: CommandOutcome): Promise<void> {
@@ -358,18 +411,18 @@ export class DeploymentBroker {
           // Ended without being armed as far as we know (cancelled, expired), yet this arming may have
           // reached the device: delete the schedule so that it never runs.
           await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: deleting the schedule in case it was armed` }, o.at);
-          await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attempt));
+          await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attempt), o);
           return;
         }
         // It may or may not be armed: ask the device before arming again (at most once).
         await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: probing the device for the schedule` }, o.at);
-        await this.sendAndWake(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt));
+        await this.sendAndWake(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt), o);
         return;
       }
       if (!open) return;
       if (task.operation.name === 'QUERY') {
         await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: the query is sent again` }, o.at);
-        await this.sendAndWake(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt));
+        await this.sendAndWake(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt), o);
         return;
       }
       await this.d.tx.run((s) =>
@@ -389,7 +442,7 @@ export class DeploymentBroker {
     const armed = decision.to === 'SCHEDULED';
     if (armed && moved !== undefined && moved.status !== 'SCHEDULED') {
       // Cancelled (or expired) while the session armed it: remove it so it never runs.
-      await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel'));
+      await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel'), o);
     } else if (!armed) {
       await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cleanup'));
     }
@@ -411,14 +464,14 @@ export class DeploymentBroker {
     if (o.outcome === 'completed' && status === 404) {
       if (!open) return;
       await this.note(task.taskId, { event: 'schedule-absent', detail: 'not on the device: arming' }, o.at);
-      await this.sendAndWake(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt));
+      await this.sendAndWake(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt), o);
       return;
     }
     if (!open) return;
     if (o.outcome === 'undelivered') {
       // Lost with its session: nothing was learnt, so ask again (under a new id: the lost one stays
       // queued until this is handled). Only a probe the device answers otherwise can fail the task.
-      await this.sendAndWake(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt + 1));
+      await this.sendAndWake(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt + 1), o);
       return;
     }
     if (attempt >= MAX_PROBES) {
@@ -437,7 +490,7 @@ export class DeploymentBroker {
       // Deleting twice is harmless (404 the second time), a schedule left armed is not.
       const sseRoot = await this.sseRootOf(task);
       await this.note(task.taskId, { event: 'cancel-resent', detail: `${o.reason}: deleting the schedule again` }, o.at);
-      await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attemptOf(o.requestId) + 1));
+      await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attemptOf(o.requestId) + 1), o);
       if (task.status === 'SCHEDULED') await this.checkCancelLater(task.taskId, o.at, this.d.taskRetryMs);
       return;
     }
@@ -462,6 +515,15 @@ export class DeploymentBroker {
     if (!taskId) return false;
     const task = await this.d.tx.stores.tasks.get(taskId);
     if (!task || task.deviceId !== alert.deviceId) return false;
+    const sseRoot = await this.sseRootOf(task);
+    const mismatch = scheduleReportMismatch(alert, sseRoot === undefined ? undefined : sseNodeUri(sseRoot, taskId));
+    if (mismatch) {
+      // The device still gets 200 for its Alert (refused, it would resend it for ever); the alert is
+      // recorded as unhandled and the task's history says why it changed nothing.
+      this.d.logger.warn({ deviceId: alert.deviceId, taskId, alertType: alert.alertType, source: alert.source }, `report ignored: ${mismatch}`);
+      await this.note(taskId, { event: 'report-ignored', detail: mismatch }, alert.at);
+      return false;
+    }
     const decision = interpretScheduleReport(alert);
     await this.d.tx.run(async (s) => {
       const r = await s.tasks.transition(taskId, decision.to, { ...decision.change, from: ['SCHEDULED', ...OPEN_FOR_RESULT] }, alert.at);
@@ -470,16 +532,21 @@ export class DeploymentBroker {
         await s.tasks.note(taskId, { ...decision.change, event: `${decision.change.event}-after-${r.task?.status ?? 'end'}` }, alert.at);
       }
     });
-    const sseRoot = await this.sseRootOf(task);
+    // The report's session takes the Delete; a session that ends without taking it leaves it to a wake.
     await this.d.devices.submit(task.deviceId, deleteScheduleRequest(taskId, sseRoot!, 'cleanup'));
+    if (alert.followUpInSession !== true) await this.d.jobs.wake(taskId, 'reported', 0);
     return true;
   }
 
   // --- helpers --------------------------------------------------------------------
 
-  /** Queues a request for the device's next session and wakes the device for it (not waiting for its turn). */
-  private async sendAndWake(deviceId: string, request: GuardedRequest): Promise<void> {
+  /**
+   * Queues a request for the device's next session and wakes the device for it (not waiting for its
+   * turn), unless it answers what a session in progress reported: that session takes it.
+   */
+  private async sendAndWake(deviceId: string, request: GuardedRequest, reportedBy?: { followUpInSession?: boolean }): Promise<void> {
     await this.d.devices.submit(deviceId, request);
+    if (reportedBy?.followUpInSession === true) return;
     await this.d.devices.notify(deviceId, { uiMode: 'background' });
   }
 

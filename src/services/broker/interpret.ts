@@ -56,6 +56,29 @@ function describe(results: CommandResult[]): string {
   return results.map((r) => `${r.verb} ${r.uri ?? ''} ${r.status}`).join('; ');
 }
 
+/**
+ * Why a report carrying a task's correlator is not that task's report, if it
+ * is not (seed 000 §6.3): only the two SingleShotExec alert types, from the
+ * task's MO. Clients often name a node under the MO (its Go) rather than the
+ * MO itself (notes §13), so any node under it matches.
+ */
+export function scheduleReportMismatch(alert: DeviceAlert, moUri: string | undefined): string | undefined {
+  if (moUri === undefined) return 'the task is not a SingleShotExec';
+  if (alert.alertType !== SSE_ALERT && alert.alertType !== SSE_EXECFAILED_ALERT) {
+    return `alert type ${alert.alertType || '(none)'} is not a SingleShotExec report`;
+  }
+  if (alert.source === undefined) return `no Source; expected ${moUri}`;
+  const source = bareUri(alert.source);
+  const mo = bareUri(moUri);
+  if (source !== mo && !source.startsWith(`${mo}/`)) return `Source ${alert.source} is not the task's MO ${moUri}`;
+  return undefined;
+}
+
+/** A URI as devices vary it: without `./` and trailing `/`. */
+function bareUri(uri: string): string {
+  return uri.trim().replace(/^\.\//, '').replace(/\/+$/, '');
+}
+
 /** The SingleShotExec report (seed 000 §6.3.4). */
 export function interpretScheduleReport(alert: DeviceAlert): Decision {
   const code = Number.parseInt(alert.data ?? '', 10);

@@ -20,6 +20,11 @@ export interface TaskJobs {
   notify(taskId: string, attempt: number, delayMs?: number): Promise<void>;
   expire(taskId: string, at: Date): Promise<void>;
   bootstrap(taskId: string): Promise<void>;
+  /**
+   * A wake of the task's device for a request queued after the task ended (its MO's Delete): `why`
+   * names the occasion, `round` counts the tries a notification budget put off (both in the job id).
+   */
+  wake(taskId: string, why: string, round: number, delayMs?: number): Promise<void>;
 }
 
 /** Short-lived keys in Redis. */
@@ -29,4 +34,6 @@ export interface BrokerCache {
   /** true the first time within ttl (one notification per device at a time). */
   claimOnce(key: string, ttlSeconds: number): Promise<boolean>;
   release(key: string): Promise<void>;
+  /** Up to `want` tokens of a per-second budget shared by all processes (a job's notificationsPerSecond). */
+  takeTokens(key: string, want: number, perSecond: number, at: number): Promise<number>;
 }

@@ -235,3 +235,67 @@ describe('a cancel whose answer was lost after the device deleted the schedule',
     expect(device.executionCount('./FUMO/fw1/Update')).toBe(0);
   });
 });
+
+describe('an arming Sequence that never reached the device', () => {
+  let rig: DmRig;
+  const real = createHttpTransport();
+  /** Per device: how many sessions it opened (messages with MsgID 1), and how many replies carried a Sequence. */
+  const sessions = new Map<string, number>();
+  const sequences = new Map<string, number>();
+  // The reply carrying the device's first Sequence is lost on its way (the gateway marked it sent).
+  const transport: DmTransport = {
+    async post(url, body, headers) {
+      const header = parseSyncMl(body, headers['content-type'] ?? 'application/vnd.syncml.dm+xml').message.header;
+      const devId = header.source.locUri;
+      if (header.msgId === 1) sessions.set(devId, (sessions.get(devId) ?? 0) + 1);
+      const answer = await real.post(url, body, headers);
+      if (commandsOf(answer.body, answer.headers['content-type']).some((c) => c.kind === 'Sequence')) {
+        const n = (sequences.get(devId) ?? 0) + 1;
+        sequences.set(devId, n);
+        if (n === 1) throw new Error('socket hang up (the reply never arrived)');
+      }
+      return answer;
+    },
+  };
+
+  beforeAll(async () => {
+    // No stalled-task sweep during the test: the device comes back only when the test says so.
+    rig = await startDmRig({ devices: 1, fleet: { transport }, overrides: { taskRetrySeconds: 600 } });
+  });
+  afterAll(async () => {
+    await rig?.stop();
+    real.close();
+  });
+
+  it('probes and arms again in the first session after the loss, without another wake', { timeout: 60_000 }, async () => {
+    const device = rig.fleet.devices[0]!;
+    const atTime = new Date(Date.now() + 12_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const taskId = await rig.gw.broker.doOperation(
+      { caller: 'test', operation: 'doOperation' },
+      {
+        operation: { name: 'SCHEDULED_EXEC', targetUri: './FUMO/fw1/Update', atTime, commands: [] },
+        phoneNumber: device.phoneNumber!,
+        bOptin: false,
+        acceptDevicePolicy: 30,
+        testCycle: false,
+      },
+    );
+    await waitFor(() => (sequences.get(device.devId) === 1 ? true : undefined), 15_000, 'the arming reply to be lost');
+    await rig.fleet.idle();
+    expect((await rig.gw.broker.getTask(taskId)).status).toBe('IN_SESSION');
+    const before = sessions.get(device.devId)!;
+
+    // The device comes back once (as when woken): the probe (404, nothing armed) and the arming go out in that session.
+    expect((await device.runSession()).outcome).toBe('ok');
+    expect((await rig.gw.broker.getTask(taskId)).status).toBe('SCHEDULED');
+    expect(sequences.get(device.devId)).toBe(2);
+    const events = (await rig.gw.broker.getTaskHistory(taskId)).map((h) => h.event);
+    expect(events).toEqual(expect.arrayContaining(['answer-lost', 'schedule-absent', 'schedule-armed']));
+    await new Promise((r) => setTimeout(r, 1500));
+    await rig.fleet.idle();
+    expect(sessions.get(device.devId)).toBe(before + 1);
+
+    await waitFor(async () => ((await rig.gw.broker.getTask(taskId)).status === 'COMPLETED' ? true : undefined), 30_000, 'COMPLETED');
+    expect(device.executionCount('./FUMO/fw1/Update')).toBe(1);
+  });
+});

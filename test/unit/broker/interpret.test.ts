@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeviceAlert } from '../../../src/dm/server/ports.js';
 import { guardRejects } from '../../../src/dm/server/guard.js';
 import { parseScheduleTime, validateOperation, validatePolicy } from '../../../src/domain/operation-validation.js';
-import { interpretScheduleReport, SSE_ALERT, SSE_EXECFAILED_ALERT } from '../../../src/services/broker/interpret.js';
+import { interpretScheduleReport, SSE_ALERT, SSE_EXECFAILED_ALERT, scheduleReportMismatch } from '../../../src/services/broker/interpret.js';
 import { parseRequestId, requestIdFor, sseNodeUri } from '../../../src/services/broker/plan.js';
 
 const alert = (alertType: string, data: string): DeviceAlert => ({
@@ -37,6 +37,30 @@ describe('SingleShotExec report codes (seed 000 §6.3.4)', () => {
       to: 'FAILED',
       change: { event: 'target-exec-failed', resultCode: 500 },
     });
+  });
+});
+
+describe('which report belongs to a task (seed 000 §6.3)', () => {
+  const mo = './SSE/t0123456789abcde';
+  const report = (alertType: string, source: string | undefined): DeviceAlert => ({
+    ...alert(alertType, '200'),
+    ...(source !== undefined ? { source } : {}),
+  });
+
+  it('takes either SingleShotExec type from the MO, written with or without ./, or from a node under it', () => {
+    for (const source of [mo, 'SSE/t0123456789abcde', `${mo}/`, `${mo}/Go`]) {
+      expect(scheduleReportMismatch(report(SSE_ALERT, source), mo)).toBeUndefined();
+    }
+    expect(scheduleReportMismatch(report(SSE_EXECFAILED_ALERT, mo), mo)).toBeUndefined();
+  });
+
+  it('says why it refuses another alert type, another MO, a missing Source or a task without an MO', () => {
+    expect(scheduleReportMismatch(report('org.openmobilealliance.dm.firmwareupdate.devicerequest', mo), mo)).toMatch(/alert type/);
+    expect(scheduleReportMismatch(report(`${SSE_ALERT}.other`, mo), mo)).toMatch(/alert type/);
+    expect(scheduleReportMismatch(report(SSE_ALERT, './SSE/t0123456789abcdeX'), mo)).toMatch(/not the task's MO/);
+    expect(scheduleReportMismatch(report(SSE_ALERT, './FUMO/fw1/Update'), mo)).toMatch(/not the task's MO/);
+    expect(scheduleReportMismatch(report(SSE_ALERT, undefined), mo)).toMatch(/no Source/);
+    expect(scheduleReportMismatch(report(SSE_ALERT, mo), undefined)).toMatch(/not a SingleShotExec/);
   });
 });
 
