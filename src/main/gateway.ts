@@ -237,6 +237,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       if (requeued || resumed) logger.info({ requeued, resumed }, 'resumed work found at start');
       const stopSweeper = startStallSweeper({
         retryStalled: (ms) => broker.retryStalled(ms),
+        resumeCancels: () => bulk.resumeCancels(),
         lock: brokerCache,
         logger,
         retryMs: config.taskRetrySeconds * 1000,
