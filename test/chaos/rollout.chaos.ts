@@ -306,7 +306,7 @@ it(
       'tasks of the cancelled rollout neither ended before the cancel nor CANCELLED',
       cancelledTasks.filter((t) => !['CANCELLED', 'COMPLETED', 'FAILED'].includes(t.status)).map((t) => `${t.taskId} ${t.status}`),
     );
-    check('cancelled rollout', cancelledJob?.status === 'CANCELLED' && (cancelledJob.counters.cancelled ?? 0) > 0 ? [] : [JSON.stringify(cancelledJob)]);
+    check('cancelled rollout', cancelledJob?.status === 'CANCELLED' && (cancelledJob.counters.CANCELLED ?? 0) > 0 ? [] : [JSON.stringify(cancelledJob)]);
     expect(problems).toEqual({});
     passed = true;
     log(`passed in ${((Date.now() - started) / 1000).toFixed(0)} s (rollout ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
