@@ -3,6 +3,7 @@
  * validated, and passed down. Nothing else in the code base reads process.env.
  */
 import path from 'node:path';
+import { AllowedNetworks } from '../security/allowed-networks.js';
 
 export type Role = 'all' | 'api' | 'dm' | 'worker';
 
@@ -24,6 +25,8 @@ export interface Config {
   publicDmUrl: string;
   publicBaseUrl: string | undefined;
   smppUrl: string | undefined;
+  /** Where HTTP notifications and bootstraps may connect to (NOTIFICATION_ALLOWED_NETWORKS); undefined: anywhere. */
+  notificationAllowedNetworks: AllowedNetworks | undefined;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   secretKey: string | undefined;
@@ -120,6 +123,15 @@ function url(r: Reader, name: string, value: string | undefined, protocols: stri
  */
 export type ConfigPurpose = 'serve' | 'tool';
 
+function networks(r: Reader, name: string): AllowedNetworks | undefined {
+  const raw = optional(r, name);
+  if (raw === undefined) return undefined;
+  const parsed = AllowedNetworks.parse(raw);
+  if (parsed instanceof AllowedNetworks) return parsed;
+  for (const p of parsed.problems) r.problems.push(`${name}: ${p}`);
+  return undefined;
+}
+
 /** Reads and validates the whole configuration; throws ConfigError listing every problem. */
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}, purpose: ConfigPurpose = 'tool'): Config {
   const r: Reader = { problems: [], env };
@@ -139,6 +151,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   url(r, 'PUBLIC_BASE_URL', publicBaseUrl, ['http:', 'https:']);
   const smppUrl = optional(r, 'SMPP_URL');
   url(r, 'SMPP_URL', smppUrl, ['smpp:', 'ssmpp:']);
+  const notificationAllowedNetworks = networks(r, 'NOTIFICATION_ALLOWED_NETWORKS');
   const tlsCert = optional(r, 'TLS_CERT');
   const tlsKey = optional(r, 'TLS_KEY');
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
@@ -177,6 +190,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     publicDmUrl,
     publicBaseUrl,
     smppUrl,
+    notificationAllowedNetworks,
     tlsCert,
     tlsKey,
     secretKey,

@@ -31,6 +31,7 @@ import { RegistryDmDeviceDirectory } from '../persistence/dm-device-directory.js
 import { RedisDeviceRequestQueue } from '../queue/device-request-queue.js';
 import { RedisDmSessionStore } from '../queue/dm-session-store.js';
 import { dmEndpoint } from '../transport/dm-endpoint.js';
+import { HttpNotificationSender } from '../transport/notification/http-sender.js';
 import { createHttpApp } from '../transport/http-app.js';
 import { RedisBrokerCache } from '../queue/broker-cache.js';
 import { BullTaskJobs, startTaskWorker } from '../queue/task-jobs.js';
@@ -140,7 +141,13 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     const dmDevices = new RegistryDmDeviceDirectory(tx, config.dmServerId);
     const requestQueue = new RedisDeviceRequestQueue(redis, prefix);
     const dmEvents = new DmEventRouter(tx.stores.alerts, logger);
-    const sender = opts.notificationSender ?? (await defaultNotificationSender(config, logger, closers));
+    // Package#0 over HTTP and bootstraps leave through this one client, where the destination is checked.
+    const httpPush = new HttpNotificationSender({
+      allowedNetworks: config.notificationAllowedNetworks,
+      logger: logger.child({ component: 'http-push' }),
+    });
+    closers.push(() => httpPush.close());
+    const sender = opts.notificationSender ?? (await defaultNotificationSender(config, logger, closers, httpPush));
     const deviceCommands = new DeviceCommandService(requestQueue, new DeviceNotifier(dmDevices, sender));
     const dmServer = new DmServer({
       devices: dmDevices,
@@ -185,7 +192,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       tx,
       clock,
       logger,
-      deliver: (url, body, contentType) => deliverBootstrap(url, body, contentType, { timeoutMs: 5000, attempts: 3 }),
+      deliver: (url, body, contentType) => deliverBootstrap(httpPush, url, body, contentType),
       schedule: async (taskId) => {
         await jobs.bootstrap(taskId);
         await jobs.expire(taskId, new Date(clock.now() + config.taskDeadlineSeconds * 1000));
@@ -231,6 +238,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       if (requeued || resumed) logger.info({ requeued, resumed }, 'resumed work found at start');
       const stopSweeper = startStallSweeper({
         retryStalled: (ms) => broker.retryStalled(ms),
+        resumeCancels: () => bulk.resumeCancels(),
         lock: brokerCache,
         logger,
         retryMs: config.taskRetrySeconds * 1000,
@@ -323,9 +331,10 @@ async function defaultNotificationSender(
   config: Config,
   logger: Logger,
   closers: (() => Promise<unknown>)[],
+  httpSender: HttpNotificationSender,
 ): Promise<NotificationSender> {
   const { createNotificationSender } = await import('../transport/notification/index.js');
-  const sender = createNotificationSender({ smppUrl: config.smppUrl, logger });
+  const sender = createNotificationSender({ smppUrl: config.smppUrl, logger, httpSender });
   closers.push(() => sender.close());
   return sender;
 }

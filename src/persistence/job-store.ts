@@ -4,7 +4,7 @@
  * A job's per-state counters move in the same transaction as each task's
  * state (task-store.ts), so they always equal the per-state task counts.
  */
-import { type EntityManager, In, IsNull, LessThanOrEqual } from 'typeorm';
+import { type EntityManager, In, IsNull, LessThanOrEqual, MoreThan } from 'typeorm';
 import type { Page } from '../domain/registry.js';
 import type {
   DeploymentOptions,
@@ -208,6 +208,19 @@ export class TypeormJobStore implements JobStore {
       take: page.limit,
     });
     return rows.map(toJob);
+  }
+
+  async cancelledWithWaitingTasks(limit: number): Promise<string[]> {
+    const rows = await this.jobs.find({
+      select: { jobId: true },
+      where: [
+        { status: 'CANCELLED', queued: MoreThan(0) },
+        { status: 'CANCELLED', notifying: MoreThan(0) },
+      ],
+      order: { jobId: 'ASC' },
+      take: limit,
+    });
+    return rows.map((r) => r.jobId);
   }
 
   async listByDate(from: Date, to: Date, page: Page): Promise<Job[]> {

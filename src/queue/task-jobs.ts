@@ -70,7 +70,8 @@ export class BullTaskJobs implements TaskJobs {
       attempts: 5,
       backoff: { type: 'exponential', delay: 15_000 },
       removeOnComplete: { age: 3600, count: 10_000 },
-      removeOnFail: { age: 24 * 3600 },
+      // Queued again by the stalled-task sweep (a notify job): a failed one kept would swallow that.
+      removeOnFail: true,
     });
   }
 
@@ -122,17 +123,31 @@ export class BullTaskJobs implements TaskJobs {
     );
   }
 
+  /**
+   * The id is the job's, so a cancel queued again while one waits adds
+   * nothing. Removed when done, failed included: a failed one left in the
+   * queue would keep the id, and the cancel could never be queued again
+   * (BulkOperations.resumeCancels).
+   */
   async cancelJob(jobId: string): Promise<void> {
-    await this.queue.add('cancel-job', { jobId }, { jobId: `cancel-job-${jobId}`, attempts: 10, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: true });
+    await this.queue.add('cancel-job', { jobId } satisfies TaskJobPayloads['cancel-job'], {
+      jobId: `cancel-job-${jobId}`,
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 2000 },
+      removeOnComplete: true,
+      removeOnFail: true,
+    });
   }
 
+  /** Removed when done or failed, as cancelJob: the same deadline can then be queued again. */
   async jobDeadline(jobId: string, at: Date): Promise<void> {
-    await this.queue.add('job-deadline', { jobId }, {
+    await this.queue.add('job-deadline', { jobId } satisfies TaskJobPayloads['job-deadline'], {
       jobId: `job-deadline-${jobId}-${at.getTime()}`,
       delay: Math.max(0, at.getTime() - Date.now()),
       attempts: 10,
       backoff: { type: 'exponential', delay: 2000 },
       removeOnComplete: true,
+      removeOnFail: true,
     });
   }
 

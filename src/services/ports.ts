@@ -158,6 +158,8 @@ export interface JobStore {
   get(jobId: string): Promise<Job | undefined>;
   list(status: JobStatus | undefined, page: Page): Promise<Job[]>;
   listByDate(from: Date, to: Date, page: Page): Promise<Job[]>;
+  /** CANCELLED jobs with tasks still QUEUED or NOTIFYING: their cancel pass has not run to the end. */
+  cancelledWithWaitingTasks(limit: number): Promise<string[]>;
   transition(
     jobId: string,
     to: JobStatus,

@@ -8,7 +8,9 @@
  * over SOAP arms a SingleShotExec on every device. While that job runs, the
  * test kills -9 each kind of gateway process at moments drawn from a seed
  * and restarts it, kills and restarts Redis, makes the database unavailable,
- * cancels some tasks, and pauses and restarts the job.
+ * cancels some tasks, and pauses and restarts the job. A second, slower
+ * rollout (a QUERY) is cancelled with cancelJob while it runs, and the
+ * worker is killed -9 right after.
  *
  * Afterwards:
  * - every task is in an end state, the job too;
@@ -17,7 +19,8 @@
  * - no task ended otherwise (every accepted request was carried out or
  *   cancelled);
  * - the job's counters equal the per-state task counts in the database;
- * - every task's history is seq 1..n without a gap or duplicate.
+ * - every task's history is seq 1..n without a gap or duplicate;
+ * - every task of the cancelled rollout that had not ended is CANCELLED.
  *
  * CHAOS_SEED replays a run (the seed is printed); CHAOS_DEVICES and
  * CHAOS_AT_SECONDS change its size; CHAOS_DATABASE=sqlite|postgres picks the
@@ -46,6 +49,9 @@ const TARGET_URI = './FUMO/fw1/Update';
 const CAPABILITY = 'chaos-cap';
 const ADMIN_PASSWORD = 'chaos-admin-password';
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED']);
+/** The second rollout, cancelled while it runs: its size, and when (after the first one's call). */
+const CANCELLED_DEVICES = Math.min(100, DEVICES);
+const CANCEL_JOB_AT_MS = 6_000;
 
 const started = Date.now();
 const log = (line: string) => process.stderr.write(`[chaos ${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
@@ -160,6 +166,29 @@ it(
     if (!jobId) throw new Error(`createDeployments gave no jobId: ${create.slice(0, 300)}`);
     log(`createDeployments: job ${jobId} in ${Date.now() - t0} ms, AtTime ${atTime}`);
 
+    // A second rollout, slow enough that most of it still waits when cancelJob comes; the worker is
+    // killed -9 right after that call, so its cancel pass is left to whoever starts next.
+    const second = await soap.call(
+      'BulkOperationsManager',
+      'createDeployments',
+      `<t:operation><t:name>QUERY</t:name><t:commands><t:command><t:verb>Get</t:verb><t:uri>./DevInfo/Mod</t:uri></t:command></t:commands></t:operation>${deviceIds
+        .slice(0, CANCELLED_DEVICES)
+        .map((id) => `<t:targets>${escapeXml(id)}</t:targets>`)
+        .join('')}<t:options><t:notificationsPerSecond>5</t:notificationsPerSecond></t:options>`,
+    );
+    const cancelledJobId = /<jobId>([^<]+)<\/jobId>/.exec(second)?.[1];
+    if (!cancelledJobId) throw new Error(`createDeployments gave no jobId: ${second.slice(0, 300)}`);
+    const cancelJobThenKill = async (): Promise<void> => {
+      await sleep(Math.max(0, t0 + CANCEL_JOB_AT_MS - Date.now()));
+      log(`now: cancelJob ${cancelledJobId}, then kill -9 worker`);
+      await soap.call('BulkOperationsManager', 'cancelJob', `<t:jobId>${cancelledJobId}</t:jobId>`).catch((err: unknown) => {
+        // A retried call finds the job cancelled already.
+        if (!(err instanceof SoapFault && err.code === 'InvalidState')) throw err;
+        log(`cancelJob ${cancelledJobId}: ${err.message}`);
+      });
+      await cluster.kill('worker', 1_000);
+    };
+
     const plan = drawPlan(SEED, { tasks: DEVICES, atMs: Date.parse(atTime) - t0, killsPerRole: 2, cancels: Math.min(20, Math.ceil(DEVICES / 50)) });
     for (const e of plan) log(`plan: ${describeEvent(e)}`);
     const cancelRequested = new Set<string>();
@@ -198,7 +227,7 @@ it(
           return;
       }
     };
-    const chaos = Promise.all(plan.map(run));
+    const chaos = Promise.all([...plan.map(run), cancelJobThenKill()]);
 
     // --- until every task has ended ------------------------------------------------------------------
     const lastEvent = t0 + Math.max(...plan.map((e) => e.at));
@@ -230,6 +259,12 @@ it(
       quiet = stats.activeSessions === 0 && stats.queuedSessions === 0 ? quiet + 1 : 0;
     }
     tasks = await db.tasks(jobId);
+    let cancelledTasks = await db.tasks(cancelledJobId);
+    for (const until = Date.now() + 60_000; cancelledTasks.some((t) => !TERMINAL.has(t.status)) && Date.now() < until; ) {
+      await sleep(1000);
+      cancelledTasks = await db.tasks(cancelledJobId);
+    }
+    const cancelledJob = await db.job(cancelledJobId);
     const executions = (await (await fetch(`${fleet!.url}/executions`)).json()) as Record<string, Record<string, number>>;
     const job = await db.job(jobId);
     const history = await db.historyProblems();
@@ -263,6 +298,15 @@ it(
     check('job', job?.total === DEVICES && ['COMPLETED', 'COMPLETED_WITH_ERRORS'].includes(job.status) ? [] : [JSON.stringify(job)]);
     check('task histories with a gap or a duplicate', history.map((h) => JSON.stringify(h)));
     check('no task was cancelled (the plan cancels some)', (perState.CANCELLED ?? 0) > 0 ? [] : ['none']);
+    // The cancelled rollout: what had ended before cancelJob stays as it ended (a QUERY completes
+    // or fails); everything else is CANCELLED, the worker's kill -9 notwithstanding.
+    log(`cancelled rollout: tasks ${JSON.stringify(countBy(cancelledTasks, (t) => t.status))}; job ${JSON.stringify(cancelledJob)}`);
+    check('tasks in the cancelled rollout', cancelledTasks.length === CANCELLED_DEVICES ? [] : [`${cancelledTasks.length} of ${CANCELLED_DEVICES}`]);
+    check(
+      'tasks of the cancelled rollout neither ended before the cancel nor CANCELLED',
+      cancelledTasks.filter((t) => !['CANCELLED', 'COMPLETED', 'FAILED'].includes(t.status)).map((t) => `${t.taskId} ${t.status}`),
+    );
+    check('cancelled rollout', cancelledJob?.status === 'CANCELLED' && (cancelledJob.counters.CANCELLED ?? 0) > 0 ? [] : [JSON.stringify(cancelledJob)]);
     expect(problems).toEqual({});
     passed = true;
     log(`passed in ${((Date.now() - started) / 1000).toFixed(0)} s (rollout ${((Date.now() - t0) / 1000).toFixed(0)} s)`);

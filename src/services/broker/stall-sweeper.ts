@@ -1,8 +1,8 @@
 /**
- * Runs DeploymentBroker.retryStalled every few seconds in each worker
- * process, one process at a time (a lock in Redis): a cheap query on an
- * index, and the only thing that notices work whose every trigger was lost
- * (see retryStalled).
+ * Runs DeploymentBroker.retryStalled (and BulkOperations.resumeCancels)
+ * every few seconds in each worker process, one process at a time (a lock in
+ * Redis): cheap queries, and the only thing that notices work whose every
+ * trigger was lost (see retryStalled).
  */
 import type { Logger } from 'pino';
 
@@ -12,6 +12,8 @@ export interface SweepLock {
 
 export interface StallSweeperOptions {
   retryStalled: (retryMs: number) => Promise<number>;
+  /** Queues again the cancel pass of cancelled jobs that still have waiting tasks (BulkOperations.resumeCancels). */
+  resumeCancels?: () => Promise<number>;
   lock: SweepLock;
   logger: Logger;
   /** A task waits this long without progress before it is retried (TASK_RETRY_SECONDS). */
@@ -32,6 +34,8 @@ export function startStallSweeper(o: StallSweeperOptions): () => Promise<void> {
     if (!(await o.lock.lock('stall-sweep', every))) return;
     const retried = await o.retryStalled(o.retryMs);
     if (retried > 0) o.logger.info({ retried }, 'woke devices of tasks that had stopped moving');
+    const cancels = (await o.resumeCancels?.()) ?? 0;
+    if (cancels > 0) o.logger.info({ jobs: cancels }, 'queued again the cancel of cancelled jobs with waiting tasks');
   };
   const timer = setInterval(() => {
     if (running) return;

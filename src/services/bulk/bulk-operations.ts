@@ -244,7 +244,12 @@ export class BulkOperations {
       await s.jobs.transition(jobId, 'CANCELLED', { event: 'cancelled', detail: `by ${ctx.caller}` }, now);
       await s.audit.record({ ...ctx, target: `job ${jobId}`, outcome: 'ok' }, now);
     });
-    await this.d.jobs.cancelJob(jobId);
+    // The CANCELLED state, with tasks still waiting, is the durable record of the work left:
+    // if this process dies before the cancel pass is queued (or the pass fails), resumeCancels
+    // queues it again, at the next start or sweep.
+    await this.d.jobs.cancelJob(jobId).catch((err: unknown) => {
+      this.d.logger.warn({ err, jobId }, 'job cancelled; queuing its cancel pass failed, the next sweep queues it');
+    });
   }
 
   /**
@@ -275,9 +280,22 @@ export class BulkOperations {
     }
   }
 
-  /** After a restart: every job still being rolled out gets a dispatch tick (ticks are idempotent). */
+  /**
+   * CANCELLED jobs whose cancel pass never ran to the end (a process killed
+   * between cancelJob's commit and queuing the pass, a pass that failed) get
+   * it queued again: at start and on every stalled-task sweep. The queue job
+   * id is the job's, so a pass already waiting is not doubled. Returns how
+   * many jobs it queued.
+   */
+  async resumeCancels(limit = 1000): Promise<number> {
+    const ids = await this.d.tx.stores.jobs.cancelledWithWaitingTasks(limit);
+    for (const id of ids) await this.d.jobs.cancelJob(id);
+    return ids.length;
+  }
+
+  /** After a restart: every job still being rolled out gets a dispatch tick (ticks are idempotent); unfinished cancels resume. */
   async resume(): Promise<number> {
-    let resumed = 0;
+    let resumed = await this.resumeCancels();
     for (const status of ['CREATED', 'RUNNING'] as const) {
       for (let offset = 0; ; offset += 1000) {
         const jobs = await this.d.tx.stores.jobs.list(status, { offset, limit: 1000 });

@@ -1,16 +1,23 @@
 /**
- * One HTTP notification attempt: POST the Package#0 bytes once and classify
- * the answer. No retries here (see http-sender.ts) and no redirects: Node's
- * http client never follows them, and a 3xx is reported as a configuration
- * error of the notification URL.
+ * One HTTP push attempt (a Package#0 or a bootstrap): POST the bytes once and
+ * classify the answer. No retries here (see http-sender.ts) and no redirects:
+ * Node's http client never follows them, and a 3xx is reported as a
+ * configuration error of the notification URL.
+ *
+ * The answer is reduced to its status code: the status text, headers and
+ * body are the device's words, and the reason ends up in task history that
+ * any API caller reads back.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { CONTENT_TYPE_DM_NOTIFICATION } from '../../dm/notification/wap-push.js';
+import type { AllowedNetworks } from '../../security/allowed-networks.js';
+import { checkedLookup, DestinationRefused, refusedLiteral } from './destination-check.js';
 
 export type HttpAttemptResult =
   | { kind: 'delivered'; status: number }
+  /** The destination address is outside NOTIFICATION_ALLOWED_NETWORKS: nothing was sent. */
+  | { kind: 'refused'; address: string; reason: string }
   | {
       kind: 'failed';
       retryable: boolean;
@@ -22,6 +29,9 @@ export type HttpAttemptResult =
 export interface HttpAttemptRequest {
   url: URL;
   body: Buffer;
+  contentType: string;
+  /** Undefined: any destination. */
+  allowedNetworks: AllowedNetworks | undefined;
   /** Covers connect, request, response headers and the body drain. */
   timeoutMs: number;
   /** Response bytes read (and discarded) before the connection is dropped instead. */
@@ -32,7 +42,9 @@ export interface HttpAttemptRequest {
   signal: AbortSignal;
 }
 
-export function postNotification(req: HttpAttemptRequest): Promise<HttpAttemptResult> {
+export function postOnce(req: HttpAttemptRequest): Promise<HttpAttemptResult> {
+  const literal = refusedLiteral(req.url, req.allowedNetworks);
+  if (literal) return Promise.resolve(refused(literal));
   return new Promise((resolve) => {
     // The status, once known, is the answer even if draining the body then stalls.
     let answer: HttpAttemptResult | undefined;
@@ -50,14 +62,16 @@ export function postNotification(req: HttpAttemptRequest): Promise<HttpAttemptRe
       {
         method: 'POST',
         agent: req.agent,
+        // A host name is checked as resolved, and the connection goes to the address checked.
+        ...(req.allowedNetworks ? { lookup: checkedLookup(req.allowedNetworks) } : {}),
         headers: {
-          'Content-Type': CONTENT_TYPE_DM_NOTIFICATION,
+          'Content-Type': req.contentType,
           'Content-Length': String(req.body.length),
           'User-Agent': req.userAgent,
         },
       },
       (res) => {
-        answer = classify(res.statusCode ?? 0, res.statusMessage, res.headers);
+        answer = classify(res.statusCode ?? 0, res.headers);
         const result = answer;
         drain(res, req.maxDrainBytes, () => finish(result));
       },
@@ -72,23 +86,23 @@ export function postNotification(req: HttpAttemptRequest): Promise<HttpAttemptRe
     };
     req.signal.addEventListener('abort', onAbort, { once: true });
     outgoing.on('error', (e: NodeJS.ErrnoException) => {
+      if (e instanceof DestinationRefused) return finish(refused(e));
       finish(answer ?? { kind: 'failed', retryable: true, reason: `network error: ${e.message || e.code}` });
     });
     outgoing.end(req.body);
   });
 }
 
+function refused(e: DestinationRefused): HttpAttemptResult {
+  return { kind: 'refused', address: e.address, reason: e.message };
+}
+
 /** The outcome of a status code: the retry policy of the HTTP channel lives here. */
-export function classify(status: number, statusText: string | undefined, headers: IncomingHttpHeaders): HttpAttemptResult {
-  const label = `HTTP ${status}${statusText ? ` ${statusText}` : ''}`;
+export function classify(status: number, headers: IncomingHttpHeaders): HttpAttemptResult {
+  const label = `HTTP ${status}`;
   if (status >= 200 && status < 300) return { kind: 'delivered', status };
   if (status >= 300 && status < 400) {
-    const location = headers.location ? ` to ${headers.location}` : '';
-    return {
-      kind: 'failed',
-      retryable: false,
-      reason: `${label}: redirect${location} not followed; configure the final notification URL`,
-    };
+    return { kind: 'failed', retryable: false, reason: `${label}: redirect not followed; configure the final notification URL` };
   }
   if (status === 408 || status === 429 || (status >= 500 && status < 600)) {
     const retryAfterMs = parseRetryAfter(headers['retry-after']);

@@ -1,6 +1,8 @@
 /**
  * Notification over HTTP (contract, "Device notification over HTTP"): POST
  * the raw Package#0 to the device's notificationUrl; 2xx means delivered.
+ * The gateway's one HTTP client for pushes: bootstraps go out through `post`
+ * too, so NOTIFICATION_ALLOWED_NETWORKS is checked in one place.
  * Transient failures (5xx, 408, 429, network errors, timeouts) are retried
  * here with exponential backoff and jitter; the outcome says how many
  * attempts were made and why the last one failed.
@@ -13,8 +15,11 @@
 import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import type { Logger } from 'pino';
+import { CONTENT_TYPE_DM_NOTIFICATION } from '../../dm/notification/wap-push.js';
+import type { AllowedNetworks } from '../../security/allowed-networks.js';
 import { type BackoffPolicy, backoffDelay, sleep } from './backoff.js';
-import { type HttpAttemptResult, postNotification } from './http-attempt.js';
+import { type HttpAttemptResult, postOnce } from './http-attempt.js';
 import {
   type ClosableNotificationSender,
   type NotificationOutcome,
@@ -40,6 +45,10 @@ export interface HttpSenderOptions {
   userAgent?: string;
   /** Jitter source, injectable for tests. */
   random?: () => number;
+  /** NOTIFICATION_ALLOWED_NETWORKS; undefined: any destination. */
+  allowedNetworks?: AllowedNetworks;
+  /** Where a refused destination is logged. */
+  logger?: Logger;
 }
 
 const DEFAULTS = {
@@ -60,6 +69,8 @@ export class HttpNotificationSender implements ClosableNotificationSender {
   private readonly maxDrainBytes: number;
   private readonly userAgent: string;
   private readonly random: () => number;
+  private readonly allowedNetworks: AllowedNetworks | undefined;
+  private readonly logger: Logger | undefined;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private readonly shutdown = new AbortController();
@@ -76,6 +87,8 @@ export class HttpNotificationSender implements ClosableNotificationSender {
     this.maxDrainBytes = o.maxDrainBytes;
     this.userAgent = o.userAgent;
     this.random = o.random ?? Math.random;
+    this.allowedNetworks = o.allowedNetworks;
+    this.logger = o.logger;
     const agentOptions = { keepAlive: true, maxSockets: o.maxSocketsPerOrigin, timeout: o.idleSocketTimeoutMs };
     this.httpAgent = new http.Agent(agentOptions);
     this.httpsAgent = new https.Agent(agentOptions);
@@ -87,8 +100,15 @@ export class HttpNotificationSender implements ClosableNotificationSender {
 
   async send(target: NotificationTarget, trigger: Buffer): Promise<NotificationOutcome> {
     if (!Buffer.isBuffer(trigger) || trigger.length === 0) throw new TypeError('trigger must be a non-empty Buffer');
+    if (!target.notificationUrl) return notDelivered('http', false, 'device has no notificationUrl', 0);
+    return this.post(target.notificationUrl, trigger, CONTENT_TYPE_DM_NOTIFICATION);
+  }
+
+  /** POSTs `body` to a device's URL with the retry policy above (a Package#0, or a bootstrap). */
+  async post(rawUrl: string, body: Buffer, contentType: string): Promise<NotificationOutcome> {
+    if (!Buffer.isBuffer(body) || body.length === 0) throw new TypeError('body must be a non-empty Buffer');
     if (this.shutdown.signal.aborted) throw new Error('HttpNotificationSender is closed');
-    const url = parseNotificationUrl(target.notificationUrl);
+    const url = parseNotificationUrl(rawUrl);
     if (typeof url === 'string') return notDelivered('http', false, url, 0);
 
     let last: Extract<HttpAttemptResult, { kind: 'failed' }> | undefined;
@@ -99,16 +119,23 @@ export class HttpNotificationSender implements ClosableNotificationSender {
         await sleep(wait, this.shutdown.signal);
         if (this.shutdown.signal.aborted) break;
       }
-      attempt++;
-      const result = await postNotification({
+      const result = await postOnce({
         url,
-        body: trigger,
+        body,
+        contentType,
+        allowedNetworks: this.allowedNetworks,
         timeoutMs: this.timeoutMs,
         maxDrainBytes: this.maxDrainBytes,
         agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
         userAgent: this.userAgent,
         signal: this.shutdown.signal,
       });
+      if (result.kind === 'refused') {
+        this.logger?.warn({ host: url.hostname, address: result.address }, 'push refused: destination not in NOTIFICATION_ALLOWED_NETWORKS');
+        // Nothing was sent, so this try is not counted; the operator's list will not change by itself.
+        return notDelivered('http', false, result.reason, attempt);
+      }
+      attempt++;
       if (result.kind === 'delivered') {
         return { delivered: true, channel: 'http', detail: `HTTP ${result.status}`, attempts: attempt };
       }
@@ -128,8 +155,7 @@ export class HttpNotificationSender implements ClosableNotificationSender {
 }
 
 /** The URL to POST to, or why the device's notificationUrl cannot be used. */
-function parseNotificationUrl(raw: string | undefined): URL | string {
-  if (!raw) return 'device has no notificationUrl';
+function parseNotificationUrl(raw: string): URL | string {
   let url: URL;
   try {
     url = new URL(raw);

@@ -18,6 +18,8 @@ export interface NotificationSenderConfig {
   smppUrl: string | undefined;
   logger: Logger;
   http?: HttpSenderOptions;
+  /** The HTTP sender to use (one shared with bootstrap delivery) instead of one built from `http`. */
+  httpSender?: HttpNotificationSender;
   /** SMPP tuning (window, timeouts, source address...). */
   smpp?: Omit<SmppSenderOptions, 'url' | 'log' | 'onDeliveryReceipt'>;
   /** SMSC delivery receipts; by default they are logged at debug level. */
@@ -27,7 +29,7 @@ export interface NotificationSenderConfig {
 }
 
 export function createNotificationSender(c: NotificationSenderConfig): ClosableNotificationSender {
-  const http = new HttpNotificationSender(c.http);
+  const http = c.httpSender ?? new HttpNotificationSender(c.http);
   const sms = c.sms ?? (c.smppUrl ? startSmpp(c.smppUrl, c) : undefined);
   return new CompositeNotificationSender({ http, ...(sms ? { sms } : {}) });
 }

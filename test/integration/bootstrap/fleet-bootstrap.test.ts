@@ -24,6 +24,7 @@ import { buildBootstrapMessage, encodeBootstrap } from '../../../src/dm/bootstra
 import { contentTypeFor, encodeSyncMl, parseSyncMl } from '../../../src/dm/codec/index.js';
 import type { Command, SyncMlMessage } from '../../../src/dm/codec/types.js';
 import { Fleet } from '../../../src/simulator/fleet.js';
+import { HttpNotificationSender } from '../../../src/transport/notification/http-sender.js';
 
 const IMSI = '001010123456789';
 const FACTORY_URL = 'http://127.0.0.1:9/factory-dm';
@@ -39,6 +40,13 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+/** The gateway's HTTP push client, closed after the test. */
+function push(attempts: number): HttpNotificationSender {
+  const sender = new HttpNotificationSender({ timeoutMs: 2000, attempts });
+  cleanups.push(() => sender.close());
+  return sender;
+}
 
 /** Records every POST; answers each with header Status 212, a 200 for every command, Final: the session ends. */
 async function gatewayStandIn(): Promise<{ url: string; posts: Recorded[]; first: Promise<Recorded> }> {
@@ -142,7 +150,7 @@ describe('bootstrap over HTTP to a simulated device', () => {
       expect(device.account).toMatchObject({ serverUrl: FACTORY_URL, serverId: 'factory-server' });
 
       const b = bootstrapFor(device.devId, gateway.url, authType);
-      const out = await deliverBootstrap(device.notificationUrl!, b.body, b.contentType, { timeoutMs: 2000, attempts: 2 });
+      const out = await deliverBootstrap(push(2), device.notificationUrl!, b.body, b.contentType);
       expect(out).toEqual({ delivered: true, channel: 'http', detail: 'HTTP 200', attempts: 1 });
 
       expect(device.account).toEqual({
@@ -195,8 +203,8 @@ describe('bootstrap over HTTP to a simulated device', () => {
     const fleet = await startFleet();
     const device = fleet.devices[0]!;
     const forged = bootstrapFor(device.devId, gateway.url, 'md5', '001010999999999');
-    const out = await deliverBootstrap(device.notificationUrl!, forged.body, forged.contentType, { timeoutMs: 2000, attempts: 3 });
-    expect(out).toEqual({ delivered: false, channel: 'http', retryable: false, reason: 'HTTP 400: bad-mac', attempts: 1 });
+    const out = await deliverBootstrap(push(3), device.notificationUrl!, forged.body, forged.contentType);
+    expect(out).toEqual({ delivered: false, channel: 'http', retryable: false, reason: 'HTTP 400', attempts: 1 });
     expect(device.account).toMatchObject({ serverUrl: FACTORY_URL, serverId: 'factory-server' });
     expect(fleet.stats()).toMatchObject({ bootstraps: 0, bootstrapsRejected: 1 });
     expect(gateway.posts).toHaveLength(0);
@@ -207,7 +215,7 @@ describe('bootstrap over HTTP to a simulated device', () => {
     const fleet = await startFleet();
     const device = fleet.devices[0]!;
     const b = bootstrapFor(device.devId, gateway.url, 'md5');
-    const out = await deliverBootstrap(fleet.bootstrapUrlFor(device.devId)!, b.body, b.contentType, { timeoutMs: 2000, attempts: 1 });
+    const out = await deliverBootstrap(push(1), fleet.bootstrapUrlFor(device.devId)!, b.body, b.contentType);
     expect(out).toMatchObject({ delivered: true });
     expect(device.account.serverUrl).toBe(gateway.url);
     await gateway.first;

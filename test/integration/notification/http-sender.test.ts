@@ -1,5 +1,7 @@
 /** HTTP notification sender against a real http.Server on 127.0.0.1. */
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AllowedNetworks } from '../../../src/security/allowed-networks.js';
 import { HttpNotificationSender, type HttpSenderOptions } from '../../../src/transport/notification/http-sender.js';
 import { closedPort, type RecordingServer, recordingServer, trigger } from './helpers.js';
 
@@ -83,7 +85,7 @@ describe('HTTP notification sender', () => {
     expect(outcome.delivered === false && outcome.reason).toMatch(/ECONNREFUSED/);
   });
 
-  it('does not follow a redirect and reports it as a configuration error', async () => {
+  it('does not follow a redirect and reports it as a configuration error, without the device-given Location', async () => {
     server = await recordingServer((req, res) => {
       if (req.url === '/old') res.writeHead(302, { Location: '/new' }).end();
       else res.writeHead(200).end();
@@ -91,7 +93,7 @@ describe('HTTP notification sender', () => {
     sender = new HttpNotificationSender(FAST);
     const outcome = await sender.send(device(`${server.url}/old`), trigger());
     expect(outcome).toMatchObject({ delivered: false, retryable: false, attempts: 1 });
-    expect(outcome.delivered === false && outcome.reason).toMatch(/^HTTP 302.*redirect to \/new not followed/);
+    expect(outcome.delivered === false && outcome.reason).toBe('HTTP 302: redirect not followed; configure the final notification URL');
     expect(server.requests.map((r) => r.url)).toEqual(['/old']);
   });
 
@@ -130,5 +132,57 @@ describe('HTTP notification sender', () => {
     await sender.close();
     await expect(pending).resolves.toMatchObject({ delivered: false, retryable: true, reason: 'notification sender closed' });
     await expect(sender.send(device(server.url), trigger())).rejects.toThrow(/closed/);
+  });
+});
+
+describe('HTTP push destination check (NOTIFICATION_ALLOWED_NETWORKS)', () => {
+  const networks = (text: string) => {
+    const n = AllowedNetworks.parse(text);
+    if (!(n instanceof AllowedNetworks)) throw new Error(n.problems.join('; '));
+    return n;
+  };
+  const refusal = (address: string) => ({
+    delivered: false,
+    channel: 'http',
+    retryable: false,
+    reason: `destination ${address} not in NOTIFICATION_ALLOWED_NETWORKS`,
+    attempts: 0,
+  });
+
+  it('connects nowhere outside the allowed networks and logs the refusal', async () => {
+    server = await recordingServer((_req, res) => res.writeHead(204).end());
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    sender = new HttpNotificationSender({ ...FAST, allowedNetworks: networks('10.0.0.0/8,fd00::/8'), logger });
+    const port = new URL(server.url).port;
+    expect(await sender.send(device(`${server.url}/n`), trigger())).toEqual(refusal('127.0.0.1'));
+    // A host name is checked as resolved; an IPv4-mapped IPv6 literal as the IPv4 address it maps.
+    expect(await sender.send(device(`http://localhost:${port}/n`), trigger())).toEqual(refusal('127.0.0.1'));
+    expect(await sender.send(device(`http://[::ffff:127.0.0.1]:${port}/n`), trigger())).toEqual(refusal('::ffff:7f00:1'));
+    expect(server.connections).toBe(0);
+    expect(lines.map((l) => JSON.parse(l) as { msg: string; address: string })).toEqual([
+      expect.objectContaining({ address: '127.0.0.1', msg: expect.stringMatching(/NOTIFICATION_ALLOWED_NETWORKS/) }),
+      expect.objectContaining({ address: '127.0.0.1' }),
+      expect.objectContaining({ address: '::ffff:7f00:1' }),
+    ]);
+  });
+
+  it('delivers inside the allowed networks, to an address or a host name', async () => {
+    server = await recordingServer((_req, res) => res.writeHead(204).end());
+    sender = new HttpNotificationSender({ ...FAST, allowedNetworks: networks('127.0.0.0/8') });
+    const port = new URL(server.url).port;
+    expect(await sender.send(device(`${server.url}/n`), trigger())).toMatchObject({ delivered: true, attempts: 1 });
+    expect(await sender.send(device(`http://localhost:${port}/n`), trigger())).toMatchObject({ delivered: true, attempts: 1 });
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('keeps only the status code of a failed answer, never the text a device sent with it', async () => {
+    const marker = 'device-said-XYZZY';
+    server = await recordingServer((_req, res, n) => {
+      res.writeHead(n === 0 ? 503 : 400, marker, { 'content-type': 'text/plain' }).end(marker);
+    });
+    sender = new HttpNotificationSender({ ...FAST, attempts: 3 });
+    const outcome = await sender.post(`${server.url}/b`, Buffer.from('x'), 'application/vnd.syncml.dm+wbxml');
+    expect(outcome).toEqual({ delivered: false, channel: 'http', retryable: false, reason: 'HTTP 400', attempts: 2 });
   });
 });
