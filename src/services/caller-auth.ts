@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import { DmwsiError, invalidArgument } from '../domain/errors.js';
 import { type Caller, type CallerRole, isRole } from '../domain/roles.js';
+import { decodeCanonicalBase64 } from '../security/canonical-base64.js';
 import type { ApiUser, Clock, Sealer, SessionStore, Transactor } from './ports.js';
 
 export interface PasswordHasher {
@@ -112,7 +113,10 @@ export class CallerAuthService {
     if (Number.isNaN(created) || Math.abs(now - created) > this.deps.maxSkewSeconds * 1000) {
       throw authFailed('UsernameToken Created is missing or outside the allowed clock skew');
     }
-    const nonce = Buffer.from(token.nonce, 'base64');
+    // Canonical only: the replay cache is keyed on the bytes, and a lenient decoder would let a
+    // captured request be replayed with its nonce spelt another way (unpadded, junk, URL-safe).
+    const nonce = decodeCanonicalBase64(token.nonce);
+    if (!nonce) throw authFailed('UsernameToken Nonce must be canonical base64 (standard alphabet, padded)');
     if (nonce.length < 8) throw authFailed('UsernameToken Nonce must carry at least 8 bytes');
     const user = await this.usableUser(token.username);
     if (!user) throw authFailed();
@@ -125,7 +129,7 @@ export class CallerAuthService {
     const ok = given.length === expected.length && crypto.timingSafeEqual(given, expected);
     const caller = await this.settle(user, ok);
     const fresh = await this.deps.sessions.claimOnce(
-      `wsse-nonce:${user.username}:${token.nonce}`,
+      `wsse-nonce:${user.username}:${nonce.toString('base64')}`,
       this.deps.maxSkewSeconds * 2,
     );
     if (!fresh) throw authFailed('UsernameToken Nonce was already used (replay)');
