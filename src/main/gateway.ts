@@ -19,6 +19,7 @@ import { TypeormTransactor } from '../persistence/transactor.js';
 import { connectRedis, RedisSessionStore } from '../queue/redis.js';
 import { hashPassword, verifyPassword } from '../security/password-hash.js';
 import { loadSecretKey, randomSecret, SecretBox } from '../security/secret-box.js';
+import { boundedPasswordHasher } from '../services/bounded-password-hasher.js';
 import { CallerAuthService } from '../services/caller-auth.js';
 import { DeviceManagerService } from '../services/device-manager.js';
 import { type Clock, systemClock } from '../services/ports.js';
@@ -119,7 +120,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       tx,
       sessions: new RedisSessionStore(redis, `${config.queuePrefix}:`),
       sealer,
-      hasher: { hash: hashPassword, verify: verifyPassword },
+      hasher: boundedPasswordHasher({ hash: hashPassword, verify: verifyPassword }, config.passwordHashConcurrency),
       clock,
       sessionTtlSeconds: config.userSessionTtlSeconds,
       maxSkewSeconds: config.wsSecurityMaxSkewSeconds,
