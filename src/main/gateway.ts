@@ -161,6 +161,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     closers.push(() => jobsRedis.quit());
     const jobs = new BullTaskJobs(jobsRedis, prefix, logger);
     closers.unshift(() => jobs.close());
+    const brokerCache = new RedisBrokerCache(redis, prefix);
     const broker = new DeploymentBroker({
       tx,
       devices: {
@@ -169,7 +170,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         withdraw: (id, ids) => deviceCommands.withdraw(id, ids),
       },
       jobs,
-      cache: new RedisBrokerCache(redis, prefix),
+      cache: brokerCache,
       clock,
       logger,
       taskDeadlineMs: config.taskDeadlineSeconds * 1000,
@@ -186,6 +187,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       tx,
       clock,
       logger,
+      retries: brokerCache,
       deliver: (url, body, contentType) => deliverBootstrap(url, body, contentType, { timeoutMs: 5000, attempts: 3 }),
       schedule: async (taskId) => {
         await jobs.bootstrap(taskId);
@@ -196,7 +198,6 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       taskDeadlineMs: config.taskDeadlineSeconds * 1000,
     });
     dmEvents.onSessionStarted((deviceId, previous, at) => bootstrap.onSessionStarted(deviceId, previous, at));
-    const brokerCache = new RedisBrokerCache(redis, prefix);
     const bulk = new BulkOperations({
       tx,
       jobs,

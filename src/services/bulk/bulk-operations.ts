@@ -23,6 +23,7 @@ import {
 } from '../../domain/tasks.js';
 import { sseCorrelator } from '../broker/plan.js';
 import type { CallContext, Clock, DeviceTarget, Transactor } from '../ports.js';
+import { idForCall } from '../retried-call.js';
 import { resolveTargets } from './targets.js';
 
 export interface BulkJobs {
@@ -58,7 +59,6 @@ export interface OperationRequestInput {
 }
 
 const BATCH = 1000;
-const IDEMPOTENCY_TTL_SECONDS = 600;
 const TERMINAL_JOB: ReadonlySet<JobStatus> = new Set(['CANCELLED', 'COMPLETED', 'COMPLETED_WITH_ERRORS']);
 const OPEN: ReadonlySet<TaskStatus> = new Set(['QUEUED', 'NOTIFYING', 'IN_SESSION', 'SCHEDULED']);
 
@@ -91,8 +91,7 @@ export class BulkOperations {
       }
       planned.push({ device, operation: validated.operation, bOptin: false, policy: 30 });
     }
-    const key = contentKey(ctx.caller, { operation, targets, options });
-    return this.createJob(ctx, operation.name, validated.operation, options, planned, key, {
+    return this.createJob(ctx, operation.name, validated.operation, options, planned, {
       rejected: resolved.rejected,
       duplicates: resolved.duplicates,
     });
@@ -125,8 +124,7 @@ export class BulkOperations {
     }
     const names = new Set(planned.map((p) => p.operation.name));
     const name = names.size === 1 ? [...names][0]! : 'MIXED';
-    const key = contentKey(ctx.caller, requests);
-    return this.createJob(ctx, name, undefined, {}, planned, key, { rejected: [], duplicates: 0 });
+    return this.createJob(ctx, name, undefined, {}, planned, { rejected: [], duplicates: 0 });
   }
 
   private async createJob(
@@ -135,10 +133,10 @@ export class BulkOperations {
     operation: OperationDefinition | undefined,
     options: DeploymentOptions,
     planned: PlannedTask[],
-    idempotencyKey: string,
     report: { rejected: { target: string; reason: string }[]; duplicates: number },
   ): Promise<string> {
-    const jobId = await this.d.cache.rememberFirst(`idem-job:${idempotencyKey}`, crypto.randomUUID(), IDEMPOTENCY_TTL_SECONDS);
+    const jobId = await idForCall(this.d.cache, ctx, crypto.randomUUID());
+    // A retry of a call that ended before its job was fully written goes on writing it.
     const existing = await this.d.tx.stores.jobs.get(jobId);
     if (existing && existing.status !== 'CREATED') return jobId;
     const now = this.d.clock.now();
@@ -316,8 +314,4 @@ export class BulkOperations {
     if (!job) throw notFound('job', jobId);
     return job;
   }
-}
-
-function contentKey(caller: string, content: unknown): string {
-  return crypto.createHash('sha256').update(`${caller}\0${JSON.stringify(content)}`).digest('base64url');
 }
