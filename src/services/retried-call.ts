@@ -26,3 +26,19 @@ export async function idForCall(ids: FirstIds, ctx: CallContext, proposed: strin
   const key = crypto.createHash('sha256').update(`${ctx.caller}\0${ctx.operation}\0${ctx.messageId}`).digest('base64url');
   return ids.rememberFirst(`retry:${key}`, proposed, RETRY_WINDOW_SECONDS);
 }
+
+/**
+ * Writes a call's new work under its id; false when a simultaneous copy of
+ * the same retried call (an OSS retrying while the first is still running)
+ * wrote it first, which makes the write fail on the id: that copy's work is
+ * then this call's answer too.
+ */
+export async function writeFirst(ctx: CallContext, write: () => Promise<unknown>, written: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (err) {
+    if (ctx.messageId && (await written())) return false;
+    throw err;
+  }
+}

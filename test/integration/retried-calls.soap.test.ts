@@ -112,6 +112,12 @@ describe('retried calls', () => {
     expect(await create('other', id)).toBe(b);
   });
 
+  it.each(creators)('%s answers simultaneous copies of one retried call with one id', async (_op, create) => {
+    const id = newMessageId();
+    const ids = await Promise.all([create('own', id), create('own', id), create('own', id)]);
+    expect(new Set(ids).size).toBe(1);
+  });
+
   it('gives a new job for a deployment submitted again after cancelJob', async () => {
     const first = await createDeployments(bulk);
     await callWith(bulk, 'cancelJob', { userSession: '', jobId: first });

@@ -15,7 +15,7 @@ import { buildDmAccount } from '../../dm/bootstrap/dmacc.js';
 import { buildBootstrapMessage, encodeBootstrap } from '../../dm/bootstrap/message.js';
 import type { NotificationOutcome } from '../../dm/server/ports.js';
 import type { CallContext, Clock, DeviceRecord, Transactor } from '../ports.js';
-import { type FirstIds, idForCall } from '../retried-call.js';
+import { type FirstIds, idForCall, writeFirst } from '../retried-call.js';
 
 export interface BootstrapDeps {
   tx: Transactor;
@@ -81,11 +81,16 @@ export class BootstrapService {
       createdAt: new Date(now),
       updatedAt: new Date(now),
     };
-    await this.d.tx.run(async (s) => {
-      await s.tasks.insert(task, 'created', `bootstrap for ${device.deviceId}`);
-      await s.audit.record({ ...ctx, target: `${device.deviceId} task ${task.taskId}`, outcome: 'ok' }, now);
-    });
-    await this.d.schedule(task.taskId);
+    const wrote = await writeFirst(
+      ctx,
+      () =>
+        this.d.tx.run(async (s) => {
+          await s.tasks.insert(task, 'created', `bootstrap for ${device.deviceId}`);
+          await s.audit.record({ ...ctx, target: `${device.deviceId} task ${task.taskId}`, outcome: 'ok' }, now);
+        }),
+      () => this.d.tx.stores.tasks.get(taskId),
+    );
+    if (wrote) await this.d.schedule(task.taskId);
     return task.taskId;
   }
 

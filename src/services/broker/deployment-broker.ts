@@ -23,7 +23,7 @@ import {
 } from '../../domain/tasks.js';
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
-import { idForCall } from '../retried-call.js';
+import { idForCall, writeFirst } from '../retried-call.js';
 import { interpretRun, interpretScheduleReport } from './interpret.js';
 import {
   attemptOf,
@@ -110,14 +110,20 @@ export class DeploymentBroker {
       createdAt: new Date(now),
       updatedAt: new Date(now),
     };
-    await this.d.tx.run(async (s) => {
-      await s.tasks.insert(task, 'created', `${operation.name} for ${device.deviceId}`);
-      if (input.testCycle) {
-        const plan = runRequest(task, capability.sseRoot, schedule);
-        await s.tasks.transition(taskId, 'COMPLETED', { event: 'test-cycle', detail: JSON.stringify(plan) }, now);
-      }
-      await s.audit.record({ ...ctx, target: `${device.deviceId} task ${taskId}`, outcome: 'ok' }, now);
-    });
+    const wrote = await writeFirst(
+      ctx,
+      () =>
+        this.d.tx.run(async (s) => {
+          await s.tasks.insert(task, 'created', `${operation.name} for ${device.deviceId}`);
+          if (input.testCycle) {
+            const plan = runRequest(task, capability.sseRoot, schedule);
+            await s.tasks.transition(taskId, 'COMPLETED', { event: 'test-cycle', detail: JSON.stringify(plan) }, now);
+          }
+          await s.audit.record({ ...ctx, target: `${device.deviceId} task ${taskId}`, outcome: 'ok' }, now);
+        }),
+      () => stores.tasks.get(taskId),
+    );
+    if (!wrote) return taskId;
     if (!input.testCycle) {
       // Two adds, not one addBulk: an ioredis pipeline on BullMQ's connection costs more to build
       // (it copies every script command) than the second socket write it saves (measured).
