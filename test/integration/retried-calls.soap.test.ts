@@ -118,6 +118,15 @@ describe('retried calls', () => {
     expect(new Set(ids).size).toBe(1);
   });
 
+  it('writes the tasks of a simultaneously retried createDeployments once', async () => {
+    const id = newMessageId();
+    const [jobId] = await Promise.all([createDeployments(bulk, id), createDeployments(bulk, id)]);
+    const tasks = await gw.dataSource.query('SELECT count(*) AS n FROM task WHERE job_id = ?', [jobId]);
+    expect(Number(tasks[0].n)).toBe(2);
+    const job = await callWith<{ jobData: { total: number; queued: number } }>(bulk, 'getJobById', { userSession: '', jobId });
+    expect(job.jobData).toMatchObject({ total: 2, queued: 2 });
+  });
+
   it('gives a new job for a deployment submitted again after cancelJob', async () => {
     const first = await createDeployments(bulk);
     await callWith(bulk, 'cancelJob', { userSession: '', jobId: first });

@@ -23,7 +23,7 @@ import {
 } from '../../domain/tasks.js';
 import { sseCorrelator } from '../broker/plan.js';
 import type { CallContext, Clock, DeviceTarget, Transactor } from '../ports.js';
-import { idForCall } from '../retried-call.js';
+import { idForCall, writeFirst } from '../retried-call.js';
 import { resolveTargets } from './targets.js';
 
 export interface BulkJobs {
@@ -161,20 +161,28 @@ export class BulkOperations {
       cancelled: 0,
       expired: 0,
     };
+    // A simultaneous copy of this retried call may write the job and any batch first: then it is written.
+    let resuming = existing !== undefined;
     if (!existing) {
-      await this.d.tx.run(async (s) => {
-        await s.jobs.insert(job, 'created', `${planned.length} task(s)`);
-        if (report.rejected.length || report.duplicates) {
-          const shown = report.rejected.slice(0, 50).map((r) => `${r.target}: ${r.reason}`).join('; ');
-          await s.jobs.note(
-            jobId,
-            'targets-rejected',
-            `${report.rejected.length} rejected, ${report.duplicates} duplicate(s)${shown ? ` — ${shown}` : ''}`,
-            now,
-          );
-        }
-        await s.audit.record({ ...ctx, target: `job ${jobId} (${planned.length} tasks)`, outcome: 'ok' }, now);
-      });
+      const wrote = await writeFirst(
+        ctx,
+        () =>
+          this.d.tx.run(async (s) => {
+            await s.jobs.insert(job, 'created', `${planned.length} task(s)`);
+            if (report.rejected.length || report.duplicates) {
+              const shown = report.rejected.slice(0, 50).map((r) => `${r.target}: ${r.reason}`).join('; ');
+              await s.jobs.note(
+                jobId,
+                'targets-rejected',
+                `${report.rejected.length} rejected, ${report.duplicates} duplicate(s)${shown ? ` — ${shown}` : ''}`,
+                now,
+              );
+            }
+            await s.audit.record({ ...ctx, target: `job ${jobId} (${planned.length} tasks)`, outcome: 'ok' }, now);
+          }),
+        () => this.d.tx.stores.jobs.get(jobId),
+      );
+      resuming = !wrote;
     }
     // Batches of tasks, one transaction each; task ids are derived from the job, so a retried call resumes.
     for (let i = 0; i < planned.length; i += BATCH) {
@@ -200,8 +208,9 @@ export class BulkOperations {
           updatedAt: new Date(now),
         };
       });
-      if (existing && (await this.d.tx.stores.tasks.get(batch[batch.length - 1]!.taskId))) continue;
-      await this.d.tx.run((s) => s.jobs.insertTasks(jobId, batch, now));
+      const last = () => this.d.tx.stores.tasks.get(batch[batch.length - 1]!.taskId);
+      if (resuming && (await last())) continue;
+      await writeFirst(ctx, () => this.d.tx.run((s) => s.jobs.insertTasks(jobId, batch, now)), last);
     }
     const startAt = options.startAt?.getTime() ?? now;
     await this.d.jobs.jobDeadline(jobId, deadline);
