@@ -21,7 +21,8 @@
  * 3. `soap`, doOperation over SOAP: autocannon, `connections` connections for
  *    `duration` seconds, QUERY (Get ./DevInfo/Mod) on the fleet's phone
  *    numbers round-robin; once every device had one, the next round uses
- *    another URI, so no two requests share an idempotency key. The devices
+ *    another URI (no longer needed: only a WS-Addressing MessageID makes a
+ *    call a retry, and the bench sends none; kept so figures stay comparable). The devices
  *    are the live fleet, so the gateway also runs the notify jobs and DM
  *    sessions these tasks cause while it answers (as a role=all gateway
  *    does); the sessions run meanwhile are printed.

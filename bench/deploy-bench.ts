@@ -10,7 +10,7 @@
  * nothing and the call's own work is all there is: parse and validate the
  * request, resolve the targets, write the job and its N tasks with their
  * history rows, queue the job's deadline and dispatch jobs. Each run uses
- * another AtTime, so no call is an idempotent repeat of an earlier one.
+ * another AtTime (and no call carries a WS-Addressing MessageID, so none is a retry).
  *
  * Printed per run: seconds to the answer, the gateway's CPU seconds meanwhile
  * (from /proc), and the gateway's peak RSS (VmHWM) after the run.

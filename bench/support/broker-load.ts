@@ -14,8 +14,9 @@ import { FLEET_NODE_ARGS, ROOT, type Started } from './processes.js';
 
 export const NS = 'urn:dmwsi-gateway:1.0';
 
-export function envelope(body: string): string {
-  return `<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="${NS}"><s:Body>${body}</s:Body></s:Envelope>`;
+export function envelope(body: string, header = ''): string {
+  const head = header ? `<s:Header>${header}</s:Header>` : '';
+  return `<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="${NS}">${head}<s:Body>${body}</s:Body></s:Envelope>`;
 }
 
 export const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -48,6 +48,8 @@ export interface Config {
   /** Open DM sessions allowed at once, cluster-wide; a new one beyond it is refused (503). 0: no cap. */
   dmMaxSessions: number;
   wsSecurityMaxSkewSeconds: number;
+  /** argon2 hashes/verifications at once per process; one more is refused with Overloaded. */
+  passwordHashConcurrency: number;
   queuePrefix: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -207,6 +209,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     databaseWaitSeconds: int(r, 'DATABASE_WAIT_SECONDS', 120, 0, 24 * 3600),
     workerConcurrency: int(r, 'WORKER_CONCURRENCY', 32, 1, 1000),
     wsSecurityMaxSkewSeconds: int(r, 'WSSE_MAX_SKEW_SECONDS', 300, 10, 3600),
+    // 4: the size of libuv's default thread pool, where argon2 runs; more would only queue there.
+    passwordHashConcurrency: int(r, 'PASSWORD_HASH_CONCURRENCY', 4, 1, 256),
     queuePrefix: str(r, 'QUEUE_PREFIX', 'dmwsi'),
     logLevel: oneOf(r, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     ...overrides,

@@ -19,6 +19,7 @@ import { TypeormTransactor } from '../persistence/transactor.js';
 import { connectRedis, RedisSessionStore } from '../queue/redis.js';
 import { hashPassword, verifyPassword } from '../security/password-hash.js';
 import { loadSecretKey, randomSecret, SecretBox } from '../security/secret-box.js';
+import { boundedPasswordHasher } from '../services/bounded-password-hasher.js';
 import { CallerAuthService } from '../services/caller-auth.js';
 import { DeviceManagerService } from '../services/device-manager.js';
 import { type Clock, systemClock } from '../services/ports.js';
@@ -120,7 +121,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       tx,
       sessions: new RedisSessionStore(redis, `${config.queuePrefix}:`),
       sealer,
-      hasher: { hash: hashPassword, verify: verifyPassword },
+      hasher: boundedPasswordHasher({ hash: hashPassword, verify: verifyPassword }, config.passwordHashConcurrency),
       clock,
       sessionTtlSeconds: config.userSessionTtlSeconds,
       maxSkewSeconds: config.wsSecurityMaxSkewSeconds,
@@ -167,6 +168,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     closers.push(() => jobsRedis.quit());
     const jobs = new BullTaskJobs(jobsRedis, prefix, logger);
     closers.unshift(() => jobs.close());
+    const brokerCache = new RedisBrokerCache(redis, prefix);
     const broker = new DeploymentBroker({
       tx,
       devices: {
@@ -175,7 +177,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         withdraw: (id, ids) => deviceCommands.withdraw(id, ids),
       },
       jobs,
-      cache: new RedisBrokerCache(redis, prefix),
+      cache: brokerCache,
       clock,
       logger,
       taskDeadlineMs: config.taskDeadlineSeconds * 1000,
@@ -192,6 +194,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       tx,
       clock,
       logger,
+      retries: brokerCache,
       deliver: (url, body, contentType) => deliverBootstrap(httpPush, url, body, contentType),
       schedule: async (taskId) => {
         await jobs.bootstrap(taskId);
@@ -202,7 +205,6 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       taskDeadlineMs: config.taskDeadlineSeconds * 1000,
     });
     dmEvents.onSessionStarted((deviceId, previous, at) => bootstrap.onSessionStarted(deviceId, previous, at));
-    const brokerCache = new RedisBrokerCache(redis, prefix);
     const bulk = new BulkOperations({
       tx,
       jobs,

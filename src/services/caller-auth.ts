@@ -2,11 +2,13 @@
  * Who is calling: API users with argon2id password hashes, WS-Security
  * UsernameToken (PasswordText, or PasswordDigest with a replay cache), and
  * userSession tokens from login. Repeated failures lock a user out for a
- * growing time.
+ * growing time. Every user name, known or not, disabled or locked, costs the
+ * same work and gets the same answer, so names cannot be enumerated.
  */
 import crypto from 'node:crypto';
 import { DmwsiError, invalidArgument } from '../domain/errors.js';
 import { type Caller, type CallerRole, isRole } from '../domain/roles.js';
+import { decodeCanonicalBase64 } from '../security/canonical-base64.js';
 import type { ApiUser, Clock, Sealer, SessionStore, Transactor } from './ports.js';
 
 export interface PasswordHasher {
@@ -39,7 +41,10 @@ const MAX_LOCK_MS = 15 * 60_000;
 const VERIFIED_TTL_MS = 60_000;
 const VERIFIED_MAX = 10_000;
 
-const authFailed = (why = 'unknown user or wrong password') => new DmwsiError('AuthenticationFailed', why);
+/** The one answer to a refused user name and password, whatever the reason (unknown, wrong, disabled, locked). */
+export const CREDENTIALS_REFUSED = 'user name or password not accepted';
+
+const authFailed = (why = CREDENTIALS_REFUSED) => new DmwsiError('AuthenticationFailed', why);
 
 function lockFor(failures: number): number {
   return failures < FREE_FAILURES ? 0 : Math.min(MAX_LOCK_MS, 30_000 * 2 ** (failures - FREE_FAILURES));
@@ -56,7 +61,10 @@ export class CallerAuthService {
    * Keyed by a hash of user and password; never persisted.
    */
   private readonly verified = new Map<string, { caller: Caller; until: number }>();
+  /** Checks under way, by the same key: a burst of calls with one token costs one argon2 run. */
+  private readonly checking = new Map<string, Promise<Caller>>();
   private dummyHash: Promise<string> | undefined;
+  private dummySealed: string | undefined;
 
   constructor(private readonly deps: CallerAuthDeps) {}
 
@@ -92,18 +100,21 @@ export class CallerAuthService {
     const hit = this.verified.get(key);
     const now = this.deps.clock.now();
     if (hit && hit.until > now) return hit.caller;
-
-    const user = await this.usableUser(username);
-    if (!user) {
-      // Same work as for a real user, so timing does not reveal which names exist.
-      await this.deps.hasher.verify(await this.dummy(), password);
-      throw authFailed();
-    }
-    const ok = await this.deps.hasher.verify(user.passwordHash, password);
-    const caller = await this.settle(user, ok);
+    const pending = this.checking.get(key);
+    if (pending) return pending;
+    const check = this.checkPassword(username, password).finally(() => this.checking.delete(key));
+    this.checking.set(key, check);
+    const caller = await check;
     if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
     this.verified.set(key, { caller, until: now + VERIFIED_TTL_MS });
     return caller;
+  }
+
+  private async checkPassword(username: string, password: string): Promise<Caller> {
+    const user = await this.deps.tx.stores.users.get(username);
+    // An unknown name is checked against a dummy hash with the same parameters: one argon2 run for every name.
+    const ok = await this.deps.hasher.verify(user?.passwordHash ?? (await this.dummy()), password);
+    return this.settle(username, user, ok);
   }
 
   async verifyDigest(token: DigestToken): Promise<Caller> {
@@ -112,20 +123,24 @@ export class CallerAuthService {
     if (Number.isNaN(created) || Math.abs(now - created) > this.deps.maxSkewSeconds * 1000) {
       throw authFailed('UsernameToken Created is missing or outside the allowed clock skew');
     }
-    const nonce = Buffer.from(token.nonce, 'base64');
+    // Canonical only: the replay cache is keyed on the bytes, and a lenient decoder would let a
+    // captured request be replayed with its nonce spelt another way (unpadded, junk, URL-safe).
+    const nonce = decodeCanonicalBase64(token.nonce);
+    if (!nonce) throw authFailed('UsernameToken Nonce must be canonical base64 (standard alphabet, padded)');
     if (nonce.length < 8) throw authFailed('UsernameToken Nonce must carry at least 8 bytes');
-    const user = await this.usableUser(token.username);
-    if (!user) throw authFailed();
-    const password = this.deps.sealer.open(user.passwordSealed);
+    const user = await this.deps.tx.stores.users.get(token.username);
+    // An unknown name opens a dummy sealed password: the same decryption and digest as a known one.
+    this.dummySealed ??= this.deps.sealer.seal(crypto.randomBytes(16).toString('hex'));
+    const password = this.deps.sealer.open(user?.passwordSealed ?? this.dummySealed);
     const expected = crypto
       .createHash('sha1')
       .update(Buffer.concat([nonce, Buffer.from(token.created, 'utf8'), Buffer.from(password, 'utf8')]))
       .digest();
     const given = Buffer.from(token.digest, 'base64');
     const ok = given.length === expected.length && crypto.timingSafeEqual(given, expected);
-    const caller = await this.settle(user, ok);
+    const caller = await this.settle(token.username, user, ok);
     const fresh = await this.deps.sessions.claimOnce(
-      `wsse-nonce:${user.username}:${token.nonce}`,
+      `wsse-nonce:${caller.username}:${nonce.toString('base64')}`,
       this.deps.maxSkewSeconds * 2,
     );
     if (!fresh) throw authFailed('UsernameToken Nonce was already used (replay)');
@@ -154,29 +169,33 @@ export class CallerAuthService {
     return `user-session:${sha256(token).toString('base64url')}`;
   }
 
-  private async usableUser(username: string): Promise<ApiUser | undefined> {
-    const user = await this.deps.tx.stores.users.get(username);
-    if (!user || user.disabled) return undefined;
-    if (user.lockedUntil !== undefined && user.lockedUntil > this.deps.clock.now()) {
-      throw authFailed('too many failed sign-ins: this user is locked for a while');
-    }
-    return user;
-  }
-
-  private async settle(user: ApiUser, ok: boolean): Promise<Caller> {
+  /**
+   * The outcome of a checked password, decided after the same work for every
+   * name. Every refusal writes the failure count, an unknown name included
+   * (an update that matches no row), so a wrong password for a real user
+   * takes no longer than any password for a made-up one; the answer's text is
+   * the same too. A right password while locked or disabled counts no failure.
+   */
+  private async settle(username: string, user: ApiUser | undefined, ok: boolean): Promise<Caller> {
     const now = this.deps.clock.now();
-    if (!ok) {
-      const failures = user.failedLogins + 1;
-      const lock = lockFor(failures);
-      await this.deps.tx.stores.users.recordFailure(user.username, failures, lock ? now + lock : undefined, now);
-      throw authFailed();
+    const locked = user?.lockedUntil !== undefined && user.lockedUntil > now;
+    if (user && ok && !user.disabled && !locked) {
+      if (user.failedLogins > 0) await this.deps.tx.stores.users.recordSuccess(user.username, now);
+      return { username: user.username, role: user.role };
     }
-    if (user.failedLogins > 0) await this.deps.tx.stores.users.recordSuccess(user.username, now);
-    return { username: user.username, role: user.role };
+    const failures = (user?.failedLogins ?? 0) + (ok ? 0 : 1);
+    const lock = ok ? 0 : lockFor(failures);
+    const until = lock ? now + lock : locked ? user?.lockedUntil : undefined;
+    await this.deps.tx.stores.users.recordFailure(username, failures, until, now);
+    throw authFailed();
   }
 
   private dummy(): Promise<string> {
-    this.dummyHash ??= this.deps.hasher.hash(crypto.randomBytes(16).toString('hex'));
+    // A refused hash (Overloaded) is not kept: the next unknown name tries again.
+    this.dummyHash ??= this.deps.hasher.hash(crypto.randomBytes(16).toString('hex')).catch((err: unknown) => {
+      this.dummyHash = undefined;
+      throw err;
+    });
     return this.dummyHash;
   }
 }

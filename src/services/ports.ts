@@ -219,4 +219,6 @@ export const systemClock: Clock = { now: () => Date.now() };
 export interface CallContext {
   caller: string;
   operation: string;
+  /** The WS-Addressing MessageID of the call, where it carried one: work-creating calls answer a retry with the first call's id. */
+  messageId?: string;
 }

@@ -22,6 +22,7 @@ import type { CallerRateLimit } from './caller-rate-limit.js';
 import { faultEnvelope, faultInfo, resultEnvelope } from './faults.js';
 import type { OperationHandlers } from './handlers/types.js';
 import { decodeFields, writeFields } from './message-codec.js';
+import { wsAddressingMessageId } from './ws-addressing.js';
 import { usernameToken } from './ws-security.js';
 
 export interface SoapMetrics {
@@ -202,7 +203,7 @@ export async function soapEndpoint(spec: ServiceSpec, deps: SoapEndpointDeps): P
         const args = decodeFields(prepared.input, rawArgs);
         const handler = deps.handlers[op.name];
         if (!handler) throw new DmwsiError('NotImplemented', `${op.name} is not available in this version`);
-        const result = await handler({ caller, operation: op.name, userSession }, args);
+        const result = await handler({ caller, operation: op.name, userSession, messageId: wsAddressingMessageId(envelope.Header) }, args);
         const body = prepared.open + writeFields(op.output, result) + prepared.close;
         deps.metrics.observe(spec.name, op.name, 'ok', (performance.now() - started) / 1000);
         sendXml(res, 200, resultEnvelope(body));

@@ -153,10 +153,16 @@ describe('bad input', () => {
     }
   });
 
-  it('returns the same task for a retried identical call', async () => {
+  it('answers a retry (same WS-Addressing MessageID) with the first task, and an identical call without one with a new task', async () => {
     const a = await doOperation(0, query, { testCycle: true });
-    const b = await doOperation(0, query, { testCycle: true });
-    expect(b).toBe(a);
+    expect(await doOperation(0, query, { testCycle: true })).not.toBe(a);
+    broker.addSoapHeader('<wsa:MessageID xmlns:wsa="http://www.w3.org/2005/08/addressing">urn:uuid:e2e-retry-1</wsa:MessageID>');
+    try {
+      const first = await doOperation(0, query, { testCycle: true });
+      expect(await doOperation(0, query, { testCycle: true })).toBe(first);
+    } finally {
+      broker.clearSoapHeaders();
+    }
   });
 });
 

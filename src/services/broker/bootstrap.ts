@@ -15,11 +15,14 @@ import { buildDmAccount } from '../../dm/bootstrap/dmacc.js';
 import { buildBootstrapMessage, encodeBootstrap } from '../../dm/bootstrap/message.js';
 import type { NotificationOutcome } from '../../dm/server/ports.js';
 import type { CallContext, Clock, DeviceRecord, Transactor } from '../ports.js';
+import { type FirstIds, idForCall, writeFirst } from '../retried-call.js';
 
 export interface BootstrapDeps {
   tx: Transactor;
   clock: Clock;
   logger: Logger;
+  /** Where a retried call (same MessageID) finds the first call's task id. */
+  retries: FirstIds;
   /** POSTs the bootstrap bytes to the device's notification URL. */
   deliver(url: string, body: Buffer, contentType: string): Promise<NotificationOutcome>;
   /** Runs the delivery in the background (a BullMQ job). */
@@ -59,9 +62,12 @@ export class BootstrapService {
         `device ${device.deviceId} has neither an "imsi" nor a "bootstrapPin" attribute to sign the bootstrap with`,
       );
     }
+    const proposed = crypto.randomUUID();
+    const taskId = await idForCall(this.d.retries, ctx, proposed);
+    if (taskId !== proposed && (await this.d.tx.stores.tasks.get(taskId))) return taskId;
     const now = this.d.clock.now();
     const task: Task = {
-      taskId: crypto.randomUUID(),
+      taskId,
       deviceId: device.deviceId,
       phoneNumber: device.phoneNumber,
       operation: { name: 'BOOTSTRAP', commands: [] },
@@ -75,11 +81,16 @@ export class BootstrapService {
       createdAt: new Date(now),
       updatedAt: new Date(now),
     };
-    await this.d.tx.run(async (s) => {
-      await s.tasks.insert(task, 'created', `bootstrap for ${device.deviceId}`);
-      await s.audit.record({ ...ctx, target: `${device.deviceId} task ${task.taskId}`, outcome: 'ok' }, now);
-    });
-    await this.d.schedule(task.taskId);
+    const wrote = await writeFirst(
+      ctx,
+      () =>
+        this.d.tx.run(async (s) => {
+          await s.tasks.insert(task, 'created', `bootstrap for ${device.deviceId}`);
+          await s.audit.record({ ...ctx, target: `${device.deviceId} task ${task.taskId}`, outcome: 'ok' }, now);
+        }),
+      () => this.d.tx.stores.tasks.get(taskId),
+    );
+    if (wrote) await this.d.schedule(task.taskId);
     return task.taskId;
   }
 

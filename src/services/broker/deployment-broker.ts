@@ -23,6 +23,7 @@ import {
 } from '../../domain/tasks.js';
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
+import { idForCall, writeFirst } from '../retried-call.js';
 import { interpretRun, interpretScheduleReport, scheduleReportMismatch } from './interpret.js';
 import {
   attemptOf,
@@ -57,13 +58,10 @@ export interface DoOperationInput {
   bOptin: boolean;
   acceptDevicePolicy: number;
   testCycle: boolean;
-  /** A retried call with the same key returns the same task (WS-Addressing MessageID, or the request's content). */
-  idempotencyKey?: string;
 }
 
 const OPEN_BEFORE_SESSION: readonly TaskStatus[] = ['QUEUED', 'NOTIFYING'];
 const OPEN_FOR_RESULT: readonly TaskStatus[] = ['QUEUED', 'NOTIFYING', 'IN_SESSION'];
-const IDEMPOTENCY_TTL_SECONDS = 600;
 /** One notification per device at a time: tasks queued together share one session. */
 const NOTIFY_GATE_SECONDS = 10;
 const MAX_PROBES = 3;
@@ -94,10 +92,9 @@ export class DeploymentBroker {
       throw new DmwsiError('InvalidState', `model ${capability.make} ${capability.model} has no SingleShotExec MO root`);
     }
 
-    const key = input.idempotencyKey ?? contentKey(ctx.caller, input);
     const proposed = crypto.randomUUID();
-    const taskId = await this.d.cache.rememberFirst(`idem:${key}`, proposed, IDEMPOTENCY_TTL_SECONDS);
-    // A new id has no task yet; a remembered one may (a repeated call), unless its first call failed.
+    const taskId = await idForCall(this.d.cache, ctx, proposed);
+    // A new id has no task yet; a retry's may, unless its first call failed.
     if (taskId !== proposed && (await stores.tasks.get(taskId))) return taskId;
 
     const task: Task = {
@@ -116,14 +113,20 @@ export class DeploymentBroker {
       createdAt: new Date(now),
       updatedAt: new Date(now),
     };
-    await this.d.tx.run(async (s) => {
-      await s.tasks.insert(task, 'created', `${operation.name} for ${device.deviceId}`);
-      if (input.testCycle) {
-        const plan = runRequest(task, capability.sseRoot, schedule);
-        await s.tasks.transition(taskId, 'COMPLETED', { event: 'test-cycle', detail: JSON.stringify(plan) }, now);
-      }
-      await s.audit.record({ ...ctx, target: `${device.deviceId} task ${taskId}`, outcome: 'ok' }, now);
-    });
+    const wrote = await writeFirst(
+      ctx,
+      () =>
+        this.d.tx.run(async (s) => {
+          await s.tasks.insert(task, 'created', `${operation.name} for ${device.deviceId}`);
+          if (input.testCycle) {
+            const plan = runRequest(task, capability.sseRoot, schedule);
+            await s.tasks.transition(taskId, 'COMPLETED', { event: 'test-cycle', detail: JSON.stringify(plan) }, now);
+          }
+          await s.audit.record({ ...ctx, target: `${device.deviceId} task ${taskId}`, outcome: 'ok' }, now);
+        }),
+      () => stores.tasks.get(taskId),
+    );
+    if (!wrote) return taskId;
     if (!input.testCycle) {
       // Two adds, not one addBulk: an ioredis pipeline on BullMQ's connection costs more to build
       // (it copies every script command) than the second socket write it saves (measured).
@@ -578,9 +581,4 @@ function runRequestId(taskId: string): string {
 
 function scheduleOf(task: Task): ScheduleTime | undefined {
   return task.operation.atTime ? parseScheduleTime(task.operation.atTime) : undefined;
-}
-
-function contentKey(caller: string, input: DoOperationInput): string {
-  const { idempotencyKey: _k, ...rest } = input;
-  return crypto.createHash('sha256').update(`${caller}\0${JSON.stringify(rest)}`).digest('base64url');
 }

@@ -23,6 +23,7 @@ import {
 } from '../../domain/tasks.js';
 import { sseCorrelator } from '../broker/plan.js';
 import type { CallContext, Clock, DeviceTarget, Transactor } from '../ports.js';
+import { idForCall, writeFirst } from '../retried-call.js';
 import { resolveTargets } from './targets.js';
 
 export interface BulkJobs {
@@ -58,7 +59,6 @@ export interface OperationRequestInput {
 }
 
 const BATCH = 1000;
-const IDEMPOTENCY_TTL_SECONDS = 600;
 const TERMINAL_JOB: ReadonlySet<JobStatus> = new Set(['CANCELLED', 'COMPLETED', 'COMPLETED_WITH_ERRORS']);
 const OPEN: ReadonlySet<TaskStatus> = new Set(['QUEUED', 'NOTIFYING', 'IN_SESSION', 'SCHEDULED']);
 
@@ -91,8 +91,7 @@ export class BulkOperations {
       }
       planned.push({ device, operation: validated.operation, bOptin: false, policy: 30 });
     }
-    const key = contentKey(ctx.caller, { operation, targets, options });
-    return this.createJob(ctx, operation.name, validated.operation, options, planned, key, {
+    return this.createJob(ctx, operation.name, validated.operation, options, planned, {
       rejected: resolved.rejected,
       duplicates: resolved.duplicates,
     });
@@ -125,8 +124,7 @@ export class BulkOperations {
     }
     const names = new Set(planned.map((p) => p.operation.name));
     const name = names.size === 1 ? [...names][0]! : 'MIXED';
-    const key = contentKey(ctx.caller, requests);
-    return this.createJob(ctx, name, undefined, {}, planned, key, { rejected: [], duplicates: 0 });
+    return this.createJob(ctx, name, undefined, {}, planned, { rejected: [], duplicates: 0 });
   }
 
   private async createJob(
@@ -135,10 +133,10 @@ export class BulkOperations {
     operation: OperationDefinition | undefined,
     options: DeploymentOptions,
     planned: PlannedTask[],
-    idempotencyKey: string,
     report: { rejected: { target: string; reason: string }[]; duplicates: number },
   ): Promise<string> {
-    const jobId = await this.d.cache.rememberFirst(`idem-job:${idempotencyKey}`, crypto.randomUUID(), IDEMPOTENCY_TTL_SECONDS);
+    const jobId = await idForCall(this.d.cache, ctx, crypto.randomUUID());
+    // A retry of a call that ended before its job was fully written goes on writing it.
     const existing = await this.d.tx.stores.jobs.get(jobId);
     if (existing && existing.status !== 'CREATED') return jobId;
     const now = this.d.clock.now();
@@ -163,20 +161,28 @@ export class BulkOperations {
       cancelled: 0,
       expired: 0,
     };
+    // A simultaneous copy of this retried call may write the job and any batch first: then it is written.
+    let resuming = existing !== undefined;
     if (!existing) {
-      await this.d.tx.run(async (s) => {
-        await s.jobs.insert(job, 'created', `${planned.length} task(s)`);
-        if (report.rejected.length || report.duplicates) {
-          const shown = report.rejected.slice(0, 50).map((r) => `${r.target}: ${r.reason}`).join('; ');
-          await s.jobs.note(
-            jobId,
-            'targets-rejected',
-            `${report.rejected.length} rejected, ${report.duplicates} duplicate(s)${shown ? ` — ${shown}` : ''}`,
-            now,
-          );
-        }
-        await s.audit.record({ ...ctx, target: `job ${jobId} (${planned.length} tasks)`, outcome: 'ok' }, now);
-      });
+      const wrote = await writeFirst(
+        ctx,
+        () =>
+          this.d.tx.run(async (s) => {
+            await s.jobs.insert(job, 'created', `${planned.length} task(s)`);
+            if (report.rejected.length || report.duplicates) {
+              const shown = report.rejected.slice(0, 50).map((r) => `${r.target}: ${r.reason}`).join('; ');
+              await s.jobs.note(
+                jobId,
+                'targets-rejected',
+                `${report.rejected.length} rejected, ${report.duplicates} duplicate(s)${shown ? ` — ${shown}` : ''}`,
+                now,
+              );
+            }
+            await s.audit.record({ ...ctx, target: `job ${jobId} (${planned.length} tasks)`, outcome: 'ok' }, now);
+          }),
+        () => this.d.tx.stores.jobs.get(jobId),
+      );
+      resuming = !wrote;
     }
     // Batches of tasks, one transaction each; task ids are derived from the job, so a retried call resumes.
     for (let i = 0; i < planned.length; i += BATCH) {
@@ -202,8 +208,9 @@ export class BulkOperations {
           updatedAt: new Date(now),
         };
       });
-      if (existing && (await this.d.tx.stores.tasks.get(batch[batch.length - 1]!.taskId))) continue;
-      await this.d.tx.run((s) => s.jobs.insertTasks(jobId, batch, now));
+      const last = () => this.d.tx.stores.tasks.get(batch[batch.length - 1]!.taskId);
+      if (resuming && (await last())) continue;
+      await writeFirst(ctx, () => this.d.tx.run((s) => s.jobs.insertTasks(jobId, batch, now)), last);
     }
     const startAt = options.startAt?.getTime() ?? now;
     await this.d.jobs.jobDeadline(jobId, deadline);
@@ -334,8 +341,4 @@ export class BulkOperations {
     if (!job) throw notFound('job', jobId);
     return job;
   }
-}
-
-function contentKey(caller: string, content: unknown): string {
-  return crypto.createHash('sha256').update(`${caller}\0${JSON.stringify(content)}`).digest('base64url');
 }

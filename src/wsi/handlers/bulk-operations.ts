@@ -2,7 +2,7 @@
 import type { DeploymentOptions, Job } from '../../domain/tasks.js';
 import type { BulkOperations } from '../../services/bulk/bulk-operations.js';
 import { operationFromXml, taskDataXml } from './deployment-broker.js';
-import { callerName, type OperationContext, type OperationHandlers } from './types.js';
+import { callContext, type OperationHandlers } from './types.js';
 
 interface DeploymentOptionsXml {
   firstWaveSize?: number;
@@ -48,29 +48,28 @@ export function jobDataXml(j: Job): Record<string, unknown> {
   };
 }
 
-const call = (ctx: OperationContext) => ({ caller: callerName(ctx), operation: ctx.operation });
 const page = (a: Record<string, unknown>) => ({ offset: a.offset as number, limit: a.limit as number });
 
 export function bulkOperationsHandlers(bulk: BulkOperations): OperationHandlers {
   return {
     createDeployments: async (ctx, a) => ({
       jobId: await bulk.createDeployments(
-        call(ctx),
+        callContext(ctx),
         operationFromXml(a.operation as Parameters<typeof operationFromXml>[0]),
         a.targets as string[],
         optionsFromXml(a.options as DeploymentOptionsXml | undefined),
       ),
     }),
     cancelJob: async (ctx, a) => {
-      await bulk.cancelJob(call(ctx), a.jobId as string);
+      await bulk.cancelJob(callContext(ctx), a.jobId as string);
       return {};
     },
     pauseJob: async (ctx, a) => {
-      await bulk.pauseJob(call(ctx), a.jobId as string);
+      await bulk.pauseJob(callContext(ctx), a.jobId as string);
       return {};
     },
     restartJob: async (ctx, a) => {
-      await bulk.restartJob(call(ctx), a.jobId as string);
+      await bulk.restartJob(callContext(ctx), a.jobId as string);
       return {};
     },
     getJobs: async (_ctx, a) => ({ jobData: (await bulk.getJobs(a.status as string | undefined, page(a))).map(jobDataXml) }),
@@ -88,7 +87,7 @@ export function bulkRequestHandlers(bulk: BulkOperations): OperationHandlers {
   return {
     doBulkOperation: async (ctx, a) => ({
       jobId: await bulk.doBulkOperation(
-        call(ctx),
+        callContext(ctx),
         (a.requests as OperationRequestXml[]).map((r) => ({
           operation: operationFromXml(r.operation),
           ...(r.phoneNumber ? { phoneNumber: r.phoneNumber } : {}),

@@ -2,7 +2,7 @@
 import type { CommandVerb, OperationDefinition, OperationName, Task, TaskHistoryEntry } from '../../domain/tasks.js';
 import type { BootstrapService } from '../../services/broker/bootstrap.js';
 import type { DeploymentBroker } from '../../services/broker/deployment-broker.js';
-import { callerName, type OperationContext, type OperationHandlers } from './types.js';
+import { callContext, type OperationHandlers } from './types.js';
 
 interface OperationDefinitionXml {
   name: string;
@@ -46,15 +46,13 @@ function historyXml(h: TaskHistoryEntry): Record<string, unknown> {
   return { ...h };
 }
 
-const call = (ctx: OperationContext) => ({ caller: callerName(ctx), operation: ctx.operation });
-
 export function deploymentBrokerHandlers(broker: DeploymentBroker, bootstrap: BootstrapService): OperationHandlers {
   return {
     doBootstrap: async (ctx, a) => ({
-      taskId: await bootstrap.doBootstrap(call(ctx), a.phoneNumber as string, a.deviceId as string | undefined),
+      taskId: await bootstrap.doBootstrap(callContext(ctx), a.phoneNumber as string, a.deviceId as string | undefined),
     }),
     doOperation: async (ctx, a) => ({
-      taskId: await broker.doOperation(call(ctx), {
+      taskId: await broker.doOperation(callContext(ctx), {
         operation: operationFromXml(a.operation as OperationDefinitionXml),
         phoneNumber: a.phoneNumber as string,
         bOptin: a.bOptin as boolean,
@@ -70,7 +68,7 @@ export function deploymentBrokerHandlers(broker: DeploymentBroker, bootstrap: Bo
 export function taskManagementHandlers(broker: DeploymentBroker): OperationHandlers {
   return {
     cancelTask: async (ctx, a) => {
-      await broker.cancelTask(call(ctx), a.taskId as string);
+      await broker.cancelTask(callContext(ctx), a.taskId as string);
       return {};
     },
     getTaskHistory: async (_ctx, a) => ({

@@ -1,10 +1,14 @@
 /**
  * The crash test's SOAP caller: an OSS that retries a call whose answer it
  * did not get (connection refused or cut, 5xx without a Fault, Internal or
- * Overloaded faults) until a time limit, as the contract allows (retried
- * calls are idempotent), and signs in again when its userSession is refused.
+ * Overloaded faults) until a time limit, as the contract allows (every
+ * attempt of one call carries the same WS-Addressing MessageID, which makes
+ * the retries idempotent), and signs in again when its userSession is refused.
  */
+import crypto from 'node:crypto';
 import { envelope } from '../../../bench/support/broker-load.js';
+
+const WSA_NS = 'http://www.w3.org/2005/08/addressing';
 
 export class SoapFault extends Error {
   constructor(
@@ -35,11 +39,12 @@ export class ChaosSoap {
    */
   async call(service: string, operation: string, inner: string, opts: { timeoutMs?: number; giveUpAfterMs?: number } = {}): Promise<string> {
     const giveUpAt = Date.now() + (opts.giveUpAfterMs ?? 180_000);
+    const messageId = `<wsa:MessageID xmlns:wsa="${WSA_NS}">urn:uuid:${crypto.randomUUID()}</wsa:MessageID>`;
     for (let attempt = 0; ; attempt++) {
       let why: string;
       try {
         const session = await this.sessionId(giveUpAt);
-        const body = envelope(`<t:${operation}><t:userSession>${session}</t:userSession>${inner}</t:${operation}>`);
+        const body = envelope(`<t:${operation}><t:userSession>${session}</t:userSession>${inner}</t:${operation}>`, messageId);
         const answer = await post(`${this.base}/dmwsi/${service}`, body, opts.timeoutMs ?? 60_000);
         const fault = faultOf(answer.text);
         if (answer.status === 200 && !fault) return answer.text;
