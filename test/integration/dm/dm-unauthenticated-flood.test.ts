@@ -151,6 +151,26 @@ describe('a flood of Pkg1s with bad credentials for known devices', () => {
     }
   });
 
+  it('stores no session for a challenged Pkg1, nor for a retry with a wrong Cred on its RespURI', async () => {
+    const d = rig.fleet.devices[3]!;
+    const sessionKeys = () => rig.gw.redis.keys(`${rig.gw.config.queuePrefix}:dm:session:*`);
+    const keysBefore = await sessionKeys();
+    const first = await fetch(rig.dmUrl, { method: 'POST', headers: { 'content-type': 'application/vnd.syncml.dm+xml' }, body: badPkg1(d.devId, 11) });
+    const challenge = parseSyncMl(Buffer.from(await first.arrayBuffer()), 'application/vnd.syncml.dm+xml').message;
+    expect(challenge.body.find((c) => c.kind === 'Status' && c.cmdRef === 0)).toMatchObject({ data: 401 });
+    const respUri = challenge.header.respUri!;
+    expect(respUri).toContain('/dm/s/');
+
+    const retry = badPkg1(d.devId, 11).toString().replace('<MsgID>1</MsgID>', '<MsgID>2</MsgID>');
+    const second = await fetch(respUri, { method: 'POST', headers: { 'content-type': 'application/vnd.syncml.dm+xml' }, body: retry });
+    const answer = parseSyncMl(Buffer.from(await second.arrayBuffer()), 'application/vnd.syncml.dm+xml').message;
+    expect(answer.body.find((c) => c.kind === 'Status' && c.cmdRef === 0)).toMatchObject({ data: 401 });
+
+    expect(await sessionKeys()).toEqual(keysBefore);
+    expect(await rig.gw.redis.keys(`${rig.gw.config.queuePrefix}:dm:sid:{${d.devId}}:*`)).toEqual([]);
+    expect(await rig.gw.redis.zcard(`${rig.gw.config.queuePrefix}:dm:open`)).toBe(0);
+  });
+
   it('records no contact for a message of a device in service that fails authentication', async () => {
     const d = rig.fleet.devices[1]!;
     expect(await d.runSession()).toMatchObject({ outcome: 'ok' });

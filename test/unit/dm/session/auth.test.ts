@@ -171,8 +171,10 @@ describe('client authentication (HMAC)', () => {
       msg,
       context({ device, newNonce: nonceSource(NEW_NONCE), hmac: { header, body: tampered } }),
     );
-    expect(out.reply.body[0]).toMatchObject({ data: 401, chal: { meta: { type: 'syncml:auth-MAC' } } });
+    expect(out.reply.body[0]).toMatchObject({ data: 401, chal: { meta: { type: 'syncml:auth-MAC', nextNonce: device.clientNonce } } });
     expect(ofType(out.effects, 'devinfo')).toEqual([]);
+    expect(ofType(out.effects, 'client-nonce-issued')).toEqual([]);
+    expect(out.state).toBeUndefined();
   });
 
   it('answers 407 when the x-syncml-hmac header is missing', () => {
