@@ -5,7 +5,7 @@
  *   per session with 212 (+ Chal with the next session's md5 nonce); HMAC in
  *   the x-syncml-hmac header, checked on every message, 200 + a new NextNonce
  *   each time; 407/401 + Chal with the device's current nonce (a fresh one
- *   only when it has none), then give up;
+ *   only when it has none), nothing stored (engine.ts `authFailure`);
  * - our credentials (SRVCRED): a Cred in our SyncHdr (md5/basic), or a MAC
  *   the caller computes over the encoded reply (hmac), and the device's
  *   answer to them in its header Status.
