@@ -70,7 +70,8 @@ export interface DeviceReportedInfo {
 
 /** What a DM session learned about a device, applied in one update. */
 export interface DeviceContactPatch {
-  lastContact: Date;
+  /** Absent: no contact to record (a nonce issued to a sender that did not authenticate). */
+  lastContact?: Date;
   state?: DeviceState;
   devInfo?: DeviceReportedInfo;
   clientNonce?: string;

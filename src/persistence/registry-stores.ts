@@ -44,7 +44,7 @@ const SELECT_DEVICE_BY_PHONE = sql(
 );
 // Omitted fields (null) keep their values.
 const RECORD_CONTACT = sql(
-  `UPDATE "device_instance" SET "last_contact" = ?, "updated_at" = ?, "state" = COALESCE(?, "state"),
+  `UPDATE "device_instance" SET "last_contact" = COALESCE(?, "last_contact"), "updated_at" = ?, "state" = COALESCE(?, "state"),
    "dev_info" = COALESCE(?, "dev_info"), "client_nonce" = COALESCE(?, "client_nonce"),
    "server_nonce" = COALESCE(?, "server_nonce") WHERE "device_id" = ? RETURNING "device_id"`,
 );
@@ -397,7 +397,7 @@ export class TypeormDeviceStore implements DeviceStore {
   /** On every DM session: one prepared statement (through TypeORM's builder it was the DM endpoint's largest cost). */
   async recordContact(deviceId: string, patch: DeviceContactPatch): Promise<boolean> {
     const rows = await queryRows(this.em, RECORD_CONTACT, [
-      patch.lastContact.getTime(),
+      patch.lastContact?.getTime() ?? null,
       Date.now(),
       patch.state || null,
       patch.devInfo ? JSON.stringify(patch.devInfo) : null,

@@ -14,8 +14,10 @@ import {
   DEVDETAIL_REQUEST_ID,
   deserializeSessionState,
   handleClientMessage,
+  type SessionContext,
   type SessionEffect,
   type SessionState,
+  type SessionStepResult,
   serializeSessionState,
   signReply,
 } from '../session/index.js';
@@ -24,7 +26,7 @@ import { applyEffects } from './effects.js';
 import { newlySent, reportLost, splitLost } from './lost-requests.js';
 import { type DeviceGuard, guardRejects } from './guard.js';
 import { RandomPool } from './random-pool.js';
-import type { DmDeviceDirectory, DmEventSink, DmSessionStore, DeviceRequestQueue, PendingRequests } from './ports.js';
+import type { DmDevice, DmDeviceDirectory, DmEventSink, DmSessionStore, DeviceRequestQueue, PendingRequests } from './ports.js';
 
 export interface DmServerDeps {
   devices: DmDeviceDirectory;
@@ -151,6 +153,10 @@ export class DmServer {
     // Marked handled now: awaited only once the claim is granted, and dropped when it is not.
     queued.catch(() => undefined);
     if (!(await claimed)) {
+      // Checked before waiting: a message with bad credentials never queues
+      // behind the lock (see `answerUnauthenticated`).
+      const refusal = await this.answerUnauthenticated(req, message, encoding, deviceId);
+      if (refusal !== undefined) return refusal;
       if (!(await this.awaitLock(deviceId, owner))) {
         this.deps.logger.warn({ deviceId, msgId: message.header.msgId }, 'DM message waited too long for the one before it');
         return { ...text(503, 'another message of this device is being served; retry'), headers: { 'retry-after': '1' } };
@@ -168,6 +174,37 @@ export class DmServer {
         this.deps.logger.warn({ err, deviceId }, 'could not release a DM message lock');
       });
     }
+  }
+
+  /**
+   * The answer to a session's first message (MsgID 1, no RespURI token) that
+   * the engine refuses with nothing to store or write (bad or missing
+   * credentials: 401/407 with Chal; an unknown device: 403; no Alert 1200/1201:
+   * 400), served without the device's lock; undefined for any other message,
+   * which waits for the lock. Called only when the lock is taken: a flood of
+   * such messages naming a device whose real messages are being served then
+   * costs each one a registry read, and never a wait in the queue for the
+   * lock, which would delay the device's own messages behind them. The read
+   * may precede the writes of the message holding the lock; that can only
+   * make the Chal carry a nonce just replaced (the device retries once more),
+   * never admit anyone: a message that passes is served under the lock, on a
+   * fresh read. (One that finds the lock free takes it, for its own message
+   * only: whether it authenticates is known only from a read made under the
+   * lock, and reading before the claim would cost every message a second
+   * registry read.)
+   */
+  private async answerUnauthenticated(
+    req: DmRequest,
+    message: SyncMlMessage,
+    encoding: SyncMlEncoding,
+    deviceId: string,
+  ): Promise<DmResponse | undefined> {
+    if (req.token !== undefined || message.header.msgId !== 1) return undefined;
+    const device = await this.deps.devices.get(deviceId);
+    const step = handleClientMessage(undefined, message, this.stepContext(req, device, this.newToken(), [], encoding));
+    if (step.state !== undefined || step.effects.some((e) => e.type === 'client-nonce-issued')) return undefined;
+    this.logEffects(step.effects);
+    return this.reply(step, encoding);
   }
 
   /** A copy of a message (or a message of the same device) is being served: wait for it, then take the lock. */
@@ -226,19 +263,7 @@ export class DmServer {
         const { sendable, lost } = splitLost(pending, token, state);
         const guarded = device ? this.admissible(message, sendable, device.devInfo?.devId) : { admitted: [], refused: [] };
         nonces.rewind();
-        const step = handleClientMessage(state, message, {
-          device: device?.auth,
-          now,
-          newNonce: nonces.next,
-          ...(device?.auth.authType === 'hmac' ? { hmac: { header: req.hmacHeader, body: req.body } } : {}),
-          serverUri: this.deps.serverUri,
-          respUri: `${this.deps.serverUri}/s/${token}`,
-          pending: guarded.admitted,
-          modelUnknown: device !== undefined && device.devInfo?.detail === undefined,
-          encoding,
-          sizeOf: (m) => encodedSize(m, encoding),
-          limits: { maxMsgSize: this.deps.maxMsgSize },
-        });
+        const step = handleClientMessage(state, message, this.stepContext(req, device, token, guarded.admitted, encoding, now, nonces.next));
         return { step, lost, guarded };
       };
       let { step, lost, guarded } = stepWith(queued);
@@ -272,16 +297,19 @@ export class DmServer {
       // Effects first, state second: if applying fails the client gets an
       // error, retries the same message, and the engine replays it. The
       // session's end waits until it is known whether what the outcomes and
-      // alerts had queued in answer goes out in this reply.
+      // alerts had queued in answer goes out in this reply. Only a message
+      // that proved to be the device records contact: a failed one could
+      // otherwise fake the liveness of any device whose id is known.
+      const authenticated = step.state?.auth.authenticated === true;
       const ending = step.effects.filter((e) => e.type === 'session-ended');
-      await applyEffects(step.effects.filter((e) => e.type !== 'session-ended'), device, now, this.deps, takesFollowUps(step.state));
+      await applyEffects(step.effects.filter((e) => e.type !== 'session-ended'), device, now, authenticated, this.deps, takesFollowUps(step.state));
       if (ending.length > 0 && step.state?.endReason === 'completed' && step.effects.some(invitesFollowUp)) {
         const again = await this.deps.queue.pendingWithSent(deviceId);
         const next = stepWith(again);
         if (next.step.state !== undefined && !next.step.closed && (await admit(true))) {
           if (next.step.state.auth.authenticated === true) await this.refuseGuarded(deviceId, next.guarded.refused, now);
           // The same step but for the requests it took: only those effects are new.
-          await applyEffects(next.step.effects.filter((e) => e.type === 'requests-taken' || e.type === 'request-rejected'), device, now, this.deps);
+          await applyEffects(next.step.effects.filter((e) => e.type === 'requests-taken' || e.type === 'request-rejected'), device, now, authenticated, this.deps);
           step = next.step;
           queued = again;
         }
@@ -290,7 +318,7 @@ export class DmServer {
         this.leaveOpenSessions(token);
         holdsPlace = false;
       }
-      await applyEffects(step.effects.filter((e) => e.type === 'session-ended'), device, now, this.deps);
+      await applyEffects(step.effects.filter((e) => e.type === 'session-ended'), device, now, authenticated, this.deps);
       if (step.state && !endsWhereItOpened(step.state, message, req.token)) {
         const ttl = this.deps.sessionTtlSeconds;
         const serialized = serializeSessionState(step.state);
@@ -315,13 +343,44 @@ export class DmServer {
         ]);
         holdsPlace = false;
       }
-      const body = encodeSyncMl(step.reply, encoding);
-      const headers: Record<string, string> = {};
-      if (step.replySigner) headers['x-syncml-hmac'] = signReply(step.replySigner, body);
-      return { status: 200, contentType: contentTypeFor(encoding), body, headers };
+      return this.reply(step, encoding);
     } finally {
       if (holdsPlace) this.leaveOpenSessions(token);
     }
+  }
+
+  private stepContext(
+    req: DmRequest,
+    device: DmDevice | undefined,
+    token: string,
+    pending: ServerCommandRequest[],
+    encoding: SyncMlEncoding,
+    now = this.deps.clock.now(),
+    newNonce: SessionContext['newNonce'] = () => {
+      const bytes = this.random.bytes(16);
+      return { bytes, b64: bytes.toString('base64') };
+    },
+  ): SessionContext {
+    return {
+      device: device?.auth,
+      now,
+      newNonce,
+      ...(device?.auth.authType === 'hmac' ? { hmac: { header: req.hmacHeader, body: req.body } } : {}),
+      serverUri: this.deps.serverUri,
+      respUri: `${this.deps.serverUri}/s/${token}`,
+      pending,
+      modelUnknown: device !== undefined && device.devInfo?.detail === undefined,
+      encoding,
+      sizeOf: (m) => encodedSize(m, encoding),
+      limits: { maxMsgSize: this.deps.maxMsgSize },
+    };
+  }
+
+  private reply(step: SessionStepResult, encoding: SyncMlEncoding): DmResponse {
+    const body = encodeSyncMl(step.reply, encoding);
+    const headers: Record<string, string> = {};
+    if (step.replySigner) headers['x-syncml-hmac'] = signReply(step.replySigner, body);
+    return { status: 200, contentType: contentTypeFor(encoding), body, headers };
   }
 
   /**
@@ -365,7 +424,7 @@ export class DmServer {
    * The session's token and stored state: the RespURI token, else (for a
    * message continuing a session) the one bound to device and SessionID, else
    * a new token, which names no state yet, so it is not looked up (one Redis
-   * GET less for every new session).
+   * GET less for every new session). A token that names no state is not kept.
    */
   private async findSession(
     given: string | undefined,
@@ -374,7 +433,11 @@ export class DmServer {
     continuing: boolean,
   ): Promise<{ token: string; stored: string | undefined; fresh: boolean }> {
     const token = given ?? (continuing ? await this.deps.sessions.lookup(deviceId, sessionId) : undefined);
-    if (token !== undefined) return { token, stored: await this.deps.sessions.load(token), fresh: false };
+    const stored = token === undefined ? undefined : await this.deps.sessions.load(token);
+    if (token !== undefined && stored !== undefined) return { token, stored, fresh: false };
+    // No state under it (a retry after a 401/407, which stores none; or a
+    // lapsed session): whatever starts here is a new session, with a new
+    // token, that takes a place among the open ones like any other.
     return { token: this.newToken(), stored: undefined, fresh: true };
   }
 

@@ -9,10 +9,17 @@ interface Deps {
   events: DmEventSink;
 }
 
+/**
+ * `authenticated`: the message proved to be the device (the session is
+ * authenticated after it). One that did not changes nothing about the
+ * device (no contact, no state, no events), but for the nonce its Chal
+ * carried when the device had none yet.
+ */
 export async function applyEffects(
   effects: SessionEffect[],
   device: DmDevice | undefined,
   now: number,
+  authenticated: boolean,
   deps: Deps,
   /**
    * The session takes requests queued in answer to these results and alerts (see CommandOutcome). Not
@@ -23,6 +30,12 @@ export async function applyEffects(
   if (!device) return;
   const followUp = followUpInSession ? { followUpInSession } : {};
   const deviceId = device.auth.deviceId;
+  if (!authenticated) {
+    for (const e of effects) {
+      if (e.type === 'client-nonce-issued') await deps.devices.recordContact(deviceId, { clientNonce: e.nonce });
+    }
+    return;
+  }
   const patch: DeviceContactPatch = { lastContact: new Date(now) };
   let info: DeviceReportedInfo | undefined;
   const finished: string[] = [];

@@ -4,7 +4,8 @@
  * - client credentials (CLCRED): md5/basic Cred in the SyncHdr, accepted once
  *   per session with 212 (+ Chal with the next session's md5 nonce); HMAC in
  *   the x-syncml-hmac header, checked on every message, 200 + a new NextNonce
- *   each time; 407/401 + Chal with a fresh nonce, then give up;
+ *   each time; 407/401 + Chal with the device's current nonce (a fresh one
+ *   only when it has none), nothing stored (engine.ts `authFailure`);
  * - our credentials (SRVCRED): a Cred in our SyncHdr (md5/basic), or a MAC
  *   the caller computes over the encoded reply (hmac), and the device's
  *   answer to them in its header Status.
@@ -84,9 +85,26 @@ export function authenticateClient(
     return { ok: false, status: verdict.status, giveUp: true, reason: verdict.reason, effects };
   }
   state.auth.challengesSent += 1;
-  const chal = issue();
+  const chal = rechallenge(state, device) ?? issue();
   effects.push({ type: 'auth-challenge', ...ids, status: verdict.status, reason: verdict.reason });
   return { ok: false, status: verdict.status, chal, giveUp: false, reason: verdict.reason, effects };
+}
+
+/**
+ * The Chal of a 401/407: the nonce the device must use as it stands, not a
+ * new one. Whoever sent the failed message has not proved to be the device,
+ * so it may not change the device's nonce: anyone who knows a device id could
+ * otherwise replace it with every message of a flood, and the real device,
+ * whose retry is computed over the nonce it was just sent, would fail its
+ * challenge for as long as the flood lasts. Handing out the current nonce
+ * gives nothing away (a nonce is no secret) and still tells a device that
+ * holds a stale one which to use. Undefined when the device has none yet (a
+ * new one is issued then) and for basic, which uses no nonce.
+ */
+function rechallenge(state: SessionState, device: DeviceAuthRecord): Chal | undefined {
+  if (device.authType === 'basic') return undefined;
+  const current = state.auth.clientNonce ?? device.clientNonce;
+  return current === undefined || current === '' ? undefined : buildChallenge(device.authType, current);
 }
 
 /**

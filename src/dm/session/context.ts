@@ -35,7 +35,12 @@ export interface SessionLimits {
   defaultClientMaxMsgSize?: number;
   /** How many messages of the client's MaxMsgSize one server package may fill when taking requests. Default 4. */
   maxPackageMessages?: number;
-  /** Challenges (401/407) per session before giving up on the client's credentials. Default 1. */
+  /**
+   * Challenges (401/407) per session before giving up on the client's
+   * credentials (a 401 without Chal). Default 1. A session not yet
+   * authenticated stores nothing, so in practice this only tells 0 (never a
+   * Chal) from more: each failed message is challenged afresh.
+   */
   maxAuthChallenges?: number;
   /** Times the client may reject our credentials before the session is ended. Default 2. */
   maxServerAuthRejections?: number;

@@ -13,7 +13,8 @@
  *    gets the stored reply again; a gap, or anything after the session
  *    closed, gets 400 (401 after an authentication failure). These answers
  *    leave the session as it was (but for our MsgID counter).
- * 4. Client credentials (auth-step.ts); a failure reply holds only Statuses.
+ * 4. Client credentials (auth-step.ts); a failure reply holds only Statuses,
+ *    and a session not yet authenticated stores nothing for it.
  * 5. The commands (inbound.ts), then what we send: the rest of our package,
  *    Alert 1222 while the client's package goes on, a new package of
  *    commands once both packages are closed and every command answered, or
@@ -206,6 +207,16 @@ function advance(
   return finish(reply);
 }
 
+/**
+ * 401/407 to a session's first message without valid credentials, and no
+ * state to store: whoever sent it has not proved to be the device, so the
+ * exchange leaves nothing behind (no session, no place among the open ones,
+ * no contact recorded; the device's nonce as it was, see `rechallenge` in
+ * auth-step.ts). The device's retry (Pkg1 again, with Cred over the Chal's
+ * nonce, the next MsgID) starts the session afresh. The challenge budget is
+ * therefore per message, not per session: a client that keeps failing gets a
+ * Chal each time, as it would by opening new sessions.
+ */
 function authFailure(
   state: SessionState,
   msg: SyncMlMessage,
@@ -216,10 +227,11 @@ function authFailure(
   effects: SessionEffect[],
 ): SessionStepResult {
   const lead: Command[] = [headerStatus(msg, auth.status, auth.chal), ...uniformStatuses(msg, auth.status)];
-  if (auth.giveUp) end(state, effects, 'auth-failed', 'auth-failed');
   // No Cred of ours to a client that has not proved who it is.
   const header = replyHeader({ sessionId: state.sessionId, msgId, deviceId: state.deviceId, ctx });
-  return done(state, composeMessage(state, { header, lead }, ctx, { sendUnits: false, final: true }), effects, device);
+  const reply = composeMessage(state, { header, lead }, ctx, { sendUnits: false, final: true });
+  const signer = replySigner(state, device);
+  return { state: undefined, reply, effects, ...(signer && { replySigner: signer }), closed: auth.giveUp };
 }
 
 /**

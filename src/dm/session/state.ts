@@ -134,7 +134,10 @@ export function createSessionState(init: {
     startedAt: init.now,
     updatedAt: init.now,
     client: { lastMsgId: init.firstMsgId - 1 },
-    server: { nextMsgId: 1, packageOpen: false, packagesStarted: 0 },
+    // A session that opens on a retry after a 401/407 (which stored nothing)
+    // numbers its replies on from that failure's reply, which had the
+    // client's MsgID before this one: no two of our replies share a MsgID.
+    server: { nextMsgId: init.firstMsgId, packageOpen: false, packagesStarted: 0 },
     auth: { authenticated: false, challengesSent: 0 },
     serverAuth: { sendCred: true, rejections: 0, ...(init.serverNonce !== undefined && { nonce: init.serverNonce }) },
     requests: [],

@@ -77,14 +77,15 @@ describe('a cap of one open DM session', () => {
   it('refuses a second new session with 503 and Retry-After, lets the open one finish, then admits the refused device', async () => {
     const a = rig.fleet.devices[0]!;
     const b = rig.fleet.devices[1]!;
-    // A's first message opens its session (the gateway challenges it); its second waits here.
-    const held = transport.hold(a.devId, 2);
+    // A's first message is challenged (no session yet), its second opens the session; its third waits here.
+    const held = transport.hold(a.devId, 3);
     const aSession = a.runSession();
     await held.reached;
     expect(await openCount(rig)).toBe(1);
 
     const refused = await b.runSession();
-    expect(refused).toMatchObject({ outcome: 'error', error: 'HTTP 503', messages: 1 });
+    // Its challenge took no place; its authenticated retry would open a session: refused.
+    expect(refused).toMatchObject({ outcome: 'error', error: 'HTTP 503', messages: 2 });
     const answer = transport.answers.findLast((x) => x.deviceId === b.devId)!;
     expect(answer.status).toBe(503);
     expect(Number(answer.retryAfter)).toBeGreaterThanOrEqual(1);
@@ -128,7 +129,7 @@ describe('an abandoned session at the cap', () => {
   it('holds its place until DM_SESSION_TTL_SECONDS pass, then a new session is admitted', async () => {
     const a = rig.fleet.devices[0]!;
     const b = rig.fleet.devices[1]!;
-    const held = transport.hold(a.devId, 2);
+    const held = transport.hold(a.devId, 3);
     const aSession = a.runSession();
     await held.reached;
     held.let('drop');
@@ -157,7 +158,7 @@ describe('a session that opens and ends in one message, at the cap', () => {
     const [a, inService, newcomer] = rig.fleet.devices as [SimulatedDevice, SimulatedDevice, SimulatedDevice];
     // In service: its first session (challenge, DevDetail) is behind it.
     expect(await inService.runSession()).toMatchObject({ outcome: 'ok' });
-    const held = transport.hold(a.devId, 2);
+    const held = transport.hold(a.devId, 3);
     const aSession = a.runSession();
     await held.reached;
     expect(await openCount(rig)).toBe(1);

@@ -14,6 +14,7 @@ import {
   devInfoReplace,
   MD5_DEVICE,
   md5CredFor,
+  NONCE_B64,
   nonceSource,
   ofType,
   pkg1,
@@ -30,7 +31,7 @@ function pkg1WithoutCred(msgId = 1) {
 }
 
 describe('client authentication (md5 / basic)', () => {
-  it('answers 407 with a Chal when Cred is missing, and only Statuses', () => {
+  it('answers 407 with a Chal of the current nonce when Cred is missing, only Statuses, and stores nothing', () => {
     const out = handleClientMessage(
       undefined,
       pkg1WithoutCred(),
@@ -40,58 +41,66 @@ describe('client authentication (md5 / basic)', () => {
       expect.objectContaining({
         cmdRef: 0,
         data: 407,
-        chal: { meta: { type: 'syncml:auth-md5', format: 'b64', nextNonce: NEW_NONCE } },
+        chal: { meta: { type: 'syncml:auth-md5', format: 'b64', nextNonce: NONCE_B64 } },
       }),
       expect.objectContaining({ cmd: 'Alert', cmdRef: 1, data: 407 }),
       expect.objectContaining({ cmd: 'Replace', cmdRef: 2, data: 407 }),
     ]);
     expect(out.reply.final).toBe(true);
     expect(out.reply.header.cred).toBeUndefined();
-    expect(ofType(out.effects, 'client-nonce-issued').map((e) => e.nonce)).toEqual([NEW_NONCE]);
+    expect(ofType(out.effects, 'client-nonce-issued')).toEqual([]);
     expect(ofType(out.effects, 'auth-challenge')).toMatchObject([{ status: 407, reason: 'missing-credentials' }]);
     expect(ofType(out.effects, 'devinfo')).toEqual([]);
     expect(ofType(out.effects, 'requests-taken')).toEqual([]);
-    expect(out.state?.phase).toBe('authenticating');
+    expect(out.state).toBeUndefined();
   });
 
-  it('accepts the resent Pkg1 with the challenged nonce (212) and then sends commands', () => {
+  it('issues a new nonce in the Chal only when the device has none', () => {
+    const out = handleClientMessage(
+      undefined,
+      pkg1WithoutCred(),
+      context({ device: { ...MD5_DEVICE, clientNonce: '' }, newNonce: nonceSource(NEW_NONCE) }),
+    );
+    expect(out.reply.body[0]).toMatchObject({ data: 407, chal: { meta: { nextNonce: NEW_NONCE } } });
+    expect(ofType(out.effects, 'client-nonce-issued').map((e) => e.nonce)).toEqual([NEW_NONCE]);
+    expect(out.state).toBeUndefined();
+  });
+
+  it('accepts the resent Pkg1 with the challenged nonce (212), numbers its reply on, and then sends commands', () => {
     const driver = new Driver(context({ newNonce: nonceSource(NEW_NONCE, NEXT_NONCE), pending: [sseRequest] }));
-    driver.send(pkg1WithoutCred());
-    const out = driver.send(pkg1({ msgId: 2, cred: md5CredFor(NEW_NONCE) }));
+    const challenged = driver.send(pkg1WithoutCred());
+    expect(challenged.reply.header.msgId).toBe(1);
+    const out = driver.send(pkg1({ msgId: 2, cred: md5CredFor(NONCE_B64) }));
+    expect(out.reply.header.msgId).toBe(2);
     expect(out.reply.body[0]).toMatchObject({ cmdRef: 0, msgRef: 2, data: 212 });
-    expect(out.reply.body[0]).toMatchObject({ chal: { meta: { nextNonce: NEXT_NONCE } } });
+    expect(out.reply.body[0]).toMatchObject({ chal: { meta: { nextNonce: NEW_NONCE } } });
     expect(out.reply.body.some((c) => c.kind === 'Sequence')).toBe(true);
     expect(ofType(out.effects, 'session-started')).toHaveLength(1);
   });
 
-  it('answers 401 with a Chal when Cred is wrong', () => {
+  it('answers 401 with a Chal of the current nonce when Cred is wrong, and stores nothing', () => {
     const out = handleClientMessage(
       undefined,
-      pkg1({ cred: md5CredFor(Buffer.from('Nonce').toString('base64'), 'Bruce2', 'wrong') }),
+      pkg1({ cred: md5CredFor(NONCE_B64, 'Bruce2', 'wrong') }),
       context({ newNonce: nonceSource(NEW_NONCE) }),
     );
-    expect(out.reply.body[0]).toMatchObject({ data: 401, chal: { meta: { nextNonce: NEW_NONCE } } });
+    expect(out.reply.body[0]).toMatchObject({ data: 401, chal: { meta: { nextNonce: NONCE_B64 } } });
     expect(out.reply.body.slice(1).every((c) => c.kind === 'Status' && c.data === 401)).toBe(true);
     expect(ofType(out.effects, 'auth-challenge')).toMatchObject([{ status: 401, reason: 'bad-credentials' }]);
+    expect(ofType(out.effects, 'client-nonce-issued')).toEqual([]);
+    expect(out.state).toBeUndefined();
   });
 
-  it('ends the session on the second failure: Status-only with Final, auth-failed, no commands ever', () => {
+  it('challenges every failed retry alike: Status-only with Final, nothing stored, no commands ever', () => {
     const driver = new Driver(context({ newNonce: nonceSource(NEW_NONCE), pending: [sseRequest] }));
-    driver.send(pkg1({ cred: md5CredFor(NEW_NONCE, 'Bruce2', 'wrong') }));
-    const out = driver.send(pkg1({ msgId: 2, cred: md5CredFor(NEW_NONCE, 'Bruce2', 'still-wrong') }));
-    expect(out.reply.body[0]).toMatchObject({ data: 401 });
-    expect(out.reply.body[0]).not.toHaveProperty('chal');
+    driver.send(pkg1({ cred: md5CredFor(NONCE_B64, 'Bruce2', 'wrong') }));
+    const out = driver.send(pkg1({ msgId: 2, cred: md5CredFor(NONCE_B64, 'Bruce2', 'still-wrong') }));
+    expect(out.reply.body[0]).toMatchObject({ data: 401, chal: { meta: { nextNonce: NONCE_B64 } } });
     expect(out.reply.body.every((c) => c.kind === 'Status')).toBe(true);
     expect(out.reply.final).toBe(true);
-    expect(out.closed).toBe(true);
-    expect(ofType(out.effects, 'auth-failed')).toMatchObject([{ status: 401, reason: 'bad-credentials' }]);
-    expect(ofType(out.effects, 'session-ended')).toMatchObject([{ reason: 'auth-failed' }]);
+    expect(out.state).toBeUndefined();
     expect(ofType(driver.effects, 'requests-taken')).toEqual([]);
-
-    // A third try in the same session gets 401 and nothing else.
-    const again = driver.send(pkg1({ msgId: 3, cred: md5CredFor(NEW_NONCE) }));
-    expect(again.reply.body).toEqual([expect.objectContaining({ data: 401, cmdRef: 0 })]);
-    expect(ofType(again.effects, 'protocol-error')).toMatchObject([{ reason: 'session-closed' }]);
+    expect(ofType(driver.effects, 'session-started')).toEqual([]);
   });
 
   it('accepts basic credentials with 212 and no Chal', () => {
@@ -162,8 +171,10 @@ describe('client authentication (HMAC)', () => {
       msg,
       context({ device, newNonce: nonceSource(NEW_NONCE), hmac: { header, body: tampered } }),
     );
-    expect(out.reply.body[0]).toMatchObject({ data: 401, chal: { meta: { type: 'syncml:auth-MAC' } } });
+    expect(out.reply.body[0]).toMatchObject({ data: 401, chal: { meta: { type: 'syncml:auth-MAC', nextNonce: device.clientNonce } } });
     expect(ofType(out.effects, 'devinfo')).toEqual([]);
+    expect(ofType(out.effects, 'client-nonce-issued')).toEqual([]);
+    expect(out.state).toBeUndefined();
   });
 
   it('answers 407 when the x-syncml-hmac header is missing', () => {
