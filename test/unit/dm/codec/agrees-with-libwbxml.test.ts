@@ -63,6 +63,11 @@ describe.skipIf(!available)('libwbxml cross-check (skipped: install libwbxml2-ut
     });
   }
 
+  it('libwbxml reads the handset Pkg1 whose string-table FPI has no NUL, as we do', () => {
+    const input = fixtureHex('example-a.fpi-no-nul.wbxml.hex');
+    expect(decodeXml(wbxml2xml(input))).toEqual(decodeWbxml(input));
+  });
+
   for (const [name, model] of models) {
     it(`libwbxml reads our WBXML for ${name}`, () => {
       expect(itemDataAsText(decodeXml(wbxml2xml(encodeWbxml(model))))).toEqual(model);
