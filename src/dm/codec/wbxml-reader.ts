@@ -241,7 +241,7 @@ class WbxmlReader {
     const top = stack[stack.length - 1];
     if (top === undefined) this.fail('malformed', 'OPAQUE outside the root element', at);
     if (top.text === '' && top.opaque === undefined) {
-      top.opaque = Buffer.from(b); // copy: the model must not alias the request buffer
+      top.opaque = b; // a view: only Item Data keeps bytes, and settleBytes copies them
     } else {
       this.appendText(stack, b.toString('utf8'), at);
     }
