@@ -126,7 +126,7 @@ export interface CommandResult {
   status: number;
   /** Get: the value from Results (directory listing for an interior node). */
   data?: string;
-  /** 'base64' when `data` is base64 of binary (WBXML OPAQUE) content. */
+  /** 'base64' when `data` is base64 of bytes (Format `bin` sent as WBXML OPAQUE; the codec decides). */
   dataEncoding?: 'base64';
   /** Get: Meta Format / Type of the value, defaults (`chr`, `text/plain`) filled in. */
   format?: string;
