@@ -45,7 +45,7 @@ import {
   parseBootstrapContentType,
   verifyBootstrapMac,
 } from '../dm/bootstrap/security.js';
-import { contentTypeFor, encodeSyncMl, encodingForContentType, parseSyncMl } from '../dm/codec/index.js';
+import { contentTypeFor, dataText, encodeSyncMl, encodingForContentType, parseSyncMl } from '../dm/codec/index.js';
 import type { AlertCommand, Command, SyncMlEncoding } from '../dm/codec/types.js';
 import { parseTrigger, sessionIdToHex, verifyTriggerDigestWithResync } from '../dm/notification/package0.js';
 import {
@@ -990,7 +990,7 @@ function accountNames(commands: Command[]): string[] {
 
 function text(info: NodeInfo | undefined): string | undefined {
   if (info?.kind !== 'leaf' || info.data === undefined) return undefined;
-  return typeof info.data === 'string' ? info.data : info.data.toString('utf8');
+  return dataText(info.data);
 }
 
 function nonceBytes(info: NodeInfo | undefined): Buffer {
