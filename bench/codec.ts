@@ -1,7 +1,8 @@
 /**
  * SyncML codec micro-benchmark: µs per message for decode and encode, XML
  * and WBXML, on realistic ~3 KB messages (server Pkg2 with Statuses and a
- * Sequence; client Pkg1 with Cred, DevInfo and a Generic Alert).
+ * Sequence; client Pkg1 with Cred, DevInfo and a Generic Alert, also with
+ * every value as WBXML OPAQUE, as SyncML RTK clients send it).
  *
  * Pure module: `runCodecBench()` returns the figures; `formatCodecBench()`
  * renders them. Wire it into `npm run bench` from a runner script.
@@ -179,12 +180,14 @@ export async function runCodecBench(options: CodecBenchOptions = {}): Promise<Co
   const iterations = options.iterations ?? 20_000;
   const warmup = options.warmup ?? Math.ceil(iterations / 4);
   const cases: CodecBenchCase[] = [];
-  for (const [name, msg] of [
-    ['server Pkg2 (Statuses + Sequence)', serverPkg2()],
-    ['client Pkg1 (Cred + DevInfo + 1226)', clientPkg1()],
+  for (const [name, msg, opaqueItemData] of [
+    ['server Pkg2 (Statuses + Sequence)', serverPkg2(), false],
+    ['client Pkg1 (Cred + DevInfo + 1226)', clientPkg1(), false],
+    // SyncML RTK clients send every value as OPAQUE: the codec settles it by Format.
+    ['client Pkg1, values as OPAQUE (RTK)', clientPkg1(), true],
   ] as const) {
     const xml = encodeXml(msg);
-    const wbxml = encodeWbxml(msg);
+    const wbxml = encodeWbxml(msg, { opaqueItemData });
     cases.push({
       name,
       xmlBytes: xml.length,
@@ -192,7 +195,7 @@ export async function runCodecBench(options: CodecBenchOptions = {}): Promise<Co
       decodeXmlUs: timeUs(iterations, warmup, () => decodeXml(xml)),
       encodeXmlUs: timeUs(iterations, warmup, () => encodeXml(msg)),
       decodeWbxmlUs: timeUs(iterations, warmup, () => decodeWbxml(wbxml)),
-      encodeWbxmlUs: timeUs(iterations, warmup, () => encodeWbxml(msg)),
+      encodeWbxmlUs: timeUs(iterations, warmup, () => encodeWbxml(msg, { opaqueItemData })),
     });
     await Promise.resolve(); // let the event loop breathe between cases
   }

@@ -24,6 +24,8 @@ export interface SimulateOptions {
   imeiStart: string;
   phonePrefix: string;
   encoding: 'xml' | 'wbxml';
+  /** WBXML: every node value as OPAQUE, as SyncML reference toolkit clients send it. */
+  opaqueData?: boolean;
   auth: DeviceAuthType;
   serverId: string;
   offlineShare: number;
@@ -102,6 +104,7 @@ export async function runSimulateCommand(
     ...(opts.publicUrl !== undefined && { publicBaseUrl: opts.publicUrl }),
     secretSeed,
     ...(opts.bootstrapPin !== undefined && { bootstrapSecrets: { pin: opts.bootstrapPin } }),
+    ...(opts.opaqueData === true && { profile: { opaqueItemData: true } }),
   });
   const createdInMs = performance.now() - t0;
   const { url } = await fleet.start();
@@ -201,6 +204,7 @@ export function buildSimulateCommand(): Command {
     .option('--imei-start <digits>', 'first IMEI (14 digits; check digit appended)', imeiStart, d.imeiStart)
     .option('--phone-prefix <prefix>', 'phone numbers: prefix + 7-digit counter', d.phonePrefix)
     .addOption(new Option('--encoding <encoding>', 'message encoding').choices(['xml', 'wbxml']).default(d.encoding))
+    .option('--opaque-data', 'WBXML: send every node value as OPAQUE, as SyncML reference toolkit clients do')
     .addOption(new Option('--auth <type>', 'client authentication').choices([...AUTH_TYPES]).default(d.auth))
     .option('--server-id <id>', 'DMAcc ServerID (the gateway DM_SERVER_ID)', d.serverId)
     .option('--offline-share <fraction>', 'share of devices offline at start', fraction, d.offlineShare)

@@ -46,7 +46,7 @@ import {
   timingSafeEqualString,
   userDigest,
 } from '../dm/auth/credentials.js';
-import { encodedSize } from '../dm/codec/index.js';
+import { dataText, encodedSize } from '../dm/codec/index.js';
 import type {
   AlertCommand,
   Chal,
@@ -361,7 +361,7 @@ function devInfoItems(tree: ManagementTree): Item[] {
     items.push({
       source: { locUri: `./DevInfo/${name}` },
       meta: { format: 'chr', type: 'text/plain' },
-      data: leaf.data === undefined ? '' : typeof leaf.data === 'string' ? leaf.data : leaf.data.toString('utf8'),
+      data: dataText(leaf.data),
     });
   }
   return items;

@@ -23,13 +23,13 @@
  *   children 215) and nothing in the Atomic runs.
  * - An Item without a Target (or a Copy without a Source) is 412.
  */
+import { dataText } from '../dm/codec/index.js';
 import type {
   AlertCommand,
   Command,
   ContainerCommand,
   Item,
   ItemCommand,
-  ItemData,
   Meta,
   ResultsCommand,
   StatusCommand,
@@ -419,10 +419,6 @@ function sameUri(st: State, a: string, b: string): boolean {
   return pa.ok && pb.ok ? pa.uri === pb.uri : a === b;
 }
 
-function dataText(data: ItemData | undefined): string {
-  if (data === undefined) return '';
-  return typeof data === 'string' ? data : data.toString('utf8');
-}
 
 export function parseUiOptions(text: string): UiAlertOptions {
   const raw = Object.fromEntries(new URLSearchParams(text));

@@ -45,7 +45,7 @@ import {
   parseBootstrapContentType,
   verifyBootstrapMac,
 } from '../dm/bootstrap/security.js';
-import { contentTypeFor, encodeSyncMl, encodingForContentType, parseSyncMl } from '../dm/codec/index.js';
+import { contentTypeFor, dataText, encodeSyncMl, encodingForContentType, parseSyncMl } from '../dm/codec/index.js';
 import type { AlertCommand, Command, SyncMlEncoding } from '../dm/codec/types.js';
 import { parseTrigger, sessionIdToHex, verifyTriggerDigestWithResync } from '../dm/notification/package0.js';
 import {
@@ -168,6 +168,11 @@ export interface DeviceHost {
 export interface DeviceProfile {
   identity: DeviceIdentity;
   encoding: SyncMlEncoding;
+  /**
+   * WBXML only: send every Item Data as OPAQUE, as clients built on the
+   * SyncML reference toolkit do (default false: text as STR_I).
+   */
+  opaqueItemData: boolean;
   /** SSE root such as `./SSE`; `false`: the device has no SingleShotExec MO. */
   sseRoot: string | false;
   /** Nodes the device makes executable (Get + Exec), e.g. `./FUMO/fw1/Update`. */
@@ -497,7 +502,7 @@ export class SimulatedDevice {
         if (report.messages >= p.maxMessagesPerSession) {
           throw new DeviceTransportError(this.devId, state.url, `more than ${p.maxMessagesPerSession} messages`);
         }
-        const body = encodeSyncMl(message, p.encoding);
+        const body = encodeSyncMl(message, p.encoding, { opaqueItemData: p.opaqueItemData });
         const headers = { 'content-type': contentType, accept: contentType, ...authHeaders(state, body) };
         await p.host.beforePost?.();
         const res = await p.transport.post(state.url, body, headers);
@@ -985,7 +990,7 @@ function accountNames(commands: Command[]): string[] {
 
 function text(info: NodeInfo | undefined): string | undefined {
   if (info?.kind !== 'leaf' || info.data === undefined) return undefined;
-  return typeof info.data === 'string' ? info.data : info.data.toString('utf8');
+  return dataText(info.data);
 }
 
 function nonceBytes(info: NodeInfo | undefined): Buffer {
@@ -1061,6 +1066,7 @@ export function resolveProfile(opts: Partial<DeviceProfile>): DeviceProfile {
   return {
     identity: opts.identity ?? DEFAULT_IDENTITY,
     encoding: opts.encoding ?? 'xml',
+    opaqueItemData: opts.opaqueItemData ?? false,
     sseRoot: opts.sseRoot ?? './SSE',
     execTargets: opts.execTargets ?? DEFAULT_EXEC_TARGETS,
     maxMsgSize: opts.maxMsgSize ?? 16_384,

@@ -52,12 +52,13 @@ export function buildBootstrapMessage(account: DmAccountTree, addressing: Bootst
   const body = account.nodes.map((n, i): ItemCommand => {
     const target = { locUri: n.uri };
     const cmdId = i + 1;
+    // Meta in the Item, as for every Add we send: common clients read only Item Meta.
     if (n.format === 'node') {
       const meta = n.type === undefined ? { format: 'node' } : { format: 'node', type: n.type };
-      return { kind: 'Add', cmdId, meta, items: [{ target }] };
+      return { kind: 'Add', cmdId, items: [{ target, meta }] };
     }
     const data = n.format === 'bin' ? Buffer.from(n.value, 'base64') : n.value;
-    return { kind: 'Add', cmdId, meta: { format: n.format }, items: [{ target, data }] };
+    return { kind: 'Add', cmdId, items: [{ target, meta: { format: n.format }, data }] };
   });
   return {
     header: {

@@ -28,7 +28,8 @@ export interface Sink {
   empty(tag: TagDef): void;
 }
 
-export function emitMessage(msg: SyncMlMessage, s: Sink): void {
+/** `opaqueItemData`: Item Data strings go to the sink as their UTF-8 bytes (WBXML only). */
+export function emitMessage(msg: SyncMlMessage, s: Sink, opaqueItemData = false): void {
   s.open(TAG.SyncML);
   const h = msg.header;
   s.open(TAG.SyncHdr);
@@ -49,16 +50,16 @@ export function emitMessage(msg: SyncMlMessage, s: Sink): void {
   if (h.meta !== undefined) emitMeta(h.meta, s);
   s.close(TAG.SyncHdr);
   s.open(TAG.SyncBody);
-  for (const c of msg.body) emitCommand(c, s);
+  for (const c of msg.body) emitCommand(c, s, opaqueItemData);
   if (msg.final) s.empty(TAG.Final);
   s.close(TAG.SyncBody);
   s.close(TAG.SyncML);
 }
 
-function emitCommand(c: Command, s: Sink): void {
+function emitCommand(c: Command, s: Sink, opaque: boolean): void {
   switch (c.kind) {
     case 'Status':
-      emitStatus(c, s);
+      emitStatus(c, s, opaque);
       return;
     case 'Results': {
       s.open(TAG.Results);
@@ -68,7 +69,7 @@ function emitCommand(c: Command, s: Sink): void {
       if (c.meta !== undefined) emitMeta(c.meta, s);
       if (c.targetRef !== undefined) s.text(TAG.TargetRef, c.targetRef);
       if (c.sourceRef !== undefined) s.text(TAG.SourceRef, c.sourceRef);
-      for (const it of c.items) emitItem(it, s);
+      for (const it of c.items) emitItem(it, s, opaque);
       s.close(TAG.Results);
       return;
     }
@@ -78,7 +79,7 @@ function emitCommand(c: Command, s: Sink): void {
       if (c.noResp) s.empty(TAG.NoResp);
       s.text(TAG.Data, String(c.data));
       if (c.correlator !== undefined) s.text(TAG.Correlator, c.correlator);
-      for (const it of c.items) emitItem(it, s);
+      for (const it of c.items) emitItem(it, s, opaque);
       s.close(TAG.Alert);
       return;
     case 'Exec':
@@ -87,7 +88,7 @@ function emitCommand(c: Command, s: Sink): void {
       if (c.noResp) s.empty(TAG.NoResp);
       if (c.meta !== undefined) emitMeta(c.meta, s);
       if (c.correlator !== undefined) s.text(TAG.Correlator, c.correlator);
-      emitItem(c.item, s);
+      emitItem(c.item, s, opaque);
       s.close(TAG.Exec);
       return;
     case 'Sequence':
@@ -97,7 +98,7 @@ function emitCommand(c: Command, s: Sink): void {
       s.text(TAG.CmdID, String(c.cmdId));
       if (c.noResp) s.empty(TAG.NoResp);
       if (c.meta !== undefined) emitMeta(c.meta, s);
-      for (const child of c.commands) emitCommand(child, s);
+      for (const child of c.commands) emitCommand(child, s, opaque);
       s.close(t);
       return;
     }
@@ -107,13 +108,13 @@ function emitCommand(c: Command, s: Sink): void {
       s.text(TAG.CmdID, String(c.cmdId));
       if (c.noResp) s.empty(TAG.NoResp);
       if (c.meta !== undefined) emitMeta(c.meta, s);
-      for (const it of c.items) emitItem(it, s);
+      for (const it of c.items) emitItem(it, s, opaque);
       s.close(t);
     }
   }
 }
 
-function emitStatus(c: StatusCommand, s: Sink): void {
+function emitStatus(c: StatusCommand, s: Sink, opaque: boolean): void {
   s.open(TAG.Status);
   s.text(TAG.CmdID, String(c.cmdId));
   s.text(TAG.MsgRef, String(c.msgRef));
@@ -127,7 +128,7 @@ function emitStatus(c: StatusCommand, s: Sink): void {
     s.close(TAG.Chal);
   }
   s.text(TAG.Data, String(c.data));
-  for (const it of c.items) emitItem(it, s);
+  for (const it of c.items) emitItem(it, s, opaque);
   s.close(TAG.Status);
 }
 
@@ -138,15 +139,16 @@ function emitLocRef(t: TagDef, ref: LocRef, s: Sink): void {
   s.close(t);
 }
 
-function emitItem(it: Item, s: Sink): void {
+function emitItem(it: Item, s: Sink, opaque: boolean): void {
   s.open(TAG.Item);
   if (it.target !== undefined) emitLocRef(TAG.Target, it.target, s);
   if (it.source !== undefined) emitLocRef(TAG.Source, it.source, s);
   if (it.meta !== undefined) emitMeta(it.meta, s);
   const d = it.data;
   if (d !== undefined) {
-    if (typeof d === 'string') s.text(TAG.Data, d);
-    else s.opaque(TAG.Data, d);
+    if (typeof d !== 'string') s.opaque(TAG.Data, d);
+    else if (opaque) s.opaque(TAG.Data, Buffer.from(d, 'utf8'));
+    else s.text(TAG.Data, d);
   }
   if (it.moreData) s.empty(TAG.MoreData);
   s.close(TAG.Item);

@@ -18,7 +18,7 @@ export type SyncMlDecodeReason =
   | 'too-many-elements'
   /** More bytes than `DecodeLimits.maxBytes`. */
   | 'too-large'
-  /** WBXML STR_T (or public-id index) outside the string table, or unterminated. */
+  /** WBXML STR_T (or public-id index) outside the string table. */
   | 'bad-string-table-offset'
   /** Root is not `SyncML`, or a foreign namespace / public id. */
   | 'not-syncml'

@@ -5,12 +5,13 @@
 
 import { SyncMlDecodeError } from './errors.js';
 import type { DecodeLimits, SyncMlEncoding, SyncMlMessage } from './types.js';
-import { decodeWbxml, encodeWbxml } from './wbxml-codec.js';
+import { decodeWbxml, encodeWbxml, type WbxmlEncodeOptions } from './wbxml-codec.js';
 import { decodeXml, encodeXml, encodeXmlString } from './xml-codec.js';
 
 export { type PartialSyncHdr, SyncMlDecodeError, type SyncMlDecodeReason } from './errors.js';
+export { dataSize, dataText, joinChunks } from './item-data.js';
 export * from './types.js';
-export { decodeWbxml, encodeWbxml } from './wbxml-codec.js';
+export { decodeWbxml, encodeWbxml, type WbxmlEncodeOptions } from './wbxml-codec.js';
 export { decodeXml, encodeXml } from './xml-codec.js';
 
 export const DM_XML_CONTENT_TYPE = 'application/vnd.syncml.dm+xml';
@@ -52,8 +53,9 @@ export function parseSyncMl(
   return { message, encoding };
 }
 
-export function encodeSyncMl(msg: SyncMlMessage, encoding: SyncMlEncoding): Buffer {
-  return encoding === 'xml' ? encodeXml(msg) : encodeWbxml(msg);
+/** `options` apply to WBXML only. */
+export function encodeSyncMl(msg: SyncMlMessage, encoding: SyncMlEncoding, options?: WbxmlEncodeOptions): Buffer {
+  return encoding === 'xml' ? encodeXml(msg) : encodeWbxml(msg, options);
 }
 
 /** The DM media type to answer with. */

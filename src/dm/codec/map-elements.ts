@@ -126,6 +126,7 @@ export function mapItem(n: ElementNode): Item {
         it.meta = mapMeta(k);
         break;
       case 'Data':
+        // OPAQUE stays bytes until the command's Meta is known too (settleItems).
         it.data = k.opaque ?? k.text;
         break;
       case 'MoreData':

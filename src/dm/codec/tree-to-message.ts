@@ -7,6 +7,7 @@
  */
 
 import { SyncMlDecodeError } from './errors.js';
+import { settleItems } from './item-data.js';
 import { kids, mapCred, mapItem, mapLocRef, mapMeta, num, req, str } from './map-elements.js';
 import { type ElementNode, partialHeaderOf } from './tree.js';
 import type {
@@ -162,6 +163,7 @@ function common(n: ElementNode, other?: (k: ElementNode) => void): Common {
         if (other !== undefined) other(k);
     }
   }
+  settleItems(c.items, c.meta);
   return c;
 }
 

@@ -12,7 +12,7 @@ export interface ElementNode {
   children: ElementNode[] | undefined;
   /** Character data ('' when none). Whitespace between child elements is dropped. */
   text: string;
-  /** WBXML OPAQUE content, when it was the element's only content. */
+  /** WBXML OPAQUE content, when it was the element's only content: a view into the input bytes. */
   opaque: Buffer | undefined;
 }
 

@@ -36,8 +36,13 @@ export interface Chal {
 }
 
 /**
- * Item data: text for character content; a Buffer for WBXML OPAQUE content.
- * The XML encoder writes a Buffer as base64 text (the caller sets Format b64).
+ * Item data. Decoded, it is settled by Meta Format (Item Meta, else the
+ * command's, else `chr`), not by how it travelled (see item-data.ts):
+ * - string: text, whether inline or WBXML OPAQUE (chr, int, bool, xml, node,
+ *   and b64, whose value is its base64 text);
+ * - Buffer: bytes: OPAQUE in Format `bin`, or OPAQUE bytes that are not
+ *   UTF-8 (a Large Object chunk cut inside a character: see joinChunks).
+ * Encoded, a Buffer goes as WBXML OPAQUE, or in XML as base64 text.
  */
 export type ItemData = string | Buffer;
 

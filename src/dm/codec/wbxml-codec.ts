@@ -8,7 +8,11 @@
  * STR_I) is written as OPAQUE UTF-8 bytes. NextNonce is written as STR_I
  * base64 text, like libwbxml's xml2wbxml.
  *
- * Input (see wbxml-reader.ts): OPAQUE content becomes a Buffer for Item Data;
+ * With `opaqueItemData`, every Item Data string goes as OPAQUE UTF-8 bytes,
+ * as clients on the SyncML reference toolkit write it (simulator, tests).
+ *
+ * Input (see wbxml-reader.ts): OPAQUE Item Data is settled by Meta Format
+ * (item-data.ts: text for text formats, a Buffer for `bin`);
  * for NextNonce it is taken as the raw nonce and returned base64-encoded
  * (the model carries base64 text); for Cred Data, printable-ASCII bytes are
  * taken as the text and other bytes are base64-encoded; elsewhere OPAQUE
@@ -32,10 +36,15 @@ export function decodeWbxml(bytes: Buffer, limits?: Partial<DecodeLimits>): Sync
   return treeToMessage(parseWbxmlTree(bytes, lim));
 }
 
+export interface WbxmlEncodeOptions {
+  /** Write every Item Data as OPAQUE (text as its UTF-8 bytes), like SyncML RTK clients. */
+  opaqueItemData?: boolean;
+}
+
 /** Encodes a message as SyncML DM WBXML. */
-export function encodeWbxml(msg: SyncMlMessage): Buffer {
+export function encodeWbxml(msg: SyncMlMessage, options?: WbxmlEncodeOptions): Buffer {
   const w = new WbxmlWriter();
-  emitMessage(msg, w);
+  emitMessage(msg, w, options?.opaqueItemData === true);
   return w.finish();
 }
 

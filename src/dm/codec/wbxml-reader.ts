@@ -6,7 +6,8 @@
  *
  * Accepted public ids: 0x1201 (SyncML 1.2), 0x0FD3 (SyncML 1.1), 0x1202 and
  * 0x1203 (MetInf/DevInf 1.2, sent by some devices), 0x01 (unknown), or 0x00 +
- * string-table index of `-//SYNCML//DTD SyncML 1.2//EN` / `... 1.1//EN`.
+ * string-table index of `-//SYNCML//DTD SyncML 1.2//EN` / `... 1.1//EN`
+ * (a table entry may end at the table's end without its NUL).
  * Accepted charsets: UTF-8 (0x6A), US-ASCII (0x03), ISO-8859-1 (0x04) and 0
  * (unknown, read as UTF-8).
  */
@@ -121,9 +122,10 @@ class WbxmlReader {
   private tableString(offset: number): string {
     const t = this.strtbl;
     if (offset >= t.length) this.fail('bad-string-table-offset', `offset ${offset} outside string table`);
-    const end = t.indexOf(0, offset);
-    if (end < 0) this.fail('bad-string-table-offset', `string at ${offset} not terminated`);
-    return this.decode(t, offset, end);
+    // The last entry may end at the table's end without a NUL: handset
+    // encoders write the FPI that way, and libwbxml reads it.
+    const nul = t.indexOf(0, offset);
+    return this.decode(t, offset, nul < 0 ? t.length : nul);
   }
 
   /** Short ASCII strings (CmdIDs, codes, formats) decode faster in JS than via a native call. */
@@ -239,7 +241,7 @@ class WbxmlReader {
     const top = stack[stack.length - 1];
     if (top === undefined) this.fail('malformed', 'OPAQUE outside the root element', at);
     if (top.text === '' && top.opaque === undefined) {
-      top.opaque = Buffer.from(b); // copy: the model must not alias the request buffer
+      top.opaque = b; // a view: only Item Data keeps bytes, and settleBytes copies them
     } else {
       this.appendText(stack, b.toString('utf8'), at);
     }

@@ -7,7 +7,7 @@
  * message. Knows nothing of HTTP frameworks or SOAP.
  */
 import type { Logger } from 'pino';
-import { contentTypeFor, encodedSize, encodeSyncMl, parseSyncMl } from '../codec/index.js';
+import { contentTypeFor, dataText, encodedSize, encodeSyncMl, parseSyncMl } from '../codec/index.js';
 import { SyncMlDecodeError } from '../codec/errors.js';
 import type { SyncMlEncoding, SyncMlMessage } from '../codec/types.js';
 import {
@@ -536,7 +536,7 @@ function reportedDevId(message: SyncMlMessage): string | undefined {
   for (const cmd of message.body) {
     if (cmd.kind !== 'Replace') continue;
     for (const item of cmd.items) {
-      if (item.source?.locUri === './DevInfo/DevId' && item.data !== undefined) return item.data.toString();
+      if (item.source?.locUri === './DevInfo/DevId' && item.data !== undefined) return dataText(item.data);
     }
   }
   return undefined;

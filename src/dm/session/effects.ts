@@ -32,7 +32,7 @@ export type UndeliveredReason =
   /** Sent in an earlier session that ended without its answer reaching us (see dm/server/lost-requests.ts). */
   | 'session-lost';
 
-/** A decoded binary value: base64 text plus this marker. */
+/** A value the codec gave as bytes (Format `bin`): base64 text plus this marker. */
 export interface DataValue {
   data?: string;
   dataEncoding?: 'base64';

@@ -16,7 +16,10 @@ export function normalizeAlertType(raw: string): string {
   return raw.replace(TYPE_PREFIX, '').trim();
 }
 
-/** Item data as JSON-safe text: Buffers (WBXML OPAQUE) become base64 with a marker. */
+/**
+ * Item data as JSON-safe text. The codec has settled it by Format: text is
+ * text; bytes (Format bin) become base64 with a marker.
+ */
 export function dataValue(data: ItemData | undefined): DataValue {
   if (data === undefined) return {};
   if (typeof data === 'string') return { data };

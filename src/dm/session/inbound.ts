@@ -11,6 +11,7 @@
  * - Anything a client may not send (Add, Get, Delete, Copy, Exec, Sequence,
  *   Atomic) → 405, children included.
  */
+import { dataText } from '../codec/index.js';
 import type { AlertCommand, Command, ItemCommand, StatusCommand, SyncMlMessage } from '../codec/types.js';
 import { applyServerAuthStatus } from './auth-step.js';
 import { DEFAULT_MAX_SERVER_AUTH_REJECTIONS, type SessionContext } from './context.js';
@@ -122,9 +123,7 @@ function collectDevInfo(cmd: ItemCommand, into: Record<string, string>): void {
   for (const item of cmd.items) {
     const uri = item.source?.locUri ?? item.target?.locUri;
     if (uri === undefined || !/^(\.\/)?DevInfo\//.test(uri)) continue;
-    const data = item.data;
-    into[uri.startsWith('./') ? uri : `./${uri}`] =
-      data === undefined ? '' : typeof data === 'string' ? data : data.toString('utf8');
+    into[uri.startsWith('./') ? uri : `./${uri}`] = dataText(item.data);
   }
 }
 

@@ -57,7 +57,8 @@ export function safeCut(p: Payload, at: number): number {
   return code >= 0xdc00 && code <= 0xdfff ? at - 1 : at;
 }
 
-function commandMeta(spec: { format?: string; type?: string }): Meta | undefined {
+/** Meta Format/Type of a spec, or undefined when it gives neither. */
+function specMeta(spec: { format?: string; type?: string }): Meta | undefined {
   const meta: Meta = {};
   if (spec.format !== undefined) meta.format = spec.format;
   if (spec.type !== undefined) meta.type = spec.type;
@@ -71,18 +72,19 @@ export function renderCommand(specs: ServerCommandSpec[], encoding: SyncMlEncodi
   switch (first.verb) {
     case 'Add':
     case 'Replace': {
-      const meta = commandMeta(first);
+      // Meta in each Item, as the specification's examples write it: common
+      // clients read only Item Meta and fail on a Format missing there.
       const items = (specs as NodeWriteSpec[]).map((s): Item => {
         const item: Item = { target: { locUri: s.uri } };
+        const meta = specMeta(s);
+        if (meta) item.meta = meta;
         if (s.data !== undefined) {
           const p = payloadOf(s, encoding);
           item.data = p.value;
         }
         return item;
       });
-      const cmd: ItemCommand = { kind: first.verb, cmdId, items };
-      if (meta) cmd.meta = meta;
-      return cmd;
+      return { kind: first.verb, cmdId, items };
     }
     case 'Get':
     case 'Delete':
@@ -97,7 +99,7 @@ export function renderCommand(specs: ServerCommandSpec[], encoding: SyncMlEncodi
       const item: Item = { target: { locUri: first.uri } };
       if (first.data !== undefined) item.data = first.data;
       const cmd: ExecCommand = { kind: 'Exec', cmdId, item };
-      const meta = commandMeta(first);
+      const meta = specMeta(first);
       if (meta) cmd.meta = meta;
       if (first.correlator !== undefined) cmd.correlator = first.correlator;
       return cmd;
@@ -123,7 +125,7 @@ export function renderContainer(
   return { kind, cmdId, commands: groups.map((g) => renderCommand(g, encoding, nextId)) };
 }
 
-/** One Large Object chunk: Meta Format/Type on every chunk, Size on the first, MoreData on all but the last. */
+/** One Large Object chunk: Item Meta Format/Type on every chunk, Size on the first, MoreData on all but the last. */
 export function renderChunk(
   spec: NodeWriteSpec,
   payload: Payload,
@@ -132,12 +134,11 @@ export function renderChunk(
   cmdId: number,
 ): ItemCommand {
   const item: Item = { target: { locUri: spec.uri }, data: payloadSlice(payload, from, to) };
-  if (from === 0) item.meta = { size: payloadSize(payload) };
+  const meta: Meta = { ...specMeta(spec) };
+  if (from === 0) meta.size = payloadSize(payload);
+  if (Object.keys(meta).length > 0) item.meta = meta;
   if (to < payloadLength(payload)) item.moreData = true;
-  const cmd: ItemCommand = { kind: spec.verb, cmdId, items: [item] };
-  const meta = commandMeta(spec);
-  if (meta) cmd.meta = meta;
-  return cmd;
+  return { kind: spec.verb, cmdId, items: [item] };
 }
 
 /** Consecutive Add/Replace specs that may share one command: same verb, Format, Type and encoding, no Large Object. */

@@ -9,9 +9,9 @@
  * One spec is one target: its result is one entry of `CommandResult[]`, at the
  * spec's index. The engine decides the wire shape: consecutive Add/Replace
  * specs of one request with the same verb, Format, Type and data encoding go
- * out as one command with several Items (so the SingleShotExec request of
- * Example (b) is sent exactly as the example writes it); every other spec is
- * its own command.
+ * out as one command with several Items (as Example (b) packs the
+ * SingleShotExec request; Format/Type go in each Item, which common clients
+ * require); every other spec is its own command.
  */
 
 /** How a spec's `data` is to be read. */
@@ -126,7 +126,7 @@ export interface CommandResult {
   status: number;
   /** Get: the value from Results (directory listing for an interior node). */
   data?: string;
-  /** 'base64' when `data` is base64 of binary (WBXML OPAQUE) content. */
+  /** 'base64' when `data` is base64 of bytes (Format `bin` sent as WBXML OPAQUE; the codec decides). */
   dataEncoding?: 'base64';
   /** Get: Meta Format / Type of the value, defaults (`chr`, `text/plain`) filled in. */
   format?: string;

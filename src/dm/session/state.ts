@@ -64,7 +64,7 @@ export interface IncomingLargeObject {
   size?: number;
   format?: string;
   type?: string;
-  /** One entry per chunk: text as is, binary chunks as base64. */
+  /** One entry per chunk as the codec gave it: text as is, bytes as base64 (the state is JSON). */
   chunks: { text?: string; base64?: string }[];
 }
 

@@ -12,6 +12,7 @@
  * - A client Large Object interrupted by another item, or by the end of the
  *   client's package, fails the Get with 424 (no Alert 1225 is sent).
  */
+import { dataSize, dataText, joinChunks } from '../codec/index.js';
 import type { ItemData, ResultsCommand, StatusCommand } from '../codec/types.js';
 import type { SessionEffect, UndeliveredReason } from './effects.js';
 import { dataValue } from './generic-alert.js';
@@ -55,11 +56,6 @@ function pick(req: TrackedRequest, specs: number[], uri: string | undefined, ope
   return candidates[0];
 }
 
-function text(data: ItemData | undefined): string {
-  if (data === undefined) return '';
-  return typeof data === 'string' ? data : data.toString('utf8');
-}
-
 /** Applies one client Status (not the header's). `touched` collects packed commands that got one. */
 export function applyStatus(state: SessionState, st: StatusCommand, touched: Set<string>): void {
   const ref = findRef(state, st.msgRef, st.cmdRef);
@@ -80,7 +76,7 @@ export function applyStatus(state: SessionState, st: StatusCommand, touched: Set
   }
   const outcome = req.outcomes[index]!;
   outcome.status = st.data;
-  if (req.commands[index]!.verb === 'Alert' && st.items.length > 0) outcome.response = st.items.map((i) => text(i.data));
+  if (req.commands[index]!.verb === 'Alert' && st.items.length > 0) outcome.response = st.items.map((i) => dataText(i.data));
   if (ref.specs.length > 1) touched.add(refKey(ref));
 }
 
@@ -162,16 +158,17 @@ function finishLargeObject(state: SessionState, lo: IncomingLargeObject): boolea
   state.incomingLo = undefined;
   const outcome = findRequest(state, lo.requestId)?.outcomes[lo.spec];
   if (outcome === undefined) return true;
-  const allText = lo.chunks.every((c) => c.text !== undefined);
-  const bytes = Buffer.concat(
-    lo.chunks.map((c) => (c.text !== undefined ? Buffer.from(c.text, 'utf8') : Buffer.from(c.base64 ?? '', 'base64'))),
+  // The codec settles the whole value (Format, carrier) as it settles one Item.
+  const value = joinChunks(
+    lo.chunks.map((c) => (c.text !== undefined ? c.text : Buffer.from(c.base64 ?? '', 'base64'))),
+    lo.format,
   );
   outcome.hasResults = true;
-  if (lo.size !== undefined && bytes.length !== lo.size) {
+  if (lo.size !== undefined && dataSize(value) !== lo.size) {
     outcome.status = 424;
     return false;
   }
-  Object.assign(outcome, allText ? { data: bytes.toString('utf8') } : { data: bytes.toString('base64'), dataEncoding: 'base64' });
+  Object.assign(outcome, dataValue(value));
   outcome.format = lo.format ?? 'chr';
   outcome.type = lo.type ?? 'text/plain';
   return true;

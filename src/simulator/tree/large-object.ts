@@ -3,6 +3,7 @@
  * MoreData, the first carrying Meta Size (notes §1). The state lives in a
  * caller-owned object because the chunks span several messages.
  */
+import { dataSize, joinChunks } from '../../dm/codec/index.js';
 import type { ItemData } from '../../dm/codec/types.js';
 import type { NodeContent } from './management-tree.js';
 
@@ -66,11 +67,8 @@ export function takeChunk(assembly: LargeObjectAssembly, chunk: Chunk): ChunkOut
   pending.chunks.push(data);
   if (chunk.moreData) return { state: 'buffered' };
   assembly.pending = undefined;
-  const value = pending.chunks.every((c) => typeof c === 'string')
-    ? pending.chunks.join('')
-    : Buffer.concat(pending.chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
-  // Size counts the bytes as carried: UTF-8 text, or the opaque (WBXML) bytes.
-  const size = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
-  if (pending.size !== undefined && size !== pending.size) return { state: 'size-mismatch' };
+  // The codec joins chunks as it settles one Item (Format, carrier); Size counts the bytes as carried.
+  const value = joinChunks(pending.chunks, pending.format);
+  if (pending.size !== undefined && dataSize(value) !== pending.size) return { state: 'size-mismatch' };
   return { state: 'complete', kind: pending.kind, content: { format: pending.format, type: pending.type, data: value } };
 }

@@ -5,6 +5,7 @@
  * Pure: no timers. The caller owns the clock; `arm` tells it when to call
  * `fireSchedule`.
  */
+import { dataText } from '../../dm/codec/index.js';
 import type { AlertCommand } from '../../dm/codec/types.js';
 import { parseAtTime } from './at-time.js';
 import type { ManagementTree } from './management-tree.js';
@@ -178,5 +179,5 @@ export function buildGenericAlert(report: SseReport, cmdId: number): AlertComman
 function readText(tree: ManagementTree, uri: string): string | undefined {
   const node = tree.read(uri);
   if (node?.kind !== 'leaf' || node.data === undefined) return undefined;
-  return typeof node.data === 'string' ? node.data : node.data.toString('utf8');
+  return dataText(node.data);
 }

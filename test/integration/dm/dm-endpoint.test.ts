@@ -3,9 +3,11 @@
  * matched them, the body cap on the wire and after decompression, refused
  * encodings, and the metrics it feeds.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeWbxml } from '../../../src/dm/codec/wbxml-codec.js';
 import { decodeXml } from '../../../src/dm/codec/xml-codec.js';
 import { type DmRig, startDmRig } from '../../support/dm-rig.js';
 
@@ -17,6 +19,7 @@ afterAll(() => rig?.stop());
 
 const UNKNOWN = 'IMEI:490154203237518';
 const XML = 'application/vnd.syncml.dm+xml';
+const WBXML = 'application/vnd.syncml.dm+wbxml';
 
 const pkg1 = (devId: string) =>
   Buffer.from(
@@ -61,6 +64,15 @@ describe('DM endpoint over HTTP', () => {
       expect(r.type).toBe(XML);
       expect(headerStatus(r.body)).toBe(403);
     }
+  });
+
+  it('answers a handset WBXML Pkg1 whose string-table FPI has no NUL (not 400 bad-string-table-offset)', async () => {
+    const hex = readFileSync(new URL('../../unit/dm/codec/fixtures/example-a.fpi-no-nul.wbxml.hex', import.meta.url), 'utf8');
+    const r = await post(Buffer.from(hex.trim(), 'hex'), { 'content-type': WBXML });
+    expect(r.status).toBe(200);
+    expect(r.type).toBe(WBXML);
+    const reply = decodeWbxml(r.body);
+    expect(reply.body.find((c) => c.kind === 'Status' && c.cmdRef === 0)).toMatchObject({ data: 403 }); // unknown device
   });
 
   it.each([

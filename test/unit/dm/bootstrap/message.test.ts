@@ -55,18 +55,19 @@ describe('buildBootstrapMessage', () => {
       expect(cmd.items).toHaveLength(1);
       expect(cmd.items[0]!.target?.locUri).toBe(acc.nodes[i]!.uri);
     });
+    // Meta in each Item, none at command level: common clients read only Item Meta.
     expect(adds[0]).toEqual({
       kind: 'Add',
       cmdId: 1,
-      meta: { format: 'node', type: 'urn:oma:mo:oma-dm-dmacc:1.0' },
-      items: [{ target: { locUri: './DMAcc/dmwsi' } }],
+      items: [{ target: { locUri: './DMAcc/dmwsi' }, meta: { format: 'node', type: 'urn:oma:mo:oma-dm-dmacc:1.0' } }],
     });
-    const byUri = new Map(adds.map((c) => [c.items[0]!.target!.locUri, c]));
+    expect(adds.every((c) => c.meta === undefined && c.items[0]!.meta?.format !== undefined)).toBe(true);
+    const byUri = new Map(adds.map((c) => [c.items[0]!.target!.locUri, c.items[0]!]));
     expect(byUri.get('./DMAcc/dmwsi/AppAuth')).toMatchObject({ meta: { format: 'node' } });
-    expect(byUri.get('./DMAcc/dmwsi/AppAuth')!.items[0]!.data).toBeUndefined();
-    expect(byUri.get('./DMAcc/dmwsi/AppID')).toMatchObject({ meta: { format: 'chr' }, items: [{ data: 'w7' }] });
+    expect(byUri.get('./DMAcc/dmwsi/AppAuth')!.data).toBeUndefined();
+    expect(byUri.get('./DMAcc/dmwsi/AppID')).toMatchObject({ meta: { format: 'chr' }, data: 'w7' });
     // bin leaves carry the decoded bytes (WBXML OPAQUE), not base64 text.
-    expect(byUri.get('./DMAcc/dmwsi/AppAuth/CLCRED/AAuthData')!.items[0]!.data).toEqual(CLIENT_NONCE_BYTES);
+    expect(byUri.get('./DMAcc/dmwsi/AppAuth/CLCRED/AAuthData')!.data).toEqual(CLIENT_NONCE_BYTES);
     expect(byUri.get('./DMAcc/dmwsi/AppAuth/SRVCRED/AAuthData')).toMatchObject({ meta: { format: 'bin' } });
   });
 

@@ -5,7 +5,7 @@ describe('codec benchmark', () => {
   it('runs and reports positive µs figures and ~3 KB XML messages', async () => {
     const r = await runCodecBench({ iterations: 50, warmup: 5 });
     expect(r.iterations).toBe(50);
-    expect(r.cases).toHaveLength(2);
+    expect(r.cases).toHaveLength(3);
     for (const c of r.cases) {
       for (const v of [c.decodeXmlUs, c.encodeXmlUs, c.decodeWbxmlUs, c.encodeWbxmlUs]) {
         expect(Number.isFinite(v)).toBe(true);

@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Command, Item, SyncMlMessage } from '../../../../src/dm/codec/types.js';
+import type { SyncMlMessage } from '../../../../src/dm/codec/types.js';
 
 const fixturesDir = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
@@ -245,25 +245,4 @@ export function largeObjectChunk(chunk: string | Buffer, total: number, more: bo
     ],
     final: false,
   };
-}
-
-/**
- * Copy of a message with Buffer Item data turned into UTF-8 text: libwbxml
- * writes some `<Data>` as OPAQUE, which decodes to a Buffer.
- */
-export function itemDataAsText(msg: SyncMlMessage): SyncMlMessage {
-  const fixItems = (items: Item[]): Item[] =>
-    items.map((it) => (Buffer.isBuffer(it.data) ? { ...it, data: it.data.toString('utf8') } : it));
-  const fix = (c: Command): Command => {
-    switch (c.kind) {
-      case 'Sequence':
-      case 'Atomic':
-        return { ...c, commands: c.commands.map(fix) };
-      case 'Exec':
-        return { ...c, item: fixItems([c.item])[0]! };
-      default:
-        return { ...c, items: fixItems(c.items) };
-    }
-  };
-  return { ...msg, body: msg.body.map(fix) };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SyncMlDecodeError } from '../../../../src/dm/codec/errors.js';
 import { decodeWbxml } from '../../../../src/dm/codec/wbxml-codec.js';
+import { exampleA, fixtureHex } from './messages.js';
 import { bytes, el, header, message, opaque, STD_HEAD, strI, T } from './wbxml-build.js';
 
 function reason(fn: () => unknown): string {
@@ -52,6 +53,15 @@ describe('WBXML header forms', () => {
     expect(decodeWbxml(message([], [0x02, 0x00, 6, 0x6a, table.length, table])).final).toBe(true);
   });
 
+  it('reads a handset Pkg1 whose 29-byte string table holds the FPI without a terminating NUL', () => {
+    // Exact bytes of the report: public id 0, index 0, UTF-8, table length 0x1D, FPI, Pkg1 body (libwbxml reads them).
+    const input = fixtureHex('example-a.fpi-no-nul.wbxml.hex');
+    expect(input.subarray(0, 5)).toEqual(Buffer.from([0x02, 0x00, 0x00, 0x6a, 29]));
+    expect(input.subarray(5, 5 + 29).toString('latin1')).toBe(FPI12);
+    expect(input[5 + 29]).not.toBe(0x00);
+    expect(decodeWbxml(input)).toEqual(exampleA);
+  });
+
   it('rejects a string-table public id that is not SyncML, or that points outside the table', () => {
     const other = Buffer.from('-//WAPFORUM//DTD WML 1.1//EN\0');
     expect(reason(() => decodeWbxml(message([], [0x02, 0x00, 0x00, 0x6a, other.length, other])))).toBe('not-syncml');
@@ -100,12 +110,14 @@ describe('WBXML body tokens', () => {
     expect(msg.body[0]?.kind === 'Replace' && msg.body[0].items[0]?.data).toBe('./a');
   });
 
-  it('rejects STR_T offsets outside the table or into an unterminated string', () => {
+  it('rejects STR_T offsets outside the table, and reads a last entry that ends at the table end without NUL', () => {
     const table = Buffer.from('abc\0def');
     const head = [0x03, 0xa4, 0x01, 0x6a, table.length, table];
     const item = (off: number) => message([el(T.Replace, el(T.CmdID, strI('2')), el(T.Item, el(T.Data, 0x83, off)))], head);
     expect(reason(() => decodeWbxml(item(7)))).toBe('bad-string-table-offset');
-    expect(reason(() => decodeWbxml(item(4)))).toBe('bad-string-table-offset');
+    expect(reason(() => decodeWbxml(item(200)))).toBe('bad-string-table-offset');
+    expect(decodeWbxml(item(4)).body[0]).toMatchObject({ items: [{ data: 'def' }] });
+    expect(decodeWbxml(item(6)).body[0]).toMatchObject({ items: [{ data: 'f' }] });
     expect(decodeWbxml(item(1)).body[0]).toMatchObject({ items: [{ data: 'bc' }] });
   });
 

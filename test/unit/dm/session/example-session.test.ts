@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseSyncMl } from '../../../../src/dm/codec/index.js';
+import type { Command, SyncMlMessage } from '../../../../src/dm/codec/types.js';
 import { handleClientMessage } from '../../../../src/dm/session/engine.js';
 import { standardTree } from '../../simulator/fixtures.js';
 import {
@@ -22,10 +23,22 @@ const exampleB = parseSyncMl(
   'application/vnd.syncml.dm+xml',
 ).message;
 
+/**
+ * Example (b) with each Add's Meta written in its Items instead of the
+ * command: common clients read only Item Meta (issue 13).
+ */
+function withItemMeta(c: Command): Command {
+  if (c.kind === 'Sequence' || c.kind === 'Atomic') return { ...c, commands: c.commands.map(withItemMeta) };
+  if ((c.kind !== 'Add' && c.kind !== 'Replace') || c.meta === undefined) return c;
+  const { meta, ...rest } = c;
+  return { ...rest, items: c.items.map((it) => ({ ...it, meta: { ...meta, ...it.meta } })) };
+}
+const exampleBItemMeta: SyncMlMessage = { ...exampleB, body: exampleB.body.map(withItemMeta) };
+
 describe('notes Example (a) → (b): a client-initiated session scheduling a SingleShotExec', () => {
-  it('answers the md5 vector Pkg1 with 212 and sends the queued Sequence exactly as Example (b)', () => {
+  it('answers the md5 vector Pkg1 with 212 and sends the queued Sequence as Example (b), Meta in each Item', () => {
     const out = handleClientMessage(undefined, pkg1(), context({ pending: [sseRequest] }));
-    expect(out.reply).toEqual(exampleB);
+    expect(out.reply).toEqual(exampleBItemMeta);
     expect(out.closed).toBe(false);
   });
 

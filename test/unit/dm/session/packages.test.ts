@@ -166,7 +166,8 @@ describe('Large Objects from server to client', () => {
     expect(items.slice(1).every((i) => i.meta?.size === undefined)).toBe(true);
     expect(items.slice(0, -1).every((i) => i.moreData === true)).toBe(true);
     expect(items.at(-1)?.moreData).toBeUndefined();
-    expect(chunks.every((c) => c.meta?.format === 'chr' && c.meta.type === 'text/plain')).toBe(true);
+    expect(items.every((i) => i.meta?.format === 'chr' && i.meta.type === 'text/plain')).toBe(true);
+    expect(chunks.every((c) => c.meta === undefined)).toBe(true);
     expect(items.map((i) => i.data).join('')).toBe(big);
     expect(clientStatuses).toEqual([...chunks.slice(1).map(() => 213), 200]);
     expect(tree.read('./Vendor/Big')?.data).toBe(big);

@@ -25,6 +25,7 @@ describe('dmwsi simulate', () => {
         '--id-prefix', 'IMEI:',
         '--imei-start', '35000000000000',
         '--encoding', 'wbxml',
+        '--opaque-data',
         '--auth', 'hmac',
         '--offline-share', '0.1',
         '--latency-ms', '20',
@@ -42,6 +43,7 @@ describe('dmwsi simulate', () => {
       idPrefix: 'IMEI:',
       imeiStart: '35000000000000',
       encoding: 'wbxml',
+      opaqueData: true,
       auth: 'hmac',
       offlineShare: 0.1,
       latencyMs: 20,
@@ -65,6 +67,18 @@ describe('dmwsi simulate', () => {
     expect(() => parseListen('host:99999')).toThrow();
   });
 
+  it('starts a fleet whose devices send every node value as OPAQUE with --opaque-data', async () => {
+    const handle = await runSimulateCommand(
+      { devices: 1, listen: '127.0.0.1:0', encoding: 'wbxml', opaqueData: true, statsInterval: 0, secretSeed: 'x' },
+      () => {},
+    );
+    try {
+      expect(handle.fleet.profile).toMatchObject({ encoding: 'wbxml', opaqueItemData: true });
+    } finally {
+      await handle.stop();
+    }
+  });
+
   it('starts a fleet and writes the credentials CSV', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dmwsi-sim-'));
     try {
@@ -82,6 +96,7 @@ describe('dmwsi simulate', () => {
       expect(phone).toBe('+15550000001');
       expect(cap).toBe('sim-phone-1');
       expect(url).toBe(`${handle.url}/notify/${encodeURIComponent(id!)}`);
+      expect(handle.fleet.profile.opaqueItemData).toBe(false);
       await handle.stop();
       expect(log).toHaveBeenCalled();
     } finally {
