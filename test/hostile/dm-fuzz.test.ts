@@ -812,7 +812,13 @@ describe('the DM endpoint under 10,000+ generated hostile messages (XML and WBXM
         }
         case 'stale-token': {
           const stale = x.previous.find((p) => p.url.includes('/dm/s/'));
-          return stale ? live(kind, new URL(stale.url).pathname, x.body) : undefined;
+          if (!stale) return undefined;
+          // A token whose session lapsed names nothing: a message that can open a session (the
+          // device's unspent credentials) opens one there as it would at /dm, as for random-token.
+          const lapsed = expired.some((t) => stale.url.includes(`/dm/s/${t}`));
+          const m = msg();
+          const opens = m.header.cred !== undefined || m.body.some((c) => c.kind === 'Alert' && (c.data === 1200 || c.data === 1201));
+          return lapsed && opens ? undefined : live(kind, new URL(stale.url).pathname, x.body);
         }
         case 'random-token': {
           // Not with a message that can open a session (Alert 1200/1201, credentials): it carries the

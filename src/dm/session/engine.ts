@@ -227,8 +227,13 @@ function authFailure(
   effects: SessionEffect[],
 ): SessionStepResult {
   const lead: Command[] = [headerStatus(msg, auth.status, auth.chal), ...uniformStatuses(msg, auth.status)];
-  // No Cred of ours to a client that has not proved who it is.
-  const header = replyHeader({ sessionId: state.sessionId, msgId, deviceId: state.deviceId, ctx });
+  // No Cred of ours to a client that has not proved who it is, and no RespURI:
+  // nothing is stored under a token, so the retry goes where the first message
+  // went (a client without RespURI uses the server URI it started with) and is
+  // a new session there. A RespURI token is handed out only with a session
+  // stored under it, so one that finds no state is one that lapsed or ended.
+  const { respUri: _none, ...noRespUri } = ctx;
+  const header = replyHeader({ sessionId: state.sessionId, msgId, deviceId: state.deviceId, ctx: noRespUri });
   const reply = composeMessage(state, { header, lead }, ctx, { sendUnits: false, final: true });
   const signer = replySigner(state, device);
   return { state: undefined, reply, effects, ...(signer && { replySigner: signer }), closed: auth.giveUp };
