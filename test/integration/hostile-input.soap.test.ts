@@ -140,12 +140,13 @@ describe('hostile SOAP input', () => {
 });
 
 describe('findings of the property-based suite, fixed', () => {
-  it('refuses id/href multi-ref attributes (id="__proto__" polluted Object.prototype and crashed the process)', async () => {
-    const evil = envelope('<t:getDeviceInstances id="__proto__"><t:userSession/><t:offset>0</t:offset><t:limit>1</t:limit></t:getDeviceInstances>', auth);
-    expectFault(await post(evil), 'InvalidArgument');
+  it('reads id/href attributes as inert attributes: id="__proto__" pollutes nothing and the call is answered (it once crashed the process)', async () => {
+    const evil = envelope('<t:getDeviceInstances id="__proto__" href="#constructor"><t:userSession/><t:offset>0</t:offset><t:limit>1</t:limit></t:getDeviceInstances>', auth);
+    const r = await post(evil);
+    expect(r.status).toBe(200);
+    expect(r.text).toContain('<getDeviceInstancesResponse');
     expect(({} as Record<string, unknown>).obj).toBeUndefined();
-    const ok = await post(envelope('<t:getDeviceInstances><t:userSession/><t:offset>0</t:offset><t:limit>1</t:limit></t:getDeviceInstances>', auth));
-    expect(ok.status).toBe(200);
+    expect(Object.hasOwn(Object.prototype, 'obj') || Object.hasOwn(Object, 'obj')).toBe(false);
   });
 
   it('still accepts wsu:Id attributes on WS-Security elements', async () => {
