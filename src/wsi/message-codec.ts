@@ -9,6 +9,8 @@ import { COMPLEX_TYPES, type FieldSpec, type SimpleType } from './contract/schem
 /** Keys of the parsed shape that are not elements (soap-envelope.ts). */
 const NON_ELEMENT_KEYS = new Set(['attributes', '$value']);
 
+// The expressions of this module are linear: anchored and bounded (INT, LONG, DATE_TIME) or one
+// character class with one-character lookarounds (NOT_XML_CHAR, NEEDS_ESCAPE, ESCAPED).
 const INT = /^[+-]?\d{1,10}$/;
 /** Outside XML 1.0's Char production (control characters, U+FFFE/FFFF, lone surrogates): no strict client could read them back. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding the control characters XML forbids is the point.

@@ -56,6 +56,12 @@ export interface EnvelopeLimits {
 export const ENVELOPE_LIMITS: EnvelopeLimits = { maxDepth: 64, maxElements: 1_000_000 };
 
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+/**
+ * Also refused where the scanner would not see markup (inside CDATA or a
+ * comment), so no declaration reaches anything downstream. Linear: a literal
+ * `<!` then two literal alternatives, no quantifier.
+ */
+const DECLARATIONS = /<!(DOCTYPE|ENTITY)/i;
 
 interface Frame {
   local: string;
@@ -227,6 +233,7 @@ class SoapEnvelopeReader extends XmlScanner {
 /** Reads the envelope of a request body; every problem is an InvalidArgument on `body`. */
 export function readSoapEnvelope(xml: string, limits: EnvelopeLimits = ENVELOPE_LIMITS): SoapRequestEnvelope {
   if (xml.length === 0) throw invalidArgument('body', 'the request has no SOAP envelope');
+  if (DECLARATIONS.test(xml)) throw invalidArgument('body', 'DOCTYPE and ENTITY declarations are not accepted');
   const reader = new SoapEnvelopeReader(xml, limits);
   reader.scan();
   if (reader.operation === undefined || reader.args === undefined) throw invalidArgument('body', 'the SOAP envelope has no Body with an operation');
