@@ -20,6 +20,7 @@ import type { FieldSpec } from '../../../src/wsi/contract/schema.js';
 import { decodeFields, escapeText } from '../../../src/wsi/message-codec.js';
 import { readSoapEnvelope } from '../../../src/wsi/soap-envelope.js';
 import { usernameToken } from '../../../src/wsi/ws-security.js';
+import { escapeXml } from '../../../src/wsi/xml-escape.js';
 
 const KB = 1024;
 const MB = 1024 * KB;
@@ -93,6 +94,7 @@ describe('SOAP field validation (message-codec.ts, ws-security.ts)', () => {
     within('surrogate pairs', () => decodeFields(fields, { v: `${run('\uD800\uDC00', MB)}\uD800` }));
     within('lone low surrogates', () => decodeFields(fields, { v: run('a\uDC00', MB) }));
     within('escape', () => escapeText(run('<&"\'\t\r\n', MB)));
+    within('fault text escape', () => escapeXml(run('<&"\'\u0001\uFFFF', MB)));
   });
 
   it('reads a 300 KB Password Type in linear time', () => {
