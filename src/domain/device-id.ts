@@ -17,6 +17,7 @@ export function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
+// Request-facing expressions in this file are linear: anchored, bounded or a single `.*` before `$`.
 const URN_FORM = /^[A-Za-z][A-Za-z0-9+.-]{0,31}:[\x21-\x7e]{1,96}$/;
 
 /**

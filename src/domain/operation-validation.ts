@@ -14,6 +14,7 @@ import {
   type OperationName,
 } from './tasks.js';
 
+// Linear: anchored, bounded repetitions of '/'-led segments that cannot hold '/'.
 const DEVICE_URI = /^\.(\/[^/\s?#]{1,64}){1,16}$/;
 const FORMATS = new Set(['b64', 'bin', 'bool', 'chr', 'int', 'node', 'null', 'xml', 'date', 'time', 'float']);
 const MAX_COMMANDS = 64;
@@ -37,6 +38,7 @@ export interface ScheduleTime {
   at: Date;
 }
 
+// Linear: anchored; the one unbounded run (fraction digits) is followed by non-digits only.
 const AT_TIME = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(?:\.\d+)?(Z)?$/;
 
 export function parseScheduleTime(text: string): ScheduleTime | undefined {

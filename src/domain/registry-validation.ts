@@ -18,6 +18,8 @@ export interface FieldProblem {
   message: string;
 }
 
+// Request-facing expressions below are linear: anchored, one pass, no nested or overlapping quantifier
+// (DEVICE_URI's segments are split by '/', which a segment cannot hold; test/unit/security/request-scans-are-linear.test.ts).
 const OID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const PRINTABLE = /^[^\p{Cc}]*$/u;
 const DEVICE_URI = /^\.(\/[^/\s]+)+$/;
@@ -75,6 +77,7 @@ export function deviceInstanceProblems(input: DeviceInstanceInput): FieldProblem
   const names = Object.keys(attrs);
   if (names.length > 64) problems.push({ field: 'attributes', message: 'at most 64 attributes' });
   for (const name of names) {
+    // Linear: anchored and bounded.
     if (!/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(name)) {
       problems.push({ field: 'attributes', message: `attribute name "${name.slice(0, 64)}" is not valid` });
     }
@@ -99,7 +102,7 @@ export function deviceCapabilityProblems(input: DeviceCapabilityInput): FieldPro
     problems.push({ field: 'dmVersion', message: `must be one of ${DM_VERSIONS.join(', ')}` });
   }
   if (input.sseRoot !== undefined && input.sseRoot !== '') {
-    if (!DEVICE_URI.test(input.sseRoot) || input.sseRoot.length > 255) {
+    if (input.sseRoot.length > 255 || !DEVICE_URI.test(input.sseRoot)) {
       problems.push({ field: 'sseRoot', message: 'must be a device URI such as ./SSE' });
     }
   }

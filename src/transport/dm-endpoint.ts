@@ -31,6 +31,7 @@ export interface DmEndpointDeps {
 /** Serves the request and returns true when it is a DM message (POST /dm, POST /dm/s/<token>); false: not ours, untouched. */
 export type DmHttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
+// Linear: anchored and bounded.
 const TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
 const TEXT = 'text/plain; charset=utf-8';
 

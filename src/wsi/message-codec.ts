@@ -1,15 +1,16 @@
 /**
- * Turns the `soap` package's parsed body into validated, typed values, and
- * typed results into objects it serialises, both driven by the contract
- * description. The `soap` package validates nothing ("abc" becomes NaN, "yes"
- * becomes false), so every simple value arrives here as text and is checked.
+ * Turns the parsed request (soap-envelope.ts: every simple value as text)
+ * into validated, typed values, and typed results into response XML, both
+ * driven by the contract description (contract/schema.ts).
  */
 import { invalidArgument } from '../domain/errors.js';
 import { COMPLEX_TYPES, type FieldSpec, type SimpleType } from './contract/schema.js';
 
-/** Keys the `soap` parser adds that are not elements. */
-const NON_ELEMENT_KEYS = new Set(['attributes', '$value', '$xml']);
+/** Keys of the parsed shape that are not elements (soap-envelope.ts). */
+const NON_ELEMENT_KEYS = new Set(['attributes', '$value']);
 
+// The expressions of this module are linear: anchored and bounded (INT, LONG, DATE_TIME) or one
+// character class with one-character lookarounds (NOT_XML_CHAR, NEEDS_ESCAPE, ESCAPED).
 const INT = /^[+-]?\d{1,10}$/;
 /** Outside XML 1.0's Char production (control characters, U+FFFE/FFFF, lone surrogates): no strict client could read them back. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding the control characters XML forbids is the point.

@@ -1,17 +1,14 @@
 /**
- * One SOAP service on express. The `soap` package's WSDL engine parses
- * envelopes and serialises results against the generated WSDL; this module
- * owns everything around it that the package leaves undone: the body size
- * limit (applied after decompression), DOCTYPE rejection, authentication,
- * role checks, strict validation, SOAP 1.1 faults, audit rows for failed
- * calls, metrics and logs. (soap's own Server class is not used as the
- * request handler: it answers dispatch errors with SOAP 1.2-shaped faults or
- * plain stack traces.)
+ * One SOAP service on express: reads the envelope with the project's own
+ * parser (soap-envelope.ts), and owns the body size limit (applied after
+ * decompression), authentication, role checks, strict validation against
+ * the contract (message-codec.ts over contract/schema.ts), SOAP 1.1 faults,
+ * audit rows for failed calls, metrics and logs. The `soap` package is not
+ * used on the server side (only its client, in tests and examples).
  */
 import { performance } from 'node:perf_hooks';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
-import soap from 'soap';
 import { DmwsiError, invalidArgument } from '../domain/errors.js';
 import { type Caller, roleAllows } from '../domain/roles.js';
 import type { CallerAuthService } from '../services/caller-auth.js';
@@ -22,6 +19,7 @@ import type { CallerRateLimit } from './caller-rate-limit.js';
 import { faultEnvelope, faultInfo, resultEnvelope } from './faults.js';
 import type { OperationHandlers } from './handlers/types.js';
 import { decodeFields, writeFields } from './message-codec.js';
+import { readSoapEnvelope, type SoapRequestEnvelope } from './soap-envelope.js';
 import { wsAddressingMessageId } from './ws-addressing.js';
 import { usernameToken } from './ws-security.js';
 
@@ -44,26 +42,8 @@ export interface SoapEndpointDeps {
 }
 
 const XML_TYPE = 'text/xml; charset=utf-8';
-const DECLARATIONS = /<!(DOCTYPE|ENTITY)/i;
-/**
- * soap's parser files elements by their `id`/`href` attributes (SOAP-encoded
- * multi-refs) in a plain object: `id="__proto__"` rewrote Object.prototype
- * for the whole process. Document/literal messages never use them: refused
- * before parsing.
- */
-// Exactly unprefixed, lower-case `id`/`href` (sax passes names as written): `wsu:Id` stays allowed.
-const MULTI_REF = /<[^>]*\s(?:id|href)\s*=/;
+/** Linear: anchored, each alternative a run of one character class then an optional bounded port; no nested quantifier. */
 const SAFE_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
-
-interface ParsedEnvelope {
-  Header?: unknown;
-  Body?: Record<string, unknown>;
-}
-
-interface SoapWsdl {
-  xmlToObject(xml: string): ParsedEnvelope;
-  onReady(cb: (err?: Error) => void): void;
-}
 
 /** What each request needs of its operation, worked out once. */
 interface PreparedOperation {
@@ -96,46 +76,6 @@ function sendXml(res: Response, status: number, xml: string): void {
   res.end(xml);
 }
 
-/** Text is validated by message-codec, so the `soap` parser must hand it over untouched. */
-const raw = (text: string) => text;
-const WSDL_OPTIONS = {
-  customDeserializer: { int: raw, integer: raw, long: raw, short: raw, boolean: raw, dateTime: raw, date: raw },
-};
-
-async function loadWsdl(spec: ServiceSpec): Promise<SoapWsdl> {
-  const xml = renderWsdl(spec, PLACEHOLDER_BASE + spec.path);
-  const wsdl = new soap.WSDL(xml, PLACEHOLDER_BASE + spec.path, WSDL_OPTIONS as never) as unknown as SoapWsdl & {
-    options: Record<string, unknown>;
-  };
-  // The WSDL constructor does not copy this option (soap's Server sets it the same way).
-  wsdl.options.attributesKey = 'attributes';
-  await new Promise<void>((resolve, reject) => wsdl.onReady((err) => (err ? reject(err) : resolve())));
-  memoiseMessageDescriptions(wsdl);
-  return wsdl;
-}
-
-interface DescribedMessage {
-  description(definitions: unknown): unknown;
-}
-
-/**
- * xmlToObject asks the body element's message for its schema description
- * twice per request, and the package rebuilds it each time by walking the
- * types (~1.5% of the gateway's CPU). The WSDL is fixed once loaded, and the
- * parser only reads descriptions, so each message keeps its first answer.
- */
-function memoiseMessageDescriptions(wsdl: SoapWsdl): void {
-  const messages = (wsdl as unknown as { definitions: { messages: Record<string, DescribedMessage> } }).definitions.messages;
-  for (const message of Object.values(messages)) {
-    const describe = message.description.bind(message);
-    let described: unknown;
-    message.description = (definitions) => {
-      described ??= describe(definitions);
-      return described;
-    };
-  }
-}
-
 function bodyLimitError(err: { type?: string; status?: number; message?: string }, limit: number): DmwsiError {
   switch (err.type) {
     case 'entity.too.large':
@@ -148,7 +88,6 @@ function bodyLimitError(err: { type?: string; status?: number; message?: string 
 }
 
 export async function soapEndpoint(spec: ServiceSpec, deps: SoapEndpointDeps): Promise<Router> {
-  const wsdl = await loadWsdl(spec);
   const operations = new Map<string, PreparedOperation>(spec.operations.map((o) => [o.name, prepare(o)]));
   const served = new Map<string, string>();
   const router = express.Router();
@@ -184,14 +123,13 @@ export async function soapEndpoint(spec: ServiceSpec, deps: SoapEndpointDeps): P
       let op: OperationSpec | undefined;
       let caller: Caller | undefined;
       try {
-        const envelope = parseEnvelope(wsdl, req.body);
-        const opName = operationName(envelope.Body);
-        const prepared = opName ? operations.get(opName) : undefined;
+        const envelope = parseEnvelope(req.body);
+        const prepared = operations.get(envelope.operation);
         if (!prepared) {
-          throw invalidArgument('operation', `${spec.portType} has no operation "${String(opName).slice(0, 64)}"`);
+          throw invalidArgument('operation', `${spec.portType} has no operation "${envelope.operation.slice(0, 64)}"`);
         }
         op = prepared.spec;
-        const rawArgs = envelope.Body?.[op.name];
+        const rawArgs = envelope.args;
         const userSession = sessionOf(rawArgs);
         if (op.permission !== undefined) {
           caller = await authenticate(deps.auth, envelope.Header, userSession);
@@ -221,24 +159,9 @@ export async function soapEndpoint(spec: ServiceSpec, deps: SoapEndpointDeps): P
   return router;
 }
 
-function parseEnvelope(wsdl: SoapWsdl, body: unknown): ParsedEnvelope {
+function parseEnvelope(body: unknown): SoapRequestEnvelope {
   if (!Buffer.isBuffer(body) || body.length === 0) throw invalidArgument('body', 'the request has no SOAP envelope');
-  const xml = body.toString('utf8');
-  if (DECLARATIONS.test(xml)) throw invalidArgument('body', 'DOCTYPE and ENTITY declarations are not accepted');
-  if (MULTI_REF.test(xml)) throw invalidArgument('body', 'id and href attributes (SOAP multi-refs) are not accepted');
-  try {
-    const env = wsdl.xmlToObject(xml);
-    if (!env || typeof env !== 'object' || !env.Body || typeof env.Body !== 'object') throw new Error('no Body');
-    return env;
-  } catch {
-    throw invalidArgument('body', 'malformed SOAP envelope');
-  }
-}
-
-/** The first element of the Body (the parser adds `attributes` for the Body's own attributes). */
-function operationName(body: Record<string, unknown> | undefined): string | undefined {
-  for (const k in body) if (k !== 'attributes') return k;
-  return undefined;
+  return readSoapEnvelope(body.toString('utf8'));
 }
 
 function sessionOf(rawArgs: unknown): string {

@@ -2,6 +2,7 @@
  * Reads a WS-Security UsernameToken from the parsed SOAP header. Verification
  * is the caller-auth service's job; this only extracts what was sent.
  */
+/** Linear: a literal tried at each '#', then the end. */
 const PASSWORD_DIGEST = /#PasswordDigest$/;
 
 export type UsernameToken =

@@ -11,7 +11,10 @@
  *    DOCTYPE/ENTITY tricks, deep nesting and huge counts, hand-made bad WBXML
  *    (string table offsets, mb_u_int32 overflows, unknown tokens and pages),
  *    stale / random / malformed RespURI tokens, unknown devices, gzip bombs,
- *    broken compression and wrong media types.
+ *    broken compression and wrong media types, and 10 KB to 900 KB runs of
+ *    `<`, `=`, quotes, attributes, entity and markup openers (hostile-kit.ts
+ *    PATHOLOGICAL_UNITS) as the body, in a tag, a LocURI or a Data, each
+ *    answered within PATHOLOGICAL_BUDGET_MS.
  * 2. Truncation at every length of five real messages (XML and WBXML).
  * 3. Live sessions under attack: while a device runs a session, hostile
  *    messages are slipped in before its own (wrong SessionID, MsgID gaps and
@@ -54,6 +57,8 @@ import {
   type LogCapture,
   type MemoryFigure,
   NoAnswer,
+  PATHOLOGICAL_BUDGET_MS,
+  pathologicalRun,
   preview,
   type RawAnswer,
   type RawRequest,
@@ -197,6 +202,8 @@ interface DmCase {
   expectStatus?: number;
   /** A 200 reply may be a legitimate one (a retransmission's stored reply): only its shape is checked. */
   anyReply?: boolean;
+  /** The answer must come within this many ms. */
+  budgetMs?: number;
 }
 
 const HTTP_OK = new Set([200, 400, 413, 415]);
@@ -211,6 +218,7 @@ function judge(c: DmCase, a: RawAnswer): string[] {
   const tokenInPath = /^\/dm\/s\/(.*)$/i.exec(c.req.path.split('?')[0] ?? '')?.[1];
   const badToken = tokenInPath !== undefined && !TOKEN.test(safeDecode(tokenInPath));
   if (c.expectStatus !== undefined && a.status !== c.expectStatus) problems.push(`expected HTTP ${c.expectStatus}, got ${a.status}`);
+  if (c.budgetMs !== undefined && a.ms > c.budgetMs) problems.push(`answered in ${a.ms.toFixed(0)} ms, over its ${c.budgetMs} ms budget`);
   if (!(HTTP_OK.has(a.status) || (a.status === 404 && badToken))) problems.push(`HTTP ${a.status}`);
   const type = String(a.headers['content-type'] ?? '');
   if (a.status !== 200) {
@@ -332,6 +340,7 @@ function dmCases(): fc.Arbitrary<DmCase> {
     { weight: 8, arbitrary: replay },
     { weight: 7, arbitrary: xmlTricks(pick) },
     { weight: 7, arbitrary: structure() },
+    { weight: 6, arbitrary: pathological() },
     { weight: 12, arbitrary: wbxmlCrafted() },
     { weight: 6, arbitrary: transportTricks(pick) },
     { weight: 5, arbitrary: unknownDevices() },
@@ -574,6 +583,26 @@ function structure(): fc.Arbitrary<DmCase> {
     fc.tuple(fc.integer({ min: 33, max: 20_000 })).map(([n]) => x('wbxml-deep-nesting', Buffer.concat([Buffer.from([0x02, 0xa4, 0x01, 0x6a, 0x00, 0x6d]), Buffer.alloc(n, 0x60 | 0x17), Buffer.alloc(n + 1, 0x01)]), 400, DM_WBXML_CONTENT_TYPE)),
     fc.tuple(fc.integer({ min: 100_001, max: 110_000 })).map(([n]) => x('wbxml-too-many-elements', Buffer.concat([Buffer.from([0x02, 0xa4, 0x01, 0x6a, 0x00, 0x6d]), Buffer.alloc(n, 0x17), Buffer.from([0x01])]), 400, DM_WBXML_CONTENT_TYPE)),
   );
+}
+
+/** Runs that make backtracking scanners quadratic: the whole body, inside a tag, or inside a LocURI or Data. */
+function pathological(): fc.Arbitrary<DmCase> {
+  const dev = fc.constantFrom(...devices.map((d) => d.devId));
+  return fc.tuple(dev, pathologicalRun(900_000), fc.constantFrom('alone', 'in-tag', 'in-locuri', 'in-data')).map(([d, run, where]): DmCase => {
+    const xml =
+      where === 'alone'
+        ? run.text
+        : where === 'in-tag'
+          ? pkg1Xml(d).replace('<SyncHdr>', `<SyncHdr ${run.text}>`)
+          : where === 'in-locuri'
+            ? pkg1Xml(d).replace('http://x/dm', run.text)
+            : pkg1Xml(d, `<Replace><CmdID>2</CmdID><Item><Source><LocURI>./DevInfo/Man</LocURI></Source><Data>${run.text}</Data></Item></Replace>`);
+    return {
+      kind: `pathological:${JSON.stringify(run.unit)}-${where}`,
+      req: { path: '/dm', headers: { 'content-type': DM_XML_CONTENT_TYPE }, body: Buffer.from(xml) },
+      budgetMs: PATHOLOGICAL_BUDGET_MS,
+    };
+  });
 }
 
 /** mb_u_int32 as WBXML writes it. */

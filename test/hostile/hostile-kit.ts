@@ -323,3 +323,21 @@ export async function inPool<T, R>(items: readonly T[], limit: number, fn: (item
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
+
+// ---- pathological runs ------------------------------------------------------------------
+
+/**
+ * The units whose long runs make a backtracking scanner quadratic or worse
+ * (the SOAP pre-filter of issue 13 took 4.5 s on 80 KB of `<`): markup
+ * openers, `=`, quotes, attributes, entity starts, namespace declarations.
+ */
+export const PATHOLOGICAL_UNITS = ['<', '=', '"', "'", ' a="b"', '<a ', '</', '&', '&#x', '<!--', '<?', '<![CDATA[', ' xmlns:p="u"', '/', ' ', '\r'] as const;
+
+/** Every request carrying a pathological run must be answered within this (a linear scan of 1 MB takes milliseconds). */
+export const PATHOLOGICAL_BUDGET_MS = 5_000;
+
+/** A run of one pathological unit, 10 KB to `maxBytes` long (now and then the most). */
+export function pathologicalRun(maxBytes: number): fc.Arbitrary<{ unit: string; text: string }> {
+  const size = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 10_000, max: Math.min(100_000, maxBytes) }) }, { weight: 1, arbitrary: fc.integer({ min: 100_000, max: maxBytes }) });
+  return fc.tuple(fc.constantFrom(...PATHOLOGICAL_UNITS), size).map(([unit, n]) => ({ unit, text: unit.repeat(Math.max(1, Math.floor(n / unit.length))) }));
+}

@@ -153,7 +153,8 @@ describe('regression: a multiRef id naming an Object.prototype member mutated Ja
       '<getDeviceInstances xmlns="urn:dmwsi-gateway:1.0" id="__proto__"/></soapenv:Body></soapenv:Envelope>';
     try {
       const first = await post('DeviceManager', evil).catch((e: unknown) => ({ status: 0, code: e instanceof NoAnswer ? 'no answer' : String(e), text: '' }));
-      expect(first.code).toBe('InvalidArgument');
+      // Unauthenticated: a typed refusal (the parser reads id as an inert attribute).
+      expect(first.code).toBe('AuthenticationFailed');
       expect(Object.hasOwn(Object.prototype, 'obj')).toBe(false);
       const next = await post('DeviceManager', envelope('<t:getDeviceInstances><t:userSession/><t:offset>0</t:offset><t:limit>1</t:limit></t:getDeviceInstances>', auth));
       expect(next.status).toBe(200);

@@ -17,7 +17,13 @@
  * - transport:  gzip/deflate/br bombs, broken compression, unknown
  *               Content-Encoding, wrong Content-Type, random SOAPAction;
  * - auth:       malformed WS-Security, PasswordDigest replay / skew / garbage,
- *               unknown and logged-out userSessions.
+ *               nonces re-encoded (padding dropped, junk after it, line
+ *               breaks, base64url), unknown and logged-out userSessions;
+ * - pathological: 10 KB to 900 KB runs of `<`, `=`, quotes, attributes,
+ *               entity and markup openers (hostile-kit.ts PATHOLOGICAL_UNITS),
+ *               alone, inside a tag or inside a field's text; these and the
+ *               re-encoded nonces must be answered within
+ *               PATHOLOGICAL_BUDGET_MS each.
  *
  * Every answer must be a 200 SOAP envelope or a SOAP 1.1 Fault (HTTP 500)
  * with a typed DmwsiFault code other than Internal, never a stack trace; the
@@ -31,10 +37,10 @@
  * started with --expose-gc, so hostile-kit.ts obtains V8's collector at run
  * time (v8.setFlagsFromString('--expose-gc') + vm.runInNewContext('gc')).
  *
- * Known defects this suite sees but keeps out of its verdict (the failing
- * properties are in soap-fuzz.bug.ts): answers that echo characters XML 1.0
- * forbids (they are counted and printed). Inputs that trigger the prototype
- * pollution crash (an `id="__proto__"` attribute) are never generated here.
+ * Nothing is exempt: every generator may produce any input the gateway once
+ * failed on (an empty Security header, a leap-second dateTime, U+FFFE/U+FFFF,
+ * multiRef ids naming Object.prototype members), every Internal fails the run,
+ * and so does an answer holding a character XML 1.0 forbids.
  */
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
@@ -67,6 +73,8 @@ import {
   type LogCapture,
   type MemoryFigure,
   NoAnswer,
+  PATHOLOGICAL_BUDGET_MS,
+  pathologicalRun,
   preview,
   type RawAnswer,
   type RawRequest,
@@ -117,35 +125,13 @@ let auditFrom = 0;
 const tally = new Tally();
 const statuses = new Tally();
 const codes = new Tally();
-const nonXmlChars: { kind: string; codePoint: number; sample: string }[] = [];
-
-/**
- * Known defects (soap-fuzz.bug.ts) that end in Internal: a WS-Security header
- * the parser reads as null (an empty <wsse:Security/>) throws a TypeError; an
- * xsd:dateTime with second 60 passes validation as an Invalid Date and breaks
- * the query of getJobsByDate. The generators avoid both inputs; should a
- * mutation produce one anyway, its Internal answer is accepted only when an
- * unclaimed error line with exactly the known message explains it. Any other
- * Internal fails the run.
- */
-const KNOWN_INTERNALS = ["Cannot read properties of null (reading 'UsernameToken')", 'SqliteError: no such column: NaN'];
-let claimedErrors = 0;
-/** Error lines written before the measured run (warm-up answers are not judged). */
-let errorsBefore = 0;
-const knownInternal: string[] = [];
-const isKnown = (e: Record<string, unknown>) => KNOWN_INTERNALS.includes(errMessage(e));
-function claimKnownInternal(kind: string): boolean {
-  const known = logs.errors.slice(errorsBefore).filter(isKnown).length;
-  if (claimedErrors >= known) return false;
-  claimedErrors++;
-  knownInternal.push(kind);
-  return true;
-}
 
 const okByOperation = new Tally();
 /** Task and job ids answered by the idempotent creating operations (one audit row per distinct id). */
 const createdIds = new Map<string, Set<string>>();
 const answerMs: number[] = [];
+/** Answer times of the requests with a time budget (pathological runs, re-encoded nonces). */
+const budgetedMs: number[] = [];
 const msByKind = new Tally();
 
 /** Device ids (fresh IMEIs) that requests tried to create, and what became of them. */
@@ -210,9 +196,8 @@ afterAll(async () => {
 
 /** Element text: &, < and > escaped (other specials go through as themselves). */
 const esc = (s: string) => s.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
-/** Strings with any code point but U+FFFE/U+FFFF (a known defect, see soap-fuzz.bug.ts). */
-const anyText = (maxLength: number) =>
-  fc.string({ unit: 'binary', maxLength }).map((s) => s.replace(/[\uFFFE\uFFFF]/g, '?'));
+/** Strings with any code point, U+FFFE/U+FFFF and lone surrogates included. */
+const anyText = (maxLength: number) => fc.string({ unit: 'binary', maxLength });
 
 const HOSTILE_STRINGS = [
   '',
@@ -273,7 +258,7 @@ const DATES = [
   '2024-02-30T00:00:00Z',
   '2024-13-01T00:00:00Z',
   '2024-01-01T24:00:00Z',
-  // (Not '2016-12-31T23:59:60Z': a known defect, see soap-fuzz.bug.ts.)
+  '2016-12-31T23:59:60Z',
   '2030-01-01',
   '20300101T000000Z',
   'yesterday',
@@ -669,6 +654,8 @@ interface SoapCase {
   pristineCreate?: boolean;
   /** Sent twice at the same time (races between identical writes). */
   twin?: boolean;
+  /** The answer must come within this many ms. */
+  budgetMs?: number;
 }
 
 const xmlHeaders = (extra: Record<string, string> = {}) => ({ 'content-type': 'text/xml; charset=utf-8', ...extra });
@@ -773,7 +760,66 @@ function soapCases(w: World): fc.Arbitrary<SoapCase> {
     { weight: 8, arbitrary: encodings(contract) },
     { weight: 8, arbitrary: transport(contract) },
     { weight: 7, arbitrary: authTricks(w) },
+    { weight: 6, arbitrary: pathological(contract) },
+    { weight: 3, arbitrary: reencodedNonces() },
   );
+}
+
+/** Runs that make backtracking scanners quadratic: the whole body, inside a tag, or inside a field's text. */
+function pathological(contract: ContractArb): fc.Arbitrary<SoapCase> {
+  return fc.tuple(contract, pathologicalRun(900_000), fc.constantFrom('alone', 'in-tag', 'in-text'), fc.nat()).map(([c, run, where, n]): SoapCase => {
+    const xml = c.body.toString('utf8');
+    let body: string;
+    if (where === 'alone') body = run.text;
+    else if (where === 'in-text') body = atText(xml, n, (t) => t + run.text);
+    else {
+      const tags = [...xml.matchAll(/<[A-Za-z][\w:.-]*/g)];
+      const t = tags[n % tags.length]!;
+      const at = t.index + t[0].length;
+      body = `${xml.slice(0, at)} ${run.text}${xml.slice(at)}`;
+    }
+    return {
+      kind: `pathological:${JSON.stringify(run.unit)}-${where}`,
+      req: { path: `/dmwsi/${c.service}`, headers: c.headers, body: Buffer.from(body) },
+      budgetMs: PATHOLOGICAL_BUDGET_MS,
+    };
+  });
+}
+
+/**
+ * PasswordDigest tokens whose Nonce is the same bytes written another way
+ * (padding dropped, junk after it, line breaks, base64url). Only a typed answer
+ * in time is judged here, not whether the gateway counts them as replays.
+ */
+function reencodedNonces(): fc.Arbitrary<SoapCase> {
+  const getOp = '<t:getDeviceInstances><t:userSession/><t:offset>0</t:offset><t:limit>1</t:limit></t:getDeviceInstances>';
+  const reencode = [
+    (b64: string) => b64.replace(/=+$/, ''),
+    (b64: string) => `${b64}==`,
+    (b64: string) => `${b64}!!`,
+    (b64: string) => `${b64}AA`,
+    (b64: string) => ` ${b64}\n`,
+    (b64: string) => b64.replace(/(.{4})/g, '$1\r\n'),
+    (b64: string) => b64.replace(/\+/g, '-').replace(/\//g, '_'),
+    (b64: string) => `${b64}${'='.repeat(10_000)}`,
+    (b64: string) => `${b64}${'A'.repeat(100_000)}`,
+  ];
+  return fc.tuple(fc.uint8Array({ minLength: 15, maxLength: 17 }), fc.nat({ max: reencode.length - 1 }), fc.nat({ max: 3 })).map(([raw, k, pick]): SoapCase => {
+    // A few nonces only, so re-encodings of one nonce meet each other and its plain form.
+    const nonce = Buffer.from(raw).fill(pick, 0, 4);
+    const created = new Date().toISOString();
+    const digest = crypto.createHash('sha1').update(Buffer.concat([nonce, Buffer.from(created), Buffer.from(VICTIM.password)])).digest('base64');
+    const text = reencode[k]!(nonce.toString('base64'));
+    const h =
+      `<wsse:Security xmlns:wsse="${WSSE_NS}" xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"><wsse:UsernameToken>` +
+      `<wsse:Username>${VICTIM.username}</wsse:Username><wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">${digest}</wsse:Password>` +
+      `<wsse:Nonce>${text}</wsse:Nonce><wsu:Created>${created}</wsu:Created></wsse:UsernameToken></wsse:Security>`;
+    return {
+      kind: `auth:nonce-reencoded#${k}`,
+      req: { path: '/dmwsi/DeviceManager', headers: xmlHeaders(), body: Buffer.from(wrap(getOp, h, plainDialect)) },
+      budgetMs: PATHOLOGICAL_BUDGET_MS,
+    };
+  });
 }
 
 /** Inserts `snippet` just before the n-th '<' of the text (n taken modulo their count). */
@@ -839,6 +885,8 @@ function xmlTricks(contract: ContractArb): fc.Arbitrary<SoapCase> {
     ' href="#r1"',
     ' id="r1"',
     ' id="r1" href="#r1"',
+    ' id="__proto__"',
+    ' id="constructor" href="#__proto__"',
     ' soapenv:mustUnderstand="1"',
     ' xmlns:t="urn:evil"',
     ' xmlns="urn:evil"',
@@ -854,14 +902,15 @@ function xmlTricks(contract: ContractArb): fc.Arbitrary<SoapCase> {
     const at = hits.length ? hits[n % hits.length]! : 0;
     return { kind: 'xml-tricks:attribute', req: { path: `/dmwsi/${c.service}`, headers: c.headers, body: Buffer.from(xml.slice(0, at) + a + xml.slice(at)) } };
   });
-  // Random element and attribute names (names of Object.prototype members included: as element
-  // names they are fair game; as multiRef `id` values they are the known defect and never generated).
-  const PROTO_NAMES = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
+  // Random element and attribute names and values (names of Object.prototype members included).
   const randomName = fc.oneof(
     { weight: 4, arbitrary: fc.stringMatching(/^[A-Za-z_][\w.-]{0,24}(:[A-Za-z_][\w.-]{0,12})?$/) },
     { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf', 'attributes', '$value', 'Fault', 'Body', 'Header', 'Envelope', 'userSession', 'xmlns', 'ñame', 'имя', '名前') },
   );
-  const attrValue = fc.stringMatching(/^[\w .:#/-]{0,40}$/).filter((v) => !PROTO_NAMES.has(v.replace(/^#/, '')));
+  const attrValue = fc.oneof(
+    { weight: 4, arbitrary: fc.stringMatching(/^[\w .:#/-]{0,40}$/) },
+    { weight: 1, arbitrary: fc.constantFrom(...[...Object.getOwnPropertyNames(Object.prototype), 'prototype'].flatMap((n) => [n, `#${n}`])) },
+  );
   const randomElement = fc.tuple(contract, fc.nat(), randomName, hostileText).map(([c, n, name, t]): SoapCase => {
     const body = atTag(c.body.toString('utf8'), n, `<${name}>${esc(t)}</${name}>`);
     return { kind: 'xml-tricks:random-element', req: { path: `/dmwsi/${c.service}`, headers: c.headers, body: Buffer.from(body) } };
@@ -1022,8 +1071,8 @@ function transport(contract: ContractArb): fc.Arbitrary<SoapCase> {
   );
 }
 
-/** (An empty `<wsse:Security/>` is left out: it is a known defect, see soap-fuzz.bug.ts.) */
 const MALFORMED_SECURITY = [
+  `<wsse:Security xmlns:wsse="${WSSE_NS}"/>`,
   `<wsse:Security xmlns:wsse="${WSSE_NS}"><wsse:Timestamp/></wsse:Security>`,
   `<wsse:Security xmlns:wsse="${WSSE_NS}"><wsse:UsernameToken/></wsse:Security>`,
   `<wsse:Security xmlns:wsse="${WSSE_NS}"><wsse:UsernameToken><wsse:Username></wsse:Username><wsse:Password>x</wsse:Password></wsse:UsernameToken></wsse:Security>`,
@@ -1043,7 +1092,12 @@ function authTricks(w: World): fc.Arbitrary<SoapCase> {
   const withSession = (s: string) => getOp.replace('SESSION', esc(s));
   return fc.oneof(
     fc.constantFrom(...MALFORMED_SECURITY).map(
-      (h): SoapCase => ({ kind: 'auth:malformed-security', req: { path: '/dmwsi/DeviceManager', headers: xmlHeaders(), body: Buffer.from(wrap(withSession(''), h, plainDialect)) }, expectFault: ['AuthenticationFailed'] }),
+      (h): SoapCase => ({
+        kind: 'auth:malformed-security',
+        req: { path: '/dmwsi/DeviceManager', headers: xmlHeaders(), body: Buffer.from(wrap(withSession(''), h, plainDialect)) },
+        // 300 nested UsernameTokens are deeper than the envelope reader allows: refused before authentication.
+        expectFault: h.includes('<wsse:UsernameToken><wsse:UsernameToken>') ? ['InvalidArgument'] : ['AuthenticationFailed'],
+      }),
     ),
     fc
       .oneof(fc.constantFrom('', 'x', w.throwaway.slice(0, -1), `${w.token}x`, 'A'.repeat(256), 'A'.repeat(257), '\u00e9t\u00e9', '*', '../../'), fc.base64String({ maxLength: 64 }))
@@ -1074,10 +1128,8 @@ function judge(c: SoapCase, a: RawAnswer): string[] {
   if (!type.startsWith('text/xml')) problems.push(`content-type "${type}"`);
   if (STACK_TRACE.test(text)) problems.push('the answer carries a stack trace');
   const bad = firstNonXmlChar(text);
-  if (bad !== undefined) {
-    // Known defect (soap-fuzz.bug.ts): counted, not judged here.
-    if (nonXmlChars.length < 2000) nonXmlChars.push({ kind: c.kind, codePoint: bad, sample: text.slice(0, 400) });
-  }
+  if (bad !== undefined) problems.push(`the answer holds U+${bad.toString(16).padStart(4, '0')}, which XML 1.0 forbids`);
+  if (c.budgetMs !== undefined && a.ms > c.budgetMs) problems.push(`answered in ${a.ms.toFixed(0)} ms, over its ${c.budgetMs} ms budget`);
   const wellFormed = XMLValidator.validate(text);
   if (wellFormed !== true) problems.push(`not well-formed XML: ${JSON.stringify(wellFormed).slice(0, 200)}`);
   if (a.status === 200) {
@@ -1101,7 +1153,6 @@ function judge(c: SoapCase, a: RawAnswer): string[] {
       const code = m[2]!;
       codes.add(code);
       const side = m[1];
-      if (code === 'Internal' && claimKnownInternal(c.kind)) return problems;
       if (!TYPED_CODES.has(code)) problems.push(`fault code ${code} (Internal means the gateway failed)`);
       if (c.expectFault && !c.expectFault.includes(code)) problems.push(`expected ${c.expectFault.join('/')}, got ${code}`);
       if ((code === 'NotImplemented' || code === 'Overloaded') !== (side === 'Server')) problems.push(`faultcode soap:${side} for ${code}`);
@@ -1112,15 +1163,31 @@ function judge(c: SoapCase, a: RawAnswer): string[] {
   return problems;
 }
 
-/** The request text as the parser sees it, near enough to find device ids in it. */
+/** `s` without the spans from each `open` to its `close` (an unterminated one runs to the end). Linear: every search moves forward. */
+function dropSpans(s: string, open: string, close: string): string {
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const a = s.indexOf(open, i);
+    if (a < 0) return out + s.slice(i);
+    out += s.slice(i, a);
+    const b = s.indexOf(close, a + open.length);
+    if (b < 0) return out;
+    i = b + close.length;
+  }
+}
+
+/**
+ * The request text as the parser sees it, near enough to find device ids in
+ * it. Linear on any body (lazy `<!--[\s\S]*?-->`-style expressions are
+ * quadratic on a run of unterminated openers, which the pathological cases send).
+ */
 function idText(body: Buffer): string {
-  return body
-    .toString('utf8')
-    .replace(/<!\[CDATA\[|\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g, '')
-    .replace(/&#x([0-9a-fA-F]{1,6});|&#([0-9]{1,7});/g, (m, h: string | undefined, d: string | undefined) => {
-      const cp = h !== undefined ? Number.parseInt(h, 16) : Number(d);
-      return cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
-    });
+  const text = dropSpans(dropSpans(body.toString('utf8'), '<!--', '-->'), '<?', '?>').split('<![CDATA[').join('').split(']]>').join('');
+  return text.replace(/&#x([0-9a-fA-F]{1,6});|&#([0-9]{1,7});/g, (m, h: string | undefined, d: string | undefined) => {
+    const cp = h !== undefined ? Number.parseInt(h, 16) : Number(d);
+    return cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
+  });
 }
 
 function recordShadow(c: SoapCase, a: RawAnswer | undefined): void {
@@ -1167,6 +1234,7 @@ async function sendAndJudge(c: SoapCase): Promise<string | undefined> {
     return `[${c.kind}] ${err instanceof NoAnswer ? err.message : String(err)}; input saved to ${file}: ${preview(c.req.body)}`;
   }
   answerMs.push(a.ms);
+  if (c.budgetMs !== undefined) budgetedMs.push(a.ms);
   if (c.twin) twinAnswers.set(c, [...(twinAnswers.get(c) ?? []), a]);
   msByKind.add(c.kind.split(':').slice(0, 2).join(':').replace(/#\d+$/, ''), Math.round(a.ms));
   statuses.add(String(a.status));
@@ -1191,8 +1259,7 @@ describe('SOAP endpoints under 10,000 generated hostile requests', () => {
     okByOperation.counts.clear();
     createdIds.clear();
     answerMs.length = 0;
-    nonXmlChars.length = 0;
-    errorsBefore = logs.errors.length;
+    budgetedMs.length = 0;
     auditFrom = Number((await gw.dataSource.query('SELECT max(id) AS m FROM audit_log'))[0]?.m ?? 0);
     baseline = await settledMemory(gc);
 
@@ -1228,20 +1295,15 @@ describe('SOAP endpoints under 10,000 generated hostile requests', () => {
         msByKind.table().split('\n').slice(0, 12).join('\n'),
         'results by operation (HTTP 200):',
         okByOperation.table(),
-        `known defects answered Internal (null WS-Security header, leap-second dateTime; soap-fuzz.bug.ts): ${knownInternal.length} answer(s)${knownInternal.length ? ` after ${[...new Set(knownInternal)].join(', ')}` : ''}`,
-        `answers with characters XML 1.0 forbids (known defect, soap-fuzz.bug.ts): ${nonXmlChars.length}` +
-          (nonXmlChars.length ? ` e.g. U+${nonXmlChars[0]!.codePoint.toString(16).padStart(4, '0')} after ${nonXmlChars[0]!.kind}` : ''),
+        `requests with a ${PATHOLOGICAL_BUDGET_MS} ms budget (pathological runs, re-encoded nonces): ${budgetedMs.length}, slowest answer ${Math.max(0, ...budgetedMs).toFixed(0)} ms`,
       ].join('\n'),
     );
     expect(tally.total).toBeGreaterThanOrEqual(RUNS * IN_FLIGHT);
   }, 300_000);
 
-  it('logs no gateway error but the known one (an error line means an input reached an unexpected failure)', () => {
-    const unexpected = logs.errors.filter((e) => !isKnown(e));
-    expect(unexpected.map((e) => ({ msg: e.msg, err: errMessage(e), operation: e.operation }))).toEqual([]);
+  it('logs no gateway error (an error line means an input reached an unexpected failure)', () => {
+    expect(logs.errors.map((e) => ({ msg: e.msg, err: errMessage(e), operation: e.operation }))).toEqual([]);
     expect(logs.errorCount).toBe(logs.errors.length);
-    // Every known error line explains exactly one Internal answer.
-    expect(claimedErrors).toBe(logs.errors.length - errorsBefore);
   });
 
   it('is still up and serving valid requests afterwards', async () => {

@@ -111,7 +111,8 @@ export interface HmacHeader {
   mac: string;
 }
 
-// One `name = value` parameter; value is a quoted string (backslash escapes)
+// Linear (sticky, so one start per parameter; the quoted value's alternatives are disjoint: a
+// plain character or a backslash pair). One `name = value` parameter; value is a quoted string (backslash escapes)
 // or a token. Kept as source text: a sticky RegExp object carries lastIndex,
 // so each call builds its own instead of sharing one at module level.
 const HMAC_PARAM_SOURCE = String.raw`\s*([A-Za-z]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s",]+))\s*(,|$)`;
@@ -180,6 +181,7 @@ export function timingSafeEqualString(a: string, b: string): boolean {
   return timingSafeEqual(hash('sha256', a, 'buffer'), hash('sha256', b, 'buffer'));
 }
 
+// Linear: anchored; groups of exactly four, then a bounded tail.
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Buffer.from(…, 'base64') silently skips junk; this refuses it instead. */

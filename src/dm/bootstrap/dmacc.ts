@@ -136,6 +136,7 @@ export function buildDmAccount(input: DmAccountInput): DmAccountTree {
   };
 }
 
+// Linear: anchored; groups of exactly four, then a bounded tail.
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function checkNonce(key: string, b64: string): void {

@@ -111,6 +111,7 @@ export function parseBootstrapContentType(header: string): BootstrapContentType 
     const eq = part.indexOf('=');
     if (eq < 0) continue;
     const name = part.slice(0, eq).trim().toUpperCase();
+    // Linear: anchored, one `.*` before the closing quote.
     const value = part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
     params.set(name, value);
   }

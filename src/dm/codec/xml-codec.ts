@@ -56,6 +56,7 @@ export function encodeXmlString(msg: SyncMlMessage): string {
   return w.out;
 }
 
+// Linear, and only ever run on the first 256 bytes of the XML declaration.
 const ENCODING_RE = /\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']/;
 
 function bytesToString(b: Buffer): string {

@@ -6,6 +6,7 @@
 import type { AlertCommand, Item, ItemData } from '../codec/types.js';
 import type { ClientEventItem, DataValue, GenericAlertEffect } from './effects.js';
 
+// Linear: anchored at the start, literals between whitespace runs.
 const TYPE_PREFIX = /^\s*(?:reversed-domain-name|content-type)\s*:\s*/i;
 
 /**

@@ -122,6 +122,7 @@ function alertEffects(
 function collectDevInfo(cmd: ItemCommand, into: Record<string, string>): void {
   for (const item of cmd.items) {
     const uri = item.source?.locUri ?? item.target?.locUri;
+    // Linear: an anchored literal prefix.
     if (uri === undefined || !/^(\.\/)?DevInfo\//.test(uri)) continue;
     into[uri.startsWith('./') ? uri : `./${uri}`] = dataText(item.data);
   }
