@@ -6,9 +6,9 @@
  * older than package-lock.json, builds when a source is newer than the last
  * build, then runs the target.
  *
- * `test` runs the main suite, then (when it passed and no arguments narrowed
- * it) the crash-safety suite, which runs the compiled gateway as separate
- * processes and so builds first. DMWSI_SKIP_CHAOS=1 leaves the latter out.
+ * `test` builds, runs the main suite, then (when it passed and no arguments
+ * narrowed it) the crash-safety suite, which runs the compiled gateway as
+ * separate processes. DMWSI_SKIP_CHAOS=1 leaves the latter out.
  */
 import { spawnSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -113,9 +113,10 @@ switch (target) {
     break;
   case 'test': {
     ensureInstalled();
+    // Built first: some tests of the main suite run the compiled CLI as a user does (serve-command).
+    ensureBuilt();
     const code = runToEnd(process.execPath, [vitest, 'run', ...rest]);
     if (code !== 0 || rest.length > 0 || process.env.DMWSI_SKIP_CHAOS === '1') process.exit(code);
-    ensureBuilt();
     say('main suite passed; now the crash-safety suite (test/chaos, a few minutes)');
     process.exit(runToEnd(process.execPath, [vitest, 'run', '--config', CHAOS_CONFIG]));
     break;
