@@ -228,6 +228,7 @@ for (const backend of backends) {
         notifying: 0,
         inSession: 0,
         scheduled: 0,
+        inProgress: 0,
         completed: 0,
         failed: 0,
         missed: 0,

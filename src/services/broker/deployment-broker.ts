@@ -24,7 +24,8 @@ import {
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
 import { idForCall, writeFirst } from '../retried-call.js';
-import { interpretRun, interpretScheduleReport, scheduleReportMismatch } from './interpret.js';
+import { FINAL_ALERT_INTERPRETERS, type FinalAlertInterpreter, type LongOperationKind, longOperationKindOf } from './final-alerts.js';
+import { interpretRun, interpretScheduleReport, SSE_ALERT, SSE_EXECFAILED_ALERT, scheduleReportMismatch } from './interpret.js';
 import {
   attemptOf,
   deleteScheduleRequest,
@@ -34,6 +35,7 @@ import {
   sseCorrelator,
   sseNodeUri,
   taskIdFromCorrelator,
+  taskIdFromExecCorrelator,
 } from './plan.js';
 import type { BrokerCache, DeviceCommandPort, GuardedRequest, TaskJobs } from './ports.js';
 
@@ -50,6 +52,10 @@ export interface BrokerDeps {
   reportGraceMs: number;
   /** How long a task may wait without progress before its device is woken again (TASK_RETRY_SECONDS). */
   taskRetryMs: number;
+  /** How long an IN_PROGRESS task waits for its long operation's final alert (LONG_OPERATION_SECONDS). */
+  longOperationMs: number;
+  /** Final-alert readings per kind of long operation replacing the defaults (FINAL_ALERT_INTERPRETERS). */
+  finalAlerts?: Partial<Record<LongOperationKind, FinalAlertInterpreter>>;
 }
 
 export interface DoOperationInput {
@@ -158,6 +164,10 @@ export class DeploymentBroker {
     if (TERMINAL_TASK_STATES.has(task.status)) {
       throw new DmwsiError('InvalidState', `task ${taskId} is already ${task.status}`);
     }
+    if (task.status === 'IN_PROGRESS') {
+      // DM cannot stop what the device is running (a firmware being written): calling it CANCELLED would hide how it ends.
+      throw new DmwsiError('InvalidState', `task ${taskId} is IN_PROGRESS on the device: its final alert or the long-operation deadline ends it`);
+    }
     const sseRoot = await this.sseRootOf(task);
     const armed = task.operation.name === 'SCHEDULED_EXEC' && task.status !== 'QUEUED' && task.status !== 'NOTIFYING';
     if (!armed) {
@@ -212,7 +222,8 @@ export class DeploymentBroker {
   /** Queues the task's request and wakes the device. Throws to have the job retried. */
   async processNotify(taskId: string, retry: boolean): Promise<void> {
     const task = await this.d.tx.stores.tasks.get(taskId);
-    if (!task || TERMINAL_TASK_STATES.has(task.status)) return;
+    // IN_PROGRESS: the device has the work and reports its end itself; waking it again would add nothing.
+    if (!task || TERMINAL_TASK_STATES.has(task.status) || task.status === 'IN_PROGRESS') return;
     if (task.status === 'SCHEDULED') {
       await this.retryCancel(task);
       return;
@@ -274,6 +285,10 @@ export class DeploymentBroker {
     const task = await this.d.tx.stores.tasks.get(taskId);
     if (!task || TERMINAL_TASK_STATES.has(task.status)) return;
     const now = this.d.clock.now();
+    if (task.status === 'IN_PROGRESS') {
+      await this.expireLongOperation(task, now);
+      return;
+    }
     if (task.status === 'SCHEDULED') {
       const due = (scheduleOf(task)?.at.getTime() ?? now) + this.d.reportGraceMs;
       if (due > now) {
@@ -441,6 +456,7 @@ export class DeploymentBroker {
     }
     const decision = interpretRun(task, o);
     const moved = await this.d.tx.run((s) => this.move(s, task.taskId, decision.to, { ...decision.change, from: OPEN_FOR_RESULT }, o.at));
+    if (decision.to === 'IN_PROGRESS' && moved?.status === 'IN_PROGRESS') await this.awaitLongOperation(task.taskId, o.at);
     if (task.operation.name !== 'SCHEDULED_EXEC') return;
     const armed = decision.to === 'SCHEDULED';
     if (armed && moved !== undefined && moved.status !== 'SCHEDULED') {
@@ -518,6 +534,10 @@ export class DeploymentBroker {
     if (!taskId) return false;
     const task = await this.d.tx.stores.tasks.get(taskId);
     if (!task || task.deviceId !== alert.deviceId) return false;
+    if (task.status === 'IN_PROGRESS' && alert.alertType !== SSE_ALERT && alert.alertType !== SSE_EXECFAILED_ALERT) {
+      // The operation the schedule started reports its end under the schedule's correlator.
+      return this.onFinalAlert(task, alert);
+    }
     const sseRoot = await this.sseRootOf(task);
     const mismatch = scheduleReportMismatch(alert, sseRoot === undefined ? undefined : sseNodeUri(sseRoot, taskId));
     if (mismatch) {
@@ -527,18 +547,93 @@ export class DeploymentBroker {
       await this.note(taskId, { event: 'report-ignored', detail: mismatch }, alert.at);
       return false;
     }
-    const decision = interpretScheduleReport(alert);
-    await this.d.tx.run(async (s) => {
+    const reported = interpretScheduleReport(alert);
+    const kind = reported.to === 'COMPLETED' ? await this.longOperationOf(task) : undefined;
+    // Seed 000's editor's note: the report says the target ran, not that a FUMO/SCOMO operation it started ended.
+    const decision = kind
+      ? { to: 'IN_PROGRESS' as const, change: { ...reported.change, detail: `${reported.change.detail}; awaiting the ${kind.toUpperCase()} operation's own alert` } }
+      : reported;
+    const moved = await this.d.tx.run(async (s) => {
       const r = await s.tasks.transition(taskId, decision.to, { ...decision.change, from: ['SCHEDULED', ...OPEN_FOR_RESULT] }, alert.at);
       if (!r.moved) {
         // The history tells the truth even when the task already ended (e.g. cancelled too late).
         await s.tasks.note(taskId, { ...decision.change, event: `${decision.change.event}-after-${r.task?.status ?? 'end'}` }, alert.at);
       }
+      return r.moved;
     });
+    if (moved && decision.to === 'IN_PROGRESS') await this.awaitLongOperation(taskId, alert.at);
     // The report's session takes the Delete; a session that ends without taking it leaves it to a wake.
     await this.d.devices.submit(task.deviceId, deleteScheduleRequest(taskId, sseRoot!, 'cleanup'));
     if (alert.followUpInSession !== true) await this.d.jobs.wake(taskId, 'reported', 0);
     return true;
+  }
+
+  // --- long operations -------------------------------------------------------------
+
+  /** A final alert under an Exec's correlator (`exec-<taskId>`). Returns true when it ended its task. */
+  async onExecAlert(alert: DeviceAlert): Promise<boolean> {
+    const taskId = alert.correlator ? taskIdFromExecCorrelator(alert.correlator) : undefined;
+    const task = taskId ? await this.d.tx.stores.tasks.get(taskId) : undefined;
+    if (!task || task.deviceId !== alert.deviceId) return false;
+    return this.onFinalAlert(task, alert);
+  }
+
+  /**
+   * Ends an IN_PROGRESS task by its long operation's final alert, read by the
+   * operation kind's interpreter. An alert that is not that end (another state,
+   * wrong type, a code outside the table) changes nothing: the task's history
+   * says why, and the router records the alert as unhandled.
+   */
+  private async onFinalAlert(task: Task, alert: DeviceAlert): Promise<boolean> {
+    const kind = await this.longOperationOf(task);
+    const reading: ReturnType<FinalAlertInterpreter> =
+      task.status !== 'IN_PROGRESS' || !kind
+        ? { ends: false, why: `the task is ${task.status}, not waiting for a final alert` }
+        : ({ ...FINAL_ALERT_INTERPRETERS, ...this.d.finalAlerts }[kind])(alert);
+    const seen = `${alert.alertType || '(no type)'} ${alert.data ?? ''}`.trim();
+    if (!reading.ends) {
+      this.d.logger.warn({ deviceId: alert.deviceId, taskId: task.taskId, alertType: alert.alertType }, `final alert ignored: ${reading.why}`);
+      await this.note(task.taskId, { event: 'final-alert-ignored', detail: `${seen}: ${reading.why}` }, alert.at);
+      return false;
+    }
+    await this.d.tx.run((s) =>
+      this.move(s, task.taskId, reading.to, {
+        event: reading.to === 'COMPLETED' ? 'operation-succeeded' : 'operation-failed',
+        resultCode: reading.resultCode,
+        detail: reading.meaning,
+        from: ['IN_PROGRESS'],
+      }, alert.at),
+    );
+    return true;
+  }
+
+  /** The long-operation deadline of a task that just became IN_PROGRESS. */
+  private awaitLongOperation(taskId: string, at: number): Promise<void> {
+    return this.d.jobs.expire(taskId, new Date(at + this.d.longOperationMs));
+  }
+
+  /** IN_PROGRESS past its long-operation deadline (counted from entering IN_PROGRESS): EXPIRED; before it, looked at again then. */
+  private async expireLongOperation(task: Task, now: number): Promise<void> {
+    const history = await this.d.tx.stores.tasks.history(task.taskId);
+    const since = history.findLast((h) => h.toStatus === 'IN_PROGRESS' && h.fromStatus !== 'IN_PROGRESS')?.at.getTime() ?? now;
+    const due = since + this.d.longOperationMs;
+    if (due > now) {
+      await this.d.jobs.expire(task.taskId, new Date(due));
+      return;
+    }
+    await this.d.tx.run((s) =>
+      this.move(s, task.taskId, 'EXPIRED', {
+        event: 'long-operation-timeout',
+        from: ['IN_PROGRESS'],
+        detail: `no final alert within ${Math.round(this.d.longOperationMs / 1000)} s of the device accepting the operation`,
+      }, now),
+    );
+  }
+
+  private async longOperationOf(task: Task): Promise<LongOperationKind | undefined> {
+    if (task.operation.name !== 'SCHEDULED_EXEC') return longOperationKindOf(task, undefined);
+    const device = await this.d.tx.stores.devices.getView(task.deviceId);
+    return longOperationKindOf(task, device ? await this.d.tx.stores.capabilities.get(device.capabilityOid) : undefined);
   }
 
   // --- helpers --------------------------------------------------------------------
