@@ -11,6 +11,7 @@ import type { SimulatedDevice } from '../../src/simulator/simulated-device.js';
 import { type DmRig, startDmRig } from '../support/dm-rig.js';
 import { CAPABILITY } from '../support/fixtures.js';
 import { call, faultOf, type SoapClient, soapClient } from '../support/soap.js';
+import { jobReaches } from '../support/jobs.js';
 import { ADMIN } from '../support/test-gateway.js';
 import { waitFor } from '../support/wait.js';
 
@@ -198,5 +199,28 @@ describe('device views', () => {
     const after = (await call<{ deviceInfo: Record<string, unknown> }>(devices, 'getDeviceInfo', { userSession: '', deviceId })).deviceInfo;
     expect(after.components).toEqual([{ componentId: 'app-1', name: 'Maps', version: '2.1', state: 'ACTIVE' }]);
     expect((after.inventoryAt as Date).toISOString()).toBe('2026-01-02T03:04:05.000Z');
+  });
+
+  it('getJobHistory pages a job’s events in order, naming the caller of each call that changed it', async () => {
+    const { jobId } = await call<{ jobId: string }>(bulk, 'createDeployments', {
+      userSession: '',
+      operation: { name: 'QUERY', commands: { command: [{ verb: 'Get', uri: './DevInfo/Mod' }] } },
+      targets: [device(2).devId],
+      options: { startAt: new Date(Date.now() + 60_000).toISOString() },
+    });
+    await call(bulk, 'pauseJob', { userSession: '', jobId });
+    await call(bulk, 'restartJob', { userSession: '', jobId });
+    await jobReaches(bulk, jobId, ['COMPLETED']);
+    const r = await call<{ jobHistoryEntry?: { seq: number; event: string; by?: string }[] }>(bulk, 'getJobHistory', { userSession: '', jobId, offset: 0, limit: 10 });
+    const entries = (r.jobHistoryEntry ?? []).map((h) => ({ seq: Number(h.seq), event: h.event, by: h.by }));
+    expect(entries.slice(0, 3)).toEqual([
+      { seq: 1, event: 'created', by: 'admin' },
+      { seq: 2, event: 'paused', by: 'admin' },
+      { seq: 3, event: 'restarted', by: 'admin' },
+    ]);
+    expect(entries.at(-1)).toMatchObject({ event: 'all-tasks-ended', by: undefined });
+    const page = await call<{ jobHistoryEntry?: { seq: number }[] }>(bulk, 'getJobHistory', { userSession: '', jobId, offset: 1, limit: 1 });
+    expect((page.jobHistoryEntry ?? []).map((h) => Number(h.seq))).toEqual([2]);
+    expect((await faultOf(call(bulk, 'getJobHistory', { userSession: '', jobId: 'no-such-job', offset: 0, limit: 10 }))).code).toBe('NotFound');
   });
 });
