@@ -43,6 +43,7 @@ import { BulkOperations } from '../services/bulk/bulk-operations.js';
 import { JobDispatcher } from '../services/bulk/dispatcher.js';
 import { startStallSweeper } from '../services/broker/stall-sweeper.js';
 import { bulkOperationsHandlers, bulkRequestHandlers } from '../wsi/handlers/bulk-operations.js';
+import { FUMO_FINAL_ALERT_TYPES, SCOMO_FINAL_TYPE } from '../services/broker/final-alerts.js';
 import { EXEC_CORRELATOR_PREFIX, SSE_CORRELATOR_PREFIX, TASK_REQUEST_PREFIX } from '../services/broker/plan.js';
 import { deploymentBrokerHandlers, taskManagementHandlers } from '../wsi/handlers/deployment-broker.js';
 import { serviceSpec, type ServiceName } from '../wsi/contract/schema.js';
@@ -191,6 +192,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     });
     dmEvents.onCorrelator(SSE_CORRELATOR_PREFIX, (alert) => broker.onScheduleAlert(alert));
     dmEvents.onCorrelator(EXEC_CORRELATOR_PREFIX, (alert) => broker.onExecAlert(alert));
+    for (const type of [...FUMO_FINAL_ALERT_TYPES, SCOMO_FINAL_TYPE]) {
+      dmEvents.onAlertType(type, (alert) => broker.onUncorrelatedFinalAlert(alert));
+    }
     dmEvents.onSessionEnded((deviceId) => broker.onSessionEnded(deviceId));
     const bootstrap = new BootstrapService({
       tx,

@@ -21,7 +21,7 @@ let bulk: SoapClient;
 let devices: SoapClient;
 
 beforeAll(async () => {
-  rig = await startDmRig({ devices: 8, overrides: { longOperationSeconds: 5, taskRetrySeconds: 600 } });
+  rig = await startDmRig({ devices: 9, overrides: { longOperationSeconds: 5, taskRetrySeconds: 600 } });
   broker = await soapClient(rig.gw.url, 'DeploymentBroker', { kind: 'text', ...ADMIN });
   bulk = await soapClient(rig.gw.url, 'BulkOperationsManager', { kind: 'text', ...ADMIN });
   devices = await soapClient(rig.gw.url, 'DeviceManager', { kind: 'text', ...ADMIN });
@@ -81,13 +81,13 @@ const exec = (uri: string, awaitResult?: boolean) => ({
 });
 
 /** The device sends a Generic Alert in a session of its own. */
-async function deviceReports(i: number, correlator: string, type: string, data: string): Promise<void> {
+async function deviceReports(i: number, correlator: string | undefined, type: string, data: string, source = './Ext/Sim/Install'): Promise<void> {
   const alert: AlertCommand = {
     kind: 'Alert',
     cmdId: 0,
     data: 1226,
-    correlator,
-    items: [{ source: { locUri: './Ext/Sim/Install' }, meta: { type, format: 'chr' }, data }],
+    ...(correlator !== undefined ? { correlator } : {}),
+    items: [{ source: { locUri: source }, meta: { type, format: 'chr' }, data }],
   };
   device(i).queueGenericAlert(alert);
   await device(i).runSession({ kind: 'client-initiated' });
@@ -164,6 +164,23 @@ describe('a SCHEDULED_EXEC whose target is a FUMO operation', () => {
     await deviceReports(5, `sse-${taskId}`, 'org.openmobilealliance.dm.firmwareupdate.update', '200');
     const t = await until(taskId, 'COMPLETED');
     expect(t.resultCode).toBe(200);
+    await call(devices, 'updateDeviceCapability', { userSession: '', capability: CAPABILITY });
+  });
+
+  it('is ended by a FUMO alert without a correlator whose Source names its target, read by the FUMO table', async () => {
+    await call(devices, 'updateDeviceCapability', { userSession: '', capability: { ...CAPABILITY, fumoRoot: './FUMO' } });
+    const taskId = await doOperation(8, { name: 'SCHEDULED_EXEC', targetUri: './FUMO/fw1/DownloadAndUpdate', atTime: inSeconds(2) });
+    await until(taskId, 'IN_PROGRESS');
+    // Another node's alert, and a code outside the FUMO table, change nothing.
+    await deviceReports(8, undefined, 'org.openmobilealliance.dm.firmwareupdate.downloadandupdate', '200', './FUMO/fw2');
+    await deviceReports(8, undefined, 'org.openmobilealliance.dm.firmwareupdate.downloadandupdate', '999', './FUMO/fw1');
+    await waitFor(async () => ((await history(taskId)).some((x) => x.event === 'final-alert-ignored') ? true : undefined), 10_000, 'ignored');
+    expect((await task(taskId)).status).toBe('IN_PROGRESS');
+    await deviceReports(8, undefined, 'org.openmobilealliance.dm.firmwareupdate.downloadandupdate', '402', './FUMO/fw1');
+    const t = await until(taskId, 'FAILED');
+    expect(t.resultCode).toBe(402);
+    const uncorrelated = (await alertsOf(device(8).devId)).filter((a) => a.correlator === null);
+    expect(uncorrelated.map((a) => Boolean(a.handled))).toEqual([false, false, true]);
     await call(devices, 'updateDeviceCapability', { userSession: '', capability: CAPABILITY });
   });
 });

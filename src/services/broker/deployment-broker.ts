@@ -24,7 +24,13 @@ import {
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
 import { idForCall, writeFirst } from '../retried-call.js';
-import { FINAL_ALERT_INTERPRETERS, type FinalAlertInterpreter, type LongOperationKind, longOperationKindOf } from './final-alerts.js';
+import {
+  FINAL_ALERT_INTERPRETERS,
+  type FinalAlertInterpreter,
+  type LongOperationKind,
+  longOperationKindOf,
+  sourceConcerns,
+} from './final-alerts.js';
 import { interpretRun, interpretScheduleReport, SSE_ALERT, SSE_EXECFAILED_ALERT, scheduleReportMismatch } from './interpret.js';
 import {
   attemptOf,
@@ -576,6 +582,20 @@ export class DeploymentBroker {
     const task = taskId ? await this.d.tx.stores.tasks.get(taskId) : undefined;
     if (!task || task.deviceId !== alert.deviceId) return false;
     return this.onFinalAlert(task, alert);
+  }
+
+  /**
+   * A FUMO/SCOMO final alert without a correlator. A schedule's target is
+   * executed by the device's SingleShotExec client, which sends none, so the
+   * operation's alert may carry none either (notes §5: none sent, none
+   * returned). It ends the device's oldest IN_PROGRESS scheduled task whose
+   * target its Source names. One with a correlator is matched by that only.
+   */
+  async onUncorrelatedFinalAlert(alert: DeviceAlert): Promise<boolean> {
+    if (alert.correlator) return false;
+    const open = await this.d.tx.stores.tasks.openForDevice(alert.deviceId, 'SCHEDULED_EXEC');
+    const task = open.find((t) => t.status === 'IN_PROGRESS' && sourceConcerns(alert.source, t.operation.targetUri));
+    return task ? this.onFinalAlert(task, alert) : false;
   }
 
   /**

@@ -46,7 +46,8 @@ export const readExecFinalAlert: FinalAlertInterpreter = (alert) => {
 };
 
 const FUMO_ALERT_PREFIX = 'org.openmobilealliance.dm.firmwareupdate.';
-const FUMO_FINAL_TYPES = new Set(['download', 'update', 'downloadandupdate'].map((t) => FUMO_ALERT_PREFIX + t));
+export const FUMO_FINAL_ALERT_TYPES: readonly string[] = ['download', 'update', 'downloadandupdate'].map((t) => FUMO_ALERT_PREFIX + t);
+const FUMO_FINAL_TYPES = new Set(FUMO_FINAL_ALERT_TYPES);
 
 /** FUMO (notes §10): 200 and 250–299 succeed; 400–599 are the table's failures; anything else is outside it. */
 export const readFumoFinalAlert: FinalAlertInterpreter = (alert) => {
@@ -106,6 +107,18 @@ export function scheduledLongOperation(targetUri: string, capability: Pick<Devic
     if (segments.length >= 2 && segments[segments.length - 2] === 'Operations') return 'scomo';
   }
   return undefined;
+}
+
+/**
+ * Whether an alert's Source names this target: the node itself, a node above
+ * it (the FUMO instance, as the spec says) or under it (the executed node, as
+ * many clients send: notes §13.3).
+ */
+export function sourceConcerns(source: string | undefined, targetUri: string | undefined): boolean {
+  if (source === undefined || targetUri === undefined) return false;
+  const s = bare(source);
+  const t = bare(targetUri);
+  return s !== '' && (s === t || t.startsWith(`${s}/`) || s.startsWith(`${t}/`));
 }
 
 /** The long operation a task waits for once the device has accepted it, if any. */

@@ -7,6 +7,7 @@ import {
   resultCodeOf,
   SCOMO_FINAL_TYPE,
   scheduledLongOperation,
+  sourceConcerns,
 } from '../../../src/services/broker/final-alerts.js';
 
 const alert = (alertType: string, data: string | undefined): DeviceAlert =>
@@ -48,5 +49,13 @@ describe('final alerts of long operations', () => {
     expect(scheduledLongOperation('./SCOMO/Inventory/Deployed/c1/Operations/Activate', cap)).toBe('scomo');
     expect(scheduledLongOperation('./Ext/Sim/Reboot', cap)).toBeUndefined();
     expect(scheduledLongOperation('./FUMO/fw1/Update', {})).toBeUndefined();
+  });
+
+  it('matches an alert’s Source to a target at, above or under it, never beside it', () => {
+    expect(sourceConcerns('./FUMO/fw1', './FUMO/fw1/Update')).toBe(true);
+    expect(sourceConcerns('FUMO/fw1/Update/', './FUMO/fw1/Update')).toBe(true);
+    expect(sourceConcerns('./FUMO/fw1/Update/State', './FUMO/fw1/Update')).toBe(true);
+    expect(sourceConcerns('./FUMO/fw10', './FUMO/fw1/Update')).toBe(false);
+    expect(sourceConcerns(undefined, './FUMO/fw1/Update')).toBe(false);
   });
 });
