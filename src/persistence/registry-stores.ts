@@ -18,6 +18,7 @@ import { uniqueViolation } from './db-errors.js';
 import {
   DeviceCapabilityEntity,
   type DeviceCapabilityRow,
+  DeviceComponentEntity,
   DeviceInstanceEntity,
   type DeviceInstanceRow,
   TaskEntity,
@@ -278,6 +279,8 @@ export class TypeormDeviceStore implements DeviceStore {
 
   async delete(deviceId: string): Promise<boolean> {
     const res = await this.repo.delete({ deviceId });
+    // Its inventory goes with it: a device registered again under the id starts unread.
+    await this.em.getRepository(DeviceComponentEntity).delete({ deviceId });
     return (res.affected ?? 0) > 0;
   }
 

@@ -352,6 +352,10 @@ for (const backend of backends) {
       await tx.run((s) => s.inventory.record(device.deviceId, [], 1_700_000_400_000));
       expect(await tx.stores.inventory.get(device.deviceId)).toEqual({ components: [], at: new Date(1_700_000_400_000) });
       expect(await tx.run((s) => s.inventory.record(imeiN(61), first, 1))).toBe(false);
+      await tx.run((s) => s.inventory.record(device.deviceId, first, 1_700_000_500_000));
+      await tx.run((s) => s.devices.delete(device.deviceId));
+      await tx.stores.devices.insert(device);
+      expect(await tx.stores.inventory.get(device.deviceId)).toEqual({ components: [] });
     });
   });
 }
