@@ -24,13 +24,7 @@ import {
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
 import { idForCall, writeFirst } from '../retried-call.js';
-import {
-  FINAL_ALERT_INTERPRETERS,
-  type FinalAlertInterpreter,
-  type LongOperationKind,
-  longOperationKindOf,
-  sourceConcerns,
-} from './final-alerts.js';
+import type { FinalAlertInterpreter, LongOperationKind } from './final-alerts.js';
 import { interpretRun, interpretScheduleReport, SSE_ALERT, SSE_EXECFAILED_ALERT, scheduleReportMismatch } from './interpret.js';
 import {
   attemptOf,
@@ -41,8 +35,9 @@ import {
   sseCorrelator,
   sseNodeUri,
   taskIdFromCorrelator,
-  taskIdFromExecCorrelator,
 } from './plan.js';
+import { LongOperations } from './long-operations.js';
+import { moveTask } from './task-moves.js';
 import type { BrokerCache, DeviceCommandPort, GuardedRequest, TaskJobs } from './ports.js';
 
 export interface BrokerDeps {
@@ -85,7 +80,11 @@ const FOLLOW_UP_MS = 5000;
 const CANCEL_PENDING = new Set(['cancel-requested', 'cancel-resent', 'cancel-retried']);
 
 export class DeploymentBroker {
-  constructor(private readonly d: BrokerDeps) {}
+  private readonly longOps: LongOperations;
+
+  constructor(private readonly d: BrokerDeps) {
+    this.longOps = new LongOperations(d);
+  }
 
   // --- SOAP use cases -------------------------------------------------------
 
@@ -292,7 +291,7 @@ export class DeploymentBroker {
     if (!task || TERMINAL_TASK_STATES.has(task.status)) return;
     const now = this.d.clock.now();
     if (task.status === 'IN_PROGRESS') {
-      await this.expireLongOperation(task, now);
+      await this.longOps.expire(task, now);
       return;
     }
     if (task.status === 'SCHEDULED') {
@@ -462,7 +461,7 @@ export class DeploymentBroker {
     }
     const decision = interpretRun(task, o);
     const moved = await this.d.tx.run((s) => this.move(s, task.taskId, decision.to, { ...decision.change, from: OPEN_FOR_RESULT }, o.at));
-    if (decision.to === 'IN_PROGRESS' && moved?.status === 'IN_PROGRESS') await this.awaitLongOperation(task.taskId, o.at);
+    if (decision.to === 'IN_PROGRESS' && moved?.status === 'IN_PROGRESS') await this.longOps.started(task.taskId, o.at);
     if (task.operation.name !== 'SCHEDULED_EXEC') return;
     const armed = decision.to === 'SCHEDULED';
     if (armed && moved !== undefined && moved.status !== 'SCHEDULED') {
@@ -542,7 +541,7 @@ export class DeploymentBroker {
     if (!task || task.deviceId !== alert.deviceId) return false;
     if (task.status === 'IN_PROGRESS' && alert.alertType !== SSE_ALERT && alert.alertType !== SSE_EXECFAILED_ALERT) {
       // The operation the schedule started reports its end under the schedule's correlator.
-      return this.onFinalAlert(task, alert);
+      return this.longOps.onFinalAlert(task, alert);
     }
     const sseRoot = await this.sseRootOf(task);
     const mismatch = scheduleReportMismatch(alert, sseRoot === undefined ? undefined : sseNodeUri(sseRoot, taskId));
@@ -554,7 +553,7 @@ export class DeploymentBroker {
       return false;
     }
     const reported = interpretScheduleReport(alert);
-    const kind = reported.to === 'COMPLETED' ? await this.longOperationOf(task) : undefined;
+    const kind = reported.to === 'COMPLETED' ? await this.longOps.kindOf(task) : undefined;
     // Seed 000's editor's note: the report says the target ran, not that a FUMO/SCOMO operation it started ended.
     const decision = kind
       ? { to: 'IN_PROGRESS' as const, change: { ...reported.change, detail: `${reported.change.detail}; awaiting the ${kind.toUpperCase()} operation's own alert` } }
@@ -567,93 +566,23 @@ export class DeploymentBroker {
       }
       return r.moved;
     });
-    if (moved && decision.to === 'IN_PROGRESS') await this.awaitLongOperation(taskId, alert.at);
+    if (moved && decision.to === 'IN_PROGRESS') await this.longOps.started(taskId, alert.at);
     // The report's session takes the Delete; a session that ends without taking it leaves it to a wake.
     await this.d.devices.submit(task.deviceId, deleteScheduleRequest(taskId, sseRoot!, 'cleanup'));
     if (alert.followUpInSession !== true) await this.d.jobs.wake(taskId, 'reported', 0);
     return true;
   }
 
-  // --- long operations -------------------------------------------------------------
+  // --- long operations (long-operations.ts) -----------------------------------------
 
   /** A final alert under an Exec's correlator (`exec-<taskId>`). Returns true when it ended its task. */
-  async onExecAlert(alert: DeviceAlert): Promise<boolean> {
-    const taskId = alert.correlator ? taskIdFromExecCorrelator(alert.correlator) : undefined;
-    const task = taskId ? await this.d.tx.stores.tasks.get(taskId) : undefined;
-    if (!task || task.deviceId !== alert.deviceId) return false;
-    return this.onFinalAlert(task, alert);
+  onExecAlert(alert: DeviceAlert): Promise<boolean> {
+    return this.longOps.onExecAlert(alert);
   }
 
-  /**
-   * A FUMO/SCOMO final alert without a correlator. A schedule's target is
-   * executed by the device's SingleShotExec client, which sends none, so the
-   * operation's alert may carry none either (notes §5: none sent, none
-   * returned). It ends the device's oldest IN_PROGRESS scheduled task whose
-   * target its Source names. One with a correlator is matched by that only.
-   */
-  async onUncorrelatedFinalAlert(alert: DeviceAlert): Promise<boolean> {
-    if (alert.correlator) return false;
-    const open = await this.d.tx.stores.tasks.openForDevice(alert.deviceId, 'SCHEDULED_EXEC');
-    const task = open.find((t) => t.status === 'IN_PROGRESS' && sourceConcerns(alert.source, t.operation.targetUri));
-    return task ? this.onFinalAlert(task, alert) : false;
-  }
-
-  /**
-   * Ends an IN_PROGRESS task by its long operation's final alert, read by the
-   * operation kind's interpreter. An alert that is not that end (another state,
-   * wrong type, a code outside the table) changes nothing: the task's history
-   * says why, and the router records the alert as unhandled.
-   */
-  private async onFinalAlert(task: Task, alert: DeviceAlert): Promise<boolean> {
-    const kind = await this.longOperationOf(task);
-    const reading: ReturnType<FinalAlertInterpreter> =
-      task.status !== 'IN_PROGRESS' || !kind
-        ? { ends: false, why: `the task is ${task.status}, not waiting for a final alert` }
-        : ({ ...FINAL_ALERT_INTERPRETERS, ...this.d.finalAlerts }[kind])(alert);
-    const seen = `${alert.alertType || '(no type)'} ${alert.data ?? ''}`.trim();
-    if (!reading.ends) {
-      this.d.logger.warn({ deviceId: alert.deviceId, taskId: task.taskId, alertType: alert.alertType }, `final alert ignored: ${reading.why}`);
-      await this.note(task.taskId, { event: 'final-alert-ignored', detail: `${seen}: ${reading.why}` }, alert.at);
-      return false;
-    }
-    await this.d.tx.run((s) =>
-      this.move(s, task.taskId, reading.to, {
-        event: reading.to === 'COMPLETED' ? 'operation-succeeded' : 'operation-failed',
-        resultCode: reading.resultCode,
-        detail: reading.meaning,
-        from: ['IN_PROGRESS'],
-      }, alert.at),
-    );
-    return true;
-  }
-
-  /** The long-operation deadline of a task that just became IN_PROGRESS. */
-  private awaitLongOperation(taskId: string, at: number): Promise<void> {
-    return this.d.jobs.expire(taskId, new Date(at + this.d.longOperationMs));
-  }
-
-  /** IN_PROGRESS past its long-operation deadline (counted from entering IN_PROGRESS): EXPIRED; before it, looked at again then. */
-  private async expireLongOperation(task: Task, now: number): Promise<void> {
-    const history = await this.d.tx.stores.tasks.history(task.taskId);
-    const since = history.findLast((h) => h.toStatus === 'IN_PROGRESS' && h.fromStatus !== 'IN_PROGRESS')?.at.getTime() ?? now;
-    const due = since + this.d.longOperationMs;
-    if (due > now) {
-      await this.d.jobs.expire(task.taskId, new Date(due));
-      return;
-    }
-    await this.d.tx.run((s) =>
-      this.move(s, task.taskId, 'EXPIRED', {
-        event: 'long-operation-timeout',
-        from: ['IN_PROGRESS'],
-        detail: `no final alert within ${Math.round(this.d.longOperationMs / 1000)} s of the device accepting the operation`,
-      }, now),
-    );
-  }
-
-  private async longOperationOf(task: Task): Promise<LongOperationKind | undefined> {
-    if (task.operation.name !== 'SCHEDULED_EXEC') return longOperationKindOf(task, undefined);
-    const device = await this.d.tx.stores.devices.getView(task.deviceId);
-    return longOperationKindOf(task, device ? await this.d.tx.stores.capabilities.get(device.capabilityOid) : undefined);
+  /** A FUMO/SCOMO final alert without a correlator (see LongOperations.onUncorrelatedFinalAlert). */
+  onUncorrelatedFinalAlert(alert: DeviceAlert): Promise<boolean> {
+    return this.longOps.onUncorrelatedFinalAlert(alert);
   }
 
   // --- helpers --------------------------------------------------------------------
@@ -668,13 +597,8 @@ export class DeploymentBroker {
     await this.d.devices.notify(deviceId, { uiMode: 'background' });
   }
 
-  private async move(s: Stores, taskId: string, to: TaskStatus, change: TaskChange, at: number): Promise<Task | undefined> {
-    const r = await s.tasks.transition(taskId, to, change, at);
-    if (!r.moved && r.task && !TERMINAL_TASK_STATES.has(to)) return r.task;
-    if (!r.moved && r.task) {
-      await s.tasks.note(taskId, { ...change, event: `${change.event}-ignored`, detail: `task was already ${r.task.status}${change.detail ? `; ${change.detail}` : ''}` }, at);
-    }
-    return r.task;
+  private move(s: Stores, taskId: string, to: TaskStatus, change: TaskChange, at: number): Promise<Task | undefined> {
+    return moveTask(s, taskId, to, change, at);
   }
 
   private note(taskId: string, change: TaskChange, at = this.d.clock.now()): Promise<void> {
