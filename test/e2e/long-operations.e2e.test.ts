@@ -11,7 +11,7 @@ import type { SimulatedDevice } from '../../src/simulator/simulated-device.js';
 import { type DmRig, startDmRig } from '../support/dm-rig.js';
 import { CAPABILITY } from '../support/fixtures.js';
 import { call, faultOf, type SoapClient, soapClient } from '../support/soap.js';
-import { jobReaches } from '../support/jobs.js';
+import { countersAsStatuses, getJob, jobReaches, taskCounts } from '../support/jobs.js';
 import { ADMIN } from '../support/test-gateway.js';
 import { waitFor } from '../support/wait.js';
 
@@ -21,7 +21,7 @@ let bulk: SoapClient;
 let devices: SoapClient;
 
 beforeAll(async () => {
-  rig = await startDmRig({ devices: 9, overrides: { longOperationSeconds: 5, taskRetrySeconds: 600 } });
+  rig = await startDmRig({ devices: 11, overrides: { longOperationSeconds: 5, taskRetrySeconds: 600 } });
   broker = await soapClient(rig.gw.url, 'DeploymentBroker', { kind: 'text', ...ADMIN });
   bulk = await soapClient(rig.gw.url, 'BulkOperationsManager', { kind: 'text', ...ADMIN });
   devices = await soapClient(rig.gw.url, 'DeviceManager', { kind: 'text', ...ADMIN });
@@ -152,6 +152,25 @@ describe('an EXEC the device answers 202', () => {
     expect((await faultOf(call(bulk, 'cancelTask', { userSession: '', taskId }))).code).toBe('InvalidState');
     await until(taskId, 'EXPIRED', 15_000);
     expect((await history(taskId)).map((x) => x.event)).toContain('long-operation-timeout');
+  });
+});
+
+describe('a job of EXECs with awaitResult', () => {
+  it('counts its tasks inProgress while the devices work, and completes when every final alert is in', async () => {
+    for (const i of [9, 10]) enableLongExec(device(i), { uri: './Ext/Sim/Install', afterMs: 3000 });
+    const { jobId } = await call<{ jobId: string }>(bulk, 'createDeployments', {
+      userSession: '',
+      operation: exec('./Ext/Sim/Install', true),
+      targets: [device(9).devId, device(10).devId],
+    });
+    const waiting = await waitFor(async () => {
+      const j = await getJob(bulk, jobId);
+      return j.inProgress === 2 ? j : undefined;
+    }, 15_000, 'both tasks IN_PROGRESS');
+    expect(waiting.status).toBe('RUNNING');
+    const done = await jobReaches(bulk, jobId, ['COMPLETED', 'COMPLETED_WITH_ERRORS']);
+    expect(done).toMatchObject({ status: 'COMPLETED', completed: 2, inProgress: 0 });
+    expect(await taskCounts(bulk, jobId)).toEqual(countersAsStatuses(done));
   });
 });
 
