@@ -18,8 +18,15 @@ export class TypeormInventoryStore implements DeviceInventoryStore {
     const repo = this.em.getRepository(DeviceComponentEntity);
     await repo.delete({ deviceId });
     // One row per component id: a list naming one twice keeps its last entry.
-    const byId = new Map(components.map((c) => [c.componentId, c]));
-    const rows = [...byId.values()].map((c) => ({ deviceId, componentId: c.componentId, name: c.name, version: c.version, state: c.state }));
+    const byId = new Map(components.map((c) => [c.componentId.slice(0, 255), c]));
+    // What a device reports is clipped to the columns (PostgreSQL would refuse the whole reading).
+    const rows = [...byId.values()].map((c) => ({
+      deviceId,
+      componentId: c.componentId.slice(0, 255),
+      name: c.name.slice(0, 255),
+      version: c.version.slice(0, 128),
+      state: c.state,
+    }));
     for (let i = 0; i < rows.length; i += 200) await repo.insert(rows.slice(i, i + 200));
     return true;
   }

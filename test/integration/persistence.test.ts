@@ -355,6 +355,11 @@ for (const backend of backends) {
       await tx.run((s) => s.inventory.record(device.deviceId, [], 1_700_000_400_000));
       expect(await tx.stores.inventory.get(device.deviceId)).toEqual({ components: [], at: new Date(1_700_000_400_000) });
       expect(await tx.run((s) => s.inventory.record(imeiN(61), first, 1))).toBe(false);
+      const long = { componentId: 'c'.repeat(300), name: 'n'.repeat(300), version: 'v'.repeat(200), state: 'ACTIVE' as const };
+      await tx.run((s) => s.inventory.record(device.deviceId, [long], 1_700_000_450_000));
+      expect((await tx.stores.inventory.get(device.deviceId)).components).toEqual([
+        { componentId: 'c'.repeat(255), name: 'n'.repeat(255), version: 'v'.repeat(128), state: 'ACTIVE' },
+      ]);
       await tx.run((s) => s.inventory.record(device.deviceId, first, 1_700_000_500_000));
       await tx.run((s) => s.devices.delete(device.deviceId));
       await tx.stores.devices.insert(device);
