@@ -40,6 +40,8 @@ export interface Config {
   taskDeadlineSeconds: number;
   /** How long after AtTime a SCHEDULED task waits for the device's report. */
   reportGraceSeconds: number;
+  /** How long an IN_PROGRESS task waits for its long operation's final alert before it is EXPIRED. */
+  longOperationSeconds: number;
   /** A task waiting for its device with no progress this long has its device woken again (then less and less often). */
   taskRetrySeconds: number;
   workerConcurrency: number;
@@ -205,6 +207,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dmMaxSessions: int(r, 'DM_MAX_SESSIONS', 10_000, 0, 10_000_000),
     taskDeadlineSeconds: int(r, 'TASK_DEADLINE_SECONDS', 24 * 3600, 10, 90 * 24 * 3600),
     reportGraceSeconds: int(r, 'REPORT_GRACE_SECONDS', 24 * 3600, 10, 90 * 24 * 3600),
+    longOperationSeconds: int(r, 'LONG_OPERATION_SECONDS', 24 * 3600, 5, 90 * 24 * 3600),
     taskRetrySeconds: int(r, 'TASK_RETRY_SECONDS', 300, 5, 24 * 3600),
     databaseWaitSeconds: int(r, 'DATABASE_WAIT_SECONDS', 120, 0, 24 * 3600),
     workerConcurrency: int(r, 'WORKER_CONCURRENCY', 32, 1, 1000),

@@ -85,6 +85,9 @@ export function validateOperation(op: OperationDefinition, opts: { now: Date; te
   op.commands.forEach((c, i) => {
     checkCommand(name, c, i);
   });
+  if (op.awaitResult && !op.commands.some((c) => c.verb === 'Exec')) {
+    throw invalidArgument('operation.awaitResult', 'awaits the final alert of an Exec: the operation has no Exec command');
+  }
   if (op.name !== 'SCHEDULED_EXEC') {
     if (op.commands.length === 0) throw invalidArgument('operation.commands', `${op.name} needs at least one command`);
     if (op.targetUri !== undefined || op.atTime !== undefined) {

@@ -101,9 +101,14 @@ export function deviceCapabilityProblems(input: DeviceCapabilityInput): FieldPro
   if (!(DM_VERSIONS as readonly string[]).includes(input.dmVersion)) {
     problems.push({ field: 'dmVersion', message: `must be one of ${DM_VERSIONS.join(', ')}` });
   }
-  if (input.sseRoot !== undefined && input.sseRoot !== '') {
-    if (input.sseRoot.length > 255 || !DEVICE_URI.test(input.sseRoot)) {
-      problems.push({ field: 'sseRoot', message: 'must be a device URI such as ./SSE' });
+  const roots = [
+    ['sseRoot', input.sseRoot, './SSE'],
+    ['fumoRoot', input.fumoRoot, './FUMO'],
+    ['scomoRoot', input.scomoRoot, './SCOMO'],
+  ] as const;
+  for (const [field, root, example] of roots) {
+    if (root !== undefined && root !== '' && (root.length > 255 || !DEVICE_URI.test(root))) {
+      problems.push({ field, message: `must be a device URI such as ${example}` });
     }
   }
   if (input.maxMsgSize !== undefined && (input.maxMsgSize < 512 || input.maxMsgSize > 16 * 1024 * 1024)) {

@@ -25,6 +25,10 @@ export interface DeviceCapability {
   dmVersion: DmVersion;
   /** Where the SingleShotExec MO lives on this model, e.g. `./SSE`; absent when the model has none. */
   sseRoot?: string;
+  /** Where the FUMO MO lives on this model, e.g. `./FUMO` (its long operations end with their own alert). */
+  fumoRoot?: string;
+  /** Where the SCOMO MO lives on this model, e.g. `./SCOMO`. */
+  scomoRoot?: string;
   maxMsgSize?: number;
   wbxml: boolean;
 }
@@ -66,6 +70,27 @@ export interface DeviceReportedInfo {
   lang?: string;
   /** DevDetail leaves; present once fetched. */
   detail?: { fwV?: string; swV?: string; hwV?: string; devTyp?: string; oem?: string; lrgObj?: boolean };
+  /** When the device last reported DevInfo or DevDetail (epoch ms). */
+  reportedAt?: number;
+}
+
+export const COMPONENT_STATES = ['ACTIVE', 'INACTIVE'] as const;
+export type ComponentState = (typeof COMPONENT_STATES)[number];
+
+/** A deployed software component as the device's SCOMO inventory lists it. */
+export interface DeviceComponent {
+  componentId: string;
+  name: string;
+  version: string;
+  state: ComponentState;
+}
+
+/** What a device reported about itself, for care tools (getDeviceInfo). */
+export interface DeviceInfo {
+  deviceId: string;
+  reported?: DeviceReportedInfo;
+  components: DeviceComponent[];
+  inventoryAt?: Date;
 }
 
 /** What a DM session learned about a device, applied in one update. */

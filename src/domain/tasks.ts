@@ -8,6 +8,7 @@ export const TASK_STATES = [
   'NOTIFYING',
   'IN_SESSION',
   'SCHEDULED',
+  'IN_PROGRESS',
   'COMPLETED',
   'FAILED',
   'MISSED',
@@ -25,8 +26,10 @@ export type JobStatus = (typeof JOB_STATES)[number];
 const NEXT: Record<TaskStatus, readonly TaskStatus[]> = {
   QUEUED: ['NOTIFYING', 'IN_SESSION', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED'],
   NOTIFYING: ['NOTIFYING', 'IN_SESSION', 'FAILED', 'CANCELLED', 'EXPIRED'],
-  IN_SESSION: ['NOTIFYING', 'SCHEDULED', 'COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED'],
-  SCHEDULED: ['COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED'],
+  IN_SESSION: ['NOTIFYING', 'SCHEDULED', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED'],
+  SCHEDULED: ['IN_PROGRESS', 'COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED'],
+  /** The device runs a long operation (Exec answered 202, or a FUMO/SCOMO target a schedule ran): its final alert ends it. */
+  IN_PROGRESS: ['COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED'],
   COMPLETED: [],
   FAILED: [],
   MISSED: [],
@@ -66,6 +69,8 @@ export interface OperationDefinition {
   targetUri?: string;
   /** SCHEDULED_EXEC: as given (UTC with Z, or local time without a zone). */
   atTime?: string;
+  /** An Exec the device answers 202 waits for the device's final alert (IN_PROGRESS); absent or false: 202 completes. */
+  awaitResult?: boolean;
 }
 
 /** A value a QUERY brought back. */
@@ -111,7 +116,10 @@ export interface DeploymentOptions {
   deadline?: Date;
 }
 
-export type JobCounters = Record<'queued' | 'notifying' | 'inSession' | 'scheduled' | 'completed' | 'failed' | 'missed' | 'cancelled' | 'expired', number>;
+export type JobCounters = Record<
+  'queued' | 'notifying' | 'inSession' | 'scheduled' | 'inProgress' | 'completed' | 'failed' | 'missed' | 'cancelled' | 'expired',
+  number
+>;
 
 export interface Job extends JobCounters {
   jobId: string;
@@ -133,6 +141,8 @@ export interface JobHistoryEntry {
   fromStatus?: JobStatus;
   toStatus: JobStatus;
   event: string;
+  /** The caller whose call caused it; absent for the gateway's own events (waves, thresholds, completion). */
+  by?: string;
   detail?: string;
 }
 

@@ -43,7 +43,8 @@ import { BulkOperations } from '../services/bulk/bulk-operations.js';
 import { JobDispatcher } from '../services/bulk/dispatcher.js';
 import { startStallSweeper } from '../services/broker/stall-sweeper.js';
 import { bulkOperationsHandlers, bulkRequestHandlers } from '../wsi/handlers/bulk-operations.js';
-import { TASK_REQUEST_PREFIX, SSE_CORRELATOR_PREFIX } from '../services/broker/plan.js';
+import { FUMO_FINAL_ALERT_TYPES, SCOMO_FINAL_TYPE } from '../services/broker/final-alerts.js';
+import { EXEC_CORRELATOR_PREFIX, SSE_CORRELATOR_PREFIX, TASK_REQUEST_PREFIX } from '../services/broker/plan.js';
 import { deploymentBrokerHandlers, taskManagementHandlers } from '../wsi/handlers/deployment-broker.js';
 import { serviceSpec, type ServiceName } from '../wsi/contract/schema.js';
 import { deviceManagerHandlers } from '../wsi/handlers/device-manager.js';
@@ -182,6 +183,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       logger,
       taskDeadlineMs: config.taskDeadlineSeconds * 1000,
       reportGraceMs: config.reportGraceSeconds * 1000,
+      longOperationMs: config.longOperationSeconds * 1000,
       taskRetryMs: config.taskRetrySeconds * 1000,
     });
     dmEvents.onRequests(TASK_REQUEST_PREFIX, {
@@ -189,6 +191,10 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       outcome: (o) => broker.onOutcome(o),
     });
     dmEvents.onCorrelator(SSE_CORRELATOR_PREFIX, (alert) => broker.onScheduleAlert(alert));
+    dmEvents.onCorrelator(EXEC_CORRELATOR_PREFIX, (alert) => broker.onExecAlert(alert));
+    for (const type of [...FUMO_FINAL_ALERT_TYPES, SCOMO_FINAL_TYPE]) {
+      dmEvents.onAlertType(type, (alert) => broker.onUncorrelatedFinalAlert(alert));
+    }
     dmEvents.onSessionEnded((deviceId) => broker.onSessionEnded(deviceId));
     const bootstrap = new BootstrapService({
       tx,

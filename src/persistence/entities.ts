@@ -13,6 +13,8 @@ export interface DeviceCapabilityRow {
   firmwareVersion: string;
   dmVersion: string;
   sseRoot: string | null;
+  fumoRoot: string | null;
+  scomoRoot: string | null;
   maxMsgSize: number | null;
   wbxml: boolean;
   createdAt: number;
@@ -28,6 +30,8 @@ export const DeviceCapabilityEntity = new EntitySchema<DeviceCapabilityRow>({
     firmwareVersion: { ...varchar(128), name: 'firmware_version' },
     dmVersion: { ...varchar(8), name: 'dm_version' },
     sseRoot: { ...varchar(255, true), name: 'sse_root' },
+    fumoRoot: { ...varchar(255, true), name: 'fumo_root' },
+    scomoRoot: { ...varchar(255, true), name: 'scomo_root' },
     maxMsgSize: { ...int(true), name: 'max_msg_size' },
     wbxml: bool(false),
     createdAt: { ...epochMs(), name: 'created_at' },
@@ -53,6 +57,8 @@ export interface DeviceInstanceRow {
   serverNonce: string;
   /** JSON of the last DevInfo (Man, Mod, DmV, Lang). */
   devInfo: string | null;
+  /** When the software inventory (device_component) was last read. */
+  inventoryAt?: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -74,6 +80,7 @@ export const DeviceInstanceEntity = new EntitySchema<DeviceInstanceRow>({
     clientNonce: { ...varchar(64), name: 'client_nonce' },
     serverNonce: { ...varchar(64), name: 'server_nonce' },
     devInfo: { ...text(true), name: 'dev_info' },
+    inventoryAt: { ...epochMs(true), name: 'inventory_at' },
     createdAt: { ...epochMs(), name: 'created_at' },
     updatedAt: { ...epochMs(), name: 'updated_at' },
   },
@@ -95,6 +102,7 @@ export interface JobRow {
   notifying: number;
   inSession: number;
   scheduled: number;
+  inProgress: number;
   completed: number;
   failed: number;
   missed: number;
@@ -122,6 +130,7 @@ export const JobEntity = new EntitySchema<JobRow>({
     notifying: counter(),
     inSession: { ...counter(), name: 'in_session' },
     scheduled: counter(),
+    inProgress: { ...counter(), name: 'in_progress' },
     completed: counter(),
     failed: counter(),
     missed: counter(),
@@ -139,6 +148,8 @@ export interface JobHistoryRow {
   fromStatus: string | null;
   toStatus: string;
   event: string;
+  /** The caller whose call caused it; null for the gateway's own events. */
+  by: string | null;
   detail: string | null;
 }
 
@@ -151,6 +162,7 @@ export const JobHistoryEntity = new EntitySchema<JobHistoryRow>({
     fromStatus: { ...varchar(32, true), name: 'from_status' },
     toStatus: { ...varchar(32), name: 'to_status' },
     event: varchar(64),
+    by: varchar(64, true),
     detail: text(true),
   },
 });
@@ -316,7 +328,28 @@ export const DeviceAlertEntity = new EntitySchema<DeviceAlertRow>({
   },
 });
 
+/** One deployed software component as the device's inventory last listed it. */
+export interface DeviceComponentRow {
+  deviceId: string;
+  componentId: string;
+  name: string;
+  version: string;
+  state: string;
+}
+
+export const DeviceComponentEntity = new EntitySchema<DeviceComponentRow>({
+  name: 'device_component',
+  columns: {
+    deviceId: { ...varchar(128), primary: true, name: 'device_id' },
+    componentId: { ...varchar(255), primary: true, name: 'component_id' },
+    name: varchar(255),
+    version: varchar(128),
+    state: varchar(16),
+  },
+});
+
 export const ALL_ENTITIES = [
+  DeviceComponentEntity,
   JobHistoryEntity,
   DeviceAlertEntity,
   DeviceCapabilityEntity,

@@ -32,7 +32,7 @@ interface StoredOptions extends Omit<DeploymentOptions, 'startAt' | 'deadline'> 
 const SELECT_JOB = sql(
   'SELECT "job_id" AS "jobId", "status", "operation_name" AS "operationName", "operation", "options", ' +
     '"created_by" AS "createdBy", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "total", "queued", ' +
-    '"notifying", "in_session" AS "inSession", "scheduled", "completed", "failed", "missed", "cancelled", "expired", ' +
+    '"notifying", "in_session" AS "inSession", "scheduled", "in_progress" AS "inProgress", "completed", "failed", "missed", "cancelled", "expired", ' +
     '"history_seq" AS "historySeq", "started_at" AS "startedAt" FROM "job" WHERE "job_id" = ?',
 );
 
@@ -58,6 +58,7 @@ function toJob(r: JobRow): Job {
     notifying: r.notifying,
     inSession: r.inSession,
     scheduled: r.scheduled,
+    inProgress: r.inProgress,
     completed: r.completed,
     failed: r.failed,
     missed: r.missed,
@@ -75,8 +76,9 @@ async function appendHistory(
   to: string,
   event: string,
   detail?: string,
+  by?: string,
 ): Promise<void> {
-  await em.getRepository(JobHistoryEntity).insert({ jobId, seq, at, fromStatus: from, toStatus: to, event, detail: detail ?? null });
+  await em.getRepository(JobHistoryEntity).insert({ jobId, seq, at, fromStatus: from, toStatus: to, event, by: by ?? null, detail: detail ?? null });
 }
 
 /** Rows per multi-row INSERT: well under both databases' parameter limits (SQLite 32,766; PostgreSQL 65,535). */
@@ -184,6 +186,7 @@ export class TypeormJobStore implements JobStore {
       notifying: 0,
       inSession: 0,
       scheduled: 0,
+      inProgress: 0,
       completed: 0,
       failed: 0,
       missed: 0,
@@ -192,7 +195,7 @@ export class TypeormJobStore implements JobStore {
       historySeq: 1,
       startedAt: null,
     });
-    await appendHistory(this.em, job.jobId, 1, at, null, job.status, event, detail);
+    await appendHistory(this.em, job.jobId, 1, at, null, job.status, event, detail, job.createdBy);
   }
 
   async get(jobId: string): Promise<Job | undefined> {
@@ -238,7 +241,7 @@ export class TypeormJobStore implements JobStore {
   async transition(
     jobId: string,
     to: JobStatus,
-    change: { event: string; from?: readonly JobStatus[]; detail?: string; startedAt?: number },
+    change: { event: string; from?: readonly JobStatus[]; detail?: string; startedAt?: number; by?: string },
     at: number,
   ): Promise<{ moved: boolean; job: Job | undefined }> {
     const qb = this.jobs.createQueryBuilder('j').where('j.job_id = :jobId', { jobId });
@@ -250,7 +253,7 @@ export class TypeormJobStore implements JobStore {
     const set: Partial<JobRow> = { status: to, historySeq: seq, updatedAt: at };
     if (change.startedAt !== undefined) set.startedAt = change.startedAt;
     await this.jobs.update({ jobId }, set);
-    await appendHistory(this.em, jobId, seq, at, row.status, to, change.event, change.detail);
+    await appendHistory(this.em, jobId, seq, at, row.status, to, change.event, change.detail, change.by);
     // A job that starts with nothing to do (a filter matching no device) is done at once.
     if (to === 'RUNNING') await finishJobIfDone(this.em, jobId, at);
     return { moved: true, job: toJob({ ...row, ...set } as JobRow) };
@@ -264,8 +267,12 @@ export class TypeormJobStore implements JobStore {
     await appendHistory(this.em, jobId, seq, at, row.status, row.status, event, detail);
   }
 
-  async history(jobId: string): Promise<JobHistoryEntry[]> {
-    const rows = await this.em.getRepository(JobHistoryEntity).find({ where: { jobId }, order: { seq: 'ASC' } });
+  async history(jobId: string, page?: Page): Promise<JobHistoryEntry[]> {
+    const rows = await this.em.getRepository(JobHistoryEntity).find({
+      where: { jobId },
+      order: { seq: 'ASC' },
+      ...(page ? { skip: page.offset, take: page.limit } : {}),
+    });
     return rows.map((r) => ({
       jobId: r.jobId,
       seq: r.seq,
@@ -273,6 +280,7 @@ export class TypeormJobStore implements JobStore {
       ...(r.fromStatus ? { fromStatus: r.fromStatus as JobStatus } : {}),
       toStatus: r.toStatus as JobStatus,
       event: r.event,
+      ...(r.by !== null ? { by: r.by } : {}),
       ...(r.detail !== null ? { detail: r.detail } : {}),
     }));
   }

@@ -4,6 +4,7 @@
  */
 import { type EntityManager, In } from 'typeorm';
 import { alreadyExists } from '../domain/errors.js';
+import { TERMINAL_TASK_STATES as TERMINAL_STATES } from '../domain/tasks.js';
 import type {
   DeviceAuthType,
   DeviceCapability,
@@ -17,20 +18,21 @@ import { uniqueViolation } from './db-errors.js';
 import {
   DeviceCapabilityEntity,
   type DeviceCapabilityRow,
+  DeviceComponentEntity,
   DeviceInstanceEntity,
   type DeviceInstanceRow,
   TaskEntity,
 } from './entities.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
 
-const TERMINAL_TASK_STATES = ['COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED'];
+const TERMINAL_TASK_STATES = [...TERMINAL_STATES];
 
 // Hot-path statements as plain SQL (see raw-sql.ts for why): the capability
 // lookup and device insert of createDeviceInstance, the device select of
 // getDeviceInstanceBy*.
 const SELECT_CAPABILITY = sql(
   'SELECT "oid", "make", "model", "firmware_version" AS "firmwareVersion", "dm_version" AS "dmVersion", ' +
-    '"sse_root" AS "sseRoot", "max_msg_size" AS "maxMsgSize", "wbxml" FROM "device_capability" WHERE "oid" = ?',
+    '"sse_root" AS "sseRoot", "fumo_root" AS "fumoRoot", "scomo_root" AS "scomoRoot", "max_msg_size" AS "maxMsgSize", "wbxml" FROM "device_capability" WHERE "oid" = ?',
 );
 const DEVICE_VIEW_COLUMNS =
   '"device_id" AS "deviceId", "phone_number" AS "phoneNumber", "capability_oid" AS "capabilityOid", ' +
@@ -103,6 +105,8 @@ function toCapability(r: DeviceCapabilityRow): DeviceCapability {
     firmwareVersion: r.firmwareVersion,
     dmVersion: r.dmVersion as DmVersion,
     ...(r.sseRoot ? { sseRoot: r.sseRoot } : {}),
+    ...(r.fumoRoot ? { fumoRoot: r.fumoRoot } : {}),
+    ...(r.scomoRoot ? { scomoRoot: r.scomoRoot } : {}),
     ...(r.maxMsgSize !== null ? { maxMsgSize: r.maxMsgSize } : {}),
     wbxml: Boolean(r.wbxml),
   };
@@ -116,6 +120,8 @@ function capabilityRow(c: DeviceCapability, at: number): Omit<DeviceCapabilityRo
     firmwareVersion: c.firmwareVersion,
     dmVersion: c.dmVersion,
     sseRoot: c.sseRoot ?? null,
+    fumoRoot: c.fumoRoot ?? null,
+    scomoRoot: c.scomoRoot ?? null,
     maxMsgSize: c.maxMsgSize ?? null,
     wbxml: c.wbxml,
     updatedAt: at,
@@ -273,6 +279,8 @@ export class TypeormDeviceStore implements DeviceStore {
 
   async delete(deviceId: string): Promise<boolean> {
     const res = await this.repo.delete({ deviceId });
+    // Its inventory goes with it: a device registered again under the id starts unread.
+    await this.em.getRepository(DeviceComponentEntity).delete({ deviceId });
     return (res.affected ?? 0) > 0;
   }
 

@@ -6,14 +6,15 @@
  * on SQLite units of work already run one at a time.
  */
 import { type EntityManager, In } from 'typeorm';
-import { canTransition, type Task, type TaskHistoryEntry, type TaskStatus } from '../domain/tasks.js';
+import type { Page } from '../domain/registry.js';
+import { canTransition, TERMINAL_TASK_STATES, type Task, type TaskHistoryEntry, type TaskStatus } from '../domain/tasks.js';
 import type { TaskChange, TaskStore, TransitionResult } from '../services/ports.js';
 import { TaskEntity, TaskHistoryEntity, type TaskHistoryRow, type TaskRow } from './entities.js';
 import { finishJobIfDone } from './job-store.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
 import { toTask } from './task-mapping.js';
 
-const TERMINAL = new Set<TaskStatus>(['COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED']);
+const TERMINAL: ReadonlySet<TaskStatus> = TERMINAL_TASK_STATES;
 
 /** The job counter of each task state: [entity property, column]. */
 const COUNTER: Record<TaskStatus, [string, string]> = {
@@ -21,6 +22,7 @@ const COUNTER: Record<TaskStatus, [string, string]> = {
   NOTIFYING: ['notifying', 'notifying'],
   IN_SESSION: ['inSession', 'in_session'],
   SCHEDULED: ['scheduled', 'scheduled'],
+  IN_PROGRESS: ['inProgress', 'in_progress'],
   COMPLETED: ['completed', 'completed'],
   FAILED: ['failed', 'failed'],
   MISSED: ['missed', 'missed'],
@@ -226,10 +228,21 @@ export class TypeormTaskStore implements TaskStore {
 
   async openForDevice(deviceId: string, operationName: string): Promise<Task[]> {
     const rows = await this.tasks.find({
-      where: { deviceId, operationName, status: In(['QUEUED', 'NOTIFYING', 'IN_SESSION', 'SCHEDULED']) },
+      where: { deviceId, operationName, status: In(['QUEUED', 'NOTIFYING', 'IN_SESSION', 'SCHEDULED', 'IN_PROGRESS']) },
       order: { createdAt: 'ASC' },
     });
     return rows.map(toTask);
+  }
+
+  async forDevice(deviceId: string, page: Page): Promise<Task[]> {
+    // The (device_id, created_at) index serves the order; task id breaks ties in one millisecond.
+    const rows = await this.tasks.find({
+      where: { deviceId },
+      order: { createdAt: 'DESC', taskId: 'DESC' },
+      skip: page.offset,
+      take: page.limit,
+    });
+    return rows.map((r) => toTask(taskRow(r)));
   }
 
   async stalled(now: number, retryMs: number, limit: number): Promise<{ taskId: string; since: number }[]> {

@@ -8,10 +8,12 @@ import { DmwsiError, invalidArgument, notFound } from '../domain/errors.js';
 import type {
   DeviceCapability,
   DeviceCapabilityInput,
+  DeviceInfo,
   DeviceInstanceInput,
   ImportResult,
   Page,
 } from '../domain/registry.js';
+import type { Task } from '../domain/tasks.js';
 import {
   deviceCapabilityProblems,
   deviceInstanceProblems,
@@ -85,6 +87,8 @@ export class DeviceManagerService {
       firmwareVersion: input.firmwareVersion,
       dmVersion: input.dmVersion,
       ...(input.sseRoot ? { sseRoot: input.sseRoot } : {}),
+      ...(input.fumoRoot ? { fumoRoot: input.fumoRoot } : {}),
+      ...(input.scomoRoot ? { scomoRoot: input.scomoRoot } : {}),
       ...(input.maxMsgSize !== undefined ? { maxMsgSize: input.maxMsgSize } : {}),
       wbxml: input.wbxml ?? false,
     };
@@ -135,6 +139,32 @@ export class DeviceManagerService {
     const d = await this.deps.tx.stores.devices.getView(normalizeDeviceInput({ deviceId } as DeviceInstanceInput).deviceId);
     if (!d) throw notFound('device', deviceId);
     return d;
+  }
+
+  // --- what a device runs (care tools) ------------------------------------------
+
+  /** What the device reported: DevInfo and DevDetail from its sessions, and its software inventory as last read. */
+  async getDeviceInfo(deviceId: string): Promise<DeviceInfo> {
+    const id = normalizeDeviceInput({ deviceId } as DeviceInstanceInput).deviceId;
+    const d = await this.deps.tx.stores.devices.getView(id);
+    if (!d) throw notFound('device', deviceId);
+    const inventory = await this.deps.tx.stores.inventory.get(id);
+    return {
+      deviceId: d.deviceId,
+      ...(d.devInfo ? { reported: d.devInfo } : {}),
+      components: inventory.components,
+      ...(inventory.at ? { inventoryAt: inventory.at } : {}),
+    };
+  }
+
+  /** Every task made for the device, single and job tasks, newest first. */
+  async getDeviceTasks(deviceId: string, page: Page): Promise<Task[]> {
+    const valid = validatePage(page);
+    const id = normalizeDeviceInput({ deviceId } as DeviceInstanceInput).deviceId;
+    const tasks = await this.deps.tx.stores.tasks.forDevice(id, valid);
+    // A deleted device's tasks stay readable; a device never known is NotFound.
+    if (tasks.length === 0 && !(await this.deps.tx.stores.devices.getView(id))) throw notFound('device', deviceId);
+    return tasks;
   }
 
   async getDeviceInstanceByPhoneNumber(phoneNumber: string): Promise<PublicDeviceInstance> {

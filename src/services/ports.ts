@@ -6,7 +6,7 @@
 import type { DeviceAlert } from '../dm/server/ports.js';
 import type { CallerRole } from '../domain/roles.js';
 import type { Job, JobHistoryEntry, JobStatus, ResultItem, Task, TaskHistoryEntry, TaskStatus } from '../domain/tasks.js';
-import type { DeviceCapability, DeviceContactPatch, DeviceInstance, DeviceState, Page } from '../domain/registry.js';
+import type { DeviceCapability, DeviceComponent, DeviceContactPatch, DeviceInstance, DeviceState, Page } from '../domain/registry.js';
 
 export interface CapabilityStore {
   /** Throws DmwsiError AlreadyExists on a duplicate oid or make/model/firmware. */
@@ -103,6 +103,14 @@ export interface DeviceAlertStore {
   forDevice(deviceId: string, limit?: number): Promise<(DeviceAlert & { handled: boolean })[]>;
 }
 
+/** A device's software inventory as last read (SCOMO), for getDeviceInfo. */
+export interface DeviceInventoryStore {
+  /** Replaces the device's component list with this reading. false: no such device. */
+  record(deviceId: string, components: readonly DeviceComponent[], at: number): Promise<boolean>;
+  /** The last reading; `at` absent when the inventory was never read. */
+  get(deviceId: string): Promise<{ components: DeviceComponent[]; at?: Date }>;
+}
+
 /** What a state change records besides the new state. */
 export interface TaskChange {
   event: string;
@@ -133,6 +141,8 @@ export interface TaskStore {
   history(taskId: string): Promise<TaskHistoryEntry[]>;
   /** A device's tasks of one operation that have not ended. */
   openForDevice(deviceId: string, operationName: string): Promise<Task[]>;
+  /** Every task of a device, single and job tasks, newest first. */
+  forDevice(deviceId: string, page: Page): Promise<Task[]>;
   /** QUEUED tasks that should have a notify job: single tasks, and job tasks the dispatcher released. */
   notifiable(limit: number): Promise<string[]>;
   /**
@@ -160,14 +170,16 @@ export interface JobStore {
   listByDate(from: Date, to: Date, page: Page): Promise<Job[]>;
   /** CANCELLED jobs with tasks still QUEUED or NOTIFYING: their cancel pass has not run to the end. */
   cancelledWithWaitingTasks(limit: number): Promise<string[]>;
+  /** `by`: the caller whose call made the change (job history). */
   transition(
     jobId: string,
     to: JobStatus,
-    change: { event: string; from?: readonly JobStatus[]; detail?: string; startedAt?: number },
+    change: { event: string; from?: readonly JobStatus[]; detail?: string; startedAt?: number; by?: string },
     at: number,
   ): Promise<{ moved: boolean; job: Job | undefined }>;
   note(jobId: string, event: string, detail: string, at: number): Promise<void>;
-  history(jobId: string): Promise<JobHistoryEntry[]>;
+  /** The job's events in order (all of them without a page). */
+  history(jobId: string, page?: Page): Promise<JobHistoryEntry[]>;
   insertTasks(jobId: string, tasks: Task[], at: number): Promise<void>;
   tasksOf(jobId: string, status: TaskStatus | undefined, page: Page): Promise<Task[]>;
   releasable(jobId: string, uptoSeq: number, limit: number): Promise<string[]>;
@@ -188,6 +200,7 @@ export interface Stores {
   alerts: DeviceAlertStore;
   tasks: TaskStore;
   jobs: JobStore;
+  inventory: DeviceInventoryStore;
 }
 
 export interface Transactor {

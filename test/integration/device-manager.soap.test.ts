@@ -84,6 +84,16 @@ describe('device capabilities', () => {
     );
   });
 
+  it('keeps a capability’s FUMO and SCOMO roots, and refuses one that is not a device URI', async () => {
+    const withRoots = { ...CAPABILITY, oid: 'roots', model: 'R1', fumoRoot: './FUMO', scomoRoot: './SCOMO' };
+    await call(dm, 'createDeviceCapability', { userSession: '', capability: withRoots });
+    const got = await call<{ deviceCapability: Record<string, unknown> }>(dm, 'getDeviceCapabilityByOid', { userSession: '', oid: 'roots' });
+    expect(got.deviceCapability).toMatchObject({ fumoRoot: './FUMO', scomoRoot: './SCOMO' });
+    const bad = { ...CAPABILITY, oid: 'b3', model: 'B3', fumoRoot: 'FUMO x' };
+    const f = await faultOf(call(dm, 'createDeviceCapability', { userSession: '', capability: bad }));
+    expect(f.code).toBe('InvalidArgument');
+  });
+
   it('pages through capabilities ordered by oid', async () => {
     const all = await call<{ deviceCapability: { oid: string }[] }>(dm, 'getDeviceCapabilities', {
       userSession: '',

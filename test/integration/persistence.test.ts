@@ -228,6 +228,7 @@ for (const backend of backends) {
         notifying: 0,
         inSession: 0,
         scheduled: 0,
+        inProgress: 0,
         completed: 0,
         failed: 0,
         missed: 0,
@@ -266,6 +267,103 @@ for (const backend of backends) {
       // The last task's end finishes the job.
       await tx.run((s) => s.tasks.transition('task-2', 'FAILED', { event: 'rejected', dmStatus: 500 }, at + 6));
       expect(await tx.stores.jobs.get('job-1')).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', queued: 0, completed: 1, failed: 1 });
+    });
+
+    it('counts IN_PROGRESS tasks on their job, which completes only when they end', async () => {
+      const at = 1_700_000_100_000;
+      const job: Job = {
+        jobId: 'job-lop',
+        status: 'RUNNING',
+        operationName: 'EXEC',
+        options: {},
+        createdBy: 'bulk',
+        createdAt: new Date(at),
+        updatedAt: new Date(at),
+        total: 1,
+        queued: 0,
+        notifying: 0,
+        inSession: 0,
+        scheduled: 0,
+        inProgress: 0,
+        completed: 0,
+        failed: 0,
+        missed: 0,
+        cancelled: 0,
+        expired: 0,
+      };
+      const t = { ...task(40, 'job-lop'), taskId: 'task-lop', correlator: 'exec-task-lop' };
+      await tx.run(async (s) => {
+        await s.jobs.insert(job, 'created');
+        await s.tasks.insert(t, 'created');
+      });
+      await tx.run((s) => s.tasks.transition('task-lop', 'IN_SESSION', { event: 'session-started' }, at + 1));
+      await tx.run((s) => s.tasks.transition('task-lop', 'IN_PROGRESS', { event: 'exec-accepted', dmStatus: 202 }, at + 2));
+      expect(await tx.stores.jobs.get('job-lop')).toMatchObject({ status: 'RUNNING', inSession: 0, inProgress: 1 });
+      // The stalled-task sweep wakes devices of waiting tasks; an IN_PROGRESS one waits for its alert instead.
+      const stalled = await tx.stores.tasks.stalled(at + 1e12, 1000, 1000);
+      expect(stalled.map((x) => x.taskId)).not.toContain('task-lop');
+      const missed = await tx.run((s) => s.tasks.transition('task-lop', 'MISSED', { event: 'x' }, at + 3));
+      expect(missed.moved).toBe(false); // IN_PROGRESS ends COMPLETED, FAILED, CANCELLED or EXPIRED
+      await tx.run((s) => s.tasks.transition('task-lop', 'COMPLETED', { event: 'operation-succeeded', resultCode: 200 }, at + 4));
+      expect(await tx.stores.jobs.get('job-lop')).toMatchObject({ status: 'COMPLETED', inProgress: 0, completed: 1 });
+      const history = await tx.stores.jobs.history('job-lop');
+      expect(history.map((h) => [h.seq, h.event, h.by])).toEqual([
+        [1, 'created', 'bulk'],
+        [2, 'all-tasks-ended', undefined],
+      ]);
+      expect((await tx.stores.jobs.history('job-lop', { offset: 1, limit: 5 })).map((h) => h.seq)).toEqual([2]);
+      await tx.run((s) => s.jobs.transition('job-lop', 'CANCELLED', { event: 'cancelled', by: 'ops' }, at + 5));
+      expect((await tx.stores.jobs.history('job-lop', { offset: 2, limit: 1 }))[0]).toMatchObject({ seq: 3, event: 'cancelled', by: 'ops' });
+    });
+
+    it('pages a device’s tasks newest first, single and job tasks alike', async () => {
+      const at = 1_700_000_200_000;
+      const mine = (n: number, offset: number, jobId?: string): Task => ({
+        ...task(50, jobId),
+        taskId: `dev-task-${n}`,
+        correlator: `sse:dev-task-${n}`,
+        ...(jobId ? { jobSeq: n } : {}),
+        createdAt: new Date(at + offset),
+        updatedAt: new Date(at + offset),
+      });
+      await tx.run(async (s) => {
+        await s.tasks.insert(mine(1, 0), 'created');
+        await s.tasks.insert(mine(2, 10, 'job-1'), 'created');
+        await s.tasks.insert(mine(3, 20), 'created');
+        await s.tasks.insert({ ...task(51), taskId: 'other-device', correlator: 'sse:other-device' }, 'created');
+      });
+      const all = await tx.stores.tasks.forDevice(imeiN(50), { offset: 0, limit: 10 });
+      expect(all.map((t) => [t.taskId, t.jobId])).toEqual([
+        ['dev-task-3', undefined],
+        ['dev-task-2', 'job-1'],
+        ['dev-task-1', undefined],
+      ]);
+      expect((await tx.stores.tasks.forDevice(imeiN(50), { offset: 1, limit: 1 })).map((t) => t.taskId)).toEqual(['dev-task-2']);
+    });
+
+    it('replaces a device’s software inventory with each reading and keeps when it was read', async () => {
+      await tx.stores.capabilities.insert(cap, 1).catch(() => undefined);
+      const device = deviceRecord(60);
+      await tx.stores.devices.insert(device);
+      expect(await tx.stores.inventory.get(device.deviceId)).toEqual({ components: [] });
+      const first = [
+        { componentId: 'b', name: 'Maps', version: '1.0', state: 'ACTIVE' as const },
+        { componentId: 'a', name: 'Mail', version: '3.2', state: 'INACTIVE' as const },
+      ];
+      expect(await tx.run((s) => s.inventory.record(device.deviceId, first, 1_700_000_300_000))).toBe(true);
+      expect(await tx.stores.inventory.get(device.deviceId)).toEqual({ components: [first[1], first[0]], at: new Date(1_700_000_300_000) });
+      await tx.run((s) => s.inventory.record(device.deviceId, [], 1_700_000_400_000));
+      expect(await tx.stores.inventory.get(device.deviceId)).toEqual({ components: [], at: new Date(1_700_000_400_000) });
+      expect(await tx.run((s) => s.inventory.record(imeiN(61), first, 1))).toBe(false);
+      const long = { componentId: 'c'.repeat(300), name: 'n'.repeat(300), version: 'v'.repeat(200), state: 'ACTIVE' as const };
+      await tx.run((s) => s.inventory.record(device.deviceId, [long], 1_700_000_450_000));
+      expect((await tx.stores.inventory.get(device.deviceId)).components).toEqual([
+        { componentId: 'c'.repeat(255), name: 'n'.repeat(255), version: 'v'.repeat(128), state: 'ACTIVE' },
+      ]);
+      await tx.run((s) => s.inventory.record(device.deviceId, first, 1_700_000_500_000));
+      await tx.run((s) => s.devices.delete(device.deviceId));
+      await tx.stores.devices.insert(device);
+      expect(await tx.stores.inventory.get(device.deviceId)).toEqual({ components: [] });
     });
   });
 }

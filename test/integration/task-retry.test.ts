@@ -76,6 +76,7 @@ const job: Job = {
   notifying: 0,
   inSession: 0,
   scheduled: 0,
+  inProgress: 0,
   completed: 0,
   failed: 0,
   missed: 0,

@@ -10,6 +10,7 @@ export interface JobData {
   notifying: number;
   inSession: number;
   scheduled: number;
+  inProgress: number;
   completed: number;
   failed: number;
   missed: number;
@@ -17,7 +18,7 @@ export interface JobData {
   expired: number;
 }
 
-const COUNTERS = ['total', 'queued', 'notifying', 'inSession', 'scheduled', 'completed', 'failed', 'missed', 'cancelled', 'expired'] as const;
+const COUNTERS = ['total', 'queued', 'notifying', 'inSession', 'scheduled', 'inProgress', 'completed', 'failed', 'missed', 'cancelled', 'expired'] as const;
 
 export async function getJob(bulk: SoapClient, jobId: string): Promise<JobData> {
   const r = await call<{ jobData: Record<string, unknown> }>(bulk, 'getJobById', { userSession: '', jobId });
@@ -49,6 +50,7 @@ export function countersAsStatuses(j: JobData): Record<string, number> {
     NOTIFYING: j.notifying,
     IN_SESSION: j.inSession,
     SCHEDULED: j.scheduled,
+    IN_PROGRESS: j.inProgress,
     COMPLETED: j.completed,
     FAILED: j.failed,
     MISSED: j.missed,

@@ -54,11 +54,11 @@ export async function applyEffects(
         patch.serverNonce = e.nonce;
         break;
       case 'devinfo':
-        info = { ...(info ?? device.devInfo), devId: e.devId, man: e.man, mod: e.mod, dmV: e.dmV, lang: e.lang };
+        info = { ...(info ?? device.devInfo), devId: e.devId, man: e.man, mod: e.mod, dmV: e.dmV, lang: e.lang, reportedAt: now };
         break;
       case 'devdetail': {
         const { fwV, swV, hwV, devTyp, oem, lrgObj } = e;
-        info = { ...(info ?? device.devInfo), detail: { fwV, swV, hwV, devTyp, oem, lrgObj } };
+        info = { ...(info ?? device.devInfo), detail: { fwV, swV, hwV, devTyp, oem, lrgObj }, reportedAt: now };
         break;
       }
       case 'requests-taken': {

@@ -24,7 +24,8 @@ import {
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
 import { idForCall, writeFirst } from '../retried-call.js';
-import { interpretRun, interpretScheduleReport, scheduleReportMismatch } from './interpret.js';
+import type { FinalAlertInterpreter, LongOperationKind } from './final-alerts.js';
+import { interpretRun, interpretScheduleReport, SSE_ALERT, SSE_EXECFAILED_ALERT, scheduleReportMismatch } from './interpret.js';
 import {
   attemptOf,
   deleteScheduleRequest,
@@ -35,6 +36,8 @@ import {
   sseNodeUri,
   taskIdFromCorrelator,
 } from './plan.js';
+import { LongOperations } from './long-operations.js';
+import { moveTask } from './task-moves.js';
 import type { BrokerCache, DeviceCommandPort, GuardedRequest, TaskJobs } from './ports.js';
 
 export interface BrokerDeps {
@@ -50,6 +53,10 @@ export interface BrokerDeps {
   reportGraceMs: number;
   /** How long a task may wait without progress before its device is woken again (TASK_RETRY_SECONDS). */
   taskRetryMs: number;
+  /** How long an IN_PROGRESS task waits for its long operation's final alert (LONG_OPERATION_SECONDS). */
+  longOperationMs: number;
+  /** Final-alert readings per kind of long operation replacing the defaults (FINAL_ALERT_INTERPRETERS). */
+  finalAlerts?: Partial<Record<LongOperationKind, FinalAlertInterpreter>>;
 }
 
 export interface DoOperationInput {
@@ -73,7 +80,11 @@ const FOLLOW_UP_MS = 5000;
 const CANCEL_PENDING = new Set(['cancel-requested', 'cancel-resent', 'cancel-retried']);
 
 export class DeploymentBroker {
-  constructor(private readonly d: BrokerDeps) {}
+  private readonly longOps: LongOperations;
+
+  constructor(private readonly d: BrokerDeps) {
+    this.longOps = new LongOperations(d);
+  }
 
   // --- SOAP use cases -------------------------------------------------------
 
@@ -158,6 +169,10 @@ export class DeploymentBroker {
     if (TERMINAL_TASK_STATES.has(task.status)) {
       throw new DmwsiError('InvalidState', `task ${taskId} is already ${task.status}`);
     }
+    if (task.status === 'IN_PROGRESS') {
+      // DM cannot stop what the device is running (a firmware being written): calling it CANCELLED would hide how it ends.
+      throw new DmwsiError('InvalidState', `task ${taskId} is IN_PROGRESS on the device: its final alert or the long-operation deadline ends it`);
+    }
     const sseRoot = await this.sseRootOf(task);
     const armed = task.operation.name === 'SCHEDULED_EXEC' && task.status !== 'QUEUED' && task.status !== 'NOTIFYING';
     if (!armed) {
@@ -212,7 +227,8 @@ export class DeploymentBroker {
   /** Queues the task's request and wakes the device. Throws to have the job retried. */
   async processNotify(taskId: string, retry: boolean): Promise<void> {
     const task = await this.d.tx.stores.tasks.get(taskId);
-    if (!task || TERMINAL_TASK_STATES.has(task.status)) return;
+    // IN_PROGRESS: the device has the work and reports its end itself; waking it again would add nothing.
+    if (!task || TERMINAL_TASK_STATES.has(task.status) || task.status === 'IN_PROGRESS') return;
     if (task.status === 'SCHEDULED') {
       await this.retryCancel(task);
       return;
@@ -274,6 +290,10 @@ export class DeploymentBroker {
     const task = await this.d.tx.stores.tasks.get(taskId);
     if (!task || TERMINAL_TASK_STATES.has(task.status)) return;
     const now = this.d.clock.now();
+    if (task.status === 'IN_PROGRESS') {
+      await this.longOps.expire(task, now);
+      return;
+    }
     if (task.status === 'SCHEDULED') {
       const due = (scheduleOf(task)?.at.getTime() ?? now) + this.d.reportGraceMs;
       if (due > now) {
@@ -441,6 +461,7 @@ export class DeploymentBroker {
     }
     const decision = interpretRun(task, o);
     const moved = await this.d.tx.run((s) => this.move(s, task.taskId, decision.to, { ...decision.change, from: OPEN_FOR_RESULT }, o.at));
+    if (decision.to === 'IN_PROGRESS' && moved?.status === 'IN_PROGRESS') await this.longOps.started(task.taskId, o.at);
     if (task.operation.name !== 'SCHEDULED_EXEC') return;
     const armed = decision.to === 'SCHEDULED';
     if (armed && moved !== undefined && moved.status !== 'SCHEDULED') {
@@ -518,6 +539,10 @@ export class DeploymentBroker {
     if (!taskId) return false;
     const task = await this.d.tx.stores.tasks.get(taskId);
     if (!task || task.deviceId !== alert.deviceId) return false;
+    if (task.status === 'IN_PROGRESS' && alert.alertType !== SSE_ALERT && alert.alertType !== SSE_EXECFAILED_ALERT) {
+      // The operation the schedule started reports its end under the schedule's correlator.
+      return this.longOps.onFinalAlert(task, alert);
+    }
     const sseRoot = await this.sseRootOf(task);
     const mismatch = scheduleReportMismatch(alert, sseRoot === undefined ? undefined : sseNodeUri(sseRoot, taskId));
     if (mismatch) {
@@ -527,18 +552,37 @@ export class DeploymentBroker {
       await this.note(taskId, { event: 'report-ignored', detail: mismatch }, alert.at);
       return false;
     }
-    const decision = interpretScheduleReport(alert);
-    await this.d.tx.run(async (s) => {
+    const reported = interpretScheduleReport(alert);
+    const kind = reported.to === 'COMPLETED' ? await this.longOps.kindOf(task) : undefined;
+    // Seed 000's editor's note: the report says the target ran, not that a FUMO/SCOMO operation it started ended.
+    const decision = kind
+      ? { to: 'IN_PROGRESS' as const, change: { ...reported.change, detail: `${reported.change.detail}; awaiting the ${kind.toUpperCase()} operation's own alert` } }
+      : reported;
+    const moved = await this.d.tx.run(async (s) => {
       const r = await s.tasks.transition(taskId, decision.to, { ...decision.change, from: ['SCHEDULED', ...OPEN_FOR_RESULT] }, alert.at);
       if (!r.moved) {
         // The history tells the truth even when the task already ended (e.g. cancelled too late).
         await s.tasks.note(taskId, { ...decision.change, event: `${decision.change.event}-after-${r.task?.status ?? 'end'}` }, alert.at);
       }
+      return r.moved;
     });
+    if (moved && decision.to === 'IN_PROGRESS') await this.longOps.started(taskId, alert.at);
     // The report's session takes the Delete; a session that ends without taking it leaves it to a wake.
     await this.d.devices.submit(task.deviceId, deleteScheduleRequest(taskId, sseRoot!, 'cleanup'));
     if (alert.followUpInSession !== true) await this.d.jobs.wake(taskId, 'reported', 0);
     return true;
+  }
+
+  // --- long operations (long-operations.ts) -----------------------------------------
+
+  /** A final alert under an Exec's correlator (`exec-<taskId>`). Returns true when it ended its task. */
+  onExecAlert(alert: DeviceAlert): Promise<boolean> {
+    return this.longOps.onExecAlert(alert);
+  }
+
+  /** A FUMO/SCOMO final alert without a correlator (see LongOperations.onUncorrelatedFinalAlert). */
+  onUncorrelatedFinalAlert(alert: DeviceAlert): Promise<boolean> {
+    return this.longOps.onUncorrelatedFinalAlert(alert);
   }
 
   // --- helpers --------------------------------------------------------------------
@@ -553,13 +597,8 @@ export class DeploymentBroker {
     await this.d.devices.notify(deviceId, { uiMode: 'background' });
   }
 
-  private async move(s: Stores, taskId: string, to: TaskStatus, change: TaskChange, at: number): Promise<Task | undefined> {
-    const r = await s.tasks.transition(taskId, to, change, at);
-    if (!r.moved && r.task && !TERMINAL_TASK_STATES.has(to)) return r.task;
-    if (!r.moved && r.task) {
-      await s.tasks.note(taskId, { ...change, event: `${change.event}-ignored`, detail: `task was already ${r.task.status}${change.detail ? `; ${change.detail}` : ''}` }, at);
-    }
-    return r.task;
+  private move(s: Stores, taskId: string, to: TaskStatus, change: TaskChange, at: number): Promise<Task | undefined> {
+    return moveTask(s, taskId, to, change, at);
   }
 
   private note(taskId: string, change: TaskChange, at = this.d.clock.now()): Promise<void> {

@@ -3,6 +3,7 @@ import type { ResultItem, Task, TaskStatus } from '../../domain/tasks.js';
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { CommandResult } from '../../dm/session/server-commands.js';
 import type { TaskChange } from '../ports.js';
+import { execCorrelator } from './plan.js';
 
 export interface Decision {
   to: TaskStatus;
@@ -45,6 +46,20 @@ export function interpretRun(task: Task, o: CommandOutcome): Decision {
   const values: ResultItem[] = results
     .filter((r) => r.verb === 'Get' && r.data !== undefined)
     .map((r) => ({ uri: r.uri ?? '', value: r.data!, ...(r.format ? { format: r.format } : {}) }));
+  // A 202 is the device's promise of a final alert; awaitResult makes the task wait for it.
+  const deferred = task.operation.awaitResult ? results.find((r) => r.verb === 'Exec' && r.status === 202) : undefined;
+  if (deferred) {
+    return {
+      to: 'IN_PROGRESS',
+      change: {
+        event: 'exec-accepted',
+        dmStatus: 202,
+        results: values,
+        correlator: execCorrelator(task.taskId),
+        detail: `${deferred.uri ?? 'Exec'} answered 202: awaiting the device's final alert`,
+      },
+    };
+  }
   return { to: 'COMPLETED', change: { event: 'commands-completed', dmStatus: last, results: values } };
 }
 

@@ -13,6 +13,8 @@ export type RequestPurpose = 'run' | 'probe' | 'cleanup' | 'cancel';
 
 export const TASK_REQUEST_PREFIX = 'task:';
 export const SSE_CORRELATOR_PREFIX = 'sse-';
+/** Every other Exec a task sends carries this correlator, so a deferred (202) result can find its task. */
+export const EXEC_CORRELATOR_PREFIX = 'exec-';
 
 export function requestIdFor(taskId: string, purpose: RequestPurpose, attempt = 0): string {
   return `${TASK_REQUEST_PREFIX}${taskId}:${purpose}${attempt ? `:${attempt}` : ''}`;
@@ -25,6 +27,14 @@ export function parseRequestId(requestId: string): { taskId: string; purpose: Re
 
 export function sseCorrelator(taskId: string): string {
   return `${SSE_CORRELATOR_PREFIX}${taskId}`;
+}
+
+export function execCorrelator(taskId: string): string {
+  return `${EXEC_CORRELATOR_PREFIX}${taskId}`;
+}
+
+export function taskIdFromExecCorrelator(correlator: string): string | undefined {
+  return correlator.startsWith(EXEC_CORRELATOR_PREFIX) ? correlator.slice(EXEC_CORRELATOR_PREFIX.length) : undefined;
 }
 
 export function taskIdFromCorrelator(correlator: string): string | undefined {
@@ -55,7 +65,7 @@ function operationSpecs(task: Task, sseRoot: string | undefined, schedule: Sched
       case 'Delete':
         return { verb: c.verb, uri: c.uri };
       case 'Exec':
-        return { verb: 'Exec', uri: c.uri, ...(c.value !== undefined ? { data: c.value } : {}) };
+        return { verb: 'Exec', uri: c.uri, correlator: execCorrelator(task.taskId), ...(c.value !== undefined ? { data: c.value } : {}) };
       default:
         return {
           verb: c.verb,

@@ -15,6 +15,7 @@ import { validatePage } from '../../domain/registry-validation.js';
 import {
   type DeploymentOptions,
   type Job,
+  type JobHistoryEntry,
   type JobStatus,
   type OperationDefinition,
   type Task,
@@ -155,6 +156,7 @@ export class BulkOperations {
       notifying: 0,
       inSession: 0,
       scheduled: 0,
+      inProgress: 0,
       completed: 0,
       failed: 0,
       missed: 0,
@@ -224,7 +226,7 @@ export class BulkOperations {
     if (TERMINAL_JOB.has(job.status)) throw new DmwsiError('InvalidState', `job ${jobId} is ${job.status}`);
     const now = this.d.clock.now();
     await this.d.tx.run(async (s) => {
-      await s.jobs.transition(jobId, 'PAUSED', { event: 'paused', from: ['CREATED', 'RUNNING'], detail: `by ${ctx.caller}` }, now);
+      await s.jobs.transition(jobId, 'PAUSED', { event: 'paused', from: ['CREATED', 'RUNNING'], detail: `by ${ctx.caller}`, by: ctx.caller }, now);
       await s.audit.record({ ...ctx, target: `job ${jobId}`, outcome: 'ok' }, now);
     });
   }
@@ -235,7 +237,7 @@ export class BulkOperations {
     if (job.status !== 'PAUSED') throw new DmwsiError('InvalidState', `job ${jobId} is ${job.status}`);
     const now = this.d.clock.now();
     await this.d.tx.run(async (s) => {
-      await s.jobs.transition(jobId, 'RUNNING', { event: 'restarted', from: ['PAUSED'], detail: `by ${ctx.caller}` }, now);
+      await s.jobs.transition(jobId, 'RUNNING', { event: 'restarted', from: ['PAUSED'], detail: `by ${ctx.caller}`, by: ctx.caller }, now);
       await s.audit.record({ ...ctx, target: `job ${jobId}`, outcome: 'ok' }, now);
     });
     // The waves released so far are accepted as they are: the error threshold is not applied to them again.
@@ -248,7 +250,7 @@ export class BulkOperations {
     if (TERMINAL_JOB.has(job.status)) throw new DmwsiError('InvalidState', `job ${jobId} is already ${job.status}`);
     const now = this.d.clock.now();
     await this.d.tx.run(async (s) => {
-      await s.jobs.transition(jobId, 'CANCELLED', { event: 'cancelled', detail: `by ${ctx.caller}` }, now);
+      await s.jobs.transition(jobId, 'CANCELLED', { event: 'cancelled', detail: `by ${ctx.caller}`, by: ctx.caller }, now);
       await s.audit.record({ ...ctx, target: `job ${jobId}`, outcome: 'ok' }, now);
     });
     // The CANCELLED state, with tasks still waiting, is the durable record of the work left:
@@ -334,6 +336,13 @@ export class BulkOperations {
     await this.job(jobId);
     if (status !== undefined && !isTaskStatus(status)) throw invalidArgument('status', 'is not a task state');
     return this.d.tx.stores.jobs.tasksOf(jobId, status as TaskStatus | undefined, validatePage(page));
+  }
+
+  /** The job's events in order: created, started, paused, restarted, cancelled, waves, thresholds, completion. */
+  async getJobHistory(jobId: string, page: Page): Promise<JobHistoryEntry[]> {
+    const valid = validatePage(page);
+    await this.job(jobId);
+    return this.d.tx.stores.jobs.history(jobId, valid);
   }
 
   private async job(jobId: string): Promise<Job> {

@@ -107,9 +107,14 @@ export class JobDispatcher {
       want = await this.d.cache.takeTokens(`rate:${jobId}`, want, job.options.notificationsPerSecond, now);
       if (want <= 0) return BUSY_TICK_MS;
     }
+    const waveStart = wave > 1 ? waveEnd(wave - 1, job.total, job.options) + 1 : 1;
     const ids = await this.d.tx.run(async (t) => {
       const chosen = await t.jobs.releasable(jobId, end, want);
       await t.jobs.markReleased(chosen, now);
+      // A later wave's first release is the job event (the first wave's is 'started').
+      if (wave > 1 && seq === waveStart && chosen.length) {
+        await t.jobs.note(jobId, 'wave-released', `wave ${wave}: tasks ${waveStart} to ${end}`, now);
+      }
       return chosen;
     });
     if (ids.length) await this.d.jobs.notifyMany(ids, now);

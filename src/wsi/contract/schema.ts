@@ -36,7 +36,11 @@ export type ComplexTypeName =
   | 'TaskData'
   | 'JobData'
   | 'TaskHistoryEntry'
-  | 'DmwsiFault';
+  | 'DmwsiFault'
+  // Long operations and device views (issue 14).
+  | 'DeviceComponent'
+  | 'DeviceInfo'
+  | 'JobHistoryEntry';
 
 export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
   DeviceCapability: [
@@ -48,6 +52,9 @@ export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
     { name: 'sseRoot', type: 'string', optional: true, maxLength: 255 },
     { name: 'maxMsgSize', type: 'int', optional: true },
     { name: 'wbxml', type: 'boolean', optional: true },
+    // Long operations (issue 14): where the model keeps its FUMO and SCOMO MOs.
+    { name: 'fumoRoot', type: 'string', optional: true, maxLength: 255 },
+    { name: 'scomoRoot', type: 'string', optional: true, maxLength: 255 },
   ],
   Attribute: [
     { name: 'name', type: 'string', maxLength: 64 },
@@ -88,6 +95,8 @@ export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
     { name: 'commands', type: 'CommandList', optional: true },
     { name: 'targetUri', type: 'string', optional: true, maxLength: 1024 },
     { name: 'atTime', type: 'dateTimeText', optional: true },
+    // Long operations (issue 14).
+    { name: 'awaitResult', type: 'boolean', optional: true },
   ],
   OperationRequest: [
     { name: 'operation', type: 'OperationDefinition' },
@@ -140,6 +149,8 @@ export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
     { name: 'missed', type: 'int' },
     { name: 'cancelled', type: 'int' },
     { name: 'expired', type: 'int' },
+    // Long operations (issue 14): last, so earlier elements keep their places.
+    { name: 'inProgress', type: 'int' },
   ],
   TaskHistoryEntry: [
     { name: 'taskId', type: 'string' },
@@ -155,6 +166,38 @@ export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
     { name: 'code', type: 'string' },
     { name: 'message', type: 'string' },
     { name: 'field', type: 'string', optional: true },
+  ],
+  // Long operations and device views (issue 14).
+  DeviceComponent: [
+    { name: 'componentId', type: 'string' },
+    { name: 'name', type: 'string' },
+    { name: 'version', type: 'string' },
+    { name: 'state', type: 'string' },
+  ],
+  DeviceInfo: [
+    { name: 'deviceId', type: 'string' },
+    { name: 'man', type: 'string', optional: true },
+    { name: 'mod', type: 'string', optional: true },
+    { name: 'dmV', type: 'string', optional: true },
+    { name: 'lang', type: 'string', optional: true },
+    { name: 'devTyp', type: 'string', optional: true },
+    { name: 'oem', type: 'string', optional: true },
+    { name: 'fwV', type: 'string', optional: true },
+    { name: 'swV', type: 'string', optional: true },
+    { name: 'hwV', type: 'string', optional: true },
+    { name: 'reportedAt', type: 'dateTime', optional: true },
+    { name: 'components', type: 'DeviceComponent', optional: true, repeated: true },
+    { name: 'inventoryAt', type: 'dateTime', optional: true },
+  ],
+  JobHistoryEntry: [
+    { name: 'jobId', type: 'string' },
+    { name: 'seq', type: 'int' },
+    { name: 'at', type: 'dateTime' },
+    { name: 'event', type: 'string' },
+    { name: 'by', type: 'string', optional: true },
+    { name: 'detail', type: 'string', optional: true },
+    { name: 'fromStatus', type: 'string', optional: true },
+    { name: 'toStatus', type: 'string', optional: true },
   ],
 };
 
@@ -350,6 +393,15 @@ export const SERVICES: readonly ServiceSpec[] = [
         [{ name: 'taskHistoryEntry', type: 'TaskHistoryEntry', optional: true, repeated: true }],
         "Every state change of a task, in order.",
       ),
+      // Long operations and device views (issue 14).
+      op(
+        'getJobHistory',
+        'read',
+        false,
+        [{ name: 'jobId', type: 'string', maxLength: 64 }, ...page],
+        [{ name: 'jobHistoryEntry', type: 'JobHistoryEntry', optional: true, repeated: true }],
+        "A job's events (created, paused, restarted, cancelled, waves, thresholds, completion), in order.",
+      ),
     ],
   },
   {
@@ -448,6 +500,23 @@ export const SERVICES: readonly ServiceSpec[] = [
         page,
         [{ name: 'deviceCapability', type: 'DeviceCapability', optional: true, repeated: true }],
         'Device capabilities ordered by oid.',
+      ),
+      // Long operations and device views (issue 14).
+      op(
+        'getDeviceInfo',
+        'read',
+        false,
+        [{ name: 'deviceId', type: 'string', maxLength: 128 }],
+        [{ name: 'deviceInfo', type: 'DeviceInfo' }],
+        'What the device reported: DevInfo, DevDetail and its software inventory.',
+      ),
+      op(
+        'getDeviceTasks',
+        'read',
+        false,
+        [{ name: 'deviceId', type: 'string', maxLength: 128 }, ...page],
+        [{ name: 'taskData', type: 'TaskData', optional: true, repeated: true }],
+        "Every task made for the device, single and job tasks, newest first.",
       ),
     ],
   },

@@ -40,6 +40,7 @@ export function jobDataXml(j: Job): Record<string, unknown> {
     notifying: j.notifying,
     inSession: j.inSession,
     scheduled: j.scheduled,
+    inProgress: j.inProgress,
     completed: j.completed,
     failed: j.failed,
     missed: j.missed,
@@ -77,6 +78,9 @@ export function bulkOperationsHandlers(bulk: BulkOperations): OperationHandlers 
       jobData: (await bulk.getJobsByDate(a.from as Date, a.to as Date, page(a))).map(jobDataXml),
     }),
     getJobById: async (_ctx, a) => ({ jobData: jobDataXml(await bulk.getJobById(a.jobId as string)) }),
+    getJobHistory: async (_ctx, a) => ({
+      jobHistoryEntry: (await bulk.getJobHistory(a.jobId as string, page(a))).map((h) => ({ ...h })),
+    }),
     getTasks: async (_ctx, a) => ({
       taskData: (await bulk.getTasks(a.jobId as string, a.status as string | undefined, page(a))).map(taskDataXml),
     }),

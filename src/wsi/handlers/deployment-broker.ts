@@ -9,6 +9,7 @@ interface OperationDefinitionXml {
   commands?: { command: { verb: string; uri: string; value?: string; format?: string; type?: string }[] };
   targetUri?: string;
   atTime?: string;
+  awaitResult?: boolean;
 }
 
 export function operationFromXml(x: OperationDefinitionXml): OperationDefinition {
@@ -23,6 +24,7 @@ export function operationFromXml(x: OperationDefinitionXml): OperationDefinition
     })),
     ...(x.targetUri ? { targetUri: x.targetUri } : {}),
     ...(x.atTime ? { atTime: x.atTime } : {}),
+    ...(x.awaitResult ? { awaitResult: true } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 /** IDeviceManagerServices: maps SOAP messages to the device manager service and back. */
-import type { DeviceAuthType, DeviceCapability, DeviceCapabilityInput, DeviceInstanceInput, DmVersion } from '../../domain/registry.js';
+import type { DeviceAuthType, DeviceCapability, DeviceCapabilityInput, DeviceInfo, DeviceInstanceInput, DmVersion } from '../../domain/registry.js';
 import type { DeviceManagerService, PublicDeviceInstance } from '../../services/device-manager.js';
+import { taskDataXml } from './deployment-broker.js';
 import { callerName, type OperationContext, type OperationHandlers } from './types.js';
 
 /** A DeviceInstance element as decoded from a request. */
@@ -27,6 +28,8 @@ interface DeviceCapabilityXml {
   firmwareVersion: string;
   dmVersion: string;
   sseRoot?: string;
+  fumoRoot?: string;
+  scomoRoot?: string;
   maxMsgSize?: number;
   wbxml?: boolean;
 }
@@ -75,6 +78,8 @@ function capabilityInput(x: DeviceCapabilityXml): DeviceCapabilityInput {
     firmwareVersion: x.firmwareVersion,
     dmVersion: x.dmVersion as DmVersion,
     ...(x.sseRoot ? { sseRoot: x.sseRoot } : {}),
+    ...(x.fumoRoot ? { fumoRoot: x.fumoRoot } : {}),
+    ...(x.scomoRoot ? { scomoRoot: x.scomoRoot } : {}),
     ...(x.maxMsgSize !== undefined ? { maxMsgSize: x.maxMsgSize } : {}),
     ...(x.wbxml !== undefined ? { wbxml: x.wbxml } : {}),
   };
@@ -82,6 +87,25 @@ function capabilityInput(x: DeviceCapabilityXml): DeviceCapabilityInput {
 
 function capabilityXml(c: DeviceCapability): Record<string, unknown> {
   return { ...c };
+}
+
+function deviceInfoXml(i: DeviceInfo): Record<string, unknown> {
+  const r = i.reported;
+  return {
+    deviceId: i.deviceId,
+    man: r?.man,
+    mod: r?.mod,
+    dmV: r?.dmV,
+    lang: r?.lang,
+    devTyp: r?.detail?.devTyp,
+    oem: r?.detail?.oem,
+    fwV: r?.detail?.fwV,
+    swV: r?.detail?.swV,
+    hwV: r?.detail?.hwV,
+    reportedAt: r?.reportedAt !== undefined ? new Date(r.reportedAt) : undefined,
+    components: i.components,
+    inventoryAt: i.inventoryAt,
+  };
 }
 
 const call = (ctx: OperationContext) => ({ caller: callerName(ctx), operation: ctx.operation });
@@ -127,6 +151,10 @@ export function deviceManagerHandlers(svc: DeviceManagerService): OperationHandl
     }),
     getDeviceCapabilities: async (_ctx, a) => ({
       deviceCapability: (await svc.getDeviceCapabilities(page(a))).map(capabilityXml),
+    }),
+    getDeviceInfo: async (_ctx, a) => ({ deviceInfo: deviceInfoXml(await svc.getDeviceInfo(a.deviceId as string)) }),
+    getDeviceTasks: async (_ctx, a) => ({
+      taskData: (await svc.getDeviceTasks(a.deviceId as string, page(a))).map(taskDataXml),
     }),
   };
 }

@@ -44,6 +44,7 @@ export const COUNTER_COLUMNS: Record<string, string> = {
   NOTIFYING: 'notifying',
   IN_SESSION: 'in_session',
   SCHEDULED: 'scheduled',
+  IN_PROGRESS: 'in_progress',
   COMPLETED: 'completed',
   FAILED: 'failed',
   MISSED: 'missed',

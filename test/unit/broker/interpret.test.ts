@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { DeviceAlert } from '../../../src/dm/server/ports.js';
+import type { CommandOutcome, DeviceAlert } from '../../../src/dm/server/ports.js';
+import type { Task } from '../../../src/domain/tasks.js';
 import { guardRejects } from '../../../src/dm/server/guard.js';
 import { parseScheduleTime, validateOperation, validatePolicy } from '../../../src/domain/operation-validation.js';
-import { interpretScheduleReport, SSE_ALERT, SSE_EXECFAILED_ALERT, scheduleReportMismatch } from '../../../src/services/broker/interpret.js';
-import { parseRequestId, requestIdFor, sseNodeUri } from '../../../src/services/broker/plan.js';
+import { interpretRun, interpretScheduleReport, SSE_ALERT, SSE_EXECFAILED_ALERT, scheduleReportMismatch } from '../../../src/services/broker/interpret.js';
+import { parseRequestId, requestIdFor, runRequest, sseNodeUri } from '../../../src/services/broker/plan.js';
 
 const alert = (alertType: string, data: string): DeviceAlert => ({
   deviceId: 'IMEI:1',
@@ -107,5 +108,40 @@ describe('deterministic names', () => {
     expect(parseRequestId(requestIdFor('abc', 'probe', 2))).toEqual({ taskId: 'abc', purpose: 'probe' });
     expect(sseNodeUri('./SSE', 'abc')).toBe(sseNodeUri('./SSE', 'abc'));
     expect(sseNodeUri('./SSE', 'abc')).toMatch(/^\.\/SSE\/t[0-9a-f]{15}$/);
+  });
+});
+
+describe('an Exec answered 202 (long operations)', () => {
+  const task = (awaitResult?: boolean) =>
+    ({
+      taskId: 't1',
+      bOptin: false,
+      operation: { name: 'EXEC', commands: [{ verb: 'Exec', uri: './Ext/Install' }], ...(awaitResult !== undefined ? { awaitResult } : {}) },
+    }) as unknown as Task;
+  const outcome = (status: number): CommandOutcome => ({
+    deviceId: 'IMEI:1',
+    requestId: 'task:t1:run',
+    at: 0,
+    outcome: 'completed',
+    results: [{ index: 0, verb: 'Exec', uri: './Ext/Install', status }],
+  });
+
+  it('with awaitResult waits IN_PROGRESS under the task’s Exec correlator', () => {
+    expect(interpretRun(task(true), outcome(202))).toMatchObject({ to: 'IN_PROGRESS', change: { dmStatus: 202, correlator: 'exec-t1' } });
+  });
+
+  it('without awaitResult completes with 202, and with it a 200 completes at once', () => {
+    expect(interpretRun(task(), outcome(202))).toMatchObject({ to: 'COMPLETED', change: { dmStatus: 202 } });
+    expect(interpretRun(task(true), outcome(200))).toMatchObject({ to: 'COMPLETED', change: { dmStatus: 200 } });
+  });
+
+  it('sends every Exec of a task with its correlator', () => {
+    const request = runRequest({ ...task(true), results: [] } as Task, undefined, undefined);
+    expect(request.commands).toEqual([expect.objectContaining({ verb: 'Exec', uri: './Ext/Install', correlator: 'exec-t1' })]);
+  });
+
+  it('refuses awaitResult on an operation without an Exec', () => {
+    const op = { name: 'QUERY' as const, commands: [{ verb: 'Get' as const, uri: './DevInfo/Mod' }], awaitResult: true };
+    expect(() => validateOperation(op, { now: new Date(), testCycle: false })).toThrow(/awaitResult/);
   });
 });
