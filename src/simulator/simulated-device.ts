@@ -47,6 +47,7 @@ import {
 } from '../dm/bootstrap/security.js';
 import { contentTypeFor, dataText, encodeSyncMl, encodingForContentType, parseSyncMl } from '../dm/codec/index.js';
 import type { AlertCommand, Command, SyncMlEncoding } from '../dm/codec/types.js';
+import { isUnder } from '../dm/mo/index.js';
 import { parseTrigger, sessionIdToHex, verifyTriggerDigestWithResync } from '../dm/notification/package0.js';
 import {
   authHeaders,
@@ -66,6 +67,18 @@ import {
   type UiAlertResponse,
   type UiHandler,
 } from './command-processor.js';
+import {
+  applyEdits,
+  DEFAULT_DELIVERY,
+  type DeliveryContext,
+  type DeliveryCounters,
+  type DeliveryOptions,
+  type DeliveryResult,
+  newDeliveryCounters,
+  type TreeEdit,
+} from './mo/delivery.js';
+import { defineFumoMo, type FumoJob, installFumoClient, runFumoJob } from './mo/fumo.js';
+import { defineScomoMo, installScomoClient, runScomoJob, type ScomoJob } from './mo/scomo.js';
 import { buildGenericAlert, defineSseMo, fireSchedule, installSseClient, type SseReport, type SseSchedule } from './tree/sse.js';
 import type { ManagementTree, NodeInfo } from './tree/management-tree.js';
 import { createStandardTree } from './tree/standard-tree.js';
@@ -150,7 +163,9 @@ export type DeviceStat =
   | 'schedule-fired'
   | 'schedule-missed'
   | 'bootstrap'
-  | 'bootstrap-rejected';
+  | 'bootstrap-rejected'
+  | 'delivery-succeeded'
+  | 'delivery-failed';
 
 /** The owner's services: clock, scheduler, session gate, latency, counters. */
 export interface DeviceHost {
@@ -175,6 +190,15 @@ export interface DeviceProfile {
   opaqueItemData: boolean;
   /** SSE root such as `./SSE`; `false`: the device has no SingleShotExec MO. */
   sseRoot: string | false;
+  /**
+   * The FUMO node (Type urn:oma:mo:oma-fumo:1.0) such as `./FUMO`, holding
+   * Download, Update, DownloadAndUpdate and State; `false` (default): none.
+   */
+  fumoRoot: string | false;
+  /** The SCOMO root (Type urn:oma:mo:oma-scomo:1.0) such as `./SCOMO`; `false` (default): none. */
+  scomoRoot: string | false;
+  /** Failure shares, install time and interrupted downloads of FUMO/SCOMO jobs. */
+  delivery: DeliveryOptions;
   /** Nodes the device makes executable (Get + Exec), e.g. `./FUMO/fw1/Update`. */
   execTargets: readonly string[];
   maxMsgSize: number;
@@ -251,7 +275,8 @@ const EMPTY = Buffer.alloc(0);
 type JournalEntry =
   | { kind: 'message'; session: number; commands: Command[]; ui: UiAlertResponse[] }
   | { kind: 'bootstrap'; commands: Command[]; names: readonly string[] }
-  | { kind: 'fired'; schedule: SseSchedule };
+  | { kind: 'fired'; schedule: SseSchedule }
+  | { kind: 'edits'; edits: readonly TreeEdit[] };
 
 /** Beyond this many journal entries a device keeps its tree instead. */
 const MAX_JOURNAL = 64;
@@ -298,6 +323,7 @@ export class SimulatedDevice {
   private last: { sessionId: string; at: number; report: SessionReport } | undefined;
   /** Failed sessions in a row that left alerts undelivered. */
   private alertRetries = 0;
+  private deliveryCounters: DeliveryCounters | undefined;
 
   constructor(opts: SimulatedDeviceOptions) {
     this.devId = opts.devId;
@@ -365,6 +391,31 @@ export class SimulatedDevice {
   /** Exec counts per exec target URI. */
   get executions(): ReadonlyMap<string, number> {
     return this.execs ?? new Map();
+  }
+
+  /** FUMO/SCOMO downloads and every result reported (an empty record until the first job). */
+  get delivery(): DeliveryCounters {
+    return this.deliveryCounters ?? newDeliveryCounters();
+  }
+
+  /** The current DevDetail/FwV (changed by a successful firmware update). */
+  get firmwareVersion(): string {
+    return this.readTree((tree) => dataTextOf(tree, FWV_URI));
+  }
+
+  /** Deployed SCOMO components: `<X>` → {ID, Name, Version, State}; empty without SCOMO. */
+  get inventory(): Record<string, { id: string; name: string; version: string; state: number }> {
+    const root = this.profile.scomoRoot;
+    if (root === false) return {};
+    return this.readTree((tree) => {
+      const out: Record<string, { id: string; name: string; version: string; state: number }> = {};
+      const deployed = `${normalise(root)}/Inventory/Deployed`;
+      for (const x of tree.read(deployed)?.children ?? []) {
+        const leaf = (n: string) => dataTextOf(tree, `${deployed}/${x}/${n}`);
+        out[x] = { id: leaf('ID'), name: leaf('Name'), version: leaf('Version'), state: Number(leaf('State')) };
+      }
+      return out;
+    });
   }
 
   /** Makes `uri` executable (and counted) on this device. */
@@ -787,6 +838,61 @@ export class SimulatedDevice {
     this.queueGenericAlert(buildGenericAlert(report, 0));
   }
 
+  // ---- FUMO / SCOMO -----------------------------------------------------------------
+
+  /** Runs `fn` on the tree without pinning it (dropped again when idle). */
+  private readTree<T>(fn: (tree: ManagementTree) => T): T {
+    const tree = this.ensureTree();
+    try {
+      return fn(tree);
+    } finally {
+      this.release();
+    }
+  }
+
+  /**
+   * Starts a job an Exec accepted (202). Not while a journal is replayed: that
+   * Exec ran long ago. Deferred so the session message that carried the Exec
+   * is journaled before the job's own tree edits.
+   */
+  private startJob(run: (ctx: DeliveryContext) => Promise<void>): void {
+    if (this.replaying) return;
+    setImmediate(() => void run(this.deliveryContext()));
+  }
+
+  private deliveryContext(): DeliveryContext {
+    const p = this.profile;
+    this.deliveryCounters ??= newDeliveryCounters();
+    return {
+      options: p.delivery,
+      counters: this.deliveryCounters,
+      fwVUri: FWV_URI,
+      random: () => p.random(),
+      read: (fn) => this.readTree(fn),
+      edit: (edits) => {
+        this.readTree((tree) => applyEdits(tree, edits));
+        this.journalAppend({ kind: 'edits', edits });
+      },
+      wait: (ms) => new Promise<void>((resolve) => p.host.schedule(p.host.now() + ms, resolve)),
+      report: (alert, result: DeliveryResult) => {
+        this.deliveryCounters?.results.push(result);
+        const ok = result.resultCode === 200 || result.resultCode === 1200;
+        p.host.record?.(ok ? 'delivery-succeeded' : 'delivery-failed', this);
+        this.queueGenericAlert(alert);
+        // Offline: coming online reports it (pending alerts open a session).
+        if (this.onlineFlag) void this.runSession({ kind: 'client-initiated' });
+      },
+    };
+  }
+
+  private startFumo(job: FumoJob): void {
+    this.startJob((ctx) => runFumoJob(ctx, job));
+  }
+
+  private startScomo(job: ScomoJob): void {
+    this.startJob((ctx) => runScomoJob(ctx, job));
+  }
+
   /** @internal counts an exec target's Exec and decides its failure. */
   countExec(uri: string): number {
     if (this.replaying) return 200;
@@ -849,6 +955,8 @@ export class SimulatedDevice {
           });
         } else if (entry.kind === 'bootstrap') {
           applyBootstrap(tree, entry.commands, entry.names);
+        } else if (entry.kind === 'edits') {
+          applyEdits(tree, entry.edits);
         } else {
           // Marks the schedule fired, as the original firing did, without running anything.
           fireSchedule(tree, entry.schedule, new Date(0), { missed: true });
@@ -882,6 +990,8 @@ export class SimulatedDevice {
         utcOffsetMinutes: p.utcOffsetMinutes,
       });
     }
+    if (p.fumoRoot !== false) installFumoClient(tree, normalise(p.fumoRoot), (job) => this.startFumo(job));
+    if (p.scomoRoot !== false) installScomoClient(tree, normalise(p.scomoRoot), (job) => this.startScomo(job));
     for (const uri of p.execTargets) defineExecTarget(this, tree, uri);
     for (const uri of this.extraExecTargets ?? []) defineExecTarget(this, tree, uri);
     return tree;
@@ -923,6 +1033,8 @@ function treeTemplate(p: DeviceProfile, acct: DmAccount): ManagementTree {
   });
   const sseRoot = p.sseRoot === false ? undefined : tree.parse(p.sseRoot);
   if (sseRoot?.ok && !tree.exists(sseRoot.uri)) defineSseMo(tree, sseRoot.uri);
+  if (p.fumoRoot !== false) defineFumoMo(tree, normalise(p.fumoRoot));
+  if (p.scomoRoot !== false) defineScomoMo(tree, normalise(p.scomoRoot));
   for (const uri of p.execTargets) defineExecTargetNode(tree, uri);
   if (byAccount.size >= MAX_TEMPLATES_PER_PROFILE) byAccount.clear();
   byAccount.set(key, tree);
@@ -965,6 +1077,13 @@ function defineExecTargetNode(tree: ManagementTree, uri: string): string {
   const target = normalise(uri);
   if (!tree.exists(target)) tree.define(target, { format: 'chr', data: '', access: ['Get', 'Exec'] });
   return target;
+}
+
+const FWV_URI = './DevDetail/FwV';
+
+function dataTextOf(tree: ManagementTree, uri: string): string {
+  const data = tree.read(uri)?.data;
+  return data === undefined ? '' : dataText(data);
 }
 
 function normalise(uri: string): string {
@@ -1068,7 +1187,13 @@ export function resolveProfile(opts: Partial<DeviceProfile>): DeviceProfile {
     encoding: opts.encoding ?? 'xml',
     opaqueItemData: opts.opaqueItemData ?? false,
     sseRoot: opts.sseRoot ?? './SSE',
-    execTargets: opts.execTargets ?? DEFAULT_EXEC_TARGETS,
+    fumoRoot: opts.fumoRoot ?? false,
+    scomoRoot: opts.scomoRoot ?? false,
+    delivery: { ...DEFAULT_DELIVERY, ...opts.delivery },
+    // The default targets include ./FUMO/fw1/*: not inside a real FUMO MO.
+    execTargets:
+      opts.execTargets ??
+      (opts.fumoRoot ? DEFAULT_EXEC_TARGETS.filter((u) => !isUnder(u, opts.fumoRoot as string)) : DEFAULT_EXEC_TARGETS),
     maxMsgSize: opts.maxMsgSize ?? 16_384,
     maxObjSize: opts.maxObjSize ?? 1_048_576,
     transport: opts.transport ?? createHttpTransport(),
