@@ -196,6 +196,28 @@ describe('Simulated FUMO', () => {
     expect(device.firmwareVersion).toBe('3.0');
   });
 
+  it('keeps the report through failed sessions and delivers it once the server answers again', async () => {
+    let down = false;
+    let server!: FakeDmServer;
+    const { device, server: fake } = setup({
+      alertRetryMs: 20,
+      transport: {
+        post: (url, body, headers) => (down ? Promise.reject(new Error('connect ECONNREFUSED')) : server.post(url, body, headers)),
+      },
+    });
+    server = fake;
+    server.enqueue(DEV_ID, fumoDownloadAndUpdate(`${base}/fw.bin`));
+    await device.runSession();
+    down = true;
+    await waitFor(() => device.delivery.results.length === 1 && device.sessionsFailed >= 2, 10_000, 'failed report sessions');
+    expect(server.seen(DEV_ID).alerts).toHaveLength(0);
+    down = false;
+    const alert = await waitFor(() => server.seen(DEV_ID).alerts[0], 10_000, 'the report');
+    expect(alert).toMatchObject({ correlator: 'fw-job-1', items: [{ data: '200' }] });
+    await device.idle();
+    expect(device.pendingAlerts).toHaveLength(0);
+  });
+
   it('downloads with Download, then installs the held package with Update', async () => {
     const { device, server } = setup();
     const first = await runAndAwaitReport(device, server, [
