@@ -169,6 +169,7 @@ export function formatStats(s: FleetStats): string {
     `execs=${s.executions} failed=${s.executionsFailed}`,
     `sse armed=${s.schedulesArmed} fired=${s.schedulesFired} missed=${s.schedulesMissed}`,
     `alerts=${s.alertsReported} online=${s.online}/${s.devices}`,
+    `deliveries ok=${s.deliveriesSucceeded} failed=${s.deliveriesFailed}`,
   ].join('; ');
 }
 
