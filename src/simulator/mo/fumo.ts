@@ -93,6 +93,9 @@ export function installFumoClient(tree: ManagementTree, x: string, start: (job: 
         if (!url) return 400;
         job.url = url;
       }
+      // Busy from the Exec on, so a second Exec in the same message is refused.
+      const busy = operation === 'Update' ? FUMO_STATE.updateProgressing : FUMO_STATE.downloadProgressing;
+      tree.setValue(p.state, String(busy));
       start(job);
       return 202;
     }),

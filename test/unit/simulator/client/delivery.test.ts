@@ -218,6 +218,17 @@ describe('Simulated FUMO', () => {
     expect(device.pendingAlerts).toHaveLength(0);
   });
 
+  it('refuses a second Exec with 400 while the first job runs, and an Update with nothing to install', async () => {
+    const { device } = setup();
+    const tree = device.tree;
+    expect(tree.exec('./FUMO/Update', undefined, 'u-0')).toBe(400);
+    expect(tree.replace('./FUMO/DownloadAndUpdate/PkgURL', { data: `${base}/fw.bin` })).toBe(200);
+    expect(tree.exec('./FUMO/DownloadAndUpdate', undefined, 'c-1')).toBe(202);
+    expect(tree.exec('./FUMO/DownloadAndUpdate', undefined, 'c-2')).toBe(400);
+    await waitFor(() => device.delivery.results.length === 1, 10_000, 'the first job');
+    expect(device.delivery.results.map((r) => r.correlator)).toEqual(['c-1']);
+  });
+
   it('downloads with Download, then installs the held package with Update', async () => {
     const { device, server } = setup();
     const first = await runAndAwaitReport(device, server, [
@@ -281,6 +292,25 @@ describe('Simulated SCOMO', () => {
     expect(items.find((i) => i.source?.locUri === deployed)?.data).toBe('com.example.mail');
     expect(items.find((i) => i.source?.locUri === `${deployed}/com.example.mail/Version`)?.data).toBe('4.0');
     expect(items.find((i) => i.source?.locUri === './SCOMO')?.meta?.type).toBe('urn:oma:mo:oma-scomo:1.0');
+  });
+
+  it('delivers with Download, then installs inactive from Inventory/Delivered', async () => {
+    const { device, server } = setup();
+    const commands = scomoInstall('mail', `${base}/mail.pkg`, 'DownloadInstall', 'sc-d');
+    commands[commands.length - 1] = exec(6, './SCOMO/Download/mail/Operations/Download', 'sc-d');
+    const delivered = await runAndAwaitReport(device, server, commands);
+    expect(delivered.items[0]?.target?.locUri).toBe('./SCOMO/Inventory/Delivered/mail');
+    expect(parseScomoResultData(String(delivered.items[0]?.data)).resultCode).toBe(1200);
+    expect(device.inventory).toEqual({});
+    const installed = await runAndAwaitReport(device, server, [
+      exec(2, './SCOMO/Inventory/Delivered/mail/Operations/InstallInactive', 'sc-i'),
+    ]);
+    expect(installed.items[0]?.target?.locUri).toBe('./SCOMO/Inventory/Deployed/com.example.mail');
+    expect(device.inventory['com.example.mail']).toMatchObject({ version: '4.0', state: 10 });
+    server.enqueue(DEV_ID, [get(2, './SCOMO/Inventory/Delivered/mail/State')]);
+    await device.runSession();
+    const items = server.seen(DEV_ID).results.flatMap((r) => r.items);
+    expect(items.find((i) => i.source?.locUri === './SCOMO/Inventory/Delivered/mail/State')?.data).toBe('20');
   });
 
   const scomoCodes: Record<FailureKind, number> = {
