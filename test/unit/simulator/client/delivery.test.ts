@@ -229,6 +229,22 @@ describe('Simulated FUMO', () => {
     expect(device.delivery.results.map((r) => r.correlator)).toEqual(['c-1']);
   });
 
+  it('installs a package delivered in Update/PkgData, and answers a missing PkgURL with 411', async () => {
+    const { device } = setup();
+    const tree = device.tree;
+    expect(tree.replace('./FUMO/Update/PkgData', { format: 'bin', data: FIRMWARE })).toBe(200);
+    expect(tree.exec('./FUMO/Update', undefined, 'u-1')).toBe(202);
+    await waitFor(() => device.delivery.results.length === 1, 10_000, 'the update');
+    expect(device.delivery.results[0]).toMatchObject({ node: './FUMO/Update', resultCode: 200 });
+    expect(device.firmwareVersion).toBe('2.0.1');
+    expect(device.delivery.downloadsStarted).toBe(0);
+    tree.replace('./FUMO/DownloadAndUpdate/PkgURL', { data: `${base}/missing.bin` });
+    expect(tree.exec('./FUMO/DownloadAndUpdate', undefined, 'c-404')).toBe(202);
+    await waitFor(() => device.delivery.results.length === 2, 10_000, 'the failed download');
+    expect(device.delivery.results[1]).toMatchObject({ resultCode: 411, failure: 'download-error' });
+    expect(tree.get('./FUMO/State')).toMatchObject({ data: '20' });
+  });
+
   it('downloads with Download, then installs the held package with Update', async () => {
     const { device, server } = setup();
     const first = await runAndAwaitReport(device, server, [
