@@ -847,7 +847,10 @@ export class SimulatedDevice {
    */
   private startJob(run: (ctx: DeliveryContext) => Promise<void>): void {
     if (this.replaying) return;
-    setImmediate(() => void run(this.deliveryContext()));
+    setImmediate(() => {
+      // A job reports every outcome itself; an exception here is a simulator bug, counted, not fatal.
+      run(this.deliveryContext()).catch(() => this.profile.host.record?.('delivery-failed', this));
+    });
   }
 
   private deliveryContext(): DeliveryContext {

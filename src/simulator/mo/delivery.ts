@@ -81,8 +81,8 @@ export function applyEdits(tree: ManagementTree, edits: readonly TreeEdit[]): vo
   for (const e of edits) {
     switch (e.op) {
       case 'set':
+        // A node the server deleted meanwhile (e.g. Download/<X>) stays deleted.
         if (tree.exists(e.uri)) tree.setValue(e.uri, e.value);
-        else tree.define(e.uri, { format: 'chr', data: e.value, access: ['Get'] });
         break;
       case 'define':
         if (tree.exists(e.uri)) deleteNode(tree, e.uri);

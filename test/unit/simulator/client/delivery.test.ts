@@ -329,6 +329,19 @@ describe('Simulated SCOMO', () => {
     expect(items.find((i) => i.source?.locUri === './SCOMO/Inventory/Delivered/mail/State')?.data).toBe('20');
   });
 
+  it('finishes an install whose Download/<X> the server deleted meanwhile, without bringing the node back', async () => {
+    const { device } = setup();
+    const tree = device.tree;
+    expect(tree.add('./SCOMO/Download/maps', { format: 'node' })).toBe(200);
+    tree.add('./SCOMO/Download/maps/PkgURL', { data: `${base}/maps.pkg` });
+    expect(tree.exec('./SCOMO/Download/maps/Operations/DownloadInstall', undefined, 's-1')).toBe(202);
+    expect(tree.delete('./SCOMO/Download/maps')).toBe(200);
+    await waitFor(() => device.delivery.results.length === 1, 10_000, 'the install');
+    expect(device.delivery.results[0]?.resultCode).toBe(1200);
+    expect(tree.exists('./SCOMO/Download/maps')).toBe(false);
+    expect(Object.keys(device.inventory)).toEqual(['com.example.maps']);
+  });
+
   const scomoCodes: Record<FailureKind, number> = {
     downloadFailed: 1402,
     outOfMemory: 1404,
