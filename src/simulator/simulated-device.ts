@@ -34,6 +34,9 @@
  *   tries again in a client-initiated session `alertRetryMs` later (± half,
  *   doubling per failure in a row, at most a minute), as handsets retry a
  *   report; `alertRetryMs` 0 turns that off.
+ * - FUMO/SCOMO jobs (src/simulator/mo/) run after their Exec's 202 and change
+ *   the tree through recorded edits, journaled like server messages, so
+ *   State, FwV and the inventory survive the tree being dropped and rebuilt.
  */
 import { AUTH_META_TYPE, type DeviceAuthType, decodeNonce } from '../dm/auth/credentials.js';
 import {
