@@ -39,12 +39,12 @@ beforeAll(async () => {
   pkgServer = http.createServer((req, res) => {
     const path = req.url ?? '/';
     requests.push({ path, range: req.headers.range });
-    const body = packages.get(path);
+    const body = packages.get(path.replace(/^\/no-range/, ''));
     if (!body) {
       res.writeHead(404).end();
       return;
     }
-    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const m = path.startsWith('/no-range/') ? null : /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (m) {
       const start = Number(m[1]);
       res.writeHead(206, {
@@ -243,6 +243,16 @@ describe('Simulated FUMO', () => {
     await waitFor(() => device.delivery.results.length === 2, 10_000, 'the failed download');
     expect(device.delivery.results[1]).toMatchObject({ resultCode: 411, failure: 'download-error' });
     expect(tree.get('./FUMO/State')).toMatchObject({ data: '20' });
+  });
+
+  it('resumes from a server that ignores Range by skipping the bytes it already holds', async () => {
+    const { device, server } = setup({ delivery: { interruptedShare: 1 } as never });
+    requests.length = 0;
+    const alert = await runAndAwaitReport(device, server, fumoDownloadAndUpdate(`${base}/no-range/big.bin`));
+    expect(alert.items[0]?.data).toBe('200');
+    expect(requests.filter((r) => r.range !== undefined)).toHaveLength(1);
+    expect(device.delivery.bytesDownloaded).toBeGreaterThan(BIG_FIRMWARE.length);
+    expect(device.firmwareVersion).toBe('3.0');
   });
 
   it('downloads with Download, then installs the held package with Update', async () => {
