@@ -35,6 +35,21 @@ export interface SimulateOptions {
   failureStatus: number;
   maxSessions: number;
   sseRoot: string;
+  /** FUMO node (e.g. ./FUMO); absent: no FUMO MO. */
+  fumoRoot?: string;
+  /** SCOMO root (e.g. ./SCOMO); absent: no SCOMO MO. */
+  scomoRoot?: string;
+  /** FUMO/SCOMO failure shares (0..1 each). */
+  downloadFailedShare?: number;
+  outOfMemoryShare?: number;
+  corruptPackageShare?: number;
+  installFailedShare?: number;
+  userPostponedShare?: number;
+  /** Share of downloads dropped halfway and resumed with Range. */
+  interruptedDownloadShare?: number;
+  installMs?: number;
+  /** Seed of every random draw (failures, shares, session ids): a rerun with it repeats them. */
+  randomSeed?: number;
   capabilityOid: string;
   credentialsCsv?: string;
   /** Seed of the derived secrets; random when absent (printed, so a rerun can reuse it). */
@@ -94,6 +109,20 @@ export async function runSimulateCommand(
     encoding: opts.encoding,
     authType: opts.auth,
     sseRoot: opts.sseRoot,
+    ...(opts.fumoRoot !== undefined && { fumoRoot: opts.fumoRoot }),
+    ...(opts.scomoRoot !== undefined && { scomoRoot: opts.scomoRoot }),
+    delivery: {
+      failureShares: {
+        downloadFailed: opts.downloadFailedShare ?? 0,
+        outOfMemory: opts.outOfMemoryShare ?? 0,
+        corruptPackage: opts.corruptPackageShare ?? 0,
+        installFailed: opts.installFailedShare ?? 0,
+        userPostponed: opts.userPostponedShare ?? 0,
+      },
+      interruptedShare: opts.interruptedDownloadShare ?? 0,
+      ...(opts.installMs !== undefined && { installMs: opts.installMs }),
+    },
+    ...(opts.randomSeed !== undefined && { random: seededRandom(opts.randomSeed) }),
     offlineShare: opts.offlineShare,
     ...(opts.offlineForMs !== undefined && { offlineForMs: opts.offlineForMs }),
     latencyMs: opts.latencyMs,
@@ -140,6 +169,7 @@ export function formatStats(s: FleetStats): string {
     `execs=${s.executions} failed=${s.executionsFailed}`,
     `sse armed=${s.schedulesArmed} fired=${s.schedulesFired} missed=${s.schedulesMissed}`,
     `alerts=${s.alertsReported} online=${s.online}/${s.devices}`,
+    `deliveries ok=${s.deliveriesSucceeded} failed=${s.deliveriesFailed}`,
   ].join('; ');
 }
 
@@ -214,6 +244,16 @@ export function buildSimulateCommand(): Command {
     .option('--failure-status <code>', 'DM status of a failed Exec', integer(300, 599), d.failureStatus)
     .option('--max-sessions <n>', 'simultaneous sessions', integer(1, 100_000), d.maxSessions)
     .option('--sse-root <uri>', 'SingleShotExec MO root', deviceUri, d.sseRoot)
+    .option('--fumo-root <uri>', 'FUMO node (e.g. ./FUMO); default none', deviceUri)
+    .option('--scomo-root <uri>', 'SCOMO root (e.g. ./SCOMO); default none', deviceUri)
+    .option('--download-failed-share <fraction>', 'FUMO/SCOMO jobs whose download fails (503 / 1402)', fraction)
+    .option('--out-of-memory-share <fraction>', 'jobs out of memory (501, 502 / 1404, 1406)', fraction)
+    .option('--corrupt-package-share <fraction>', 'jobs whose package is corrupt (402 / 1407)', fraction)
+    .option('--install-failed-share <fraction>', 'jobs whose install fails (410 / 1405)', fraction)
+    .option('--user-postponed-share <fraction>', 'jobs the user declines (401 / 1401)', fraction)
+    .option('--interrupted-download-share <fraction>', 'downloads dropped halfway and resumed with Range', fraction)
+    .option('--install-ms <ms>', 'simulated install time', integer(0, 3_600_000))
+    .option('--random-seed <n>', 'seed of every random draw, for a repeatable run', integer(0, 0xffffffff))
     .option('--capability-oid <oid>', 'capabilityOid written to the CSV', d.capabilityOid)
     .option('--credentials-csv <file>', 'write ids, phone numbers and secrets as the import CSV')
     .option('--secret-seed <seed>', 'seed of the derived device secrets (reuse to keep them)')
@@ -230,4 +270,16 @@ export function buildSimulateCommand(): Command {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+}
+
+/** mulberry32: a small, fast, seedable generator; enough to make a simulation repeatable. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

@@ -22,6 +22,7 @@ import { BOOTSTRAP_MEDIA_TYPE, type BootstrapSecrets } from '../dm/bootstrap/sec
 import type { SyncMlEncoding } from '../dm/codec/types.js';
 import { CONTENT_TYPE_DM_NOTIFICATION } from '../dm/notification/wap-push.js';
 import { luhnValid } from '../domain/device-id.js';
+import { DEFAULT_DELIVERY, type DeliveryCounters, type DeliveryOptions } from './mo/delivery.js';
 import {
   createHttpTransport,
   type DeviceHost,
@@ -53,6 +54,12 @@ export interface FleetOptions {
   authType?: DeviceAuthType;
   /** Default `./SSE`; false: no SSE MO. */
   sseRoot?: string | false;
+  /** The FUMO node, e.g. `./FUMO`; default none. */
+  fumoRoot?: string | false;
+  /** The SCOMO root, e.g. `./SCOMO`; default none. */
+  scomoRoot?: string | false;
+  /** FUMO/SCOMO failure shares, install time, interrupted downloads (drawn from `random`). */
+  delivery?: Partial<DeliveryOptions>;
   execTargets?: readonly string[];
   identity?: DeviceIdentity;
   /** Fraction (0..1) of devices that start offline. */
@@ -99,7 +106,16 @@ export interface FleetStats {
   alertsReported: number;
   bootstraps: number;
   bootstrapsRejected: number;
+  /** FUMO/SCOMO jobs that reported success (200, 1200) or anything else. */
+  deliveriesSucceeded: number;
+  deliveriesFailed: number;
   scheduled: number;
+}
+
+/** What one device did with FUMO/SCOMO (`GET /deliveries`), to compare with the gateway's task outcomes. */
+export interface DeviceDeliveryReport extends DeliveryCounters {
+  fwV: string;
+  inventory: SimulatedDevice['inventory'];
 }
 
 /** The gateway's import columns (the contract's CSV header). */
@@ -334,6 +350,8 @@ export class Fleet {
       alertsReported: 0,
       bootstraps: 0,
       bootstrapsRejected: 0,
+      deliveriesSucceeded: 0,
+      deliveriesFailed: 0,
     };
     const latency = opts.latencyMs ?? 0;
     const host: DeviceHost = {
@@ -350,6 +368,9 @@ export class Fleet {
       transport: opts.transport ?? this.ownTransport!,
       ...(opts.encoding !== undefined && { encoding: opts.encoding }),
       ...(opts.sseRoot !== undefined && { sseRoot: opts.sseRoot }),
+      ...(opts.fumoRoot !== undefined && { fumoRoot: opts.fumoRoot }),
+      ...(opts.scomoRoot !== undefined && { scomoRoot: opts.scomoRoot }),
+      ...(opts.delivery !== undefined && { delivery: { ...DEFAULT_DELIVERY, ...opts.profile?.delivery, ...opts.delivery } }),
       ...(opts.execTargets !== undefined && { execTargets: opts.execTargets }),
       ...(opts.identity !== undefined && { identity: opts.identity }),
       ...(opts.failureRate !== undefined && { failureRate: opts.failureRate }),
@@ -520,6 +541,17 @@ export class Fleet {
     return out;
   }
 
+  /** Per device that ran a FUMO/SCOMO job: downloads, bytes, results sent, current FwV and inventory. */
+  deliveries(): Record<string, DeviceDeliveryReport> {
+    const out: Record<string, DeviceDeliveryReport> = {};
+    for (const d of this.devices) {
+      const c = d.delivery;
+      if (c.downloadsStarted === 0 && c.results.length === 0) continue;
+      out[d.devId] = { ...c, fwV: d.firmwareVersion, inventory: d.inventory };
+    }
+    return out;
+  }
+
   /** Rows for the gateway's importDeviceInstances CSV (derives every account). */
   *credentialsCsvLines(): Generator<string> {
     const withAuth = (this.opts.authType ?? 'md5') !== 'md5';
@@ -573,6 +605,10 @@ export class Fleet {
     const path = (req.url ?? '/').split('?')[0]!;
     if (req.method === 'GET' && path === '/stats') {
       answer(200, JSON.stringify(this.stats()), 'application/json');
+      return;
+    }
+    if (req.method === 'GET' && path === '/deliveries') {
+      answer(200, JSON.stringify(this.deliveries()), 'application/json');
       return;
     }
     if (req.method === 'GET' && path === '/executions') {
@@ -679,6 +715,12 @@ export class Fleet {
         break;
       case 'bootstrap-rejected':
         c.bootstrapsRejected++;
+        break;
+      case 'delivery-succeeded':
+        c.deliveriesSucceeded++;
+        break;
+      case 'delivery-failed':
+        c.deliveriesFailed++;
         break;
     }
   }

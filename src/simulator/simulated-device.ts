@@ -34,9 +34,10 @@
  *   tries again in a client-initiated session `alertRetryMs` later (± half,
  *   doubling per failure in a row, at most a minute), as handsets retry a
  *   report; `alertRetryMs` 0 turns that off.
+ * - FUMO/SCOMO jobs (src/simulator/mo/) run after their Exec's 202 and change
+ *   the tree through recorded edits, journaled like server messages, so
+ *   State, FwV and the inventory survive the tree being dropped and rebuilt.
  */
-import http from 'node:http';
-import https from 'node:https';
 import { AUTH_META_TYPE, type DeviceAuthType, decodeNonce } from '../dm/auth/credentials.js';
 import {
   type BootstrapSecrets,
@@ -47,6 +48,8 @@ import {
 } from '../dm/bootstrap/security.js';
 import { contentTypeFor, dataText, encodeSyncMl, encodingForContentType, parseSyncMl } from '../dm/codec/index.js';
 import type { AlertCommand, Command, SyncMlEncoding } from '../dm/codec/types.js';
+import { isUnder } from '../dm/mo/index.js';
+import { createHttpTransport, type DmTransport } from './http-transport.js';
 import { parseTrigger, sessionIdToHex, verifyTriggerDigestWithResync } from '../dm/notification/package0.js';
 import {
   authHeaders,
@@ -66,22 +69,25 @@ import {
   type UiAlertResponse,
   type UiHandler,
 } from './command-processor.js';
+import {
+  applyEdits,
+  DEFAULT_DELIVERY,
+  type DeliveryContext,
+  type DeliveryCounters,
+  type DeliveryOptions,
+  type DeliveryResult,
+  newDeliveryCounters,
+  type TreeEdit,
+} from './mo/delivery.js';
+import { defineFumoMo, type FumoJob, installFumoClient, runFumoJob } from './mo/fumo.js';
+import { defineScomoMo, installScomoClient, runScomoJob, type ScomoJob } from './mo/scomo.js';
 import { buildGenericAlert, defineSseMo, fireSchedule, installSseClient, type SseReport, type SseSchedule } from './tree/sse.js';
 import type { ManagementTree, NodeInfo } from './tree/management-tree.js';
 import { createStandardTree } from './tree/standard-tree.js';
 
 // ---- public types -------------------------------------------------------------
 
-export interface HttpResponse {
-  status: number;
-  /** Header names lower-cased. */
-  headers: Record<string, string>;
-  body: Buffer;
-}
 
-export interface DmTransport {
-  post(url: string, body: Buffer, headers: Record<string, string>): Promise<HttpResponse>;
-}
 
 /** An HTTP answer that is not 2xx, or no usable answer at all. */
 export class DeviceTransportError extends Error {
@@ -150,7 +156,9 @@ export type DeviceStat =
   | 'schedule-fired'
   | 'schedule-missed'
   | 'bootstrap'
-  | 'bootstrap-rejected';
+  | 'bootstrap-rejected'
+  | 'delivery-succeeded'
+  | 'delivery-failed';
 
 /** The owner's services: clock, scheduler, session gate, latency, counters. */
 export interface DeviceHost {
@@ -175,6 +183,15 @@ export interface DeviceProfile {
   opaqueItemData: boolean;
   /** SSE root such as `./SSE`; `false`: the device has no SingleShotExec MO. */
   sseRoot: string | false;
+  /**
+   * The FUMO node (Type urn:oma:mo:oma-fumo:1.0) such as `./FUMO`, holding
+   * Download, Update, DownloadAndUpdate and State; `false` (default): none.
+   */
+  fumoRoot: string | false;
+  /** The SCOMO root (Type urn:oma:mo:oma-scomo:1.0) such as `./SCOMO`; `false` (default): none. */
+  scomoRoot: string | false;
+  /** Failure shares, install time and interrupted downloads of FUMO/SCOMO jobs. */
+  delivery: DeliveryOptions;
   /** Nodes the device makes executable (Get + Exec), e.g. `./FUMO/fw1/Update`. */
   execTargets: readonly string[];
   maxMsgSize: number;
@@ -251,7 +268,8 @@ const EMPTY = Buffer.alloc(0);
 type JournalEntry =
   | { kind: 'message'; session: number; commands: Command[]; ui: UiAlertResponse[] }
   | { kind: 'bootstrap'; commands: Command[]; names: readonly string[] }
-  | { kind: 'fired'; schedule: SseSchedule };
+  | { kind: 'fired'; schedule: SseSchedule }
+  | { kind: 'edits'; edits: readonly TreeEdit[] };
 
 /** Beyond this many journal entries a device keeps its tree instead. */
 const MAX_JOURNAL = 64;
@@ -298,6 +316,7 @@ export class SimulatedDevice {
   private last: { sessionId: string; at: number; report: SessionReport } | undefined;
   /** Failed sessions in a row that left alerts undelivered. */
   private alertRetries = 0;
+  private deliveryCounters: DeliveryCounters | undefined;
 
   constructor(opts: SimulatedDeviceOptions) {
     this.devId = opts.devId;
@@ -365,6 +384,31 @@ export class SimulatedDevice {
   /** Exec counts per exec target URI. */
   get executions(): ReadonlyMap<string, number> {
     return this.execs ?? new Map();
+  }
+
+  /** FUMO/SCOMO downloads and every result reported (an empty record until the first job). */
+  get delivery(): DeliveryCounters {
+    return this.deliveryCounters ?? newDeliveryCounters();
+  }
+
+  /** The current DevDetail/FwV (changed by a successful firmware update). */
+  get firmwareVersion(): string {
+    return this.readTree((tree) => dataTextOf(tree, FWV_URI));
+  }
+
+  /** Deployed SCOMO components: `<X>` → {ID, Name, Version, State}; empty without SCOMO. */
+  get inventory(): Record<string, { id: string; name: string; version: string; state: number }> {
+    const root = this.profile.scomoRoot;
+    if (root === false) return {};
+    return this.readTree((tree) => {
+      const out: Record<string, { id: string; name: string; version: string; state: number }> = {};
+      const deployed = `${normalise(root)}/Inventory/Deployed`;
+      for (const x of tree.read(deployed)?.children ?? []) {
+        const leaf = (n: string) => dataTextOf(tree, `${deployed}/${x}/${n}`);
+        out[x] = { id: leaf('ID'), name: leaf('Name'), version: leaf('Version'), state: Number(leaf('State')) };
+      }
+      return out;
+    });
   }
 
   /** Makes `uri` executable (and counted) on this device. */
@@ -787,6 +831,64 @@ export class SimulatedDevice {
     this.queueGenericAlert(buildGenericAlert(report, 0));
   }
 
+  // ---- FUMO / SCOMO -----------------------------------------------------------------
+
+  /** Runs `fn` on the tree without pinning it (dropped again when idle). */
+  private readTree<T>(fn: (tree: ManagementTree) => T): T {
+    const tree = this.ensureTree();
+    try {
+      return fn(tree);
+    } finally {
+      this.release();
+    }
+  }
+
+  /**
+   * Starts a job an Exec accepted (202). Not while a journal is replayed: that
+   * Exec ran long ago. Deferred so the session message that carried the Exec
+   * is journaled before the job's own tree edits.
+   */
+  private startJob(run: (ctx: DeliveryContext) => Promise<void>): void {
+    if (this.replaying) return;
+    setImmediate(() => {
+      // A job reports every outcome itself; an exception here is a simulator bug, counted, not fatal.
+      run(this.deliveryContext()).catch(() => this.profile.host.record?.('delivery-failed', this));
+    });
+  }
+
+  private deliveryContext(): DeliveryContext {
+    const p = this.profile;
+    this.deliveryCounters ??= newDeliveryCounters();
+    return {
+      options: p.delivery,
+      counters: this.deliveryCounters,
+      fwVUri: FWV_URI,
+      random: () => p.random(),
+      read: (fn) => this.readTree(fn),
+      edit: (edits) => {
+        this.readTree((tree) => applyEdits(tree, edits));
+        this.journalAppend({ kind: 'edits', edits });
+      },
+      wait: (ms) => new Promise<void>((resolve) => p.host.schedule(p.host.now() + ms, resolve)),
+      report: (alert, result: DeliveryResult) => {
+        this.deliveryCounters?.results.push(result);
+        const ok = result.resultCode === 200 || result.resultCode === 1200;
+        p.host.record?.(ok ? 'delivery-succeeded' : 'delivery-failed', this);
+        this.queueGenericAlert(alert);
+        // Offline: coming online reports it (pending alerts open a session).
+        if (this.onlineFlag) void this.runSession({ kind: 'client-initiated' });
+      },
+    };
+  }
+
+  private startFumo(job: FumoJob): void {
+    this.startJob((ctx) => runFumoJob(ctx, job));
+  }
+
+  private startScomo(job: ScomoJob): void {
+    this.startJob((ctx) => runScomoJob(ctx, job));
+  }
+
   /** @internal counts an exec target's Exec and decides its failure. */
   countExec(uri: string): number {
     if (this.replaying) return 200;
@@ -849,6 +951,8 @@ export class SimulatedDevice {
           });
         } else if (entry.kind === 'bootstrap') {
           applyBootstrap(tree, entry.commands, entry.names);
+        } else if (entry.kind === 'edits') {
+          applyEdits(tree, entry.edits);
         } else {
           // Marks the schedule fired, as the original firing did, without running anything.
           fireSchedule(tree, entry.schedule, new Date(0), { missed: true });
@@ -882,6 +986,8 @@ export class SimulatedDevice {
         utcOffsetMinutes: p.utcOffsetMinutes,
       });
     }
+    if (p.fumoRoot !== false) installFumoClient(tree, normalise(p.fumoRoot), (job) => this.startFumo(job));
+    if (p.scomoRoot !== false) installScomoClient(tree, normalise(p.scomoRoot), (job) => this.startScomo(job));
     for (const uri of p.execTargets) defineExecTarget(this, tree, uri);
     for (const uri of this.extraExecTargets ?? []) defineExecTarget(this, tree, uri);
     return tree;
@@ -923,6 +1029,8 @@ function treeTemplate(p: DeviceProfile, acct: DmAccount): ManagementTree {
   });
   const sseRoot = p.sseRoot === false ? undefined : tree.parse(p.sseRoot);
   if (sseRoot?.ok && !tree.exists(sseRoot.uri)) defineSseMo(tree, sseRoot.uri);
+  if (p.fumoRoot !== false) defineFumoMo(tree, normalise(p.fumoRoot));
+  if (p.scomoRoot !== false) defineScomoMo(tree, normalise(p.scomoRoot));
   for (const uri of p.execTargets) defineExecTargetNode(tree, uri);
   if (byAccount.size >= MAX_TEMPLATES_PER_PROFILE) byAccount.clear();
   byAccount.set(key, tree);
@@ -965,6 +1073,13 @@ function defineExecTargetNode(tree: ManagementTree, uri: string): string {
   const target = normalise(uri);
   if (!tree.exists(target)) tree.define(target, { format: 'chr', data: '', access: ['Get', 'Exec'] });
   return target;
+}
+
+const FWV_URI = './DevDetail/FwV';
+
+function dataTextOf(tree: ManagementTree, uri: string): string {
+  const data = tree.read(uri)?.data;
+  return data === undefined ? '' : dataText(data);
 }
 
 function normalise(uri: string): string {
@@ -1068,7 +1183,13 @@ export function resolveProfile(opts: Partial<DeviceProfile>): DeviceProfile {
     encoding: opts.encoding ?? 'xml',
     opaqueItemData: opts.opaqueItemData ?? false,
     sseRoot: opts.sseRoot ?? './SSE',
-    execTargets: opts.execTargets ?? DEFAULT_EXEC_TARGETS,
+    fumoRoot: opts.fumoRoot ?? false,
+    scomoRoot: opts.scomoRoot ?? false,
+    delivery: { ...DEFAULT_DELIVERY, ...opts.delivery },
+    // The default targets include ./FUMO/fw1/*: not inside a real FUMO MO.
+    execTargets:
+      opts.execTargets ??
+      (opts.fumoRoot ? DEFAULT_EXEC_TARGETS.filter((u) => !isUnder(u, opts.fumoRoot as string)) : DEFAULT_EXEC_TARGETS),
     maxMsgSize: opts.maxMsgSize ?? 16_384,
     maxObjSize: opts.maxObjSize ?? 1_048_576,
     transport: opts.transport ?? createHttpTransport(),
@@ -1100,60 +1221,4 @@ export const DEFAULT_EXEC_TARGETS: readonly string[] = Object.freeze([
   './Ext/Sim/Reboot',
 ]);
 
-export interface HttpTransportOptions {
-  /** Per origin; default 256. */
-  maxSockets?: number;
-  timeoutMs?: number;
-  /** Largest answer accepted; default 8 MiB. */
-  maxResponseBytes?: number;
-}
-
-/** Node http/https with keep-alive agents; one instance is meant to be shared. */
-export function createHttpTransport(opts: HttpTransportOptions = {}): DmTransport & { close(): void } {
-  const maxSockets = opts.maxSockets ?? 256;
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets });
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const maxBytes = opts.maxResponseBytes ?? 8 * 1024 * 1024;
-  return {
-    post(url, body, headers) {
-      return new Promise<HttpResponse>((resolve, reject) => {
-        const u = new URL(url);
-        const secure = u.protocol === 'https:';
-        const req = (secure ? https : http).request(
-          u,
-          {
-            method: 'POST',
-            agent: secure ? httpsAgent : httpAgent,
-            headers: { ...headers, 'content-length': String(body.length) },
-            timeout: timeoutMs,
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            let size = 0;
-            res.on('data', (chunk: Buffer) => {
-              size += chunk.length;
-              if (size > maxBytes) req.destroy(new Error(`answer larger than ${maxBytes} bytes`));
-              else chunks.push(chunk);
-            });
-            res.on('error', reject);
-            res.on('end', () => {
-              const out: Record<string, string> = {};
-              for (const [name, value] of Object.entries(res.headers)) {
-                if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
-              }
-              resolve({ status: res.statusCode ?? 0, headers: out, body: Buffer.concat(chunks) });
-            });
-          },
-        );
-        req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-        req.on('error', reject);
-        req.end(body);
-      });
-    },
-    close() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
-    },
-  };
-}
+export { createHttpTransport, type DmTransport, type HttpResponse, type HttpTransportOptions } from './http-transport.js';

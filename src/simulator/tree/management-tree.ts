@@ -39,6 +39,8 @@ export interface NodeContent {
 export interface NodeDefinition extends NodeContent {
   access: readonly AccessType[];
   permanent?: boolean;
+  /** Auto leaves only: the children of an interior auto node (SCOMO's `<X>/Operations`). */
+  children?: Readonly<Record<string, NodeDefinition>>;
 }
 
 /**
@@ -412,12 +414,12 @@ export class ManagementTree {
     for (const [name, def] of Object.entries(leaves)) {
       const format = def.format ?? 'chr';
       if (!isNodeFormat(format)) throw new Error(`unknown format ${format} for auto leaf ${name}`);
-      node.children?.set(
-        name,
+      const child =
         format === 'node'
           ? newInterior(def.access, def.permanent, def.type)
-          : newLeaf(format, def.type ?? 'text/plain', def.data ?? '', def.access, def.permanent),
-      );
+          : newLeaf(format, def.type ?? 'text/plain', def.data ?? '', def.access, def.permanent);
+      node.children?.set(name, child);
+      if (format === 'node' && def.children) this.materialise(child, def.children);
     }
   }
 }

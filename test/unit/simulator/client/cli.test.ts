@@ -79,6 +79,31 @@ describe('dmwsi simulate', () => {
     }
   });
 
+  it('gives the fleet FUMO/SCOMO roots, failure shares and a repeatable random from the delivery flags', async () => {
+    const cmd = buildSimulateCommand();
+    let parsed: Record<string, unknown> = {};
+    cmd.action((o: Record<string, unknown>) => {
+      parsed = o;
+    });
+    const flags = ['--fumo-root', './FUMO', '--scomo-root', './SCOMO', '--corrupt-package-share', '0.1'];
+    await cmd.parseAsync([...flags, '--install-failed-share', '0.2', '--install-ms', '50', '--random-seed', '42'], { from: 'user' });
+    const start = (seed: number) =>
+      runSimulateCommand({ ...parsed, devices: 1, listen: '127.0.0.1:0', statsInterval: 0, secretSeed: 'x', randomSeed: seed }, () => {});
+    const [a, b] = [await start(42), await start(42)];
+    try {
+      expect(a.fleet.profile).toMatchObject({
+        fumoRoot: './FUMO',
+        scomoRoot: './SCOMO',
+        delivery: { installMs: 50, failureShares: { corruptPackage: 0.1, installFailed: 0.2, downloadFailed: 0 } },
+      });
+      const draws = (h: typeof a) => Array.from({ length: 5 }, () => h.fleet.profile.random());
+      expect(draws(a)).toEqual(draws(b));
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
   it('starts a fleet and writes the credentials CSV', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dmwsi-sim-'));
     try {

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildTrigger, RESYNC_NONCE } from '../../../../src/dm/notification/package0.js';
 import { deviceIdProblem, luhnValid } from '../../../../src/domain/device-id.js';
@@ -8,9 +10,10 @@ import {
   generateImeis,
   imeiWithCheckDigit,
 } from '../../../../src/simulator/fleet.js';
+import { makeSimulatedPackage } from '../../../../src/simulator/mo/package.js';
 import type { DmTransport, HttpResponse } from '../../../../src/simulator/simulated-device.js';
 import type { ManagementTree } from '../../../../src/simulator/tree/management-tree.js';
-import { addNode, add, exec, sequence } from '../fixtures.js';
+import { addNode, add, exec, replace, sequence } from '../fixtures.js';
 import { type FakeAccount, FakeDmServer } from './fake-server.js';
 
 const SERVER = 'http://dm.invalid/dm';
@@ -272,6 +275,37 @@ describe('Fleet HTTP listener', () => {
       [first!.devId]: { './FUMO/fw1/Update': 2, './Ext/Sim/Reboot': 1 },
       [second!.devId]: { './FUMO/fw1/Update': 1 },
     });
+  });
+
+  it('answers GET /deliveries with what each FUMO device downloaded, reported and now runs', async () => {
+    const pkg = makeSimulatedPackage({ kind: 'firmware', name: 'sim', version: '9.9', size: 1000 });
+    const pkgServer = http.createServer((_req, res) => res.writeHead(200, { 'content-length': pkg.length }).end(pkg));
+    await new Promise<void>((r) => pkgServer.listen(0, '127.0.0.1', r));
+    try {
+      const pkgUrl = `http://127.0.0.1:${(pkgServer.address() as AddressInfo).port}/fw.bin`;
+      const { fleet, server, url } = await started({ fumoRoot: './FUMO', delivery: { installMs: 0 } });
+      expect(await (await fetch(`${url}/deliveries`)).json()).toEqual({});
+      const device = fleet.devices[0]!;
+      server.enqueue(device.devId, [replace(1, './FUMO/DownloadAndUpdate/PkgURL', pkgUrl), exec(2, './FUMO/DownloadAndUpdate', 'c-1')]);
+      await device.runSession();
+      await vi.waitFor(() => expect(server.seen(device.devId).alerts).toHaveLength(1));
+      await fleet.idle();
+      expect(await (await fetch(`${url}/deliveries`)).json()).toEqual({
+        [device.devId]: {
+          downloadsStarted: 1,
+          downloadsCompleted: 1,
+          downloadsFailed: 0,
+          downloadsResumed: 0,
+          bytesDownloaded: pkg.length,
+          results: [{ mo: 'fumo', node: './FUMO/DownloadAndUpdate', resultCode: 200, correlator: 'c-1' }],
+          fwV: '9.9',
+          inventory: {},
+        },
+      });
+      expect(fleet.stats()).toMatchObject({ deliveriesSucceeded: 1, deliveriesFailed: 0 });
+    } finally {
+      await new Promise<void>((r) => pkgServer.close(() => r()));
+    }
   });
 
   it('answers 404 for an unknown device and 415 for another content type', async () => {
