@@ -4,6 +4,7 @@ import { DeviceAlerts1763900100000 } from './1763900100000-DeviceAlerts.js';
 import { JobDispatch1763900200000 } from './1763900200000-JobDispatch.js';
 import { ImmutableAudit1763900300000 } from './1763900300000-ImmutableAudit.js';
 import { TaskRetry1763900400000 } from './1763900400000-TaskRetry.js';
+import { Content1763900500000 } from './1763900500000-Content.js';
 
 export const MIGRATIONS = [
   InitialSchema1763900000000,
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   JobDispatch1763900200000,
   ImmutableAudit1763900300000,
   TaskRetry1763900400000,
+  Content1763900500000,
 ];

@@ -22,6 +22,7 @@ import { TypeormDeviceAlertStore } from './alert-store.js';
 import { TypeormAuditTrail } from './audit-store.js';
 import { execute, sql } from './raw-sql.js';
 import { TypeormCapabilityStore, TypeormDeviceStore } from './registry-stores.js';
+import { TypeormContentStore } from './content-store.js';
 import { TypeormJobStore } from './job-store.js';
 import { TypeormTaskStore } from './task-store.js';
 import { TypeormUserStore } from './user-store.js';
@@ -35,6 +36,7 @@ function storesOver(em: EntityManager, sealer: Sealer): Stores {
     alerts: new TypeormDeviceAlertStore(em),
     tasks: new TypeormTaskStore(em),
     jobs: new TypeormJobStore(em),
+    contents: new TypeormContentStore(em),
   };
 }
 
@@ -220,7 +222,8 @@ const READ_ONLY_CALLS: { readonly [K in keyof Stores]?: ReadonlySet<string> } = 
     'waveStats',
     'openTaskIds',
   ]),
-  tasks: new Set<keyof Stores['tasks']>(['get', 'history', 'openForDevice', 'stalled', 'notifiable']),
+  tasks: new Set<keyof Stores['tasks']>(['get', 'history', 'openForDevice', 'stalled', 'notifiable', 'openTasksUsing']),
+  contents: new Set<keyof Stores['contents']>(['get', 'list']),
   users: new Set<keyof Stores['users']>(['get']),
   alerts: new Set<keyof Stores['alerts']>(['forDevice']),
 };
@@ -295,6 +298,7 @@ export class TypeormTransactor implements Transactor {
       alerts: wrap('alerts'),
       tasks: wrap('tasks'),
       jobs: wrap('jobs'),
+      contents: wrap('contents'),
     };
   }
 }

@@ -36,6 +36,8 @@ export type ComplexTypeName =
   | 'TaskData'
   | 'JobData'
   | 'TaskHistoryEntry'
+  | 'OidList'
+  | 'Content'
   | 'DmwsiFault';
 
 export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
@@ -150,6 +152,19 @@ export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
     { name: 'event', type: 'string' },
     { name: 'code', type: 'int', optional: true },
     { name: 'detail', type: 'string', optional: true },
+  ],
+  OidList: [{ name: 'oid', type: 'string', optional: true, repeated: true, maxLength: 128 }],
+  Content: [
+    { name: 'contentId', type: 'string', optional: true, maxLength: 64 },
+    { name: 'name', type: 'string', maxLength: 128 },
+    { name: 'version', type: 'string', maxLength: 64 },
+    { name: 'kind', type: 'string', maxLength: 16 },
+    { name: 'sha256', type: 'string', maxLength: 64 },
+    { name: 'size', type: 'long' },
+    { name: 'url', type: 'string', optional: true, maxLength: 2048 },
+    { name: 'capabilityOids', type: 'OidList', optional: true },
+    { name: 'state', type: 'string', optional: true, maxLength: 16 },
+    { name: 'createdAt', type: 'dateTime', optional: true },
   ],
   DmwsiFault: [
     { name: 'code', type: 'string' },
@@ -349,6 +364,38 @@ export const SERVICES: readonly ServiceSpec[] = [
         [{ name: 'taskId', type: 'string', maxLength: 64 }],
         [{ name: 'taskHistoryEntry', type: 'TaskHistoryEntry', optional: true, repeated: true }],
         "Every state change of a task, in order.",
+      ),
+      op(
+        'createContent',
+        'content-write',
+        true,
+        [{ name: 'content', type: 'Content' }],
+        [{ name: 'contentId', type: 'string' }],
+        'Registers a package: with url, an external one (READY); without, one to upload with PUT /content/{contentId} (AWAITING_UPLOAD).',
+      ),
+      op(
+        'getContent',
+        'read',
+        false,
+        [{ name: 'contentId', type: 'string', maxLength: 64 }],
+        [{ name: 'content', type: 'Content' }],
+        'A package record.',
+      ),
+      op(
+        'getContents',
+        'read',
+        false,
+        page,
+        [{ name: 'content', type: 'Content', optional: true, repeated: true }],
+        'Package records, oldest first.',
+      ),
+      op(
+        'deleteContent',
+        'content-write',
+        true,
+        [{ name: 'contentId', type: 'string', maxLength: 64 }],
+        [],
+        'Removes a package no open task uses.',
       ),
     ],
   },
