@@ -25,11 +25,19 @@ async function freshDatabase(kind: 'sqlite' | 'postgres'): Promise<{ ds: DataSou
   if (kind === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-content-db-'));
     const ds = await openDatabase({ url: `sqlite:${path.join(dir, 'db.sqlite')}` });
-    return { ds, cleanup: async () => (await ds.destroy(), fs.rmSync(dir, { recursive: true, force: true })) };
+    const cleanup = async () => {
+      await ds.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    };
+    return { ds, cleanup };
   }
   const schema = newSchemaName();
   const ds = await openDatabase({ url: pgUrl!, schema });
-  return { ds, cleanup: async () => (await ds.destroy(), await dropSchema(pgUrl!, schema)) };
+  const cleanup = async () => {
+    await ds.destroy();
+    await dropSchema(pgUrl!, schema);
+  };
+  return { ds, cleanup };
 }
 
 const content = (n: number, patch: Partial<Content> = {}): Content => ({
