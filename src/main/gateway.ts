@@ -333,8 +333,10 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     // everything else, and everything when this process serves no DM, goes to the app.
     const dm = routers.find((r) => 'serveDm' in r) as { serveDm?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean } | undefined;
     const serveDm = dm?.serveDm;
+    // Package downloads likewise (content-routes.ts).
+    const serveDownload = (routers.find((r) => 'serveDownload' in r) as { serveDownload?: typeof serveDm } | undefined)?.serveDownload;
     handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (!serveDm?.(req, res)) app(req, res);
+      if (!serveDm?.(req, res) && !serveDownload?.(req, res)) app(req, res);
     };
     // (end of the DM fast path)
     logger.info({ url, role: config.role, database: dataSource.options.type }, 'gateway listening');

@@ -37,11 +37,32 @@ const STATUS_OF: Partial<Record<string, number>> = {
   InvalidArgument: 400,
 };
 
-export function contentRoutes(deps: ContentRoutesDeps): Router {
+/** Serves the request and returns true when it is a download (GET or HEAD /dl/<token>); false: not ours, untouched. */
+export type DownloadHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+const DOWNLOAD_PATH = /^\/dl\/([^/?#]+)(?:\?.*)?$/;
+
+/**
+ * Downloads on plain node:http, ahead of express (the gateway calls it first,
+ * like the DM fast path): express re-prototypes every request and response,
+ * and a download writes its response in hundreds of chunks.
+ */
+export function downloadHandler(deps: ContentRoutesDeps): DownloadHandler {
+  return (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const m = DOWNLOAD_PATH.exec(req.url ?? '');
+    if (!m) return false;
+    void download(deps, m[1]!, req, res);
+    return true;
+  };
+}
+
+/** Uploads (PUT /content/:contentId), and downloads too for a caller that does not use the fast path. */
+export function contentRoutes(deps: ContentRoutesDeps): Router & { serveDownload: DownloadHandler } {
   const router = express.Router();
   router.put('/content/:contentId', (req, res) => void upload(deps, req, res));
-  router.get('/dl/:token', (req, res) => void download(deps, req, res));
-  return router;
+  router.get('/dl/:token', (req, res) => void download(deps, req.params.token as string, req, res));
+  return Object.assign(router, { serveDownload: downloadHandler(deps) });
 }
 
 function answer(res: ServerResponse, status: number, body: Record<string, unknown>, close = false): void {
@@ -95,13 +116,13 @@ async function upload(deps: ContentRoutesDeps, req: express.Request, res: expres
 
 const FORBIDDEN = 'forbidden\n';
 
-async function download(deps: ContentRoutesDeps, req: express.Request, res: express.Response): Promise<void> {
+async function download(deps: ContentRoutesDeps, token: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const forbid = () => {
     deps.downloads.refused.inc();
     res.writeHead(403, { 'content-type': 'text/plain', 'content-length': String(FORBIDDEN.length) });
     res.end(FORBIDDEN);
   };
-  const grant = deps.links.verify(req.params.token as string, deps.clock.now());
+  const grant = deps.links.verify(token, deps.clock.now());
   if (!grant) return forbid();
   let target: Downloadable | undefined;
   try {

@@ -42,7 +42,12 @@ export interface Downloadable {
   path: string;
 }
 
+/** Uploaded READY records kept for downloads (see downloadable). */
+const DOWNLOADABLE_KEPT = 1024;
+
 export class ContentService {
+  private readonly ready = new Map<string, Content>();
+
   constructor(private readonly deps: ContentServiceDeps) {}
 
   async create(ctx: CallContext, input: ContentInput): Promise<string> {
@@ -170,8 +175,15 @@ export class ContentService {
   async downloadable(taskId: string, contentId: string): Promise<Downloadable | undefined> {
     const task = await this.deps.tx.stores.tasks.get(taskId);
     if (!task || task.contentId !== contentId || TERMINAL_TASK_STATES.has(task.status)) return undefined;
-    const content = await this.deps.tx.stores.contents.get(contentId);
-    if (content?.state !== 'READY' || content.url !== undefined) return undefined;
+    // A READY upload never changes, and cannot be deleted while this open task uses it: a record
+    // read once serves every download of it (devices of a rollout fetch the same few packages).
+    let content = this.ready.get(contentId);
+    if (!content) {
+      content = await this.deps.tx.stores.contents.get(contentId);
+      if (content?.state !== 'READY' || content.url !== undefined) return undefined;
+      if (this.ready.size >= DOWNLOADABLE_KEPT) this.ready.delete(this.ready.keys().next().value!);
+      this.ready.set(contentId, content);
+    }
     return { content, path: this.deps.files.pathOf(contentId) };
   }
 }
