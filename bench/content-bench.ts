@@ -47,6 +47,8 @@ export interface ContentBenchResult {
   gatewayMibPerSecond: number;
   bareMibPerSecond: number;
   ratio: number;
+  /** The median over rounds of each round's gateway/bare ratio (the two ran back to back). */
+  medianRoundRatio: number;
   rssBeforeBytes: number | undefined;
   rssAfterBytes: number | undefined;
   rssPeakBytes: number | undefined;
@@ -232,6 +234,13 @@ export async function runContentBench(o: ContentBenchOptions): Promise<ContentBe
       const rs = runs.filter((r) => r.target === t);
       return rs.reduce((n, r) => n + r.bytes, 0) / MiB / rs.reduce((n, r) => n + r.seconds, 0);
     };
+    const roundRatios = Array.from({ length: o.rounds }, (_, i) => {
+      const pair = runs.slice(2 * i, 2 * i + 2);
+      return pair.find((r) => r.target === 'gateway')!.mibPerSecond / pair.find((r) => r.target === 'bare')!.mibPerSecond;
+    }).sort((a, b) => a - b);
+    const mid = roundRatios.length / 2;
+    const medianRoundRatio =
+      roundRatios.length % 2 ? roundRatios[Math.floor(mid)]! : (roundRatios[mid - 1]! + roundRatios[mid]!) / 2;
     const gatewayMibPerSecond = rate('gateway');
     const bareMibPerSecond = rate('bare');
     return {
@@ -239,6 +248,7 @@ export async function runContentBench(o: ContentBenchOptions): Promise<ContentBe
       gatewayMibPerSecond,
       bareMibPerSecond,
       ratio: gatewayMibPerSecond / bareMibPerSecond,
+      medianRoundRatio,
       rssBeforeBytes: before.rss,
       rssAfterBytes: after.rss,
       rssPeakBytes: after.peak,
