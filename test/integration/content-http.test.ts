@@ -147,6 +147,28 @@ describe('PUT /content/{contentId}', () => {
     expect(contentFiles()).toEqual([]);
   });
 
+  it('answers 422 to a streamed body that runs past the record while it is still being sent', async () => {
+    const id = await createContent();
+    let sent = 0;
+    const r = await fetch(`${gw.url}/content/${id}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${sessions.bulk}` },
+      body: new ReadableStream({
+        async pull(c) {
+          // 1 MiB a time, up to 64 MiB: the answer comes long before the end.
+          if (sent >= 64) return c.close();
+          sent++;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          c.enqueue(crypto.randomBytes(1024 * 1024));
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit).catch((err: unknown) => err as Error);
+    expect(r instanceof Response ? r.status : String(r)).toBe(422);
+    expect(sent).toBeLessThan(64);
+    expect(contentFiles()).toEqual([]);
+  });
+
   it('answers 413 to a body announced larger than CONTENT_MAX_BYTES without reading it', async () => {
     const id = await createContent();
     const status = await new Promise<number>((resolve, reject) => {
