@@ -229,6 +229,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       tx,
       files: new FsContentFiles(config.contentDir),
       links,
+      firstIds: brokerCache,
       clock,
       maxBytes: config.contentMaxBytes,
       linkTtlMs: config.taskDeadlineSeconds * 1000,

@@ -95,6 +95,19 @@ describe('content records over SOAP', () => {
     expect(list.content.map((c) => c.contentId)).toEqual(expect.arrayContaining([uploaded, external]));
   });
 
+  it('answers a createContent retried with the same WS-Addressing MessageID with the first id, creating one record', async () => {
+    const client = await soapClient(gw.url, 'BulkOperationsManager', { kind: 'text', ...ADMIN });
+    client.addSoapHeader(`<wsa:MessageID xmlns:wsa="http://www.w3.org/2005/08/addressing">urn:uuid:${crypto.randomUUID()}</wsa:MessageID>`);
+    const args = { userSession: '', content: { name: 'retried', version: '1', kind: 'software', sha256: SHA, size: PACKAGE.length } };
+    const first = await call<{ contentId: string }>(client, 'createContent', args);
+    const again = await call<{ contentId: string }>(client, 'createContent', args);
+    expect(again.contentId).toBe(first.contentId);
+    const all = await call<{ content: { name: string }[] }>(admin, 'getContents', { userSession: '', offset: 0, limit: 100 });
+    expect(all.content.filter((c) => c.name === 'retried')).toHaveLength(1);
+    // Without a MessageID, every call is new work.
+    expect((await createContent()) === (await createContent())).toBe(false);
+  });
+
   it('refuses a bad hash, a size over CONTENT_MAX_BYTES, an unknown capability, and answers NotFound for an unknown id', async () => {
     expect((await faultOf(createContent({ sha256: 'xyz' }))).code).toBe('InvalidArgument');
     expect((await faultOf(createContent({ size: MAX + 1 })))).toMatchObject({ code: 'InvalidArgument' });

@@ -12,6 +12,7 @@ import type { Page } from '../../domain/registry.js';
 import { validatePage } from '../../domain/registry-validation.js';
 import { type Task, TERMINAL_TASK_STATES } from '../../domain/tasks.js';
 import type { CallContext, Clock, ContentFiles, ReceivedPackage, Transactor } from '../ports.js';
+import { type FirstIds, idForCall, writeFirst } from '../retried-call.js';
 
 /** Signs download links (security/download-links.ts). */
 export interface DownloadLinkIssuer {
@@ -22,6 +23,8 @@ export interface ContentServiceDeps {
   tx: Transactor;
   files: ContentFiles;
   links: DownloadLinkIssuer;
+  /** Where a retried createContent (same caller and MessageID) finds the first call's id. */
+  firstIds: FirstIds;
   clock: Clock;
   /** CONTENT_MAX_BYTES. */
   maxBytes: number;
@@ -56,21 +59,30 @@ export class ContentService {
       throw invalidArgument('size', `an uploaded package may have at most ${this.deps.maxBytes} bytes (CONTENT_MAX_BYTES)`);
     }
     const now = this.deps.clock.now();
+    const proposed = crypto.randomUUID();
+    const contentId = await idForCall(this.deps.firstIds, ctx, proposed);
+    // A retry's id may already have its record (unless the first call failed).
+    if (contentId !== proposed && (await this.deps.tx.stores.contents.get(contentId))) return contentId;
     const content: Content = {
-      contentId: crypto.randomUUID(),
+      contentId,
       ...fields,
       state: fields.url === undefined ? 'AWAITING_UPLOAD' : 'READY',
       createdBy: ctx.caller,
       createdAt: new Date(now),
     };
-    await this.deps.tx.run(async (s) => {
-      for (const oid of content.capabilityOids) {
-        if (!(await s.capabilities.get(oid))) throw invalidArgument('capabilityOids', `capability "${oid}" does not exist`);
-      }
-      await s.contents.insert(content);
-      await s.audit.record({ ...ctx, target: content.contentId, outcome: 'ok' }, now);
-    });
-    return content.contentId;
+    await writeFirst(
+      ctx,
+      () =>
+        this.deps.tx.run(async (s) => {
+          for (const oid of content.capabilityOids) {
+            if (!(await s.capabilities.get(oid))) throw invalidArgument('capabilityOids', `capability "${oid}" does not exist`);
+          }
+          await s.contents.insert(content);
+          await s.audit.record({ ...ctx, target: content.contentId, outcome: 'ok' }, now);
+        }),
+      () => this.deps.tx.stores.contents.get(contentId),
+    );
+    return contentId;
   }
 
   async get(contentId: string): Promise<Content> {
