@@ -34,11 +34,18 @@
  *   --soak-rollout-size 300  devices per rollout; 0: no rollouts (soak section)
  *   --soak-rollout-every 120  seconds between rollout starts (soak section)
  *   --soak-split          api, dm and worker as separate processes (soak section)
+ *   --content-mib 50      package size (content section)
+ *   --content-clients 1000  concurrent range downloads (content section)
+ *   --content-range-mib 1  bytes per range request (content section)
+ *   --content-requests 3  range requests per client per round (content section)
+ *   --content-rounds 4    bare/gateway rounds, alternating (content section)
+ *   --content-cpu-prof DIR  write a CPU profile of the gateway process (content section)
  */
 import { parseArgs } from 'node:util';
 import { ensureRedis } from '../src/main/redis-launcher.js';
 import type { SyncMlEncoding } from '../src/dm/codec/types.js';
 import { formatCodecBench, runCodecBench } from './codec.js';
+import { runContentBench } from './content-bench.js';
 import { runDeployBench } from './deploy-bench.js';
 import { runDmBench } from './dm-bench.js';
 import { type FleetBenchResult, runFleetBench, type Window as FleetWindow } from './fleet-bench.js';
@@ -89,6 +96,12 @@ const { values } = parseArgs({
     'soak-rollout-size': { type: 'string', default: '300' },
     'soak-rollout-every': { type: 'string', default: '120' },
     'soak-split': { type: 'boolean', default: false },
+    'content-mib': { type: 'string', default: '50' },
+    'content-clients': { type: 'string', default: '1000' },
+    'content-range-mib': { type: 'string', default: '1' },
+    'content-requests': { type: 'string', default: '3' },
+    'content-rounds': { type: 'string', default: '4' },
+    'content-cpu-prof': { type: 'string' },
   },
 });
 const sections = new Set(values.only.split(','));
@@ -120,6 +133,38 @@ if (sections.has('soap')) {
     }
     console.log(`\nimportDeviceInstances: ${r.importRows} CSV rows in ${r.importSeconds.toFixed(1)} s (aim < 20 s)`);
     console.log(`gateway peak RSS: ${mb(r.gatewayPeakRssBytes)}`);
+  } finally {
+    await redis.stop();
+  }
+}
+
+if (sections.has('content')) {
+  const redis = await ensureRedis(process.env.REDIS_URL, { mode: 'throwaway' });
+  try {
+    const o = {
+      redisUrl: redis.url,
+      packageMiB: Number(values['content-mib']),
+      clients: Number(values['content-clients']),
+      rangeMiB: Number(values['content-range-mib']),
+      requestsPerClient: Number(values['content-requests']),
+      rounds: Number(values['content-rounds']),
+      ...(values['content-cpu-prof'] !== undefined && { cpuProfDir: values['content-cpu-prof'] }),
+    };
+    const r = await runContentBench(o);
+    console.log(
+      `\n## Package downloads (${o.packageMiB} MiB package, ${o.clients} concurrent clients, random ${o.rangeMiB} MiB ranges, ${o.requestsPerClient} per client per round)`,
+    );
+    console.log('| target | requests | MiB | seconds | MiB/s | errors | its RSS after |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const run of r.runs) {
+      console.log(
+        `| ${run.target} | ${run.requests} | ${(run.bytes / 1024 / 1024).toFixed(0)} | ${run.seconds.toFixed(2)} | ${run.mibPerSecond.toFixed(0)} | ${run.errors} | ${mb(run.rssAfterBytes)} |`,
+      );
+    }
+    console.log(
+      `\ngateway ${r.gatewayMibPerSecond.toFixed(0)} MiB/s, bare node:http ${r.bareMibPerSecond.toFixed(0)} MiB/s: ratio ${r.ratio.toFixed(2)}, median of the rounds' ratios ${r.medianRoundRatio.toFixed(2)} (aim ≥ 0.80)`,
+    );
+    console.log(`gateway RSS before ${mb(r.rssBeforeBytes)}, after ${mb(r.rssAfterBytes)}, peak ${mb(r.rssPeakBytes)}`);
   } finally {
     await redis.stop();
   }

@@ -4,6 +4,7 @@ import { DeviceAlerts1763900100000 } from './1763900100000-DeviceAlerts.js';
 import { JobDispatch1763900200000 } from './1763900200000-JobDispatch.js';
 import { ImmutableAudit1763900300000 } from './1763900300000-ImmutableAudit.js';
 import { TaskRetry1763900400000 } from './1763900400000-TaskRetry.js';
+import { Content1763900500000 } from './1763900500000-Content.js';
 import { LongOperations1763900600000 } from './1763900600000-LongOperations.js';
 
 export const MIGRATIONS = [
@@ -12,5 +13,6 @@ export const MIGRATIONS = [
   JobDispatch1763900200000,
   ImmutableAudit1763900300000,
   TaskRetry1763900400000,
+  Content1763900500000,
   LongOperations1763900600000,
 ];

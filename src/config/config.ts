@@ -54,6 +54,10 @@ export interface Config {
   passwordHashConcurrency: number;
   queuePrefix: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Where uploaded packages are kept (CONTENT_DIR, default DATA_DIR/content); shared by every process that serves HTTP. */
+  contentDir: string;
+  /** The largest package an upload may carry. */
+  contentMaxBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -216,12 +220,16 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     passwordHashConcurrency: int(r, 'PASSWORD_HASH_CONCURRENCY', 4, 1, 256),
     queuePrefix: str(r, 'QUEUE_PREFIX', 'dmwsi'),
     logLevel: oneOf(r, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    contentDir: path.resolve(str(r, 'CONTENT_DIR', path.join(dataDir, 'content'))),
+    contentMaxBytes: int(r, 'CONTENT_MAX_BYTES', 2 * 1024 ** 3, 1, 1024 ** 4),
     ...overrides,
   };
   // The default DM URL follows the port finally chosen (overrides included).
   if (!env.PUBLIC_DM_URL && overrides.publicDmUrl === undefined) {
     config.publicDmUrl = `http://127.0.0.1:${config.port}/dm`;
   }
+  // Likewise the default content directory follows the data directory finally chosen.
+  if (!env.CONTENT_DIR && overrides.contentDir === undefined) config.contentDir = path.join(config.dataDir, 'content');
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }

@@ -11,11 +11,12 @@ export type Permission =
   | 'registry-write' // create/update/delete/import devices and capabilities
   | 'device-operation' // doOperation, doBootstrap, cancelTask on one device
   | 'bulk-operation' // createDeployments, doBulkOperation, job control
+  | 'content-write' // createContent, deleteContent, package uploads (PUT /content)
   | 'session'; // login/logout
 
 const GRANTS: Record<CallerRole, ReadonlySet<Permission>> = {
-  admin: new Set(['read', 'registry-write', 'device-operation', 'bulk-operation', 'session']),
-  bulk: new Set(['read', 'registry-write', 'device-operation', 'bulk-operation', 'session']),
+  admin: new Set(['read', 'registry-write', 'device-operation', 'bulk-operation', 'content-write', 'session']),
+  bulk: new Set(['read', 'registry-write', 'device-operation', 'bulk-operation', 'content-write', 'session']),
   care: new Set(['read', 'device-operation', 'session']),
   readonly: new Set(['read', 'session']),
 };

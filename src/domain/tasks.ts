@@ -100,6 +100,8 @@ export interface Task {
   deadline?: Date;
   /** Place in its job, from 1. */
   jobSeq?: number;
+  /** The package the task delivers (FIRMWARE_UPDATE, SOFTWARE_INSTALL): deleteContent is refused while the task is open. */
+  contentId?: string;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;

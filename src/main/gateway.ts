@@ -52,6 +52,11 @@ import { sessionHandlers } from '../wsi/handlers/session.js';
 import type { OperationHandlers } from '../wsi/handlers/types.js';
 import { CallerRateLimit } from '../wsi/caller-rate-limit.js';
 import { soapEndpoint } from '../wsi/soap-endpoint.js';
+import { FsContentFiles } from '../persistence/content-files.js';
+import { DownloadLinks, downloadLinkKey } from '../security/download-links.js';
+import { ContentService } from '../services/content/content-service.js';
+import { contentRoutes } from '../transport/content-routes.js';
+import { contentHandlers } from '../wsi/handlers/content.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -74,6 +79,8 @@ export interface Gateway {
   /** Where command outcomes and Generic Alerts are routed to their consumers. */
   dmEvents: DmEventRouter;
   metrics: GatewayMetrics;
+  /** The package store; pkgUrlFor gives a task's PkgURL. */
+  content: ContentService;
   close(): Promise<void>;
 }
 
@@ -81,7 +88,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   if (!config.redisUrl) throw new Error('startGateway needs a resolved REDIS_URL');
   const logger = opts.logger ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
-  const sealer = new SecretBox(loadSecretKey(config.secretKey, config.dataDir));
+  const gatewayKey = loadSecretKey(config.secretKey, config.dataDir);
+  const sealer = new SecretBox(gatewayKey);
 
   const dataSource = await openDatabaseWhenReachable(
     { url: config.databaseUrl, schema: config.databaseSchema },
@@ -221,6 +229,17 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       cancelTask: (ctx, taskId) => broker.cancelTask(ctx, taskId),
       expireTask: (taskId) => broker.processExpire(taskId),
     });
+    // Links carry the public origin devices reach: PUBLIC_BASE_URL, else PUBLIC_DM_URL's origin.
+    const links = new DownloadLinks(downloadLinkKey(gatewayKey), config.publicBaseUrl ?? new URL(publicDmUrl).origin);
+    const content = new ContentService({
+      tx,
+      files: new FsContentFiles(config.contentDir),
+      links,
+      firstIds: brokerCache,
+      clock,
+      maxBytes: config.contentMaxBytes,
+      linkTtlMs: config.taskDeadlineSeconds * 1000,
+    });
     const dispatcher = new JobDispatcher({ tx, cache: brokerCache, jobs, clock, logger });
     if (config.role === 'all' || config.role === 'worker') {
       const workerRedis = connectRedis(config.redisUrl, 'dmwsi-worker', { logger });
@@ -256,7 +275,12 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     const session = sessionHandlers(auth);
     const handlers: Record<ServiceName, OperationHandlers> = {
       DeploymentBroker: { ...session, ...deploymentBrokerHandlers(broker, bootstrap), ...bulkRequestHandlers(bulk) },
-      BulkOperationsManager: { ...session, ...taskManagementHandlers(broker), ...bulkOperationsHandlers(bulk) },
+      BulkOperationsManager: {
+        ...session,
+        ...taskManagementHandlers(broker),
+        ...bulkOperationsHandlers(bulk),
+        ...contentHandlers(content),
+      },
       DeviceManager: { ...session, ...deviceManagerHandlers(deviceManager) },
     };
     const servesApi = config.role === 'all' || config.role === 'api';
@@ -288,6 +312,20 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         }),
       );
     }
+    if (config.role !== 'worker') {
+      // Uploads and downloads: every process serving HTTP must share CONTENT_DIR.
+      routers.push(
+        contentRoutes({
+          content,
+          auth,
+          links,
+          clock,
+          logger,
+          downloads: metrics.download,
+          uploads: (outcome) => metrics.upload(outcome),
+        }),
+      );
+    }
     const app = createHttpApp({
       routers,
       metrics,
@@ -302,8 +340,10 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     // everything else, and everything when this process serves no DM, goes to the app.
     const dm = routers.find((r) => 'serveDm' in r) as { serveDm?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean } | undefined;
     const serveDm = dm?.serveDm;
+    // Package downloads likewise (content-routes.ts).
+    const serveDownload = (routers.find((r) => 'serveDownload' in r) as { serveDownload?: typeof serveDm } | undefined)?.serveDownload;
     handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (!serveDm?.(req, res)) app(req, res);
+      if (!serveDm?.(req, res) && !serveDownload?.(req, res)) app(req, res);
     };
     // (end of the DM fast path)
     logger.info({ url, role: config.role, database: dataSource.options.type }, 'gateway listening');
@@ -318,6 +358,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       bulk,
       dmEvents,
       metrics,
+      content,
       close: async () => {
         // Stop taking connections, let the DM messages being served finish (a cut-off one leaves
         // its device's lock to lapse), then cut whatever is still open.

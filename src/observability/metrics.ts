@@ -38,9 +38,42 @@ export class GatewayMetrics implements SoapMetrics {
     this.dmMessages.observe({ status: String(status) }, seconds);
   }
 
+  private downloads: DownloadCounters | undefined;
+
+  /** Package downloads (GET /dl): started, completed, refused, bytes read for them. */
+  get download(): DownloadCounters {
+    this.downloads ??= {
+      started: new client.Counter({ name: 'dmwsi_downloads_started_total', help: 'Package downloads begun (a valid link, the file being sent)', registers: [this.registry] }),
+      completed: new client.Counter({ name: 'dmwsi_downloads_completed_total', help: 'Package downloads sent to the end (whole file or range)', registers: [this.registry] }),
+      refused: new client.Counter({ name: 'dmwsi_downloads_refused_total', help: 'Download links refused (403: forged, expired, or the task no longer open)', registers: [this.registry] }),
+      bytes: new client.Counter({ name: 'dmwsi_download_bytes_total', help: 'Package bytes read from disk for downloads', registers: [this.registry] }),
+    };
+    return this.downloads;
+  }
+
+  private uploadCounter: client.Counter<'outcome'> | undefined;
+
+  /** Package uploads (PUT /content), by outcome (stored, mismatch, too-large, refused). */
+  upload(outcome: string): void {
+    this.uploadCounter ??= new client.Counter({
+      name: 'dmwsi_content_uploads_total',
+      help: 'Package uploads by outcome',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+    this.uploadCounter.inc({ outcome });
+  }
+
   observe(service: string, operation: string, outcome: string, seconds: number): void {
     const labels = { service, operation, outcome };
     this.soapRequests.inc(labels);
     this.soapDuration.observe(labels, seconds);
   }
+}
+
+export interface DownloadCounters {
+  started: client.Counter;
+  completed: client.Counter;
+  refused: client.Counter;
+  bytes: client.Counter;
 }

@@ -190,6 +190,7 @@ export interface TaskRow {
   jobSeq: number | null;
   /** When the job dispatcher released it for notification. */
   releasedAt: number | null;
+  contentId: string | null;
   createdBy: string;
   createdAt: number;
   updatedAt: number;
@@ -216,6 +217,7 @@ export const TaskEntity = new EntitySchema<TaskRow>({
     historySeq: { ...int(false, 0), name: 'history_seq' },
     jobSeq: { ...int(true), name: 'job_seq' },
     releasedAt: { ...epochMs(true), name: 'released_at' },
+    contentId: { ...varchar(64, true), name: 'content_id' },
     createdBy: { ...varchar(64), name: 'created_by' },
     createdAt: { ...epochMs(), name: 'created_at' },
     updatedAt: { ...epochMs(), name: 'updated_at' },
@@ -348,8 +350,43 @@ export const DeviceComponentEntity = new EntitySchema<DeviceComponentRow>({
   },
 });
 
+export interface ContentRow {
+  contentId: string;
+  name: string;
+  version: string;
+  kind: string;
+  sha256: string;
+  size: number;
+  url: string | null;
+  /** JSON list of capability oids. */
+  capabilityOids: string;
+  state: string;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const ContentEntity = new EntitySchema<ContentRow>({
+  name: 'content',
+  columns: {
+    contentId: { ...varchar(64), primary: true, name: 'content_id' },
+    name: varchar(128),
+    version: varchar(64),
+    kind: varchar(16),
+    sha256: varchar(64),
+    size: epochMs(),
+    url: varchar(2048, true),
+    capabilityOids: { ...text(), name: 'capability_oids' },
+    state: varchar(16),
+    createdBy: { ...varchar(64), name: 'created_by' },
+    createdAt: { ...epochMs(), name: 'created_at' },
+    updatedAt: { ...epochMs(), name: 'updated_at' },
+  },
+});
+
 export const ALL_ENTITIES = [
   DeviceComponentEntity,
+  ContentEntity,
   JobHistoryEntity,
   DeviceAlertEntity,
   DeviceCapabilityEntity,

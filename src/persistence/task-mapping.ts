@@ -19,6 +19,7 @@ export function toTask(r: TaskRow): Task {
     testCycle: Boolean(r.testCycle),
     ...(r.deadline !== null ? { deadline: new Date(r.deadline) } : {}),
     ...(r.jobSeq !== null ? { jobSeq: r.jobSeq } : {}),
+    ...(r.contentId ? { contentId: r.contentId } : {}),
     createdBy: r.createdBy,
     createdAt: new Date(r.createdAt),
     updatedAt: new Date(r.updatedAt),

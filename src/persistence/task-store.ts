@@ -15,6 +15,10 @@ import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
 import { toTask } from './task-mapping.js';
 
 const TERMINAL: ReadonlySet<TaskStatus> = TERMINAL_TASK_STATES;
+/** Tasks of a content not in an end state ("not terminal", so states added later count as open). */
+const COUNT_OPEN_USING = sql(
+  `SELECT COUNT(*) AS "n" FROM "task" WHERE "content_id" = ? AND "status" NOT IN (${[...TERMINAL_TASK_STATES].map((s) => `'${s}'`).join(', ')})`,
+);
 
 /** The job counter of each task state: [entity property, column]. */
 const COUNTER: Record<TaskStatus, [string, string]> = {
@@ -52,15 +56,15 @@ const TASK_COLUMNS =
   '"operation_name" AS "operationName", "operation", "status", "result_code" AS "resultCode", "dm_status" AS "dmStatus", ' +
   '"correlator", "results", "b_optin" AS "bOptin", "accept_device_policy" AS "acceptDevicePolicy", ' +
   '"test_cycle" AS "testCycle", "deadline", "history_seq" AS "historySeq", "job_seq" AS "jobSeq", ' +
-  '"released_at" AS "releasedAt", "created_by" AS "createdBy", "created_at" AS "createdAt", "updated_at" AS "updatedAt"';
+  '"released_at" AS "releasedAt", "content_id" AS "contentId", "created_by" AS "createdBy", "created_at" AS "createdAt", "updated_at" AS "updatedAt"';
 const SELECT_TASK = sql(`SELECT ${TASK_COLUMNS} FROM "task" WHERE "task_id" = ?`);
 /** PostgreSQL: the row stays locked until the unit of work ends (SQLite runs one unit of work at a time). */
 const SELECT_TASK_FOR_UPDATE = sql(`SELECT ${TASK_COLUMNS} FROM "task" WHERE "task_id" = ? FOR UPDATE`);
 const INSERT_TASK = sql(
   'INSERT INTO "task" ("task_id", "job_id", "device_id", "phone_number", "operation_name", "operation", "status", ' +
     '"result_code", "dm_status", "correlator", "results", "b_optin", "accept_device_policy", "test_cycle", "deadline", ' +
-    '"history_seq", "job_seq", "released_at", "created_by", "created_at", "updated_at") ' +
-    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, ?, ?, ?)',
+    '"history_seq", "job_seq", "released_at", "content_id", "created_by", "created_at", "updated_at") ' +
+    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, ?, ?, ?, ?)',
 );
 /** A change's absent fields (null) keep their values. */
 const MOVE_TASK = sql(
@@ -148,6 +152,7 @@ export class TypeormTaskStore implements TaskStore {
       task.testCycle ? 1 : 0,
       task.deadline ? task.deadline.getTime() : null,
       nullable(task.jobSeq),
+      nullable(task.contentId),
       task.createdBy,
       at,
       at,
@@ -248,6 +253,11 @@ export class TypeormTaskStore implements TaskStore {
   async stalled(now: number, retryMs: number, limit: number): Promise<{ taskId: string; since: number }[]> {
     const rows = await queryRows<{ taskId: string; since: number | string }>(this.em, SELECT_STALLED, [now - retryMs, now - retryMs, now, limit]);
     return rows.map((r) => ({ taskId: r.taskId, since: Number(r.since) }));
+  }
+
+  async openTasksUsing(contentId: string): Promise<number> {
+    const [r] = await queryRows<{ n: number | string }>(this.em, COUNT_OPEN_USING, [contentId]);
+    return Number(r?.n ?? 0);
   }
 
   async notifiable(limit: number): Promise<string[]> {

@@ -23,6 +23,7 @@ import { TypeormAuditTrail } from './audit-store.js';
 import { execute, sql } from './raw-sql.js';
 import { TypeormCapabilityStore, TypeormDeviceStore } from './registry-stores.js';
 import { TypeormInventoryStore } from './inventory-store.js';
+import { TypeormContentStore } from './content-store.js';
 import { TypeormJobStore } from './job-store.js';
 import { TypeormTaskStore } from './task-store.js';
 import { TypeormUserStore } from './user-store.js';
@@ -37,6 +38,7 @@ function storesOver(em: EntityManager, sealer: Sealer): Stores {
     tasks: new TypeormTaskStore(em),
     jobs: new TypeormJobStore(em),
     inventory: new TypeormInventoryStore(em),
+    contents: new TypeormContentStore(em),
   };
 }
 
@@ -222,8 +224,9 @@ const READ_ONLY_CALLS: { readonly [K in keyof Stores]?: ReadonlySet<string> } = 
     'waveStats',
     'openTaskIds',
   ]),
-  tasks: new Set<keyof Stores['tasks']>(['get', 'history', 'openForDevice', 'forDevice', 'stalled', 'notifiable']),
+  tasks: new Set<keyof Stores['tasks']>(['get', 'history', 'openForDevice', 'forDevice', 'stalled', 'notifiable', 'openTasksUsing']),
   inventory: new Set<keyof Stores['inventory']>(['get']),
+  contents: new Set<keyof Stores['contents']>(['get', 'list']),
   users: new Set<keyof Stores['users']>(['get']),
   alerts: new Set<keyof Stores['alerts']>(['forDevice']),
 };
@@ -299,6 +302,7 @@ export class TypeormTransactor implements Transactor {
       tasks: wrap('tasks'),
       jobs: wrap('jobs'),
       inventory: wrap('inventory'),
+      contents: wrap('contents'),
     };
   }
 }

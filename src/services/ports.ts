@@ -3,7 +3,9 @@
  * Persistence and Redis adapters implement them; services import no
  * typeorm, bullmq, ioredis, express or soap.
  */
+import type { Readable } from 'node:stream';
 import type { DeviceAlert } from '../dm/server/ports.js';
+import type { Content } from '../domain/content.js';
 import type { CallerRole } from '../domain/roles.js';
 import type { Job, JobHistoryEntry, JobStatus, ResultItem, Task, TaskHistoryEntry, TaskStatus } from '../domain/tasks.js';
 import type { DeviceCapability, DeviceComponent, DeviceContactPatch, DeviceInstance, DeviceState, Page } from '../domain/registry.js';
@@ -152,6 +154,19 @@ export interface TaskStore {
    * first. `since`: when the task last moved (or was released).
    */
   stalled(now: number, retryMs: number, limit: number): Promise<{ taskId: string; since: number }[]>;
+  /** How many tasks not in an end state use this content. */
+  openTasksUsing(contentId: string): Promise<number>;
+}
+
+/** Content records (the package bytes live elsewhere: ContentFiles). */
+export interface ContentStore {
+  insert(content: Content): Promise<void>;
+  get(contentId: string): Promise<Content | undefined>;
+  /** Oldest first. */
+  list(page: Page): Promise<Content[]>;
+  /** AWAITING_UPLOAD to READY; false when the record is gone or already READY. */
+  markReady(contentId: string, at: number): Promise<boolean>;
+  delete(contentId: string): Promise<boolean>;
 }
 
 export interface WaveStats {
@@ -201,11 +216,29 @@ export interface Stores {
   tasks: TaskStore;
   jobs: JobStore;
   inventory: DeviceInventoryStore;
+  contents: ContentStore;
 }
 
 export interface Transactor {
   readonly stores: Stores;
   run<T>(work: (stores: Stores) => Promise<T>): Promise<T>;
+}
+
+/** A package streamed in and verified in size and SHA-256, not yet in place. */
+export interface ReceivedPackage {
+  size: number;
+  sha256: string;
+  /** Puts the bytes in place as the content's package. */
+  keep(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/** Where package bytes are kept (a directory; several processes share it). */
+export interface ContentFiles {
+  /** Streams `source` in; throws PackageTooLarge past `limit` bytes, keeping nothing. */
+  receive(contentId: string, source: Readable, limit: number): Promise<ReceivedPackage>;
+  pathOf(contentId: string): string;
+  remove(contentId: string): Promise<void>;
 }
 
 /** Short-lived shared state (Redis): user sessions and the WS-Security nonce cache. */

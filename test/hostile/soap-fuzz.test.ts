@@ -1190,8 +1190,33 @@ function idText(body: Buffer): string {
   });
 }
 
+/**
+ * The body as the gateway reads it: compressed cases carry their device ids
+ * inside gzip/deflate/br (a 200 for one of them is a write the model must
+ * see). Undecodable or bomb-sized bodies are taken as sent.
+ */
+function plainBody(c: SoapCase): Buffer {
+  const encodings = String(c.req.headers['content-encoding'] ?? '')
+    .split(',')
+    .map((e) => e.trim().toLowerCase())
+    .filter(Boolean)
+    .reverse();
+  const maxOutputLength = 4 * 1024 * 1024;
+  try {
+    let body = c.req.body;
+    for (const e of encodings) {
+      if (e === 'gzip') body = zlib.gunzipSync(body, { maxOutputLength });
+      else if (e === 'deflate') body = zlib.inflateSync(body, { maxOutputLength });
+      else if (e === 'br') body = zlib.brotliDecompressSync(body, { maxOutputLength });
+    }
+    return body;
+  } catch {
+    return c.req.body;
+  }
+}
+
 function recordShadow(c: SoapCase, a: RawAnswer | undefined): void {
-  const ids = idText(c.req.body).match(FRESH_ID) ?? [];
+  const ids = idText(plainBody(c)).match(FRESH_ID) ?? [];
   for (const id of new Set(ids)) {
     const s = shadow.get(id) ?? { anyOk: false, mustExist: false, carriers: [] };
     if (s.carriers.length < 5) s.carriers.push(`${c.kind} -> ${a?.status ?? 'no answer'}`);

@@ -40,7 +40,10 @@ export type ComplexTypeName =
   // Long operations and device views (issue 14).
   | 'DeviceComponent'
   | 'DeviceInfo'
-  | 'JobHistoryEntry';
+  | 'JobHistoryEntry'
+  // Content (issue 14).
+  | 'OidList'
+  | 'Content';
 
 export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
   DeviceCapability: [
@@ -161,6 +164,19 @@ export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
     { name: 'event', type: 'string' },
     { name: 'code', type: 'int', optional: true },
     { name: 'detail', type: 'string', optional: true },
+  ],
+  OidList: [{ name: 'oid', type: 'string', optional: true, repeated: true, maxLength: 128 }],
+  Content: [
+    { name: 'contentId', type: 'string', optional: true, maxLength: 64 },
+    { name: 'name', type: 'string', maxLength: 128 },
+    { name: 'version', type: 'string', maxLength: 64 },
+    { name: 'kind', type: 'string', maxLength: 16 },
+    { name: 'sha256', type: 'string', maxLength: 64 },
+    { name: 'size', type: 'long' },
+    { name: 'url', type: 'string', optional: true, maxLength: 2048 },
+    { name: 'capabilityOids', type: 'OidList', optional: true },
+    { name: 'state', type: 'string', optional: true, maxLength: 16 },
+    { name: 'createdAt', type: 'dateTime', optional: true },
   ],
   DmwsiFault: [
     { name: 'code', type: 'string' },
@@ -401,6 +417,39 @@ export const SERVICES: readonly ServiceSpec[] = [
         [{ name: 'jobId', type: 'string', maxLength: 64 }, ...page],
         [{ name: 'jobHistoryEntry', type: 'JobHistoryEntry', optional: true, repeated: true }],
         "A job's events (created, paused, restarted, cancelled, waves, thresholds, completion), in order.",
+      ),
+      // Content (issue 14).
+      op(
+        'createContent',
+        'content-write',
+        true,
+        [{ name: 'content', type: 'Content' }],
+        [{ name: 'contentId', type: 'string' }],
+        'Registers a package: with url, an external one (READY); without, one to upload with PUT /content/{contentId} (AWAITING_UPLOAD).',
+      ),
+      op(
+        'getContent',
+        'read',
+        false,
+        [{ name: 'contentId', type: 'string', maxLength: 64 }],
+        [{ name: 'content', type: 'Content' }],
+        'A package record.',
+      ),
+      op(
+        'getContents',
+        'read',
+        false,
+        page,
+        [{ name: 'content', type: 'Content', optional: true, repeated: true }],
+        'Package records, oldest first.',
+      ),
+      op(
+        'deleteContent',
+        'content-write',
+        true,
+        [{ name: 'contentId', type: 'string', maxLength: 64 }],
+        [],
+        'Removes a package no open task uses.',
       ),
     ],
   },

@@ -54,6 +54,17 @@ describe('configuration', () => {
     expect(() => loadConfig({ DM_MAX_SESSIONS: 'many' })).toThrow(/DM_MAX_SESSIONS must be a whole number/);
   });
 
+  it('keeps packages under DATA_DIR/content unless CONTENT_DIR says otherwise, up to 2 GiB each unless CONTENT_MAX_BYTES says otherwise', () => {
+    expect(loadConfig({}).contentDir).toBe(path.resolve('data', 'content'));
+    expect(loadConfig({ DATA_DIR: '/srv/dmwsi' }).contentDir).toBe(path.join('/srv/dmwsi', 'content'));
+    expect(loadConfig({}, { dataDir: '/tmp/gw' }).contentDir).toBe(path.join('/tmp/gw', 'content'));
+    expect(loadConfig({ CONTENT_DIR: '/mnt/packages' }).contentDir).toBe('/mnt/packages');
+    expect(loadConfig({}).contentMaxBytes).toBe(2 * 1024 ** 3);
+    expect(loadConfig({ CONTENT_MAX_BYTES: '10737418240' }).contentMaxBytes).toBe(10 * 1024 ** 3);
+    expect(() => loadConfig({ CONTENT_MAX_BYTES: '0' })).toThrow(/CONTENT_MAX_BYTES must be from 1/);
+    expect(() => loadConfig({ CONTENT_MAX_BYTES: '2G' })).toThrow(/CONTENT_MAX_BYTES must be a whole number/);
+  });
+
   it('wakes devices of stalled tasks again after 300 s unless TASK_RETRY_SECONDS says otherwise (5 s at least)', () => {
     expect(loadConfig({}).taskRetrySeconds).toBe(300);
     expect(loadConfig({ TASK_RETRY_SECONDS: '30' }).taskRetrySeconds).toBe(30);
