@@ -4,7 +4,7 @@
  * implementation's roleAllows, which it checks):
  *
  *   admin     everything
- *   bulk      reads, device registry changes, device and bulk operations
+ *   bulk      reads, device registry changes, content, device and bulk operations
  *   care      reads, single-device operations (doOperation, doBootstrap, cancelTask)
  *   readonly  reads (get*)
  *
@@ -44,6 +44,11 @@ const MAY_CALL: Record<string, Record<string, Role[]>> = {
     getJobById: EVERYONE,
     getTasks: EVERYONE,
     getTaskHistory: EVERYONE,
+    getJobHistory: EVERYONE,
+    createContent: BULK,
+    deleteContent: BULK,
+    getContent: EVERYONE,
+    getContents: EVERYONE,
   },
   DeviceManager: {
     createDeviceInstance: REGISTRY,
@@ -57,6 +62,8 @@ const MAY_CALL: Record<string, Record<string, Role[]>> = {
     getDeviceInstances: EVERYONE,
     getDeviceCapabilityByOid: EVERYONE,
     getDeviceCapabilities: EVERYONE,
+    getDeviceInfo: EVERYONE,
+    getDeviceTasks: EVERYONE,
   },
 };
 
