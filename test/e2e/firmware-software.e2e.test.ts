@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AlertCommand } from '../../src/dm/codec/types.js';
 import type { FailureKind } from '../../src/simulator/mo/delivery.js';
 import { makeSimulatedPackage } from '../../src/simulator/mo/package.js';
 import type { SimulatedDevice } from '../../src/simulator/simulated-device.js';
@@ -174,6 +175,28 @@ describe('FIRMWARE_UPDATE', () => {
       }
       expect((await info(1 + n)).fwV).not.toBe('2.0');
     });
+  });
+});
+
+describe('a FUMO client that does not echo the correlator', () => {
+  it('has its uncorrelated FUMO alert end the device’s IN_PROGRESS FIRMWARE_UPDATE', async () => {
+    // DownloadAndUpdate accepted (202) but no job started: the alert below is the device's report.
+    const off = device(8).tree.onExec('./FUMO/DownloadAndUpdate', () => 202);
+    try {
+      const taskId = await doOperation(8, { name: 'FIRMWARE_UPDATE', contentId: firmware });
+      await waitFor(async () => ((await task(taskId)).status === 'IN_PROGRESS' ? true : undefined), 20_000, 'IN_PROGRESS');
+      const alert: AlertCommand = {
+        kind: 'Alert',
+        cmdId: 0,
+        data: 1226,
+        items: [{ source: { locUri: './FUMO' }, meta: { type: 'org.openmobilealliance.dm.firmwareupdate.downloadandupdate', format: 'int' }, data: '410' }],
+      };
+      device(8).queueGenericAlert(alert);
+      await device(8).runSession({ kind: 'client-initiated' });
+      expect(await ends(taskId)).toMatchObject({ status: 'FAILED', resultCode: 410 });
+    } finally {
+      off();
+    }
   });
 });
 

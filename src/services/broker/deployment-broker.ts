@@ -136,14 +136,15 @@ export class DeploymentBroker {
       createdAt: new Date(now),
       updatedAt: new Date(now),
     };
+    // Planned before the transaction: planning reads the stores (MO roots, the package).
+    const testPlan = input.testCycle ? await this.planFor(task, { sseRoot: capability.sseRoot }, schedule) : undefined;
     const wrote = await writeFirst(
       ctx,
       () =>
         this.d.tx.run(async (s) => {
           await s.tasks.insert(task, 'created', `${operation.name} for ${device.deviceId}`);
-          if (input.testCycle) {
-            const plan = await this.planFor(task, { sseRoot: capability.sseRoot }, schedule);
-            await s.tasks.transition(taskId, 'COMPLETED', { event: 'test-cycle', detail: JSON.stringify(plan) }, now);
+          if (testPlan) {
+            await s.tasks.transition(taskId, 'COMPLETED', { event: 'test-cycle', detail: JSON.stringify(testPlan) }, now);
           }
           await s.audit.record({ ...ctx, target: `${device.deviceId} task ${taskId}`, outcome: 'ok' }, now);
         }),
@@ -621,8 +622,14 @@ export class DeploymentBroker {
   }
 
   /** A FUMO/SCOMO final alert without a correlator (see LongOperations.onUncorrelatedFinalAlert). */
-  onUncorrelatedFinalAlert(alert: DeviceAlert): Promise<boolean> {
-    return this.longOps.onUncorrelatedFinalAlert(alert);
+  async onUncorrelatedFinalAlert(alert: DeviceAlert): Promise<boolean> {
+    if (await this.longOps.onUncorrelatedFinalAlert(alert)) return true;
+    // A client that does not echo the Exec's correlator (notes §5): the device's oldest
+    // IN_PROGRESS firmware/software task of that MO is the one its alert ends.
+    const task = await this.mo.uncorrelatedTaskFor(alert);
+    if (!task || !(await this.longOps.onFinalAlert(task, alert))) return false;
+    await this.mo.afterFinalAlert(task, alert);
+    return true;
   }
 
   // --- helpers --------------------------------------------------------------------

@@ -12,7 +12,8 @@ import type { Content } from '../../domain/content.js';
 import { DmwsiError, invalidArgument, notFound } from '../../domain/errors.js';
 import type { DeviceCapability, DeviceComponent, DeviceReportedInfo } from '../../domain/registry.js';
 import { isMoOperation, type MoOperationName, type OperationDefinition, type ResultItem, type Task, TERMINAL_TASK_STATES } from '../../domain/tasks.js';
-import type { CommandOutcome } from '../../dm/server/ports.js';
+import { fumoOperationOfAlertType, normaliseAlertType, SCOMO_ALERT_TYPE } from '../../dm/mo/index.js';
+import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { Clock, Stores, Transactor } from '../ports.js';
 import { childNames, discoveredRoot, FWV_URI, MO_ROOT_CANDIDATES, moOf, readComponents } from './mo-plan.js';
 import { packageAppliesTo, packageKindFits } from './package-applicability.js';
@@ -117,6 +118,26 @@ export class MoOperations {
     if (!device) return;
     const info: DeviceReportedInfo = { ...device.devInfo, moRoots: { ...device.devInfo?.moRoots, [mo]: root } };
     await s.devices.recordContact(deviceId, { devInfo: info });
+  }
+
+  /**
+   * The task an uncorrelated FUMO/SCOMO final alert ends, if any: the
+   * device's oldest IN_PROGRESS task of that MO (a device runs one FUMO
+   * operation at a time; SCOMO ones are told apart by correlator where the
+   * client echoes it).
+   */
+  async uncorrelatedTaskFor(alert: DeviceAlert): Promise<Task | undefined> {
+    if (alert.correlator) return undefined;
+    const names: MoOperationName[] = fumoOperationOfAlertType(alert.alertType)
+      ? ['FIRMWARE_UPDATE']
+      : normaliseAlertType(alert.alertType) === SCOMO_ALERT_TYPE
+        ? ['SOFTWARE_INSTALL', 'SOFTWARE_ACTIVATE', 'SOFTWARE_DEACTIVATE', 'SOFTWARE_REMOVE']
+        : [];
+    const open: Task[] = [];
+    for (const name of names) open.push(...(await this.d.tx.stores.tasks.openForDevice(alert.deviceId, name)));
+    return open
+      .filter((t) => t.status === 'IN_PROGRESS')
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())[0];
   }
 
   /** After a final alert ended a firmware/software task: a success queues the reading of what changed. */
