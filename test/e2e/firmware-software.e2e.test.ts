@@ -178,6 +178,20 @@ describe('FIRMWARE_UPDATE', () => {
   });
 });
 
+describe('a job of FIRMWARE_UPDATE', () => {
+  it('gives each task its contentId, so its device can fetch the package through the task’s /dl link', async () => {
+    const { jobId } = await call<{ jobId: string }>(bulk, 'createDeployments', {
+      userSession: '',
+      operation: { name: 'FIRMWARE_UPDATE', contentId: firmware },
+      targets: [device(6).devId],
+    });
+    const [row] = await rig.gw.dataSource.query('SELECT task_id, content_id FROM task WHERE job_id = ?', [jobId]);
+    expect(row.content_id).toBe(firmware);
+    expect(await ends(row.task_id)).toMatchObject({ status: 'COMPLETED', resultCode: 200 });
+    expect(device(6).firmwareVersion).toBe('2.0');
+  });
+});
+
 describe('a FUMO client that does not echo the correlator', () => {
   it('has its uncorrelated FUMO alert end the device’s IN_PROGRESS FIRMWARE_UPDATE', async () => {
     // DownloadAndUpdate accepted (202) but no job started: the alert below is the device's report.
