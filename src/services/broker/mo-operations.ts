@@ -165,7 +165,7 @@ export class MoOperations {
       await this.note(task.taskId, 'firmware-unread', `${FWV_URI} answered ${got?.status ?? o.outcome}`, o.at);
       return;
     }
-    const detail = await this.d.tx.run(async (s) => this.recordFirmware(s, task.deviceId, fwV, o.at));
+    const detail = await this.recordFirmware(task.deviceId, fwV, o.at);
     await this.note(task.taskId, 'firmware-recorded', detail, o.at);
   }
 
@@ -175,27 +175,39 @@ export class MoOperations {
    * capability under the new firmwareVersion (so firmwareVersion filters of
    * later jobs see what the device runs now).
    */
-  private async recordFirmware(s: Stores, deviceId: string, fwV: string, at: number): Promise<string> {
-    const device = await s.devices.get(deviceId);
-    if (!device) return `FwV ${fwV}; the device is gone`;
-    const devInfo: DeviceReportedInfo = { ...device.devInfo, detail: { ...device.devInfo?.detail, fwV }, reportedAt: at };
-    const old = await s.capabilities.get(device.capabilityOid);
-    let capabilityOid = device.capabilityOid;
-    let how = 'capability unchanged';
-    if (old && old.firmwareVersion !== fwV) {
-      const same = (c: DeviceCapability) => c.make === old.make && c.model === old.model && c.firmwareVersion === fwV;
-      let target = (await s.capabilities.all()).find(same);
-      if (!target) {
-        target = { ...old, oid: capabilityOidFor(old, fwV), firmwareVersion: fwV };
-        await s.capabilities.insert(target, at);
-        how = `capability ${target.oid} created from ${old.oid}`;
-      } else {
-        how = `linked to capability ${target.oid}`;
-      }
-      capabilityOid = target.oid;
+  private async recordFirmware(deviceId: string, fwV: string, at: number): Promise<string> {
+    const view = await this.d.tx.stores.devices.getView(deviceId);
+    const old = view ? await this.d.tx.stores.capabilities.get(view.capabilityOid) : undefined;
+    const linked = old && old.firmwareVersion !== fwV ? await this.capabilityWithFirmware(old, fwV, at) : undefined;
+    return this.d.tx.run(async (s) => {
+      const device = await s.devices.get(deviceId);
+      if (!device) return `FwV ${fwV}; the device is gone`;
+      const devInfo: DeviceReportedInfo = { ...device.devInfo, detail: { ...device.devInfo?.detail, fwV }, reportedAt: at };
+      const capabilityOid = linked?.capability.oid ?? device.capabilityOid;
+      await s.devices.update({ ...device, capabilityOid, devInfo, updatedAt: new Date(at) });
+      if (!linked) return `FwV ${fwV}; capability unchanged`;
+      return `FwV ${fwV}; ${linked.created ? `capability ${capabilityOid} created from ${old?.oid}` : `linked to capability ${capabilityOid}`}`;
+    });
+  }
+
+  /**
+   * The capability of this make and model with firmware `fwV`, created as a
+   * copy of `old` when none exists. Its own transaction: devices of a rollout
+   * finishing together race to create it, and the loser reads the winner's.
+   */
+  private async capabilityWithFirmware(old: DeviceCapability, fwV: string, at: number): Promise<{ capability: DeviceCapability; created: boolean }> {
+    const same = (c: DeviceCapability) => c.make === old.make && c.model === old.model && c.firmwareVersion === fwV;
+    const found = (await this.d.tx.stores.capabilities.all()).find(same);
+    if (found) return { capability: found, created: false };
+    const fresh: DeviceCapability = { ...old, oid: capabilityOidFor(old, fwV), firmwareVersion: fwV };
+    try {
+      await this.d.tx.run((s) => s.capabilities.insert(fresh, at));
+      return { capability: fresh, created: true };
+    } catch (err) {
+      const winner = err instanceof DmwsiError && err.code === 'AlreadyExists' ? (await this.d.tx.stores.capabilities.all()).find(same) : undefined;
+      if (!winner) throw err;
+      return { capability: winner, created: false };
     }
-    await s.devices.update({ ...device, capabilityOid, devInfo, updatedAt: new Date(at) });
-    return `FwV ${fwV}; ${how}`;
   }
 
   /**
