@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertCommand } from '../../src/dm/codec/types.js';
 import type { FailureKind } from '../../src/simulator/mo/delivery.js';
+import { scomoDownloadName } from '../../src/services/broker/mo-plan.js';
 import { makeSimulatedPackage } from '../../src/simulator/mo/package.js';
 import type { SimulatedDevice } from '../../src/simulator/simulated-device.js';
 import { type DmRig, startDmRig } from '../support/dm-rig.js';
@@ -240,6 +241,10 @@ describe('SCOMO operations', () => {
     expect(await ends(install)).toMatchObject({ status: 'COMPLETED', resultCode: 1200 });
     expect(statesOf(await history(install))).toEqual(['QUEUED', 'NOTIFYING', 'IN_SESSION', 'IN_PROGRESS', 'COMPLETED']);
     expect(await inventoryAfter(7, since)).toEqual([{ componentId: 'maps', name: 'maps', version: '1.4', state: 'ACTIVE' }]);
+    // The Download/<X> the install added is removed once it has ended.
+    const staged = `./SCOMO/Download/${scomoDownloadName(install)}`;
+    await waitFor(async () => (device(7).tree.exists(staged) ? undefined : true), 10_000, `${staged} removed`);
+    expect((await history(install)).find((x) => x.event === 'download-node-removed')?.detail).toBe(`${staged}: 200`);
 
     for (const [name, state] of [
       ['SOFTWARE_DEACTIVATE', 'INACTIVE'],

@@ -421,6 +421,8 @@ export class DeploymentBroker {
         return this.mo.onInventoryOutcome(task, o, false);
       case 'components':
         return this.mo.onComponentsOutcome(task, o);
+      case 'unstage':
+        return this.mo.onUnstageOutcome(task, o);
     }
   }
 

@@ -17,7 +17,7 @@ import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { Clock, Stores, Transactor } from '../ports.js';
 import { childNames, discoveredRoot, FWV_URI, MO_ROOT_CANDIDATES, moOf, readComponents } from './mo-plan.js';
 import { packageAppliesTo, packageKindFits } from './package-applicability.js';
-import { attemptOf, componentsRequest, discoverRequest, fwvRequest, inventoryRequest, type PlanContext } from './plan.js';
+import { attemptOf, componentsRequest, discoverRequest, fwvRequest, inventoryRequest, type PlanContext, unstageRequest } from './plan.js';
 import type { GuardedRequest } from './ports.js';
 import { moveTask } from './task-moves.js';
 
@@ -143,7 +143,14 @@ export class MoOperations {
   /** After a final alert ended a firmware/software task: a success queues the reading of what changed. */
   async afterFinalAlert(task: Task, reportedBy: { followUpInSession?: boolean }): Promise<void> {
     const ended = await this.d.tx.stores.tasks.get(task.taskId);
-    if (ended?.status !== 'COMPLETED' || !isMoOperation(ended.operation.name)) return;
+    if (!ended || !TERMINAL_TASK_STATES.has(ended.status) || !isMoOperation(ended.operation.name)) return;
+    const success = ended.status === 'COMPLETED';
+    if (ended.operation.name === 'SOFTWARE_INSTALL') {
+      // The install ended either way: its Download/<X> is no longer needed (the inventory read, on success, wakes the device).
+      const { scomoRoot } = await this.rootsOf(task.deviceId);
+      if (scomoRoot) await this.d.sendAndWake(task.deviceId, unstageRequest(task.taskId, scomoRoot), success ? { followUpInSession: true } : reportedBy);
+    }
+    if (!success) return;
     if (ended.operation.name === 'FIRMWARE_UPDATE') {
       await this.d.sendAndWake(task.deviceId, fwvRequest(task.taskId), reportedBy);
       return;
@@ -237,6 +244,12 @@ export class MoOperations {
     const names = childNames(listing.data);
     if (names.length === 0) return this.recordInventory(task, [], [], o.at);
     await this.d.sendAndWake(task.deviceId, componentsRequest(task.taskId, scomoRoot, names), o);
+  }
+
+  /** The Delete of a SOFTWARE_INSTALL's Download/<X>: noted; one lost leaves only an unused node. */
+  async onUnstageOutcome(task: Task, o: CommandOutcome): Promise<void> {
+    const status = o.results[0]?.status;
+    await this.note(task.taskId, 'download-node-removed', `${o.results[0]?.uri ?? 'Download/<X>'}: ${status ?? o.reason ?? o.outcome}`, o.at);
   }
 
   /** Each component's leaves: the inventory is recorded; a SOFTWARE_INVENTORY task completes with them. */
