@@ -36,7 +36,7 @@ const OTHER_MODEL = { ...CAPABILITY, oid: 'other-z9-1.0', make: 'Other', model: 
 
 beforeAll(async () => {
   rig = await startDmRig({
-    devices: 14,
+    devices: 16,
     overrides: { longOperationSeconds: 60, taskRetrySeconds: 600 },
     fleet: { fumoRoot: './FUMO', scomoRoot: './SCOMO', delivery: { installMs: 200 } },
   });
@@ -49,7 +49,10 @@ beforeAll(async () => {
   await call(devices, 'createDeviceCapability', { userSession: '', capability: OTHER_MODEL });
   firmware = await upload(FIRMWARE, { name: 'acme-x1', version: '2.0', kind: 'firmware', capabilityOids: { oid: [CAPABILITY.oid] } });
   maps = await upload(MAPS, { name: 'maps', version: '1.4', kind: 'software' });
-  external = http.createServer((_req, res) => res.end(MAPS));
+  external = http.createServer((req, res) => {
+    if (req.url?.endsWith('/missing')) res.statusCode = 404;
+    res.end(MAPS);
+  });
   await new Promise<void>((resolve) => external.listen(0, '127.0.0.1', resolve));
   externalUrl = `http://127.0.0.1:${(external.address() as AddressInfo).port}/maps.pkg`;
 });
@@ -175,6 +178,22 @@ describe('FIRMWARE_UPDATE', () => {
         failNext(undefined);
       }
       expect((await info(1 + n)).fwV).not.toBe('2.0');
+    });
+  });
+});
+
+describe('FIRMWARE_UPDATE of an external package', () => {
+  const external404 = () => externalUrl.replace(/maps\.pkg$/, 'missing');
+  const cases: [string, () => string, number, RegExp][] = [
+    ['a URL the server does not have', external404, 411, /malformed or bad URL/],
+    ['a software component where firmware was expected', () => externalUrl, 403, /package \/ device mismatch/],
+  ];
+  cases.forEach(([what, url, code, meaning], n) => {
+    it(`ends FAILED with ${code} and its meaning for ${what}`, async () => {
+      const contentId = await createContent({ name: `ext-${n}`, version: '9', kind: 'firmware', url: url() }, MAPS);
+      const taskId = await doOperation(14 + n, { name: 'FIRMWARE_UPDATE', contentId });
+      expect(await ends(taskId)).toMatchObject({ status: 'FAILED', resultCode: code });
+      expect((await history(taskId)).find((x) => x.event === 'operation-failed')?.detail).toMatch(meaning);
     });
   });
 });
