@@ -413,7 +413,9 @@ export class DeploymentBroker {
       case 'discover':
         return this.mo.onDiscoverOutcome(task, o, async () => {
           const fresh = (await this.d.tx.stores.tasks.get(task.taskId)) ?? task;
-          if (OPEN_FOR_RESULT.includes(fresh.status)) await this.sendAndWake(task.deviceId, await this.planFor(fresh, {}, undefined), o);
+          if (!OPEN_FOR_RESULT.includes(fresh.status)) return;
+          const run = { ...(await this.planFor(fresh, {}, undefined)), guard: { registeredDeviceId: task.deviceId, policy: task.acceptDevicePolicy } };
+          await this.sendAndWake(task.deviceId, run, o);
         });
       case 'fwv':
         return this.mo.onFwvOutcome(task, o);

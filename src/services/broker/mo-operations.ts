@@ -98,6 +98,12 @@ export class MoOperations {
       const attempt = attemptOf(o.requestId) + 1;
       if (attempt <= MAX_READING_ATTEMPTS) return this.d.sendAndWake(task.deviceId, discoverRequest(task.taskId, mo, attempt), o);
     }
+    if (o.outcome === 'rejected') {
+      // The session's guard refused the device (acceptDevicePolicy) before anything was sent.
+      const event = o.reason?.startsWith('policy') ? 'device-policy-mismatch' : 'request-rejected';
+      await this.d.tx.run((s) => moveTask(s, task.taskId, 'FAILED', { event, detail: o.reason ?? 'the device cannot take this request' }, o.at));
+      return;
+    }
     const root = o.outcome === 'completed' ? discoveredRoot(mo, o.results) : undefined;
     if (root === undefined) {
       const why = o.outcome === 'completed'
