@@ -36,7 +36,7 @@ const OTHER_MODEL = { ...CAPABILITY, oid: 'other-z9-1.0', make: 'Other', model: 
 
 beforeAll(async () => {
   rig = await startDmRig({
-    devices: 16,
+    devices: 17,
     overrides: { longOperationSeconds: 60, taskRetrySeconds: 600 },
     fleet: { fumoRoot: './FUMO', scomoRoot: './SCOMO', delivery: { installMs: 200 } },
   });
@@ -230,6 +230,29 @@ describe('a FUMO client that does not echo the correlator', () => {
       expect(await ends(taskId)).toMatchObject({ status: 'FAILED', resultCode: 410 });
     } finally {
       off();
+    }
+  });
+});
+
+describe('testCycle', () => {
+  it('plans a FIRMWARE_UPDATE without contacting the device: the planned commands are in the history', async () => {
+    await call(devices, 'updateDeviceCapability', { userSession: '', capability: { ...CAPABILITY, scomoRoot: './SCOMO', fumoRoot: './FUMO' } });
+    try {
+      const { taskId } = await call<{ taskId: string }>(broker, 'doOperation', {
+        userSession: '',
+        operation: { name: 'FIRMWARE_UPDATE', contentId: firmware },
+        phoneNumber: device(16).phoneNumber,
+        bOptin: false,
+        acceptDevicePolicy: 30,
+        testCycle: true,
+      });
+      expect((await task(taskId)).status).toBe('COMPLETED');
+      const planned = (await history(taskId)).find((x) => x.event === 'test-cycle')?.detail ?? '';
+      expect(planned).toContain('./FUMO/DownloadAndUpdate/PkgURL');
+      expect(planned).toContain(`exec-${taskId}`);
+      expect(device(16).delivery.downloadsStarted).toBe(0);
+    } finally {
+      await call(devices, 'updateDeviceCapability', { userSession: '', capability: { ...CAPABILITY, scomoRoot: './SCOMO' } });
     }
   });
 });
