@@ -39,6 +39,8 @@ export async function applyEffects(
   const patch: DeviceContactPatch = { lastContact: new Date(now) };
   let info: DeviceReportedInfo | undefined;
   const finished: string[] = [];
+  // Whether this message handed outcomes or alerts to their consumers, which may write dev_info.
+  let handedOut = false;
 
   for (const e of effects) {
     switch (e.type) {
@@ -69,6 +71,7 @@ export async function applyEffects(
       case 'command-result':
         if (e.requestId === DEVDETAIL_REQUEST_ID) break;
         finished.push(e.requestId);
+        handedOut = true;
         await deps.events.commandOutcome({
           deviceId,
           requestId: e.requestId,
@@ -81,6 +84,7 @@ export async function applyEffects(
         break;
       case 'request-rejected':
         finished.push(e.requestId);
+        handedOut = true;
         await deps.events.commandOutcome({
           deviceId,
           requestId: e.requestId,
@@ -95,6 +99,7 @@ export async function applyEffects(
         // answer: the requester decides, since running it again may not be safe.
         if (e.delivery === 'not-sent' || e.requestId === DEVDETAIL_REQUEST_ID) break;
         finished.push(e.requestId);
+        handedOut = true;
         await deps.events.commandOutcome({
           deviceId,
           requestId: e.requestId,
@@ -107,6 +112,7 @@ export async function applyEffects(
         break;
       case 'generic-alert': {
         const { type: _t, sessionId: _s, ...alert } = e;
+        handedOut = true;
         await deps.events.genericAlert({ ...alert, deviceId, at: now, ...followUp });
         break;
       }
@@ -118,10 +124,11 @@ export async function applyEffects(
     }
   }
   if (info) {
-    // What this message learned, over dev_info as stored now: consumers of its outcomes may have
-    // written there meanwhile (the MO roots the gateway found), which the snapshot read before
-    // the message would overwrite.
-    const stored = (await deps.devices.get(deviceId))?.devInfo ?? device.devInfo;
+    // What this message learned, over dev_info as stored: consumers of its outcomes may have
+    // written there meanwhile (the MO roots the gateway found, a new FwV), which the snapshot
+    // read before the message would overwrite. Read again only then: a device's messages are
+    // served one at a time, so otherwise the snapshot is current (a check-in costs no second read).
+    const stored = handedOut ? ((await deps.devices.get(deviceId))?.devInfo ?? device.devInfo) : device.devInfo;
     patch.devInfo = { ...stored, ...info };
   }
   if (finished.length) await deps.queue.remove(deviceId, finished);
