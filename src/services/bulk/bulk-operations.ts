@@ -7,9 +7,9 @@
  */
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import { validateDeploymentOptions } from '../../domain/deployment-options.js';
+import { checkOptionsFitOperation, validateDeploymentOptions, waveEnd } from '../../domain/deployment-options.js';
 import { DmwsiError, invalidArgument, notFound } from '../../domain/errors.js';
-import { validateOperation, validatePolicy } from '../../domain/operation-validation.js';
+import { laterScheduleTime, validateOperation, validatePolicy } from '../../domain/operation-validation.js';
 import type { Page } from '../../domain/registry.js';
 import { validatePage } from '../../domain/registry-validation.js';
 import {
@@ -22,6 +22,7 @@ import {
   type TaskStatus,
   isTaskStatus,
 } from '../../domain/tasks.js';
+import { downloadsPackage } from '../broker/download-slots.js';
 import { sseCorrelator } from '../broker/plan.js';
 import type { CallContext, Clock, DeviceTarget, Transactor } from '../ports.js';
 import { idForCall, writeFirst } from '../retried-call.js';
@@ -70,6 +71,22 @@ interface PlannedTask {
   policy: 10 | 20 | 30;
 }
 
+/**
+ * waveIntervalSeconds: wave k's schedules (k from 1) run at atTime + (k − 1) × interval. With
+ * the dispatcher arming a wave only once the previous one has reported, an error threshold
+ * tripped by wave k pauses the job before wave k + 1 is armed at all.
+ */
+function spaceSchedules(planned: PlannedTask[], options: DeploymentOptions, intervalSeconds: number): void {
+  for (let wave = 1, from = 0; from < planned.length; wave++) {
+    const end = waveEnd(wave, planned.length, options);
+    for (let i = from; i < end; i++) {
+      const op = planned[i]!.operation;
+      if (wave > 1 && op.atTime) planned[i]!.operation = { ...op, atTime: laterScheduleTime(op.atTime, (wave - 1) * intervalSeconds) };
+    }
+    from = end;
+  }
+}
+
 export class BulkOperations {
   constructor(private readonly d: BulkDeps) {}
 
@@ -82,6 +99,7 @@ export class BulkOperations {
     const now = this.d.clock.now();
     const validated = validateOperation(operation, { now: new Date(now), testCycle: false });
     validateDeploymentOptions(options, new Date(now));
+    checkOptionsFitOperation(options, validated.operation.name, downloadsPackage(validated.operation.name));
     const resolved = await resolveTargets(this.d.tx.stores, targets);
     const caps = new Map((await this.d.tx.stores.capabilities.all()).map((c) => [c.oid, c]));
     const planned: PlannedTask[] = [];
@@ -92,6 +110,7 @@ export class BulkOperations {
       }
       planned.push({ device, operation: validated.operation, bOptin: false, policy: 30 });
     }
+    if (options.waveIntervalSeconds !== undefined) spaceSchedules(planned, options, options.waveIntervalSeconds);
     return this.createJob(ctx, operation.name, validated.operation, options, planned, {
       rejected: resolved.rejected,
       duplicates: resolved.duplicates,
