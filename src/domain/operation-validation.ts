@@ -8,6 +8,8 @@ import { DmwsiError, invalidArgument } from './errors.js';
 import {
   COMMAND_VERBS,
   type CommandVerb,
+  isMoOperation,
+  type MoOperationName,
   OPERATION_NAMES,
   type OperationCommand,
   type OperationDefinition,
@@ -27,7 +29,49 @@ const VERBS: Record<OperationName, ReadonlySet<CommandVerb>> = {
   EXEC: new Set(['Exec']),
   SCHEDULED_EXEC: new Set(),
   CUSTOM: new Set(COMMAND_VERBS),
+  FIRMWARE_UPDATE: new Set(),
+  SOFTWARE_INSTALL: new Set(),
+  SOFTWARE_ACTIVATE: new Set(),
+  SOFTWARE_DEACTIVATE: new Set(),
+  SOFTWARE_REMOVE: new Set(),
+  SOFTWARE_INVENTORY: new Set(),
 };
+
+/** What each firmware/software operation names besides itself. */
+const MO_NEEDS: Record<MoOperationName, 'contentId' | 'componentId' | undefined> = {
+  FIRMWARE_UPDATE: 'contentId',
+  SOFTWARE_INSTALL: 'contentId',
+  SOFTWARE_ACTIVATE: 'componentId',
+  SOFTWARE_DEACTIVATE: 'componentId',
+  SOFTWARE_REMOVE: 'componentId',
+  SOFTWARE_INVENTORY: undefined,
+};
+// A component ID becomes a node name of the SCOMO tree (Inventory/Deployed/<ID>): one segment.
+const COMPONENT_ID = /^[^/\s?#]{1,64}$/;
+const CONTENT_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The gateway plans these: no commands, only what the operation names. */
+function checkMoOperation(op: OperationDefinition, name: MoOperationName): void {
+  if (op.commands.length > 0) throw invalidArgument('operation.commands', `${name} takes no commands: the gateway plans them`);
+  if (op.targetUri !== undefined || op.atTime !== undefined) {
+    throw invalidArgument('operation.targetUri', 'targetUri and atTime belong to SCHEDULED_EXEC only');
+  }
+  if (op.awaitResult !== undefined) throw invalidArgument('operation.awaitResult', `${name} always awaits the device's final alert`);
+  const needs = MO_NEEDS[name];
+  if (needs === 'contentId') {
+    if (!op.contentId || !CONTENT_ID.test(op.contentId)) throw invalidArgument('operation.contentId', `${name} needs the contentId of its package`);
+  } else if (op.contentId !== undefined) {
+    throw invalidArgument('operation.contentId', `${name} takes no contentId`);
+  }
+  if (needs === 'componentId') {
+    if (!op.componentId || !COMPONENT_ID.test(op.componentId)) {
+      throw invalidArgument('operation.componentId', `${name} needs the deployed component's ID (one node name, at most 64 characters)`);
+    }
+  } else if (op.componentId !== undefined) {
+    throw invalidArgument('operation.componentId', `${name} takes no componentId`);
+  }
+  if (op.activate !== undefined && name !== 'SOFTWARE_INSTALL') throw invalidArgument('operation.activate', 'activate belongs to SOFTWARE_INSTALL only');
+}
 
 /** A SingleShotExec time: the instant (UTC, or local read as UTC for checks) and the text sent to the device. */
 export interface ScheduleTime {
@@ -89,6 +133,13 @@ export function validateOperation(op: OperationDefinition, opts: { now: Date; te
     throw invalidArgument('operation.name', `must be one of ${OPERATION_NAMES.join(', ')}`);
   }
   const name = op.name as OperationName;
+  if (isMoOperation(name)) {
+    checkMoOperation(op, name);
+    return { operation: op };
+  }
+  if (op.contentId !== undefined || op.componentId !== undefined || op.activate !== undefined) {
+    throw invalidArgument('operation.contentId', 'contentId, componentId and activate belong to the firmware and software operations');
+  }
   if (op.commands.length > MAX_COMMANDS) throw invalidArgument('operation.commands', `at most ${MAX_COMMANDS} commands`);
   op.commands.forEach((c, i) => {
     checkCommand(name, c, i);

@@ -45,8 +45,23 @@ export function isTaskStatus(s: string): s is TaskStatus {
   return (TASK_STATES as readonly string[]).includes(s);
 }
 
-export const OPERATION_NAMES = ['QUERY', 'UPDATE', 'DELETE', 'EXEC', 'SCHEDULED_EXEC', 'CUSTOM'] as const;
+/** Firmware and software operations: the gateway plans their commands on the device's FUMO/SCOMO MO. */
+export const MO_OPERATION_NAMES = [
+  'FIRMWARE_UPDATE',
+  'SOFTWARE_INSTALL',
+  'SOFTWARE_ACTIVATE',
+  'SOFTWARE_DEACTIVATE',
+  'SOFTWARE_REMOVE',
+  'SOFTWARE_INVENTORY',
+] as const;
+export type MoOperationName = (typeof MO_OPERATION_NAMES)[number];
+
+export const OPERATION_NAMES = ['QUERY', 'UPDATE', 'DELETE', 'EXEC', 'SCHEDULED_EXEC', 'CUSTOM', ...MO_OPERATION_NAMES] as const;
 export type OperationName = (typeof OPERATION_NAMES)[number];
+
+export function isMoOperation(name: string): name is MoOperationName {
+  return (MO_OPERATION_NAMES as readonly string[]).includes(name);
+}
 
 export const COMMAND_VERBS = ['Get', 'Replace', 'Add', 'Delete', 'Exec'] as const;
 export type CommandVerb = (typeof COMMAND_VERBS)[number];
@@ -71,6 +86,12 @@ export interface OperationDefinition {
   atTime?: string;
   /** An Exec the device answers 202 waits for the device's final alert (IN_PROGRESS); absent or false: 202 completes. */
   awaitResult?: boolean;
+  /** FIRMWARE_UPDATE, SOFTWARE_INSTALL: the package (a content record) to deliver. */
+  contentId?: string;
+  /** SOFTWARE_ACTIVATE, SOFTWARE_DEACTIVATE, SOFTWARE_REMOVE: the deployed component's ID. */
+  componentId?: string;
+  /** SOFTWARE_INSTALL: install active (default) or inactive. */
+  activate?: boolean;
 }
 
 /** A value a QUERY brought back. */
