@@ -101,8 +101,9 @@ describe('waveIntervalSeconds', () => {
   it('lets the error threshold stop a scheduled rollout: a wave whose schedules failed pauses the job before the next wave is armed', async () => {
     const target = './Ext/Sim/Run2';
     const fleet = devices(10, 4);
-    // The first wave's devices lack the target: their executions fail (execfailed).
-    for (const d of fleet.slice(2)) d.addExecTarget(target);
+    for (const d of fleet) d.addExecTarget(target);
+    // The first wave's devices arm their schedules, then fail running them (execfailed, 500).
+    for (const d of fleet.slice(0, 2)) d.tree.failExec(target, 500);
     const jobId = await create({ name: 'SCHEDULED_EXEC', targetUri: target, atTime: utcSeconds(Date.now() + 2000) }, fleet.map((d) => d.devId), {
       firstWaveSize: 2,
       waveSize: 2,
