@@ -178,13 +178,17 @@ async function download(deps: ContentRoutesDeps, token: string, req: IncomingMes
 const inFlight = new WeakMap<DownloadCounters, { now: number; peak: number }>();
 
 function finishCounting(_req: IncomingMessage, res: ServerResponse, c: DownloadCounters, bytesRead: () => number): void {
-  let n = inFlight.get(c);
-  if (!n) inFlight.set(c, (n = { now: 0, peak: 0 }));
-  const live = n;
-  c.inFlight.set(++live.now);
-  if (live.now > live.peak) c.inFlightPeak.set((live.peak = live.now));
+  const live = inFlight.get(c) ?? { now: 0, peak: 0 };
+  inFlight.set(c, live);
+  live.now++;
+  c.inFlight.set(live.now);
+  if (live.now > live.peak) {
+    live.peak = live.now;
+    c.inFlightPeak.set(live.peak);
+  }
   res.once('close', () => {
-    c.inFlight.set(--live.now);
+    live.now--;
+    c.inFlight.set(live.now);
     c.bytes.inc(bytesRead());
     if (res.writableFinished && res.statusCode < 300) c.completed.inc();
   });
