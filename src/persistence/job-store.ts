@@ -98,9 +98,9 @@ const TASK_ROW: RowInsert = {
   head:
     'INSERT INTO "task" ("task_id", "job_id", "device_id", "phone_number", "operation_name", "operation", "status", ' +
     '"result_code", "dm_status", "correlator", "results", "b_optin", "accept_device_policy", "test_cycle", "deadline", ' +
-    '"history_seq", "job_seq", "released_at", "created_by", "created_at", "updated_at") VALUES ',
-  row: "(?, ?, ?, ?, ?, ?, 'QUEUED', NULL, NULL, ?, NULL, ?, ?, FALSE, ?, 1, ?, NULL, ?, ?, ?)",
-  params: 14,
+    '"history_seq", "job_seq", "released_at", "content_id", "created_by", "created_at", "updated_at") VALUES ',
+  row: "(?, ?, ?, ?, ?, ?, 'QUEUED', NULL, NULL, ?, NULL, ?, ?, FALSE, ?, 1, ?, NULL, ?, ?, ?, ?)",
+  params: 15,
   statements: new Map(),
 };
 const TASK_HISTORY_ROW: RowInsert = {
@@ -318,6 +318,7 @@ export class TypeormJobStore implements JobStore {
         t.acceptDevicePolicy,
         t.deadline ? t.deadline.getTime() : null,
         t.jobSeq ?? null,
+        t.contentId ?? null,
         t.createdBy,
         at,
         at,

@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { checkOptionsFitOperation, validateDeploymentOptions, waveEnd } from '../../domain/deployment-options.js';
+import type { Content } from '../../domain/content.js';
 import { DmwsiError, invalidArgument, notFound } from '../../domain/errors.js';
 import { laterScheduleTime, validateOperation, validatePolicy } from '../../domain/operation-validation.js';
 import type { Page } from '../../domain/registry.js';
@@ -18,11 +19,13 @@ import {
   type JobHistoryEntry,
   type JobStatus,
   type OperationDefinition,
+  type OperationName,
   type Task,
   type TaskStatus,
   isTaskStatus,
 } from '../../domain/tasks.js';
 import { downloadsPackage } from '../broker/download-slots.js';
+import { packageAppliesTo, packageKindFits } from '../broker/package-applicability.js';
 import { sseCorrelator } from '../broker/plan.js';
 import type { CallContext, Clock, DeviceTarget, Transactor } from '../ports.js';
 import { idForCall, writeFirst } from '../retried-call.js';
@@ -77,12 +80,12 @@ interface PlannedTask {
  * tripped by wave k pauses the job before wave k + 1 is armed at all.
  */
 function spaceSchedules(planned: PlannedTask[], options: DeploymentOptions, intervalSeconds: number): void {
-  for (let wave = 1, from = 0; from < planned.length; wave++) {
+  const first = planned[0]?.operation;
+  for (let wave = 1, from = 0; first?.atTime && from < planned.length; wave++) {
     const end = waveEnd(wave, planned.length, options);
-    for (let i = from; i < end; i++) {
-      const op = planned[i]!.operation;
-      if (wave > 1 && op.atTime) planned[i]!.operation = { ...op, atTime: laterScheduleTime(op.atTime, (wave - 1) * intervalSeconds) };
-    }
+    // One operation object per wave: the task rows of a wave share its serialised form.
+    const operation = wave > 1 ? { ...first, atTime: laterScheduleTime(first.atTime, (wave - 1) * intervalSeconds) } : first;
+    for (let i = from; i < end; i++) planned[i]!.operation = operation;
     from = end;
   }
 }
@@ -100,12 +103,21 @@ export class BulkOperations {
     const validated = validateOperation(operation, { now: new Date(now), testCycle: false });
     validateDeploymentOptions(options, new Date(now));
     checkOptionsFitOperation(options, validated.operation.name, downloadsPackage(validated.operation.name));
+    const content = await this.packageOf(validated.operation);
     const resolved = await resolveTargets(this.d.tx.stores, targets);
     const caps = new Map((await this.d.tx.stores.capabilities.all()).map((c) => [c.oid, c]));
     const planned: PlannedTask[] = [];
+    const notApplicable = new Map<string, string[]>();
     for (const device of resolved.devices) {
-      if (validated.operation.name === 'SCHEDULED_EXEC' && !caps.get(device.capabilityOid)?.sseRoot) {
+      const cap = caps.get(device.capabilityOid);
+      if (validated.operation.name === 'SCHEDULED_EXEC' && !cap?.sseRoot) {
         resolved.rejected.push({ target: device.deviceId, reason: 'its model has no SingleShotExec MO root' });
+        continue;
+      }
+      if (content && !(cap && packageAppliesTo(content, cap).ok)) {
+        const ids = notApplicable.get(device.capabilityOid) ?? [];
+        ids.push(device.deviceId);
+        notApplicable.set(device.capabilityOid, ids);
         continue;
       }
       planned.push({ device, operation: validated.operation, bOptin: false, policy: 30 });
@@ -114,7 +126,22 @@ export class BulkOperations {
     return this.createJob(ctx, operation.name, validated.operation, options, planned, {
       rejected: resolved.rejected,
       duplicates: resolved.duplicates,
+      notes: [...notApplicable].map(([oid, ids]) => ({
+        event: 'package-not-applicable',
+        detail: `package ${content?.contentId} does not apply to ${ids.length} device(s) of capability ${oid}; no task, nothing sent: ${ids.slice(0, 50).join(', ')}${ids.length > 50 ? ', …' : ''}`,
+      })),
     });
+  }
+
+  /** The package a delivering operation names: it must exist, be READY and be of the operation's kind. */
+  private async packageOf(operation: OperationDefinition): Promise<Content | undefined> {
+    if (!operation.contentId) return undefined;
+    const content = await this.d.tx.stores.contents.get(operation.contentId);
+    if (!content) throw notFound('content', operation.contentId);
+    if (content.state !== 'READY') throw new DmwsiError('InvalidState', `content ${content.contentId} is ${content.state}: upload its package first`);
+    const kind = packageKindFits(content, operation.name as OperationName);
+    if (!kind.ok) throw invalidArgument('operation.contentId', kind.why);
+    return content;
   }
 
   /** All requests are checked first: one bad request refuses the whole call, and nothing is created. */
@@ -144,7 +171,7 @@ export class BulkOperations {
     }
     const names = new Set(planned.map((p) => p.operation.name));
     const name = names.size === 1 ? [...names][0]! : 'MIXED';
-    return this.createJob(ctx, name, undefined, {}, planned, { rejected: [], duplicates: 0 });
+    return this.createJob(ctx, name, undefined, {}, planned, { rejected: [], duplicates: 0, notes: [] });
   }
 
   private async createJob(
@@ -153,7 +180,7 @@ export class BulkOperations {
     operation: OperationDefinition | undefined,
     options: DeploymentOptions,
     planned: PlannedTask[],
-    report: { rejected: { target: string; reason: string }[]; duplicates: number },
+    report: { rejected: { target: string; reason: string }[]; duplicates: number; notes: { event: string; detail: string }[] },
   ): Promise<string> {
     const jobId = await idForCall(this.d.cache, ctx, crypto.randomUUID());
     // A retry of a call that ended before its job was fully written goes on writing it.
@@ -199,6 +226,7 @@ export class BulkOperations {
                 now,
               );
             }
+            for (const n of report.notes) await s.jobs.note(jobId, n.event, n.detail, now);
             await s.audit.record({ ...ctx, target: `job ${jobId} (${planned.length} tasks)`, outcome: 'ok' }, now);
           }),
         () => this.d.tx.stores.jobs.get(jobId),
@@ -219,6 +247,7 @@ export class BulkOperations {
           operation: p.operation,
           status: 'QUEUED',
           ...(p.operation.name === 'SCHEDULED_EXEC' ? { correlator: sseCorrelator(taskId) } : {}),
+          ...(p.operation.contentId ? { contentId: p.operation.contentId } : {}),
           results: [],
           bOptin: p.bOptin,
           acceptDevicePolicy: p.policy,
