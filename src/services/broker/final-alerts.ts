@@ -10,7 +10,21 @@
  * without touching the flow.
  */
 import type { DeviceCapability } from '../../domain/registry.js';
-import type { Task } from '../../domain/tasks.js';
+import { isMoOperation, type Task } from '../../domain/tasks.js';
+import {
+  describeFumoResult,
+  describeScomoResult,
+  fumoOperationOfAlertType,
+  fumoOperationOfNode,
+  isUnder,
+  normaliseAlertType,
+  parseResultCode,
+  parseScomoOperationNode,
+  parseScomoResultData,
+  FUMO_ALERT_TYPE,
+  type ResultMeaning,
+  SCOMO_ALERT_TYPE,
+} from '../../dm/mo/index.js';
 import type { DeviceAlert } from '../../dm/server/ports.js';
 
 export type LongOperationKind = 'exec' | 'fumo' | 'scomo';
@@ -45,30 +59,37 @@ export const readExecFinalAlert: FinalAlertInterpreter = (alert) => {
   return { ends: true, to: ok ? 'COMPLETED' : 'FAILED', resultCode: code, meaning: `${alert.alertType || '(no type)'} reported ${code}` };
 };
 
-const FUMO_ALERT_PREFIX = 'org.openmobilealliance.dm.firmwareupdate.';
-export const FUMO_FINAL_ALERT_TYPES: readonly string[] = ['download', 'update', 'downloadandupdate'].map((t) => FUMO_ALERT_PREFIX + t);
-const FUMO_FINAL_TYPES = new Set(FUMO_FINAL_ALERT_TYPES);
+/**
+ * A result code read against its MO's table (src/dm/mo): success and listed
+ * failures end the task with the code's meaning; a code in the MO's failure
+ * range the table does not list still fails it; anything else ends nothing.
+ */
+function byTable(what: string, code: number, result: ResultMeaning, failureRange: readonly [number, number]): FinalAlertReading {
+  const meaning = `${what}: ${code} ${result.meaning}`;
+  if (result.class === 'success') return { ends: true, to: 'COMPLETED', resultCode: code, meaning };
+  if (result.class === 'failure' || (code >= failureRange[0] && code <= failureRange[1])) return { ends: true, to: 'FAILED', resultCode: code, meaning };
+  return { ends: false, why: `result code ${code} is outside the ${what} table` };
+}
 
-/** FUMO (notes §10): 200 and 250–299 succeed; 400–599 are the table's failures; anything else is outside it. */
+/** FUMO (notes §10): a firmwareupdate.* alert type, its code read by describeFumoResult. */
 export const readFumoFinalAlert: FinalAlertInterpreter = (alert) => {
-  if (!FUMO_FINAL_TYPES.has(alert.alertType)) return { ends: false, why: `alert type ${alert.alertType || '(none)'} is not a FUMO result` };
-  const code = resultCodeOf(alert.data);
+  const operation = fumoOperationOfAlertType(alert.alertType);
+  if (!operation) return { ends: false, why: `alert type ${alert.alertType || '(none)'} is not a FUMO result` };
+  const code = parseResultCode(alert.data ?? '');
   if (code === undefined) return { ends: false, why: 'no integer result code' };
-  if (code === 200 || (code >= 250 && code <= 299)) return { ends: true, to: 'COMPLETED', resultCode: code, meaning: `firmware update reported ${code}` };
-  if (code >= 400 && code <= 599) return { ends: true, to: 'FAILED', resultCode: code, meaning: `firmware update failed with ${code}` };
-  return { ends: false, why: `result code ${code} is outside the FUMO table` };
+  return byTable(`FUMO ${operation}`, code, describeFumoResult(code), [400, 599]);
 };
 
-export const SCOMO_FINAL_TYPE = 'urn:oma:at:scomo:1.0:OperationComplete';
+export const SCOMO_FINAL_TYPE = SCOMO_ALERT_TYPE;
+/** The alert types that end a FUMO operation (the alert router listens for them). */
+export const FUMO_FINAL_ALERT_TYPES: readonly string[] = Object.values(FUMO_ALERT_TYPE);
 
-/** SCOMO (notes §11): 1200 and 1250–1299 succeed; 1400–1599 are the table's failures. */
+/** SCOMO (notes §11): OperationComplete, its ResultCode read by describeScomoResult. */
 export const readScomoFinalAlert: FinalAlertInterpreter = (alert) => {
-  if (alert.alertType !== SCOMO_FINAL_TYPE) return { ends: false, why: `alert type ${alert.alertType || '(none)'} is not a SCOMO result` };
-  const code = resultCodeOf(alert.data);
+  if (normaliseAlertType(alert.alertType) !== SCOMO_ALERT_TYPE) return { ends: false, why: `alert type ${alert.alertType || '(none)'} is not a SCOMO result` };
+  const code = parseScomoResultData(alert.data ?? '').resultCode;
   if (code === undefined) return { ends: false, why: 'no integer ResultCode' };
-  if (code === 1200 || (code >= 1250 && code <= 1299)) return { ends: true, to: 'COMPLETED', resultCode: code, meaning: `software operation reported ${code}` };
-  if (code >= 1400 && code <= 1599) return { ends: true, to: 'FAILED', resultCode: code, meaning: `software operation failed with ${code}` };
-  return { ends: false, why: `result code ${code} is outside the SCOMO table` };
+  return byTable('SCOMO', code, describeScomoResult(code), [1400, 1599]);
 };
 
 export const FINAL_ALERT_INTERPRETERS: Readonly<Record<LongOperationKind, FinalAlertInterpreter>> = {
@@ -76,8 +97,6 @@ export const FINAL_ALERT_INTERPRETERS: Readonly<Record<LongOperationKind, FinalA
   fumo: readFumoFinalAlert,
   scomo: readScomoFinalAlert,
 };
-
-const FUMO_OPERATION_NODES = new Set(['Download', 'Update', 'DownloadAndUpdate']);
 
 /** A URI as devices vary it: without `./` and trailing `/`. */
 function bare(uri: string): string {
@@ -97,15 +116,13 @@ function bare(uri: string): string {
  */
 export function scheduledLongOperation(targetUri: string, capability: Pick<DeviceCapability, 'fumoRoot' | 'scomoRoot'>): LongOperationKind | undefined {
   const target = bare(targetUri);
-  const under = (root: string | undefined) => (root ? target.startsWith(`${bare(root)}/`) : false);
-  if (under(capability.fumoRoot)) {
-    const rest = target.slice(bare(capability.fumoRoot!).length + 1).split('/');
-    if (rest.length === 2 && FUMO_OPERATION_NODES.has(rest[1]!)) return 'fumo';
+  const { fumoRoot, scomoRoot } = capability;
+  if (fumoRoot && isUnder(target, fumoRoot) && fumoOperationOfNode(target)) {
+    // `<fumoRoot>/<Op>` (the root is the FUMO node) or `<fumoRoot>/<x>/<Op>` (the root holds instances).
+    const depth = target.split('/').length - bare(fumoRoot).split('/').length;
+    if (depth === 1 || depth === 2) return 'fumo';
   }
-  if (under(capability.scomoRoot)) {
-    const segments = target.split('/');
-    if (segments.length >= 2 && segments[segments.length - 2] === 'Operations') return 'scomo';
-  }
+  if (scomoRoot && isUnder(target, scomoRoot) && parseScomoOperationNode(target)) return 'scomo';
   return undefined;
 }
 
@@ -123,8 +140,11 @@ export function sourceConcerns(source: string | undefined, targetUri: string | u
 
 /** The long operation a task waits for once the device has accepted it, if any. */
 export function longOperationKindOf(task: Task, capability: Pick<DeviceCapability, 'fumoRoot' | 'scomoRoot'> | undefined): LongOperationKind | undefined {
-  if (task.operation.name === 'SCHEDULED_EXEC') {
+  const name = task.operation.name;
+  if (name === 'SCHEDULED_EXEC') {
     return capability && task.operation.targetUri ? scheduledLongOperation(task.operation.targetUri, capability) : undefined;
   }
+  if (name === 'FIRMWARE_UPDATE') return 'fumo';
+  if (isMoOperation(name)) return name === 'SOFTWARE_INVENTORY' ? undefined : 'scomo';
   return task.operation.awaitResult ? 'exec' : undefined;
 }

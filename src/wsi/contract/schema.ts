@@ -100,6 +100,10 @@ export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
     { name: 'atTime', type: 'dateTimeText', optional: true },
     // Long operations (issue 14).
     { name: 'awaitResult', type: 'boolean', optional: true },
+    // Firmware and software delivery (issue 14).
+    { name: 'contentId', type: 'string', optional: true, maxLength: 64 },
+    { name: 'componentId', type: 'string', optional: true, maxLength: 64 },
+    { name: 'activate', type: 'boolean', optional: true },
   ],
   OperationRequest: [
     { name: 'operation', type: 'OperationDefinition' },

@@ -10,6 +10,9 @@ interface OperationDefinitionXml {
   targetUri?: string;
   atTime?: string;
   awaitResult?: boolean;
+  contentId?: string;
+  componentId?: string;
+  activate?: boolean;
 }
 
 export function operationFromXml(x: OperationDefinitionXml): OperationDefinition {
@@ -25,6 +28,9 @@ export function operationFromXml(x: OperationDefinitionXml): OperationDefinition
     ...(x.targetUri ? { targetUri: x.targetUri } : {}),
     ...(x.atTime ? { atTime: x.atTime } : {}),
     ...(x.awaitResult ? { awaitResult: true } : {}),
+    ...(x.contentId !== undefined ? { contentId: x.contentId } : {}),
+    ...(x.componentId !== undefined ? { componentId: x.componentId } : {}),
+    ...(x.activate !== undefined ? { activate: x.activate } : {}),
   };
 }
 

@@ -41,6 +41,20 @@ describe('final alerts of long operations', () => {
     expect(readScomoFinalAlert(alert(SCOMO_FINAL_TYPE, '200'))).toMatchObject({ ends: false });
   });
 
+  it('names the FUMO and SCOMO result’s meaning from the src/dm/mo tables, and fails an unlisted code of the failure range', () => {
+    const dau = 'org.openmobilealliance.dm.firmwareupdate.downloadandupdate';
+    expect(readFumoFinalAlert(alert(dau, '402'))).toMatchObject({ ends: true, to: 'FAILED', meaning: expect.stringMatching(/402 corrupted firmware update package/) });
+    expect(readFumoFinalAlert(alert(` Reversed-Domain-Name: ${dau}`, '503'))).toMatchObject({ to: 'FAILED', meaning: expect.stringMatching(/network error/) });
+    expect(readFumoFinalAlert(alert(dau, '413'))).toMatchObject({ ends: true, to: 'FAILED', resultCode: 413 });
+    expect(readScomoFinalAlert(alert(SCOMO_FINAL_TYPE, '&lt;ResultCode&gt;1405&lt;/ResultCode&gt;'))).toMatchObject({ to: 'FAILED', meaning: expect.stringMatching(/install failed/) });
+    expect(readScomoFinalAlert(alert(SCOMO_FINAL_TYPE, '<ResultCode>1200</ResultCode>'))).toMatchObject({ to: 'COMPLETED', meaning: expect.stringMatching(/successful/) });
+  });
+
+  it('takes a FUMO root that is itself the FUMO node: its operation nodes are long', () => {
+    expect(scheduledLongOperation('./FUMO/DownloadAndUpdate', { fumoRoot: './FUMO' })).toBe('fumo');
+    expect(scheduledLongOperation('./FUMO/State', { fumoRoot: './FUMO' })).toBeUndefined();
+  });
+
   it('treats a schedule’s target as long only under the FUMO or SCOMO root its capability declares', () => {
     const cap = { fumoRoot: './FUMO', scomoRoot: './SCOMO' };
     expect(scheduledLongOperation('./FUMO/fw1/Update', cap)).toBe('fumo');
