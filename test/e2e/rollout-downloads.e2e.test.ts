@@ -1,0 +1,67 @@
+/**
+ * Rollouts of packages over SOAP: which targets a package applies to, and
+ * maxConcurrentDownloads, checked against the content server's own count of
+ * downloads in flight.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
+import { type DmRig, startDmRig } from '../support/dm-rig.js';
+import { getJob } from '../support/jobs.js';
+import { call, type SoapClient, soapClient } from '../support/soap.js';
+import { ADMIN } from '../support/test-gateway.js';
+
+let rig: DmRig;
+let bulk: SoapClient;
+const ctx = { caller: 'test', operation: 'setup' };
+const SHA = 'a'.repeat(64);
+
+beforeAll(async () => {
+  rig = await startDmRig({ devices: 3 });
+  bulk = await soapClient(rig.gw.url, 'BulkOperationsManager', { kind: 'text', ...ADMIN });
+});
+afterAll(() => rig?.stop());
+
+async function createContent(patch: Record<string, unknown>): Promise<string> {
+  const content = { name: 'acme-fw', version: '2.0', kind: 'firmware', sha256: SHA, size: 1024, url: 'https://cdn.example.com/fw.bin', ...patch };
+  return (await call<{ contentId: string }>(bulk, 'createContent', { userSession: '', content })).contentId;
+}
+
+async function create(operation: unknown, targets: string[], options: Record<string, unknown> = {}) {
+  return (await call<{ jobId: string }>(bulk, 'createDeployments', { userSession: '', operation, targets, options })).jobId;
+}
+
+const rows = (sql: string, params: unknown[]) => rig.gw.dataSource.query(sql, params) as Promise<Record<string, unknown>[]>;
+const later = () => new Date(Date.now() + 3600_000).toISOString();
+
+describe('package applicability', () => {
+  it('gives no task to a target whose capability the package does not list, and says so in the job history', async () => {
+    const other = { oid: 'acme-x9-1.0', make: 'Acme', model: 'X9', firmwareVersion: '1.0', dmVersion: '1.2' as const, maxMsgSize: 16384, wbxml: false };
+    await rig.gw.deviceManager.createDeviceCapability(ctx, other);
+    const x9 = [imeiN(900001), imeiN(900002)];
+    for (const [i, deviceId] of x9.entries()) {
+      await rig.gw.deviceManager.createDeviceInstance(ctx, { deviceId, phoneNumber: phoneN(900001 + i), capabilityOid: other.oid });
+    }
+    const contentId = await createContent({ capabilityOids: { oid: [CAPABILITY.oid] } });
+    const fleetIds = rig.fleet.devices.map((d) => d.devId);
+    const jobId = await create({ name: 'FIRMWARE_UPDATE', contentId }, [...fleetIds, ...x9], { startAt: later() });
+    const job = await getJob(bulk, jobId);
+    expect(job.total).toBe(3);
+    const tasks = await rows('SELECT device_id AS deviceId, content_id AS contentId FROM task WHERE job_id = ? ORDER BY job_seq', [jobId]);
+    expect(tasks.map((t) => t.deviceId)).toEqual(fleetIds);
+    expect(new Set(tasks.map((t) => t.contentId))).toEqual(new Set([contentId]));
+    const history = (await rows('SELECT event, detail FROM job_history WHERE job_id = ? ORDER BY seq', [jobId])) as { event: string; detail: string }[];
+    const row = history.find((h) => h.event === 'package-not-applicable');
+    expect(row?.detail).toContain(`package ${contentId} does not apply to 2 device(s) of capability ${other.oid}`);
+    for (const id of x9) expect(row?.detail).toContain(id);
+    await call(bulk, 'cancelJob', { userSession: '', jobId });
+  });
+
+  it('refuses a rollout of an unknown package, one still awaiting its upload, or one of the wrong kind', async () => {
+    const ids = [rig.fleet.devices[0]!.devId];
+    await expect(create({ name: 'FIRMWARE_UPDATE', contentId: 'no-such-content' }, ids)).rejects.toThrow(/NotFound|no-such-content/);
+    const awaiting = await createContent({ url: undefined });
+    await expect(create({ name: 'FIRMWARE_UPDATE', contentId: awaiting }, ids)).rejects.toThrow(/AWAITING_UPLOAD/);
+    const software = await createContent({ kind: 'software' });
+    await expect(create({ name: 'FIRMWARE_UPDATE', contentId: software }, ids)).rejects.toThrow(/firmware package/);
+  });
+});
