@@ -9,6 +9,7 @@ import { type DmRig, startDmRig } from '../support/dm-rig.js';
 import { getJob } from '../support/jobs.js';
 import { call, type SoapClient, soapClient } from '../support/soap.js';
 import { ADMIN } from '../support/test-gateway.js';
+import { waitFor } from '../support/wait.js';
 
 let rig: DmRig;
 let bulk: SoapClient;
@@ -16,7 +17,7 @@ const ctx = { caller: 'test', operation: 'setup' };
 const SHA = 'a'.repeat(64);
 
 beforeAll(async () => {
-  rig = await startDmRig({ devices: 3 });
+  rig = await startDmRig({ devices: 8 });
   bulk = await soapClient(rig.gw.url, 'BulkOperationsManager', { kind: 'text', ...ADMIN });
 });
 afterAll(() => rig?.stop());
@@ -42,7 +43,7 @@ describe('package applicability', () => {
       await rig.gw.deviceManager.createDeviceInstance(ctx, { deviceId, phoneNumber: phoneN(900001 + i), capabilityOid: other.oid });
     }
     const contentId = await createContent({ capabilityOids: { oid: [CAPABILITY.oid] } });
-    const fleetIds = rig.fleet.devices.map((d) => d.devId);
+    const fleetIds = rig.fleet.devices.slice(0, 3).map((d) => d.devId);
     const jobId = await create({ name: 'FIRMWARE_UPDATE', contentId }, [...fleetIds, ...x9], { startAt: later() });
     const job = await getJob(bulk, jobId);
     expect(job.total).toBe(3);
@@ -63,5 +64,29 @@ describe('package applicability', () => {
     await expect(create({ name: 'FIRMWARE_UPDATE', contentId: awaiting }, ids)).rejects.toThrow(/AWAITING_UPLOAD/);
     const software = await createContent({ kind: 'software' });
     await expect(create({ name: 'FIRMWARE_UPDATE', contentId: software }, ids)).rejects.toThrow(/firmware package/);
+  });
+});
+
+describe('maxConcurrentDownloads', () => {
+  it('releases no more download tasks than the cap until released ones end; an ended task frees its slot', async () => {
+    const offline = rig.fleet.devices.slice(3, 8);
+    // Offline devices never answer: a released task keeps its slot (NOTIFYING) until it ends.
+    for (const d of offline) d.setOnline(false);
+    const contentId = await createContent({});
+    const jobId = await create({ name: 'FIRMWARE_UPDATE', contentId }, offline.map((d) => d.devId), { maxConcurrentDownloads: 2 });
+    const released = async () =>
+      (await rows('SELECT task_id AS id, status FROM task WHERE job_id = ? AND released_at IS NOT NULL ORDER BY job_seq', [jobId])) as { id: string; status: string }[];
+    await waitFor(async () => ((await released()).length === 2 ? true : undefined), 10_000, 'two released');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await released()).length).toBe(2);
+    const [first] = await released();
+    await call(bulk, 'cancelTask', { userSession: '', taskId: first!.id });
+    await waitFor(async () => ((await released()).length === 3 ? true : undefined), 10_000, 'a third released after one ended');
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = await released();
+    expect(now.length).toBe(3);
+    expect(now.filter((t) => t.status !== 'CANCELLED').length).toBe(2);
+    await call(bulk, 'cancelJob', { userSession: '', jobId });
+    for (const d of offline) d.setOnline(true);
   });
 });
