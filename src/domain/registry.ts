@@ -72,6 +72,8 @@ export interface DeviceReportedInfo {
   detail?: { fwV?: string; swV?: string; hwV?: string; devTyp?: string; oem?: string; lrgObj?: boolean };
   /** When the device last reported DevInfo or DevDetail (epoch ms). */
   reportedAt?: number;
+  /** Where the gateway found the device's FUMO/SCOMO MO when its capability names none (found once, remembered). */
+  moRoots?: { fumo?: string; scomo?: string };
 }
 
 export const COMPONENT_STATES = ['ACTIVE', 'INACTIVE'] as const;

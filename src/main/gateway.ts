@@ -193,6 +193,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       reportGraceMs: config.reportGraceSeconds * 1000,
       longOperationMs: config.longOperationSeconds * 1000,
       taskRetryMs: config.taskRetrySeconds * 1000,
+      // Called once tasks run, after `content` below exists.
+      packages: { pkgUrlFor: (task, c) => content.pkgUrlFor(task, c) },
     });
     dmEvents.onRequests(TASK_REQUEST_PREFIX, {
       taken: (deviceId, ids, at) => broker.onRequestsTaken(deviceId, ids, at),

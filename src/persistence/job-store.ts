@@ -318,7 +318,8 @@ export class TypeormJobStore implements JobStore {
         t.acceptDevicePolicy,
         t.deadline ? t.deadline.getTime() : null,
         t.jobSeq ?? null,
-        t.contentId ?? null,
+        // The package the task delivers (deleteContent and /dl check it): from the operation when not set.
+        t.contentId ?? t.operation.contentId ?? null,
         t.createdBy,
         at,
         at,

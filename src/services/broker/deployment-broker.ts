@@ -15,6 +15,7 @@ import {
   validatePolicy,
 } from '../../domain/operation-validation.js';
 import {
+  isMoOperation,
   type OperationDefinition,
   type Task,
   type TaskHistoryEntry,
@@ -22,6 +23,7 @@ import {
   TERMINAL_TASK_STATES,
 } from '../../domain/tasks.js';
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
+import type { ServerCommandRequest } from '../../dm/session/server-commands.js';
 import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
 import { idForCall, writeFirst } from '../retried-call.js';
 import type { FinalAlertInterpreter, LongOperationKind } from './final-alerts.js';
@@ -29,14 +31,18 @@ import { interpretRun, interpretScheduleReport, SSE_ALERT, SSE_EXECFAILED_ALERT,
 import {
   attemptOf,
   deleteScheduleRequest,
+  discoverRequest,
   parseRequestId,
   probeRequest,
   runRequest,
   sseCorrelator,
   sseNodeUri,
   taskIdFromCorrelator,
+  taskIdFromExecCorrelator,
+  type PlanContext,
 } from './plan.js';
 import { LongOperations } from './long-operations.js';
+import { MoOperations, type PackageLinks } from './mo-operations.js';
 import { moveTask } from './task-moves.js';
 import type { BrokerCache, DeviceCommandPort, GuardedRequest, TaskJobs } from './ports.js';
 
@@ -57,6 +63,8 @@ export interface BrokerDeps {
   longOperationMs: number;
   /** Final-alert readings per kind of long operation replacing the defaults (FINAL_ALERT_INTERPRETERS). */
   finalAlerts?: Partial<Record<LongOperationKind, FinalAlertInterpreter>>;
+  /** The PkgURL of a task's package (FIRMWARE_UPDATE, SOFTWARE_INSTALL). */
+  packages: PackageLinks;
 }
 
 export interface DoOperationInput {
@@ -81,9 +89,11 @@ const CANCEL_PENDING = new Set(['cancel-requested', 'cancel-resent', 'cancel-ret
 
 export class DeploymentBroker {
   private readonly longOps: LongOperations;
+  private readonly mo: MoOperations;
 
   constructor(private readonly d: BrokerDeps) {
     this.longOps = new LongOperations(d);
+    this.mo = new MoOperations({ ...d, sendAndWake: (id, request, reportedBy) => this.sendAndWake(id, request, reportedBy) });
   }
 
   // --- SOAP use cases -------------------------------------------------------
@@ -102,6 +112,7 @@ export class DeploymentBroker {
     if (operation.name === 'SCHEDULED_EXEC' && !capability.sseRoot) {
       throw new DmwsiError('InvalidState', `model ${capability.make} ${capability.model} has no SingleShotExec MO root`);
     }
+    await this.mo.checkNew(operation, capability);
 
     const proposed = crypto.randomUUID();
     const taskId = await idForCall(this.d.cache, ctx, proposed);
@@ -115,6 +126,7 @@ export class DeploymentBroker {
       operation,
       status: 'QUEUED',
       ...(operation.name === 'SCHEDULED_EXEC' ? { correlator: sseCorrelator(taskId) } : {}),
+      ...(operation.contentId !== undefined ? { contentId: operation.contentId } : {}),
       results: [],
       bOptin: input.bOptin,
       acceptDevicePolicy: policy,
@@ -130,7 +142,7 @@ export class DeploymentBroker {
         this.d.tx.run(async (s) => {
           await s.tasks.insert(task, 'created', `${operation.name} for ${device.deviceId}`);
           if (input.testCycle) {
-            const plan = runRequest(task, capability.sseRoot, schedule);
+            const plan = await this.planFor(task, { sseRoot: capability.sseRoot }, schedule);
             await s.tasks.transition(taskId, 'COMPLETED', { event: 'test-cycle', detail: JSON.stringify(plan) }, now);
           }
           await s.audit.record({ ...ctx, target: `${device.deviceId} task ${taskId}`, outcome: 'ok' }, now);
@@ -251,7 +263,7 @@ export class DeploymentBroker {
     if (task.status === 'QUEUED') {
       const sseRoot = await this.sseRootOf(task);
       await this.d.devices.submit(task.deviceId, {
-        ...runRequest(task, sseRoot, scheduleOf(task)),
+        ...(await this.planFor(task, { sseRoot }, scheduleOf(task))),
         guard: { registeredDeviceId: task.deviceId, policy: task.acceptDevicePolicy },
       });
       const now = this.d.clock.now();
@@ -397,7 +409,30 @@ export class DeploymentBroker {
         return this.onCancelOutcome(task, o);
       case 'cleanup':
         return this.onCleanupOutcome(task, o);
+      case 'discover':
+        return this.mo.onDiscoverOutcome(task, o, async () => {
+          const fresh = (await this.d.tx.stores.tasks.get(task.taskId)) ?? task;
+          if (OPEN_FOR_RESULT.includes(fresh.status)) await this.sendAndWake(task.deviceId, await this.planFor(fresh, {}, undefined), o);
+        });
+      case 'fwv':
+        return this.mo.onFwvOutcome(task, o);
+      case 'inventory':
+        return this.mo.onInventoryOutcome(task, o, false);
+      case 'components':
+        return this.mo.onComponentsOutcome(task, o);
     }
+  }
+
+  /**
+   * The request that carries out the task: its commands, or for a
+   * firmware/software task whose MO root is not known yet, the Gets that look
+   * for it (its outcome queues the commands). The run request keeps its id.
+   */
+  private async planFor(task: Task, ctx: PlanContext, schedule: ScheduleTime | undefined, attempt = 0): Promise<ServerCommandRequest> {
+    if (!isMoOperation(task.operation.name)) return runRequest(task, ctx, schedule, attempt);
+    const planning = await this.mo.planning(task);
+    if (!planning.ready) return discoverRequest(task.taskId, planning.discover, attempt);
+    return runRequest(task, { ...ctx, ...planning.ctx }, schedule, attempt);
   }
 
   /** The Delete of an ended task's MO. One whose answer was lost is sent again: deleting twice is harmless. */
@@ -445,7 +480,7 @@ export class DeploymentBroker {
       if (!open) return;
       if (task.operation.name === 'QUERY') {
         await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: the query is sent again` }, o.at);
-        await this.sendAndWake(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt), o);
+        await this.sendAndWake(task.deviceId, runRequest(task, { sseRoot }, scheduleOf(task), attempt), o);
         return;
       }
       await this.d.tx.run((s) =>
@@ -459,6 +494,7 @@ export class DeploymentBroker {
       );
       return;
     }
+    if (task.operation.name === 'SOFTWARE_INVENTORY') return this.mo.onInventoryOutcome(task, o, true);
     const decision = interpretRun(task, o);
     const moved = await this.d.tx.run((s) => this.move(s, task.taskId, decision.to, { ...decision.change, from: OPEN_FOR_RESULT }, o.at));
     if (decision.to === 'IN_PROGRESS' && moved?.status === 'IN_PROGRESS') await this.longOps.started(task.taskId, o.at);
@@ -488,7 +524,7 @@ export class DeploymentBroker {
     if (o.outcome === 'completed' && status === 404) {
       if (!open) return;
       await this.note(task.taskId, { event: 'schedule-absent', detail: 'not on the device: arming' }, o.at);
-      await this.sendAndWake(task.deviceId, runRequest(task, sseRoot, scheduleOf(task), attempt), o);
+      await this.sendAndWake(task.deviceId, runRequest(task, { sseRoot }, scheduleOf(task), attempt), o);
       return;
     }
     if (!open) return;
@@ -576,8 +612,12 @@ export class DeploymentBroker {
   // --- long operations (long-operations.ts) -----------------------------------------
 
   /** A final alert under an Exec's correlator (`exec-<taskId>`). Returns true when it ended its task. */
-  onExecAlert(alert: DeviceAlert): Promise<boolean> {
-    return this.longOps.onExecAlert(alert);
+  async onExecAlert(alert: DeviceAlert): Promise<boolean> {
+    const ended = await this.longOps.onExecAlert(alert);
+    const taskId = ended && alert.correlator ? taskIdFromExecCorrelator(alert.correlator) : undefined;
+    const task = taskId ? await this.d.tx.stores.tasks.get(taskId) : undefined;
+    if (task && isMoOperation(task.operation.name)) await this.mo.afterFinalAlert(task, alert);
+    return ended;
   }
 
   /** A FUMO/SCOMO final alert without a correlator (see LongOperations.onUncorrelatedFinalAlert). */

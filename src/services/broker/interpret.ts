@@ -1,5 +1,5 @@
 /** What a device's answers mean for a task: pure functions from outcomes and alerts to state changes. */
-import type { ResultItem, Task, TaskStatus } from '../../domain/tasks.js';
+import { isMoOperation, type ResultItem, type Task, type TaskStatus } from '../../domain/tasks.js';
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { CommandResult } from '../../dm/session/server-commands.js';
 import type { TaskChange } from '../ports.js';
@@ -46,8 +46,9 @@ export function interpretRun(task: Task, o: CommandOutcome): Decision {
   const values: ResultItem[] = results
     .filter((r) => r.verb === 'Get' && r.data !== undefined)
     .map((r) => ({ uri: r.uri ?? '', value: r.data!, ...(r.format ? { format: r.format } : {}) }));
-  // A 202 is the device's promise of a final alert; awaitResult makes the task wait for it.
-  const deferred = task.operation.awaitResult ? results.find((r) => r.verb === 'Exec' && r.status === 202) : undefined;
+  // A 202 is the device's promise of a final alert; awaitResult makes the task wait for it, as a
+  // firmware/software operation always does (its alert carries the result).
+  const deferred = task.operation.awaitResult || isMoOperation(task.operation.name) ? results.find((r) => r.verb === 'Exec' && r.status === 202) : undefined;
   if (deferred) {
     return {
       to: 'IN_PROGRESS',

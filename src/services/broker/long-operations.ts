@@ -118,6 +118,11 @@ export class LongOperations {
     if (task.operation.name !== 'SCHEDULED_EXEC') return longOperationKindOf(task, undefined);
     // The view: no secrets to open for the MO roots.
     const device = await this.d.tx.stores.devices.getView(task.deviceId);
-    return longOperationKindOf(task, device ? await this.d.tx.stores.capabilities.get(device.capabilityOid) : undefined);
+    const cap = device ? await this.d.tx.stores.capabilities.get(device.capabilityOid) : undefined;
+    // The capability's roots, else those found on this device (mo-operations.ts).
+    const found = device?.devInfo?.moRoots;
+    const fumoRoot = cap?.fumoRoot ?? found?.fumo;
+    const scomoRoot = cap?.scomoRoot ?? found?.scomo;
+    return longOperationKindOf(task, { ...(fumoRoot ? { fumoRoot } : {}), ...(scomoRoot ? { scomoRoot } : {}) });
   }
 }

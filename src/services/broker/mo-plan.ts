@@ -115,8 +115,9 @@ export function componentGets(scomoRoot: string, names: readonly string[]): Serv
  * are missing is still listed (ID falls back to its node name, Version to
  * empty); State 20 is ACTIVE, anything else INACTIVE.
  */
-export function readComponents(scomoRoot: string, names: readonly string[], results: readonly CommandResult[]): DeviceComponent[] {
+export function readComponents(scomoRoot: string, results: readonly CommandResult[]): DeviceComponent[] {
   const p = scomoPaths(scomoRoot);
+  const names = [...new Set(results.map((r) => (r.uri ?? '').slice(p.deployed.length + 1).split('/')[0] ?? '').filter((x) => x !== ''))];
   const byUri = new Map(results.filter((r) => r.verb === 'Get' && r.status === 200).map((r) => [r.uri ?? '', r.data ?? '']));
   return names.map((x) => {
     const leaf = (l: string) => byUri.get(`${p.deployedItem(x)}/${l}`)?.trim();

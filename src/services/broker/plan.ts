@@ -6,10 +6,18 @@
  */
 import crypto from 'node:crypto';
 import type { ScheduleTime } from '../../domain/operation-validation.js';
-import type { Task } from '../../domain/tasks.js';
+import { isMoOperation, type Task } from '../../domain/tasks.js';
+import { scomoPaths } from '../../dm/mo/index.js';
 import type { ServerCommandRequest, ServerCommandSpec } from '../../dm/session/server-commands.js';
+import { componentGets, discoveryGets, FWV_URI, type MoPlanContext, moOperationSpecs } from './mo-plan.js';
 
-export type RequestPurpose = 'run' | 'probe' | 'cleanup' | 'cancel';
+/** What planning a task needs besides the task: its model's SSE root, and for FUMO/SCOMO the roots and package. */
+export interface PlanContext extends MoPlanContext {
+  sseRoot?: string;
+}
+
+/** run: the task's commands; probe/cleanup/cancel: its schedule's MO; discover/fwv/inventory/components: FUMO/SCOMO readings. */
+export type RequestPurpose = 'run' | 'probe' | 'cleanup' | 'cancel' | 'discover' | 'fwv' | 'inventory' | 'components';
 
 export const TASK_REQUEST_PREFIX = 'task:';
 export const SSE_CORRELATOR_PREFIX = 'sse-';
@@ -21,7 +29,7 @@ export function requestIdFor(taskId: string, purpose: RequestPurpose, attempt = 
 }
 
 export function parseRequestId(requestId: string): { taskId: string; purpose: RequestPurpose } | undefined {
-  const m = /^task:([^:]+):(run|probe|cleanup|cancel)(?::\d+)?$/.exec(requestId);
+  const m = /^task:([^:]+):(run|probe|cleanup|cancel|discover|fwv|inventory|components)(?::\d+)?$/.exec(requestId);
   return m ? { taskId: m[1]!, purpose: m[2] as RequestPurpose } : undefined;
 }
 
@@ -48,10 +56,11 @@ export function sseNodeUri(sseRoot: string, taskId: string): string {
 
 const OPT_IN_TEXT = 'Your operator would like to update this device. Allow?';
 
-function operationSpecs(task: Task, sseRoot: string | undefined, schedule: ScheduleTime | undefined): ServerCommandSpec[] {
+function operationSpecs(task: Task, ctx: PlanContext, schedule: ScheduleTime | undefined): ServerCommandSpec[] {
   const op = task.operation;
+  if (isMoOperation(op.name)) return moOperationSpecs(task, op.name, ctx, execCorrelator(task.taskId));
   if (op.name === 'SCHEDULED_EXEC') {
-    const node = sseNodeUri(sseRoot!, task.taskId);
+    const node = sseNodeUri(ctx.sseRoot!, task.taskId);
     return [
       { verb: 'Add', uri: node, format: 'node' },
       { verb: 'Add', uri: `${node}/TargetURI`, data: op.targetUri!, format: 'chr', type: 'text/plain' },
@@ -85,12 +94,12 @@ function operationSpecs(task: Task, sseRoot: string | undefined, schedule: Sched
  */
 export function runRequest(
   task: Task,
-  sseRoot: string | undefined,
+  ctx: PlanContext | undefined,
   schedule: ScheduleTime | undefined,
   /** > 0 for a request sent again after the first was lost: a new id, so it queues even while the lost one is being removed. */
   attempt = 0,
 ): ServerCommandRequest {
-  const specs = operationSpecs(task, sseRoot, schedule);
+  const specs = operationSpecs(task, ctx ?? {}, schedule);
   const optIn: ServerCommandSpec[] = task.bOptin
     ? [{ verb: 'Alert', code: 1101, text: OPT_IN_TEXT, options: { minDisplaySeconds: 10, maxDisplaySeconds: 300 } }]
     : [];
@@ -115,4 +124,24 @@ export function deleteScheduleRequest(taskId: string, sseRoot: string, purpose: 
 /** The attempt number in a request id (`task:<id>:probe:2` is 2); 0 without one. */
 export function attemptOf(requestId: string): number {
   return Number(/:(\d+)$/.exec(requestId)?.[1] ?? 0);
+}
+
+/** Gets of the well-known FUMO or SCOMO roots, to find the MO on a model that does not name it (mo-plan.ts). */
+export function discoverRequest(taskId: string, mo: 'fumo' | 'scomo', attempt = 0): ServerCommandRequest {
+  return { requestId: requestIdFor(taskId, 'discover', attempt), commands: discoveryGets(mo) };
+}
+
+/** The firmware the device runs, read after a FUMO success. */
+export function fwvRequest(taskId: string, attempt = 0): ServerCommandRequest {
+  return { requestId: requestIdFor(taskId, 'fwv', attempt), commands: [{ verb: 'Get', uri: FWV_URI }] };
+}
+
+/** The deployed components' node names (the first step of reading the inventory). */
+export function inventoryRequest(taskId: string, scomoRoot: string, attempt = 0): ServerCommandRequest {
+  return { requestId: requestIdFor(taskId, 'inventory', attempt), commands: [{ verb: 'Get', uri: scomoPaths(scomoRoot).deployed }] };
+}
+
+/** Each deployed component's ID, Name, Version and State. */
+export function componentsRequest(taskId: string, scomoRoot: string, names: readonly string[], attempt = 0): ServerCommandRequest {
+  return { requestId: requestIdFor(taskId, 'components', attempt), commands: componentGets(scomoRoot, names) };
 }
