@@ -453,8 +453,9 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     };
 
     // --- the call ---------------------------------------------------------------------------
-    const leadRule =
-      o.atLeadSeconds !== undefined
+    const leadRule = firmware
+      ? 'no schedule: FIRMWARE_UPDATE runs at once'
+      : o.atLeadSeconds !== undefined
         ? `--fleet-at-lead ${o.atLeadSeconds} s`
         : `20 s + 5 s per 100,000 targets (the call) + ${o.devices.toLocaleString('en-US')} devices ÷ ${o.armRate} tasks/s assumed arming rate`;
     const lead = firmware ? 0 : (o.atLeadSeconds ?? 20 + (5 * o.devices) / 100_000 + o.devices / o.armRate);
@@ -470,7 +471,9 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     const request = envelope(
       `<t:createDeployments><t:userSession>${session}</t:userSession><t:operation>${operation}</t:operation>${targets}</t:createDeployments>`,
     );
-    log(`createDeployments: ${o.devices} targets (${(Buffer.byteLength(request) / 1024 / 1024).toFixed(1)} MiB), AtTime ${atTime} (${((atMs - Date.now()) / 1000).toFixed(0)} s ahead: ${leadRule})`);
+    log(
+      `createDeployments: ${o.devices} targets (${(Buffer.byteLength(request) / 1024 / 1024).toFixed(1)} MiB), ${firmware ? `FIRMWARE_UPDATE of ${contentId}` : `AtTime ${atTime} (${((atMs - Date.now()) / 1000).toFixed(0)} s ahead: ${leadRule})`}`,
+    );
     if (atMs - Date.now() > timeoutSeconds * 1000) {
       log(`warning: AtTime is after the time limit (${timeoutSeconds} s): the run will stop before any report`);
     }
@@ -518,7 +521,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         lastLog = s.t;
         const f = s.fleet;
         log(
-          `${((s.t - t0) / 1000).toFixed(0)} s: ${job ? `queued ${job.queued}, notifying ${job.notifying}, in session ${job.inSession}, scheduled ${job.scheduled}, completed ${job.completed}, failed ${job.failed}, missed ${job.missed}, expired ${job.expired}` : 'getJobById did not answer'}${f ? `; fleet sessions ${f.sessionsOk} ok, ${f.sessionsFailed} failed, ${f.activeSessions} active, ${f.queuedSessions} waiting` : ''}`,
+          `${((s.t - t0) / 1000).toFixed(0)} s: ${job ? `queued ${job.queued}, notifying ${job.notifying}, in session ${job.inSession}, scheduled ${job.scheduled}, in progress ${job.inProgress}, completed ${job.completed}, failed ${job.failed}, missed ${job.missed}, expired ${job.expired}` : 'getJobById did not answer'}${f ? `; fleet sessions ${f.sessionsOk} ok, ${f.sessionsFailed} failed, ${f.activeSessions} active, ${f.queuedSessions} waiting` : ''}`,
         );
       }
       if (s.t - t0 > timeoutSeconds * 1000) {
