@@ -67,6 +67,27 @@ describe('package applicability', () => {
   });
 });
 
+describe('package applicability in doBulkOperation', () => {
+  it('refuses the whole call, creating no job, when a request names a package that does not apply to its device', async () => {
+    const broker = await soapClient(rig.gw.url, 'DeploymentBroker', { kind: 'text', ...ADMIN });
+    const elsewhere = await createContent({ capabilityOids: { oid: ['acme-x9-1.0'] } });
+    const fits = await createContent({ capabilityOids: { oid: [CAPABILITY.oid] } });
+    const request = (contentId: string, i: number) => ({
+      operation: { name: 'FIRMWARE_UPDATE', contentId },
+      deviceId: rig.fleet.devices[i]!.devId,
+      bOptin: false,
+      acceptDevicePolicy: 30,
+      testCycle: false,
+    });
+    const [before] = await rows('SELECT count(*) AS n FROM job', []);
+    await expect(call(broker, 'doBulkOperation', { userSession: '', requests: [request(fits, 0), request(elsewhere, 1)] })).rejects.toThrow(
+      /requests\[2\].*does not apply.*acme-x1-1.0/,
+    );
+    const [after] = await rows('SELECT count(*) AS n FROM job', []);
+    expect(Number(after!.n)).toBe(Number(before!.n));
+  });
+});
+
 describe('maxConcurrentDownloads', () => {
   it('releases no more download tasks than the cap until released ones end; an ended task frees its slot', async () => {
     const offline = rig.fleet.devices.slice(3, 8);

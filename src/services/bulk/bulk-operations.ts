@@ -163,6 +163,11 @@ export class BulkOperations {
             : undefined;
         if (!r.deviceId && !r.phoneNumber) throw invalidArgument('phoneNumber', 'give a phoneNumber or a deviceId');
         if (!device) throw notFound('device', r.deviceId ?? r.phoneNumber ?? '');
+        // One device per request: a package that does not apply to it is a bad request, as in doOperation.
+        const content = await this.packageOf(v.operation);
+        const cap = content ? await stores.capabilities.get(device.capabilityOid) : undefined;
+        const applies = content && cap ? packageAppliesTo(content, cap) : { ok: true as const };
+        if (!applies.ok) throw invalidArgument('operation.contentId', applies.why);
         planned.push({ device, operation: v.operation, bOptin: r.bOptin, policy });
       } catch (err) {
         if (err instanceof DmwsiError) throw new DmwsiError(err.code, `${at}: ${err.message}`, err.field ? `${at}.${err.field}` : at);
