@@ -139,7 +139,11 @@ export class JobDispatcher {
    * its task ends, in whatever process, and a crash loses none.
    */
   private async downloadSlotsHeld(job: Job): Promise<number> {
-    return job.notifying + job.inSession + job.scheduled + job.inProgress + (await this.d.tx.stores.jobs.releasedQueued(job.jobId));
+    // Released-and-QUEUED first, the counters after: a task notified in between is counted twice
+    // (the safe side), never not at all, as the job row read before the tick would have it.
+    const releasedQueued = await this.d.tx.stores.jobs.releasedQueued(job.jobId);
+    const now = (await this.d.tx.stores.jobs.get(job.jobId)) ?? job;
+    return releasedQueued + now.notifying + now.inSession + now.scheduled + now.inProgress;
   }
 
   /**
