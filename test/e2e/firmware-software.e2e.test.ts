@@ -9,7 +9,9 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AlertCommand } from '../../src/dm/codec/types.js';
 import type { FailureKind } from '../../src/simulator/mo/delivery.js';
+import { scomoDownloadName } from '../../src/services/broker/mo-plan.js';
 import { makeSimulatedPackage } from '../../src/simulator/mo/package.js';
 import type { SimulatedDevice } from '../../src/simulator/simulated-device.js';
 import { type DmRig, startDmRig } from '../support/dm-rig.js';
@@ -34,7 +36,7 @@ const OTHER_MODEL = { ...CAPABILITY, oid: 'other-z9-1.0', make: 'Other', model: 
 
 beforeAll(async () => {
   rig = await startDmRig({
-    devices: 14,
+    devices: 17,
     overrides: { longOperationSeconds: 60, taskRetrySeconds: 600 },
     fleet: { fumoRoot: './FUMO', scomoRoot: './SCOMO', delivery: { installMs: 200 } },
   });
@@ -47,7 +49,10 @@ beforeAll(async () => {
   await call(devices, 'createDeviceCapability', { userSession: '', capability: OTHER_MODEL });
   firmware = await upload(FIRMWARE, { name: 'acme-x1', version: '2.0', kind: 'firmware', capabilityOids: { oid: [CAPABILITY.oid] } });
   maps = await upload(MAPS, { name: 'maps', version: '1.4', kind: 'software' });
-  external = http.createServer((_req, res) => res.end(MAPS));
+  external = http.createServer((req, res) => {
+    if (req.url?.endsWith('/missing')) res.statusCode = 404;
+    res.end(MAPS);
+  });
   await new Promise<void>((resolve) => external.listen(0, '127.0.0.1', resolve));
   externalUrl = `http://127.0.0.1:${(external.address() as AddressInfo).port}/maps.pkg`;
 });
@@ -177,6 +182,81 @@ describe('FIRMWARE_UPDATE', () => {
   });
 });
 
+describe('FIRMWARE_UPDATE of an external package', () => {
+  const external404 = () => externalUrl.replace(/maps\.pkg$/, 'missing');
+  const cases: [string, () => string, number, RegExp][] = [
+    ['a URL the server does not have', external404, 411, /malformed or bad URL/],
+    ['a software component where firmware was expected', () => externalUrl, 403, /package \/ device mismatch/],
+  ];
+  cases.forEach(([what, url, code, meaning], n) => {
+    it(`ends FAILED with ${code} and its meaning for ${what}`, async () => {
+      const contentId = await createContent({ name: `ext-${n}`, version: '9', kind: 'firmware', url: url() }, MAPS);
+      const taskId = await doOperation(14 + n, { name: 'FIRMWARE_UPDATE', contentId });
+      expect(await ends(taskId)).toMatchObject({ status: 'FAILED', resultCode: code });
+      expect((await history(taskId)).find((x) => x.event === 'operation-failed')?.detail).toMatch(meaning);
+    });
+  });
+});
+
+describe('a job of FIRMWARE_UPDATE', () => {
+  it('gives each task its contentId, so its device can fetch the package through the task’s /dl link', async () => {
+    const { jobId } = await call<{ jobId: string }>(bulk, 'createDeployments', {
+      userSession: '',
+      operation: { name: 'FIRMWARE_UPDATE', contentId: firmware },
+      targets: [device(6).devId],
+    });
+    const [row] = await rig.gw.dataSource.query('SELECT task_id, content_id FROM task WHERE job_id = ?', [jobId]);
+    expect(row.content_id).toBe(firmware);
+    expect(await ends(row.task_id)).toMatchObject({ status: 'COMPLETED', resultCode: 200 });
+    expect(device(6).firmwareVersion).toBe('2.0');
+  });
+});
+
+describe('a FUMO client that does not echo the correlator', () => {
+  it('has its uncorrelated FUMO alert end the device’s IN_PROGRESS FIRMWARE_UPDATE', async () => {
+    // DownloadAndUpdate accepted (202) but no job started: the alert below is the device's report.
+    const off = device(8).tree.onExec('./FUMO/DownloadAndUpdate', () => 202);
+    try {
+      const taskId = await doOperation(8, { name: 'FIRMWARE_UPDATE', contentId: firmware });
+      await waitFor(async () => ((await task(taskId)).status === 'IN_PROGRESS' ? true : undefined), 20_000, 'IN_PROGRESS');
+      const alert: AlertCommand = {
+        kind: 'Alert',
+        cmdId: 0,
+        data: 1226,
+        items: [{ source: { locUri: './FUMO' }, meta: { type: 'org.openmobilealliance.dm.firmwareupdate.downloadandupdate', format: 'int' }, data: '410' }],
+      };
+      device(8).queueGenericAlert(alert);
+      await device(8).runSession({ kind: 'client-initiated' });
+      expect(await ends(taskId)).toMatchObject({ status: 'FAILED', resultCode: 410 });
+    } finally {
+      off();
+    }
+  });
+});
+
+describe('testCycle', () => {
+  it('plans a FIRMWARE_UPDATE without contacting the device: the planned commands are in the history', async () => {
+    await call(devices, 'updateDeviceCapability', { userSession: '', capability: { ...CAPABILITY, scomoRoot: './SCOMO', fumoRoot: './FUMO' } });
+    try {
+      const { taskId } = await call<{ taskId: string }>(broker, 'doOperation', {
+        userSession: '',
+        operation: { name: 'FIRMWARE_UPDATE', contentId: firmware },
+        phoneNumber: device(16).phoneNumber,
+        bOptin: false,
+        acceptDevicePolicy: 30,
+        testCycle: true,
+      });
+      expect((await task(taskId)).status).toBe('COMPLETED');
+      const planned = (await history(taskId)).find((x) => x.event === 'test-cycle')?.detail ?? '';
+      expect(planned).toContain('./FUMO/DownloadAndUpdate/PkgURL');
+      expect(planned).toContain(`exec-${taskId}`);
+      expect(device(16).delivery.downloadsStarted).toBe(0);
+    } finally {
+      await call(devices, 'updateDeviceCapability', { userSession: '', capability: { ...CAPABILITY, scomoRoot: './SCOMO' } });
+    }
+  });
+});
+
 describe('bad input touches no device', () => {
   it('refuses a firmware package for another model (InvalidArgument), an unknown content (NotFound), a software package for FIRMWARE_UPDATE (InvalidArgument) and a package not uploaded (InvalidState)', async () => {
     const otherFirmware = await upload(FIRMWARE, { name: 'other', version: '2.0', kind: 'firmware', capabilityOids: { oid: [OTHER_MODEL.oid] } });
@@ -203,6 +283,10 @@ describe('SCOMO operations', () => {
     expect(await ends(install)).toMatchObject({ status: 'COMPLETED', resultCode: 1200 });
     expect(statesOf(await history(install))).toEqual(['QUEUED', 'NOTIFYING', 'IN_SESSION', 'IN_PROGRESS', 'COMPLETED']);
     expect(await inventoryAfter(7, since)).toEqual([{ componentId: 'maps', name: 'maps', version: '1.4', state: 'ACTIVE' }]);
+    // The Download/<X> the install added is removed once it has ended.
+    const staged = `./SCOMO/Download/${scomoDownloadName(install)}`;
+    await waitFor(async () => (device(7).tree.exists(staged) ? undefined : true), 10_000, `${staged} removed`);
+    expect((await history(install)).find((x) => x.event === 'download-node-removed')?.detail).toBe(`${staged}: 200`);
 
     for (const [name, state] of [
       ['SOFTWARE_DEACTIVATE', 'INACTIVE'],

@@ -54,11 +54,11 @@ export async function applyEffects(
         patch.serverNonce = e.nonce;
         break;
       case 'devinfo':
-        info = { ...(info ?? device.devInfo), devId: e.devId, man: e.man, mod: e.mod, dmV: e.dmV, lang: e.lang, reportedAt: now };
+        info = { ...info, devId: e.devId, man: e.man, mod: e.mod, dmV: e.dmV, lang: e.lang, reportedAt: now };
         break;
       case 'devdetail': {
         const { fwV, swV, hwV, devTyp, oem, lrgObj } = e;
-        info = { ...(info ?? device.devInfo), detail: { fwV, swV, hwV, devTyp, oem, lrgObj }, reportedAt: now };
+        info = { ...info, detail: { fwV, swV, hwV, devTyp, oem, lrgObj }, reportedAt: now };
         break;
       }
       case 'requests-taken': {
@@ -117,7 +117,13 @@ export async function applyEffects(
         break;
     }
   }
-  if (info) patch.devInfo = info;
+  if (info) {
+    // What this message learned, over dev_info as stored now: consumers of its outcomes may have
+    // written there meanwhile (the MO roots the gateway found), which the snapshot read before
+    // the message would overwrite.
+    const stored = (await deps.devices.get(deviceId))?.devInfo ?? device.devInfo;
+    patch.devInfo = { ...stored, ...info };
+  }
   if (finished.length) await deps.queue.remove(deviceId, finished);
   if (info || patch.state || patch.clientNonce || patch.serverNonce || effects.some((e) => e.type === 'session-started')) {
     await deps.devices.recordContact(deviceId, patch);

@@ -136,14 +136,15 @@ export class DeploymentBroker {
       createdAt: new Date(now),
       updatedAt: new Date(now),
     };
+    // Planned before the transaction: planning reads the stores (MO roots, the package).
+    const testPlan = input.testCycle ? await this.planFor(task, { sseRoot: capability.sseRoot }, schedule) : undefined;
     const wrote = await writeFirst(
       ctx,
       () =>
         this.d.tx.run(async (s) => {
           await s.tasks.insert(task, 'created', `${operation.name} for ${device.deviceId}`);
-          if (input.testCycle) {
-            const plan = await this.planFor(task, { sseRoot: capability.sseRoot }, schedule);
-            await s.tasks.transition(taskId, 'COMPLETED', { event: 'test-cycle', detail: JSON.stringify(plan) }, now);
+          if (testPlan) {
+            await s.tasks.transition(taskId, 'COMPLETED', { event: 'test-cycle', detail: JSON.stringify(testPlan) }, now);
           }
           await s.audit.record({ ...ctx, target: `${device.deviceId} task ${taskId}`, outcome: 'ok' }, now);
         }),
@@ -412,7 +413,9 @@ export class DeploymentBroker {
       case 'discover':
         return this.mo.onDiscoverOutcome(task, o, async () => {
           const fresh = (await this.d.tx.stores.tasks.get(task.taskId)) ?? task;
-          if (OPEN_FOR_RESULT.includes(fresh.status)) await this.sendAndWake(task.deviceId, await this.planFor(fresh, {}, undefined), o);
+          if (!OPEN_FOR_RESULT.includes(fresh.status)) return;
+          const run = { ...(await this.planFor(fresh, {}, undefined)), guard: { registeredDeviceId: task.deviceId, policy: task.acceptDevicePolicy } };
+          await this.sendAndWake(task.deviceId, run, o);
         });
       case 'fwv':
         return this.mo.onFwvOutcome(task, o);
@@ -420,6 +423,8 @@ export class DeploymentBroker {
         return this.mo.onInventoryOutcome(task, o, false);
       case 'components':
         return this.mo.onComponentsOutcome(task, o);
+      case 'unstage':
+        return this.mo.onUnstageOutcome(task, o);
     }
   }
 
@@ -621,8 +626,14 @@ export class DeploymentBroker {
   }
 
   /** A FUMO/SCOMO final alert without a correlator (see LongOperations.onUncorrelatedFinalAlert). */
-  onUncorrelatedFinalAlert(alert: DeviceAlert): Promise<boolean> {
-    return this.longOps.onUncorrelatedFinalAlert(alert);
+  async onUncorrelatedFinalAlert(alert: DeviceAlert): Promise<boolean> {
+    if (await this.longOps.onUncorrelatedFinalAlert(alert)) return true;
+    // A client that does not echo the Exec's correlator (notes §5): the device's oldest
+    // IN_PROGRESS firmware/software task of that MO is the one its alert ends.
+    const task = await this.mo.uncorrelatedTaskFor(alert);
+    if (!task || !(await this.longOps.onFinalAlert(task, alert))) return false;
+    await this.mo.afterFinalAlert(task, alert);
+    return true;
   }
 
   // --- helpers --------------------------------------------------------------------

@@ -12,11 +12,12 @@ import type { Content } from '../../domain/content.js';
 import { DmwsiError, invalidArgument, notFound } from '../../domain/errors.js';
 import type { DeviceCapability, DeviceComponent, DeviceReportedInfo } from '../../domain/registry.js';
 import { isMoOperation, type MoOperationName, type OperationDefinition, type ResultItem, type Task, TERMINAL_TASK_STATES } from '../../domain/tasks.js';
-import type { CommandOutcome } from '../../dm/server/ports.js';
+import { fumoOperationOfAlertType, normaliseAlertType, SCOMO_ALERT_TYPE } from '../../dm/mo/index.js';
+import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { Clock, Stores, Transactor } from '../ports.js';
 import { childNames, discoveredRoot, FWV_URI, MO_ROOT_CANDIDATES, moOf, readComponents } from './mo-plan.js';
 import { packageAppliesTo, packageKindFits } from './package-applicability.js';
-import { attemptOf, componentsRequest, discoverRequest, fwvRequest, inventoryRequest, type PlanContext } from './plan.js';
+import { attemptOf, componentsRequest, discoverRequest, fwvRequest, inventoryRequest, type PlanContext, unstageRequest } from './plan.js';
 import type { GuardedRequest } from './ports.js';
 import { moveTask } from './task-moves.js';
 
@@ -97,6 +98,12 @@ export class MoOperations {
       const attempt = attemptOf(o.requestId) + 1;
       if (attempt <= MAX_READING_ATTEMPTS) return this.d.sendAndWake(task.deviceId, discoverRequest(task.taskId, mo, attempt), o);
     }
+    if (o.outcome === 'rejected') {
+      // The session's guard refused the device (acceptDevicePolicy) before anything was sent.
+      const event = o.reason?.startsWith('policy') ? 'device-policy-mismatch' : 'request-rejected';
+      await this.d.tx.run((s) => moveTask(s, task.taskId, 'FAILED', { event, detail: o.reason ?? 'the device cannot take this request' }, o.at));
+      return;
+    }
     const root = o.outcome === 'completed' ? discoveredRoot(mo, o.results) : undefined;
     if (root === undefined) {
       const why = o.outcome === 'completed'
@@ -119,10 +126,37 @@ export class MoOperations {
     await s.devices.recordContact(deviceId, { devInfo: info });
   }
 
+  /**
+   * The task an uncorrelated FUMO/SCOMO final alert ends, if any: the
+   * device's oldest IN_PROGRESS task of that MO (a device runs one FUMO
+   * operation at a time; SCOMO ones are told apart by correlator where the
+   * client echoes it).
+   */
+  async uncorrelatedTaskFor(alert: DeviceAlert): Promise<Task | undefined> {
+    if (alert.correlator) return undefined;
+    const names: MoOperationName[] = fumoOperationOfAlertType(alert.alertType)
+      ? ['FIRMWARE_UPDATE']
+      : normaliseAlertType(alert.alertType) === SCOMO_ALERT_TYPE
+        ? ['SOFTWARE_INSTALL', 'SOFTWARE_ACTIVATE', 'SOFTWARE_DEACTIVATE', 'SOFTWARE_REMOVE']
+        : [];
+    const open: Task[] = [];
+    for (const name of names) open.push(...(await this.d.tx.stores.tasks.openForDevice(alert.deviceId, name)));
+    return open
+      .filter((t) => t.status === 'IN_PROGRESS')
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())[0];
+  }
+
   /** After a final alert ended a firmware/software task: a success queues the reading of what changed. */
   async afterFinalAlert(task: Task, reportedBy: { followUpInSession?: boolean }): Promise<void> {
     const ended = await this.d.tx.stores.tasks.get(task.taskId);
-    if (ended?.status !== 'COMPLETED' || !isMoOperation(ended.operation.name)) return;
+    if (!ended || !TERMINAL_TASK_STATES.has(ended.status) || !isMoOperation(ended.operation.name)) return;
+    const success = ended.status === 'COMPLETED';
+    if (ended.operation.name === 'SOFTWARE_INSTALL') {
+      // The install ended either way: its Download/<X> is no longer needed (the inventory read, on success, wakes the device).
+      const { scomoRoot } = await this.rootsOf(task.deviceId);
+      if (scomoRoot) await this.d.sendAndWake(task.deviceId, unstageRequest(task.taskId, scomoRoot), success ? { followUpInSession: true } : reportedBy);
+    }
+    if (!success) return;
     if (ended.operation.name === 'FIRMWARE_UPDATE') {
       await this.d.sendAndWake(task.deviceId, fwvRequest(task.taskId), reportedBy);
       return;
@@ -144,7 +178,7 @@ export class MoOperations {
       await this.note(task.taskId, 'firmware-unread', `${FWV_URI} answered ${got?.status ?? o.outcome}`, o.at);
       return;
     }
-    const detail = await this.d.tx.run(async (s) => this.recordFirmware(s, task.deviceId, fwV, o.at));
+    const detail = await this.recordFirmware(task.deviceId, fwV, o.at);
     await this.note(task.taskId, 'firmware-recorded', detail, o.at);
   }
 
@@ -154,27 +188,39 @@ export class MoOperations {
    * capability under the new firmwareVersion (so firmwareVersion filters of
    * later jobs see what the device runs now).
    */
-  private async recordFirmware(s: Stores, deviceId: string, fwV: string, at: number): Promise<string> {
-    const device = await s.devices.get(deviceId);
-    if (!device) return `FwV ${fwV}; the device is gone`;
-    const devInfo: DeviceReportedInfo = { ...device.devInfo, detail: { ...device.devInfo?.detail, fwV }, reportedAt: at };
-    const old = await s.capabilities.get(device.capabilityOid);
-    let capabilityOid = device.capabilityOid;
-    let how = 'capability unchanged';
-    if (old && old.firmwareVersion !== fwV) {
-      const same = (c: DeviceCapability) => c.make === old.make && c.model === old.model && c.firmwareVersion === fwV;
-      let target = (await s.capabilities.all()).find(same);
-      if (!target) {
-        target = { ...old, oid: capabilityOidFor(old, fwV), firmwareVersion: fwV };
-        await s.capabilities.insert(target, at);
-        how = `capability ${target.oid} created from ${old.oid}`;
-      } else {
-        how = `linked to capability ${target.oid}`;
-      }
-      capabilityOid = target.oid;
+  private async recordFirmware(deviceId: string, fwV: string, at: number): Promise<string> {
+    const view = await this.d.tx.stores.devices.getView(deviceId);
+    const old = view ? await this.d.tx.stores.capabilities.get(view.capabilityOid) : undefined;
+    const linked = old && old.firmwareVersion !== fwV ? await this.capabilityWithFirmware(old, fwV, at) : undefined;
+    return this.d.tx.run(async (s) => {
+      const device = await s.devices.get(deviceId);
+      if (!device) return `FwV ${fwV}; the device is gone`;
+      const devInfo: DeviceReportedInfo = { ...device.devInfo, detail: { ...device.devInfo?.detail, fwV }, reportedAt: at };
+      const capabilityOid = linked?.capability.oid ?? device.capabilityOid;
+      await s.devices.update({ ...device, capabilityOid, devInfo, updatedAt: new Date(at) });
+      if (!linked) return `FwV ${fwV}; capability unchanged`;
+      return `FwV ${fwV}; ${linked.created ? `capability ${capabilityOid} created from ${old?.oid}` : `linked to capability ${capabilityOid}`}`;
+    });
+  }
+
+  /**
+   * The capability of this make and model with firmware `fwV`, created as a
+   * copy of `old` when none exists. Its own transaction: devices of a rollout
+   * finishing together race to create it, and the loser reads the winner's.
+   */
+  private async capabilityWithFirmware(old: DeviceCapability, fwV: string, at: number): Promise<{ capability: DeviceCapability; created: boolean }> {
+    const same = (c: DeviceCapability) => c.make === old.make && c.model === old.model && c.firmwareVersion === fwV;
+    const found = (await this.d.tx.stores.capabilities.all()).find(same);
+    if (found) return { capability: found, created: false };
+    const fresh: DeviceCapability = { ...old, oid: capabilityOidFor(old, fwV), firmwareVersion: fwV };
+    try {
+      await this.d.tx.run((s) => s.capabilities.insert(fresh, at));
+      return { capability: fresh, created: true };
+    } catch (err) {
+      const winner = err instanceof DmwsiError && err.code === 'AlreadyExists' ? (await this.d.tx.stores.capabilities.all()).find(same) : undefined;
+      if (!winner) throw err;
+      return { capability: winner, created: false };
     }
-    await s.devices.update({ ...device, capabilityOid, devInfo, updatedAt: new Date(at) });
-    return `FwV ${fwV}; ${how}`;
   }
 
   /**
@@ -204,6 +250,12 @@ export class MoOperations {
     const names = childNames(listing.data);
     if (names.length === 0) return this.recordInventory(task, [], [], o.at);
     await this.d.sendAndWake(task.deviceId, componentsRequest(task.taskId, scomoRoot, names), o);
+  }
+
+  /** The Delete of a SOFTWARE_INSTALL's Download/<X>: noted; one lost leaves only an unused node. */
+  async onUnstageOutcome(task: Task, o: CommandOutcome): Promise<void> {
+    const status = o.results[0]?.status;
+    await this.note(task.taskId, 'download-node-removed', `${o.results[0]?.uri ?? 'Download/<X>'}: ${status ?? o.reason ?? o.outcome}`, o.at);
   }
 
   /** Each component's leaves: the inventory is recorded; a SOFTWARE_INVENTORY task completes with them. */

@@ -9,15 +9,18 @@ import type { ScheduleTime } from '../../domain/operation-validation.js';
 import { isMoOperation, type Task } from '../../domain/tasks.js';
 import { scomoPaths } from '../../dm/mo/index.js';
 import type { ServerCommandRequest, ServerCommandSpec } from '../../dm/session/server-commands.js';
-import { componentGets, discoveryGets, FWV_URI, type MoPlanContext, moOperationSpecs } from './mo-plan.js';
+import { componentGets, discoveryGets, FWV_URI, type MoPlanContext, moOperationSpecs, scomoDownloadName } from './mo-plan.js';
 
 /** What planning a task needs besides the task: its model's SSE root, and for FUMO/SCOMO the roots and package. */
 export interface PlanContext extends MoPlanContext {
   sseRoot?: string;
 }
 
-/** run: the task's commands; probe/cleanup/cancel: its schedule's MO; discover/fwv/inventory/components: FUMO/SCOMO readings. */
-export type RequestPurpose = 'run' | 'probe' | 'cleanup' | 'cancel' | 'discover' | 'fwv' | 'inventory' | 'components';
+/**
+ * run: the task's commands; probe/cleanup/cancel: its schedule's MO; discover/fwv/inventory/components:
+ * FUMO/SCOMO readings; unstage: the Download/<X> a SOFTWARE_INSTALL added.
+ */
+export type RequestPurpose = 'run' | 'probe' | 'cleanup' | 'cancel' | 'discover' | 'fwv' | 'inventory' | 'components' | 'unstage';
 
 export const TASK_REQUEST_PREFIX = 'task:';
 export const SSE_CORRELATOR_PREFIX = 'sse-';
@@ -29,7 +32,7 @@ export function requestIdFor(taskId: string, purpose: RequestPurpose, attempt = 
 }
 
 export function parseRequestId(requestId: string): { taskId: string; purpose: RequestPurpose } | undefined {
-  const m = /^task:([^:]+):(run|probe|cleanup|cancel|discover|fwv|inventory|components)(?::\d+)?$/.exec(requestId);
+  const m = /^task:([^:]+):(run|probe|cleanup|cancel|discover|fwv|inventory|components|unstage)(?::\d+)?$/.exec(requestId);
   return m ? { taskId: m[1]!, purpose: m[2] as RequestPurpose } : undefined;
 }
 
@@ -144,4 +147,9 @@ export function inventoryRequest(taskId: string, scomoRoot: string, attempt = 0)
 /** Each deployed component's ID, Name, Version and State. */
 export function componentsRequest(taskId: string, scomoRoot: string, names: readonly string[], attempt = 0): ServerCommandRequest {
   return { requestId: requestIdFor(taskId, 'components', attempt), commands: componentGets(scomoRoot, names) };
+}
+
+/** Deletes the Download/<X> a SOFTWARE_INSTALL added, once its install has ended. */
+export function unstageRequest(taskId: string, scomoRoot: string): ServerCommandRequest {
+  return { requestId: requestIdFor(taskId, 'unstage'), commands: [{ verb: 'Delete', uri: scomoPaths(scomoRoot).downloadItem(scomoDownloadName(taskId)) }] };
 }
