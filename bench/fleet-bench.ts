@@ -34,6 +34,14 @@
  * 6. task_history rows (whole table: only this job's tasks exist), by event.
  * 7. The job's tasks by status (task table), the not-COMPLETED ones listed.
  *
+ * With `operation: 'firmware'` the job is a FIRMWARE_UPDATE instead: the
+ * fleet has a FUMO node (--fumo-root ./FUMO, --install-ms `installMs`), a
+ * simulated package of `packageBytes` is uploaded through PUT /content
+ * (setup), and createDeployments sends it to every device. No AtTime: the
+ * reporting window starts with the call; "reported" is a task's end state
+ * (the device's FUMO final alert), and the fleet's own count of successful
+ * deliveries and the gateway's peak of downloads in flight are printed too.
+ *
  * Progress is polled every second with getJobById (one SOAP call; its
  * counters move in the same transaction as the task). The run gives up
  * `timeoutSeconds` after the call start (default: 600 s after AtTime) and
@@ -48,6 +56,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../src/main/redis-launcher.js';
 import type { FleetStats } from '../src/simulator/fleet.js';
+import { makeSimulatedPackage } from '../src/simulator/mo/package.js';
 import {
   commandGrowth,
   cpuSecondsOf,
@@ -105,6 +114,12 @@ export interface FleetBenchOptions {
   cpuProfileDir?: string;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
+  /** The job's operation: a SingleShotExec schedule (default) or a FIRMWARE_UPDATE with an uploaded package. */
+  operation?: 'sse' | 'firmware';
+  /** Firmware: the package's payload bytes (default 64 KiB). */
+  packageBytes?: number;
+  /** Firmware: the simulated install time (default 100 ms). */
+  installMs?: number;
 }
 
 export interface CpuSeconds {
@@ -175,6 +190,11 @@ export interface FleetBenchResult {
   redisPeakRssBytes: number | undefined;
   loadAverage: [number, number];
   cores: number;
+  operation: 'sse' | 'firmware';
+  /** Firmware: the package size and the gateway's peak of downloads in flight (its /metrics). */
+  packageBytes?: number;
+  downloadsInFlightPeak?: number;
+  downloadsCompleted?: number;
 }
 
 const CAPABILITY_OID = 'bench-fleet-cap';
@@ -185,6 +205,38 @@ const POLL_MS = 1000;
 const AT_LEAD_MS = 500;
 /** The default time limit leaves this long after AtTime for the reports. */
 const REPORT_ALLOWANCE_S = 600;
+
+/** Firmware: the package's payload size by default. */
+const PACKAGE_BYTES = 64 * 1024;
+
+/** Creates a firmware record and uploads a simulated package through PUT /content; its contentId. */
+async function uploadPackage(base: string, bulkUrl: string, session: string, size: number): Promise<string> {
+  const pkg = makeSimulatedPackage({ kind: 'firmware', name: 'bench-fw', version: '2.0.0', size });
+  const sha256 = crypto.createHash('sha256').update(pkg).digest('hex');
+  const created = await soapCall(
+    bulkUrl,
+    `<t:createContent><t:userSession>${session}</t:userSession><t:content><t:name>bench-fw</t:name><t:version>2.0.0</t:version><t:kind>firmware</t:kind><t:sha256>${sha256}</t:sha256><t:size>${pkg.length}</t:size></t:content></t:createContent>`,
+  );
+  const contentId = /<contentId>([^<]+)<\/contentId>/.exec(created)?.[1];
+  if (!contentId) throw new Error(`createContent gave no contentId: ${created.slice(0, 400)}`);
+  const r = await fetch(`${base}/content/${contentId}`, { method: 'PUT', headers: { authorization: `Bearer ${session}` }, body: pkg });
+  if (r.status !== 201) throw new Error(`the package upload was refused (${r.status}): ${await r.text()}`);
+  return contentId;
+}
+
+/** The gateway's own download counts (/metrics). */
+async function downloadFigures(base: string): Promise<{ downloadsInFlightPeak?: number; downloadsCompleted?: number }> {
+  const text = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) })
+    .then((r) => r.text())
+    .catch(() => '');
+  const value = (name: string) => {
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  const peak = value('dmwsi_downloads_in_flight_peak');
+  const completed = value('dmwsi_downloads_completed_total');
+  return { ...(peak !== undefined && { downloadsInFlightPeak: peak }), ...(completed !== undefined && { downloadsCompleted: completed }) };
+}
 
 interface Sample {
   t: number;
@@ -265,6 +317,7 @@ function windowOf(a: Sample, b: Sample, seconds?: number): Window {
 
 export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchResult> {
   const log = o.log ?? ((line: string) => process.stderr.write(`[fleet] ${line}\n`));
+  const firmware = o.operation === 'firmware';
   const started = performance.now();
   const loadAtStart = os.loadavg()[0]!;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-fleet-bench-'));
@@ -324,6 +377,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           phonePrefix: '+1666',
           secretSeed: 'fleet-bench',
           maxSessions: o.fleetSessions,
+          ...(firmware && { simulateArgs: ['--fumo-root', './FUMO', '--install-ms', String(o.installMs ?? 100)] }),
           ...(o.cpuProfileDir !== undefined && {
             nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.cpuProfileDir, 'fleet')}`],
           }),
@@ -353,7 +407,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     const session = /<userSession>([^<]+)<\/userSession>/.exec(login)![1]!;
     await soapCall(
       deviceManager,
-      `<t:createDeviceCapability><t:userSession>${session}</t:userSession><t:capability><t:oid>${CAPABILITY_OID}</t:oid><t:make>DmwsiSim</t:make><t:model>SimPhone-1</t:model><t:firmwareVersion>1.0.0</t:firmwareVersion><t:dmVersion>1.2</t:dmVersion><t:sseRoot>./SSE</t:sseRoot></t:capability></t:createDeviceCapability>`,
+      `<t:createDeviceCapability><t:userSession>${session}</t:userSession><t:capability><t:oid>${CAPABILITY_OID}</t:oid><t:make>DmwsiSim</t:make><t:model>SimPhone-1</t:model><t:firmwareVersion>1.0.0</t:firmwareVersion><t:dmVersion>1.2</t:dmVersion><t:sseRoot>./SSE</t:sseRoot>${firmware ? '<t:fumoRoot>./FUMO</t:fumoRoot>' : ''}</t:capability></t:createDeviceCapability>`,
     );
     const [header, ...rows] = fs.readFileSync(csvPath, 'utf8').split('\n').filter((l) => l !== '');
     if (rows.length !== o.devices) throw new Error(`the fleet wrote ${rows.length} CSV rows for ${o.devices} devices`);
@@ -364,6 +418,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     const cpuBeforeCheckIn = await gatewayCpu();
     const checkInSeconds = o.warm ? await checkInFleet(fleet, o.devices, log) : undefined;
     const checkInCpu = ((await gatewayCpu()) ?? Number.NaN) - (cpuBeforeCheckIn ?? Number.NaN);
+    const contentId = firmware ? await uploadPackage(base, bulkUrl, session, o.packageBytes ?? PACKAGE_BYTES) : undefined;
     db = new FleetDb(path.join(dir, 'dmwsi.sqlite'));
     const setupSeconds = (performance.now() - started) / 1000;
     log(
@@ -398,27 +453,34 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     };
 
     // --- the call ---------------------------------------------------------------------------
-    const leadRule =
-      o.atLeadSeconds !== undefined
+    const leadRule = firmware
+      ? 'no schedule: FIRMWARE_UPDATE runs at once'
+      : o.atLeadSeconds !== undefined
         ? `--fleet-at-lead ${o.atLeadSeconds} s`
         : `20 s + 5 s per 100,000 targets (the call) + ${o.devices.toLocaleString('en-US')} devices ÷ ${o.armRate} tasks/s assumed arming rate`;
-    const lead = o.atLeadSeconds ?? 20 + (5 * o.devices) / 100_000 + o.devices / o.armRate;
+    const lead = firmware ? 0 : (o.atLeadSeconds ?? 20 + (5 * o.devices) / 100_000 + o.devices / o.armRate);
     const timeoutSeconds = o.timeoutSeconds ?? Math.ceil(lead + REPORT_ALLOWANCE_S);
     const s0 = await sample();
     const atTime = isoSeconds(Date.now() + lead * 1000);
-    const atMs = Date.parse(atTime);
-    const operation = `<t:name>SCHEDULED_EXEC</t:name><t:targetUri>${TARGET_URI}</t:targetUri><t:atTime>${atTime}</t:atTime>`;
+    // Firmware: no schedule; the reports are counted from the call (set below, once it starts).
+    let atMs = Date.parse(atTime);
+    const operation = firmware
+      ? `<t:name>FIRMWARE_UPDATE</t:name><t:contentId>${contentId}</t:contentId>`
+      : `<t:name>SCHEDULED_EXEC</t:name><t:targetUri>${TARGET_URI}</t:targetUri><t:atTime>${atTime}</t:atTime>`;
     const targets = deviceIds.map((id) => `<t:targets>${escapeXml(id)}</t:targets>`).join('');
     const request = envelope(
       `<t:createDeployments><t:userSession>${session}</t:userSession><t:operation>${operation}</t:operation>${targets}</t:createDeployments>`,
     );
-    log(`createDeployments: ${o.devices} targets (${(Buffer.byteLength(request) / 1024 / 1024).toFixed(1)} MiB), AtTime ${atTime} (${((atMs - Date.now()) / 1000).toFixed(0)} s ahead: ${leadRule})`);
+    log(
+      `createDeployments: ${o.devices} targets (${(Buffer.byteLength(request) / 1024 / 1024).toFixed(1)} MiB), ${firmware ? `FIRMWARE_UPDATE of ${contentId}` : `AtTime ${atTime} (${((atMs - Date.now()) / 1000).toFixed(0)} s ahead: ${leadRule})`}`,
+    );
     if (atMs - Date.now() > timeoutSeconds * 1000) {
       log(`warning: AtTime is after the time limit (${timeoutSeconds} s): the run will stop before any report`);
     }
     // The call start on both clocks: wall (compared with task_history's `at`) and monotonic (the polls).
     const wall0 = Date.now();
     const t0 = performance.now();
+    if (firmware) atMs = wall0;
     const answer = await timedSoap(bulkUrl, request, 600_000);
     const createSeconds = (performance.now() - t0) / 1000;
     const cpuAfterCall = await gatewayCpu();
@@ -459,7 +521,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         lastLog = s.t;
         const f = s.fleet;
         log(
-          `${((s.t - t0) / 1000).toFixed(0)} s: ${job ? `queued ${job.queued}, notifying ${job.notifying}, in session ${job.inSession}, scheduled ${job.scheduled}, completed ${job.completed}, failed ${job.failed}, missed ${job.missed}, expired ${job.expired}` : 'getJobById did not answer'}${f ? `; fleet sessions ${f.sessionsOk} ok, ${f.sessionsFailed} failed, ${f.activeSessions} active, ${f.queuedSessions} waiting` : ''}`,
+          `${((s.t - t0) / 1000).toFixed(0)} s: ${job ? `queued ${job.queued}, notifying ${job.notifying}, in session ${job.inSession}, scheduled ${job.scheduled}, in progress ${job.inProgress}, completed ${job.completed}, failed ${job.failed}, missed ${job.missed}, expired ${job.expired}` : 'getJobById did not answer'}${f ? `; fleet sessions ${f.sessionsOk} ok, ${f.sessionsFailed} failed, ${f.activeSessions} active, ${f.queuedSessions} waiting` : ''}`,
         );
       }
       if (s.t - t0 > timeoutSeconds * 1000) {
@@ -531,6 +593,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       redisPeakRssBytes: pids.redis ? await rssOf(pids.redis) : undefined,
       loadAverage: [loadAtStart, os.loadavg()[0]!],
       cores: os.availableParallelism(),
+      operation: firmware ? 'firmware' : 'sse',
+      ...(firmware && { packageBytes: o.packageBytes ?? PACKAGE_BYTES, ...(await downloadFigures(base)) }),
     };
     return result;
   } finally {

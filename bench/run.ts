@@ -25,6 +25,8 @@
  *   --fleet-timeout S     seconds after the call before the fleet run gives up (default: AtTime + 600 s)
  *   --fleet-warm          every device checks in once before the job (a fleet in service; fleet section)
  *   --fleet-dm-process    serve DM from a second gateway process (serve --role dm; fleet section)
+ *   --operation firmware  the fleet job is a FIRMWARE_UPDATE of an uploaded package instead of SCHEDULED_EXEC (fleet section)
+ *   --fleet-package-kib 64  firmware: the package's payload size; --fleet-install-ms 100: the simulated install time
  *   --fleet-cpu-prof DIR  write CPU profiles of the gateway and (DIR/fleet) the fleet (fleet section)
  *   --minutes 30          how long the steady load runs (soak section)
  *   --soak-devices 2000   simulated devices (soak section)
@@ -88,6 +90,9 @@ const { values } = parseArgs({
     'fleet-cpu-prof': { type: 'string' },
     'fleet-warm': { type: 'boolean', default: false },
     'fleet-dm-process': { type: 'boolean', default: false },
+    operation: { type: 'string', default: 'sse' },
+    'fleet-package-kib': { type: 'string', default: '64' },
+    'fleet-install-ms': { type: 'string', default: '100' },
     minutes: { type: 'string', default: '30' },
     'soak-devices': { type: 'string', default: '2000' },
     'soak-fleet-sessions': { type: 'string', default: '32' },
@@ -346,6 +351,9 @@ if (sections.has('fleet')) {
       warm: values['fleet-warm'],
       dmProcess: values['fleet-dm-process'],
       ...(values['fleet-cpu-prof'] !== undefined && { cpuProfileDir: values['fleet-cpu-prof'] }),
+      operation: values.operation === 'firmware' ? 'firmware' : 'sse',
+      packageBytes: Number(values['fleet-package-kib']) * 1024,
+      installMs: Number(values['fleet-install-ms']),
     });
     const n = (x: number) => Math.round(x).toLocaleString('en-US');
     const s = (x: number | undefined, d = 1) => (x === undefined ? 'n/a' : `${x.toFixed(d)} s`);
@@ -368,6 +376,21 @@ if (sections.has('fleet')) {
       r.armedSeconds !== undefined && r.reportedSeconds !== undefined
         ? r.armedSeconds + r.reportedSeconds - Math.max(0, r.armedSeconds - r.leadSeconds)
         : undefined;
+    if (r.operation === 'firmware') {
+      const f = r.fleet;
+      console.log(`\n## Fleet firmware update (${n(r.devices)} devices, ${n((r.packageBytes ?? 0) / 1024)} KiB package)${partial}`);
+      console.log('| figure | value | aim |');
+      console.log('|---|---|---|');
+      console.log(`| createDeployments accepted | ${s(r.createSeconds, 2)} (gateway CPU ${s(r.createCpuSeconds, 2)}) | < 5 s at 100,000 |`);
+      console.log(`| every task ended (call to the last final alert) | ${reportedFigure.replace('not all', 'not all ended')} | ≤ 600 s at 100,000 |`);
+      console.log(`| devices updated (fleet: deliveries succeeded / failed) | ${f ? `${n(f.deliveriesSucceeded)} / ${n(f.deliveriesFailed)}` : 'n/a'} | all |`);
+      console.log(`| downloads served (gateway /metrics), peak in flight | ${r.downloadsCompleted ?? 'n/a'}, peak ${r.downloadsInFlightPeak ?? 'n/a'} | |`);
+      console.log(`| peak RSS gateway / fleet | ${mb(r.gatewayPeakRssBytes)} / ${mb(r.fleetPeakRssBytes)} (redis ${mb(r.redisPeakRssBytes)}) | gateway ≤ 1 GiB |`);
+      console.log(`| task history rows | ${n(r.historyRows)} (${(r.historyRows / Math.max(1, r.devices)).toFixed(1)} per task) | |`);
+      console.log(`| tasks not COMPLETED | ${notCompleted.length ? formatCounts(Object.fromEntries(notCompleted)) : '0'} | 0 |`);
+      console.log(`\nbox: ${r.cores} cores, 1-min load average ${r.loadAverage[0].toFixed(1)} at the start, ${r.loadAverage[1].toFixed(1)} at the end; setup ${s(r.setupSeconds)} (import ${s(r.importSeconds)})`);
+      if (r.reporting) console.log(`reporting window: ${s(r.reporting.seconds)}, ${n(r.reporting.sessions)} DM sessions (${n(r.reporting.sessionsFailed)} failed), ${n(r.reporting.notifications)} notifications, CPU gateway ${s(r.reporting.cpu.gateway)}, fleet ${s(r.reporting.cpu.fleet)}, redis ${s(r.reporting.cpu.redis)}`);
+    } else {
     console.log(`\n## Fleet (${n(r.devices)} devices; gateway and fleet as separate processes; ${r.checkInSeconds === undefined ? 'cold fleet' : 'fleet checked in before the job'}${r.dmPeakRssBytes === undefined ? '' : '; DM served by a second gateway process'})${partial}`);
     console.log('| figure | value | aim |');
     console.log('|---|---|---|');
@@ -417,6 +440,7 @@ if (sections.has('fleet')) {
       );
       // Per DM session of the window: one per task armed, or per report (also when the run stopped early).
       console.log(`  ${cpuLine(w, w.sessions)}`);
+    }
     }
     console.log(`task_history by event: ${r.historyByEvent.map(([e, k]) => `${e} ${n(k)}`).join(', ')}`);
     if (r.fleet) {

@@ -77,6 +77,8 @@ export interface FleetProcessOptions {
   maxSessions: number;
   /** Options for node itself (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /** More `simulate` options (e.g. --fumo-root ./FUMO). */
+  simulateArgs?: string[];
 }
 
 export interface FleetProcess extends Started {
@@ -114,6 +116,7 @@ export async function startFleetProcess(o: FleetProcessOptions, timeoutMs = 120_
     String(o.maxSessions),
     '--stats-interval',
     '0',
+    ...(o.simulateArgs ?? []),
   ];
   const child = spawn(process.execPath, args, { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = () =>

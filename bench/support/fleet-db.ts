@@ -17,6 +17,7 @@ export interface JobCounters {
   notifying: number;
   inSession: number;
   scheduled: number;
+  inProgress: number;
   completed: number;
   failed: number;
   missed: number;
@@ -24,7 +25,7 @@ export interface JobCounters {
   expired: number;
 }
 
-const COUNTER_NAMES = ['total', 'queued', 'notifying', 'inSession', 'scheduled', 'completed', 'failed', 'missed', 'cancelled', 'expired'] as const;
+const COUNTER_NAMES = ['total', 'queued', 'notifying', 'inSession', 'scheduled', 'inProgress', 'completed', 'failed', 'missed', 'cancelled', 'expired'] as const;
 
 /** Reads JobData out of a getJobById answer (elements are unprefixed). */
 export function parseJobData(xml: string): JobCounters {

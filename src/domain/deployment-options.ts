@@ -11,12 +11,28 @@ export function validateDeploymentOptions(o: DeploymentOptions, now: Date): Depl
   positive('waveSize', o.waveSize, 10_000_000);
   positive('notificationsPerSecond', o.notificationsPerSecond, 100_000);
   positive('maxConcurrentSessions', o.maxConcurrentSessions, 1_000_000);
+  positive('maxConcurrentDownloads', o.maxConcurrentDownloads, 1_000_000);
+  positive('waveIntervalSeconds', o.waveIntervalSeconds, 31_536_000);
   if (o.errorThresholdPercent !== undefined && (o.errorThresholdPercent < 0 || o.errorThresholdPercent > 100)) {
     throw invalidArgument('options.errorThresholdPercent', 'must be from 0 to 100');
   }
   if (o.deadline && o.deadline <= now) throw invalidArgument('options.deadline', 'is in the past');
   if (o.deadline && o.startAt && o.deadline <= o.startAt) throw invalidArgument('options.deadline', 'must be after startAt');
   return o;
+}
+
+/**
+ * The options that depend on the operation: waveIntervalSeconds spaces
+ * schedules (SCHEDULED_EXEC only); maxConcurrentDownloads caps package
+ * downloads (operations that deliver one).
+ */
+export function checkOptionsFitOperation(o: DeploymentOptions, operationName: string, downloads: boolean): void {
+  if (o.waveIntervalSeconds !== undefined && operationName !== 'SCHEDULED_EXEC') {
+    throw invalidArgument('options.waveIntervalSeconds', 'applies to SCHEDULED_EXEC rollouts only');
+  }
+  if (o.maxConcurrentDownloads !== undefined && !downloads) {
+    throw invalidArgument('options.maxConcurrentDownloads', `applies to operations that deliver a package, not ${operationName}`);
+  }
 }
 
 /** The last job sequence number of each wave, 1-based: first wave, then equal waves. */

@@ -94,6 +94,14 @@ export function parseScheduleTime(text: string): ScheduleTime | undefined {
   return { deviceText: `${y}${mo}${d}T${h}${mi}${s}${z ?? ''}`, utc: z === 'Z', at };
 }
 
+/** The same schedule time `seconds` later, in the same zone style (UTC `…Z` or local): a later wave's AtTime. */
+export function laterScheduleTime(text: string, seconds: number): string {
+  const t = parseScheduleTime(text);
+  if (!t) throw new Error(`not a schedule time: ${text}`);
+  const iso = new Date(t.at.getTime() + seconds * 1000).toISOString().slice(0, 19);
+  return t.utc ? `${iso}Z` : iso;
+}
+
 /** Local times may be up to 12 h behind UTC (UTC-12): only a time past everywhere counts as past. */
 const LOCAL_SLACK_MS = 12 * 3600_000;
 

@@ -134,7 +134,11 @@ export interface DeploymentOptions {
   waveSize?: number;
   notificationsPerSecond?: number;
   maxConcurrentSessions?: number;
+  /** A cap on the job's devices holding a download slot (told to fetch a package, result not yet in). */
+  maxConcurrentDownloads?: number;
   errorThresholdPercent?: number;
+  /** SCHEDULED_EXEC: wave k (from 1) runs at atTime + (k − 1) × this. */
+  waveIntervalSeconds?: number;
   startAt?: Date;
   deadline?: Date;
 }

@@ -47,6 +47,12 @@ export class GatewayMetrics implements SoapMetrics {
       completed: new client.Counter({ name: 'dmwsi_downloads_completed_total', help: 'Package downloads sent to the end (whole file or range)', registers: [this.registry] }),
       refused: new client.Counter({ name: 'dmwsi_downloads_refused_total', help: 'Download links refused (403: forged, expired, or the task no longer open)', registers: [this.registry] }),
       bytes: new client.Counter({ name: 'dmwsi_download_bytes_total', help: 'Package bytes read from disk for downloads', registers: [this.registry] }),
+      inFlight: new client.Gauge({ name: 'dmwsi_downloads_in_flight', help: 'Package downloads being sent now (begun, response not yet closed)', registers: [this.registry] }),
+      inFlightPeak: new client.Gauge({
+        name: 'dmwsi_downloads_in_flight_peak',
+        help: 'The most package downloads this process has had in flight at once since it started',
+        registers: [this.registry],
+      }),
     };
     return this.downloads;
   }
@@ -76,4 +82,6 @@ export interface DownloadCounters {
   completed: client.Counter;
   refused: client.Counter;
   bytes: client.Counter;
+  inFlight: client.Gauge;
+  inFlightPeak: client.Gauge;
 }

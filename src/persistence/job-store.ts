@@ -385,13 +385,15 @@ export class TypeormJobStore implements JobStore {
     let total = 0;
     let settled = 0;
     let bad = 0;
+    let scheduled = 0;
     for (const r of rows) {
       const n = Number(r.n);
       total += n;
       if (SETTLED.includes(r.status)) settled += n;
       if (BAD.includes(r.status)) bad += n;
+      if (r.status === 'SCHEDULED') scheduled += n;
     }
-    return { total, settled, bad };
+    return { total, settled, scheduled, bad };
   }
 
   async openTaskIds(jobId: string, statuses: readonly TaskStatus[], limit: number): Promise<string[]> {

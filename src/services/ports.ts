@@ -173,6 +173,8 @@ export interface WaveStats {
   total: number;
   /** SCHEDULED or ended. */
   settled: number;
+  /** SCHEDULED: armed, its report not yet in (settled only where a wave's schedules need not have run). */
+  scheduled: number;
   /** FAILED, MISSED or EXPIRED. */
   bad: number;
 }

@@ -174,8 +174,21 @@ async function download(deps: ContentRoutesDeps, token: string, req: IncomingMes
   finishCounting(req, res, deps.downloads, () => bytesRead());
 }
 
+/** Downloads in flight per gateway (its counters), and their peak: a sampled gauge would miss the peaks a rollout's cap is checked against. */
+const inFlight = new WeakMap<DownloadCounters, { now: number; peak: number }>();
+
 function finishCounting(_req: IncomingMessage, res: ServerResponse, c: DownloadCounters, bytesRead: () => number): void {
+  const live = inFlight.get(c) ?? { now: 0, peak: 0 };
+  inFlight.set(c, live);
+  live.now++;
+  c.inFlight.set(live.now);
+  if (live.now > live.peak) {
+    live.peak = live.now;
+    c.inFlightPeak.set(live.peak);
+  }
   res.once('close', () => {
+    live.now--;
+    c.inFlight.set(live.now);
     c.bytes.inc(bytesRead());
     if (res.writableFinished && res.statusCode < 300) c.completed.inc();
   });

@@ -328,5 +328,8 @@ describe('GET /dl/{token}', () => {
     expect(value('dmwsi_downloads_completed_total')).toBeGreaterThanOrEqual(4);
     expect(value('dmwsi_downloads_refused_total')).toBeGreaterThanOrEqual(6);
     expect(value('dmwsi_download_bytes_total')).toBeGreaterThanOrEqual(2 * PACKAGE.length);
+    // Every download has closed; the peak says how many were ever sent at once.
+    expect(value('dmwsi_downloads_in_flight')).toBe(0);
+    expect(value('dmwsi_downloads_in_flight_peak')).toBeGreaterThanOrEqual(1);
   });
 });

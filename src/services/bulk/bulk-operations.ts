@@ -7,9 +7,10 @@
  */
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import { validateDeploymentOptions } from '../../domain/deployment-options.js';
+import { checkOptionsFitOperation, validateDeploymentOptions, waveEnd } from '../../domain/deployment-options.js';
+import type { Content } from '../../domain/content.js';
 import { DmwsiError, invalidArgument, notFound } from '../../domain/errors.js';
-import { validateOperation, validatePolicy } from '../../domain/operation-validation.js';
+import { laterScheduleTime, validateOperation, validatePolicy } from '../../domain/operation-validation.js';
 import type { Page } from '../../domain/registry.js';
 import { validatePage } from '../../domain/registry-validation.js';
 import {
@@ -18,10 +19,13 @@ import {
   type JobHistoryEntry,
   type JobStatus,
   type OperationDefinition,
+  type OperationName,
   type Task,
   type TaskStatus,
   isTaskStatus,
 } from '../../domain/tasks.js';
+import { downloadsPackage } from '../broker/download-slots.js';
+import { packageAppliesTo, packageKindFits } from '../broker/package-applicability.js';
 import { sseCorrelator } from '../broker/plan.js';
 import type { CallContext, Clock, DeviceTarget, Transactor } from '../ports.js';
 import { idForCall, writeFirst } from '../retried-call.js';
@@ -70,6 +74,22 @@ interface PlannedTask {
   policy: 10 | 20 | 30;
 }
 
+/**
+ * waveIntervalSeconds: wave k's schedules (k from 1) run at atTime + (k − 1) × interval. With
+ * the dispatcher arming a wave only once the previous one has reported, an error threshold
+ * tripped by wave k pauses the job before wave k + 1 is armed at all.
+ */
+function spaceSchedules(planned: PlannedTask[], options: DeploymentOptions, intervalSeconds: number): void {
+  const first = planned[0]?.operation;
+  for (let wave = 1, from = 0; first?.atTime && from < planned.length; wave++) {
+    const end = waveEnd(wave, planned.length, options);
+    // One operation object per wave: the task rows of a wave share its serialised form.
+    const operation = wave > 1 ? { ...first, atTime: laterScheduleTime(first.atTime, (wave - 1) * intervalSeconds) } : first;
+    for (let i = from; i < end; i++) planned[i]!.operation = operation;
+    from = end;
+  }
+}
+
 export class BulkOperations {
   constructor(private readonly d: BulkDeps) {}
 
@@ -82,20 +102,46 @@ export class BulkOperations {
     const now = this.d.clock.now();
     const validated = validateOperation(operation, { now: new Date(now), testCycle: false });
     validateDeploymentOptions(options, new Date(now));
+    checkOptionsFitOperation(options, validated.operation.name, downloadsPackage(validated.operation.name));
+    const content = await this.packageOf(validated.operation);
     const resolved = await resolveTargets(this.d.tx.stores, targets);
     const caps = new Map((await this.d.tx.stores.capabilities.all()).map((c) => [c.oid, c]));
     const planned: PlannedTask[] = [];
+    const notApplicable = new Map<string, string[]>();
     for (const device of resolved.devices) {
-      if (validated.operation.name === 'SCHEDULED_EXEC' && !caps.get(device.capabilityOid)?.sseRoot) {
+      const cap = caps.get(device.capabilityOid);
+      if (validated.operation.name === 'SCHEDULED_EXEC' && !cap?.sseRoot) {
         resolved.rejected.push({ target: device.deviceId, reason: 'its model has no SingleShotExec MO root' });
+        continue;
+      }
+      if (content && !(cap && packageAppliesTo(content, cap).ok)) {
+        const ids = notApplicable.get(device.capabilityOid) ?? [];
+        ids.push(device.deviceId);
+        notApplicable.set(device.capabilityOid, ids);
         continue;
       }
       planned.push({ device, operation: validated.operation, bOptin: false, policy: 30 });
     }
+    if (options.waveIntervalSeconds !== undefined) spaceSchedules(planned, options, options.waveIntervalSeconds);
     return this.createJob(ctx, operation.name, validated.operation, options, planned, {
       rejected: resolved.rejected,
       duplicates: resolved.duplicates,
+      notes: [...notApplicable].map(([oid, ids]) => ({
+        event: 'package-not-applicable',
+        detail: `package ${content?.contentId} does not apply to ${ids.length} device(s) of capability ${oid}; no task, nothing sent: ${ids.slice(0, 50).join(', ')}${ids.length > 50 ? ', …' : ''}`,
+      })),
     });
+  }
+
+  /** The package a delivering operation names: it must exist, be READY and be of the operation's kind. */
+  private async packageOf(operation: OperationDefinition): Promise<Content | undefined> {
+    if (!operation.contentId) return undefined;
+    const content = await this.d.tx.stores.contents.get(operation.contentId);
+    if (!content) throw notFound('content', operation.contentId);
+    if (content.state !== 'READY') throw new DmwsiError('InvalidState', `content ${content.contentId} is ${content.state}: upload its package first`);
+    const kind = packageKindFits(content, operation.name as OperationName);
+    if (!kind.ok) throw invalidArgument('operation.contentId', kind.why);
+    return content;
   }
 
   /** All requests are checked first: one bad request refuses the whole call, and nothing is created. */
@@ -117,6 +163,11 @@ export class BulkOperations {
             : undefined;
         if (!r.deviceId && !r.phoneNumber) throw invalidArgument('phoneNumber', 'give a phoneNumber or a deviceId');
         if (!device) throw notFound('device', r.deviceId ?? r.phoneNumber ?? '');
+        // One device per request: a package that does not apply to it is a bad request, as in doOperation.
+        const content = await this.packageOf(v.operation);
+        const cap = content ? await stores.capabilities.get(device.capabilityOid) : undefined;
+        const applies = content && cap ? packageAppliesTo(content, cap) : { ok: true as const };
+        if (!applies.ok) throw invalidArgument('operation.contentId', applies.why);
         planned.push({ device, operation: v.operation, bOptin: r.bOptin, policy });
       } catch (err) {
         if (err instanceof DmwsiError) throw new DmwsiError(err.code, `${at}: ${err.message}`, err.field ? `${at}.${err.field}` : at);
@@ -125,7 +176,7 @@ export class BulkOperations {
     }
     const names = new Set(planned.map((p) => p.operation.name));
     const name = names.size === 1 ? [...names][0]! : 'MIXED';
-    return this.createJob(ctx, name, undefined, {}, planned, { rejected: [], duplicates: 0 });
+    return this.createJob(ctx, name, undefined, {}, planned, { rejected: [], duplicates: 0, notes: [] });
   }
 
   private async createJob(
@@ -134,7 +185,7 @@ export class BulkOperations {
     operation: OperationDefinition | undefined,
     options: DeploymentOptions,
     planned: PlannedTask[],
-    report: { rejected: { target: string; reason: string }[]; duplicates: number },
+    report: { rejected: { target: string; reason: string }[]; duplicates: number; notes: { event: string; detail: string }[] },
   ): Promise<string> {
     const jobId = await idForCall(this.d.cache, ctx, crypto.randomUUID());
     // A retry of a call that ended before its job was fully written goes on writing it.
@@ -180,6 +231,7 @@ export class BulkOperations {
                 now,
               );
             }
+            for (const n of report.notes) await s.jobs.note(jobId, n.event, n.detail, now);
             await s.audit.record({ ...ctx, target: `job ${jobId} (${planned.length} tasks)`, outcome: 'ok' }, now);
           }),
         () => this.d.tx.stores.jobs.get(jobId),
@@ -200,6 +252,7 @@ export class BulkOperations {
           operation: p.operation,
           status: 'QUEUED',
           ...(p.operation.name === 'SCHEDULED_EXEC' ? { correlator: sseCorrelator(taskId) } : {}),
+          ...(p.operation.contentId ? { contentId: p.operation.contentId } : {}),
           results: [],
           bOptin: p.bOptin,
           acceptDevicePolicy: p.policy,

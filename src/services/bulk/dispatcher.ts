@@ -8,6 +8,8 @@
  */
 import type { Logger } from 'pino';
 import { waveEnd } from '../../domain/deployment-options.js';
+import type { Job } from '../../domain/tasks.js';
+import { downloadsPackage } from '../broker/download-slots.js';
 import type { Clock, Transactor } from '../ports.js';
 
 export interface DispatchCache {
@@ -82,7 +84,9 @@ export class JobDispatcher {
       const prevStart = wave > 2 ? waveEnd(wave - 2, job.total, job.options) + 1 : 1;
       const prevEnd = waveEnd(wave - 1, job.total, job.options);
       const stats = await s.jobs.waveStats(jobId, prevStart, prevEnd);
-      if (stats.settled < stats.total) return WAIT_TICK_MS;
+      // Spaced schedules: the next wave is armed only once this one's reports are in, so the threshold can stop it.
+      const settled = job.options.waveIntervalSeconds !== undefined ? stats.settled - stats.scheduled : stats.settled;
+      if (settled < stats.total) return WAIT_TICK_MS;
       const threshold = job.options.errorThresholdPercent;
       const share = stats.total ? (stats.bad * 100) / stats.total : 0;
       if (threshold !== undefined && share > threshold && (await this.approvedUpTo(jobId, wave - 1)) < wave - 1) {
@@ -103,6 +107,10 @@ export class JobDispatcher {
       want = Math.min(want, job.options.maxConcurrentSessions - inFlight);
       if (want <= 0) return WAIT_TICK_MS / 4;
     }
+    if (job.options.maxConcurrentDownloads !== undefined && downloadsPackage(job.operationName)) {
+      want = Math.min(want, job.options.maxConcurrentDownloads - (await this.downloadSlotsHeld(job)));
+      if (want <= 0) return WAIT_TICK_MS / 4;
+    }
     if (job.options.notificationsPerSecond !== undefined) {
       want = await this.d.cache.takeTokens(`rate:${jobId}`, want, job.options.notificationsPerSecond, now);
       if (want <= 0) return BUSY_TICK_MS;
@@ -119,6 +127,23 @@ export class JobDispatcher {
     });
     if (ids.length) await this.d.jobs.notifyMany(ids, now);
     return BUSY_TICK_MS;
+  }
+
+  /**
+   * Download slots the job's devices hold: every released task not yet in an
+   * end state (waiting for its notification, in session, IN_PROGRESS). A
+   * device is counted from its release, before it is told to fetch, until its
+   * final result is in: never more than the cap fetch at once, whatever the
+   * order of sessions. The counts are the job's per-state counters, moved in
+   * the transaction of each task move, so a slot is free again exactly when
+   * its task ends, in whatever process, and a crash loses none.
+   */
+  private async downloadSlotsHeld(job: Job): Promise<number> {
+    // Released-and-QUEUED first, the counters after: a task notified in between is counted twice
+    // (the safe side), never not at all, as the job row read before the tick would have it.
+    const releasedQueued = await this.d.tx.stores.jobs.releasedQueued(job.jobId);
+    const now = (await this.d.tx.stores.jobs.get(job.jobId)) ?? job;
+    return releasedQueued + now.notifying + now.inSession + now.scheduled + now.inProgress;
   }
 
   /**

@@ -121,6 +121,8 @@ export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
     { name: 'errorThresholdPercent', type: 'int', optional: true },
     { name: 'startAt', type: 'dateTime', optional: true },
     { name: 'deadline', type: 'dateTime', optional: true },
+    { name: 'maxConcurrentDownloads', type: 'int', optional: true },
+    { name: 'waveIntervalSeconds', type: 'int', optional: true },
   ],
   ResultItem: [
     { name: 'uri', type: 'string' },

@@ -9,7 +9,9 @@ interface DeploymentOptionsXml {
   waveSize?: number;
   notificationsPerSecond?: number;
   maxConcurrentSessions?: number;
+  maxConcurrentDownloads?: number;
   errorThresholdPercent?: number;
+  waveIntervalSeconds?: number;
   startAt?: Date;
   deadline?: Date;
 }
