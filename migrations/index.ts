@@ -6,6 +6,7 @@ import { ImmutableAudit1763900300000 } from './1763900300000-ImmutableAudit.js';
 import { TaskRetry1763900400000 } from './1763900400000-TaskRetry.js';
 import { Content1763900500000 } from './1763900500000-Content.js';
 import { LongOperations1763900600000 } from './1763900600000-LongOperations.js';
+import { FumoDelivery1763900700000 } from './1763900700000-FumoDelivery.js';
 
 export const MIGRATIONS = [
   InitialSchema1763900000000,
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   TaskRetry1763900400000,
   Content1763900500000,
   LongOperations1763900600000,
+  FumoDelivery1763900700000,
 ];

@@ -7,6 +7,7 @@ import { invalidArgument, type DmwsiError } from './errors.js';
 import {
   AUTH_TYPES,
   DM_VERSIONS,
+  FUMO_DELIVERIES,
   MAX_PAGE_SIZE,
   type DeviceCapabilityInput,
   type DeviceInstanceInput,
@@ -110,6 +111,9 @@ export function deviceCapabilityProblems(input: DeviceCapabilityInput): FieldPro
     if (root !== undefined && root !== '' && (root.length > 255 || !DEVICE_URI.test(root))) {
       problems.push({ field, message: `must be a device URI such as ${example}` });
     }
+  }
+  if (input.fumoDelivery !== undefined && !(FUMO_DELIVERIES as readonly string[]).includes(input.fumoDelivery)) {
+    problems.push({ field: 'fumoDelivery', message: `must be one of ${FUMO_DELIVERIES.join(', ')}` });
   }
   if (input.maxMsgSize !== undefined && (input.maxMsgSize < 512 || input.maxMsgSize > 16 * 1024 * 1024)) {
     problems.push({ field: 'maxMsgSize', message: 'must be from 512 to 16777216 bytes' });

@@ -17,6 +17,14 @@ export type DmVersion = (typeof DM_VERSIONS)[number];
 export const DEVICE_STATES = ['REGISTERED', 'BOOTSTRAPPING', 'ACTIVE'] as const;
 export type DeviceState = (typeof DEVICE_STATES)[number];
 
+/**
+ * How a model's FUMO client takes firmware: one Exec of DownloadAndUpdate;
+ * Exec Download then, once downloaded, Exec Update; or the package's bytes
+ * put in Update/PkgData (inline, small packages only) then Exec Update.
+ */
+export const FUMO_DELIVERIES = ['downloadAndUpdate', 'downloadThenUpdate', 'inline'] as const;
+export type FumoDelivery = (typeof FUMO_DELIVERIES)[number];
+
 export interface DeviceCapability {
   oid: string;
   make: string;
@@ -29,6 +37,8 @@ export interface DeviceCapability {
   fumoRoot?: string;
   /** Where the SCOMO MO lives on this model, e.g. `./SCOMO`. */
   scomoRoot?: string;
+  /** How its FUMO client takes firmware (FIRMWARE_UPDATE); absent: downloadAndUpdate. */
+  fumoDelivery?: FumoDelivery;
   maxMsgSize?: number;
   wbxml: boolean;
 }

@@ -15,6 +15,7 @@ export interface DeviceCapabilityRow {
   sseRoot: string | null;
   fumoRoot: string | null;
   scomoRoot: string | null;
+  fumoDelivery: string | null;
   maxMsgSize: number | null;
   wbxml: boolean;
   createdAt: number;
@@ -32,6 +33,7 @@ export const DeviceCapabilityEntity = new EntitySchema<DeviceCapabilityRow>({
     sseRoot: { ...varchar(255, true), name: 'sse_root' },
     fumoRoot: { ...varchar(255, true), name: 'fumo_root' },
     scomoRoot: { ...varchar(255, true), name: 'scomo_root' },
+    fumoDelivery: { ...varchar(32, true), name: 'fumo_delivery' },
     maxMsgSize: { ...int(true), name: 'max_msg_size' },
     wbxml: bool(false),
     createdAt: { ...epochMs(), name: 'created_at' },

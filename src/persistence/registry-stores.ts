@@ -6,6 +6,7 @@ import { type EntityManager, In } from 'typeorm';
 import { alreadyExists } from '../domain/errors.js';
 import { TERMINAL_TASK_STATES as TERMINAL_STATES } from '../domain/tasks.js';
 import type {
+  FumoDelivery,
   DeviceAuthType,
   DeviceCapability,
   DeviceContactPatch,
@@ -32,7 +33,7 @@ const TERMINAL_TASK_STATES = [...TERMINAL_STATES];
 // getDeviceInstanceBy*.
 const SELECT_CAPABILITY = sql(
   'SELECT "oid", "make", "model", "firmware_version" AS "firmwareVersion", "dm_version" AS "dmVersion", ' +
-    '"sse_root" AS "sseRoot", "fumo_root" AS "fumoRoot", "scomo_root" AS "scomoRoot", "max_msg_size" AS "maxMsgSize", "wbxml" FROM "device_capability" WHERE "oid" = ?',
+    '"sse_root" AS "sseRoot", "fumo_root" AS "fumoRoot", "scomo_root" AS "scomoRoot", "fumo_delivery" AS "fumoDelivery", "max_msg_size" AS "maxMsgSize", "wbxml" FROM "device_capability" WHERE "oid" = ?',
 );
 const DEVICE_VIEW_COLUMNS =
   '"device_id" AS "deviceId", "phone_number" AS "phoneNumber", "capability_oid" AS "capabilityOid", ' +
@@ -107,6 +108,7 @@ function toCapability(r: DeviceCapabilityRow): DeviceCapability {
     ...(r.sseRoot ? { sseRoot: r.sseRoot } : {}),
     ...(r.fumoRoot ? { fumoRoot: r.fumoRoot } : {}),
     ...(r.scomoRoot ? { scomoRoot: r.scomoRoot } : {}),
+    ...(r.fumoDelivery ? { fumoDelivery: r.fumoDelivery as FumoDelivery } : {}),
     ...(r.maxMsgSize !== null ? { maxMsgSize: r.maxMsgSize } : {}),
     wbxml: Boolean(r.wbxml),
   };
@@ -122,6 +124,7 @@ function capabilityRow(c: DeviceCapability, at: number): Omit<DeviceCapabilityRo
     sseRoot: c.sseRoot ?? null,
     fumoRoot: c.fumoRoot ?? null,
     scomoRoot: c.scomoRoot ?? null,
+    fumoDelivery: c.fumoDelivery ?? null,
     maxMsgSize: c.maxMsgSize ?? null,
     wbxml: c.wbxml,
     updatedAt: at,

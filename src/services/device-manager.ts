@@ -89,6 +89,7 @@ export class DeviceManagerService {
       ...(input.sseRoot ? { sseRoot: input.sseRoot } : {}),
       ...(input.fumoRoot ? { fumoRoot: input.fumoRoot } : {}),
       ...(input.scomoRoot ? { scomoRoot: input.scomoRoot } : {}),
+      ...(input.fumoDelivery ? { fumoDelivery: input.fumoDelivery } : {}),
       ...(input.maxMsgSize !== undefined ? { maxMsgSize: input.maxMsgSize } : {}),
       wbxml: input.wbxml ?? false,
     };

@@ -58,6 +58,8 @@ export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
     // Long operations (issue 14): where the model keeps its FUMO and SCOMO MOs.
     { name: 'fumoRoot', type: 'string', optional: true, maxLength: 255 },
     { name: 'scomoRoot', type: 'string', optional: true, maxLength: 255 },
+    // How the model's FUMO client takes firmware: downloadAndUpdate (default), downloadThenUpdate, inline.
+    { name: 'fumoDelivery', type: 'string', optional: true, maxLength: 32 },
   ],
   Attribute: [
     { name: 'name', type: 'string', maxLength: 64 },

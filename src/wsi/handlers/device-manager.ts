@@ -1,5 +1,5 @@
 /** IDeviceManagerServices: maps SOAP messages to the device manager service and back. */
-import type { DeviceAuthType, DeviceCapability, DeviceCapabilityInput, DeviceInfo, DeviceInstanceInput, DmVersion } from '../../domain/registry.js';
+import type { DeviceAuthType, DeviceCapability, DeviceCapabilityInput, DeviceInfo, DeviceInstanceInput, DmVersion, FumoDelivery } from '../../domain/registry.js';
 import type { DeviceManagerService, PublicDeviceInstance } from '../../services/device-manager.js';
 import { taskDataXml } from './deployment-broker.js';
 import { callerName, type OperationContext, type OperationHandlers } from './types.js';
@@ -30,6 +30,7 @@ interface DeviceCapabilityXml {
   sseRoot?: string;
   fumoRoot?: string;
   scomoRoot?: string;
+  fumoDelivery?: string;
   maxMsgSize?: number;
   wbxml?: boolean;
 }
@@ -80,6 +81,8 @@ function capabilityInput(x: DeviceCapabilityXml): DeviceCapabilityInput {
     ...(x.sseRoot ? { sseRoot: x.sseRoot } : {}),
     ...(x.fumoRoot ? { fumoRoot: x.fumoRoot } : {}),
     ...(x.scomoRoot ? { scomoRoot: x.scomoRoot } : {}),
+    // Checked against FUMO_DELIVERIES by the registry's validation.
+    ...(x.fumoDelivery ? { fumoDelivery: x.fumoDelivery as FumoDelivery } : {}),
     ...(x.maxMsgSize !== undefined ? { maxMsgSize: x.maxMsgSize } : {}),
     ...(x.wbxml !== undefined ? { wbxml: x.wbxml } : {}),
   };
