@@ -194,7 +194,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       longOperationMs: config.longOperationSeconds * 1000,
       taskRetryMs: config.taskRetrySeconds * 1000,
       // Called once tasks run, after `content` below exists.
-      packages: { pkgUrlFor: (task, c) => content.pkgUrlFor(task, c) },
+      packages: { pkgUrlFor: (task, c) => content.pkgUrlFor(task, c), bytesOf: (c, limit) => content.bytesOf(c, limit) },
     });
     dmEvents.onRequests(TASK_REQUEST_PREFIX, {
       taken: (deviceId, ids, at) => broker.onRequestsTaken(deviceId, ids, at),

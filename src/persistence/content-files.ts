@@ -62,6 +62,12 @@ export class FsContentFiles implements ContentFiles {
     };
   }
 
+  async readAtMost(contentId: string, limit: number): Promise<Buffer | undefined> {
+    const file = this.pathOf(contentId);
+    const { size } = await fs.promises.stat(file);
+    return size > limit ? undefined : fs.promises.readFile(file);
+  }
+
   async remove(contentId: string): Promise<void> {
     await fs.promises.rm(this.pathOf(contentId), { force: true });
   }

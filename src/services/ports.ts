@@ -240,6 +240,8 @@ export interface ContentFiles {
   /** Streams `source` in; throws PackageTooLarge past `limit` bytes, keeping nothing. */
   receive(contentId: string, source: Readable, limit: number): Promise<ReceivedPackage>;
   pathOf(contentId: string): string;
+  /** The whole file, or undefined when it is over `limit` bytes (its size checked before reading). */
+  readAtMost(contentId: string, limit: number): Promise<Buffer | undefined>;
   remove(contentId: string): Promise<void>;
 }
 

@@ -144,7 +144,7 @@ export class DeploymentBroker {
         this.d.tx.run(async (s) => {
           await s.tasks.insert(task, 'created', `${operation.name} for ${device.deviceId}`);
           if (testPlan) {
-            await s.tasks.transition(taskId, 'COMPLETED', { event: 'test-cycle', detail: JSON.stringify(testPlan) }, now);
+            await s.tasks.transition(taskId, 'COMPLETED', { event: 'test-cycle', detail: JSON.stringify(testPlan, elideLongData) }, now);
           }
           await s.audit.record({ ...ctx, target: `${device.deviceId} task ${taskId}`, outcome: 'ok' }, now);
         }),
@@ -425,6 +425,8 @@ export class DeploymentBroker {
         return this.mo.onComponentsOutcome(task, o);
       case 'unstage':
         return this.mo.onUnstageOutcome(task, o);
+      case 'update':
+        return this.mo.onUpdateOutcome(task, o);
     }
   }
 
@@ -618,6 +620,10 @@ export class DeploymentBroker {
 
   /** A final alert under an Exec's correlator (`exec-<taskId>`). Returns true when it ended its task. */
   async onExecAlert(alert: DeviceAlert): Promise<boolean> {
+    const correlated = alert.correlator ? taskIdFromExecCorrelator(alert.correlator) : undefined;
+    const downloading = correlated ? await this.d.tx.stores.tasks.get(correlated) : undefined;
+    // downloadThenUpdate: the Download's success queues the Update instead of ending the task.
+    if (downloading && (await this.mo.onFumoDownloaded(downloading, alert))) return true;
     const ended = await this.longOps.onExecAlert(alert);
     const taskId = ended && alert.correlator ? taskIdFromExecCorrelator(alert.correlator) : undefined;
     const task = taskId ? await this.d.tx.stores.tasks.get(taskId) : undefined;
@@ -631,6 +637,7 @@ export class DeploymentBroker {
     // A client that does not echo the Exec's correlator (notes §5): the device's oldest
     // IN_PROGRESS firmware/software task of that MO is the one its alert ends.
     const task = await this.mo.uncorrelatedTaskFor(alert);
+    if (task && (await this.mo.onFumoDownloaded(task, alert))) return true;
     if (!task || !(await this.longOps.onFinalAlert(task, alert))) return false;
     await this.mo.afterFinalAlert(task, alert);
     return true;
@@ -671,4 +678,9 @@ function runRequestId(taskId: string): string {
 
 function scheduleOf(task: Task): ScheduleTime | undefined {
   return task.operation.atTime ? parseScheduleTime(task.operation.atTime) : undefined;
+}
+
+/** A test cycle's plan in its history: an inline package's bytes are named by their length, not copied. */
+function elideLongData(key: string, value: unknown): unknown {
+  return key === 'data' && typeof value === 'string' && value.length > 256 ? `(${value.length} characters)` : value;
 }

@@ -10,20 +10,21 @@
 import type { Logger } from 'pino';
 import type { Content } from '../../domain/content.js';
 import { DmwsiError, invalidArgument, notFound } from '../../domain/errors.js';
-import type { DeviceCapability, DeviceComponent, DeviceReportedInfo } from '../../domain/registry.js';
+import type { DeviceCapability, DeviceComponent, DeviceReportedInfo, FumoDelivery } from '../../domain/registry.js';
 import { isMoOperation, type MoOperationName, type OperationDefinition, type ResultItem, type Task, TERMINAL_TASK_STATES } from '../../domain/tasks.js';
-import { fumoOperationOfAlertType, normaliseAlertType, SCOMO_ALERT_TYPE } from '../../dm/mo/index.js';
+import { describeFumoResult, fumoOperationOfAlertType, normaliseAlertType, parseResultCode, SCOMO_ALERT_TYPE } from '../../dm/mo/index.js';
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { Clock, Stores, Transactor } from '../ports.js';
-import { childNames, discoveredRoot, FWV_URI, MO_ROOT_CANDIDATES, moOf, readComponents } from './mo-plan.js';
+import { childNames, discoveredRoot, FWV_URI, INLINE_FUMO_MAX_BYTES, MO_ROOT_CANDIDATES, moOf, readComponents } from './mo-plan.js';
 import { packageAppliesTo, packageKindFits } from './package-applicability.js';
-import { attemptOf, componentsRequest, discoverRequest, fwvRequest, inventoryRequest, type PlanContext, unstageRequest } from './plan.js';
+import { attemptOf, componentsRequest, discoverRequest, fumoUpdateRequest, fwvRequest, inventoryRequest, type PlanContext, unstageRequest } from './plan.js';
 import type { GuardedRequest } from './ports.js';
 import { moveTask } from './task-moves.js';
 
-/** The PkgURL a task gives its device (ContentService.pkgUrlFor). */
+/** The PkgURL a task gives its device (ContentService.pkgUrlFor), or the bytes of a small package (ContentService.bytesOf). */
 export interface PackageLinks {
   pkgUrlFor(task: Task, content: Content): string;
+  bytesOf(content: Content, limit: number): Promise<Buffer>;
 }
 
 export interface MoOperationDeps {
@@ -71,9 +72,22 @@ export class MoOperations {
       const content = await this.d.tx.stores.contents.get(task.contentId);
       if (!content) throw new DmwsiError('InvalidState', `content "${task.contentId}" no longer exists`);
       ctx.content = content;
-      ctx.pkgUrl = this.d.packages.pkgUrlFor(task, content);
+      if (name === 'FIRMWARE_UPDATE') ctx.fumoDelivery = await this.fumoDeliveryOf(task.deviceId);
+      if (ctx.fumoDelivery === 'inline') {
+        // packageAppliesTo let only an uploaded package of at most this size through.
+        ctx.pkgData = (await this.d.packages.bytesOf(content, INLINE_FUMO_MAX_BYTES)).toString('base64');
+      } else {
+        ctx.pkgUrl = this.d.packages.pkgUrlFor(task, content);
+      }
     }
     return { ready: true, ctx };
+  }
+
+  /** How the device's model takes firmware (its capability's fumoDelivery); absent: downloadAndUpdate. */
+  private async fumoDeliveryOf(deviceId: string): Promise<FumoDelivery | undefined> {
+    const device = await this.d.tx.stores.devices.getView(deviceId);
+    const cap = device ? await this.d.tx.stores.capabilities.get(device.capabilityOid) : undefined;
+    return cap?.fumoDelivery;
   }
 
   /** The capability's roots, else those found on this device before. */
@@ -144,6 +158,48 @@ export class MoOperations {
     return open
       .filter((t) => t.status === 'IN_PROGRESS')
       .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())[0];
+  }
+
+  /**
+   * A FUMO Download alert of an IN_PROGRESS FIRMWARE_UPDATE (downloadThenUpdate):
+   * a success does not end the task but queues the Exec of Update, which goes
+   * out in the alert's session when it can (else the device is woken), and
+   * whose own alert ends the task. The alert's type says the phase, so a
+   * restarted gateway routes either alert right; the `downloaded` history row
+   * says the Update was queued, so a resent alert queues it once. Returns
+   * false for anything else (a failing Download ends the task as its final
+   * alert, long-operations.ts).
+   */
+  async onFumoDownloaded(task: Task, alert: DeviceAlert): Promise<boolean> {
+    if (task.operation.name !== 'FIRMWARE_UPDATE' || task.status !== 'IN_PROGRESS' || task.deviceId !== alert.deviceId) return false;
+    if (fumoOperationOfAlertType(alert.alertType) !== 'Download') return false;
+    const code = parseResultCode(alert.data ?? '');
+    if (code === undefined || describeFumoResult(code).class !== 'success') return false;
+    const history = await this.d.tx.stores.tasks.history(task.taskId);
+    if (history.some((h) => h.event === 'downloaded')) return true;
+    const { fumoRoot } = await this.rootsOf(task.deviceId);
+    if (!fumoRoot) return false;
+    // Queued before the row that says so: a crash between the two leaves the row to a resent alert.
+    await this.d.sendAndWake(task.deviceId, fumoUpdateRequest(task.taskId, fumoRoot), alert);
+    await this.note(task.taskId, 'downloaded', `FUMO Download: ${code} ${describeFumoResult(code).meaning}; Exec ${fumoRoot}/Update queued`, alert.at);
+    return true;
+  }
+
+  /** The Exec of Update: 202 (or 200) waits for its alert; a refusal or a lost answer after retries fails the task. */
+  async onUpdateOutcome(task: Task, o: CommandOutcome): Promise<void> {
+    if (TERMINAL_TASK_STATES.has(task.status)) return;
+    if (o.outcome === 'undelivered') {
+      const attempt = attemptOf(o.requestId) + 1;
+      const { fumoRoot } = await this.rootsOf(task.deviceId);
+      if (fumoRoot && attempt <= MAX_READING_ATTEMPTS) return this.d.sendAndWake(task.deviceId, fumoUpdateRequest(task.taskId, fumoRoot, attempt), o);
+    }
+    const exec = o.results.find((r) => r.verb === 'Exec');
+    if (o.outcome === 'completed' && (exec?.status === 202 || exec?.status === 200)) {
+      await this.note(task.taskId, 'update-accepted', `${exec.uri ?? 'Update'} answered ${exec.status}: awaiting the FUMO Update alert`, o.at);
+      return;
+    }
+    const detail = `${exec?.uri ?? 'Exec Update'} answered ${exec?.status ?? o.reason ?? o.outcome}`;
+    await this.d.tx.run((s) => moveTask(s, task.taskId, 'FAILED', { event: 'command-failed', dmStatus: exec?.status, detail, from: ['IN_PROGRESS'] }, o.at));
   }
 
   /** After a final alert ended a firmware/software task: a success queues the reading of what changed. */

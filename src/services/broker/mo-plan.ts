@@ -11,7 +11,7 @@
  */
 import crypto from 'node:crypto';
 import type { Content } from '../../domain/content.js';
-import type { DeviceComponent } from '../../domain/registry.js';
+import type { DeviceComponent, FumoDelivery } from '../../domain/registry.js';
 import type { MoOperationName, Task } from '../../domain/tasks.js';
 import { FUMO_MOID, fumoPaths, SCOMO_DEPLOYED_STATE, SCOMO_MOID, scomoPaths } from '../../dm/mo/index.js';
 import type { CommandResult, ServerCommandSpec } from '../../dm/session/server-commands.js';
@@ -26,6 +26,10 @@ export interface MoPlanContext extends MoRoots {
   /** FIRMWARE_UPDATE, SOFTWARE_INSTALL: the package and the URL the device fetches it from. */
   content?: Content;
   pkgUrl?: string;
+  /** FIRMWARE_UPDATE: how the model's FUMO client takes firmware (absent: downloadAndUpdate). */
+  fumoDelivery?: FumoDelivery;
+  /** FIRMWARE_UPDATE inline: the package's bytes, base64 (at most INLINE_FUMO_MAX_BYTES). */
+  pkgData?: string;
 }
 
 /** Which MO an operation runs on. */
@@ -52,10 +56,25 @@ export function moOperationSpecs(task: Task, name: MoOperationName, ctx: MoPlanC
   const op = task.operation;
   if (name === 'FIRMWARE_UPDATE') {
     const p = fumoPaths(need(ctx.fumoRoot, 'fumoRoot'));
-    return [
-      { verb: 'Replace', uri: p.downloadAndUpdatePkgUrl, data: need(ctx.pkgUrl, 'pkgUrl'), format: 'chr', type: 'text/plain' },
-      { verb: 'Exec', uri: p.downloadAndUpdate, correlator },
-    ];
+    switch (ctx.fumoDelivery ?? 'downloadAndUpdate') {
+      case 'downloadThenUpdate':
+        // The Update follows the Download's success alert (fumoUpdateSpecs).
+        return [
+          { verb: 'Replace', uri: p.downloadPkgUrl, data: need(ctx.pkgUrl, 'pkgUrl'), format: 'chr', type: 'text/plain' },
+          { verb: 'Exec', uri: p.download, correlator },
+        ];
+      case 'inline':
+        // A value past the device's MaxMsgSize goes as a Large Object, in chunks (the DM engine).
+        return [
+          { verb: 'Replace', uri: p.updatePkgData, data: need(ctx.pkgData, 'pkgData'), dataEncoding: 'base64', format: 'bin', type: 'application/octet-stream' },
+          ...fumoUpdateSpecs(p.root, correlator),
+        ];
+      default:
+        return [
+          { verb: 'Replace', uri: p.downloadAndUpdatePkgUrl, data: need(ctx.pkgUrl, 'pkgUrl'), format: 'chr', type: 'text/plain' },
+          { verb: 'Exec', uri: p.downloadAndUpdate, correlator },
+        ];
+    }
   }
   const p = scomoPaths(need(ctx.scomoRoot, 'scomoRoot'));
   switch (name) {
@@ -83,6 +102,18 @@ export function moOperationSpecs(task: Task, name: MoOperationName, ctx: MoPlanC
       return [{ verb: 'Exec', uri: p.deployedOperation(need(op.componentId, 'componentId'), DEPLOYED_OPERATION[name]), correlator }];
   }
 }
+
+/** The Exec of Update: after a downloadThenUpdate's Download succeeded, or after an inline PkgData. */
+export function fumoUpdateSpecs(fumoRoot: string, correlator: string): ServerCommandSpec[] {
+  return [{ verb: 'Exec', uri: fumoPaths(fumoRoot).update, correlator }];
+}
+
+/**
+ * The largest package delivered inline (fumoDelivery inline): one object in
+ * Update/PkgData, sent whole from memory and as a Large Object below the
+ * simulated and most real clients' MaxObjSize (1 MiB, base64 in XML included).
+ */
+export const INLINE_FUMO_MAX_BYTES = 512 * 1024;
 
 function need<T>(v: T | undefined, what: string): T {
   if (v === undefined) throw new Error(`firmware/software plan without ${what}`);

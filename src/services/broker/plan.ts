@@ -9,7 +9,7 @@ import type { ScheduleTime } from '../../domain/operation-validation.js';
 import { isMoOperation, type Task } from '../../domain/tasks.js';
 import { scomoPaths } from '../../dm/mo/index.js';
 import type { ServerCommandRequest, ServerCommandSpec } from '../../dm/session/server-commands.js';
-import { componentGets, discoveryGets, FWV_URI, type MoPlanContext, moOperationSpecs, scomoDownloadName } from './mo-plan.js';
+import { componentGets, discoveryGets, FWV_URI, fumoUpdateSpecs, type MoPlanContext, moOperationSpecs, scomoDownloadName } from './mo-plan.js';
 
 /** What planning a task needs besides the task: its model's SSE root, and for FUMO/SCOMO the roots and package. */
 export interface PlanContext extends MoPlanContext {
@@ -18,9 +18,10 @@ export interface PlanContext extends MoPlanContext {
 
 /**
  * run: the task's commands; probe/cleanup/cancel: its schedule's MO; discover/fwv/inventory/components:
- * FUMO/SCOMO readings; unstage: the Download/<X> a SOFTWARE_INSTALL added.
+ * FUMO/SCOMO readings; unstage: the Download/<X> a SOFTWARE_INSTALL added; update: the FUMO Update
+ * after a downloadThenUpdate's Download.
  */
-export type RequestPurpose = 'run' | 'probe' | 'cleanup' | 'cancel' | 'discover' | 'fwv' | 'inventory' | 'components' | 'unstage';
+export type RequestPurpose = 'run' | 'probe' | 'cleanup' | 'cancel' | 'discover' | 'fwv' | 'inventory' | 'components' | 'unstage' | 'update';
 
 export const TASK_REQUEST_PREFIX = 'task:';
 export const SSE_CORRELATOR_PREFIX = 'sse-';
@@ -32,7 +33,7 @@ export function requestIdFor(taskId: string, purpose: RequestPurpose, attempt = 
 }
 
 export function parseRequestId(requestId: string): { taskId: string; purpose: RequestPurpose } | undefined {
-  const m = /^task:([^:]+):(run|probe|cleanup|cancel|discover|fwv|inventory|components|unstage)(?::\d+)?$/.exec(requestId);
+  const m = /^task:([^:]+):(run|probe|cleanup|cancel|discover|fwv|inventory|components|unstage|update)(?::\d+)?$/.exec(requestId);
   return m ? { taskId: m[1]!, purpose: m[2] as RequestPurpose } : undefined;
 }
 
@@ -152,4 +153,9 @@ export function componentsRequest(taskId: string, scomoRoot: string, names: read
 /** Deletes the Download/<X> a SOFTWARE_INSTALL added, once its install has ended. */
 export function unstageRequest(taskId: string, scomoRoot: string): ServerCommandRequest {
   return { requestId: requestIdFor(taskId, 'unstage'), commands: [{ verb: 'Delete', uri: scomoPaths(scomoRoot).downloadItem(scomoDownloadName(taskId)) }] };
+}
+
+/** The Exec of FUMO Update once a downloadThenUpdate's Download succeeded: one id per task, so a resent alert queues it once. */
+export function fumoUpdateRequest(taskId: string, fumoRoot: string, attempt = 0): ServerCommandRequest {
+  return { requestId: requestIdFor(taskId, 'update', attempt), commands: fumoUpdateSpecs(fumoRoot, execCorrelator(taskId)) };
 }

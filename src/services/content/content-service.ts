@@ -180,6 +180,19 @@ export class ContentService {
   }
 
   /**
+   * The bytes of an uploaded READY package of at most `limit` bytes (inline
+   * FUMO delivery). A larger one is never loaded (ContentFiles.readAtMost).
+   */
+  async bytesOf(content: Content, limit: number): Promise<Buffer> {
+    if (content.url !== undefined || content.state !== 'READY') {
+      throw new DmwsiError('InvalidState', `content "${content.contentId}" is not an uploaded package`);
+    }
+    const bytes = await this.deps.files.readAtMost(content.contentId, limit);
+    if (!bytes) throw new DmwsiError('InvalidState', `content "${content.contentId}" is over ${limit} bytes`);
+    return bytes;
+  }
+
+  /**
    * What a verified link may serve: the task must still be open and deliver
    * this content, which must be an uploaded, READY package. undefined: serve
    * nothing (a cancelled task's link stops working).
