@@ -6,6 +6,8 @@
  * - An Exec is refused with 400 when the instance is busy (State 30 or 60),
  *   when Download/DownloadAndUpdate has no PkgURL, or when Update has neither
  *   a held package (after Download) nor PkgData.
+ * - PkgData written in an XML session is the base64 text of the package
+ *   (how XML carries Format bin): it is decoded before the package is read.
  * - userPostponed: the user declines before anything happens; 401 (user
  *   cancelled) is reported at once and State goes back to 10. The device
  *   never retries on its own (FUMO forbids it after the final alert).
@@ -86,7 +88,8 @@ export function installFumoClient(tree: ManagementTree, x: string, start: (job: 
       if (operation === 'Update') {
         const data = tree.read(p.updatePkgData)?.data;
         const held = tree.annotation(x, HELD) !== undefined;
-        if (data && data.length > 0) job.pkgData = Buffer.from(data as NodeValue);
+        // In XML a bin value arrives as its base64 text (WBXML carries the bytes): decoded, as clients do.
+        if (data && data.length > 0) job.pkgData = typeof data === 'string' ? Buffer.from(data, 'base64') : Buffer.from(data as NodeValue);
         else if (!held) return 400;
       } else {
         const url = text(tree, `${uri}/PkgURL`);
