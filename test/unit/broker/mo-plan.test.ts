@@ -17,6 +17,22 @@ describe('the plan of firmware and software operations', () => {
     ]);
   });
 
+  it('replaces Download/PkgURL and executes Download (not Update) for fumoDelivery downloadThenUpdate', () => {
+    const ctx = { fumoRoot: './FUMO', pkgUrl: 'https://x/dl/1', fumoDelivery: 'downloadThenUpdate' as const };
+    expect(moOperationSpecs(task({ name: 'FIRMWARE_UPDATE', contentId: 'c1' }), 'FIRMWARE_UPDATE', ctx, 'exec-t1')).toEqual([
+      { verb: 'Replace', uri: './FUMO/Download/PkgURL', data: 'https://x/dl/1', format: 'chr', type: 'text/plain' },
+      { verb: 'Exec', uri: './FUMO/Download', correlator: 'exec-t1' },
+    ]);
+  });
+
+  it('replaces Update/PkgData with the package bytes (Format bin) and executes Update for fumoDelivery inline', () => {
+    const ctx = { fumoRoot: './FUMO', pkgData: 'AAEC', fumoDelivery: 'inline' as const };
+    expect(moOperationSpecs(task({ name: 'FIRMWARE_UPDATE', contentId: 'c1' }), 'FIRMWARE_UPDATE', ctx, 'exec-t1')).toEqual([
+      { verb: 'Replace', uri: './FUMO/Update/PkgData', data: 'AAEC', dataEncoding: 'base64', format: 'bin', type: 'application/octet-stream' },
+      { verb: 'Exec', uri: './FUMO/Update', correlator: 'exec-t1' },
+    ]);
+  });
+
   it('adds Download/<X> with PkgID, Name and PkgURL and executes DownloadInstallInactive when activate is false', () => {
     const specs = moOperationSpecs(task({ name: 'SOFTWARE_INSTALL', activate: false }), 'SOFTWARE_INSTALL', { scomoRoot: './SCOMO', content, pkgUrl: 'u' }, 'exec-t1');
     const x = scomoDownloadName('t1');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Content } from '../../../src/domain/content.js';
 import type { DeviceCapability } from '../../../src/domain/registry.js';
 import { holdsDownloadSlot } from '../../../src/services/broker/download-slots.js';
+import { INLINE_FUMO_MAX_BYTES } from '../../../src/services/broker/mo-plan.js';
 import { packageAppliesTo, packageKindFits } from '../../../src/services/broker/package-applicability.js';
 
 const cap: DeviceCapability = { oid: 'cap-a', make: 'Acme', model: 'A1', firmwareVersion: '1.0', dmVersion: '1.2', wbxml: false };
@@ -30,6 +31,23 @@ describe('packageAppliesTo', () => {
     const r = packageAppliesTo(content({ capabilityOids: ['cap-b'] }), cap);
     expect(r.ok).toBe(false);
     expect(r.ok === false && r.why).toMatch(/Acme A1 firmware 1\.0/);
+  });
+});
+
+describe('packageAppliesTo a model taking firmware inline', () => {
+  const inline: DeviceCapability = { ...cap, fumoDelivery: 'inline' };
+  it('lets an uploaded firmware package of at most INLINE_FUMO_MAX_BYTES through', () => {
+    expect(packageAppliesTo(content({ size: INLINE_FUMO_MAX_BYTES }), inline)).toEqual({ ok: true });
+  });
+  it('refuses a larger one and an external one, saying why', () => {
+    const big = packageAppliesTo(content({ size: INLINE_FUMO_MAX_BYTES + 1 }), inline);
+    expect(big.ok === false && big.why).toMatch(/inline, at most/);
+    const external = packageAppliesTo(content({ url: 'https://cdn/fw.bin' }), inline);
+    expect(external.ok === false && external.why).toMatch(/external/);
+  });
+  it('does not apply the limit to software packages or to other delivery modes', () => {
+    expect(packageAppliesTo(content({ kind: 'software', size: INLINE_FUMO_MAX_BYTES + 1 }), inline)).toEqual({ ok: true });
+    expect(packageAppliesTo(content({ size: INLINE_FUMO_MAX_BYTES + 1 }), { ...cap, fumoDelivery: 'downloadThenUpdate' })).toEqual({ ok: true });
   });
 });
 
