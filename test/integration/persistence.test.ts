@@ -97,6 +97,12 @@ for (const backend of backends) {
       }
     });
 
+    it('keeps a capability’s fumoDelivery (migration FumoDelivery) and reads its absence as absent', async () => {
+      await tx.stores.capabilities.insert({ ...cap, oid: 'fumo-inline', model: 'FumoInline', fumoDelivery: 'inline' }, 1);
+      expect(await tx.stores.capabilities.get('fumo-inline')).toMatchObject({ fumoDelivery: 'inline' });
+      expect(await tx.stores.capabilities.get(cap.oid)).not.toHaveProperty('fumoDelivery');
+    });
+
     it('stores a device with its secrets sealed and reads it back equal', async () => {
       const d = deviceRecord(1, { lastContact: new Date(1_700_000_123_456), devInfo: { man: 'Acme' } });
       await tx.stores.devices.insert(d);
