@@ -154,8 +154,28 @@ describe('FIRMWARE_UPDATE with fumoDelivery inline', () => {
   beforeAll(() => fumoDelivery('inline'));
 
   it('puts a package bigger than the MaxMsgSize in Update/PkgData as a Large Object, execs Update and completes with the new FwV', async () => {
-    const taskId = await doOperation(3, { name: 'FIRMWARE_UPDATE', contentId: firmware });
-    expect(await ends(taskId)).toMatchObject({ status: 'COMPLETED', resultCode: 200 });
+    // The server's messages as the devices receive them (the fleet shares one transport).
+    const profile = device(3).profile;
+    const transport = profile.transport;
+    const pkgDataMessages: Buffer[] = [];
+    profile.transport = {
+      post: async (url, body, headers) => {
+        const res = await transport.post(url, body, headers);
+        if (res.body.includes('Update/PkgData')) pkgDataMessages.push(res.body);
+        return res;
+      },
+    };
+    let taskId: string;
+    try {
+      taskId = await doOperation(3, { name: 'FIRMWARE_UPDATE', contentId: firmware });
+      expect(await ends(taskId)).toMatchObject({ status: 'COMPLETED', resultCode: 200 });
+    } finally {
+      profile.transport = transport;
+    }
+    // A Large Object: several messages, each within the device's MaxMsgSize, all but the last chunk with MoreData.
+    expect(pkgDataMessages.length).toBeGreaterThan(1);
+    for (const m of pkgDataMessages) expect(m.length).toBeLessThanOrEqual(profile.maxMsgSize);
+    expect(pkgDataMessages.filter((m) => m.includes('<MoreData')).length).toBe(pkgDataMessages.length - 1);
     expect((await history(taskId)).find((x) => x.event === 'operation-succeeded')?.detail).toMatch(/FUMO Update: 200/);
     expect(await waitFor(async () => ((await fwVOf(3)) === '2.0' ? '2.0' : undefined), 15_000, 'FwV 2.0')).toBe('2.0');
     // Nothing fetched: the bytes came in the session.
