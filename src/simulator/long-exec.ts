@@ -5,7 +5,7 @@
  * opens itself. Generic on purpose (any node, any alert type): the FUMO and
  * SCOMO MOs simulate their own operations.
  */
-import type { AlertCommand } from '../dm/codec/types.js';
+import { genericAlert } from './generic-alert.js';
 import type { SimulatedDevice } from './simulated-device.js';
 
 export const LONG_EXEC_ALERT_TYPE = 'org.dmwsi.simulator.longexec';
@@ -26,19 +26,15 @@ export function enableLongExec(device: SimulatedDevice, o: LongExecOptions): () 
   device.addExecTarget(o.uri);
   // Handed out, the tree is kept for good, so the handler outlives sessions.
   return device.tree.onExec(o.uri, ({ correlator }) => {
-    const alert: AlertCommand = {
-      kind: 'Alert',
-      cmdId: 0,
-      data: 1226,
-      items: [
-        {
-          source: { locUri: o.uri },
-          meta: { type: o.alertType ?? LONG_EXEC_ALERT_TYPE, format: 'int', mark: (o.resultCode ?? 200) < 300 ? 'informational' : 'critical' },
-          data: String(o.resultCode ?? 200),
-        },
-      ],
-      ...(correlator !== undefined ? { correlator } : {}),
-    };
+    const code = o.resultCode ?? 200;
+    const alert = genericAlert({
+      source: o.uri,
+      type: o.alertType ?? LONG_EXEC_ALERT_TYPE,
+      format: 'int',
+      mark: code < 300 ? 'informational' : 'critical',
+      data: String(code),
+      correlator,
+    });
     const host = device.profile.host;
     host.schedule(host.now() + (o.afterMs ?? 0), () => {
       device.queueGenericAlert(alert);

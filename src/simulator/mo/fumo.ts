@@ -21,8 +21,8 @@
  *   update the package is consumed: success 100, failure 80 (70 after a
  *   failed Update of a held package, which stays held).
  */
-import { dataText } from '../../dm/codec/index.js';
-import type { AlertCommand } from '../../dm/codec/types.js';
+import { genericAlert } from '../generic-alert.js';
+import { nodeText } from '../tree/node-text.js';
 import {
   FUMO_ALERT_TYPE,
   FUMO_MOID,
@@ -82,7 +82,7 @@ export function installFumoClient(tree: ManagementTree, x: string, start: (job: 
     tree.onExec(node, ({ uri, correlator }) => {
       const operation = fumoOperationOfNode(uri);
       if (!operation) return 404;
-      const state = Number(text(tree, p.state));
+      const state = Number(nodeText(tree, p.state));
       if (state === FUMO_STATE.downloadProgressing || state === FUMO_STATE.updateProgressing) return 400;
       const job: FumoJob = { x, operation, node: uri, ...(correlator !== undefined && { correlator }) };
       if (operation === 'Update') {
@@ -92,7 +92,7 @@ export function installFumoClient(tree: ManagementTree, x: string, start: (job: 
         if (data && data.length > 0) job.pkgData = typeof data === 'string' ? Buffer.from(data, 'base64') : Buffer.from(data as NodeValue);
         else if (!held) return 400;
       } else {
-        const url = text(tree, `${uri}/PkgURL`);
+        const url = nodeText(tree, `${uri}/PkgURL`);
         if (!url) return 400;
         job.url = url;
       }
@@ -177,19 +177,14 @@ function downloadFailureCode(cause: DownloadFailure): number {
 }
 
 function report(ctx: DeliveryContext, job: FumoJob, code: number, failure?: DeliveryResult['failure']): void {
-  const alert: AlertCommand = {
-    kind: 'Alert',
-    cmdId: 0,
-    data: 1226,
-    items: [
-      {
-        source: { locUri: job.x },
-        meta: { type: FUMO_ALERT_TYPE[job.operation], format: 'int', mark: code === 200 ? 'informational' : 'critical' },
-        data: String(code),
-      },
-    ],
-  };
-  if (job.correlator !== undefined) alert.correlator = job.correlator;
+  const alert = genericAlert({
+    source: job.x,
+    type: FUMO_ALERT_TYPE[job.operation],
+    format: 'int',
+    mark: code === 200 ? 'informational' : 'critical',
+    data: String(code),
+    correlator: job.correlator,
+  });
   ctx.report(alert, {
     mo: 'fumo',
     node: job.node,
@@ -199,9 +194,5 @@ function report(ctx: DeliveryContext, job: FumoJob, code: number, failure?: Deli
   });
 }
 
-function text(tree: ManagementTree, uri: string): string | undefined {
-  const data = tree.read(uri)?.data;
-  return data === undefined ? undefined : dataText(data);
-}
 
 export type { FailureKind };

@@ -23,8 +23,8 @@
  * - An Exec is refused with 400 while the same <X> is busy, or when a
  *   Download/<X> has no PkgURL.
  */
-import { dataText } from '../../dm/codec/index.js';
-import type { AlertCommand } from '../../dm/codec/types.js';
+import { genericAlert } from '../generic-alert.js';
+import { nodeText } from '../tree/node-text.js';
 import {
   formatScomoResultData,
   parseScomoOperationNode,
@@ -96,7 +96,7 @@ export function installScomoClient(tree: ManagementTree, root: string, start: (j
       if (tree.annotation(item, BUSY) !== undefined) return 400;
       const job: ScomoJob = { ...op, node: uri, ...(correlator !== undefined && { correlator }) };
       if (op.area === 'Download') {
-        const url = text(tree, `${item}/PkgURL`);
+        const url = nodeText(tree, `${item}/PkgURL`);
         if (!url) return 400;
         job.url = url;
       }
@@ -123,9 +123,9 @@ export async function runScomoJob(ctx: DeliveryContext, job: ScomoJob): Promise<
   const item = itemUri(p, job);
   const failure = drawFailure(ctx.options.failureShares, () => ctx.random());
   const info = ctx.read((tree) => ({
-    pkgId: text(tree, `${item}/PkgID`) || job.name,
-    name: text(tree, `${item}/Name`),
-    componentId: text(tree, `${item}/ID`) || job.name,
+    pkgId: nodeText(tree, `${item}/PkgID`) || job.name,
+    name: nodeText(tree, `${item}/Name`),
+    componentId: nodeText(tree, `${item}/ID`) || job.name,
     held: parseHeaderAnnotation(tree.annotation(item, HELD)),
   }));
   const idle: TreeEdit = { op: 'annotate', uri: item, key: BUSY, value: undefined };
@@ -279,20 +279,15 @@ function report(
   failure?: DeliveryResult['failure'],
 ): void {
   const ok = code === SCOMO_RESULT.ok;
-  const alert: AlertCommand = {
-    kind: 'Alert',
-    cmdId: 0,
-    data: 1226,
-    items: [
-      {
-        source: { locUri: job.node },
-        target: { locUri: target },
-        meta: { type: SCOMO_ALERT_TYPE, format: 'chr', mark: ok ? 'informational' : 'critical' },
-        data: formatScomoResultData(code, identifier),
-      },
-    ],
-  };
-  if (job.correlator !== undefined) alert.correlator = job.correlator;
+  const alert = genericAlert({
+    source: job.node,
+    target,
+    type: SCOMO_ALERT_TYPE,
+    format: 'chr',
+    mark: ok ? 'informational' : 'critical',
+    data: formatScomoResultData(code, identifier),
+    correlator: job.correlator,
+  });
   ctx.report(alert, {
     mo: 'scomo',
     node: job.node,
@@ -302,7 +297,3 @@ function report(
   });
 }
 
-function text(tree: ManagementTree, uri: string): string | undefined {
-  const data = tree.read(uri)?.data;
-  return data === undefined ? undefined : dataText(data);
-}

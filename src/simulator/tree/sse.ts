@@ -5,7 +5,8 @@
  * Pure: no timers. The caller owns the clock; `arm` tells it when to call
  * `fireSchedule`.
  */
-import { dataText } from '../../dm/codec/index.js';
+import { genericAlert } from '../generic-alert.js';
+import { nodeText } from './node-text.js';
 import type { AlertCommand } from '../../dm/codec/types.js';
 import { parseAtTime } from './at-time.js';
 import type { ManagementTree } from './management-tree.js';
@@ -100,8 +101,8 @@ export function installSseClient(tree: ManagementTree, opts: SseClientOptions): 
   if (!tree.exists(root.uri)) defineSseMo(tree, root.uri);
   return tree.onExec(`${root.uri}/*/Go`, ({ uri, correlator }) => {
     const moUri = uri.slice(0, -'/Go'.length);
-    const target = readText(tree, `${moUri}/TargetURI`);
-    const atText = readText(tree, `${moUri}/AtTime`);
+    const target = nodeText(tree, `${moUri}/TargetURI`);
+    const atText = nodeText(tree, `${moUri}/AtTime`);
     if (target === undefined || atText === undefined) return 400;
     const targetUri = tree.parse(target);
     if (!targetUri.ok) return 400;
@@ -160,24 +161,6 @@ export function fireSchedule(
 
 /** Generic Alert (1226) carrying an SSE report, as in notes example (c). */
 export function buildGenericAlert(report: SseReport, cmdId: number): AlertCommand {
-  const alert: AlertCommand = {
-    kind: 'Alert',
-    cmdId,
-    data: 1226,
-    items: [
-      {
-        source: { locUri: report.source },
-        meta: { type: report.type, format: 'int', mark: report.mark },
-        data: String(report.resultCode),
-      },
-    ],
-  };
-  if (report.correlator !== undefined) alert.correlator = report.correlator;
-  return alert;
-}
-
-function readText(tree: ManagementTree, uri: string): string | undefined {
-  const node = tree.read(uri);
-  if (node?.kind !== 'leaf' || node.data === undefined) return undefined;
-  return dataText(node.data);
+  const { source, type, mark, resultCode, correlator } = report;
+  return genericAlert({ source, type, format: 'int', mark, data: String(resultCode), correlator }, cmdId);
 }
