@@ -61,13 +61,14 @@ export const readExecFinalAlert: FinalAlertInterpreter = (alert) => {
 
 /**
  * A result code read against its MO's table (src/dm/mo): success and listed
- * failures end the task with the code's meaning; a code in the MO's failure
- * range the table does not list still fails it; anything else ends nothing.
+ * failures (vendor ranges included) end the task with the code's meaning; a
+ * code the table does not know ends nothing (issue 14: recorded, the task
+ * unchanged), so a client's unknown code cannot pass for a result.
  */
-function byTable(what: string, code: number, result: ResultMeaning, failureRange: readonly [number, number]): FinalAlertReading {
+function byTable(what: string, code: number, result: ResultMeaning): FinalAlertReading {
   const meaning = `${what}: ${code} ${result.meaning}`;
   if (result.class === 'success') return { ends: true, to: 'COMPLETED', resultCode: code, meaning };
-  if (result.class === 'failure' || (code >= failureRange[0] && code <= failureRange[1])) return { ends: true, to: 'FAILED', resultCode: code, meaning };
+  if (result.class === 'failure') return { ends: true, to: 'FAILED', resultCode: code, meaning };
   return { ends: false, why: `result code ${code} is outside the ${what} table` };
 }
 
@@ -77,7 +78,7 @@ export const readFumoFinalAlert: FinalAlertInterpreter = (alert) => {
   if (!operation) return { ends: false, why: `alert type ${alert.alertType || '(none)'} is not a FUMO result` };
   const code = parseResultCode(alert.data ?? '');
   if (code === undefined) return { ends: false, why: 'no integer result code' };
-  return byTable(`FUMO ${operation}`, code, describeFumoResult(code), [400, 599]);
+  return byTable(`FUMO ${operation}`, code, describeFumoResult(code));
 };
 
 export const SCOMO_FINAL_TYPE = SCOMO_ALERT_TYPE;
@@ -89,7 +90,7 @@ export const readScomoFinalAlert: FinalAlertInterpreter = (alert) => {
   if (normaliseAlertType(alert.alertType) !== SCOMO_ALERT_TYPE) return { ends: false, why: `alert type ${alert.alertType || '(none)'} is not a SCOMO result` };
   const code = parseScomoResultData(alert.data ?? '').resultCode;
   if (code === undefined) return { ends: false, why: 'no integer ResultCode' };
-  return byTable('SCOMO', code, describeScomoResult(code), [1400, 1599]);
+  return byTable('SCOMO', code, describeScomoResult(code));
 };
 
 export const FINAL_ALERT_INTERPRETERS: Readonly<Record<LongOperationKind, FinalAlertInterpreter>> = {

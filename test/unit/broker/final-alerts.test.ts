@@ -41,11 +41,12 @@ describe('final alerts of long operations', () => {
     expect(readScomoFinalAlert(alert(SCOMO_FINAL_TYPE, '200'))).toMatchObject({ ends: false });
   });
 
-  it('names the FUMO and SCOMO result’s meaning from the src/dm/mo tables, and fails an unlisted code of the failure range', () => {
+  it('names the FUMO and SCOMO result’s meaning from the src/dm/mo tables, and leaves a task alone for a code outside the tables', () => {
     const dau = 'org.openmobilealliance.dm.firmwareupdate.downloadandupdate';
     expect(readFumoFinalAlert(alert(dau, '402'))).toMatchObject({ ends: true, to: 'FAILED', meaning: expect.stringMatching(/402 corrupted firmware update package/) });
     expect(readFumoFinalAlert(alert(` Reversed-Domain-Name: ${dau}`, '503'))).toMatchObject({ to: 'FAILED', meaning: expect.stringMatching(/network error/) });
-    expect(readFumoFinalAlert(alert(dau, '413'))).toMatchObject({ ends: true, to: 'FAILED', resultCode: 413 });
+    expect(readFumoFinalAlert(alert(dau, '413'))).toMatchObject({ ends: false, why: expect.stringMatching(/outside the FUMO/) });
+    expect(readScomoFinalAlert(alert(SCOMO_FINAL_TYPE, '1420'))).toMatchObject({ ends: false, why: expect.stringMatching(/outside the SCOMO/) });
     expect(readScomoFinalAlert(alert(SCOMO_FINAL_TYPE, '&lt;ResultCode&gt;1405&lt;/ResultCode&gt;'))).toMatchObject({ to: 'FAILED', meaning: expect.stringMatching(/install failed/) });
     expect(readScomoFinalAlert(alert(SCOMO_FINAL_TYPE, '<ResultCode>1200</ResultCode>'))).toMatchObject({ to: 'COMPLETED', meaning: expect.stringMatching(/successful/) });
   });
