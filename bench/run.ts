@@ -490,7 +490,7 @@ if (sections.has('fleet')) {
     if (r.fleet) {
       const f = r.fleet;
       console.log(
-        `fleet at the end: ${n(f.sessionsOk)} sessions ok, ${n(f.sessionsFailed)} failed; ${n(f.notificationsReceived)} notifications (${n(f.notificationsRejected)} rejected, ${n(f.notificationsIgnored)} ignored); ${n(f.schedulesArmed)} armed, ${n(f.schedulesFired)} fired, ${n(f.schedulesMissed)} missed, ${n(f.alertsReported)} alerts`,
+        `fleet at the end: ${n(f.sessionsOk)} sessions ok, ${n(f.sessionsFailed)} failed${f.sessionFailures && Object.keys(f.sessionFailures).length ? ` (${formatCounts(f.sessionFailures)})` : ''}; ${n(f.notificationsReceived)} notifications (${n(f.notificationsRejected)} rejected, ${n(f.notificationsIgnored)} ignored); ${n(f.schedulesArmed)} armed, ${n(f.schedulesFired)} fired, ${n(f.schedulesMissed)} missed, ${n(f.alertsReported)} alerts`,
       );
     }
     if (!r.complete && r.lastCounters) {

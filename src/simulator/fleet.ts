@@ -103,6 +103,8 @@ export interface FleetStats {
   online: number;
   sessionsOk: number;
   sessionsFailed: number;
+  /** Failed sessions by reason (e.g. `HTTP 503`, `no answer within 30000 ms`); at most 20 reasons, the rest as `other`. */
+  sessionFailures: Record<string, number>;
   activeSessions: number;
   /** Most sessions open at once since the fleet was created. */
   peakSessions: number;
@@ -360,6 +362,7 @@ export class Fleet {
     this.counters = {
       sessionsOk: 0,
       sessionsFailed: 0,
+      sessionFailures: {},
       notificationsReceived: 0,
       notificationsRejected: 0,
       notificationsIgnored: 0,
@@ -385,7 +388,7 @@ export class Fleet {
       ...(latency.maxMs > 0 && {
         beforePost: () => new Promise<void>((r) => setTimeout(r, drawLatency(latency, random))),
       }),
-      record: (stat) => this.record(stat),
+      record: (stat, _device, detail) => this.record(stat, detail),
     };
     this.ownTransport = opts.transport ? undefined : createHttpTransport({ maxSockets: opts.maxConcurrentSessions ?? 64 });
     const transport = lossyTransport(opts.transport ?? this.ownTransport!, opts.failShare ?? 0, random, () => {
@@ -557,6 +560,7 @@ export class Fleet {
       devices: this.devices.length,
       online,
       ...this.counters,
+      sessionFailures: { ...this.counters.sessionFailures },
       activeSessions: this.gate.active,
       peakSessions: this.gate.peak,
       queuedSessions: this.gate.queued,
@@ -715,15 +719,19 @@ export class Fleet {
     req.on('error', () => answer(400, 'bad request\n'));
   }
 
-  private record(stat: DeviceStat): void {
+  private record(stat: DeviceStat, detail?: string): void {
     const c = this.counters;
     switch (stat) {
       case 'session-ok':
         c.sessionsOk++;
         break;
-      case 'session-failed':
+      case 'session-failed': {
         c.sessionsFailed++;
+        const known = detail !== undefined && (Object.hasOwn(c.sessionFailures, detail) || Object.keys(c.sessionFailures).length < 20);
+        const reason = known ? detail : 'other';
+        c.sessionFailures[reason] = (c.sessionFailures[reason] ?? 0) + 1;
         break;
+      }
       case 'notification':
         c.notificationsReceived++;
         break;

@@ -467,7 +467,11 @@ describe('Fleet network behaviour', () => {
     await fleet.start();
     fleet.checkIn();
     await fleet.idle();
-    expect(fleet.stats()).toMatchObject({ sessionsOk: 0, sessionsFailed: 4, messagesLost: 4 });
+    const stats = fleet.stats();
+    expect(stats).toMatchObject({ sessionsOk: 0, sessionsFailed: 4, messagesLost: 4 });
+    // Each failure under its reason: the request lost, or its answer.
+    expect(Object.keys(stats.sessionFailures).every((r) => r.startsWith('simulated network:'))).toBe(true);
+    expect(Object.values(stats.sessionFailures).reduce((a, b) => a + b, 0)).toBe(4);
   });
 
   it('brings offline devices online each at its own moment within comeOnlineWithinMs', async () => {
