@@ -120,6 +120,73 @@ export interface FleetBenchOptions {
   packageBytes?: number;
   /** Firmware: the simulated install time (default 100 ms). */
   installMs?: number;
+  /** A fleet like a real network (see FleetNetworkOptions); absent: every message fast and delivered. */
+  network?: FleetNetworkOptions;
+}
+
+// ---- a fleet like a real network (kept apart from the topology options) ------------------------
+
+/**
+ * The fleet's network and the job's pace: per-message latency drawn from a
+ * range, a share of messages lost, offline devices coming online at random
+ * moments, a share dropping their first Package#0; the gateway's task retry
+ * and the job's notification rate. The run then compares every task's end
+ * state with the fleet's own record of what each device executed.
+ */
+export interface FleetNetworkOptions {
+  /** `simulate --latency-ms`: `300-3000` or one value. */
+  latencyMs?: string;
+  offlineShare?: number;
+  /** Offline devices come online each at a random moment within this window (default 60 s). */
+  comeOnlineWithinMs?: number;
+  failShare?: number;
+  ignoreFirstNotificationShare?: number;
+  /** The job's notificationsPerSecond option. */
+  notificationsPerSecond?: number;
+  /** The gateway's TASK_RETRY_SECONDS (default 30: a dropped notification is retried within the run). */
+  taskRetrySeconds?: number;
+  randomSeed?: number;
+}
+
+/** Task end states against what the fleet says each device executed. */
+export interface FleetRecordCheck {
+  /** Tasks whose state agrees: COMPLETED and run exactly once, or another end state and never run. */
+  matches: number;
+  mismatches: number;
+  /** The first mismatches, described. */
+  examples: string[];
+  /** Devices that ran the target (the fleet's GET /executions). */
+  devicesThatRan: number;
+}
+
+function networkSimulateArgs(n: FleetNetworkOptions): string[] {
+  return [
+    ...(n.latencyMs !== undefined ? ['--latency-ms', n.latencyMs] : []),
+    ...(n.offlineShare !== undefined ? ['--offline-share', String(n.offlineShare), '--come-online-within-ms', String(n.comeOnlineWithinMs ?? 60_000)] : []),
+    ...(n.failShare !== undefined ? ['--fail-share', String(n.failShare)] : []),
+    ...(n.ignoreFirstNotificationShare !== undefined ? ['--ignore-first-notification-share', String(n.ignoreFirstNotificationShare)] : []),
+    '--random-seed',
+    String(n.randomSeed ?? 15),
+  ];
+}
+
+const END_STATES = new Set(['COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED']);
+
+/** Compares the job's tasks with the fleet's GET /executions (exec counts per device and target). */
+async function checkAgainstFleetRecord(db: FleetDb, jobId: string, fleetUrl: string, target: string): Promise<FleetRecordCheck> {
+  const ran = (await (await fetch(`${fleetUrl}/executions`)).json()) as Record<string, Record<string, number>>;
+  const check: FleetRecordCheck = { matches: 0, mismatches: 0, examples: [], devicesThatRan: 0 };
+  for (const counts of Object.values(ran)) if ((counts[target] ?? 0) > 0) check.devicesThatRan++;
+  for (const [id, t] of db.taskStatuses(jobId)) {
+    const times = ran[id]?.[target] ?? 0;
+    const ok = END_STATES.has(t.status) && (t.status === 'COMPLETED' ? times === 1 : times === 0);
+    if (ok) check.matches++;
+    else {
+      check.mismatches++;
+      if (check.examples.length < 10) check.examples.push(`${id}: ${t.status} (${t.code ?? '-'}), ran ${times}×`);
+    }
+  }
+  return check;
 }
 
 export interface CpuSeconds {
@@ -195,6 +262,8 @@ export interface FleetBenchResult {
   packageBytes?: number;
   downloadsInFlightPeak?: number;
   downloadsCompleted?: number;
+  /** With `network`: the tasks against the fleet's own record. */
+  fleetRecord?: FleetRecordCheck;
 }
 
 const CAPABILITY_OID = 'bench-fleet-cap';
@@ -342,6 +411,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     WORKER_CONCURRENCY: String(o.workerConcurrency),
     SOAP_MAX_BODY_BYTES: String(soapMaxBody),
     LOG_LEVEL: 'warn',
+    ...(o.network && { TASK_RETRY_SECONDS: String(o.network.taskRetrySeconds ?? 30) }),
   };
   const gateway = startGateway(o, env);
   const dmGateway = o.dmProcess ? startGateway(o, { ...env, PORT: String(dmPort) }, ['--role', 'dm']) : undefined;
@@ -377,7 +447,10 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           phonePrefix: '+1666',
           secretSeed: 'fleet-bench',
           maxSessions: o.fleetSessions,
-          ...(firmware && { simulateArgs: ['--fumo-root', './FUMO', '--install-ms', String(o.installMs ?? 100)] }),
+          simulateArgs: [
+            ...(firmware ? ['--fumo-root', './FUMO', '--install-ms', String(o.installMs ?? 100)] : []),
+            ...(o.network ? networkSimulateArgs(o.network) : []),
+          ],
           ...(o.cpuProfileDir !== undefined && {
             nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.cpuProfileDir, 'fleet')}`],
           }),
@@ -468,8 +541,10 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       ? `<t:name>FIRMWARE_UPDATE</t:name><t:contentId>${contentId}</t:contentId>`
       : `<t:name>SCHEDULED_EXEC</t:name><t:targetUri>${TARGET_URI}</t:targetUri><t:atTime>${atTime}</t:atTime>`;
     const targets = deviceIds.map((id) => `<t:targets>${escapeXml(id)}</t:targets>`).join('');
+    const rate = o.network?.notificationsPerSecond;
+    const options = rate === undefined ? '' : `<t:options><t:notificationsPerSecond>${rate}</t:notificationsPerSecond></t:options>`;
     const request = envelope(
-      `<t:createDeployments><t:userSession>${session}</t:userSession><t:operation>${operation}</t:operation>${targets}</t:createDeployments>`,
+      `<t:createDeployments><t:userSession>${session}</t:userSession><t:operation>${operation}</t:operation>${targets}${options}</t:createDeployments>`,
     );
     log(
       `createDeployments: ${o.devices} targets (${(Buffer.byteLength(request) / 1024 / 1024).toFixed(1)} MiB), ${firmware ? `FIRMWARE_UPDATE of ${contentId}` : `AtTime ${atTime} (${((atMs - Date.now()) / 1000).toFixed(0)} s ahead: ${leadRule})`}`,
@@ -548,6 +623,12 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     const reporting = atSample
       ? windowOf(atSample, doneSample ?? last, complete && reports.last !== undefined ? (reports.last - atMs) / 1000 : (last.t - tAt) / 1000)
       : undefined;
+    let fleetRecord: FleetRecordCheck | undefined;
+    if (o.network && complete && !firmware) {
+      // Reports retried after a lost answer, and late devices, settle before the fleet's record is read.
+      await sleep(5_000);
+      fleetRecord = await checkAgainstFleetRecord(db, jobId, fleet.url, TARGET_URI);
+    }
     const finalCounts = db.taskCounts(jobId);
     const history = db.historyRows();
     const sec = (ms: number | undefined, from: number) => (ms === undefined ? undefined : (ms - from) / 1000);
@@ -595,6 +676,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       cores: os.availableParallelism(),
       operation: firmware ? 'firmware' : 'sse',
       ...(firmware && { packageBytes: o.packageBytes ?? PACKAGE_BYTES, ...(await downloadFigures(base)) }),
+      ...(fleetRecord && { fleetRecord, fleet: await fleet.stats() }),
     };
     return result;
   } finally {

@@ -28,6 +28,13 @@
  *   --operation firmware  the fleet job is a FIRMWARE_UPDATE of an uploaded package instead of SCHEDULED_EXEC (fleet section)
  *   --fleet-package-kib 64  firmware: the package's payload size; --fleet-install-ms 100: the simulated install time
  *   --fleet-cpu-prof DIR  write CPU profiles of the gateway and (DIR/fleet) the fleet (fleet section)
+ *   A fleet like a real network (fleet section; any of these turns the check against the fleet's record on):
+ *   --latency-ms 300-3000  delay before each DM message, drawn per message (or one value)
+ *   --offline-share 0.1   devices offline at start, each coming online at a random moment within --come-online-within-ms (60000)
+ *   --fail-share 0.02     DM messages lost at the transport (half never arrive, half lose their answer)
+ *   --ignore-first-notification-share 0.05  devices that drop their first Package#0
+ *   --notifications-per-second 500  the job's notificationsPerSecond option
+ *   --task-retry-seconds 30  the gateway's TASK_RETRY_SECONDS in this run
  *   --minutes 30          how long the steady load runs (soak section)
  *   --soak-devices 2000   simulated devices (soak section)
  *   --soak-fleet-sessions 32  simultaneous DM sessions of the simulated fleet (soak section)
@@ -50,7 +57,7 @@ import { formatCodecBench, runCodecBench } from './codec.js';
 import { runContentBench } from './content-bench.js';
 import { runDeployBench } from './deploy-bench.js';
 import { runDmBench } from './dm-bench.js';
-import { type FleetBenchResult, runFleetBench, type Window as FleetWindow } from './fleet-bench.js';
+import { type FleetBenchResult, type FleetNetworkOptions, runFleetBench, type Window as FleetWindow } from './fleet-bench.js';
 import { runSoakBench } from './soak-bench.js';
 import { runSoapBench } from './soap-bench.js';
 import {
@@ -93,6 +100,14 @@ const { values } = parseArgs({
     operation: { type: 'string', default: 'sse' },
     'fleet-package-kib': { type: 'string', default: '64' },
     'fleet-install-ms': { type: 'string', default: '100' },
+    // A fleet like a real network (fleet section).
+    'latency-ms': { type: 'string' },
+    'offline-share': { type: 'string' },
+    'come-online-within-ms': { type: 'string' },
+    'fail-share': { type: 'string' },
+    'ignore-first-notification-share': { type: 'string' },
+    'notifications-per-second': { type: 'string' },
+    'task-retry-seconds': { type: 'string' },
     minutes: { type: 'string', default: '30' },
     'soak-devices': { type: 'string', default: '2000' },
     'soak-fleet-sessions': { type: 'string', default: '32' },
@@ -335,6 +350,22 @@ if (sections.has('deploy')) {
   }
 }
 
+/** The fleet-section flags of a fleet like a real network; none given: an ideal fleet. */
+function networkOptions(): { network?: FleetNetworkOptions } {
+  type Flag = 'offline-share' | 'come-online-within-ms' | 'fail-share' | 'ignore-first-notification-share' | 'notifications-per-second' | 'task-retry-seconds';
+  const num = (name: Flag) => (values[name] === undefined ? undefined : Number(values[name]));
+  const network: FleetNetworkOptions = {
+    ...(values['latency-ms'] !== undefined && { latencyMs: String(values['latency-ms']) }),
+    ...(num('offline-share') !== undefined && { offlineShare: num('offline-share')! }),
+    ...(num('come-online-within-ms') !== undefined && { comeOnlineWithinMs: num('come-online-within-ms')! }),
+    ...(num('fail-share') !== undefined && { failShare: num('fail-share')! }),
+    ...(num('ignore-first-notification-share') !== undefined && { ignoreFirstNotificationShare: num('ignore-first-notification-share')! }),
+    ...(num('notifications-per-second') !== undefined && { notificationsPerSecond: num('notifications-per-second')! }),
+    ...(num('task-retry-seconds') !== undefined && { taskRetrySeconds: num('task-retry-seconds')! }),
+  };
+  return Object.keys(network).length > 0 ? { network } : {};
+}
+
 if (sections.has('fleet')) {
   const redis = await ensureRedis(process.env.REDIS_URL, { mode: 'throwaway' });
   try {
@@ -354,6 +385,7 @@ if (sections.has('fleet')) {
       operation: values.operation === 'firmware' ? 'firmware' : 'sse',
       packageBytes: Number(values['fleet-package-kib']) * 1024,
       installMs: Number(values['fleet-install-ms']),
+      ...networkOptions(),
     });
     const n = (x: number) => Math.round(x).toLocaleString('en-US');
     const s = (x: number | undefined, d = 1) => (x === undefined ? 'n/a' : `${x.toFixed(d)} s`);
@@ -442,11 +474,23 @@ if (sections.has('fleet')) {
       console.log(`  ${cpuLine(w, w.sessions)}`);
     }
     }
+    if (r.fleetRecord) {
+      const c = r.fleetRecord;
+      const f = r.fleet;
+      console.log(
+        `against the fleet's own record: ${n(c.matches)} tasks match, ${n(c.mismatches)} do not (${n(c.devicesThatRan)} devices ran the target)${c.examples.length ? `; e.g. ${c.examples.join('; ')}` : ''}`,
+      );
+      if (f) {
+        console.log(
+          `network: ${n(f.peakSessions)} fleet sessions open at once at peak; ${n(f.messagesLost)} messages lost, ${n(f.notificationsDropped)} first notifications dropped, ${n(f.sessionsFailed)} sessions failed`,
+        );
+      }
+    }
     console.log(`task_history by event: ${r.historyByEvent.map(([e, k]) => `${e} ${n(k)}`).join(', ')}`);
     if (r.fleet) {
       const f = r.fleet;
       console.log(
-        `fleet at the end: ${n(f.sessionsOk)} sessions ok, ${n(f.sessionsFailed)} failed; ${n(f.notificationsReceived)} notifications (${n(f.notificationsRejected)} rejected, ${n(f.notificationsIgnored)} ignored); ${n(f.schedulesArmed)} armed, ${n(f.schedulesFired)} fired, ${n(f.schedulesMissed)} missed, ${n(f.alertsReported)} alerts`,
+        `fleet at the end: ${n(f.sessionsOk)} sessions ok, ${n(f.sessionsFailed)} failed${f.sessionFailures && Object.keys(f.sessionFailures).length ? ` (${formatCounts(f.sessionFailures)})` : ''}; ${n(f.notificationsReceived)} notifications (${n(f.notificationsRejected)} rejected, ${n(f.notificationsIgnored)} ignored); ${n(f.schedulesArmed)} armed, ${n(f.schedulesFired)} fired, ${n(f.schedulesMissed)} missed, ${n(f.alertsReported)} alerts`,
       );
     }
     if (!r.complete && r.lastCounters) {

@@ -69,6 +69,16 @@ export class FleetDb {
     return out;
   }
 
+  /** The job's task status and result code per device id. */
+  taskStatuses(jobId: string): Map<string, { status: string; code: number | null }> {
+    const rows = this.db.prepare('SELECT device_id AS id, status, result_code AS code FROM task WHERE job_id = ?').all(jobId) as {
+      id: string;
+      status: string;
+      code: number | null;
+    }[];
+    return new Map(rows.map((r) => [r.id, { status: r.status, code: r.code }]));
+  }
+
   /** task_history rows (all tasks) and how many there are per event. */
   historyRows(): { total: number; byEvent: [string, number][] } {
     const rows = this.db.prepare('SELECT event, count(*) AS n FROM task_history GROUP BY event ORDER BY n DESC').all() as {

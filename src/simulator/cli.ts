@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AUTH_TYPES, type DeviceAuthType } from '../domain/registry.js';
 import { Fleet, type FleetStats } from './fleet.js';
+import { type LatencyRange, parseLatency } from './network.js';
 
 export interface SimulateOptions {
   devices: number;
@@ -30,7 +31,14 @@ export interface SimulateOptions {
   serverId: string;
   offlineShare: number;
   offlineForMs?: number;
-  latencyMs: number;
+  /** Offline devices come online each at a random moment within this window. */
+  comeOnlineWithinMs?: number;
+  /** A fixed delay or a range drawn per message. */
+  latencyMs: number | LatencyRange;
+  /** Share of HTTP posts lost at the transport. */
+  failShare?: number;
+  /** Share of devices that drop their first Package#0. */
+  ignoreFirstNotificationShare?: number;
   failureRate: number;
   failureStatus: number;
   maxSessions: number;
@@ -125,7 +133,10 @@ export async function runSimulateCommand(
     ...(opts.randomSeed !== undefined && { random: seededRandom(opts.randomSeed) }),
     offlineShare: opts.offlineShare,
     ...(opts.offlineForMs !== undefined && { offlineForMs: opts.offlineForMs }),
+    ...(opts.comeOnlineWithinMs !== undefined && { comeOnlineWithinMs: opts.comeOnlineWithinMs }),
     latencyMs: opts.latencyMs,
+    ...(opts.failShare !== undefined && { failShare: opts.failShare }),
+    ...(opts.ignoreFirstNotificationShare !== undefined && { ignoreFirstNotificationShare: opts.ignoreFirstNotificationShare }),
     failureRate: opts.failureRate,
     failureStatus: opts.failureStatus,
     maxConcurrentSessions: opts.maxSessions,
@@ -164,8 +175,9 @@ export async function runSimulateCommand(
 
 export function formatStats(s: FleetStats): string {
   return [
-    `sessions ok=${s.sessionsOk} failed=${s.sessionsFailed} active=${s.activeSessions} queued=${s.queuedSessions}`,
-    `notifications ok=${s.notificationsReceived} rejected=${s.notificationsRejected} ignored=${s.notificationsIgnored}`,
+    `sessions ok=${s.sessionsOk} failed=${s.sessionsFailed} active=${s.activeSessions} peak=${s.peakSessions} queued=${s.queuedSessions}`,
+    `notifications ok=${s.notificationsReceived} rejected=${s.notificationsRejected} ignored=${s.notificationsIgnored} dropped=${s.notificationsDropped}`,
+    `messages lost=${s.messagesLost}`,
     `execs=${s.executions} failed=${s.executionsFailed}`,
     `sse armed=${s.schedulesArmed} fired=${s.schedulesFired} missed=${s.schedulesMissed}`,
     `alerts=${s.alertsReported} online=${s.online}/${s.devices}`,
@@ -199,6 +211,17 @@ function fraction(value: string): number {
     throw new InvalidArgumentError('expected a number from 0 to 1');
   }
   return n;
+}
+
+/** `300` or `300-3000` (milliseconds, at most 600,000). */
+export function latency(value: string): LatencyRange {
+  try {
+    const range = parseLatency(value);
+    if (range.maxMs > 600_000) throw new RangeError('at most 600000 ms');
+    return range;
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
 }
 
 function httpUrl(value: string): string {
@@ -239,7 +262,10 @@ export function buildSimulateCommand(): Command {
     .option('--server-id <id>', 'DMAcc ServerID (the gateway DM_SERVER_ID)', d.serverId)
     .option('--offline-share <fraction>', 'share of devices offline at start', fraction, d.offlineShare)
     .option('--offline-for-ms <ms>', 'offline devices come online after this long', integer(0))
-    .option('--latency-ms <ms>', 'delay before each HTTP post', integer(0, 600_000), d.latencyMs)
+    .option('--come-online-within-ms <ms>', 'offline devices come online each at a random moment within this window', integer(0))
+    .option('--latency-ms <ms|min-max>', 'delay before each HTTP post, e.g. 300-3000 (drawn per message)', latency, d.latencyMs)
+    .option('--fail-share <fraction>', 'share of HTTP posts lost (never arriving, or their answer lost)', fraction)
+    .option('--ignore-first-notification-share <fraction>', 'share of devices that drop their first Package#0', fraction)
     .option('--failure-rate <fraction>', 'share of target Execs that fail', fraction, d.failureRate)
     .option('--failure-status <code>', 'DM status of a failed Exec', integer(300, 599), d.failureStatus)
     .option('--max-sessions <n>', 'simultaneous sessions', integer(1, 100_000), d.maxSessions)

@@ -23,6 +23,7 @@ import type { SyncMlEncoding } from '../dm/codec/types.js';
 import { CONTENT_TYPE_DM_NOTIFICATION } from '../dm/notification/wap-push.js';
 import { luhnValid } from '../domain/device-id.js';
 import { DEFAULT_DELIVERY, type DeliveryCounters, type DeliveryOptions } from './mo/delivery.js';
+import { drawLatency, type LatencyRange, latencyRange, lossyTransport } from './network.js';
 import {
   createHttpTransport,
   type DeviceHost,
@@ -66,8 +67,17 @@ export interface FleetOptions {
   offlineShare?: number;
   /** Offline devices come online this long after the fleet is created; default: never by themselves. */
   offlineForMs?: number;
-  /** Added before each HTTP post. */
-  latencyMs?: number;
+  /**
+   * Offline devices come online each at its own random moment within this
+   * window (after `offlineForMs`, if given), not all at once.
+   */
+  comeOnlineWithinMs?: number;
+  /** Added before each HTTP post: a fixed delay, or a range drawn per message (a slow cell: 300–3,000 ms). */
+  latencyMs?: number | LatencyRange;
+  /** Fraction (0..1) of HTTP posts lost at the transport: half never arrive, half lose their answer. */
+  failShare?: number;
+  /** Fraction (0..1) of devices that drop their first Package#0 (answered 200, never acted on). */
+  ignoreFirstNotificationShare?: number;
   /** Fraction (0..1) of exec-target Execs that fail, with `failureStatus` (default 500). */
   failureRate?: number;
   failureStatus?: number;
@@ -93,7 +103,11 @@ export interface FleetStats {
   online: number;
   sessionsOk: number;
   sessionsFailed: number;
+  /** Failed sessions by reason (e.g. `HTTP 503`, `no answer within 30000 ms`); at most 20 reasons, the rest as `other`. */
+  sessionFailures: Record<string, number>;
   activeSessions: number;
+  /** Most sessions open at once since the fleet was created. */
+  peakSessions: number;
   queuedSessions: number;
   notificationsReceived: number;
   notificationsRejected: number;
@@ -109,6 +123,10 @@ export interface FleetStats {
   /** FUMO/SCOMO jobs that reported success (200, 1200) or anything else. */
   deliveriesSucceeded: number;
   deliveriesFailed: number;
+  /** Package#0 dropped by devices that ignore their first one. */
+  notificationsDropped: number;
+  /** HTTP posts lost by the simulated network (`failShare`). */
+  messagesLost: number;
   scheduled: number;
 }
 
@@ -257,6 +275,8 @@ export class FleetScheduler {
 /** Counting semaphore with a FIFO queue. */
 class SessionGate {
   active = 0;
+  /** Most sessions running at once so far. */
+  peak = 0;
   private readonly waiting: (() => void)[] = [];
   private head = 0;
 
@@ -271,6 +291,7 @@ class SessionGate {
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else {
       this.active++;
+      if (this.active > this.peak) this.peak = this.active;
     }
     try {
       return await fn();
@@ -326,7 +347,9 @@ export class Fleet {
   readonly capabilityOid: string;
   private readonly byId = new Map<string, SimulatedDevice>();
   private readonly gate: SessionGate;
-  private readonly counters: Omit<FleetStats, 'devices' | 'online' | 'activeSessions' | 'queuedSessions' | 'scheduled'>;
+  /** Devices that will drop their next Package#0 (each once). */
+  private readonly dropFirstNotification = new Set<SimulatedDevice>();
+  private readonly counters: Omit<FleetStats, 'devices' | 'online' | 'activeSessions' | 'peakSessions' | 'queuedSessions' | 'scheduled'>;
   private readonly ownTransport: (DmTransport & { close(): void }) | undefined;
   private server: http.Server | undefined;
   private base: string | undefined;
@@ -339,6 +362,7 @@ export class Fleet {
     this.counters = {
       sessionsOk: 0,
       sessionsFailed: 0,
+      sessionFailures: {},
       notificationsReceived: 0,
       notificationsRejected: 0,
       notificationsIgnored: 0,
@@ -352,20 +376,28 @@ export class Fleet {
       bootstrapsRejected: 0,
       deliveriesSucceeded: 0,
       deliveriesFailed: 0,
+      notificationsDropped: 0,
+      messagesLost: 0,
     };
-    const latency = opts.latencyMs ?? 0;
+    const random = opts.random ?? Math.random;
+    const latency = latencyRange(opts.latencyMs);
     const host: DeviceHost = {
       now,
       schedule: (at, fn) => this.scheduler.schedule(at, fn),
       runSession: (fn) => this.gate.run(fn),
-      ...(latency > 0 && { beforePost: () => new Promise<void>((r) => setTimeout(r, latency)) }),
-      record: (stat) => this.record(stat),
+      ...(latency.maxMs > 0 && {
+        beforePost: () => new Promise<void>((r) => setTimeout(r, drawLatency(latency, random))),
+      }),
+      record: (stat, _device, detail) => this.record(stat, detail),
     };
     this.ownTransport = opts.transport ? undefined : createHttpTransport({ maxSockets: opts.maxConcurrentSessions ?? 64 });
+    const transport = lossyTransport(opts.transport ?? this.ownTransport!, opts.failShare ?? 0, random, () => {
+      this.counters.messagesLost++;
+    });
     this.profile = resolveProfile({
       ...opts.profile,
       host,
-      transport: opts.transport ?? this.ownTransport!,
+      transport,
       ...(opts.encoding !== undefined && { encoding: opts.encoding }),
       ...(opts.sseRoot !== undefined && { sseRoot: opts.sseRoot }),
       ...(opts.fumoRoot !== undefined && { fumoRoot: opts.fumoRoot }),
@@ -403,6 +435,7 @@ export class Fleet {
     const imeis = generateImeis(opts.imeiStart ?? '49015420000000', n);
     const phonePrefix = opts.phonePrefix ?? '+1555';
     const share = Math.min(1, Math.max(0, opts.offlineShare ?? 0));
+    const ignoreShare = Math.min(1, Math.max(0, opts.ignoreFirstNotificationShare ?? 0));
     const devices: SimulatedDevice[] = new Array(n);
     const offline: SimulatedDevice[] = [];
     for (let i = 0; i < n; i++) {
@@ -417,11 +450,16 @@ export class Fleet {
       devices[i] = device;
       this.byId.set(device.devId, device);
       if (isOffline) offline.push(device);
+      if (ignoreShare > 0 && random() < ignoreShare) this.dropFirstNotification.add(device);
     }
     this.devices = devices;
-    if (opts.offlineForMs !== undefined) {
-      const at = now() + opts.offlineForMs;
-      for (const device of offline) this.scheduler.schedule(at, () => device.setOnline(true));
+    const window = opts.comeOnlineWithinMs;
+    if (opts.offlineForMs !== undefined || window !== undefined) {
+      const from = now() + (opts.offlineForMs ?? 0);
+      for (const device of offline) {
+        const at = window === undefined ? from : from + random() * window;
+        this.scheduler.schedule(at, () => device.setOnline(true));
+      }
     }
   }
 
@@ -522,7 +560,9 @@ export class Fleet {
       devices: this.devices.length,
       online,
       ...this.counters,
+      sessionFailures: { ...this.counters.sessionFailures },
       activeSessions: this.gate.active,
+      peakSessions: this.gate.peak,
       queuedSessions: this.gate.queued,
       scheduled: this.scheduler.size,
     };
@@ -663,6 +703,12 @@ export class Fleet {
           answer(415, `expected ${CONTENT_TYPE_DM_NOTIFICATION} or ${BOOTSTRAP_MEDIA_TYPE}\n`);
           return;
         }
+        if (this.dropFirstNotification.delete(device)) {
+          // As a handset that missed the push: the gateway saw it delivered and must wake the device again.
+          this.counters.notificationsDropped++;
+          answer(200, 'accepted\n');
+          return;
+        }
         const result = device.receiveNotification(body);
         answer(result.accepted ? 200 : 400, result.accepted ? 'accepted\n' : `${result.reason}\n`);
         return;
@@ -673,15 +719,19 @@ export class Fleet {
     req.on('error', () => answer(400, 'bad request\n'));
   }
 
-  private record(stat: DeviceStat): void {
+  private record(stat: DeviceStat, detail?: string): void {
     const c = this.counters;
     switch (stat) {
       case 'session-ok':
         c.sessionsOk++;
         break;
-      case 'session-failed':
+      case 'session-failed': {
         c.sessionsFailed++;
+        const known = detail !== undefined && (Object.hasOwn(c.sessionFailures, detail) || Object.keys(c.sessionFailures).length < 20);
+        const reason = known ? detail : 'other';
+        c.sessionFailures[reason] = (c.sessionFailures[reason] ?? 0) + 1;
         break;
+      }
       case 'notification':
         c.notificationsReceived++;
         break;

@@ -169,7 +169,8 @@ export interface DeviceHost {
   runSession<T>(fn: () => Promise<T>): Promise<T>;
   /** Awaited before each HTTP post (simulated latency). */
   beforePost?(): Promise<void>;
-  record?(stat: DeviceStat, device: SimulatedDevice): void;
+  /** `detail`: why a session failed (`session-failed` only). */
+  record?(stat: DeviceStat, device: SimulatedDevice, detail?: string): void;
 }
 
 /** Settings shared by many devices; a fleet passes one object to all of them. */
@@ -589,7 +590,8 @@ export class SimulatedDevice {
     if (!ok) this.sessionsFailed++;
     if (ok) this.alertRetries = 0;
     else if (this.pending && p.alertRetryMs > 0) this.retryAlertsLater();
-    p.host.record?.(ok ? 'session-ok' : 'session-failed', this);
+    if (ok) p.host.record?.('session-ok', this);
+    else p.host.record?.('session-failed', this, report.error ?? `session ended ${report.outcome}`);
     this.last = { sessionId: report.sessionId, at: p.host.now(), report };
     return report;
   }

@@ -46,12 +46,34 @@ describe('dmwsi simulate', () => {
       opaqueData: true,
       auth: 'hmac',
       offlineShare: 0.1,
-      latencyMs: 20,
+      latencyMs: { minMs: 20, maxMs: 20 },
       failureRate: 0.05,
       sseRoot: './Vendor/SSE',
       credentialsCsv: '/tmp/x.csv',
       capabilityOid: 'cap-9',
     });
+  });
+
+  it('reads the network flags: a latency range, lost messages, random come-online moments, dropped first notifications', async () => {
+    const cmd = buildSimulateCommand();
+    let seen: SimulateOptions | undefined;
+    cmd.action((opts: SimulateOptions) => {
+      seen = opts;
+    });
+    await cmd.parseAsync(
+      ['--latency-ms', '300-3000', '--fail-share', '0.02', '--offline-share', '0.1', '--come-online-within-ms', '60000', '--ignore-first-notification-share', '0.05'],
+      { from: 'user' },
+    );
+    expect(seen).toMatchObject({
+      latencyMs: { minMs: 300, maxMs: 3000 },
+      failShare: 0.02,
+      offlineShare: 0.1,
+      comeOnlineWithinMs: 60_000,
+      ignoreFirstNotificationShare: 0.05,
+    });
+    const strict = buildSimulateCommand().exitOverride().configureOutput({ writeErr: () => {} });
+    strict.action(() => {});
+    await expect(strict.parseAsync(['--latency-ms', '3000-300'], { from: 'user' })).rejects.toThrow(/ends below its start/);
   });
 
   it('rejects a failure rate above 1', async () => {

@@ -10,7 +10,9 @@ import {
   generateImeis,
   imeiWithCheckDigit,
 } from '../../../../src/simulator/fleet.js';
+import { seededRandom } from '../../../../src/simulator/cli.js';
 import { makeSimulatedPackage } from '../../../../src/simulator/mo/package.js';
+import { lossyTransport, parseLatency, SimulatedNetworkError } from '../../../../src/simulator/network.js';
 import type { DmTransport, HttpResponse } from '../../../../src/simulator/simulated-device.js';
 import type { ManagementTree } from '../../../../src/simulator/tree/management-tree.js';
 import { addNode, add, exec, replace, sequence } from '../fixtures.js';
@@ -384,5 +386,129 @@ describe('Fleet offline devices', () => {
     fleet.scheduler.runDue();
     await fleet.idle();
     expect(fleet.stats()).toMatchObject({ online: 4, notificationsIgnored: 2, sessionsOk: 2 });
+  });
+});
+
+describe('Fleet network behaviour', () => {
+  const triggerOf = (device: Fleet['devices'][number], sessionId: number) => {
+    const a = device.account;
+    return buildTrigger({
+      uiMode: 'background',
+      initiator: 'server',
+      sessionId,
+      serverId: a.serverId,
+      serverDigestSecret: { serverId: a.serverId, password: a.serverPassword },
+      nonce: RESYNC_NONCE,
+    });
+  };
+
+  it('reads a latency as one value or a range, and refuses a reversed or malformed one', () => {
+    expect(parseLatency('300-3000')).toEqual({ minMs: 300, maxMs: 3000 });
+    expect(parseLatency('250')).toEqual({ minMs: 250, maxMs: 250 });
+    expect(() => parseLatency('3000-300')).toThrow(RangeError);
+    expect(() => parseLatency('fast')).toThrow(RangeError);
+  });
+
+  it('waits a latency drawn per message from the range before each post', async () => {
+    const transport = lateTransport();
+    const draws = [0, 1, 0.5, 0.25];
+    let i = 0;
+    const fleet = track(
+      new Fleet({ devices: 1, serverUrl: SERVER, transport, secretSeed: 's', latencyMs: { minMs: 40, maxMs: 200 }, random: () => draws[i++ % draws.length]! }),
+    );
+    transport.target = serverFor(fleet);
+    const gaps: number[] = [];
+    let last = performance.now();
+    const inner = transport.post.bind(transport);
+    transport.post = (url, body, headers) => {
+      const t = performance.now();
+      gaps.push(t - last);
+      return inner(url, body, headers).finally(() => {
+        last = performance.now();
+      });
+    };
+    await fleet.start();
+    i = 0;
+    await fleet.devices[0]!.runSession({ kind: 'client-initiated', sessionIdHex: '1' });
+    // The session id was given, so every draw went to the latency: 40, 200, 120, 80 ms …
+    const expected = [40, 200, 120, 80];
+    expect(gaps.length).toBeGreaterThanOrEqual(2);
+    gaps.forEach((gap, k) => {
+      expect(gap).toBeGreaterThanOrEqual(expected[k % 4]! - 2);
+      expect(gap).toBeLessThan(expected[k % 4]! + 60);
+    });
+  });
+
+  it('loses a share of messages: half before the server sees them, half after it answered', async () => {
+    let served = 0;
+    const inner: DmTransport = {
+      post: async () => {
+        served++;
+        return { status: 200, headers: {}, body: Buffer.alloc(0) };
+      },
+    };
+    const stages: string[] = [];
+    const draws = [0.1, 0.3, 0.9];
+    let i = 0;
+    const lossy = lossyTransport(inner, 0.4, () => draws[i++]!, (stage) => stages.push(stage));
+    await expect(lossy.post(SERVER, Buffer.alloc(0), {})).rejects.toThrow(SimulatedNetworkError);
+    expect(served).toBe(0);
+    await expect(lossy.post(SERVER, Buffer.alloc(0), {})).rejects.toThrow(/dropped before the answer/);
+    expect(served).toBe(1);
+    await expect(lossy.post(SERVER, Buffer.alloc(0), {})).resolves.toMatchObject({ status: 200 });
+    expect(served).toBe(2);
+    expect(stages).toEqual(['request-lost', 'answer-lost']);
+  });
+
+  it('fails sessions whose messages the network lost and counts them', async () => {
+    const transport = lateTransport();
+    const fleet = track(new Fleet({ devices: 4, serverUrl: SERVER, transport, secretSeed: 's', failShare: 1, random: seededRandom(3) }));
+    transport.target = serverFor(fleet);
+    await fleet.start();
+    fleet.checkIn();
+    await fleet.idle();
+    const stats = fleet.stats();
+    expect(stats).toMatchObject({ sessionsOk: 0, sessionsFailed: 4, messagesLost: 4 });
+    // Each failure under its reason: the request lost, or its answer.
+    expect(Object.keys(stats.sessionFailures).every((r) => r.startsWith('simulated network:'))).toBe(true);
+    expect(Object.values(stats.sessionFailures).reduce((a, b) => a + b, 0)).toBe(4);
+  });
+
+  it('brings offline devices online each at its own moment within comeOnlineWithinMs', async () => {
+    let now = 1_000_000;
+    const transport = lateTransport();
+    const fleet = track(
+      new Fleet({ devices: 20, serverUrl: SERVER, offlineShare: 1, comeOnlineWithinMs: 60_000, clock: () => now, transport, secretSeed: 's', random: seededRandom(5) }),
+    );
+    transport.target = serverFor(fleet);
+    await fleet.start();
+    fleet.scheduler.stop();
+    expect(fleet.stats().online).toBe(0);
+    now += 30_000;
+    fleet.scheduler.runDue();
+    const half = fleet.stats().online;
+    expect(half).toBeGreaterThan(2);
+    expect(half).toBeLessThan(18);
+    now += 30_000;
+    fleet.scheduler.runDue();
+    expect(fleet.stats().online).toBe(20);
+  });
+
+  it('has a device that ignores its first notification answer 200 and act only on the next one', async () => {
+    const transport = lateTransport();
+    const fleet = track(new Fleet({ devices: 2, serverUrl: SERVER, transport, secretSeed: 's', ignoreFirstNotificationShare: 1 }));
+    const server = serverFor(fleet);
+    transport.target = server;
+    await fleet.start();
+    const device = fleet.devices[0]!;
+    const post = (sessionId: number) =>
+      fetch(device.notificationUrl!, { method: 'POST', headers: { 'content-type': 'application/vnd.syncml.notification' }, body: triggerOf(device, sessionId) });
+    expect((await post(0x51)).status).toBe(200);
+    await fleet.idle();
+    expect(server.seen(device.devId).sessions).toEqual([]);
+    expect((await post(0x52)).status).toBe(200);
+    await fleet.idle();
+    expect(server.seen(device.devId).sessions).toEqual(['52']);
+    expect(fleet.stats()).toMatchObject({ notificationsDropped: 1, notificationsReceived: 1, sessionsOk: 1 });
   });
 });
