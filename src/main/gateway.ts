@@ -310,6 +310,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           server: dmServer,
           logger,
           maxBodyBytes: config.dmMaxBodyBytes,
+          maxInFlight: config.dmMaxInFlight,
           observe: (status, seconds) => metrics.observeDm(status, seconds),
         }),
       );

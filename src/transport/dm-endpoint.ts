@@ -24,6 +24,12 @@ export interface DmEndpointDeps {
   server: DmServer;
   logger: Logger;
   maxBodyBytes: number;
+  /**
+   * Messages to `/dm` (a session's opening, or a client that ignores RespURI)
+   * served at once in this process; one more gets 503 with Retry-After before
+   * its body is read. 0 or absent: no cap. Messages to a RespURI always pass.
+   */
+  maxInFlight?: number;
   /** Counts DM messages by outcome (HTTP status). */
   observe?: (status: number, seconds: number) => void;
 }
@@ -35,16 +41,49 @@ export type DmHttpHandler = (req: IncomingMessage, res: ServerResponse) => boole
 const TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
 const TEXT = 'text/plain; charset=utf-8';
 
+/** How often refusals for the in-flight cap are logged (with their count), at most. */
+const IN_FLIGHT_LOG_MS = 10_000;
+
 export function dmHttpHandler(deps: DmEndpointDeps): DmHttpHandler {
+  // Every message in flight holds its body, parse tree, session state and reply:
+  // when a whole fleet reports at one AtTime (each report a one-message session,
+  // which DM_MAX_SESSIONS does not count), an uncapped process queued 10,000 of
+  // them and passed 1 GiB. Opening messages beyond the cap are turned away
+  // cheaply; messages of open sessions (on their RespURI) always pass.
+  const cap = deps.maxInFlight ?? 0;
+  let opening = 0;
+  let refused = 0;
+  let refusalLoggedAt = 0;
   return (req, res) => {
     if (req.method !== 'POST') return false;
     const route = matchDmPath(req.url ?? '');
     if (route === undefined) return false;
-    serve(deps, req, res, route.token).catch((err: unknown) => {
-      // serve answers its own failures; this is a last resort (e.g. a throwing logger).
-      deps.logger.error({ err }, 'DM request failed');
-      if (!res.headersSent) sendText(res, 500, 'internal error\n');
-    });
+    const counted = route.token === undefined && cap > 0;
+    if (counted && opening >= cap) {
+      refused += 1;
+      const now = Date.now();
+      if (now - refusalLoggedAt >= IN_FLIGHT_LOG_MS) {
+        deps.logger.warn({ refused, maxInFlight: cap }, 'DM messages refused: DM_MAX_IN_FLIGHT opening messages are being served');
+        refused = 0;
+        refusalLoggedAt = now;
+      }
+      req.resume();
+      // Spread over 5-14 s, so refused devices do not return together.
+      res.writeHead(503, { 'content-type': TEXT, 'retry-after': String(5 + Math.floor(Math.random() * 10)) });
+      res.end('the DM server is busy; retry later\n');
+      deps.observe?.(503, 0);
+      return true;
+    }
+    if (counted) opening += 1;
+    serve(deps, req, res, route.token)
+      .catch((err: unknown) => {
+        // serve answers its own failures; this is a last resort (e.g. a throwing logger).
+        deps.logger.error({ err }, 'DM request failed');
+        if (!res.headersSent) sendText(res, 500, 'internal error\n');
+      })
+      .finally(() => {
+        if (counted) opening -= 1;
+      });
     return true;
   };
 }
