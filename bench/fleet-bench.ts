@@ -1,8 +1,10 @@
 /**
  * The fleet benchmark (bulk operations, `npm run bench:fleet -- --devices N`):
  * one gateway process (`dmwsi serve`, role all; with `dmProcess` a second
- * one, `--role dm`, serves the devices) and one simulated fleet process
- * (`dmwsi simulate`) on this machine, on one throwaway Redis.
+ * one, `--role dm`, serves the devices; with `roles`, api, dm and worker
+ * processes instead) and one simulated fleet process (`dmwsi simulate`) on
+ * this machine, on one throwaway Redis and one database (`database`: the
+ * SQLite file, or a fresh PostgreSQL schema).
  *
  * Setup (not timed in the figures): the fleet writes its credentials CSV, the
  * devices are registered with createDeviceCapability (sseRoot ./SSE) and
@@ -22,7 +24,8 @@
  * Figures:
  * 1. createDeployments: call to answer (the job and all its tasks are durable then).
  * 2. All SCHEDULED: call start to the last task's move to SCHEDULED, from the
- *    `at` of task_history rows (the gateway's clock; same machine).
+ *    `at` of task_history rows (the gateway's clock; same machine), read from
+ *    whichever database the gateway processes share.
  * 3. All reported: AtTime to the last task's move to an end state (the
  *    Generic Alert recorded), from task_history; also the first report and
  *    the median and 99th percentile.
@@ -387,7 +390,12 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     LOG_LEVEL: 'warn',
     ...(pgUrl !== undefined && { DATABASE_URL: pgUrl, DATABASE_SCHEMA: pgSchema }),
   };
-  const envOf = (p: (typeof plan)[number]) => ({ ...env, PORT: String(p.port), PUBLIC_DM_URL: `http://127.0.0.1:${p.port}/dm` });
+  // A DM process advertises itself; the others (notifications, bootstraps) the first DM process.
+  const envOf = (p: (typeof plan)[number]) => ({
+    ...env,
+    PORT: String(p.port),
+    PUBLIC_DM_URL: p.role === 'dm' ? `http://127.0.0.1:${p.port}/dm` : `${dmBase}/dm`,
+  });
   // The first process alone brings the schema up (migrations), then the others start on it.
   const gateways: Started[] = [startGateway(o, envOf(plan[0]!), ['--role', plan[0]!.role])];
   const gateway = gateways[0]!;
@@ -439,7 +447,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       gateway: gateway.child.pid,
       fleet: fleet.child.pid,
       redis: await localRedisPid(o.redisUrl),
-      dm: plan[1]?.role === 'dm' ? gateways[1]?.child.pid : undefined,
+      dm: o.dmProcess && !o.roles ? gateways[1]?.child.pid : undefined,
     };
     watches.push(new RssWatch(pids.gateway), new RssWatch(pids.fleet));
     // The gateway's CPU: every gateway process's, and their sum.
