@@ -1,8 +1,10 @@
 /**
  * The fleet benchmark (bulk operations, `npm run bench:fleet -- --devices N`):
  * one gateway process (`dmwsi serve`, role all; with `dmProcess` a second
- * one, `--role dm`, serves the devices) and one simulated fleet process
- * (`dmwsi simulate`) on this machine, on one throwaway Redis.
+ * one, `--role dm`, serves the devices; with `roles`, api, dm and worker
+ * processes instead) and one simulated fleet process (`dmwsi simulate`) on
+ * this machine, on one throwaway Redis and one database (`database`: the
+ * SQLite file, or a fresh PostgreSQL schema).
  *
  * Setup (not timed in the figures): the fleet writes its credentials CSV, the
  * devices are registered with createDeviceCapability (sseRoot ./SSE) and
@@ -22,7 +24,8 @@
  * Figures:
  * 1. createDeployments: call to answer (the job and all its tasks are durable then).
  * 2. All SCHEDULED: call start to the last task's move to SCHEDULED, from the
- *    `at` of task_history rows (the gateway's clock; same machine).
+ *    `at` of task_history rows (the gateway's clock; same machine), read from
+ *    whichever database the gateway processes share.
  * 3. All reported: AtTime to the last task's move to an end state (the
  *    Generic Alert recorded), from task_history; also the first report and
  *    the median and 99th percentile.
@@ -54,6 +57,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { freePort } from '../src/main/redis-launcher.js';
 import type { FleetStats } from '../src/simulator/fleet.js';
 import { makeSimulatedPackage } from '../src/simulator/mo/package.js';
@@ -72,12 +76,14 @@ import {
 import {
   armedOrEnded,
   ended,
-  FleetDb,
+  type FleetDb,
   gatewayMetrics,
   type JobCounters,
   localRedisPid,
   parseJobData,
+  postgresFleetDb,
   RssWatch,
+  sqliteFleetDb,
   TERMINAL_STATUSES,
 } from './support/fleet-db.js';
 import { rssOf, type Started, spawnGateway, waitForHttpAnswer } from './support/processes.js';
@@ -110,6 +116,21 @@ export interface FleetBenchOptions {
    * per core for the two busiest parts. Both share the SQLite file.
    */
   dmProcess?: boolean;
+  /**
+   * The database every gateway process shares: the SQLite file in the run's
+   * data directory (default), or a fresh schema (dropped afterwards) on the
+   * PostgreSQL server at `postgresUrl`.
+   */
+  database?: 'sqlite' | 'postgres';
+  postgresUrl?: string;
+  /**
+   * Processes per role instead of one process with every role: each its own
+   * Node process on its own port, all on the one Redis and database. SOAP
+   * goes to the first api process (the setup, the call and the polls); the
+   * fleet's devices are spread round-robin over the dm processes (each
+   * device's server URL; PUBLIC_DM_URL of each dm process is itself).
+   */
+  roles?: { api: number; dm: number; workers: number };
   /** Write CPU profiles of the gateway process and (under fleet/) the simulated fleet (node --cpu-prof) into this directory. */
   cpuProfileDir?: string;
   /** Progress lines (stderr by default). */
@@ -177,7 +198,7 @@ async function checkAgainstFleetRecord(db: FleetDb, jobId: string, fleetUrl: str
   const ran = (await (await fetch(`${fleetUrl}/executions`)).json()) as Record<string, Record<string, number>>;
   const check: FleetRecordCheck = { matches: 0, mismatches: 0, examples: [], devicesThatRan: 0 };
   for (const counts of Object.values(ran)) if ((counts[target] ?? 0) > 0) check.devicesThatRan++;
-  for (const [id, t] of db.taskStatuses(jobId)) {
+  for (const [id, t] of await db.taskStatuses(jobId)) {
     const times = ran[id]?.[target] ?? 0;
     const ok = END_STATES.has(t.status) && (t.status === 'COMPLETED' ? times === 1 : times === 0);
     if (ok) check.matches++;
@@ -190,7 +211,10 @@ async function checkAgainstFleetRecord(db: FleetDb, jobId: string, fleetUrl: str
 }
 
 export interface CpuSeconds {
+  /** Every gateway process together. */
   gateway: number | undefined;
+  /** Each gateway process's (named by role and number), in the order started. */
+  byProcess: [string, number | undefined][];
   fleet: number | undefined;
   redis: number | undefined;
 }
@@ -258,6 +282,9 @@ export interface FleetBenchResult {
   loadAverage: [number, number];
   cores: number;
   operation: 'sse' | 'firmware';
+  /** The database (sqlite, or postgres with its schema) and the gateway processes by name and role. */
+  database: string;
+  processes: string;
   /** Firmware: the package size and the gateway's peak of downloads in flight (its /metrics). */
   packageBytes?: number;
   downloadsInFlightPeak?: number;
@@ -378,7 +405,12 @@ function windowOf(a: Sample, b: Sample, seconds?: number): Window {
     sessionsFailed: fa && fb ? fb.sessionsFailed - fa.sessionsFailed : 0,
     notifications: fa && fb ? fb.notificationsReceived - fa.notificationsReceived : 0,
     dmMessages: b.dmMessages - a.dmMessages,
-    cpu: { gateway: d(a.cpu.gateway, b.cpu.gateway), fleet: d(a.cpu.fleet, b.cpu.fleet), redis: d(a.cpu.redis, b.cpu.redis) },
+    cpu: {
+      gateway: d(a.cpu.gateway, b.cpu.gateway),
+      byProcess: b.cpu.byProcess.map(([name, c], i): [string, number | undefined] => [name, d(a.cpu.byProcess[i]?.[1], c)]),
+      fleet: d(a.cpu.fleet, b.cpu.fleet),
+      redis: d(a.cpu.redis, b.cpu.redis),
+    },
     redisCommands: redis.total,
     redisTop: redis.top,
   };
@@ -390,11 +422,25 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   const started = performance.now();
   const loadAtStart = os.loadavg()[0]!;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-fleet-bench-'));
-  const port = await freePort();
+  // The gateway processes: one with every role (and with dmProcess a DM one beside it), or o.roles.
+  const plan: { name: string; role: 'all' | 'api' | 'dm' | 'worker'; port: number }[] = [];
+  const add = async (name: string, role: 'all' | 'api' | 'dm' | 'worker') => plan.push({ name, role, port: await freePort() });
+  if (o.roles) {
+    if (o.roles.api < 1 || o.roles.dm < 1 || o.roles.workers < 1) throw new Error('--api, --dm and --workers: at least one process each');
+    for (let i = 1; i <= o.roles.api; i++) await add(`api${i}`, 'api');
+    for (let i = 1; i <= o.roles.dm; i++) await add(`dm${i}`, 'dm');
+    for (let i = 1; i <= o.roles.workers; i++) await add(`worker${i}`, 'worker');
+  } else {
+    await add('gateway', 'all');
+    if (o.dmProcess) await add('dm', 'dm');
+  }
+  const port = plan[0]!.port;
   const fleetPort = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const dmPort = o.dmProcess ? await freePort() : port;
-  const dmBase = `http://127.0.0.1:${dmPort}`;
+  const dmBases = plan.filter((p) => p.role === 'dm' || (p.role === 'all' && !o.dmProcess)).map((p) => `http://127.0.0.1:${p.port}`);
+  const dmBase = dmBases[0]!;
+  const pgUrl = o.database === 'postgres' ? (o.postgresUrl ?? 'postgres://postgres@127.0.0.1:5432/test') : undefined;
+  const pgSchema = `bench_fleet_${crypto.randomBytes(4).toString('hex')}`;
   const bulkUrl = `${base}/dmwsi/BulkOperationsManager`;
   const deviceManager = `${base}/dmwsi/DeviceManager`;
   // createDeployments carries every target (~50 B each): leave room for it.
@@ -412,10 +458,17 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     SOAP_MAX_BODY_BYTES: String(soapMaxBody),
     LOG_LEVEL: 'warn',
     ...(o.network && { TASK_RETRY_SECONDS: String(o.network.taskRetrySeconds ?? 30) }),
+    ...(pgUrl !== undefined && { DATABASE_URL: pgUrl, DATABASE_SCHEMA: pgSchema }),
   };
-  const gateway = startGateway(o, env);
-  const dmGateway = o.dmProcess ? startGateway(o, { ...env, PORT: String(dmPort) }, ['--role', 'dm']) : undefined;
-  const gateways = [gateway, ...(dmGateway ? [dmGateway] : [])];
+  // A DM process advertises itself; the others (notifications, bootstraps) the first DM process.
+  const envOf = (p: (typeof plan)[number]) => ({
+    ...env,
+    PORT: String(p.port),
+    PUBLIC_DM_URL: p.role === 'dm' ? `http://127.0.0.1:${p.port}/dm` : `${dmBase}/dm`,
+  });
+  // The first process alone brings the schema up (migrations), then the others start on it.
+  const gateways: Started[] = [startGateway(o, envOf(plan[0]!), ['--role', plan[0]!.role])];
+  const gateway = gateways[0]!;
   let fleet: FleetProcess | undefined;
   // Interrupted: stop the children (Redis is the caller's; its launcher stops it on exit).
   const interrupted = (signal: NodeJS.Signals) => {
@@ -435,11 +488,15 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   try {
     const csvPath = path.join(dir, 'fleet.csv');
     const [, startedFleet] = await Promise.all([
-      Promise.all([base, dmBase].map((b) => waitForHttpAnswer(`${b}/healthz`, 60_000))),
+      (async () => {
+        await waitForHttpAnswer(`${base}/healthz`, 60_000);
+        for (const p of plan.slice(1)) gateways.push(startGateway(o, envOf(p), ['--role', p.role]));
+        await Promise.all(plan.slice(1).map((p) => waitForHttpAnswer(`http://127.0.0.1:${p.port}/healthz`, 60_000)));
+      })(),
       startFleetProcess(
         {
           devices: o.devices,
-          serverUrl: `${dmBase}/dm`,
+          serverUrl: dmBases.map((b) => `${b}/dm`).join(','),
           listenPort: fleetPort,
           csvPath,
           capabilityOid: CAPABILITY_OID,
@@ -459,13 +516,19 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       ),
     ]);
     fleet = startedFleet;
-    const pids = { gateway: gateway.child.pid, fleet: fleet.child.pid, redis: await localRedisPid(o.redisUrl), dm: dmGateway?.child.pid };
-    watches.push(new RssWatch(pids.gateway), new RssWatch(pids.fleet));
-    // The gateway's CPU: both processes when DM has its own.
-    const gatewayCpu = async (): Promise<number | undefined> => {
-      const [a, b] = await Promise.all([cpuSecondsOf(pids.gateway), pids.dm === undefined ? 0 : cpuSecondsOf(pids.dm)]);
-      return a === undefined || b === undefined ? undefined : a + b;
+    const pids = {
+      gateway: gateway.child.pid,
+      fleet: fleet.child.pid,
+      redis: await localRedisPid(o.redisUrl),
+      dm: o.dmProcess && !o.roles ? gateways[1]?.child.pid : undefined,
     };
+    watches.push(new RssWatch(pids.gateway), new RssWatch(pids.fleet));
+    // The gateway's CPU: every gateway process's, and their sum.
+    const gatewayCpuByProcess = (): Promise<[string, number | undefined][]> =>
+      Promise.all(gateways.map(async (g, i): Promise<[string, number | undefined]> => [plan[i]!.name, await cpuSecondsOf(g.child.pid)]));
+    const sumCpu = (byProcess: [string, number | undefined][]) =>
+      byProcess.some(([, c]) => c === undefined) ? undefined : byProcess.reduce((a, [, c]) => a + c!, 0);
+    const gatewayCpu = async (): Promise<number | undefined> => sumCpu(await gatewayCpuByProcess());
     // The gateway's heap, once a second from setup on (also while createDeployments runs, when it can answer).
     heapTimer = setInterval(() => {
       void gatewayMetrics(base, 900).then((m) => {
@@ -492,7 +555,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     const checkInSeconds = o.warm ? await checkInFleet(fleet, o.devices, log) : undefined;
     const checkInCpu = ((await gatewayCpu()) ?? Number.NaN) - (cpuBeforeCheckIn ?? Number.NaN);
     const contentId = firmware ? await uploadPackage(base, bulkUrl, session, o.packageBytes ?? PACKAGE_BYTES) : undefined;
-    db = new FleetDb(path.join(dir, 'dmwsi.sqlite'));
+    db = pgUrl !== undefined ? postgresFleetDb(pgUrl, pgSchema) : sqliteFleetDb(path.join(dir, 'dmwsi.sqlite'));
     const setupSeconds = (performance.now() - started) / 1000;
     log(
       `setup: gateway and fleet up, ${o.devices} devices imported in ${importSeconds.toFixed(1)} s${checkInSeconds === undefined ? '' : `, checked in in ${checkInSeconds.toFixed(1)} s (gateway CPU ${((1000 * checkInCpu) / o.devices).toFixed(2)} ms per device)`} (setup ${setupSeconds.toFixed(1)} s in all)`,
@@ -503,7 +566,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     let lastDmMessages = 0;
     const sample = async (): Promise<Sample> => {
       const t = performance.now();
-      const [job, fleetStats, metrics, redisCommands, gw, fl, rd] = await Promise.all([
+      const [job, fleetStats, metrics, redisCommands, gwByProcess, fl, rd] = await Promise.all([
         jobId === undefined
           ? Promise.resolve(undefined)
           : timedSoap(
@@ -514,15 +577,22 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
               .then(parseJobData)
               .catch(() => undefined),
         fleet!.stats().catch(() => undefined),
-        gatewayMetrics(dmBase),
+        Promise.all(dmBases.map((b) => gatewayMetrics(b))),
         redisCommandCalls(statsRedis).catch(() => ({})),
-        gatewayCpu(),
+        gatewayCpuByProcess(),
         cpuSecondsOf(pids.fleet),
         cpuSecondsOf(pids.redis),
       ]);
-      const dmMessages = metrics?.dmMessages ?? lastDmMessages;
+      const dmMessages = metrics.every((m) => m !== undefined) ? metrics.reduce((a, m) => a + m!.dmMessages, 0) : lastDmMessages;
       lastDmMessages = dmMessages;
-      return { t, job, fleet: fleetStats, dmMessages, redisCommands, cpu: { gateway: gw, fleet: fl, redis: rd } };
+      return {
+        t,
+        job,
+        fleet: fleetStats,
+        dmMessages,
+        redisCommands,
+        cpu: { gateway: sumCpu(gwByProcess), byProcess: gwByProcess, fleet: fl, redis: rd },
+      };
     };
 
     // --- the call ---------------------------------------------------------------------------
@@ -611,9 +681,9 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       }
     }
     const last = samples[samples.length - 1]!;
-    const armed = db.transitionTimes(['SCHEDULED']);
-    const armedLate = db.transitionTimes(['SCHEDULED'], atMs + 1).count;
-    const reports = db.transitionTimes(TERMINAL_STATUSES, atMs, [0.5, 0.99]);
+    const armed = await db.transitionTimes(['SCHEDULED']);
+    const armedLate = (await db.transitionTimes(['SCHEDULED'], atMs + 1)).count;
+    const reports = await db.transitionTimes(TERMINAL_STATUSES, atMs, [0.5, 0.99]);
     const allArmedOrEnded = armedSample !== undefined;
     const complete = doneSample !== undefined;
     // Windows: counters from the polls at their ends (nothing happens between the last arming session and
@@ -629,8 +699,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       await sleep(5_000);
       fleetRecord = await checkAgainstFleetRecord(db, jobId, fleet.url, TARGET_URI);
     }
-    const finalCounts = db.taskCounts(jobId);
-    const history = db.historyRows();
+    const finalCounts = await db.taskCounts(jobId);
+    const history = await db.historyRows();
     const sec = (ms: number | undefined, from: number) => (ms === undefined ? undefined : (ms - from) / 1000);
     const result: FleetBenchResult = {
       devices: o.devices,
@@ -675,6 +745,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       loadAverage: [loadAtStart, os.loadavg()[0]!],
       cores: os.availableParallelism(),
       operation: firmware ? 'firmware' : 'sse',
+      database: pgUrl === undefined ? 'sqlite' : `postgres (schema ${pgSchema})`,
+      processes: plan.map((p) => `${p.name} (${p.role})`).join(', '),
       ...(firmware && { packageBytes: o.packageBytes ?? PACKAGE_BYTES, ...(await downloadFigures(base)) }),
       ...(fleetRecord && { fleetRecord, fleet: await fleet.stats() }),
     };
@@ -684,12 +756,23 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     process.off('SIGTERM', interrupted);
     for (const w of watches) w.stop();
     clearInterval(heapTimer);
-    db?.close();
+    await db?.close();
     statsRedis.disconnect();
     await fleet?.stop();
     const stopping = performance.now();
     await Promise.all(gateways.map((g) => stopPatiently(g.child, 60_000)));
     if (o.cpuProfileDir !== undefined) log(`gateway stopped in ${((performance.now() - stopping) / 1000).toFixed(1)} s; CPU profile in ${o.cpuProfileDir}`);
     fs.rmSync(dir, { recursive: true, force: true });
+    if (pgUrl !== undefined) await dropSchema(pgUrl, pgSchema).catch((err: Error) => log(`could not drop schema ${pgSchema}: ${err.message}`));
+  }
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
   }
 }

@@ -25,6 +25,9 @@
  *   --fleet-timeout S     seconds after the call before the fleet run gives up (default: AtTime + 600 s)
  *   --fleet-warm          every device checks in once before the job (a fleet in service; fleet section)
  *   --fleet-dm-process    serve DM from a second gateway process (serve --role dm; fleet section)
+ *   --database sqlite     the gateway processes' database: sqlite (a file) or postgres (a fresh schema on
+ *                         TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test, dropped after; fleet section)
+ *   --api N --dm N --workers N  processes per role, each its own node process (all three or none; fleet section)
  *   --operation firmware  the fleet job is a FIRMWARE_UPDATE of an uploaded package instead of SCHEDULED_EXEC (fleet section)
  *   --fleet-package-kib 64  firmware: the package's payload size; --fleet-install-ms 100: the simulated install time
  *   --fleet-cpu-prof DIR  write CPU profiles of the gateway and (DIR/fleet) the fleet (fleet section)
@@ -97,6 +100,10 @@ const { values } = parseArgs({
     'fleet-cpu-prof': { type: 'string' },
     'fleet-warm': { type: 'boolean', default: false },
     'fleet-dm-process': { type: 'boolean', default: false },
+    database: { type: 'string', default: 'sqlite' },
+    api: { type: 'string' },
+    dm: { type: 'string' },
+    workers: { type: 'string' },
     operation: { type: 'string', default: 'sse' },
     'fleet-package-kib': { type: 'string', default: '64' },
     'fleet-install-ms': { type: 'string', default: '100' },
@@ -370,6 +377,9 @@ if (sections.has('fleet')) {
   const redis = await ensureRedis(process.env.REDIS_URL, { mode: 'throwaway' });
   try {
     const devices = Number(values.devices);
+    if (values.database !== 'sqlite' && values.database !== 'postgres') throw new Error(`--database: sqlite or postgres, not ${values.database}`);
+    const roleCounts = [values.api, values.dm, values.workers];
+    if (roleCounts.some((v) => v !== undefined) && roleCounts.some((v) => v === undefined)) throw new Error('--api, --dm and --workers go together');
     const r: FleetBenchResult = await runFleetBench({
       redisUrl: redis.url,
       devices,
@@ -381,6 +391,9 @@ if (sections.has('fleet')) {
       importChunk: 20_000,
       warm: values['fleet-warm'],
       dmProcess: values['fleet-dm-process'],
+      database: values.database,
+      ...(process.env.TEST_DATABASE_URL && { postgresUrl: process.env.TEST_DATABASE_URL }),
+      ...(values.api !== undefined && { roles: { api: Number(values.api), dm: Number(values.dm), workers: Number(values.workers) } }),
       ...(values['fleet-cpu-prof'] !== undefined && { cpuProfileDir: values['fleet-cpu-prof'] }),
       operation: values.operation === 'firmware' ? 'firmware' : 'sse',
       packageBytes: Number(values['fleet-package-kib']) * 1024,
@@ -426,8 +439,10 @@ if (sections.has('fleet')) {
     console.log(`\n## Fleet (${n(r.devices)} devices; gateway and fleet as separate processes; ${r.checkInSeconds === undefined ? 'cold fleet' : 'fleet checked in before the job'}${r.dmPeakRssBytes === undefined ? '' : '; DM served by a second gateway process'})${partial}`);
     console.log('| figure | value | aim |');
     console.log('|---|---|---|');
+    console.log(`| database; gateway processes | ${r.database}; ${r.processes} | |`);
     console.log(`| createDeployments returned | ${s(r.createSeconds, 2)} (gateway CPU ${s(r.createCpuSeconds, 2)}) | < 5 s at 100,000 |`);
     console.log(`| all SCHEDULED | ${armedFigure} | |`);
+    console.log(`| arming rate (tasks SCHEDULED per second of the arming window) | ${r.arming && r.arming.seconds > 0 ? n(r.armedCount / r.arming.seconds) : 'n/a'} | |`);
     console.log(`| all reported (from AtTime) | ${reportedFigure} | armed and reported ≤ 5 min in all |`);
     console.log(`| armed + reported (idle wait before AtTime left out; overlap counted once) | ${s(work)} | ≤ 300 s |`);
     console.log(`| DM sessions/s, notifications/s | arming: ${rates(r.arming)}; reporting: ${rates(r.reporting)} | |`);
@@ -460,7 +475,8 @@ if (sections.has('fleet')) {
         .slice(0, 6)
         .map(([k, v]) => `${k} ${(v / Math.max(1, per)).toFixed(1)}`)
         .join(', ');
-      return `CPU gateway ${c(w.cpu.gateway)}, fleet ${c(w.cpu.fleet)}, redis ${c(w.cpu.redis)}; Redis ${(w.redisCommands / Math.max(1, per)).toFixed(0)} commands/session (${top})`;
+      const each = w.cpu.byProcess.length > 1 ? ` (${w.cpu.byProcess.map(([name, x]) => `${name} ${c(x)}`).join(', ')})` : '';
+      return `CPU gateway ${c(w.cpu.gateway)}${each}, fleet ${c(w.cpu.fleet)}, redis ${c(w.cpu.redis)}; Redis ${(w.redisCommands / Math.max(1, per)).toFixed(0)} commands/session (${top})`;
     };
     for (const [name, w] of [
       ['arming window (call start to the last task SCHEDULED; until the last poll when not all were)', r.arming],

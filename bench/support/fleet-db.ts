@@ -1,11 +1,12 @@
 /**
  * Helpers of the fleet benchmark (bench/fleet-bench.ts): a read-only view of
- * the gateway's SQLite task and task_history tables (WAL: reading never
- * blocks the gateway's writes), the job counters of getJobById, and the pid
- * of a local Redis server.
+ * the gateway's task and task_history tables (its SQLite file or its
+ * PostgreSQL schema), the job counters of getJobById, and the pid of a local
+ * Redis server.
  */
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 
 export const TERMINAL_STATUSES = ['COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED'] as const;
 
@@ -50,69 +51,94 @@ export interface TransitionTimes {
   at: (number | undefined)[];
 }
 
-export class FleetDb {
-  private readonly db: Database.Database;
-
-  constructor(file: string) {
-    this.db = new Database(file, { readonly: true, fileMustExist: true });
-    this.db.pragma('busy_timeout = 5000');
-  }
-
+/** Read-only queries of the figures, against whichever database the gateway processes share. */
+export interface FleetDb {
   /** The job's tasks by status, from the task table. */
-  taskCounts(jobId: string): Record<string, number> {
-    const out: Record<string, number> = {};
-    const rows = this.db.prepare('SELECT status, count(*) AS n FROM task WHERE job_id = ? GROUP BY status').all(jobId) as {
-      status: string;
-      n: number;
-    }[];
-    for (const r of rows) out[r.status] = r.n;
-    return out;
-  }
-
+  taskCounts(jobId: string): Promise<Record<string, number>>;
   /** The job's task status and result code per device id. */
-  taskStatuses(jobId: string): Map<string, { status: string; code: number | null }> {
-    const rows = this.db.prepare('SELECT device_id AS id, status, result_code AS code FROM task WHERE job_id = ?').all(jobId) as {
-      id: string;
-      status: string;
-      code: number | null;
-    }[];
-    return new Map(rows.map((r) => [r.id, { status: r.status, code: r.code }]));
-  }
-
+  taskStatuses(jobId: string): Promise<Map<string, { status: string; code: number | null }>>;
   /** task_history rows (all tasks) and how many there are per event. */
-  historyRows(): { total: number; byEvent: [string, number][] } {
-    const rows = this.db.prepare('SELECT event, count(*) AS n FROM task_history GROUP BY event ORDER BY n DESC').all() as {
-      event: string;
-      n: number;
-    }[];
-    return { total: rows.reduce((a, r) => a + r.n, 0), byEvent: rows.map((r) => [r.event, r.n]) };
-  }
-
+  historyRows(): Promise<{ total: number; byEvent: [string, number][] }>;
   /**
    * When tasks moved into one of `statuses` (history rows whose status changed,
    * not notes), from `since` (epoch ms) on: count, first, last and percentiles.
    */
-  transitionTimes(statuses: readonly string[], since = 0, percentiles: readonly number[] = []): TransitionTimes {
-    const inList = statuses.map(() => '?').join(',');
-    const where = `to_status IN (${inList}) AND (from_status IS NULL OR from_status <> to_status) AND at >= ?`;
-    const args = [...statuses, since];
-    const agg = this.db.prepare(`SELECT count(*) AS n, min(at) AS first, max(at) AS last FROM task_history WHERE ${where}`).get(...args) as {
-      n: number;
-      first: number | null;
-      last: number | null;
-    };
-    const nth = this.db.prepare(`SELECT at FROM task_history WHERE ${where} ORDER BY at LIMIT 1 OFFSET ?`);
-    const at = percentiles.map((p) => {
-      if (agg.n === 0) return undefined;
-      const row = nth.get(...args, Math.min(agg.n - 1, Math.floor(p * agg.n))) as { at: number } | undefined;
-      return row?.at;
-    });
-    return { count: agg.n, first: agg.first ?? undefined, last: agg.last ?? undefined, at };
+  transitionTimes(statuses: readonly string[], since?: number, percentiles?: readonly number[]): Promise<TransitionTimes>;
+  close(): Promise<void>;
+}
+
+/** One statement with numbered parameters (`$1`...), rows with numbers for bigint/count columns. */
+type Query = (sql: string, args: unknown[]) => Promise<Record<string, unknown>[]>;
+
+const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
+
+/** The queries, written once for both databases (SQLite takes `?`, PostgreSQL `$n`: `q` renumbers). */
+class SqlFleetDb implements FleetDb {
+  constructor(
+    private readonly query: Query,
+    private readonly closer: () => Promise<void>,
+  ) {}
+
+  async taskCounts(jobId: string): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const r of await this.query('SELECT status, count(*) AS n FROM task WHERE job_id = $1 GROUP BY status', [jobId])) {
+      out[String(r.status)] = Number(r.n);
+    }
+    return out;
   }
 
-  close(): void {
-    this.db.close();
+  async taskStatuses(jobId: string): Promise<Map<string, { status: string; code: number | null }>> {
+    const rows = await this.query('SELECT device_id AS id, status, result_code AS code FROM task WHERE job_id = $1', [jobId]);
+    return new Map(rows.map((r) => [String(r.id), { status: String(r.status), code: r.code === null ? null : Number(r.code) }]));
   }
+
+  async historyRows(): Promise<{ total: number; byEvent: [string, number][] }> {
+    const rows = await this.query('SELECT event, count(*) AS n FROM task_history GROUP BY event ORDER BY n DESC', []);
+    const byEvent = rows.map((r): [string, number] => [String(r.event), Number(r.n)]);
+    return { total: byEvent.reduce((a, [, n]) => a + n, 0), byEvent };
+  }
+
+  async transitionTimes(statuses: readonly string[], since = 0, percentiles: readonly number[] = []): Promise<TransitionTimes> {
+    const inList = statuses.map((_, i) => `$${i + 1}`).join(',');
+    const sinceArg = `$${statuses.length + 1}`;
+    const where = `to_status IN (${inList}) AND (from_status IS NULL OR from_status <> to_status) AND at >= ${sinceArg}`;
+    const args = [...statuses, since];
+    const [agg] = await this.query(`SELECT count(*) AS n, min(at) AS first, max(at) AS last FROM task_history WHERE ${where}`, args);
+    const n = Number(agg?.n ?? 0);
+    const at: (number | undefined)[] = [];
+    for (const p of percentiles) {
+      if (n === 0) {
+        at.push(undefined);
+        continue;
+      }
+      const offset = Math.min(n - 1, Math.floor(p * n));
+      const [row] = await this.query(`SELECT at FROM task_history WHERE ${where} ORDER BY at LIMIT 1 OFFSET $${args.length + 1}`, [...args, offset]);
+      at.push(num(row?.at));
+    }
+    return { count: n, first: num(agg?.first), last: num(agg?.last), at };
+  }
+
+  close(): Promise<void> {
+    return this.closer();
+  }
+}
+
+/** The gateway's SQLite file, read-only (WAL: reading never blocks the gateway's writes). */
+export function sqliteFleetDb(file: string): FleetDb {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  // better-sqlite3 binds `$1` only by name: make the numbered parameters positional.
+  const query: Query = async (sql, args) => db.prepare(sql.replace(/\$\d+/g, '?')).all(...args) as Record<string, unknown>[];
+  return new SqlFleetDb(query, async () => {
+    db.close();
+  });
+}
+
+/** The gateway's PostgreSQL schema, over one connection of the bench's own. */
+export function postgresFleetDb(url: string, schema: string): FleetDb {
+  const pool = new pg.Pool({ connectionString: url, max: 1, options: `-c search_path="${schema.replace(/"/g, '')}"` });
+  const query: Query = async (sql, args) => (await pool.query(sql, args)).rows as Record<string, unknown>[];
+  return new SqlFleetDb(query, () => pool.end());
 }
 
 /** The pid of a Redis server on this machine (INFO server), for its RSS and CPU. */

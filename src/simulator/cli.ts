@@ -15,7 +15,10 @@ import { type LatencyRange, parseLatency } from './network.js';
 
 export interface SimulateOptions {
   devices: number;
-  /** DM server URL, e.g. http://127.0.0.1:8080/dm. */
+  /**
+   * DM server URL, e.g. http://127.0.0.1:8080/dm; several, comma-separated,
+   * spread the devices round-robin (one DM process per URL, no load balancer).
+   */
   server: string;
   /** `host:port` of the notification/bootstrap listener (port 0: ephemeral). */
   listen: string;
@@ -108,7 +111,8 @@ export async function runSimulateCommand(
   const t0 = performance.now();
   const fleet = new Fleet({
     devices: opts.devices,
-    serverUrl: opts.server,
+    serverUrl: opts.server.split(',')[0]!,
+    serverUrls: opts.server.split(','),
     serverId: opts.serverId,
     idPrefix: opts.idPrefix,
     imeiStart: opts.imeiStart,
@@ -224,6 +228,12 @@ export function latency(value: string): LatencyRange {
   }
 }
 
+/** One http(s) URL, or several comma-separated. */
+function httpUrls(value: string): string {
+  for (const url of value.split(',')) httpUrl(url);
+  return value;
+}
+
 function httpUrl(value: string): string {
   try {
     const u = new URL(value);
@@ -250,7 +260,7 @@ export function buildSimulateCommand(): Command {
   return new Command('simulate')
     .description('run simulated OMA DM 1.2 devices against a DM server')
     .option('--devices <n>', 'number of devices', integer(1, 10_000_000), d.devices)
-    .option('--server <url>', 'DM server URL the devices call', httpUrl, d.server)
+    .option('--server <url>', 'DM server URL the devices call (several, comma-separated: devices spread round-robin)', httpUrls, d.server)
     .option('--listen <host:port>', 'notification/bootstrap listener', d.listen)
     .option('--public-url <url>', 'base URL written as notificationUrl (default: the listener)', httpUrl)
     .option('--id-prefix <prefix>', 'device id prefix', d.idPrefix)

@@ -41,6 +41,8 @@ export interface FleetOptions {
   devices: number;
   /** The DM server URL every device's account points at. */
   serverUrl: string;
+  /** Several DM server URLs instead: device i's account points at the (i mod n)th (one DM process each, no load balancer). */
+  serverUrls?: readonly string[];
   /** DMAcc ServerID; default `dmwsi-gateway` (the gateway's DM_SERVER_ID default). */
   serverId?: string;
   /** Prefix of every device id; default `IMEI:`. */
@@ -416,9 +418,8 @@ export class Fleet {
     const seed = opts.secretSeed ?? randomBytes(16).toString('hex');
     const serverId = opts.serverId ?? 'dmwsi-gateway';
     const authType = opts.authType ?? 'md5';
-    const serverUrl = opts.serverUrl;
     const empty = Buffer.alloc(0);
-    const account = (devId: string): DmAccount => ({
+    const accountAt = (serverUrl: string) => (devId: string): DmAccount => ({
       accName: 'dmacc',
       serverUrl,
       serverId,
@@ -429,6 +430,7 @@ export class Fleet {
       clientNonce: empty,
       serverNonce: empty,
     });
+    const accounts = (opts.serverUrls?.length ? opts.serverUrls : [opts.serverUrl]).map(accountAt);
 
     const n = opts.devices;
     const prefix = opts.idPrefix ?? 'IMEI:';
@@ -443,7 +445,7 @@ export class Fleet {
       const device = new SimulatedDevice({
         devId: prefix + imeis[i]!,
         phoneNumber: phonePrefix + String(i + 1).padStart(7, '0'),
-        account,
+        account: accounts[i % accounts.length]!,
         profile: this.profile,
         online: !isOffline,
       });

@@ -7,9 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DmwsiError } from '../../src/domain/errors.js';
 import { openDatabase } from '../../src/persistence/data-source.js';
+import { TypeormTaskStore } from '../../src/persistence/task-store.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
 import { inListSize } from '../../src/persistence/registry-stores.js';
 import { SecretBox } from '../../src/security/secret-box.js';
@@ -273,6 +274,44 @@ for (const backend of backends) {
       // The last task's end finishes the job.
       await tx.run((s) => s.tasks.transition('task-2', 'FAILED', { event: 'rejected', dmStatus: 500 }, at + 6));
       expect(await tx.stores.jobs.get('job-1')).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', queued: 0, completed: 1, failed: 1 });
+    });
+
+    it.skipIf(backend.name !== 'postgres')('moves a job’s task in two round trips and notes one in one (PostgreSQL)', async () => {
+      const at = 1_700_000_050_000;
+      const job: Job = {
+        jobId: 'job-rt',
+        status: 'RUNNING',
+        operationName: 'SCHEDULED_EXEC',
+        options: {},
+        createdBy: 'bulk',
+        createdAt: new Date(at),
+        updatedAt: new Date(at),
+        total: 1,
+        ...{ queued: 0, notifying: 0, inSession: 0, scheduled: 0, inProgress: 0, completed: 0, failed: 0, missed: 0, cancelled: 0, expired: 0 },
+      };
+      await tx.run(async (s) => {
+        await s.jobs.insert(job, 'created');
+        await s.tasks.insert(task(70, 'job-rt'), 'created');
+      });
+      // Every statement is a round trip to the server: count them on the unit of work's own connection.
+      const qr = ds.createQueryRunner();
+      await qr.startTransaction();
+      const statements = vi.spyOn(qr, 'query');
+      const store = new TypeormTaskStore(qr.manager);
+      await store.transition('task-70', 'NOTIFYING', { event: 'notifying' }, at + 1);
+      const moveTrips = statements.mock.calls.length;
+      await store.note('task-70', { event: 'notification-delivered', detail: 'http: 200' }, at + 2);
+      const noteTrips = statements.mock.calls.length - moveTrips;
+      await qr.commitTransaction();
+      await qr.release();
+      expect([moveTrips, noteTrips]).toEqual([2, 1]);
+      const history = await tx.stores.tasks.history('task-70');
+      expect(history.map((h) => [h.seq, h.fromStatus, h.toStatus, h.event, h.detail])).toEqual([
+        [1, undefined, 'QUEUED', 'created', undefined],
+        [2, 'QUEUED', 'NOTIFYING', 'notifying', undefined],
+        [3, 'NOTIFYING', 'NOTIFYING', 'notification-delivered', 'http: 200'],
+      ]);
+      expect(await tx.stores.jobs.get('job-rt')).toMatchObject({ queued: 0, notifying: 1 });
     });
 
     it('counts IN_PROGRESS tasks on their job, which completes only when they end', async () => {

@@ -82,6 +82,19 @@ describe('dmwsi simulate', () => {
     await expect(cmd.parseAsync(['--failure-rate', '2'], { from: 'user' })).rejects.toThrow(/from 0 to 1/);
   });
 
+  it('takes several comma-separated DM server URLs and refuses a list with a bad one', async () => {
+    let seen: SimulateOptions | undefined;
+    const cmd = buildSimulateCommand().exitOverride().configureOutput({ writeErr: () => {} });
+    cmd.action((opts: SimulateOptions) => {
+      seen = opts;
+    });
+    await cmd.parseAsync(['--server', 'http://127.0.0.1:1001/dm,http://127.0.0.1:1002/dm'], { from: 'user' });
+    expect(seen?.server).toBe('http://127.0.0.1:1001/dm,http://127.0.0.1:1002/dm');
+    const bad = buildSimulateCommand().exitOverride().configureOutput({ writeErr: () => {} });
+    bad.action(() => {});
+    await expect(bad.parseAsync(['--server', 'http://127.0.0.1:1001/dm,nope'], { from: 'user' })).rejects.toThrow(/http\(s\) URL/);
+  });
+
   it('reads host:port forms', () => {
     expect(parseListen('127.0.0.1:8091')).toEqual({ host: '127.0.0.1', port: 8091 });
     expect(parseListen('[::1]:0')).toEqual({ host: '::1', port: 0 });

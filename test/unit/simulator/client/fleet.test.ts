@@ -97,6 +97,12 @@ describe('Fleet creation', () => {
     expect(a.devices[2]!.account.clientPassword).not.toBe(a.devices[1]!.account.clientPassword);
     expect(a.devices[2]!.account.clientPassword.length).toBeGreaterThanOrEqual(16);
   });
+
+  it('spreads the devices round-robin over several DM server URLs, one DM process each', () => {
+    const urls = ['http://127.0.0.1:1001/dm', 'http://127.0.0.1:1002/dm'];
+    const fleet = track(new Fleet({ devices: 5, serverUrl: urls[0]!, serverUrls: urls, secretSeed: 'seed', listen: false }));
+    expect(fleet.devices.map((d) => d.account.serverUrl)).toEqual([urls[0], urls[1], urls[0], urls[1], urls[0]]);
+  });
 });
 
 /** Every node under `.` with what a device-side read shows of it. */
