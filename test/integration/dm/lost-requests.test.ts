@@ -229,7 +229,10 @@ describe('a cancel whose answer was lost after the device deleted the schedule',
     expect((await rig.gw.broker.getTask(taskId)).status).toBe('SCHEDULED');
     await waitFor(async () => ((await rig.gw.broker.getTask(taskId)).status === 'CANCELLED' ? true : undefined), 25_000, 'CANCELLED');
     const events = (await rig.gw.broker.getTaskHistory(taskId)).map((h) => h.event);
-    expect(events).toEqual(expect.arrayContaining(['cancel-requested', 'cancel-retried', 'cancel-resent', 'schedule-removed']));
+    // The device is woken for the lost delete either by the cancel's retry (`cancel-retried`, after
+    // TASK_RETRY_SECONDS) or, when the loss is learned first, by the cleanup wake of the lost
+    // request; under load either may come first. What must hold: the delete is sent again and answered.
+    expect(events).toEqual(expect.arrayContaining(['cancel-requested', 'cancel-resent', 'schedule-removed']));
     expect(deletes.get(device.devId)).toBe(2);
     await rig.fleet.idle();
     expect(device.executionCount('./FUMO/fw1/Update')).toBe(0);
