@@ -5,7 +5,6 @@
  * final alert; the firmware and inventory the gateway records afterwards;
  * bad input refused before any device is touched.
  */
-import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { scomoDownloadName } from '../../src/services/broker/mo-plan.js';
 import { makeSimulatedPackage } from '../../src/simulator/mo/package.js';
 import type { SimulatedDevice } from '../../src/simulator/simulated-device.js';
 import { type DmRig, startDmRig } from '../support/dm-rig.js';
+import { contentUploads } from '../support/content.js';
 import { CAPABILITY } from '../support/fixtures.js';
 import { call, faultOf, type SoapClient, soapClient } from '../support/soap.js';
 import { ADMIN } from '../support/test-gateway.js';
@@ -64,17 +64,9 @@ afterAll(async () => {
 const device = (i: number) => rig.fleet.devices[i] as SimulatedDevice;
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 
-async function createContent(fields: Record<string, unknown>, bytes: Buffer): Promise<string> {
-  const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
-  return (await call<{ contentId: string }>(bulk, 'createContent', { userSession: '', content: { sha256, size: bytes.length, ...fields } })).contentId;
-}
-
-async function upload(bytes: Buffer, fields: Record<string, unknown>): Promise<string> {
-  const contentId = await createContent(fields, bytes);
-  const r = await fetch(`${rig.gw.url}/content/${contentId}`, { method: 'PUT', headers: { authorization: `Bearer ${session}` }, body: bytes });
-  expect(r.status).toBe(201);
-  return contentId;
-}
+const createContent = (fields: Record<string, unknown>, bytes: Buffer) =>
+  contentUploads(rig.gw.url, () => bulk, () => session).createContent(fields, bytes);
+const upload = (bytes: Buffer, fields: Record<string, unknown>) => contentUploads(rig.gw.url, () => bulk, () => session).upload(bytes, fields);
 
 interface TaskData {
   taskId: string;

@@ -4,13 +4,13 @@
  * success alert), and inline (the package's bytes as a Large Object Replace of
  * Update/PkgData, then Exec Update); an inline package past the limit refused.
  */
-import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INLINE_FUMO_MAX_BYTES } from '../../src/services/broker/mo-plan.js';
 import type { FailureKind } from '../../src/simulator/mo/delivery.js';
 import { makeSimulatedPackage } from '../../src/simulator/mo/package.js';
 import type { SimulatedDevice } from '../../src/simulator/simulated-device.js';
 import { type DmRig, startDmRig } from '../support/dm-rig.js';
+import { contentUploads } from '../support/content.js';
 import { CAPABILITY } from '../support/fixtures.js';
 import { call, faultOf, type SoapClient, soapClient } from '../support/soap.js';
 import { ADMIN } from '../support/test-gateway.js';
@@ -44,17 +44,9 @@ afterAll(async () => {
 
 const device = (i: number) => rig.fleet.devices[i] as SimulatedDevice;
 
-async function createContent(fields: Record<string, unknown>, bytes: Buffer): Promise<string> {
-  const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
-  return (await call<{ contentId: string }>(bulk, 'createContent', { userSession: '', content: { sha256, size: bytes.length, ...fields } })).contentId;
-}
-
-async function upload(bytes: Buffer, fields: Record<string, unknown>): Promise<string> {
-  const contentId = await createContent(fields, bytes);
-  const r = await fetch(`${rig.gw.url}/content/${contentId}`, { method: 'PUT', headers: { authorization: `Bearer ${session}` }, body: bytes });
-  expect(r.status).toBe(201);
-  return contentId;
-}
+const createContent = (fields: Record<string, unknown>, bytes: Buffer) =>
+  contentUploads(rig.gw.url, () => bulk, () => session).createContent(fields, bytes);
+const upload = (bytes: Buffer, fields: Record<string, unknown>) => contentUploads(rig.gw.url, () => bulk, () => session).upload(bytes, fields);
 
 function fumoDelivery(mode: string): Promise<unknown> {
   return call(devices, 'updateDeviceCapability', { userSession: '', capability: { ...CAPABILITY, fumoRoot: './FUMO', fumoDelivery: mode } });
