@@ -115,10 +115,26 @@ export interface ScomoResultData {
  * whitespace, possibly escaped once more (`&lt;ResultCode&gt;`); a bare
  * integer is taken as the result code.
  */
+/**
+ * The trimmed text of the first `<tag>…</tag>` (no markup inside), found by
+ * indexOf: alert Data is device input, and the expression this replaces
+ * (`<Tag>\s*([^<]*?)\s*</Tag>`) backtracked on a long run of spaces.
+ */
+function tagText(text: string, lower: string, tag: string): string | undefined {
+  const open = `<${tag}>`;
+  const from = lower.indexOf(open);
+  if (from === -1) return undefined;
+  const to = lower.indexOf(`</${tag}>`, from + open.length);
+  if (to === -1) return undefined;
+  const inner = text.slice(from + open.length, to);
+  return inner.includes('<') ? undefined : inner.trim();
+}
+
 export function parseScomoResultData(data: string): ScomoResultData {
   const text = /&lt;/i.test(data) && !/</.test(data) ? unescapeXml(data) : data;
-  const code = /<ResultCode>\s*([^<]*?)\s*<\/ResultCode>/i.exec(text)?.[1];
-  const id = /<Identifier>\s*([^<]*?)\s*<\/Identifier>/i.exec(text)?.[1];
+  const lower = text.toLowerCase();
+  const code = tagText(text, lower, 'resultcode');
+  const id = tagText(text, lower, 'identifier');
   return {
     resultCode: parseResultCode(code ?? text),
     identifier: id === undefined ? undefined : unescapeXml(id),

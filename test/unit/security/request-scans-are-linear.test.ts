@@ -19,6 +19,7 @@ import { deviceCapabilityProblems, deviceInstanceProblems } from '../../../src/d
 import type { FieldSpec } from '../../../src/wsi/contract/schema.js';
 import { decodeFields, escapeText } from '../../../src/wsi/message-codec.js';
 import { readSoapEnvelope } from '../../../src/wsi/soap-envelope.js';
+import { parseScomoResultData } from '../../../src/dm/mo/scomo.js';
 import { usernameToken } from '../../../src/wsi/ws-security.js';
 import { escapeXml } from '../../../src/wsi/xml-escape.js';
 
@@ -160,5 +161,18 @@ describe('DM message and header scans (src/dm)', () => {
     within('LocURI leading', () => sameUri(run('./', 256 * KB), '.'));
     within('bootstrap content type', () => parseBootstrapContentType(`application/vnd.syncml.dm+wbxml; MAC="${run('a', 256 * KB)}`));
     within('bootstrap parameters', () => parseBootstrapContentType(`application/vnd.syncml.dm+wbxml${run('; a=', 256 * KB)}`));
+  });
+});
+
+describe('FUMO/SCOMO alert Data (src/dm/mo)', () => {
+  it('reads SCOMO result Data with long runs of spaces, tags and escapes in linear time', () => {
+    for (const [name, data] of Object.entries({
+      'spaces after ResultCode': `<ResultCode>${run(' ', MB)}`,
+      'spaces after Identifier': `<ResultCode>1200</ResultCode><Identifier>${run(' ', MB)}`,
+      'open tags': run('<ResultCode>', MB),
+      'escaped open tags': run('&lt;ResultCode&gt;', MB),
+    })) {
+      within(name, () => parseScomoResultData(data));
+    }
   });
 });
