@@ -42,9 +42,8 @@ export type FinalAlertInterpreter = (alert: DeviceAlert) => FinalAlertReading;
  * between clients (int, chr, none: notes §13.4), so the text decides.
  */
 export function resultCodeOf(data: string | undefined): number | undefined {
-  const text = (data ?? '').trim();
-  const m = /^(\d{1,6})$/.exec(text) ?? /<ResultCode>\s*(\d{1,6})\s*<\/ResultCode>/.exec(text);
-  return m ? Number(m[1]) : undefined;
+  // One reader of result Data (src/dm/mo): bare, or in SCOMO's tags (escaped too), linear.
+  return parseScomoResultData(data ?? '').resultCode;
 }
 
 /**
