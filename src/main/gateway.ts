@@ -57,6 +57,8 @@ import { DownloadLinks, downloadLinkKey } from '../security/download-links.js';
 import { ContentService } from '../services/content/content-service.js';
 import { contentRoutes } from '../transport/content-routes.js';
 import { contentHandlers } from '../wsi/handlers/content.js';
+import { consoleRouter } from '../console/routes.js';
+import { queueDashboard } from '../console/queue-dashboard.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -327,6 +329,23 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           downloads: metrics.download,
           uploads: (outcome) => metrics.upload(outcome),
         }),
+      );
+    }
+    if (servesApi) {
+      // The web console and the queue dashboard: the same users, roles and services as SOAP.
+      routers.push(
+        consoleRouter({
+          auth,
+          devices: deviceManager,
+          broker,
+          bulk,
+          audit: tx.stores.audit,
+          clock,
+          logger: logger.child({ component: 'console' }),
+          secureCookies: Boolean(config.tlsCert),
+          sessionTtlSeconds: config.userSessionTtlSeconds,
+        }),
+        queueDashboard({ auth, queues: [jobs.queue], logger: logger.child({ component: 'queue-dashboard' }) }),
       );
     }
     const app = createHttpApp({
