@@ -19,6 +19,7 @@ main { max-width:1100px; margin:1.5rem auto; padding:0 1.5rem; }
 h1 { font-size:1.4rem; margin:.2rem 0 1rem; }
 h2 { font-size:1.1rem; margin:1.6rem 0 .6rem; }
 section.card { background:#fff; border:1px solid var(--line); border-radius:6px; padding:1rem 1.2rem; margin-bottom:1rem; }
+section.card > h2:first-child { margin-top:0; }
 table { border-collapse:collapse; width:100%; background:#fff; }
 th, td { text-align:left; padding:.35rem .6rem; border-bottom:1px solid var(--line); vertical-align:top; }
 th { color:var(--muted); font-weight:600; font-size:.85rem; }

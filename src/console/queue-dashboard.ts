@@ -56,6 +56,18 @@ function crossSite(req: Request): boolean {
   return typeof origin === 'string' && origin !== `${req.protocol}://${req.headers.host ?? ''}`;
 }
 
+/** bull-board's page asks Google for its fonts: no request leaves for another site (system fonts are used). */
+const REMOTE_FONTS = /<link[^>]*fonts\.googleapis\.com[^>]*>/g;
+const DASHBOARD_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'";
+
+function offlinePage(_req: Request, res: Response, next: () => void): void {
+  res.set({ 'Content-Security-Policy': DASHBOARD_CSP, 'X-Frame-Options': 'DENY', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'same-origin' });
+  const send = res.send.bind(res);
+  res.send = (body?: unknown) => send(typeof body === 'string' && body.includes('<base href=') ? body.replace(REMOTE_FONTS, '') : body);
+  next();
+}
+
 export function queueDashboard(deps: QueueDashboardDeps): Router {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(QUEUES_PATH);
@@ -93,6 +105,7 @@ export function queueDashboard(deps: QueueDashboardDeps): Router {
       res.status(p.status).type('html').send(problemPage(p, undefined));
     }
   });
+  router.use(QUEUES_PATH, offlinePage);
   router.use(QUEUES_PATH, serverAdapter.getRouter() as Router);
   return router;
 }

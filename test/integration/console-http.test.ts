@@ -226,6 +226,9 @@ describe('queue dashboard', () => {
     const byBasic = await new ConsoleClient(gw.url).get('/admin/queues/', basic(ADMIN.username, ADMIN.password));
     expect(byBasic.status).toBe(200);
     expect(byBasic.text).toContain('DM WSI queues');
+    // Nothing on the page is fetched from another site (bull-board's Google Fonts link is removed).
+    expect(byBasic.text).not.toMatch(/(href|src)="https?:/);
+    expect(byBasic.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
     const admin = await signedIn(ADMIN.username, ADMIN.password);
     const api = await admin.get('/admin/queues/api/queues');
     expect(api.status).toBe(200);

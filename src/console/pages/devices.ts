@@ -12,17 +12,22 @@ export function lookupPage(viewer: Viewer, query = ''): string {
     viewer,
     html`<h1>Find a device</h1><section class="card"><form method="get" action="/console/devices" class="row">
 <div><label for="q">IMEI, device ID or phone number</label><input id="q" name="q" value="${query}" required maxlength="128" placeholder="350000000000001 or +4915100000001"></div>
-<div><button type="submit">Find</button></div></form></section>`,
+<div><button type="submit" id="find">Find</button></div></form></section>`,
   );
 }
 
 export const statusBadge = (s: string): SafeHtml => html`<span class="status ${s}">${s}</span>`;
 
+/** A short name for a task: its place in its job, or the start of its id. */
+export function taskLabel(t: Task): string {
+  return t.jobSeq !== undefined ? `#${t.jobSeq}` : t.taskId.slice(0, 8);
+}
+
 export function tasksTable(tasks: readonly Task[], withDevice = false): SafeHtml {
   if (tasks.length === 0) return html`<p class="muted">No tasks.</p>`;
   return html`<table class="tasks"><thead><tr><th>Task</th>${withDevice ? html`<th>Device</th>` : ''}<th>Operation</th><th>Status</th><th>Result</th><th>Created</th><th>Updated</th></tr></thead><tbody>
 ${tasks.map(
-  (t) => html`<tr><td><a href="/console/tasks/${encodeURIComponent(t.taskId)}">${t.taskId.slice(0, 8)}</a></td>${
+  (t) => html`<tr><td><a href="/console/tasks/${encodeURIComponent(t.taskId)}">${taskLabel(t)}</a></td>${
     withDevice ? html`<td><a href="/console/devices/${encodeURIComponent(t.deviceId)}">${t.deviceId}</a></td>` : ''
   }<td>${t.operation.name}</td><td>${statusBadge(t.status)}</td><td>${t.resultCode ?? ''}</td><td>${when(t.createdAt)}</td><td>${when(t.updatedAt)}</td></tr>`,
 )}</tbody></table>`;

@@ -12,7 +12,7 @@ ${o.refusal ? html`<p class="message error" id="problem" data-code="Authenticati
 <input type="hidden" name="csrf" value="${o.token}"><input type="hidden" name="next" value="${o.next}">
 <label for="username">User name</label><input id="username" name="username" autocomplete="username" required value="${o.username ?? ''}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<p><button type="submit">Sign in</button></p>
+<p><button type="submit" id="sign-in">Sign in</button></p>
 </form><p class="muted">The same users and roles as the SOAP API.</p></section>`,
   );
 }
