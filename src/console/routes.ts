@@ -198,6 +198,8 @@ export function consoleRouter(deps: ConsoleDeps): Router {
       const p = problemOf(err);
       if (p.code === 'Internal') deps.logger.error({ err }, 'console sign-in failed');
       else deps.logger.info({ user: username, code: p.code }, 'console sign-in refused');
+      // As a refused SOAP login is: no caller yet.
+      await audit({ username: 'anonymous', role: 'readonly' }, 'login', 'console', p);
       showSignIn(res, p.status, { next, username, refusal: p.message });
     }
   });

@@ -60,6 +60,11 @@ describe('console sign-in', () => {
     const unknown = await c.signIn('nobody-here', 'whatever-password');
     expect(unknown.status).toBe(401);
     expectPlainRefusal(unknown.text, /user name or password not accepted/);
+    const rows = await gw.dataSource.query("SELECT caller, outcome, target FROM audit_log WHERE operation = 'login'");
+    expect(rows).toEqual([
+      { caller: 'anonymous', outcome: 'AuthenticationFailed', target: 'console' },
+      { caller: 'anonymous', outcome: 'AuthenticationFailed', target: 'console' },
+    ]);
   });
 
   it('refuses a sign-in form that did not come from the console (no form token)', async () => {
@@ -155,6 +160,12 @@ describe('console actions by role', () => {
     expectPlainRefusal(pause.text, /role care may not pause, restart or cancel jobs/);
     expect((await gw.bulk.getJobById(jobId)).status).toBe('CREATED');
     expect((await gw.deviceManager.getDeviceTasks(DEVICE, { offset: 0, limit: 10 })).filter((t) => !t.jobId)).toEqual([]);
+    // Refusals are in the audit trail, as SOAP's are.
+    const rows = await gw.dataSource.query("SELECT caller, operation, outcome FROM audit_log WHERE outcome = 'NotAuthorized' ORDER BY id");
+    expect(rows).toEqual([
+      { caller: 'readonly-user', operation: 'doOperation', outcome: 'NotAuthorized' },
+      { caller: 'care-user', operation: 'pauseJob', outcome: 'NotAuthorized' },
+    ]);
   });
 
   it('refuses a form without the session CSRF token (403), and any action without a session (401)', async () => {
@@ -195,6 +206,16 @@ describe('console actions by role', () => {
     const again = await bulk.post(`/console/jobs/${jobId}/cancel`, { csrf });
     expect(again.status).toBe(409);
     expectPlainRefusal(again.text, /already CANCELLED/);
+    const audited = await gw.dataSource.query("SELECT caller, operation, outcome FROM audit_log WHERE caller IN ('care-user', 'bulk-user') AND outcome <> 'NotAuthorized' ORDER BY id");
+    expect(audited.map((r: { operation: string; outcome: string }) => `${r.operation} ${r.outcome}`)).toEqual([
+      'doOperation ok',
+      'doOperation InvalidArgument',
+      'pauseJob ok',
+      'restartJob ok',
+      'pauseJob ok',
+      'cancelJob ok',
+      'cancelJob InvalidState',
+    ]);
     const page = await bulk.get(`/console/jobs/${jobId}`);
     expect(page.status).toBe(200);
     expect(page.text).toContain('task states over time');
