@@ -78,8 +78,15 @@ export function queueDashboard(deps: QueueDashboardDeps): Router {
   });
   // bull-board's own handler would send an error's message; the caller gets a plain line, the log the rest.
   serverAdapter.setErrorHandler((err: Error) => {
+    // A body the JSON parser refused (malformed, too large, wrong charset) is the caller's error.
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      // (bull-board's adapter answers only these statuses: a too-large body is a 400 too.)
+      deps.logger.info({ status, reason: err.message }, 'queue dashboard call refused');
+      return { status: 400 as const, body: { error: status === 413 ? 'the request body is too large' : 'the request body could not be read' } };
+    }
     deps.logger.error({ err }, 'queue dashboard call failed');
-    return { status: 500, body: { error: 'internal error; the gateway logged the details' } };
+    return { status: 500 as const, body: { error: 'internal error; the gateway logged the details' } };
   });
 
   const router = express.Router();

@@ -342,7 +342,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           audit: tx.stores.audit,
           clock,
           logger: logger.child({ component: 'console' }),
-          secureCookies: Boolean(config.tlsCert),
+          // Secure also behind a TLS-terminating proxy, which PUBLIC_BASE_URL names.
+          secureCookies: Boolean(config.tlsCert) || (config.publicBaseUrl ?? '').startsWith('https:'),
           sessionTtlSeconds: config.userSessionTtlSeconds,
         }),
         queueDashboard({ auth, queues: [jobs.queue], logger: logger.child({ component: 'queue-dashboard' }) }),

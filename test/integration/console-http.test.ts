@@ -260,6 +260,16 @@ describe('queue dashboard', () => {
     expect((await admin.get(`/admin/queues/${bundle}`)).status).toBe(200);
   });
 
+  it('answers a malformed JSON body to a dashboard call with 400, not 500', async () => {
+    const r = await fetch(`${gw.url}/admin/queues/api/queues/tasks/clean/failed`, {
+      method: 'PUT',
+      headers: { ...basic(ADMIN.username, ADMIN.password), 'content-type': 'application/json' },
+      body: '{bad',
+    });
+    expect(r.status).toBe(400);
+    expect(await r.json()).toEqual({ error: 'the request body could not be read' });
+  });
+
   it('refuses a state-changing dashboard call from another site', async () => {
     const admin = await signedIn(ADMIN.username, ADMIN.password);
     const r = await admin.request('PUT', '/admin/queues/api/queues/tasks/pause', { headers: { origin: 'http://evil.example', ...basic(ADMIN.username, ADMIN.password) } });
