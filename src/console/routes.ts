@@ -48,6 +48,8 @@ export interface ConsoleDeps {
   secureCookies: boolean;
   /** Lifetime of a sign-in, as of SOAP's login (USER_SESSION_TTL_SECONDS). */
   sessionTtlSeconds: number;
+  /** The per-caller request budget SOAP calls draw on (SOAP_RATE_PER_CALLER): throws Overloaded beyond it. */
+  rateLimit?: { take(caller: string): void };
 }
 
 /** A signed-in request: who, the session token, and the page's view of both. */
@@ -122,6 +124,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
           return refuse(res, problem('AuthenticationFailed', 'you are not signed in (or your sign-in expired); sign in again'), undefined, req);
         }
         who = { ...found, csrf: csrfTokenFor(found.token) };
+        deps.rateLimit?.take(who.caller.username);
         if (req.method === 'POST' && !sameToken((req.body as Record<string, unknown> | undefined)?.csrf, who.csrf)) {
           return refuse(res, problem('NotAuthorized', 'this form did not come from your console session; reload the page and try again'), who, req, who.caller);
         }

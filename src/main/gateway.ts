@@ -345,6 +345,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           // Secure also behind a TLS-terminating proxy, which PUBLIC_BASE_URL names.
           secureCookies: Boolean(config.tlsCert) || (config.publicBaseUrl ?? '').startsWith('https:'),
           sessionTtlSeconds: config.userSessionTtlSeconds,
+          rateLimit,
         }),
         queueDashboard({ auth, queues: [jobs.queue], logger: logger.child({ component: 'queue-dashboard' }) }),
       );

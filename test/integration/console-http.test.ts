@@ -276,3 +276,21 @@ describe('queue dashboard', () => {
     expect(r.status).toBe(403);
   });
 });
+
+describe('console request budget', () => {
+  it('draws on the same per-caller budget as SOAP: beyond it a 503 page', async () => {
+    const limited = await startTestGateway({ overrides: { soapRatePerCaller: 1 } });
+    try {
+      const c = new ConsoleClient(limited.url);
+      expect((await c.signIn(ADMIN.username, ADMIN.password)).status).toBe(303);
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await c.get('/console/jobs')).status);
+      expect(statuses).toContain(503);
+      const refused = await c.get('/console/jobs');
+      expect(refused.status).toBe(503);
+      expectPlainRefusal(refused.text, /too many requests from admin/);
+    } finally {
+      await limited.stop();
+    }
+  });
+});
