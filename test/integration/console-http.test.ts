@@ -187,6 +187,15 @@ describe('console actions by role', () => {
     const taskId = decodeURIComponent((op.location ?? '').replace('/console/tasks/', ''));
     const task = await gw.broker.getTask(taskId);
     expect(task).toMatchObject({ deviceId: DEVICE, createdBy: 'care-user', operation: { name: 'QUERY' } });
+    const taskPage = await care.get(`/console/tasks/${taskId}`);
+    expect(taskPage.text).toContain('data-refresh-ms');
+    // The device cannot be woken (nothing listens at its notification URL): the care user cancels the task.
+    const cancel = await care.post(`/console/tasks/${taskId}/cancel`, { csrf: await care.csrf() });
+    expect(cancel.status).toBe(303);
+    expect((await gw.broker.getTask(taskId)).status).toBe('CANCELLED');
+    const ended = await care.get(`/console/tasks/${taskId}`);
+    expect(ended.text).toContain('data-status="CANCELLED"');
+    expect(ended.text).not.toContain('data-refresh-ms');
     const bad = await care.post(`/console/devices/${encodeURIComponent(DEVICE)}/operations`, { csrf: await care.csrf(), name: 'QUERY', uri: 'no-dot' });
     expect(bad.status).toBe(400);
 
@@ -209,6 +218,7 @@ describe('console actions by role', () => {
     const audited = await gw.dataSource.query("SELECT caller, operation, outcome FROM audit_log WHERE caller IN ('care-user', 'bulk-user') AND outcome <> 'NotAuthorized' ORDER BY id");
     expect(audited.map((r: { operation: string; outcome: string }) => `${r.operation} ${r.outcome}`)).toEqual([
       'doOperation ok',
+      'cancelTask ok',
       'doOperation InvalidArgument',
       'pauseJob ok',
       'restartJob ok',
