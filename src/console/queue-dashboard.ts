@@ -16,7 +16,7 @@ import type { Caller } from '../domain/roles.js';
 import type { CallerAuthService } from '../services/caller-auth.js';
 import { problem, problemOf } from './errors.js';
 import { problemPage } from './pages/layout.js';
-import { consoleCaller } from './routes.js';
+import { consoleCaller } from './session.js';
 
 export const QUEUES_PATH = '/admin/queues';
 

@@ -13,7 +13,7 @@ import { isTaskStatus, TERMINAL_TASK_STATES, type TaskHistoryEntry } from '../do
 import type { DeploymentBroker } from '../services/broker/deployment-broker.js';
 import type { BulkOperations } from '../services/bulk/bulk-operations.js';
 import type { CallerAuthService } from '../services/caller-auth.js';
-import type { DeviceManagerService, PublicDeviceInstance } from '../services/device-manager.js';
+import type { DeviceManagerService } from '../services/device-manager.js';
 import type { AuditTrail, CallContext, Clock } from '../services/ports.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.js';
 import { stateSeries } from './charts.js';
@@ -24,14 +24,17 @@ import { jobPage, jobsPage } from './pages/jobs.js';
 import { problemPage, type Viewer } from './pages/layout.js';
 import { signInPage } from './pages/sign-in.js';
 import { taskPage } from './pages/tasks.js';
+import { findDevice } from './device-lookup.js';
 import {
   clearCookie,
+  consoleCaller,
   csrfTokenFor,
   newToken,
   plausibleToken,
   readCookies,
   SESSION_COOKIE,
   SIGN_IN_COOKIE,
+  safeNext,
   sameToken,
   setCookie,
 } from './session.js';
@@ -72,24 +75,6 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Referrer-Policy': 'same-origin',
   'Cache-Control': 'no-store',
 };
-
-/** Where a sign-in or a job button may send the browser next: a console path, never another site. */
-export function safeNext(v: unknown, fallback = '/console/devices'): string {
-  if (typeof v !== 'string' || v.length > 512) return fallback;
-  return /^\/(console|admin\/queues)(\/|\?|$)/.test(v) && !v.includes('\\') ? v : fallback;
-}
-
-/** Resolves the console session cookie to a caller; undefined when absent, unknown or expired. */
-export async function consoleCaller(auth: CallerAuthService, req: Request): Promise<{ caller: Caller; token: string } | undefined> {
-  const token = readCookies(req).get(SESSION_COOKIE);
-  if (!plausibleToken(token)) return undefined;
-  try {
-    return { caller: await auth.resolveSession(token), token };
-  } catch (err) {
-    if (err instanceof DmwsiError && err.code === 'AuthenticationFailed') return undefined;
-    throw err;
-  }
-}
 
 export function consoleRouter(deps: ConsoleDeps): Router {
   const router = express.Router();
@@ -191,7 +176,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
       return showSignIn(res, 403, { next, username, refusal: 'the sign-in form expired or did not come from this console; try again' });
     }
     try {
-      if (!username || !password) throw problemError('AuthenticationFailed', 'give a user name and a password');
+      if (!username || !password) throw new DmwsiError('AuthenticationFailed', 'give a user name and a password');
       const token = await deps.auth.login(username, password);
       clearCookie(res, SIGN_IN_COOKIE, deps.secureCookies);
       setCookie(res, SESSION_COOKIE, token, cookie);
@@ -351,10 +336,6 @@ export function consoleRouter(deps: ConsoleDeps): Router {
   return router;
 }
 
-function problemError(code: 'AuthenticationFailed', message: string): DmwsiError {
-  return new DmwsiError(code, message);
-}
-
 function describe(p: Permission): string {
   switch (p) {
     case 'device-operation':
@@ -376,23 +357,3 @@ const notFoundAs =
     if (err instanceof DmwsiError && err.code === 'NotFound') return value;
     throw err;
   };
-
-/**
- * A device by what a care agent has at hand: 15 digits are tried as an IMEI
- * first, text with a colon as a device ID, and anything as a phone number.
- */
-export async function findDevice(devices: DeviceManagerService, q: string): Promise<PublicDeviceInstance | undefined> {
-  const ids = /^\d{15}$/.test(q) ? [`IMEI:${q}`] : q.includes(':') ? [q] : [];
-  const tries: (() => Promise<PublicDeviceInstance>)[] = [
-    ...ids.map((id) => () => devices.getDeviceInstanceByDeviceID(id)),
-    () => devices.getDeviceInstanceByPhoneNumber(q),
-  ];
-  for (const attempt of tries) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (!(err instanceof DmwsiError && (err.code === 'NotFound' || err.code === 'InvalidArgument'))) throw err;
-    }
-  }
-  return undefined;
-}

@@ -8,6 +8,9 @@
  */
 import crypto from 'node:crypto';
 import type { Request, Response } from 'express';
+import { DmwsiError } from '../domain/errors.js';
+import type { Caller } from '../domain/roles.js';
+import type { CallerAuthService } from '../services/caller-auth.js';
 
 export const SESSION_COOKIE = 'dmwsi_console';
 export const SIGN_IN_COOKIE = 'dmwsi_console_signin';
@@ -66,4 +69,22 @@ export function sameToken(given: unknown, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && crypto.timingSafeEqual(a, b);
+}
+
+/** Where a sign-in or a job button may send the browser next: a console path, never another site. */
+export function safeNext(v: unknown, fallback = '/console/devices'): string {
+  if (typeof v !== 'string' || v.length > 512) return fallback;
+  return /^\/(console|admin\/queues)(\/|\?|$)/.test(v) && !v.includes('\\') ? v : fallback;
+}
+
+/** Resolves the console session cookie to a caller; undefined when absent, unknown or expired. */
+export async function consoleCaller(auth: CallerAuthService, req: Request): Promise<{ caller: Caller; token: string } | undefined> {
+  const token = readCookies(req).get(SESSION_COOKIE);
+  if (!plausibleToken(token)) return undefined;
+  try {
+    return { caller: await auth.resolveSession(token), token };
+  } catch (err) {
+    if (err instanceof DmwsiError && err.code === 'AuthenticationFailed') return undefined;
+    throw err;
+  }
 }

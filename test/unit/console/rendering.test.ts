@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { progressBar, stateChart, stateSeries } from '../../../src/console/charts.js';
 import { html, raw } from '../../../src/console/html.js';
-import { safeNext } from '../../../src/console/routes.js';
+import { safeNext } from '../../../src/console/session.js';
 import type { JobCounters, TaskHistoryEntry, TaskStatus } from '../../../src/domain/tasks.js';
 
 const row = (taskId: string, seq: number, at: number, toStatus: TaskStatus): TaskHistoryEntry => ({ taskId, seq, at: new Date(at), toStatus, event: 'e' });
