@@ -24,7 +24,7 @@ const pkg1 = () =>
 /** A POST to /dm whose body never finishes: the message stays in flight until `finish`. */
 function stalled(): { done: Promise<number>; finish: () => void } {
   const body = pkg1();
-  let finish = () => undefined as void;
+  let finish: () => void = () => {};
   const done = new Promise<number>((resolve, reject) => {
     const req = http.request(`${rig.gw.url}/dm`, { method: 'POST', headers: { 'content-type': XML, 'content-length': body.length } }, (res) => {
       res.resume();
