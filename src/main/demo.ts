@@ -1,0 +1,247 @@
+/**
+ * `npm run demo` (`dmwsi demo`): the whole gateway on one machine in about a
+ * minute. Starts a Redis (REDIS_URL, else a throwaway redis-server) and the
+ * gateway on embedded SQLite in a temporary folder, a simulated fleet of
+ * 1,000 OMA DM 1.2 devices, registers them over SOAP (importDeviceInstances,
+ * as `dmwsi device import` does), runs a SCHEDULED_EXEC rollout a little in
+ * the future with live progress per task state (as `dmwsi job watch`), and
+ * ends with a summary table and the URL of the web console.
+ *
+ * The fleet is seeded so every run tells the same story: a few devices fail
+ * the Exec (FAILED), and a few are switched off at the scheduled moment and
+ * come back after it (MISSED, result 401).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { Command } from 'commander';
+import { importCsv } from '../cli/device-import.js';
+import { CliError, EXIT } from '../cli/exit-codes.js';
+import { GatewayApi, type JobData } from '../cli/gateway-api.js';
+import { watchJob } from '../cli/job-watch.js';
+import { note, printJson, printLine } from '../cli/output.js';
+import { countView, jobView, outputMode } from '../cli/progress.js';
+import { GatewayClient } from '../cli/soap-client.js';
+import { table } from '../cli/table.js';
+import { positiveInt, utcSeconds } from '../cli/times.js';
+import { loadConfig } from '../config/config.js';
+import { createLogger } from '../observability/logger.js';
+import { runSimulateCommand, seededRandom } from '../simulator/cli.js';
+import { startGateway } from './gateway.js';
+import { ensureRedis } from './redis-launcher.js';
+
+export interface DemoOptions {
+  devices: number;
+  /** Preferred port; taken: any free one. */
+  port: number;
+  /** Seconds from creating the job to the devices' AtTime. */
+  leadSeconds?: number;
+  /** Keep serving after the summary until Ctrl-C (default: when standard output is a terminal). */
+  keepRunning?: boolean;
+  json?: boolean;
+}
+
+export interface DemoSummary {
+  devices: number;
+  registered: number;
+  jobId: string;
+  status: string;
+  completed: number;
+  failed: number;
+  missed: number;
+  expired: number;
+  cancelled: number;
+  /** From creating the job to its end. */
+  rolloutSeconds: number;
+  registerSeconds: number;
+  consoleUrl: string;
+  admin: { username: string; password: string };
+}
+
+const CAPABILITY = { oid: 'demo-phone-1', make: 'Acme', model: 'Demo Phone', firmwareVersion: '1.0', dmVersion: '1.2', sseRoot: './SSE' };
+const TARGET_URI = './Ext/Sim/Reboot';
+const FAIL_SHARE = 0.02;
+const SWITCHED_OFF_SHARE = 0.03;
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** Enough time for every device to be notified and to arm its SingleShotExec before AtTime. */
+function defaultLeadSeconds(devices: number): number {
+  return Math.max(10, Math.ceil(devices / 40));
+}
+
+export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-demo-'));
+  const mode = outputMode(o.json);
+  const admin = { username: 'admin', password: crypto.randomBytes(9).toString('base64url') };
+  const port = o.port === 0 || (await portFree(o.port)) ? o.port : 0;
+  if (port !== o.port) note(`demo: port ${o.port} is taken; using a free one`);
+  const config = loadConfig(process.env, {
+    port,
+    host: '127.0.0.1',
+    dataDir: dir,
+    databaseUrl: `sqlite:${path.join(dir, 'demo.sqlite')}`,
+    databaseSchema: undefined,
+    publicDmUrl: `http://127.0.0.1:${port}/dm`,
+    publicBaseUrl: undefined,
+    tlsCert: undefined,
+    tlsKey: undefined,
+    adminUser: admin.username,
+    adminPassword: admin.password,
+    secretKey: crypto.randomBytes(32).toString('hex'),
+    queuePrefix: `demo-${crypto.randomBytes(4).toString('hex')}`,
+    logLevel: 'info',
+    // A device that missed its AtTime reports when it comes back: no need to wait long for that.
+    taskRetrySeconds: 5,
+  });
+  const logFile = path.join(dir, 'gateway.log');
+  const logger = createLogger(config.logLevel, 'dmwsi', fs.createWriteStream(logFile));
+  note(`demo: data and the gateway's log in ${dir}`);
+  const redis = await ensureRedis(config.redisUrl, { mode: 'throwaway', log: (m) => note(`demo: ${m}`) });
+  const closers: (() => Promise<unknown>)[] = [() => redis.stop()];
+  let ok = false;
+  try {
+    const gateway = await startGateway({ ...config, redisUrl: redis.url }, { logger });
+    closers.unshift(() => gateway.close());
+    note(`demo: gateway listening on ${gateway.url} (embedded SQLite, Redis ${redis.owned ? 'started for the demo' : redis.url})`);
+
+    const sim = await runSimulateCommand(
+      {
+        devices: o.devices,
+        server: `${gateway.url}/dm`,
+        listen: '127.0.0.1:0',
+        serverId: config.dmServerId,
+        capabilityOid: CAPABILITY.oid,
+        failureRate: FAIL_SHARE,
+        randomSeed: 2026,
+        maxSessions: 256,
+        statsInterval: 0,
+        secretSeed: crypto.randomBytes(16).toString('hex'),
+      },
+      (line) => note(`demo: ${line.replace(/^simulate: /, '')}`),
+    );
+    closers.unshift(() => sim.stop());
+    const fleet = sim.fleet;
+
+    const api = new GatewayApi(new GatewayClient({ url: gateway.url, ...admin }));
+    await api.createCapability(CAPABILITY);
+    const registerStarted = Date.now();
+    const registering = countView(mode, 'register');
+    const registered = await importCsv(api, Readable.from([fleet.credentialsCsv()]), {
+      progress: (t) => registering.update(t.rows, o.devices, `${t.imported} of ${o.devices} devices`),
+    }).finally(() => registering.stop());
+    const registerSeconds = (Date.now() - registerStarted) / 1000;
+    if (registered.rejected > 0) throw new CliError(`the gateway rejected ${registered.rejected} of the fleet's devices`, EXIT.server);
+    note(`demo: ${registered.imported} devices registered over SOAP in ${registerSeconds.toFixed(1)} s`);
+
+    const lead = o.leadSeconds ?? defaultLeadSeconds(o.devices);
+    const atTime = Date.now() + lead * 1000;
+    const jobStarted = Date.now();
+    const jobId = await api.createDeployments(
+      { name: 'SCHEDULED_EXEC', targetUri: TARGET_URI, atTime: utcSeconds(atTime) },
+      fleet.devices.map((d) => d.devId),
+      { notificationsPerSecond: 200 },
+    );
+    note(`demo: job ${jobId}: SCHEDULED_EXEC of ${TARGET_URI} on ${o.devices} devices at ${utcSeconds(atTime)} (in ${lead} s)`);
+
+    // A few phones are switched off at the scheduled moment and back on shortly after: they report MISSED.
+    const pick = seededRandom(7);
+    const switchedOff = fleet.devices.filter(() => pick() < SWITCHED_OFF_SHARE);
+    const off = setTimeout(() => {
+      for (const d of switchedOff) d.setOnline(false);
+    }, Math.max(0, atTime - Date.now() - 1000));
+    const on = setTimeout(() => {
+      for (const d of switchedOff) d.setOnline(true);
+    }, Math.max(0, atTime - Date.now() + 4000));
+    let job: JobData;
+    try {
+      job = await watchJob(api, jobId, jobView(mode, (l) => note(l)), { intervalMs: 500, timeoutMs: (lead + 300) * 1000 });
+    } finally {
+      clearTimeout(off);
+      clearTimeout(on);
+    }
+    const summary: DemoSummary = {
+      devices: o.devices,
+      registered: registered.imported,
+      jobId,
+      status: job.status,
+      completed: job.completed,
+      failed: job.failed,
+      missed: job.missed,
+      expired: job.expired,
+      cancelled: job.cancelled,
+      rolloutSeconds: (Date.now() - jobStarted) / 1000,
+      registerSeconds,
+      consoleUrl: `${gateway.url}/console`,
+      admin,
+    };
+    printSummary(summary, Boolean(o.json));
+    if (o.keepRunning) {
+      note(`demo: the gateway keeps running at ${gateway.url}; sign in to ${summary.consoleUrl} as ${admin.username} / ${admin.password}. Ctrl-C stops it.`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+    }
+    ok = true;
+    return summary;
+  } finally {
+    for (const close of closers) await close().catch(() => undefined);
+    // Kept when something went wrong: the gateway's log says what.
+    if (ok) fs.rmSync(dir, { recursive: true, force: true });
+    else note(`demo: kept ${dir} (gateway.log) to look into`);
+  }
+}
+
+function printSummary(s: DemoSummary, json: boolean): void {
+  if (json) {
+    printJson(s);
+    return;
+  }
+  const rows: [string, string | number][] = [
+    ['devices', s.devices],
+    ['registered over SOAP', `${s.registered} in ${s.registerSeconds.toFixed(1)} s`],
+    ['job', `${s.jobId} ${s.status}`],
+    ['completed', s.completed],
+    ['failed', s.failed],
+    ['missed', s.missed],
+  ];
+  if (s.expired > 0) rows.push(['expired', s.expired]);
+  if (s.cancelled > 0) rows.push(['cancelled', s.cancelled]);
+  rows.push(['time taken', `${s.rolloutSeconds.toFixed(1)} s (job created to last task ended)`]);
+  printLine('');
+  printLine(table(['summary', ''], rows));
+  printLine('');
+  printLine(`console: ${s.consoleUrl}`);
+}
+
+export function buildDemoCommand(): Command {
+  return new Command('demo')
+    .description('start a gateway, 1,000 simulated devices and a scheduled rollout; print a summary (npm run demo)')
+    .option('--devices <n>', 'simulated devices', positiveInt, 1000)
+    .option('--port <port>', 'HTTP port of the gateway (taken: any free one)', (v) => Number(v), 8080)
+    .option('--lead <s>', 'seconds from the job to the scheduled moment (default: devices/40, at least 10)', positiveInt)
+    .option('--keep-running', 'keep the gateway running after the summary (default in a terminal)')
+    .option('--no-keep-running', 'stop right after the summary')
+    .option('--json', 'the summary as JSON (progress as lines on standard error)')
+    .action(async (o: { devices: number; port: number; lead?: number; keepRunning?: boolean; json?: boolean }) => {
+      const summary = await runDemo({
+        devices: o.devices,
+        port: o.port,
+        ...(o.lead !== undefined && { leadSeconds: o.lead }),
+        keepRunning: o.keepRunning ?? Boolean(process.stdout.isTTY),
+        ...(o.json !== undefined && { json: o.json }),
+      });
+      const ended = summary.completed + summary.failed + summary.missed + summary.expired + summary.cancelled;
+      process.exitCode = ended === summary.devices ? EXIT.ok : EXIT.server;
+    });
+}
