@@ -194,7 +194,8 @@ export function buildJobCommand(): Command {
     const targets = targetsOf(o);
     const api = await connect(o);
     const jobId = await api.createDeployments(operation, targets, deploymentOptions(o));
-    if (o.json) printJson({ jobId });
+    // One line: with --watch, JSON lines follow.
+    if (o.json) printLine(JSON.stringify({ jobId }));
     else printLine(jobId);
     if (o.watch) await watchToEnd(o, api, jobId);
   });

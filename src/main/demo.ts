@@ -17,7 +17,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { Command } from 'commander';
 import { importCsv } from '../cli/device-import.js';
 import { CliError, EXIT } from '../cli/exit-codes.js';
 import { GatewayApi, type JobData } from '../cli/gateway-api.js';
@@ -26,7 +25,7 @@ import { note, printJson, printLine } from '../cli/output.js';
 import { countView, jobView, outputMode } from '../cli/progress.js';
 import { GatewayClient } from '../cli/soap-client.js';
 import { table } from '../cli/table.js';
-import { positiveInt, utcSeconds } from '../cli/times.js';
+import { utcSeconds } from '../cli/times.js';
 import { loadConfig } from '../config/config.js';
 import { createLogger } from '../observability/logger.js';
 import { runSimulateCommand, seededRandom } from '../simulator/cli.js';
@@ -222,26 +221,4 @@ function printSummary(s: DemoSummary, json: boolean): void {
   printLine(table(['summary', ''], rows));
   printLine('');
   printLine(`console: ${s.consoleUrl}`);
-}
-
-export function buildDemoCommand(): Command {
-  return new Command('demo')
-    .description('start a gateway, 1,000 simulated devices and a scheduled rollout; print a summary (npm run demo)')
-    .option('--devices <n>', 'simulated devices', positiveInt, 1000)
-    .option('--port <port>', 'HTTP port of the gateway (taken: any free one)', (v) => Number(v), 8080)
-    .option('--lead <s>', 'seconds from the job to the scheduled moment (default: devices/40, at least 10)', positiveInt)
-    .option('--keep-running', 'keep the gateway running after the summary (default in a terminal)')
-    .option('--no-keep-running', 'stop right after the summary')
-    .option('--json', 'the summary as JSON (progress as lines on standard error)')
-    .action(async (o: { devices: number; port: number; lead?: number; keepRunning?: boolean; json?: boolean }) => {
-      const summary = await runDemo({
-        devices: o.devices,
-        port: o.port,
-        ...(o.lead !== undefined && { leadSeconds: o.lead }),
-        keepRunning: o.keepRunning ?? Boolean(process.stdout.isTTY),
-        ...(o.json !== undefined && { json: o.json }),
-      });
-      const ended = summary.completed + summary.failed + summary.missed + summary.expired + summary.cancelled;
-      process.exitCode = ended === summary.devices ? EXIT.ok : EXIT.server;
-    });
 }
