@@ -126,10 +126,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
         statsInterval: 0,
         secretSeed: crypto.randomBytes(16).toString('hex'),
       },
-      (line) => note(`demo: ${line.replace(/^simulate: /, '')}`),
+      // The simulator's own lines (listener, stats) are for `dmwsi simulate`; the demo says what matters.
+      () => undefined,
     );
     closers.unshift(() => sim.stop());
     const fleet = sim.fleet;
+    note(`demo: ${o.devices} simulated OMA DM 1.2 devices listening for notifications on ${sim.url}`);
 
     const api = new GatewayApi(new GatewayClient({ url: gateway.url, ...admin }));
     await api.createCapability(CAPABILITY);
