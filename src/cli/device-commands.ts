@@ -86,5 +86,24 @@ export function buildDeviceCommand(): Command {
       .option('--chunk-rows <n>', 'rows per importDeviceInstances call', positiveInt, CHUNK_ROWS)
       .option('--json', 'print the totals as JSON'),
   ).action((file: string, o: ImportOptions) => importFile(file, o));
+  withConnectionOptions(
+    device.command('show <deviceId|phoneNumber>').description('a registered device (by id, or by phone number starting with +)').option('--json', 'as JSON'),
+  ).action(async (id: string, o: ConnectionOptions & { json?: boolean }) => {
+    const d = await (await connect(o)).getDevice(id);
+    if (o.json) {
+      printJson(d);
+      return;
+    }
+    const facts: [string, string | undefined][] = [
+      ['device', d.deviceId],
+      ['phone', d.phoneNumber],
+      ['capability', d.capabilityOid],
+      ['state', d.state],
+      ['last contact', d.lastContact],
+      ['notify at', d.notificationUrl ?? d.smsAddress],
+      ['auth', d.authType],
+    ];
+    for (const [k, v] of facts) if (v) printLine(`${`${k}:`.padEnd(14)}${v}`);
+  });
   return device;
 }

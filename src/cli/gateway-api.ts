@@ -82,6 +82,26 @@ export interface TaskHistoryEntry {
   detail?: string;
 }
 
+export interface JobHistoryEntry {
+  jobId: string;
+  seq: number;
+  at: string;
+  event: string;
+  by?: string;
+  detail?: string;
+}
+
+export interface DeviceInstance {
+  deviceId: string;
+  phoneNumber: string;
+  capabilityOid: string;
+  notificationUrl?: string;
+  smsAddress?: string;
+  authType?: string;
+  state?: string;
+  lastContact?: string;
+}
+
 export interface ImportResult {
   imported: number;
   rejected: { row: number; reason: string }[];
@@ -150,6 +170,20 @@ export class GatewayApi {
   async getTaskHistory(taskId: string): Promise<TaskHistoryEntry[]> {
     return (await this.client.call<{ taskHistoryEntry: TaskHistoryEntry[] }>('BulkOperationsManager', 'getTaskHistory', { taskId }))
       .taskHistoryEntry;
+  }
+
+  async getJobHistory(jobId: string, offset: number, limit: number): Promise<JobHistoryEntry[]> {
+    return (
+      await this.client.call<{ jobHistoryEntry: JobHistoryEntry[] }>('BulkOperationsManager', 'getJobHistory', { jobId, offset, limit })
+    ).jobHistoryEntry;
+  }
+
+  /** By device id, or by phone number when it starts with '+'. */
+  async getDevice(idOrPhone: string): Promise<DeviceInstance> {
+    const r = idOrPhone.startsWith('+')
+      ? await this.client.call<{ deviceInstance: DeviceInstance }>('DeviceManager', 'getDeviceInstanceByPhoneNumber', { phoneNumber: idOrPhone })
+      : await this.client.call<{ deviceInstance: DeviceInstance }>('DeviceManager', 'getDeviceInstanceByDeviceID', { deviceId: idOrPhone });
+    return r.deviceInstance;
   }
 
   async importCsv(csv: string): Promise<ImportResult> {

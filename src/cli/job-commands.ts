@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { connect, type ConnectionOptions, withConnectionOptions } from './connection.js';
 import { CliError, EXIT } from './exit-codes.js';
-import type { CommandDefinition, DeploymentOptions, OperationDefinition } from './gateway-api.js';
+import type { CommandDefinition, DeploymentOptions, GatewayApi, OperationDefinition } from './gateway-api.js';
 import { exitCodeOfJob, watchJob } from './job-watch.js';
-import { printJson, printLine } from './output.js';
+import { note, printJson, printLine } from './output.js';
 import { jobLine, jobView, outputMode } from './progress.js';
 import { positiveInt, timeArgument } from './times.js';
 
@@ -148,7 +148,7 @@ function deploymentOptions(o: CreateOptions): DeploymentOptions {
   return out as DeploymentOptions;
 }
 
-async function watchToEnd(o: { json?: boolean; interval: number; timeout?: number }, api: Awaited<ReturnType<typeof connect>>, jobId: string) {
+async function watchToEnd(o: { json?: boolean; interval: number; timeout?: number }, api: GatewayApi, jobId: string) {
   const mode = outputMode(o.json);
   const job = await watchJob(api, jobId, jobView(mode), {
     intervalMs: o.interval,
@@ -157,6 +157,15 @@ async function watchToEnd(o: { json?: boolean; interval: number; timeout?: numbe
   // Bars went to standard error; the result line is for standard output (lines and JSON are already there).
   if (mode === 'bars') printLine(jobLine(job));
   process.exitCode = exitCodeOfJob(job);
+}
+
+/** The gateway creates the job with the targets it knows; the others are named in the job's history. */
+async function warnOfRejectedTargets(api: GatewayApi, jobId: string, given: number): Promise<void> {
+  const job = await api.getJob(jobId);
+  if (job.total >= given) return;
+  const history = await api.getJobHistory(jobId, 0, 20);
+  const why = history.find((h) => h.event === 'targets-rejected')?.detail;
+  note(`dmwsi: ${given - job.total} of ${given} targets not taken${why ? `: ${why}` : ''}`);
 }
 
 export function buildJobCommand(): Command {
@@ -197,6 +206,7 @@ export function buildJobCommand(): Command {
     // One line: with --watch, JSON lines follow.
     if (o.json) printLine(JSON.stringify({ jobId }));
     else printLine(jobId);
+    await warnOfRejectedTargets(api, jobId, targets.length);
     if (o.watch) await watchToEnd(o, api, jobId);
   });
 

@@ -199,6 +199,22 @@ describe('dmwsi job and task', () => {
     expect(again.stderr).toMatch(/^dmwsi: InvalidState: /);
   }, 90_000);
 
+  it('shows a device by id and by phone number', async () => {
+    const d = fleet.devices[2]!;
+    const byId = await dmwsi(['device', 'show', d.devId]);
+    expect(byId.code, byId.stderr).toBe(0);
+    expect(byId.stdout).toMatch(new RegExp(`^capability:\\s+${CAPABILITY.oid}$`, 'm'));
+    const byPhone = JSON.parse((await dmwsi(['device', 'show', d.phoneNumber!, '--json'])).stdout);
+    expect(byPhone.deviceId).toBe(d.devId);
+  });
+
+  it('says which targets the job did not take', async () => {
+    const r = await dmwsi(['job', 'create', '--operation', 'QUERY', '--uri', './DevInfo/Mod', '--target', fleet.devices[3]!.devId, '--target', 'IMEI:000000000000000', '--start-at', '+1h']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^dmwsi: 1 of 2 targets not taken: .*IMEI:000000000000000/m);
+    expect((await dmwsi(['job', 'cancel', r.stdout.trim()])).code).toBe(0);
+  });
+
   it('exits 4 on an operation the gateway refuses', async () => {
     const r = await dmwsi(['job', 'create', '--operation', 'QUERY', '--uri', 'not a uri', '--target', fleet.devices[0]!.devId]);
     expectNoStack(r);
@@ -234,7 +250,8 @@ describe('dmwsi: bad sign-in, roles, unknown objects, no gateway', () => {
     [['job', 'watch', 'no-such-job']],
     [['job', 'cancel', 'no-such-job']],
     [['task', 'show', 'no-such-task']],
-  ])('exits 3 for an unknown job or task: %s', async (args) => {
+    [['device', 'show', 'IMEI:490154203237518']],
+  ])('exits 3 for an unknown device, job or task: %s', async (args) => {
     const r = await dmwsi(args);
     expectNoStack(r);
     expect(r.code).toBe(3);
