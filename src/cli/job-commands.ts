@@ -150,10 +150,17 @@ function deploymentOptions(o: CreateOptions): DeploymentOptions {
 
 async function watchToEnd(o: { json?: boolean; interval: number; timeout?: number }, api: GatewayApi, jobId: string) {
   const mode = outputMode(o.json);
-  const job = await watchJob(api, jobId, jobView(mode), {
+  const view = jobView(mode);
+  // Ctrl-C while bars are drawn: put the cursor back before leaving (the job itself goes on).
+  const interrupted = () => {
+    view.stop();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  const job = await watchJob(api, jobId, view, {
     intervalMs: o.interval,
     ...(o.timeout !== undefined && { timeoutMs: o.timeout * 1000 }),
-  });
+  }).finally(() => process.removeListener('SIGINT', interrupted));
   // Bars went to standard error; the result line is for standard output (lines and JSON are already there).
   if (mode === 'bars') printLine(jobLine(job));
   process.exitCode = exitCodeOfJob(job);

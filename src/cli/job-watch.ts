@@ -11,12 +11,6 @@ export interface WatchOptions {
 
 export async function watchJob(api: GatewayApi, jobId: string, view: JobView, opts: WatchOptions): Promise<JobData> {
   const started = Date.now();
-  // Ctrl-C while bars are drawn: put the cursor back before leaving (the job itself goes on).
-  const interrupted = () => {
-    view.stop();
-    process.exit(130);
-  };
-  process.once('SIGINT', interrupted);
   try {
     for (;;) {
       const job = await api.getJob(jobId);
@@ -26,7 +20,6 @@ export async function watchJob(api: GatewayApi, jobId: string, view: JobView, op
       await new Promise((r) => setTimeout(r, opts.intervalMs));
     }
   } finally {
-    process.removeListener('SIGINT', interrupted);
     view.stop();
   }
 }

@@ -1,13 +1,18 @@
 /** The `demo` command's options; the demo itself (src/main/demo.ts) loads only when it runs. */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { EXIT } from '../cli/exit-codes.js';
 import { positiveInt } from '../cli/times.js';
+
+function port(value: string): number {
+  if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) throw new InvalidArgumentError('expected a port from 0 to 65535');
+  return Number(value);
+}
 
 export function buildDemoCommand(): Command {
   return new Command('demo')
     .description('start a gateway, 1,000 simulated devices and a scheduled rollout; print a summary (npm run demo)')
     .option('--devices <n>', 'simulated devices', positiveInt, 1000)
-    .option('--port <port>', 'HTTP port of the gateway (taken: any free one)', (v) => Number(v), 8080)
+    .option('--port <port>', 'HTTP port of the gateway (taken: any free one; 0: any)', port, 8080)
     .option('--lead <s>', 'seconds from the job to the scheduled moment (default: devices/40, at least 10)', positiveInt)
     .option('--keep-running', 'keep the gateway running after the summary (default in a terminal)')
     .option('--no-keep-running', 'stop right after the summary')
@@ -22,6 +27,6 @@ export function buildDemoCommand(): Command {
         ...(o.json !== undefined && { json: o.json }),
       });
       const ended = summary.completed + summary.failed + summary.missed + summary.expired + summary.cancelled;
-      process.exitCode = ended === summary.devices ? EXIT.ok : EXIT.server;
+      process.exitCode = ended === summary.devices ? EXIT.ok : EXIT.partial;
     });
 }

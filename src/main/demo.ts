@@ -108,6 +108,26 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const redis = await ensureRedis(config.redisUrl, { mode: 'throwaway', log: (m) => note(`demo: ${m}`) });
   const closers: (() => Promise<unknown>)[] = [() => redis.stop()];
   let ok = false;
+  let finished = false;
+  let interrupted = false;
+  let stopView: (() => void) | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      stopView?.();
+      for (const close of closers) await close().catch(() => undefined);
+      // Kept when something went wrong: the gateway's log says what.
+      if (ok || finished || interrupted) fs.rmSync(dir, { recursive: true, force: true });
+      else note(`demo: kept ${dir} (gateway.log) to look into`);
+    })());
+  // Ctrl-C at any point stops everything the demo started and removes its folder.
+  const onSignal = () => {
+    interrupted = true;
+    note('demo: stopping');
+    void cleanup().finally(() => process.exit(finished ? EXIT.ok : 130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const gateway = await startGateway({ ...config, redisUrl: redis.url }, { logger });
     closers.unshift(() => gateway.close());
@@ -165,7 +185,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     }, Math.max(0, atTime - Date.now() + 4000));
     let job: JobData;
     try {
-      job = await watchJob(api, jobId, jobView(mode, (l) => note(l)), { intervalMs: 500, timeoutMs: (lead + 300) * 1000 });
+      const view = jobView(mode, (l) => note(l));
+      stopView = () => view.stop();
+      job = await watchJob(api, jobId, view, { intervalMs: 500, timeoutMs: (lead + 300) * 1000 });
     } finally {
       clearTimeout(off);
       clearTimeout(on);
@@ -186,20 +208,18 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       admin,
     };
     printSummary(summary, Boolean(o.json));
+    finished = true;
     if (o.keepRunning) {
       note(`demo: the gateway keeps running at ${gateway.url}; sign in to ${summary.consoleUrl} as ${admin.username} / ${admin.password}. Ctrl-C stops it.`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
+      // Until the signal handler cleans up and exits.
+      await new Promise<never>(() => undefined);
     }
     ok = true;
     return summary;
   } finally {
-    for (const close of closers) await close().catch(() => undefined);
-    // Kept when something went wrong: the gateway's log says what.
-    if (ok) fs.rmSync(dir, { recursive: true, force: true });
-    else note(`demo: kept ${dir} (gateway.log) to look into`);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await cleanup();
   }
 }
 

@@ -5,39 +5,52 @@
  * itself was given REDIS_URL) and simulated devices, runs the scheduled
  * rollout and prints the summary table. Needs a build.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/wait.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-demo-test-'));
 afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 
-function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, TMPDIR: home };
-    if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'dmwsi.mjs'), 'demo', ...args], { cwd: home, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the demo did not end in 170 s\n${stdout}\n${stderr}`));
-    }, 170_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function demoEnv(): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, TMPDIR: home };
+  if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
+  return env;
 }
+
+interface Demo {
+  child: ChildProcess;
+  output(): { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+}
+
+function startDemo(args: string[]): Demo {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'dmwsi.mjs'), 'demo', ...args], { cwd: home, env: demoEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => ({ stdout, stderr }), exited };
+}
+
+async function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const demo = startDemo(args);
+  const timer = setTimeout(() => demo.child.kill('SIGKILL'), 170_000);
+  const code = await demo.exited;
+  clearTimeout(timer);
+  return { code, ...demo.output() };
+}
+
+const leftovers = () => fs.readdirSync(home).filter((f) => f.startsWith('dmwsi-'));
 
 function row(stdout: string, name: string): string {
   const m = new RegExp(`^${name} {2,}(.+)$`, 'm').exec(stdout);
@@ -61,7 +74,33 @@ describe('npm run demo', () => {
     expect(completed).toBeGreaterThan(80);
     expect(row(r.stdout, 'time taken')).toMatch(/^\d+\.\d s /);
     expect(r.stdout).toMatch(/^console: http:\/\/127\.0\.0\.1:\d+\/console$/m);
-    // It cleans up after itself: no data folder left behind.
-    expect(fs.readdirSync(home).filter((f) => f.startsWith('dmwsi-demo-'))).toEqual([]);
+    // It cleans up after itself: no data folder or Redis left behind.
+    expect(leftovers()).toEqual([]);
+  }, 180_000);
+
+  it('keeps the gateway serving after the summary until Ctrl-C, then stops it and cleans up', async () => {
+    const demo = startDemo(['--devices', '20', '--port', '0', '--keep-running']);
+    try {
+      const url = await waitFor(() => /keeps running at (http:\/\/\S+);/.exec(demo.output().stderr)?.[1], 120_000, 'the demo to finish its rollout');
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      demo.child.kill('SIGINT');
+      expect(await demo.exited).toBe(0);
+      await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+      expect(leftovers()).toEqual([]);
+    } finally {
+      demo.child.kill('SIGKILL');
+    }
+  }, 180_000);
+
+  it('stops everything it started when interrupted halfway (exit 130)', async () => {
+    const demo = startDemo(['--devices', '20', '--port', '0', '--no-keep-running', '--lead', '60']);
+    try {
+      await waitFor(() => /SCHEDULED_EXEC of/.test(demo.output().stderr) || undefined, 120_000, 'the job to be created');
+      demo.child.kill('SIGINT');
+      expect(await demo.exited).toBe(130);
+      expect(leftovers()).toEqual([]);
+    } finally {
+      demo.child.kill('SIGKILL');
+    }
   }, 180_000);
 });
