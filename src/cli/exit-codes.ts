@@ -22,6 +22,17 @@ export const EXIT = {
   partial: 6,
 } as const;
 
+/** For `dmwsi --help`. */
+export const EXIT_CODES_HELP = `Exit codes:
+  0  done (job watch: the job ended COMPLETED)
+  1  usage or configuration error, no password given
+  2  sign-in refused, or the role may not do it
+  3  no such device, job, task or user
+  4  input or state refused (InvalidArgument, AlreadyExists, InvalidState)
+  5  gateway unreachable or failing
+  6  ran to its end, not all succeeded (job with errors or cancelled, rejected import rows)
+  130 interrupted`;
+
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 const BY_FAULT: Record<ErrorCode, ExitCode> = {

@@ -154,6 +154,12 @@ export class GatewayApi {
     return (await this.client.call<{ jobData: JobData }>('BulkOperationsManager', 'getJobById', { jobId })).jobData;
   }
 
+  async getJobs(status: string | undefined, offset: number, limit: number): Promise<JobData[]> {
+    return (
+      await this.client.call<{ jobData: JobData[] }>('BulkOperationsManager', 'getJobs', { ...(status && { status }), offset, limit })
+    ).jobData;
+  }
+
   async createDeployments(operation: OperationDefinition, targets: string[], options: DeploymentOptions): Promise<string> {
     const r = await this.client.call<{ jobId: string }>('BulkOperationsManager', 'createDeployments', { operation, targets, options });
     return r.jobId;

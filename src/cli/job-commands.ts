@@ -7,6 +7,7 @@ import type { CommandDefinition, DeploymentOptions, GatewayApi, OperationDefinit
 import { exitCodeOfJob, watchJob } from './job-watch.js';
 import { note, printJson, printLine } from './output.js';
 import { jobLine, jobView, outputMode } from './progress.js';
+import { table } from './table.js';
 import { positiveInt, timeArgument } from './times.js';
 
 const OPERATIONS = [
@@ -226,6 +227,27 @@ export function buildJobCommand(): Command {
       .option('--json', 'JSON lines: the JobData at each change'),
   ).action(async (jobId: string, o: WatchOptions) => {
     await watchToEnd(o, await connect(o), jobId);
+  });
+
+  withConnectionOptions(
+    job
+      .command('list')
+      .description('jobs, newest first')
+      .option('--status <status>', 'only jobs in this state (RUNNING, PAUSED, COMPLETED, ...)')
+      .option('--limit <n>', 'at most this many', positiveInt, 20)
+      .option('--json', 'the JobData list as JSON'),
+  ).action(async (o: ConnectionOptions & { status?: string; limit: number; json?: boolean }) => {
+    const jobs = await (await connect(o)).getJobs(o.status, 0, o.limit);
+    if (o.json) {
+      printJson(jobs);
+      return;
+    }
+    printLine(
+      table(
+        ['job', 'status', 'operation', 'created', 'by', 'total', 'completed', 'failed', 'missed'],
+        jobs.map((j) => [j.jobId, j.status, j.operationName, j.createdAt, j.createdBy, j.total, j.completed, j.failed, j.missed]),
+      ),
+    );
   });
 
   withConnectionOptions(

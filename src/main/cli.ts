@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type Role } from '../config/config.js';
 import { buildDeviceCommand } from '../cli/device-commands.js';
-import { CliError, EXIT, type ExitCode, exitCodeOfFault } from '../cli/exit-codes.js';
+import { CliError, EXIT, EXIT_CODES_HELP, type ExitCode, exitCodeOfFault } from '../cli/exit-codes.js';
 import { buildJobCommand } from '../cli/job-commands.js';
 import { buildTaskCommand } from '../cli/task-commands.js';
 import { buildUserCommand } from '../cli/user-commands.js';
@@ -78,7 +78,10 @@ async function writeWsdl(outDir: string): Promise<void> {
 }
 
 export function buildProgram(): Command {
-  const program = new Command('dmwsi').description('OMA DM WSI gateway').showHelpAfterError();
+  const program = new Command('dmwsi')
+    .description('OMA DM WSI gateway')
+    .showHelpAfterError()
+    .addHelpText('after', `\n${EXIT_CODES_HELP}`);
   program
     .command('serve')
     .description('run the gateway (SOAP API, DM endpoint, workers)')

@@ -215,6 +215,19 @@ describe('dmwsi job and task', () => {
     expect((await dmwsi(['job', 'cancel', r.stdout.trim()])).code).toBe(0);
   });
 
+  it('lists jobs newest first, as a table or JSON, filtered by state', async () => {
+    const r = await dmwsi(['job', 'create', '--operation', 'QUERY', '--uri', './DevInfo/Mod', '--target', fleet.devices[0]!.devId, '--start-at', '+1h']);
+    const jobId = r.stdout.trim();
+    expect((await dmwsi(['job', 'pause', jobId])).code).toBe(0);
+    const paused = JSON.parse((await dmwsi(['job', 'list', '--status', 'PAUSED', '--json'])).stdout) as { jobId: string; status: string }[];
+    expect(paused.map((j) => j.jobId)).toContain(jobId);
+    expect(new Set(paused.map((j) => j.status))).toEqual(new Set(['PAUSED']));
+    const text = (await dmwsi(['job', 'list', '--limit', '1'])).stdout.split('\n');
+    expect(text[0]).toMatch(/^job\s+status\s+operation\s+created\s+by\s+total\s+completed\s+failed\s+missed$/);
+    expect(text[2]).toMatch(new RegExp(`^${jobId}\\s+PAUSED\\s+QUERY\\s`));
+    await dmwsi(['job', 'cancel', jobId]);
+  });
+
   it('exits 4 on an operation the gateway refuses', async () => {
     const r = await dmwsi(['job', 'create', '--operation', 'QUERY', '--uri', 'not a uri', '--target', fleet.devices[0]!.devId]);
     expectNoStack(r);
