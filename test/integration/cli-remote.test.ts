@@ -100,19 +100,31 @@ describe('dmwsi --help', () => {
 describe('dmwsi device import', () => {
   it('imports in chunks, writes rejected rows with their line in the file, and exits 6', async () => {
     const [header, ...rows] = fleet.credentialsCsv().trim().split('\n');
-    // Lines: 1 header, 2-3 devices, 4 blank, 5 bad id, 6 device, 7 unknown capability, 8 device.
-    const lines = [header, rows[0], rows[1], '', 'IMEI:123,+15550000001,acme-x1-1.0,,,,', rows[2], rows[3]!.replace(CAPABILITY.oid, 'no-such-model'), ''];
+    // Lines: 1 header, 2-3 devices, 4 blank, 5 bad id, 6-7 a bad id quoted over two lines,
+    // 8 device, 9 unknown capability, 10 device.
+    const lines = [
+      header,
+      rows[0],
+      rows[1],
+      '',
+      'IMEI:123,+15550000001,acme-x1-1.0,,,,',
+      '"IMEI:35\n9",+15550000002,acme-x1-1.0,,,,',
+      rows[2],
+      rows[3]!.replace(CAPABILITY.oid, 'no-such-model'),
+      '',
+    ];
     const file = path.join(dir, 'devices.csv');
     fs.writeFileSync(file, lines.join('\n'));
     const errors = path.join(dir, 'rejected.csv');
     const r = await dmwsi(['device', 'import', file, '--chunk-rows', '2', '--errors', errors]);
     expectNoStack(r);
     expect(r.code).toBe(6);
-    expect(r.stdout).toContain(`imported 3 of 5 rows; 2 rejected, listed in ${errors}`);
+    expect(r.stdout).toContain(`imported 3 of 6 rows; 3 rejected, listed in ${errors}`);
     const rejected = fs.readFileSync(errors, 'utf8').trim().split('\n');
     expect(rejected[0]).toBe('line,reason');
-    expect(rejected.slice(1).map((l) => l.split(',')[0])).toEqual(['5', '7']);
-    expect(rejected[2]).toContain('no-such-model');
+    // A row is numbered by its last line, as the gateway numbers the rows of one call.
+    expect(rejected.slice(1).map((l) => l.split(',')[0])).toEqual(['5', '7', '9']);
+    expect(rejected[3]).toContain('no-such-model');
     for (const d of fleet.devices.slice(0, 3)) {
       expect((await gw.deviceManager.getDeviceInstanceByDeviceID(d.devId)).deviceId).toBe(d.devId);
     }
