@@ -22,7 +22,7 @@ import { CliError, EXIT } from '../cli/exit-codes.js';
 import { GatewayApi, type JobData } from '../cli/gateway-api.js';
 import { watchJob } from '../cli/job-watch.js';
 import { note, printJson, printLine } from '../cli/output.js';
-import { countView, jobView, outputMode } from '../cli/progress.js';
+import { countView, jobView, type OutputMode, outputMode } from '../cli/progress.js';
 import { GatewayClient } from '../cli/soap-client.js';
 import { table } from '../cli/table.js';
 import { utcSeconds } from '../cli/times.js';
@@ -155,55 +155,23 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 
     const api = new GatewayApi(new GatewayClient({ url: gateway.url, ...admin }));
     await api.createCapability(CAPABILITY);
-    const registerStarted = Date.now();
-    const registering = countView(mode, 'register');
-    const registered = await importCsv(api, Readable.from([fleet.credentialsCsv()]), {
-      progress: (t) => registering.update(t.rows, o.devices, `${t.imported} of ${o.devices} devices`),
-    }).finally(() => registering.stop());
-    const registerSeconds = (Date.now() - registerStarted) / 1000;
-    if (registered.rejected > 0) throw new CliError(`the gateway rejected ${registered.rejected} of the fleet's devices`, EXIT.server);
-    note(`demo: ${registered.imported} devices registered over SOAP in ${registerSeconds.toFixed(1)} s`);
-
-    const lead = o.leadSeconds ?? defaultLeadSeconds(o.devices);
-    const atTime = Date.now() + lead * 1000;
-    const jobStarted = Date.now();
-    const jobId = await api.createDeployments(
-      { name: 'SCHEDULED_EXEC', targetUri: TARGET_URI, atTime: utcSeconds(atTime) },
-      fleet.devices.map((d) => d.devId),
-      { notificationsPerSecond: 200 },
-    );
-    note(`demo: job ${jobId}: SCHEDULED_EXEC of ${TARGET_URI} on ${o.devices} devices at ${utcSeconds(atTime)} (in ${lead} s)`);
-
-    // A few phones are switched off at the scheduled moment and back on shortly after: they report MISSED.
-    const pick = seededRandom(7);
-    const switchedOff = fleet.devices.filter(() => pick() < SWITCHED_OFF_SHARE);
-    const off = setTimeout(() => {
-      for (const d of switchedOff) d.setOnline(false);
-    }, Math.max(0, atTime - Date.now() - 1000));
-    const on = setTimeout(() => {
-      for (const d of switchedOff) d.setOnline(true);
-    }, Math.max(0, atTime - Date.now() + 4000));
-    let job: JobData;
-    try {
-      const view = jobView(mode, (l) => note(l));
-      stopView = () => view.stop();
-      job = await watchJob(api, jobId, view, { intervalMs: 500, timeoutMs: (lead + 300) * 1000 });
-    } finally {
-      clearTimeout(off);
-      clearTimeout(on);
-    }
+    const registered = await registerFleet(api, fleet, mode);
+    const rollout = await scheduledRollout(api, fleet, o.leadSeconds ?? defaultLeadSeconds(o.devices), mode, (stop) => {
+      stopView = stop;
+    });
+    const job = rollout.job;
     const summary: DemoSummary = {
       devices: o.devices,
       registered: registered.imported,
-      jobId,
+      jobId: job.jobId,
       status: job.status,
       completed: job.completed,
       failed: job.failed,
       missed: job.missed,
       expired: job.expired,
       cancelled: job.cancelled,
-      rolloutSeconds: (Date.now() - jobStarted) / 1000,
-      registerSeconds,
+      rolloutSeconds: rollout.seconds,
+      registerSeconds: registered.seconds,
       consoleUrl: `${gateway.url}/console`,
       admin,
     };
@@ -220,6 +188,65 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     await cleanup();
+  }
+}
+
+type Fleet = Awaited<ReturnType<typeof runSimulateCommand>>['fleet'];
+
+/** Registers the fleet over SOAP as `dmwsi device import` does (importDeviceInstances, CSV chunks). */
+async function registerFleet(api: GatewayApi, fleet: Fleet, mode: OutputMode): Promise<{ imported: number; seconds: number }> {
+  const started = Date.now();
+  const total = fleet.devices.length;
+  const view = countView(mode, 'register');
+  const result = await importCsv(api, Readable.from([fleet.credentialsCsv()]), {
+    progress: (t) => view.update(t.rows, total, `${t.imported} of ${total} devices`),
+  }).finally(() => view.stop());
+  const seconds = (Date.now() - started) / 1000;
+  if (result.rejected > 0) throw new CliError(`the gateway rejected ${result.rejected} of the fleet's devices`, EXIT.server);
+  note(`demo: ${result.imported} devices registered over SOAP in ${seconds.toFixed(1)} s`);
+  return { imported: result.imported, seconds };
+}
+
+/** A few phones are switched off just before the scheduled moment and back on after it: they report MISSED. */
+function switchSomeOffAt(fleet: Fleet, atTime: number): () => void {
+  const pick = seededRandom(7);
+  const switchedOff = fleet.devices.filter(() => pick() < SWITCHED_OFF_SHARE);
+  const off = setTimeout(() => {
+    for (const d of switchedOff) d.setOnline(false);
+  }, Math.max(0, atTime - Date.now() - 1000));
+  const on = setTimeout(() => {
+    for (const d of switchedOff) d.setOnline(true);
+  }, Math.max(0, atTime - Date.now() + 4000));
+  return () => {
+    clearTimeout(off);
+    clearTimeout(on);
+  };
+}
+
+/** A SCHEDULED_EXEC job over the fleet, `lead` seconds ahead, watched to its end as `dmwsi job watch` does. */
+async function scheduledRollout(
+  api: GatewayApi,
+  fleet: Fleet,
+  lead: number,
+  mode: OutputMode,
+  onView: (stop: () => void) => void,
+): Promise<{ job: JobData; seconds: number }> {
+  const atTime = Date.now() + lead * 1000;
+  const started = Date.now();
+  const jobId = await api.createDeployments(
+    { name: 'SCHEDULED_EXEC', targetUri: TARGET_URI, atTime: utcSeconds(atTime) },
+    fleet.devices.map((d) => d.devId),
+    { notificationsPerSecond: 200 },
+  );
+  note(`demo: job ${jobId}: SCHEDULED_EXEC of ${TARGET_URI} on ${fleet.devices.length} devices at ${utcSeconds(atTime)} (in ${lead} s)`);
+  const restore = switchSomeOffAt(fleet, atTime);
+  try {
+    const view = jobView(mode, (l) => note(l));
+    onView(() => view.stop());
+    const job = await watchJob(api, jobId, view, { intervalMs: 500, timeoutMs: (lead + 300) * 1000 });
+    return { job, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    restore();
   }
 }
 
