@@ -51,11 +51,13 @@ interface CreateOptions extends ConnectionOptions {
   waveIntervalSeconds?: number;
   watch?: boolean;
   interval: number;
+  outage: number;
   json?: boolean;
 }
 
 interface WatchOptions extends ConnectionOptions {
   interval: number;
+  outage: number;
   timeout?: number;
   json?: boolean;
 }
@@ -149,7 +151,7 @@ function deploymentOptions(o: CreateOptions): DeploymentOptions {
   return out as DeploymentOptions;
 }
 
-async function watchToEnd(o: { json?: boolean; interval: number; timeout?: number }, api: GatewayApi, jobId: string) {
+async function watchToEnd(o: { json?: boolean; interval: number; timeout?: number; outage: number }, api: GatewayApi, jobId: string) {
   const mode = outputMode(o.json);
   const view = jobView(mode);
   // Ctrl-C while bars are drawn: put the cursor back before leaving (the job itself goes on).
@@ -161,6 +163,8 @@ async function watchToEnd(o: { json?: boolean; interval: number; timeout?: numbe
   const job = await watchJob(api, jobId, view, {
     intervalMs: o.interval,
     ...(o.timeout !== undefined && { timeoutMs: o.timeout * 1000 }),
+    outageMs: o.outage * 1000,
+    onOutage: (m) => note(`dmwsi: ${m}`),
   }).finally(() => process.removeListener('SIGINT', interrupted));
   // Bars went to standard error; the result line is for standard output (lines and JSON are already there).
   if (mode === 'bars') printLine(jobLine(job));
@@ -205,6 +209,7 @@ export function buildJobCommand(): Command {
       .option('--wave-interval-seconds <n>', 'SCHEDULED_EXEC: seconds between the waves\' AtTimes', positiveInt)
       .option('--watch', 'then watch it to its end (exit code as job watch)')
       .option('--interval <ms>', 'with --watch: milliseconds between polls', positiveInt, 1000)
+      .option('--outage <s>', 'with --watch: how long the gateway may be unreachable before giving up (exit 5)', positiveInt, 60)
       .option('--json', 'print {"jobId": ...} (and with --watch, JSON lines)'),
   ).action(async (o: CreateOptions) => {
     const operation = operationOf(o);
@@ -223,6 +228,7 @@ export function buildJobCommand(): Command {
       .command('watch <jobId>')
       .description('draw live progress per task state until the job ends; exit 0 if COMPLETED, 6 if it ended otherwise')
       .option('--interval <ms>', 'milliseconds between polls', positiveInt, 1000)
+      .option('--outage <s>', 'how long the gateway may be unreachable or failing (a restart) before giving up (exit 5)', positiveInt, 60)
       .option('--timeout <s>', 'stop watching after this many seconds (exit 6 if the job has not ended)', positiveInt)
       .option('--json', 'JSON lines: the JobData at each change'),
   ).action(async (jobId: string, o: WatchOptions) => {

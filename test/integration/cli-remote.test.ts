@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway } from '../../src/main/gateway.js';
 import { freePort } from '../../src/main/redis-launcher.js';
 import { Fleet } from '../../src/simulator/fleet.js';
 import { CAPABILITY } from '../support/fixtures.js';
@@ -318,4 +319,42 @@ describe('dmwsi user list and remove (on the database)', () => {
     expect(last.code).toBe(4);
     expect(last.stderr).toMatch(/last admin/);
   }, 60_000);
+});
+
+describe('dmwsi job watch through a gateway restart', () => {
+  it('keeps asking while the gateway is down, then follows the job to its end', async () => {
+    const first = await startTestGateway();
+    const port = Number(new URL(first.url).port);
+    const ctx = { caller: 'test', operation: 'setup' };
+    await first.deviceManager.createDeviceCapability(ctx, { ...CAPABILITY, dmVersion: '1.2' });
+    await first.deviceManager.importDeviceInstances(ctx, { csv: fleet.credentialsCsv() });
+    const env = { DMWSI_URL: first.url };
+    const created = await dmwsi(['job', 'create', '--operation', 'QUERY', '--uri', './DevInfo/Mod', '--target', fleet.devices[0]!.devId, '--start-at', '+1h'], env);
+    const jobId = created.stdout.trim();
+    let second: Awaited<ReturnType<typeof startGateway>> | undefined;
+    try {
+      const watching = dmwsi(['job', 'watch', jobId, '--interval', '200', '--outage', '60'], env);
+      await new Promise((r) => setTimeout(r, 1500));
+      await first.close();
+      await new Promise((r) => setTimeout(r, 2000));
+      // The same database, Redis prefix, key and port: a restarted gateway.
+      second = await startGateway({ ...first.config, port });
+      expect((await dmwsi(['job', 'cancel', jobId], env)).code).toBe(0);
+      const r = await watching;
+      expect(r.code, r.stderr).toBe(6);
+      expect(r.stderr).toMatch(/^dmwsi: cannot reach the gateway at .+; asking again for up to 60 s$/m);
+      expect(r.stdout.trim().split('\n').pop()).toMatch(new RegExp(`^job ${jobId} CANCELLED `));
+    } finally {
+      await second?.close();
+      fs.rmSync(first.dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('gives up with exit 5 once the gateway has been away longer than --outage', async () => {
+    const started = Date.now();
+    const r = await dmwsi(['job', 'watch', 'x', '--url', `http://127.0.0.1:${await freePort()}`, '--interval', '200', '--outage', '2']);
+    expect(r.code).toBe(5);
+    expect(Date.now() - started).toBeGreaterThan(2000);
+    expect(r.stderr.trim().split('\n').pop()).toMatch(/^dmwsi: cannot reach the gateway at .+ \(ECONNREFUSED\)$/);
+  });
 });
