@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * What `npm start`, `npm test`, `npm run test:chaos`, `npm run bench` and
- * `npm run wsdl` run. Uses only Node's standard library so it works on a
+ * What `npm start`, `npm run demo`, `npm test`, `npm run test:chaos`,
+ * `npm run bench` and `npm run wsdl` run. Uses only Node's standard library so it works on a
  * fresh clone: it installs the dependencies when node_modules is missing or
  * older than package-lock.json, builds when a source is newer than the last
  * build, then runs the target.
@@ -131,6 +131,12 @@ switch (target) {
     ensureBuilt();
     passThrough(process.execPath, [path.join(root, 'dist', 'bench', 'run.js'), ...rest]);
     break;
+  case 'demo':
+    // A gateway, a throwaway Redis and 1,000 simulated devices in one process (src/main/demo.ts).
+    ensureInstalled();
+    ensureBuilt();
+    await cli(['demo', ...rest]);
+    break;
   case 'wsdl':
     ensureInstalled();
     ensureBuilt();
@@ -142,6 +148,6 @@ switch (target) {
     await cli(rest);
     break;
   default:
-    say('usage: node scripts/run.mjs start|test|chaos|bench|wsdl|cli [args]');
+    say('usage: node scripts/run.mjs start|demo|test|chaos|bench|wsdl|cli [args]');
     process.exit(2);
 }
