@@ -289,13 +289,18 @@ export class BulkOperations {
     if (job.status === 'RUNNING' || job.status === 'CREATED') return;
     if (job.status !== 'PAUSED') throw new DmwsiError('InvalidState', `job ${jobId} is ${job.status}`);
     const now = this.d.clock.now();
+    // A job paused before it started goes back to waiting for its startAt: RUNNING would skip the
+    // dispatcher's start check and release it at once.
+    const started = job.startedAt !== undefined;
+    const to = started ? 'RUNNING' : 'CREATED';
     await this.d.tx.run(async (s) => {
-      await s.jobs.transition(jobId, 'RUNNING', { event: 'restarted', from: ['PAUSED'], detail: `by ${ctx.caller}`, by: ctx.caller }, now);
+      await s.jobs.transition(jobId, to, { event: 'restarted', from: ['PAUSED'], detail: `by ${ctx.caller}`, by: ctx.caller }, now);
       await s.audit.record({ ...ctx, target: `job ${jobId}`, outcome: 'ok' }, now);
     });
     // The waves released so far are accepted as they are: the error threshold is not applied to them again.
     await this.d.cache.set(`job-approved:${jobId}`, 'pending');
-    await this.d.jobs.dispatch(jobId, 0);
+    const startAt = job.options.startAt?.getTime() ?? now;
+    await this.d.jobs.dispatch(jobId, started ? 0 : Math.max(0, startAt - now));
   }
 
   async cancelJob(ctx: CallContext, jobId: string): Promise<void> {
