@@ -109,7 +109,7 @@ export class RedisClusterUnderTest {
 
   /** The ports of the nodes that are masters now (as a live node sees it). */
   async masters(): Promise<number[]> {
-    const alive = this.nodes.find((n) => n.child.exitCode === null && n.child.signalCode === null);
+    const alive = this.live()[0];
     if (!alive) return [];
     const text = await this.cli(alive.port, 'cluster', 'nodes');
     const masters: number[] = [];
@@ -122,10 +122,34 @@ export class RedisClusterUnderTest {
     return masters;
   }
 
+  /** The slot of `key` (CLUSTER KEYSLOT), asked of a live node. */
+  async keySlot(key: string): Promise<number> {
+    return Number((await this.cli(this.live()[0]!.port, 'cluster', 'keyslot', key)).trim());
+  }
+
+  /** The port of the live master serving `slot` now, as a live node sees it (undefined while none does). */
+  async slotOwner(slot: number): Promise<number | undefined> {
+    const text = await this.cli(this.live()[0]!.port, 'cluster', 'nodes');
+    for (const line of text.split('\n')) {
+      const [, address, flags = '', , , , , , ...ranges] = line.split(' ');
+      const f = flags.split(',');
+      if (!f.includes('master') || f.includes('fail') || f.includes('fail?')) continue;
+      for (const r of ranges) {
+        const [from, to = from] = r.split('-').map(Number);
+        if (from !== undefined && to !== undefined && slot >= from && slot <= to) return Number(/:(\d+)@/.exec(address ?? '')?.[1]);
+      }
+    }
+    return undefined;
+  }
+
+  private live(): ClusterNodeProcess[] {
+    return this.nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
+  }
+
   async waitUntilOk(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const live = this.nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
+      const live = this.live();
       const states = await Promise.all(live.map((n) => this.cli(n.port, 'cluster', 'info').catch(() => '')));
       if (states.every((s) => s.includes('cluster_state:ok'))) return;
       if (Date.now() > deadline) throw new Error(`the Redis Cluster did not reach cluster_state:ok within ${timeoutMs} ms (logs in ${this.dir})`);
