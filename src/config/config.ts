@@ -3,6 +3,8 @@
  * validated, and passed down. Nothing else in the code base reads process.env.
  */
 import path from 'node:path';
+import { queuePrefixProblem } from '../queue/redis-keys.js';
+import { parseRedisUrl } from '../queue/redis-url.js';
 import { AllowedNetworks } from '../security/allowed-networks.js';
 
 export type Role = 'all' | 'api' | 'dm' | 'worker';
@@ -142,6 +144,13 @@ function networks(r: Reader, name: string): AllowedNetworks | undefined {
   return undefined;
 }
 
+function queuePrefix(r: Reader): string {
+  const prefix = str(r, 'QUEUE_PREFIX', 'dmwsi');
+  const problem = queuePrefixProblem(prefix);
+  if (problem) r.problems.push(`QUEUE_PREFIX ${problem}`);
+  return prefix;
+}
+
 /** Reads and validates the whole configuration; throws ConfigError listing every problem. */
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}, purpose: ConfigPurpose = 'tool'): Config {
   const r: Reader = { problems: [], env };
@@ -149,7 +158,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   const port = int(r, 'PORT', 8080, 0, 65535);
   const host = str(r, 'HOST', '0.0.0.0');
   const redisUrl = optional(r, 'REDIS_URL');
-  url(r, 'REDIS_URL', redisUrl, ['redis:', 'rediss:']);
+  if (redisUrl !== undefined) {
+    const target = parseRedisUrl(redisUrl);
+    if ('problem' in target) r.problems.push(`REDIS_URL ${target.problem}`);
+  }
   const databaseUrl = str(r, 'DATABASE_URL', `sqlite:${path.join(dataDir, 'dmwsi.sqlite')}`);
   if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(databaseUrl)) {
     r.problems.push(`DATABASE_URL must start with sqlite: or postgres://, got "${databaseUrl}"`);
@@ -221,7 +233,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     wsSecurityMaxSkewSeconds: int(r, 'WSSE_MAX_SKEW_SECONDS', 300, 10, 3600),
     // 4: the size of libuv's default thread pool, where argon2 runs; more would only queue there.
     passwordHashConcurrency: int(r, 'PASSWORD_HASH_CONCURRENCY', 4, 1, 256),
-    queuePrefix: str(r, 'QUEUE_PREFIX', 'dmwsi'),
+    queuePrefix: queuePrefix(r),
     logLevel: oneOf(r, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     contentDir: path.resolve(str(r, 'CONTENT_DIR', path.join(dataDir, 'content'))),
     contentMaxBytes: int(r, 'CONTENT_MAX_BYTES', 2 * 1024 ** 3, 1, 1024 ** 4),

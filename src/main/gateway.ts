@@ -8,7 +8,6 @@ import https from 'node:https';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config/config.js';
@@ -16,7 +15,7 @@ import { createLogger } from '../observability/logger.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 import { openDatabaseWhenReachable } from '../persistence/data-source.js';
 import { TypeormTransactor } from '../persistence/transactor.js';
-import { connectRedis, RedisSessionStore } from '../queue/redis.js';
+import { connectRedis, type RedisConnection, RedisSessionStore } from '../queue/redis.js';
 import { hashPassword, verifyPassword } from '../security/password-hash.js';
 import { loadSecretKey, randomSecret, SecretBox } from '../security/secret-box.js';
 import { boundedPasswordHasher } from '../services/bounded-password-hasher.js';
@@ -71,7 +70,7 @@ export interface Gateway {
   /** Base URL the gateway listens on, e.g. http://127.0.0.1:8080 */
   url: string;
   dataSource: DataSource;
-  redis: Redis;
+  redis: RedisConnection;
   auth: CallerAuthService;
   deviceManager: DeviceManagerService;
   /** Queue commands for a device's next session and wake it. */
@@ -130,7 +129,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     const tx = new TypeormTransactor(dataSource, sealer);
     const auth = new CallerAuthService({
       tx,
-      sessions: new RedisSessionStore(redis, `${config.queuePrefix}:`),
+      sessions: new RedisSessionStore(redis, config.queuePrefix),
       sealer,
       hasher: boundedPasswordHasher({ hash: hashPassword, verify: verifyPassword }, config.passwordHashConcurrency),
       clock,

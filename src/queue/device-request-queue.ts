@@ -7,8 +7,9 @@
  * on one Redis Cluster slot.
  */
 import crypto from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { DeviceRequestQueue, PendingRequests } from '../dm/server/ports.js';
+import type { RedisConnection } from './redis.js';
+import { taggedKey } from './redis-keys.js';
 import { type RedisTurnBatch, turnBatchOf } from './redis-turn-batch.js';
 import { checkServerCommandRequest, type ServerCommandRequest } from '../dm/session/index.js';
 
@@ -52,15 +53,14 @@ export class RedisDeviceRequestQueue implements DeviceRequestQueue {
   private readonly batch: RedisTurnBatch;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
   ) {
     this.batch = turnBatchOf(redis);
   }
 
   private keys(deviceId: string): [string, string, string] {
-    const base = `${this.prefix}:dm:queue:{${deviceId}}`;
-    return [`${base}:ids`, `${base}:requests`, `${base}:sent`];
+    return [taggedKey(this.prefix, 'dm:queue', deviceId, ':ids'), taggedKey(this.prefix, 'dm:queue', deviceId, ':requests'), taggedKey(this.prefix, 'dm:queue', deviceId, ':sent')];
   }
 
   async enqueue(deviceId: string, request: ServerCommandRequest): Promise<boolean> {

@@ -1,7 +1,8 @@
 /** DM session state in Redis, with a TTL, so any gateway process can serve a session's next message. */
 import crypto from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { DmSessionStore } from '../dm/server/ports.js';
+import type { RedisConnection } from './redis.js';
+import { taggedKey } from './redis-keys.js';
 import { type RedisTurnBatch, turnBatchOf } from './redis-turn-batch.js';
 
 type Arg = string | number;
@@ -40,30 +41,37 @@ const RELEASE_SHA = sha1(RELEASE_IF_OWNER);
 const ADMIT_SHA = sha1(ADMIT);
 const TOUCH_SHA = sha1(TOUCH);
 
+/** A DM session's state: `P:dm:session:{token}` (its own slot: state is single-key). */
+export const dmSessionStateKey = (prefix: string, token: string): string => taggedKey(prefix, 'dm:session', token);
+/** The per-device lock one DM message at a time holds: `P:dm:lock:{deviceId}`. */
+export const dmLockKey = (prefix: string, deviceId: string): string => taggedKey(prefix, 'dm:lock', deviceId);
+/** The sorted set of open DM sessions: `P:dm:{open}` (ADMIT and TOUCH touch only it). */
+export const openDmSessionsKey = (prefix: string): string => `${prefix}:dm:{open}`;
+
 export class RedisDmSessionStore implements DmSessionStore {
   private readonly batch: RedisTurnBatch;
 
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly prefix: string,
   ) {
     this.batch = turnBatchOf(redis);
   }
 
   private stateKey(token: string): string {
-    return `${this.prefix}:dm:session:${token}`;
+    return dmSessionStateKey(this.prefix, token);
   }
 
   private sidKey(deviceId: string, sessionId: string): string {
-    return `${this.prefix}:dm:sid:{${deviceId}}:${sessionId}`;
+    return taggedKey(this.prefix, 'dm:sid', deviceId, `:${sessionId}`);
   }
 
   private lockKey(deviceId: string): string {
-    return `${this.prefix}:dm:lock:{${deviceId}}`;
+    return dmLockKey(this.prefix, deviceId);
   }
 
   private openKey(): string {
-    return `${this.prefix}:dm:open`;
+    return openDmSessionsKey(this.prefix);
   }
 
   async load(token: string): Promise<string | undefined> {

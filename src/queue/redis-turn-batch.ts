@@ -2,7 +2,7 @@
  * One Redis pipeline per event-loop turn for the commands of the DM message
  * path, on a shared connection.
  */
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisConnection } from './redis.js';
 
 type Arg = string | number;
 
@@ -20,14 +20,24 @@ type Arg = string | number;
  * the device request queue and the broker's release of a device's
  * notification gate (at every DM session end); the shared connection's
  * other users keep ioredis's own auto-pipelining.
+ *
+ * On a Redis Cluster one pipeline may only carry keys of one node, and the
+ * turn's commands are for many devices (many slots): there each command goes
+ * to the connection on its own, and ioredis's auto-pipelining (on for the
+ * shared connection, see gateway.ts) sends the turn's commands as one
+ * pipeline per node, in order per node.
  */
 export class RedisTurnBatch {
   private queued: { command: string; args: Arg[]; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
 
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly perNode: boolean,
+  ) {}
 
   send(command: string, ...args: Arg[]): Promise<unknown> {
+    if (this.perNode) return this.redis.call(command, args);
     return new Promise((resolve, reject) => {
       this.queued.push({ command, args, resolve, reject });
       if (!this.scheduled) {
@@ -64,13 +74,13 @@ export class RedisTurnBatch {
   }
 }
 
-const batches = new WeakMap<Redis, RedisTurnBatch>();
+const batches = new WeakMap<RedisConnection, RedisTurnBatch>();
 
 /** The one batch of a connection, shared by the DM stores built on it. */
-export function turnBatchOf(redis: Redis): RedisTurnBatch {
+export function turnBatchOf(redis: RedisConnection): RedisTurnBatch {
   let batch = batches.get(redis);
   if (batch === undefined) {
-    batch = new RedisTurnBatch(redis);
+    batch = new RedisTurnBatch(redis, isCluster(redis));
     batches.set(redis, batch);
   }
   return batch;

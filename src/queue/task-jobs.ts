@@ -6,6 +6,7 @@
 import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { TaskJobs } from '../services/broker/ports.js';
+import { bullPrefix } from './redis-keys.js';
 
 export const TASK_QUEUE = 'tasks';
 
@@ -34,8 +35,9 @@ export interface TaskProcessors {
 export class BullTaskJobs implements TaskJobs {
   readonly queue: Queue;
 
-  constructor(connection: ConnectionOptions, prefix: string, logger?: Logger) {
-    this.queue = new Queue(TASK_QUEUE, { connection, prefix });
+  /** `queuePrefix`: QUEUE_PREFIX; the queue's keys are `{queuePrefix}:tasks:*` (one cluster slot). */
+  constructor(connection: ConnectionOptions, queuePrefix: string, logger?: Logger) {
+    this.queue = new Queue(TASK_QUEUE, { connection, prefix: bullPrefix(queuePrefix) });
     // The queue re-emits its connection's errors; without a listener BullMQ prints each one.
     // The connection itself reports an outage (connectRedis), so these are only worth debug.
     this.queue.on('error', (err) => logger?.debug({ err: err.message }, 'task queue connection error'));
@@ -158,7 +160,7 @@ export class BullTaskJobs implements TaskJobs {
 
 export function startTaskWorker(
   connection: ConnectionOptions,
-  prefix: string,
+  queuePrefix: string,
   processors: TaskProcessors,
   logger: Logger,
   concurrency = 32,
@@ -184,7 +186,7 @@ export function startTaskWorker(
           return processors.jobDeadline(job.data.jobId);
       }
     },
-    { connection, prefix, concurrency },
+    { connection, prefix: bullPrefix(queuePrefix), concurrency },
   );
   worker.on('failed', (job, err) => {
     logger.warn({ job: job?.name, id: job?.id, attempts: job?.attemptsMade, err: err.message }, 'task job failed');

@@ -46,6 +46,7 @@ import { createHttpTransport, type DmTransport, type HttpResponse, type Simulate
 import { type DmRig, startDmRig } from '../support/dm-rig.js';
 import { CAPABILITY, imei } from '../support/fixtures.js';
 import { waitFor } from '../support/wait.js';
+import { dmSessionStateKey } from '../../src/queue/dm-session-store.js';
 import {
   applyEdits,
   byteEdit,
@@ -176,7 +177,7 @@ beforeAll(async () => {
   const tokens = [...new Set(corpus.map((p) => /\/dm\/s\/([^/?]+)/.exec(p.url)?.[1]).filter((t): t is string => t !== undefined))];
   for (const [i, token] of tokens.entries()) {
     if (i % 2 === 1) continue;
-    await rig.gw.redis.del(`${rig.gw.config.queuePrefix}:dm:session:${token}`);
+    await rig.gw.redis.del(dmSessionStateKey(rig.gw.config.queuePrefix, token));
     expired.push(token);
   }
   // Sentinels: queued now, they must survive all that follows and reach their device at the end.

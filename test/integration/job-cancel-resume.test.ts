@@ -17,6 +17,7 @@ import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 import { postgresUrl } from '../support/postgres.js';
 import { waitFor } from '../support/wait.js';
+import { bullPrefix } from '../../src/queue/redis-keys.js';
 
 const pgUrl = await postgresUrl();
 
@@ -58,7 +59,7 @@ describe('cancelJob after a crash', () => {
   /** cancelJob commits, then the process dies before its cancel pass runs: no queue job is left. */
   async function cancelAndLoseThePass(gw: TestGateway, jobId: string): Promise<void> {
     await gw.bulk.cancelJob(ctx, jobId);
-    const queue = new Queue(TASK_QUEUE, { connection: { url: gw.config.redisUrl! }, prefix: gw.config.queuePrefix });
+    const queue = new Queue(TASK_QUEUE, { connection: { url: gw.config.redisUrl! }, prefix: bullPrefix(gw.config.queuePrefix) });
     try {
       await queue.remove(`cancel-job-${jobId}`);
       expect(await queue.getJob(`cancel-job-${jobId}`)).toBeUndefined();

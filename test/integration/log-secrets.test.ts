@@ -14,6 +14,7 @@ import { type DmRig, startDmRig } from '../support/dm-rig.js';
 import { CAPABILITY } from '../support/fixtures.js';
 import { envelope, passwordTextHeader, WSSE_NS } from '../support/soap.js';
 import { ADMIN } from '../support/test-gateway.js';
+import { dmSessionStateKey } from '../../src/queue/dm-session-store.js';
 
 /** Every log line the gateway wrote. */
 const lines: string[] = [];
@@ -147,7 +148,7 @@ describe('secrets in logs', () => {
     corrupting.post = async (url, body, headers) => {
       const token = /\/dm\/s\/([^/?#]+)/.exec(url)?.[1];
       if (token && !corrupted) {
-        const key = `${gw.config.queuePrefix}:dm:session:${token}`;
+        const key = dmSessionStateKey(gw.config.queuePrefix, token);
         expect(await gw.redis.exists(key)).toBe(1);
         await gw.redis.set(key, 'not a session state', 'EX', 60);
         corrupted = true;

@@ -95,8 +95,9 @@ const numbers = (r: Record<string, unknown>): HistoryProblem => ({
   historySeq: r.historySeq === null ? null : Number(r.historySeq),
 });
 
-export async function openChaosDatabase(dir: string, log: (line: string) => void): Promise<ChaosDatabase> {
-  const forced = process.env.CHAOS_DATABASE;
+/** `want`: 'postgres' insists on PostgreSQL; otherwise CHAOS_DATABASE, else PostgreSQL when one answers, else SQLite. */
+export async function openChaosDatabase(dir: string, log: (line: string) => void, want?: 'postgres'): Promise<ChaosDatabase> {
+  const forced = want ?? process.env.CHAOS_DATABASE;
   const url = forced === 'sqlite' ? undefined : await postgresUrl();
   if (forced === 'postgres' && !url) throw new Error('CHAOS_DATABASE=postgres, but no PostgreSQL answers');
   if (url) return openPostgres(url, log);

@@ -18,8 +18,8 @@ export function seededRandom(seed: number): () => number {
 }
 
 export type ChaosEvent =
-  | { at: number; kind: 'kill'; role: GatewayRole; downMs: number }
-  | { at: number; kind: 'redis-restart'; downMs: number }
+  | { at: number; kind: 'kill'; role: GatewayRole; downMs: number; /** which of the role's processes (0-based) */ index: number }
+  | { at: number; kind: 'redis-restart'; downMs: number; what?: string }
   | { at: number; kind: 'database-outage'; ms: number }
   | { at: number; kind: 'cancel'; seq: number }
   | { at: number; kind: 'pause'; resumeAfterMs: number };
@@ -31,6 +31,10 @@ export interface PlanOptions {
   atMs: number;
   killsPerRole: number;
   cancels: number;
+  /** Processes per role (default 1): the kills of a role take its processes in turn. */
+  processesPerRole?: number;
+  /** What the Redis disruption is called in the plan (default: a kill -9 and restart). */
+  redisDisruption?: string;
 }
 
 /**
@@ -51,10 +55,10 @@ export function drawPlan(seed: number, o: PlanOptions): ChaosEvent[] {
   const events: ChaosEvent[] = [];
   for (const role of ['api', 'dm', 'worker'] as const) {
     for (let i = 0; i < o.killsPerRole; i++) {
-      events.push({ at: i % 2 === 0 ? arming() : reporting(), kind: 'kill', role, downMs: between(200, 4_000) });
+      events.push({ at: i % 2 === 0 ? arming() : reporting(), kind: 'kill', role, downMs: between(200, 4_000), index: i % (o.processesPerRole ?? 1) });
     }
   }
-  events.push({ at: either(), kind: 'redis-restart', downMs: between(500, 3_000) });
+  events.push({ at: either(), kind: 'redis-restart', downMs: between(500, 3_000), what: o.redisDisruption });
   events.push({ at: either(), kind: 'database-outage', ms: between(5_000, 12_000) });
   const seqs = new Set<number>();
   while (seqs.size < Math.min(o.cancels, o.tasks)) seqs.add(1 + Math.floor(random() * o.tasks));
@@ -67,9 +71,9 @@ export function describeEvent(e: ChaosEvent): string {
   const at = `t+${(e.at / 1000).toFixed(1)}s`;
   switch (e.kind) {
     case 'kill':
-      return `${at} kill -9 ${e.role}, restarted after ${e.downMs} ms`;
+      return `${at} kill -9 ${e.role}${e.index > 0 ? ` #${e.index + 1}` : ''}, restarted after ${e.downMs} ms`;
     case 'redis-restart':
-      return `${at} kill -9 Redis, restarted after ${e.downMs} ms`;
+      return `${at} ${e.what ?? `kill -9 Redis, restarted after ${e.downMs} ms`}`;
     case 'database-outage':
       return `${at} database unavailable for ${e.ms} ms`;
     case 'cancel':

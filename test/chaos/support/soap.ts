@@ -4,6 +4,8 @@
  * Overloaded faults) until a time limit, as the contract allows (every
  * attempt of one call carries the same WS-Addressing MessageID, which makes
  * the retries idempotent), and signs in again when its userSession is refused.
+ * Given several api processes, it spreads its calls over them in turn, and
+ * a retried attempt goes to the next one (as a load balancer would).
  */
 import crypto from 'node:crypto';
 import { envelope } from '../../../bench/support/broker-load.js';
@@ -25,12 +27,21 @@ export class ChaosSoap {
   private session: string | undefined;
   /** Attempts that got no usable answer and were made again. */
   retries = 0;
+  private readonly bases: string[];
+  private turn = 0;
 
   constructor(
-    private readonly base: string,
+    base: string | string[],
     private readonly username: string,
     private readonly password: string,
-  ) {}
+  ) {
+    this.bases = typeof base === 'string' ? [base] : base;
+  }
+
+  /** The api process the next attempt goes to. */
+  private base(): string {
+    return this.bases[this.turn++ % this.bases.length]!;
+  }
 
   /**
    * Calls `operation` of `service` with `inner` after the userSession
@@ -45,7 +56,7 @@ export class ChaosSoap {
       try {
         const session = await this.sessionId(giveUpAt);
         const body = envelope(`<t:${operation}><t:userSession>${session}</t:userSession>${inner}</t:${operation}>`, messageId);
-        const answer = await post(`${this.base}/dmwsi/${service}`, body, opts.timeoutMs ?? 60_000);
+        const answer = await post(`${this.base()}/dmwsi/${service}`, body, opts.timeoutMs ?? 60_000);
         const fault = faultOf(answer.text);
         if (answer.status === 200 && !fault) return answer.text;
         if (fault?.code === 'AuthenticationFailed') {
@@ -69,7 +80,7 @@ export class ChaosSoap {
   private async sessionId(giveUpAt: number): Promise<string> {
     while (this.session === undefined) {
       const body = envelope(`<t:login><t:username>${this.username}</t:username><t:password>${this.password}</t:password></t:login>`);
-      const answer = await post(`${this.base}/dmwsi/DeviceManager`, body, 30_000).catch(() => undefined);
+      const answer = await post(`${this.base()}/dmwsi/DeviceManager`, body, 30_000).catch(() => undefined);
       const session = answer && /<userSession>([^<]+)<\/userSession>/.exec(answer.text)?.[1];
       if (session) this.session = session;
       else if (Date.now() > giveUpAt) throw new Error('could not sign in before the time limit');

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DmRig, startDmRig } from '../../support/dm-rig.js';
+import { openDmSessionsKey } from '../../../src/queue/dm-session-store.js';
 
 describe('a one-message check-in session', () => {
   let rig: DmRig;
@@ -34,7 +35,7 @@ describe('a one-message check-in session', () => {
     }
     expect(await sessionKeys()).toEqual(before.sessions);
     expect(await bindingKeys(device.devId)).toEqual(before.bindings);
-    expect(await rig.gw.redis.zcard(`${rig.gw.config.queuePrefix}:dm:open`)).toBe(0);
+    expect(await rig.gw.redis.zcard(openDmSessionsKey(rig.gw.config.queuePrefix))).toBe(0);
     const after = await rig.gw.deviceManager.getDeviceInstanceByDeviceID(device.devId);
     expect(after.lastContact!.getTime()).toBeGreaterThan(first.lastContact!.getTime());
   });

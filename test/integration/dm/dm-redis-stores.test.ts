@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RedisDeviceRequestQueue } from '../../../src/queue/device-request-queue.js';
-import { RedisDmSessionStore } from '../../../src/queue/dm-session-store.js';
+import { openDmSessionsKey, RedisDmSessionStore } from '../../../src/queue/dm-session-store.js';
 import { turnBatchOf } from '../../../src/queue/redis-turn-batch.js';
 
 let redis: Redis;
@@ -82,7 +82,7 @@ describe('DM stores in Redis', () => {
     await new Promise((r) => setTimeout(r, 600));
     expect(await lapsing.admit('new', 2, 60)).toBe(true);
     expect(await lapsing.admit('newer', 2, 60)).toBe(false);
-    expect(await redis.zrange(`${prefix}:lapse:dm:open`, 0, -1)).toEqual(['alive', 'new']);
+    expect(await redis.zrange(openDmSessionsKey(`${prefix}:lapse`), 0, -1)).toEqual(['alive', 'new']);
   });
 
   it('lets one holder at a time take a device’s message lock, and only the holder release it', async () => {

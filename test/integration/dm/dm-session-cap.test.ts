@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSyncMl } from '../../../src/dm/codec/index.js';
 import { createHttpTransport, type DmTransport, type HttpResponse, type SimulatedDevice } from '../../../src/simulator/simulated-device.js';
 import { type DmRig, startDmRig } from '../../support/dm-rig.js';
+import { openDmSessionsKey } from '../../../src/queue/dm-session-store.js';
 
 interface Answer {
   deviceId: string;
@@ -59,7 +60,7 @@ class HoldingTransport implements DmTransport {
 }
 
 async function openCount(rig: DmRig): Promise<number> {
-  return rig.gw.redis.zcard(`${rig.gw.config.queuePrefix}:dm:open`);
+  return rig.gw.redis.zcard(openDmSessionsKey(rig.gw.config.queuePrefix));
 }
 
 describe('a cap of one open DM session', () => {

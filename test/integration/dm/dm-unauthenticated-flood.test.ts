@@ -11,6 +11,7 @@ import { parseSyncMl } from '../../../src/dm/codec/index.js';
 import type { StatusCommand } from '../../../src/dm/codec/types.js';
 import { createHttpTransport, type DmTransport, type HttpResponse } from '../../../src/simulator/simulated-device.js';
 import { type DmRig, startDmRig } from '../../support/dm-rig.js';
+import { dmLockKey, openDmSessionsKey } from '../../../src/queue/dm-session-store.js';
 
 /** Real HTTP, recording every answer the device got. */
 class RecordingTransport implements DmTransport {
@@ -120,7 +121,7 @@ describe('a flood of Pkg1s with bad credentials for known devices', () => {
     expect(await rig.gw.deviceCommands.pending(real!.devId)).toEqual([]);
 
     // Nothing held: no open session counted, no session bound to a flooded device.
-    expect(await rig.gw.redis.zcard(`${rig.gw.config.queuePrefix}:dm:open`)).toBe(0);
+    expect(await rig.gw.redis.zcard(openDmSessionsKey(rig.gw.config.queuePrefix))).toBe(0);
     for (const d of others) {
       expect(await rig.gw.redis.keys(`${rig.gw.config.queuePrefix}:dm:sid:{${d.devId}}:*`)).toEqual([]);
       // No contact recorded, no state moved, the nonce as it was.
@@ -133,7 +134,7 @@ describe('a flood of Pkg1s with bad credentials for known devices', () => {
 
   it('answers a bad Pkg1 at once while another message of its device holds the lock, without waiting for it', async () => {
     const d = rig.fleet.devices[2]!;
-    const lock = `${rig.gw.config.queuePrefix}:dm:lock:{${d.devId}}`;
+    const lock = dmLockKey(rig.gw.config.queuePrefix, d.devId);
     // As while one of the device's own messages is being served (lapses after 5 s).
     expect(await rig.gw.redis.set(lock, 'a real message', 'PX', 5_000, 'NX')).toBe('OK');
     try {
@@ -168,7 +169,7 @@ describe('a flood of Pkg1s with bad credentials for known devices', () => {
 
     expect(await sessionKeys()).toEqual(keysBefore);
     expect(await rig.gw.redis.keys(`${rig.gw.config.queuePrefix}:dm:sid:{${d.devId}}:*`)).toEqual([]);
-    expect(await rig.gw.redis.zcard(`${rig.gw.config.queuePrefix}:dm:open`)).toBe(0);
+    expect(await rig.gw.redis.zcard(openDmSessionsKey(rig.gw.config.queuePrefix))).toBe(0);
   });
 
   it('records no contact for a message of a device in service that fails authentication', async () => {
