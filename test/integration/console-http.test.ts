@@ -203,7 +203,7 @@ describe('console actions by role', () => {
     const csrf = await bulk.csrf();
     for (const [action, status] of [
       ['pause', 'PAUSED'],
-      ['restart', 'RUNNING'],
+      ['restart', 'CREATED'], // paused before its startAt: back to waiting for it
       ['pause', 'PAUSED'],
       ['cancel', 'CANCELLED'],
     ] as const) {
