@@ -23,6 +23,7 @@ import {
   TERMINAL_TASK_STATES,
 } from '../../domain/tasks.js';
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
+import { correlationId, withCorrelation } from '../../observability/correlation.js';
 import type { ServerCommandRequest } from '../../dm/session/server-commands.js';
 import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
 import { idForCall, writeFirst } from '../retried-call.js';
@@ -132,6 +133,7 @@ export class DeploymentBroker {
       acceptDevicePolicy: policy,
       testCycle: input.testCycle,
       deadline: new Date(now + this.d.taskDeadlineMs),
+      ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}),
       createdBy: ctx.caller,
       createdAt: new Date(now),
       updatedAt: new Date(now),
@@ -582,6 +584,15 @@ export class DeploymentBroker {
     if (!taskId) return false;
     const task = await this.d.tx.stores.tasks.get(taskId);
     if (!task || task.deviceId !== alert.deviceId) return false;
+    return withCorrelation(task.correlationId ?? correlationId(), () => this.onTaskScheduleAlert(task, alert));
+  }
+
+  private async onTaskScheduleAlert(task: Task, alert: DeviceAlert): Promise<boolean> {
+    const taskId = task.taskId;
+    this.d.logger.debug(
+      { deviceId: alert.deviceId, taskId, correlator: alert.correlator, alertType: alert.alertType, status: task.status },
+      'SingleShotExec report',
+    );
     if (task.status === 'IN_PROGRESS' && alert.alertType !== SSE_ALERT && alert.alertType !== SSE_EXECFAILED_ALERT) {
       // The operation the schedule started reports its end under the schedule's correlator.
       return this.longOps.onFinalAlert(task, alert);
