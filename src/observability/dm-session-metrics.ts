@@ -23,7 +23,9 @@ export function dmSessionMetrics(registry: client.Registry): DmSessionMetrics {
   });
   const failed = new client.Counter<'reason'>({
     name: 'dmwsi_dm_sessions_failed_total',
-    help: 'DM sessions that ended otherwise, by reason (client-abort, auth-failed, server-auth-failed, unknown-device)',
+    help:
+      'DM sessions that ended otherwise or were refused, by reason (client-abort, auth-failed, server-auth-failed, unknown-device; ' +
+      'too-many-sessions: refused at DM_MAX_SESSIONS)',
     labelNames: ['reason'],
     registers: [registry],
   });
@@ -48,5 +50,7 @@ export function dmSessionMetrics(registry: client.Registry): DmSessionMetrics {
         failedDuration.observe(seconds);
       }
     },
+    // Never started: no duration.
+    refused: (reason) => failed.inc({ reason }),
   };
 }

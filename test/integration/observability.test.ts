@@ -200,6 +200,19 @@ describe.each(databases)('on $name', ({ url }) => {
       expect(sample(text, 'dmwsi_soap_requests_total{service="DeploymentBroker",operation="doOperation",outcome="ok"}')).toBeGreaterThanOrEqual(4);
     });
 
+    it('counts a session refused before it started (a device no longer registered) as failed, by reason, with no duration', async () => {
+      const before = await metricsText();
+      const failed = (t: string) => sample(t, 'dmwsi_dm_sessions_failed_total{reason="unknown-device"}') ?? 0;
+      await rig.gw.deviceManager.deleteDeviceInstance({ caller: 'test', operation: 'setup' }, device(5).devId);
+      await device(5).runSession({ kind: 'client-initiated' });
+      const after = await metricsText();
+      expect(failed(after)).toBe(failed(before) + 1);
+      expect(sample(after, 'dmwsi_dm_sessions_started_total')).toBe(sample(before, 'dmwsi_dm_sessions_started_total'));
+      expect(sample(after, 'dmwsi_dm_session_duration_seconds_count{outcome="failed"}')).toBe(
+        sample(before, 'dmwsi_dm_session_duration_seconds_count{outcome="failed"}'),
+      );
+    });
+
     it('gives an unknown SOAP operation the label "unknown", never its name', async () => {
       const before = sample(await metricsText(), 'dmwsi_soap_requests_total{service="DeploymentBroker",operation="unknown",outcome="InvalidArgument"}') ?? 0;
       for (const name of ['noSuchOperation', 'anotherMadeUpName']) {

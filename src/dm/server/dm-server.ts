@@ -52,6 +52,8 @@ export interface DmSessionMetrics {
   started(): void;
   /** `seconds`: from the session's first authenticated message to this one (0 for a one-message session). */
   ended(reason: SessionEndReason, seconds: number): void;
+  /** A session refused before it started: the device is not registered, or DM_MAX_SESSIONS are open. */
+  refused(reason: 'unknown-device' | 'too-many-sessions'): void;
 }
 
 export interface DmRequest {
@@ -471,6 +473,7 @@ export class DmServer {
 
   /** 503 with Retry-After to a message that would start a session beyond DM_MAX_SESSIONS: no state, no effects. */
   private refuseNewSession(deviceId: string, sessionId: string): DmResponse {
+    this.deps.metrics?.refused('too-many-sessions');
     this.refusedUnlogged += 1;
     const now = Date.now();
     if (now - this.refusalLoggedAt >= REFUSAL_LOG_MS) {
@@ -506,10 +509,17 @@ export class DmServer {
   private countSessions(effects: SessionEffect[], state: SessionState | undefined, now: number): void {
     const metrics = this.deps.metrics;
     if (!metrics) return;
+    let ended = false;
+    let unknown = false;
     for (const e of effects) {
       if (e.type === 'session-started') metrics.started();
-      else if (e.type === 'session-ended') metrics.ended(e.reason, state ? Math.max(0, now - state.startedAt) / 1000 : 0);
+      else if (e.type === 'session-ended') {
+        ended = true;
+        metrics.ended(e.reason, state ? Math.max(0, now - state.startedAt) / 1000 : 0);
+      } else if (e.type === 'unknown-device') unknown = true;
     }
+    // A device not (or no longer) registered, answered 403 with no session to end.
+    if (unknown && !ended) metrics.refused('unknown-device');
   }
 
   /**
