@@ -8,10 +8,12 @@
  */
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withCorrelation } from '../../src/observability/correlation.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { enableLongExec } from '../../src/simulator/long-exec.js';
 import type { SimulatedDevice } from '../../src/simulator/simulated-device.js';
 import { type DmRig, startDmRig } from '../support/dm-rig.js';
+import { CAPABILITY } from '../support/fixtures.js';
 import { call, envelope, passwordTextHeader, type SoapClient, soapClient } from '../support/soap.js';
 import { postgresUrl } from '../support/postgres.js';
 import { ADMIN } from '../support/test-gateway.js';
@@ -145,6 +147,28 @@ describe.each(databases)('on $name', ({ url }) => {
       for (const r of [a, b, c]) {
         expect(lines.some((l) => l.msg === 'SOAP call' && l.correlationId === r.correlationId)).toBe(true);
       }
+    });
+
+    it('is the task’s own on work queued without one (the stalled-task sweep, the resume at start)', async () => {
+      const ctx = { caller: 'test', operation: 'setup' };
+      const phoneNumber = '+15550001234';
+      await rig.gw.deviceManager.createDeviceInstance(ctx, { deviceId: 'IMEI:490154203237518', phoneNumber, capabilityOid: CAPABILITY.oid });
+      const id = 'sweep-0000000001';
+      const taskId = await withCorrelation(id, () =>
+        rig.gw.broker.doOperation({ ...ctx, correlationId: id }, {
+          operation: { name: 'QUERY', commands: [{ verb: 'Get', uri: './DevInfo/Man' }] },
+          phoneNumber,
+          bOptin: false,
+          acceptDevicePolicy: 30,
+          testCycle: false,
+        }),
+      );
+      // The device has no notification channel: the task waits NOTIFYING for it.
+      await reaches(taskId, 'NOTIFYING');
+      const seen = lines.length;
+      await withCorrelation(undefined, () => rig.gw.broker.processNotify(taskId, true));
+      const notified = lines.slice(seen).filter((l) => l.msg === 'device notified' && l.taskId === taskId);
+      expect(notified).toEqual([expect.objectContaining({ correlationId: id, channel: 'none', delivered: false })]);
     });
 
     it('is kept on a bulk job and every task it creates', async () => {
