@@ -174,33 +174,29 @@ export function startTaskWorker(
   logger: Logger,
   concurrency = 32,
 ): Worker {
-  const run = (job: AnyTaskJob): Promise<void> => {
-    switch (job.name) {
-      case 'notify':
-        return processors.notify(job.data.taskId, job.attemptsMade > 0);
-      case 'expire':
-        return processors.expire(job.data.taskId);
-      case 'bootstrap':
-        return processors.bootstrap(job.data.taskId);
-      case 'wake':
-        return processors.wake(job.data.taskId, job.data.why, job.data.round);
-      case 'dispatch':
-        return processors.dispatch(job.data.jobId);
-      case 'cancel-job':
-        return processors.cancelJob(job.data.jobId);
-      case 'job-deadline':
-        return processors.jobDeadline(job.data.jobId);
-    }
-  };
   const worker: Worker = new Worker(
     TASK_QUEUE,
-    (raw: Job) => {
+    // Under the correlation id of the work that queued it (if any): its log lines and the work it queues carry it.
+    (raw: Job) => withCorrelation((raw.data as Correlated).cid, async () => {
       const job = raw as AnyTaskJob;
-      return withCorrelation(job.data.cid, () => {
-        logger.debug({ job: job.name, id: job.id, attempt: job.attemptsMade }, 'task job');
-        return run(job);
-      });
-    },
+      logger.debug({ job: job.name, id: job.id, attempt: job.attemptsMade }, 'task job');
+      switch (job.name) {
+        case 'notify':
+          return processors.notify(job.data.taskId, job.attemptsMade > 0);
+        case 'expire':
+          return processors.expire(job.data.taskId);
+        case 'bootstrap':
+          return processors.bootstrap(job.data.taskId);
+        case 'wake':
+          return processors.wake(job.data.taskId, job.data.why, job.data.round);
+        case 'dispatch':
+          return processors.dispatch(job.data.jobId);
+        case 'cancel-job':
+          return processors.cancelJob(job.data.jobId);
+        case 'job-deadline':
+          return processors.jobDeadline(job.data.jobId);
+      }
+    }),
     { connection, prefix, concurrency },
   );
   worker.on('failed', (job, err) => {
