@@ -10,6 +10,8 @@ import type { SessionEndReason } from '../dm/session/effects.js';
 /** Sessions last from one message (0 s) to minutes (a Large Object, a user answering a UI alert). */
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
+const FAILURE_REASONS: readonly string[] = ['client-abort', 'auth-failed', 'server-auth-failed', 'unknown-device', 'too-many-sessions'];
+
 export function dmSessionMetrics(registry: client.Registry): DmSessionMetrics {
   const started = new client.Counter({
     name: 'dmwsi_dm_sessions_started_total',
@@ -39,6 +41,7 @@ export function dmSessionMetrics(registry: client.Registry): DmSessionMetrics {
   // The series exist from the start (at 0), so a rate over them needs no first event.
   const completedDuration = duration.labels('completed');
   const failedDuration = duration.labels('failed');
+  for (const reason of FAILURE_REASONS) failed.labels(reason);
   return {
     started: () => started.inc(),
     ended: (reason: SessionEndReason, seconds: number) => {

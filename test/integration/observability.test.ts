@@ -221,6 +221,8 @@ describe.each(databases)('on $name', ({ url }) => {
       expect(sample(text, 'dmwsi_dm_sessions_completed_total')).toBeGreaterThanOrEqual(completed);
       expect(sample(text, 'dmwsi_dm_session_duration_seconds_count{outcome="completed"}')).toBe(sample(text, 'dmwsi_dm_sessions_completed_total'));
       expect(sample(text, 'dmwsi_notifications_sent_total{channel="http",purpose="trigger"}')).toBeGreaterThanOrEqual(completed);
+      // The device registered without a notification channel (above): its task's two attempts.
+      expect(sample(text, 'dmwsi_notifications_failed_total{channel="none",purpose="trigger",retryable="false"}')).toBe(2);
       expect(sample(text, 'dmwsi_soap_requests_total{service="DeploymentBroker",operation="doOperation",outcome="ok"}')).toBeGreaterThanOrEqual(4);
     });
 
