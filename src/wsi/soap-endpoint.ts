@@ -118,12 +118,17 @@ export async function soapEndpoint(spec: ServiceSpec, deps: SoapEndpointDeps): P
 
   router.post(
     spec.path,
+    // One id per call (the caller's X-Correlation-Id when well formed): on every log line the call
+    // causes, on its task and job rows and the work they queue; the answer names it, a fault's too.
+    (req: Request, res: Response, next: NextFunction) => {
+      const correlationId = acceptedCorrelationId(req.headers['x-correlation-id']) ?? newCorrelationId();
+      res.locals.correlationId = correlationId;
+      res.setHeader('X-Correlation-Id', correlationId);
+      next();
+    },
     express.raw({ type: () => true, limit: deps.maxBodyBytes, inflate: true }),
     (req: Request, res: Response) => {
-      // One id per call (the caller's X-Correlation-Id when well formed): on every log line the call
-      // causes, on its task and job rows and the work they queue; the answer names it.
-      const correlationId = acceptedCorrelationId(req.headers['x-correlation-id']) ?? newCorrelationId();
-      res.setHeader('X-Correlation-Id', correlationId);
+      const correlationId = res.locals.correlationId as string;
       return withCorrelation(correlationId, () => serveCall(req, res, correlationId));
     },
   );
@@ -174,7 +179,9 @@ export async function soapEndpoint(spec: ServiceSpec, deps: SoapEndpointDeps): P
 
   router.use(spec.path, (err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    sendFault(res, bodyLimitError(err as { type?: string }, deps.maxBodyBytes), 'unknown', performance.now());
+    withCorrelation(res.locals.correlationId as string | undefined, () =>
+      sendFault(res, bodyLimitError(err as { type?: string }, deps.maxBodyBytes), 'unknown', performance.now()),
+    );
   });
   return router;
 }

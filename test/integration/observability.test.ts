@@ -102,7 +102,7 @@ describe.each(databases)('on $name', ({ url }) => {
     rig = await startDmRig({
       devices: 6,
       gateway: { logger: createLogger('debug', 'dmwsi', sink), stateMetricsTtlMs: 0 },
-      overrides: { logLevel: 'debug', longOperationSeconds: 30, taskRetrySeconds: 600 },
+      overrides: { logLevel: 'debug', longOperationSeconds: 30, taskRetrySeconds: 600, soapMaxBodyBytes: 256 * 1024 },
       ...(url ? { postgresUrl: url } : {}),
     });
     broker = await soapClient(rig.gw.url, 'DeploymentBroker', { kind: 'text', ...ADMIN });
@@ -134,6 +134,18 @@ describe.each(databases)('on $name', ({ url }) => {
       // Nothing of this task's trail is logged under another id.
       const elsewhere = lines.filter((l) => l.correlationId !== undefined && l.correlationId !== id && JSON.stringify(l).includes(taskId));
       expect(elsewhere).toEqual([]);
+    });
+
+    it('is named in the answer and on the log line of a call refused before it is read (a body over the limit)', async () => {
+      const id = 'too-large-000001';
+      const r = await fetch(`${rig.gw.url}/dmwsi/DeploymentBroker`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/xml; charset=utf-8', 'x-correlation-id': id },
+        body: envelope(`<t:getStatus><t:userSession>${'x'.repeat(rig.gw.config.soapMaxBodyBytes)}</t:userSession></t:getStatus>`),
+      });
+      expect(r.status).toBe(500);
+      expect(r.headers.get('x-correlation-id')).toBe(id);
+      expect(lines.find((l) => l.correlationId === id && l.msg === 'SOAP fault')).toMatchObject({ code: 'InvalidArgument' });
     });
 
     it('is made for a call without one, or with a malformed one, and differs per call', async () => {
