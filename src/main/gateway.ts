@@ -17,7 +17,7 @@ import { GatewayMetrics } from '../observability/metrics.js';
 import { countedSender } from '../observability/notification-metrics.js';
 import { registerStateGauges } from '../observability/state-gauges.js';
 import { countByStatus } from '../persistence/state-counts.js';
-import { JOB_STATES, TASK_STATES } from '../domain/tasks.js';
+import { JOB_STATES, TASK_STATES, TERMINAL_TASK_STATES } from '../domain/tasks.js';
 import { openDatabaseWhenReachable } from '../persistence/data-source.js';
 import { TypeormTransactor } from '../persistence/transactor.js';
 import { connectRedis, RedisSessionStore } from '../queue/redis.js';
@@ -67,8 +67,8 @@ export interface GatewayOptions {
   clock?: Clock;
   /** How Package#0 triggers reach devices (default: HTTP to notificationUrl, SMS over SMPP_URL). */
   notificationSender?: NotificationSender;
-  /** How long the tasks/jobs/queue gauges of /metrics keep a reading (default 10 s; tests use 0). */
-  stateMetricsTtlMs?: number;
+  /** How long the tasks/jobs/queue gauges of /metrics keep a reading: default 10 s, ended tasks 5 min (tests use 0). */
+  stateMetricsTtl?: { ms?: number; endedTasksMs?: number };
 }
 
 export interface Gateway {
@@ -192,11 +192,19 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       registerStateGauges(
         metrics.registry,
         {
-          tasks: () => countByStatus(dataSource, 'task'),
-          jobs: () => countByStatus(dataSource, 'job'),
+          openTasks: () => countByStatus(dataSource, 'open-tasks'),
+          endedTasks: () => countByStatus(dataSource, 'ended-tasks'),
+          jobs: () => countByStatus(dataSource, 'jobs'),
           queues: async () => new Map([[TASK_QUEUE, await jobs.queue.getJobCounts('waiting', 'active', 'delayed', 'failed')]]),
         },
-        { taskStates: TASK_STATES, jobStates: JOB_STATES, ttlMs: opts.stateMetricsTtlMs ?? 10_000, logger },
+        {
+          openTaskStates: TASK_STATES.filter((s) => !TERMINAL_TASK_STATES.has(s)),
+          endedTaskStates: [...TERMINAL_TASK_STATES],
+          jobStates: JOB_STATES,
+          ttlMs: opts.stateMetricsTtl?.ms ?? 10_000,
+          endedTtlMs: opts.stateMetricsTtl?.endedTasksMs ?? 300_000,
+          logger,
+        },
       );
     }
     const brokerCache = new RedisBrokerCache(redis, prefix);

@@ -3,8 +3,9 @@
  * BullMQ queue's jobs by state (Redis). Each reading is cached for `ttlMs`,
  * and scrapes arriving while one is being read share it, so a scrape storm
  * (several Prometheus servers, a dashboard refreshing) costs the database one
- * grouped COUNT per table per `ttlMs` at most. A failed reading keeps the
- * last values (logged, rate-limited): /metrics still answers.
+ * grouped COUNT per table per `ttlMs` at most (the ended tasks' per
+ * `endedTtlMs`). A failed reading keeps the last values (logged,
+ * rate-limited): /metrics still answers.
  *
  * The figures are cluster-wide, so only one kind of process should export
  * them (the gateway registers them in processes serving the API: role `all`
@@ -15,17 +16,22 @@ import client from 'prom-client';
 import type { Logger } from 'pino';
 
 export interface StateSources {
-  /** Tasks per state (every known state is exported, 0 when absent). */
-  tasks(): Promise<Map<string, number>>;
+  /** Tasks per open state (every known state is exported, 0 when absent). */
+  openTasks(): Promise<Map<string, number>>;
+  /** Tasks per ended state: a count that only grows, read every `endedTtlMs`. */
+  endedTasks(): Promise<Map<string, number>>;
   jobs(): Promise<Map<string, number>>;
   /** Jobs per state of each BullMQ queue. */
   queues(): Promise<Map<string, Record<string, number>>>;
 }
 
 export interface StateGaugeOptions {
-  taskStates: readonly string[];
+  openTaskStates: readonly string[];
+  endedTaskStates: readonly string[];
   jobStates: readonly string[];
   ttlMs: number;
+  /** How long the ended tasks' counts are kept (reading them costs a scan of every ended task's index entry). */
+  endedTtlMs: number;
   logger: Logger;
 }
 
@@ -74,18 +80,20 @@ export function registerStateGauges(registry: client.Registry, sources: StateSou
     loggedAt = now;
     o.logger.warn({ err: (err as Error)?.message ?? String(err), what }, 'metrics: could not read a gauge; exporting the last values');
   };
-  const tasks = new CachedReading(sources.tasks, o.ttlMs, onError('tasks by state'));
+  const openTasks = new CachedReading(sources.openTasks, o.ttlMs, onError('open tasks by state'));
+  const endedTasks = new CachedReading(sources.endedTasks, o.endedTtlMs, onError('ended tasks by state'));
   const jobs = new CachedReading(sources.jobs, o.ttlMs, onError('jobs by state'));
   const queues = new CachedReading(sources.queues, o.ttlMs, onError('queue depths'));
 
   new client.Gauge<'state'>({
     name: 'dmwsi_tasks',
-    help: 'Tasks in the database by state (cluster-wide; read at scrape time, cached briefly)',
+    help: 'Tasks in the database by state (cluster-wide; read at scrape time, cached: open states briefly, ended ones longer)',
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      const counts = await tasks.get();
-      if (counts) for (const state of o.taskStates) this.set({ state }, counts.get(state) ?? 0);
+      const [open, ended] = await Promise.all([openTasks.get(), endedTasks.get()]);
+      if (open) for (const state of o.openTaskStates) this.set({ state }, open.get(state) ?? 0);
+      if (ended) for (const state of o.endedTaskStates) this.set({ state }, ended.get(state) ?? 0);
     },
   });
   new client.Gauge<'state'>({

@@ -101,7 +101,7 @@ describe.each(databases)('on $name', ({ url }) => {
     lines.length = 0;
     rig = await startDmRig({
       devices: 6,
-      gateway: { logger: createLogger('debug', 'dmwsi', sink), stateMetricsTtlMs: 0 },
+      gateway: { logger: createLogger('debug', 'dmwsi', sink), stateMetricsTtl: { ms: 0, endedTasksMs: 0 } },
       overrides: { logLevel: 'debug', longOperationSeconds: 30, taskRetrySeconds: 600, soapMaxBodyBytes: 256 * 1024 },
       ...(url ? { postgresUrl: url } : {}),
     });

@@ -41,14 +41,24 @@ describe('state gauges', () => {
     registerStateGauges(
       registry,
       {
-        tasks: async () => new Map([['COMPLETED', completed]]),
+        openTasks: async () => new Map([['QUEUED', 4]]),
+        endedTasks: async () => new Map([['COMPLETED', completed]]),
         jobs: async () => new Map([['RUNNING', 1]]),
         queues: async () => new Map([['tasks', { waiting: 3, active: 1, delayed: 7, failed: 0 }]]),
       },
-      { taskStates: ['QUEUED', 'COMPLETED'], jobStates: ['RUNNING', 'PAUSED'], ttlMs: 0, logger: pino({ level: 'silent' }) },
+      {
+        openTaskStates: ['QUEUED', 'NOTIFYING'],
+        endedTaskStates: ['COMPLETED', 'FAILED'],
+        jobStates: ['RUNNING', 'PAUSED'],
+        ttlMs: 0,
+        endedTtlMs: 0,
+        logger: pino({ level: 'silent' }),
+      },
     );
     let text = await registry.metrics();
-    expect(text).toContain('dmwsi_tasks{state="QUEUED"} 0');
+    expect(text).toContain('dmwsi_tasks{state="QUEUED"} 4');
+    expect(text).toContain('dmwsi_tasks{state="NOTIFYING"} 0');
+    expect(text).toContain('dmwsi_tasks{state="FAILED"} 0');
     expect(text).toContain('dmwsi_tasks{state="COMPLETED"} 2');
     expect(text).toContain('dmwsi_jobs{state="RUNNING"} 1');
     expect(text).toContain('dmwsi_jobs{state="PAUSED"} 0');
@@ -56,5 +66,27 @@ describe('state gauges', () => {
     completed = 5;
     text = await registry.metrics();
     expect(text).toContain('dmwsi_tasks{state="COMPLETED"} 5');
+  });
+});
+
+describe('ended tasks', () => {
+  it('are read again only after their own, longer ttl; open ones at every scrape', async () => {
+    const registry = new client.Registry();
+    let n = 1;
+    registerStateGauges(
+      registry,
+      {
+        openTasks: async () => new Map([['QUEUED', n]]),
+        endedTasks: async () => new Map([['COMPLETED', n]]),
+        jobs: async () => new Map(),
+        queues: async () => new Map(),
+      },
+      { openTaskStates: ['QUEUED'], endedTaskStates: ['COMPLETED'], jobStates: [], ttlMs: 0, endedTtlMs: 60_000, logger: pino({ level: 'silent' }) },
+    );
+    expect(await registry.metrics()).toContain('dmwsi_tasks{state="COMPLETED"} 1');
+    n = 7;
+    const text = await registry.metrics();
+    expect(text).toContain('dmwsi_tasks{state="QUEUED"} 7');
+    expect(text).toContain('dmwsi_tasks{state="COMPLETED"} 1');
   });
 });
