@@ -123,6 +123,8 @@ export interface Task {
   jobSeq?: number;
   /** The package the task delivers (FIRMWARE_UPDATE, SOFTWARE_INSTALL): deleteContent is refused while the task is open. */
   contentId?: string;
+  /** The correlation id of the call that created it (logs only; never part of the contract). */
+  correlationId?: string;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -159,6 +161,8 @@ export interface Job extends JobCounters {
   updatedAt: Date;
   startedAt?: Date;
   total: number;
+  /** The correlation id of the createJob/createDeployments call (logs only). */
+  correlationId?: string;
 }
 
 export interface JobHistoryEntry {

@@ -13,6 +13,10 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../config/config.js';
 import { createLogger } from '../observability/logger.js';
 import { GatewayMetrics } from '../observability/metrics.js';
+import { countedSender } from '../observability/notification-metrics.js';
+import { registerStateGauges } from '../observability/state-gauges.js';
+import { countByStatus } from '../persistence/state-counts.js';
+import { JOB_STATES, TASK_STATES, TERMINAL_TASK_STATES } from '../domain/tasks.js';
 import { openDatabaseWhenReachable } from '../persistence/data-source.js';
 import { TypeormTransactor } from '../persistence/transactor.js';
 import { connectRedis, type RedisConnection, RedisSessionStore } from '../queue/redis.js';
@@ -34,7 +38,7 @@ import { dmEndpoint } from '../transport/dm-endpoint.js';
 import { HttpNotificationSender } from '../transport/notification/http-sender.js';
 import { createHttpApp } from '../transport/http-app.js';
 import { RedisBrokerCache } from '../queue/broker-cache.js';
-import { BullTaskJobs, startTaskWorker } from '../queue/task-jobs.js';
+import { BullTaskJobs, startTaskWorker, TASK_QUEUE } from '../queue/task-jobs.js';
 import { deliverBootstrap } from '../dm/bootstrap/delivery.js';
 import { BootstrapService } from '../services/broker/bootstrap.js';
 import { DeploymentBroker } from '../services/broker/deployment-broker.js';
@@ -64,6 +68,8 @@ export interface GatewayOptions {
   clock?: Clock;
   /** How Package#0 triggers reach devices (default: HTTP to notificationUrl, SMS over SMPP_URL). */
   notificationSender?: NotificationSender;
+  /** How long the tasks/jobs/queue gauges of /metrics keep a reading: default 10 s, ended tasks 5 min (tests use 0). */
+  stateMetricsTtl?: { ms?: number; endedTasksMs?: number };
 }
 
 export interface Gateway {
@@ -158,7 +164,10 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       logger: logger.child({ component: 'http-push' }),
     });
     closers.push(() => httpPush.close());
-    const sender = opts.notificationSender ?? (await defaultNotificationSender(config, logger, closers, httpPush));
+    const sender = countedSender(
+      opts.notificationSender ?? (await defaultNotificationSender(config, logger, closers, httpPush)),
+      metrics.notifications,
+    );
     const deviceCommands = new DeviceCommandService(requestQueue, new DeviceNotifier(dmDevices, sender));
     const dmServer = new DmServer({
       devices: dmDevices,
@@ -172,12 +181,33 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       sessionTtlSeconds: config.dmSessionTtlSeconds,
       maxMsgSize: config.dmMaxBodyBytes,
       maxSessions: config.dmMaxSessions,
+      metrics: metrics.dmSessions,
     });
     // BullMQ does not close connections it is handed: quit them after it closes.
     const jobsRedis = connectRedis(config.redisUrl, 'dmwsi-jobs', { logger });
     closers.push(() => jobsRedis.quit());
     const jobs = new BullTaskJobs(jobsRedis, prefix, logger);
     closers.unshift(() => jobs.close());
+    if (config.role === 'all' || config.role === 'api') {
+      // Cluster-wide figures: exported by the processes serving the API only (state-gauges.ts).
+      registerStateGauges(
+        metrics.registry,
+        {
+          openTasks: () => countByStatus(dataSource, 'open-tasks'),
+          endedTasks: () => countByStatus(dataSource, 'ended-tasks'),
+          jobs: () => countByStatus(dataSource, 'jobs'),
+          queues: async () => new Map([[TASK_QUEUE, await jobs.queue.getJobCounts('waiting', 'active', 'delayed', 'failed')]]),
+        },
+        {
+          openTaskStates: TASK_STATES.filter((s) => !TERMINAL_TASK_STATES.has(s)),
+          endedTaskStates: [...TERMINAL_TASK_STATES],
+          jobStates: JOB_STATES,
+          ttlMs: opts.stateMetricsTtl?.ms ?? 10_000,
+          endedTtlMs: opts.stateMetricsTtl?.endedTasksMs ?? 300_000,
+          logger,
+        },
+      );
+    }
     const brokerCache = new RedisBrokerCache(redis, prefix);
     const broker = new DeploymentBroker({
       tx,
@@ -212,7 +242,11 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       clock,
       logger,
       retries: brokerCache,
-      deliver: (url, body, contentType) => deliverBootstrap(httpPush, url, body, contentType),
+      deliver: async (url, body, contentType) => {
+        const outcome = await deliverBootstrap(httpPush, url, body, contentType);
+        metrics.notifications.count('bootstrap', outcome);
+        return outcome;
+      },
       schedule: async (taskId) => {
         await jobs.bootstrap(taskId);
         await jobs.expire(taskId, new Date(clock.now() + config.taskDeadlineSeconds * 1000));

@@ -1,9 +1,16 @@
 /** Prometheus metrics, one registry per gateway instance (tests run several in one process). */
 import client from 'prom-client';
+import type { DmSessionMetrics } from '../dm/server/dm-server.js';
 import type { SoapMetrics } from '../wsi/soap-endpoint.js';
+import { dmSessionMetrics } from './dm-session-metrics.js';
+import { type NotificationCounters, notificationCounters } from './notification-metrics.js';
 
 export class GatewayMetrics implements SoapMetrics {
   readonly registry = new client.Registry();
+  /** DM sessions started, completed, failed by reason, their duration. */
+  readonly dmSessions: DmSessionMetrics = dmSessionMetrics(this.registry);
+  /** Package#0 triggers and bootstrap pushes, sent and failed by channel. */
+  readonly notifications: NotificationCounters = notificationCounters(this.registry);
   private readonly soapDuration: client.Histogram<'service' | 'operation' | 'outcome'>;
   private readonly soapRequests: client.Counter<'service' | 'operation' | 'outcome'>;
 

@@ -112,6 +112,7 @@ export interface JobRow {
   expired: number;
   historySeq: number;
   startedAt: number | null;
+  correlationId: string | null;
 }
 
 const counter = () => int(false, 0);
@@ -140,6 +141,7 @@ export const JobEntity = new EntitySchema<JobRow>({
     expired: counter(),
     historySeq: { ...counter(), name: 'history_seq' },
     startedAt: { ...epochMs(true), name: 'started_at' },
+    correlationId: { ...varchar(64, true), name: 'correlation_id' },
   },
 });
 
@@ -193,6 +195,7 @@ export interface TaskRow {
   /** When the job dispatcher released it for notification. */
   releasedAt: number | null;
   contentId: string | null;
+  correlationId: string | null;
   createdBy: string;
   createdAt: number;
   updatedAt: number;
@@ -220,6 +223,7 @@ export const TaskEntity = new EntitySchema<TaskRow>({
     jobSeq: { ...int(true), name: 'job_seq' },
     releasedAt: { ...epochMs(true), name: 'released_at' },
     contentId: { ...varchar(64, true), name: 'content_id' },
+    correlationId: { ...varchar(64, true), name: 'correlation_id' },
     createdBy: { ...varchar(64), name: 'created_by' },
     createdAt: { ...epochMs(), name: 'created_at' },
     updatedAt: { ...epochMs(), name: 'updated_at' },

@@ -53,6 +53,7 @@ function toJob(r: JobRow): Job {
     createdAt: new Date(r.createdAt),
     updatedAt: new Date(r.updatedAt),
     ...(r.startedAt !== null ? { startedAt: new Date(r.startedAt) } : {}),
+    ...(r.correlationId ? { correlationId: r.correlationId } : {}),
     total: r.total,
     queued: r.queued,
     notifying: r.notifying,
@@ -98,9 +99,9 @@ const TASK_ROW: RowInsert = {
   head:
     'INSERT INTO "task" ("task_id", "job_id", "device_id", "phone_number", "operation_name", "operation", "status", ' +
     '"result_code", "dm_status", "correlator", "results", "b_optin", "accept_device_policy", "test_cycle", "deadline", ' +
-    '"history_seq", "job_seq", "released_at", "content_id", "created_by", "created_at", "updated_at") VALUES ',
-  row: "(?, ?, ?, ?, ?, ?, 'QUEUED', NULL, NULL, ?, NULL, ?, ?, FALSE, ?, 1, ?, NULL, ?, ?, ?, ?)",
-  params: 15,
+    '"history_seq", "job_seq", "released_at", "content_id", "created_by", "created_at", "updated_at", "correlation_id") VALUES ',
+  row: "(?, ?, ?, ?, ?, ?, 'QUEUED', NULL, NULL, ?, NULL, ?, ?, FALSE, ?, 1, ?, NULL, ?, ?, ?, ?, ?)",
+  params: 16,
   statements: new Map(),
 };
 const TASK_HISTORY_ROW: RowInsert = {
@@ -194,6 +195,7 @@ export class TypeormJobStore implements JobStore {
       expired: 0,
       historySeq: 1,
       startedAt: null,
+      correlationId: job.correlationId ?? null,
     });
     await appendHistory(this.em, job.jobId, 1, at, null, job.status, event, detail, job.createdBy);
   }
@@ -323,6 +325,7 @@ export class TypeormJobStore implements JobStore {
         t.createdBy,
         at,
         at,
+        t.correlationId ?? null,
       );
       historyParams.push(t.taskId, at, detail);
     }

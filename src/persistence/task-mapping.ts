@@ -20,6 +20,7 @@ export function toTask(r: TaskRow): Task {
     ...(r.deadline !== null ? { deadline: new Date(r.deadline) } : {}),
     ...(r.jobSeq !== null ? { jobSeq: r.jobSeq } : {}),
     ...(r.contentId ? { contentId: r.contentId } : {}),
+    ...(r.correlationId ? { correlationId: r.correlationId } : {}),
     createdBy: r.createdBy,
     createdAt: new Date(r.createdAt),
     updatedAt: new Date(r.updatedAt),

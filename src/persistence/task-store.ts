@@ -56,15 +56,15 @@ const TASK_COLUMNS =
   '"operation_name" AS "operationName", "operation", "status", "result_code" AS "resultCode", "dm_status" AS "dmStatus", ' +
   '"correlator", "results", "b_optin" AS "bOptin", "accept_device_policy" AS "acceptDevicePolicy", ' +
   '"test_cycle" AS "testCycle", "deadline", "history_seq" AS "historySeq", "job_seq" AS "jobSeq", ' +
-  '"released_at" AS "releasedAt", "content_id" AS "contentId", "created_by" AS "createdBy", "created_at" AS "createdAt", "updated_at" AS "updatedAt"';
+  '"released_at" AS "releasedAt", "content_id" AS "contentId", "correlation_id" AS "correlationId", "created_by" AS "createdBy", "created_at" AS "createdAt", "updated_at" AS "updatedAt"';
 const SELECT_TASK = sql(`SELECT ${TASK_COLUMNS} FROM "task" WHERE "task_id" = ?`);
 /** PostgreSQL: the row stays locked until the unit of work ends (SQLite runs one unit of work at a time). */
 const SELECT_TASK_FOR_UPDATE = sql(`SELECT ${TASK_COLUMNS} FROM "task" WHERE "task_id" = ? FOR UPDATE`);
 const INSERT_TASK = sql(
   'INSERT INTO "task" ("task_id", "job_id", "device_id", "phone_number", "operation_name", "operation", "status", ' +
     '"result_code", "dm_status", "correlator", "results", "b_optin", "accept_device_policy", "test_cycle", "deadline", ' +
-    '"history_seq", "job_seq", "released_at", "content_id", "created_by", "created_at", "updated_at") ' +
-    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, ?, ?, ?, ?)',
+    '"history_seq", "job_seq", "released_at", "content_id", "created_by", "created_at", "updated_at", "correlation_id") ' +
+    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, ?, ?, ?, ?, ?)',
 );
 /** A change's absent fields (null) keep their values. */
 const MOVE_TASK = sql(
@@ -198,6 +198,7 @@ export class TypeormTaskStore implements TaskStore {
       task.createdBy,
       at,
       at,
+      nullable(task.correlationId),
     ]);
     await this.history_(task.taskId, 1, at, undefined, task.status, { event, ...(detail !== undefined && { detail }) });
     if (task.jobId) await this.bumpJob(task.jobId, undefined, task.status, at);

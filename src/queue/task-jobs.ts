@@ -5,6 +5,7 @@
  */
 import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { correlationId, withCorrelation } from '../observability/correlation.js';
 import type { TaskJobs } from '../services/broker/ports.js';
 import { bullPrefix } from './redis-keys.js';
 
@@ -20,7 +21,17 @@ export interface TaskJobPayloads {
   'job-deadline': { jobId: string };
 }
 export type TaskJobName = keyof TaskJobPayloads;
-type AnyTaskJob = { [N in TaskJobName]: Job<TaskJobPayloads[N], void, N> }[TaskJobName];
+/** Every payload may carry the correlation id of the work that queued it: the worker runs the job under it. */
+interface Correlated {
+  cid?: string;
+}
+type AnyTaskJob = { [N in TaskJobName]: Job<TaskJobPayloads[N] & Correlated, void, N> }[TaskJobName];
+
+/** The payload, with the correlation id of the work queuing it (if any). */
+function correlated<T extends object>(data: T): T & Correlated {
+  const cid = correlationId();
+  return cid === undefined ? data : { ...data, cid };
+}
 
 export interface TaskProcessors {
   notify(taskId: string, retry: boolean): Promise<void>;
@@ -44,7 +55,7 @@ export class BullTaskJobs implements TaskJobs {
   }
 
   async notify(taskId: string, attempt: number, delayMs = 0): Promise<void> {
-    await this.queue.add('notify', { taskId } satisfies TaskJobPayloads['notify'], {
+    await this.queue.add('notify', correlated({ taskId } satisfies TaskJobPayloads['notify']), {
       jobId: `notify-${taskId}-${attempt}`,
       delay: delayMs,
       attempts: 6,
@@ -56,7 +67,7 @@ export class BullTaskJobs implements TaskJobs {
 
   async expire(taskId: string, at: Date): Promise<void> {
     const id = `expire-${taskId}-${at.getTime()}`;
-    await this.queue.add('expire', { taskId } satisfies TaskJobPayloads['expire'], {
+    await this.queue.add('expire', correlated({ taskId } satisfies TaskJobPayloads['expire']), {
       jobId: id,
       delay: Math.max(0, at.getTime() - Date.now()),
       attempts: 5,
@@ -67,7 +78,7 @@ export class BullTaskJobs implements TaskJobs {
   }
 
   async bootstrap(taskId: string): Promise<void> {
-    await this.queue.add('bootstrap', { taskId } satisfies TaskJobPayloads['bootstrap'], {
+    await this.queue.add('bootstrap', correlated({ taskId } satisfies TaskJobPayloads['bootstrap']), {
       jobId: `bootstrap-${taskId}`,
       attempts: 5,
       backoff: { type: 'exponential', delay: 15_000 },
@@ -78,7 +89,7 @@ export class BullTaskJobs implements TaskJobs {
   }
 
   async wake(taskId: string, why: string, round: number, delayMs = 0): Promise<void> {
-    await this.queue.add('wake', { taskId, why, round } satisfies TaskJobPayloads['wake'], {
+    await this.queue.add('wake', correlated({ taskId, why, round } satisfies TaskJobPayloads['wake']), {
       jobId: `wake-${taskId}-${why}-${round}`,
       delay: delayMs,
       attempts: 6,
@@ -91,7 +102,7 @@ export class BullTaskJobs implements TaskJobs {
   /** One tick per job and time slot: ids repeat within a slot, so ticks never pile up. */
   async dispatch(jobId: string, delayMs: number): Promise<void> {
     const slot = Math.floor((Date.now() + delayMs) / 100);
-    await this.queue.add('dispatch', { jobId } satisfies TaskJobPayloads['dispatch'], {
+    await this.queue.add('dispatch', correlated({ jobId } satisfies TaskJobPayloads['dispatch']), {
       jobId: `dispatch-${jobId}-${slot}`,
       delay: delayMs,
       attempts: 5,
@@ -113,7 +124,7 @@ export class BullTaskJobs implements TaskJobs {
     await this.queue.addBulk(
       taskIds.map((taskId) => ({
         name: 'notify' as const,
-        data: { taskId },
+        data: correlated({ taskId }),
         opts: {
           jobId: `notify-${taskId}-r${releasedAt}`,
           attempts: 6,
@@ -132,7 +143,7 @@ export class BullTaskJobs implements TaskJobs {
    * (BulkOperations.resumeCancels).
    */
   async cancelJob(jobId: string): Promise<void> {
-    await this.queue.add('cancel-job', { jobId } satisfies TaskJobPayloads['cancel-job'], {
+    await this.queue.add('cancel-job', correlated({ jobId } satisfies TaskJobPayloads['cancel-job']), {
       jobId: `cancel-job-${jobId}`,
       attempts: 10,
       backoff: { type: 'exponential', delay: 2000 },
@@ -143,7 +154,7 @@ export class BullTaskJobs implements TaskJobs {
 
   /** Removed when done or failed, as cancelJob: the same deadline can then be queued again. */
   async jobDeadline(jobId: string, at: Date): Promise<void> {
-    await this.queue.add('job-deadline', { jobId } satisfies TaskJobPayloads['job-deadline'], {
+    await this.queue.add('job-deadline', correlated({ jobId } satisfies TaskJobPayloads['job-deadline']), {
       jobId: `job-deadline-${jobId}-${at.getTime()}`,
       delay: Math.max(0, at.getTime() - Date.now()),
       attempts: 10,
@@ -167,8 +178,10 @@ export function startTaskWorker(
 ): Worker {
   const worker: Worker = new Worker(
     TASK_QUEUE,
-    async (raw: Job) => {
+    // Under the correlation id of the work that queued it (if any): its log lines and the work it queues carry it.
+    (raw: Job) => withCorrelation((raw.data as Correlated).cid, async () => {
       const job = raw as AnyTaskJob;
+      logger.debug({ job: job.name, id: job.id, attempt: job.attemptsMade }, 'task job');
       switch (job.name) {
         case 'notify':
           return processors.notify(job.data.taskId, job.attemptsMade > 0);
@@ -185,11 +198,12 @@ export function startTaskWorker(
         case 'job-deadline':
           return processors.jobDeadline(job.data.jobId);
       }
-    },
+    }),
     { connection, prefix: bullPrefix(queuePrefix), concurrency },
   );
   worker.on('failed', (job, err) => {
-    logger.warn({ job: job?.name, id: job?.id, attempts: job?.attemptsMade, err: err.message }, 'task job failed');
+    const cid = (job?.data as Correlated | undefined)?.cid;
+    logger.warn({ job: job?.name, id: job?.id, attempts: job?.attemptsMade, err: err.message, ...(cid ? { correlationId: cid } : {}) }, 'task job failed');
   });
   worker.on('error', (err) => logger.error({ err }, 'task worker error'));
   return worker;

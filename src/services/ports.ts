@@ -271,4 +271,6 @@ export interface CallContext {
   operation: string;
   /** The WS-Addressing MessageID of the call, where it carried one: work-creating calls answer a retry with the first call's id. */
   messageId?: string;
+  /** The call's correlation id: the tasks and jobs it creates keep it (log lines of their later work carry it). */
+  correlationId?: string;
 }

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import { DmwsiError, invalidArgument } from '../domain/errors.js';
+import { acceptedCorrelationId, newCorrelationId, withCorrelation } from '../observability/correlation.js';
 import { type Caller, roleAllows } from '../domain/roles.js';
 import type { CallerAuthService } from '../services/caller-auth.js';
 import type { AuditTrail, Clock } from '../services/ports.js';
@@ -117,44 +118,70 @@ export async function soapEndpoint(spec: ServiceSpec, deps: SoapEndpointDeps): P
 
   router.post(
     spec.path,
+    // One id per call (the caller's X-Correlation-Id when well formed): on every log line the call
+    // causes, on its task and job rows and the work they queue; the answer names it, a fault's too.
+    (req: Request, res: Response, next: NextFunction) => {
+      const correlationId = acceptedCorrelationId(req.headers['x-correlation-id']) ?? newCorrelationId();
+      res.locals.correlationId = correlationId;
+      res.setHeader('X-Correlation-Id', correlationId);
+      next();
+    },
     express.raw({ type: () => true, limit: deps.maxBodyBytes, inflate: true }),
-    async (req: Request, res: Response) => {
-      const started = performance.now();
-      let op: OperationSpec | undefined;
-      let caller: Caller | undefined;
-      try {
-        const envelope = parseEnvelope(req.body);
-        const prepared = operations.get(envelope.operation);
-        if (!prepared) {
-          throw invalidArgument('operation', `${spec.portType} has no operation "${envelope.operation.slice(0, 64)}"`);
-        }
-        op = prepared.spec;
-        const rawArgs = envelope.args;
-        const userSession = sessionOf(rawArgs);
-        if (op.permission !== undefined) {
-          caller = await authenticate(deps.auth, envelope.Header, userSession);
-          deps.rateLimit?.take(caller.username);
-          if (!roleAllows(caller.role, op.permission)) {
-            throw new DmwsiError('NotAuthorized', `role ${caller.role} may not call ${op.name}`);
-          }
-        }
-        const args = decodeFields(prepared.input, rawArgs);
-        const handler = deps.handlers[op.name];
-        if (!handler) throw new DmwsiError('NotImplemented', `${op.name} is not available in this version`);
-        const result = await handler({ caller, operation: op.name, userSession, messageId: wsAddressingMessageId(envelope.Header) }, args);
-        const body = prepared.open + writeFields(op.output, result) + prepared.close;
-        deps.metrics.observe(spec.name, op.name, 'ok', (performance.now() - started) / 1000);
-        sendXml(res, 200, resultEnvelope(body));
-      } catch (err) {
-        if (op?.audited) await auditFailure(deps, caller, op.name, err);
-        sendFault(res, err, op?.name ?? 'unknown', started);
-      }
+    (req: Request, res: Response) => {
+      const correlationId = res.locals.correlationId as string;
+      return withCorrelation(correlationId, () => serveCall(req, res, correlationId));
     },
   );
 
+  const serveCall = async (req: Request, res: Response, correlationId: string) => {
+    const started = performance.now();
+    let op: OperationSpec | undefined;
+    let caller: Caller | undefined;
+    try {
+      const envelope = parseEnvelope(req.body);
+      const prepared = operations.get(envelope.operation);
+      if (!prepared) {
+        throw invalidArgument('operation', `${spec.portType} has no operation "${envelope.operation.slice(0, 64)}"`);
+      }
+      op = prepared.spec;
+      const rawArgs = envelope.args;
+      const userSession = sessionOf(rawArgs);
+      if (op.permission !== undefined) {
+        caller = await authenticate(deps.auth, envelope.Header, userSession);
+        deps.rateLimit?.take(caller.username);
+        if (!roleAllows(caller.role, op.permission)) {
+          throw new DmwsiError('NotAuthorized', `role ${caller.role} may not call ${op.name}`);
+        }
+      }
+      const args = decodeFields(prepared.input, rawArgs);
+      const handler = deps.handlers[op.name];
+      if (!handler) throw new DmwsiError('NotImplemented', `${op.name} is not available in this version`);
+      const result = await handler(
+        { caller, operation: op.name, userSession, messageId: wsAddressingMessageId(envelope.Header), correlationId },
+        args,
+      );
+      const body = prepared.open + writeFields(op.output, result) + prepared.close;
+      const seconds = (performance.now() - started) / 1000;
+      deps.metrics.observe(spec.name, op.name, 'ok', seconds);
+      // Calls that change something at info (they are few and start work worth following); reads at debug.
+      if (op.audited || deps.logger.isLevelEnabled('debug')) {
+        deps.logger[op.audited ? 'info' : 'debug'](
+          { service: spec.name, operation: op.name, caller: caller?.username, ms: Math.round(seconds * 10_000) / 10 },
+          'SOAP call',
+        );
+      }
+      sendXml(res, 200, resultEnvelope(body));
+    } catch (err) {
+      if (op?.audited) await auditFailure(deps, caller, op.name, err);
+      sendFault(res, err, op?.name ?? 'unknown', started);
+    }
+  };
+
   router.use(spec.path, (err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    sendFault(res, bodyLimitError(err as { type?: string }, deps.maxBodyBytes), 'unknown', performance.now());
+    withCorrelation(res.locals.correlationId as string | undefined, () =>
+      sendFault(res, bodyLimitError(err as { type?: string }, deps.maxBodyBytes), 'unknown', performance.now()),
+    );
   });
   return router;
 }

@@ -25,10 +25,16 @@ export interface DmRigOptions {
   overrides?: Partial<Config>;
   gateway?: GatewayOptions;
   imeiStart?: string;
+  /** A PostgreSQL URL to use instead of a fresh SQLite file. */
+  postgresUrl?: string;
 }
 
 export async function startDmRig(o: DmRigOptions = {}): Promise<DmRig> {
-  const gw = await startTestGateway({ overrides: o.overrides ?? {}, ...(o.gateway ? { gateway: o.gateway } : {}) });
+  const gw = await startTestGateway({
+    overrides: o.overrides ?? {},
+    ...(o.gateway ? { gateway: o.gateway } : {}),
+    ...(o.postgresUrl ? { postgresUrl: o.postgresUrl } : {}),
+  });
   const dmUrl = `${gw.url}/dm`;
   const fleet = new Fleet({
     devices: o.devices ?? 1,

@@ -3,6 +3,7 @@
  * a request for its next session (idempotent by request id) and, when asked,
  * wake it with a notification. Outcomes come back through the event router.
  */
+import { correlationId } from '../../observability/correlation.js';
 import type { ServerCommandRequest } from '../session/server-commands.js';
 import type { DeviceNotifier, NotifyOptions, NotifyResult } from './notifier.js';
 import type { DeviceRequestQueue } from './ports.js';
@@ -24,7 +25,9 @@ export class DeviceCommandService {
     request: ServerCommandRequest,
     opts: { notify?: boolean } & NotifyOptions = {},
   ): Promise<SubmitResult> {
-    const queued = await this.queue.enqueue(deviceId, request);
+    // Queued under the id of the work asking for it: its outcome is handed back under the same id.
+    const cid = request.correlationId ?? correlationId();
+    const queued = await this.queue.enqueue(deviceId, cid === undefined ? request : { ...request, correlationId: cid });
     if (!opts.notify) return { queued };
     return { queued, notification: await this.notifier.notify(deviceId, opts) };
   }

@@ -21,6 +21,7 @@ import {
   serializeSessionState,
   signReply,
 } from '../session/index.js';
+import type { SessionEndReason } from '../session/effects.js';
 import type { ServerCommandRequest } from '../session/server-commands.js';
 import { applyEffects } from './effects.js';
 import { newlySent, reportLost, splitLost } from './lost-requests.js';
@@ -42,6 +43,17 @@ export interface DmServerDeps {
   maxMsgSize: number;
   /** Open sessions allowed at once, cluster-wide (DM_MAX_SESSIONS); 0: no cap. */
   maxSessions: number;
+  /** Counts sessions as they start and end (Prometheus). */
+  metrics?: DmSessionMetrics;
+}
+
+/** Sessions started and ended; a counter or histogram observation each, nothing per device. */
+export interface DmSessionMetrics {
+  started(): void;
+  /** `seconds`: from the session's first authenticated message to this one (0 for a one-message session). */
+  ended(reason: SessionEndReason, seconds: number): void;
+  /** A session refused before it started: the device is not registered, or DM_MAX_SESSIONS are open. */
+  refused(reason: 'unknown-device' | 'too-many-sessions'): void;
 }
 
 export interface DmRequest {
@@ -204,6 +216,7 @@ export class DmServer {
     const step = handleClientMessage(undefined, message, this.stepContext(req, device, this.newToken(), [], encoding));
     if (step.state !== undefined || step.effects.some((e) => e.type === 'client-nonce-issued')) return undefined;
     this.logEffects(step.effects);
+    this.countSessions(step.effects, undefined, 0);
     return this.reply(step, encoding);
   }
 
@@ -241,6 +254,14 @@ export class DmServer {
     ]);
     // Read again when this message's outcomes and alerts have queued requests in answer.
     let queued = queuedFirst;
+    // Every read of the queue in this message: where the requests' correlation ids are found.
+    const reads: PendingRequests[] = [queuedFirst];
+    const effectDeps = {
+      devices: this.deps.devices,
+      queue: this.deps.queue,
+      events: this.deps.events,
+      correlationOf: (requestId: string) => correlationIn(reads, requestId),
+    };
     const { token, stored } = session;
     // Whether a new session holds a place among the open ones: taken below once
     // the step shows the session stays open, given back when it stores no
@@ -282,8 +303,9 @@ export class DmServer {
       if (lost.length > 0 && step.effects.some((e) => e.type === 'session-started')) {
         if (!(await admit(true))) return this.refuseNewSession(deviceId, message.header.sessionId);
         this.deps.logger.warn({ deviceId, requestIds: lost }, 'requests sent in a session that ended without their answer');
-        await reportLost(deviceId, lost, now, this.deps, takesFollowUps(step.state));
+        await reportLost(deviceId, lost, now, effectDeps, takesFollowUps(step.state));
         queued = await this.deps.queue.pendingWithSent(deviceId);
+        reads.push(queued);
         ({ step, guarded } = stepWith(queued));
       }
       if (!(await admit(step.state !== undefined && !step.closed))) {
@@ -302,14 +324,19 @@ export class DmServer {
       // otherwise fake the liveness of any device whose id is known.
       const authenticated = step.state?.auth.authenticated === true;
       const ending = step.effects.filter((e) => e.type === 'session-ended');
-      await applyEffects(step.effects.filter((e) => e.type !== 'session-ended'), device, now, authenticated, this.deps, takesFollowUps(step.state));
+      // Before the effects: the lines of the requesters handling them follow.
+      this.logRequests(deviceId, step.effects, effectDeps.correlationOf);
+      await applyEffects(step.effects.filter((e) => e.type !== 'session-ended'), device, now, authenticated, effectDeps, takesFollowUps(step.state));
       if (ending.length > 0 && step.state?.endReason === 'completed' && step.effects.some(invitesFollowUp)) {
         const again = await this.deps.queue.pendingWithSent(deviceId);
+        reads.push(again);
         const next = stepWith(again);
         if (next.step.state !== undefined && !next.step.closed && (await admit(true))) {
           if (next.step.state.auth.authenticated === true) await this.refuseGuarded(deviceId, next.guarded.refused, now);
           // The same step but for the requests it took: only those effects are new.
-          await applyEffects(next.step.effects.filter((e) => e.type === 'requests-taken' || e.type === 'request-rejected'), device, now, authenticated, this.deps);
+          const taken = next.step.effects.filter((e) => e.type === 'requests-taken' || e.type === 'request-rejected');
+          this.logRequests(deviceId, taken, effectDeps.correlationOf);
+          await applyEffects(taken, device, now, authenticated, effectDeps);
           step = next.step;
           queued = again;
         }
@@ -318,7 +345,10 @@ export class DmServer {
         this.leaveOpenSessions(token);
         holdsPlace = false;
       }
-      await applyEffects(step.effects.filter((e) => e.type === 'session-ended'), device, now, authenticated, this.deps);
+      // Counted once the step is final: a session that ended for want of work, then took what its
+      // outcomes queued in answer (the step run again above), did not end.
+      this.countSessions(step.effects, step.state, now);
+      await applyEffects(step.effects.filter((e) => e.type === 'session-ended'), device, now, authenticated, effectDeps);
       if (step.state && !endsWhereItOpened(step.state, message, req.token)) {
         const ttl = this.deps.sessionTtlSeconds;
         const serialized = serializeSessionState(step.state);
@@ -443,6 +473,7 @@ export class DmServer {
 
   /** 503 with Retry-After to a message that would start a session beyond DM_MAX_SESSIONS: no state, no effects. */
   private refuseNewSession(deviceId: string, sessionId: string): DmResponse {
+    this.deps.metrics?.refused('too-many-sessions');
     this.refusedUnlogged += 1;
     const now = Date.now();
     if (now - this.refusalLoggedAt >= REFUSAL_LOG_MS) {
@@ -475,6 +506,47 @@ export class DmServer {
     return this.random.bytes(16).toString('base64url');
   }
 
+  private countSessions(effects: SessionEffect[], state: SessionState | undefined, now: number): void {
+    const metrics = this.deps.metrics;
+    if (!metrics) return;
+    let ended = false;
+    let unknown = false;
+    for (const e of effects) {
+      if (e.type === 'session-started') metrics.started();
+      else if (e.type === 'session-ended') {
+        ended = true;
+        metrics.ended(e.reason, state ? Math.max(0, now - state.startedAt) / 1000 : 0);
+      } else if (e.type === 'unknown-device') unknown = true;
+    }
+    // A device not (or no longer) registered, answered 403 with no session to end.
+    if (unknown && !ended) metrics.refused('unknown-device');
+  }
+
+  /**
+   * Debug lines about the requests of this message's effects, each with its
+   * request's correlation id: a task's trail through the session (taken,
+   * answered, lost). Skipped whole when debug is off (the hot path).
+   */
+  private logRequests(deviceId: string, effects: SessionEffect[], correlationOf: (requestId: string) => string | undefined): void {
+    const log = this.deps.logger;
+    if (!log.isLevelEnabled('debug')) return;
+    for (const e of effects) {
+      if (e.type === 'requests-taken') {
+        for (const requestId of e.requestIds) {
+          log.debug({ deviceId, sessionId: e.sessionId, requestId, correlationId: correlationOf(requestId) }, 'DM request taken into the session');
+        }
+      } else if (e.type === 'command-result') {
+        const statuses = e.results.map((r) => r.status);
+        log.debug({ deviceId, sessionId: e.sessionId, requestId: e.requestId, statuses, correlationId: correlationOf(e.requestId) }, 'DM request answered');
+      } else if (e.type === 'command-undelivered' && e.delivery !== 'not-sent') {
+        log.debug(
+          { deviceId, sessionId: e.sessionId, requestId: e.requestId, reason: e.reason, correlationId: correlationOf(e.requestId) },
+          'DM request not answered',
+        );
+      }
+    }
+  }
+
   private logEffects(effects: SessionEffect[]): void {
     for (const e of effects) {
       switch (e.type) {
@@ -497,6 +569,15 @@ export class DmServer {
 }
 
 export { DEVDETAIL_REQUEST_ID };
+
+/** The correlation id the request carries, in the latest read of the queue that holds it. */
+function correlationIn(reads: PendingRequests[], requestId: string): string | undefined {
+  for (let i = reads.length - 1; i >= 0; i--) {
+    const found = reads[i]!.requests.find((r) => r.requestId === requestId);
+    if (found) return found.correlationId;
+  }
+  return undefined;
+}
 
 /** The same nonces, in the same order, for every run of the step on one message. */
 function replayedNonces(draw: () => Buffer): { next: () => { bytes: Buffer; b64: string }; rewind: () => void } {

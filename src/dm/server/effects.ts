@@ -1,12 +1,15 @@
 /** Applies a session step's effects to the registry, the request queue and the event sink. */
 import type { DeviceContactPatch, DeviceReportedInfo } from '../../domain/registry.js';
+import { withCorrelation } from '../../observability/correlation.js';
 import { DEVDETAIL_REQUEST_ID, type SessionEffect } from '../session/index.js';
-import type { DmDevice, DmDeviceDirectory, DmEventSink, DeviceRequestQueue } from './ports.js';
+import type { CommandOutcome, DmDevice, DmDeviceDirectory, DmEventSink, DeviceRequestQueue } from './ports.js';
 
 interface Deps {
   devices: DmDeviceDirectory;
   queue: DeviceRequestQueue;
   events: DmEventSink;
+  /** The correlation id a queued request carries: its requester handles its outcome under it. */
+  correlationOf?: (requestId: string) => string | undefined;
 }
 
 /**
@@ -29,6 +32,7 @@ export async function applyEffects(
 ): Promise<void> {
   if (!device) return;
   const followUp = followUpInSession ? { followUpInSession } : {};
+  const cid = (requestId: string) => deps.correlationOf?.(requestId);
   const deviceId = device.auth.deviceId;
   if (!authenticated) {
     for (const e of effects) {
@@ -65,14 +69,15 @@ export async function applyEffects(
       }
       case 'requests-taken': {
         const ids = e.requestIds.filter((id) => id !== DEVDETAIL_REQUEST_ID);
-        if (ids.length) await deps.events.requestsTaken(deviceId, ids, now);
+        // One at a time (as the router hands them out), each under its own request's id.
+        for (const id of ids) await withCorrelation(cid(id), () => deps.events.requestsTaken(deviceId, [id], now));
         break;
       }
       case 'command-result':
         if (e.requestId === DEVDETAIL_REQUEST_ID) break;
         finished.push(e.requestId);
         handedOut = true;
-        await deps.events.commandOutcome({
+        await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome({
           deviceId,
           requestId: e.requestId,
           at: now,
@@ -80,27 +85,27 @@ export async function applyEffects(
           results: e.results,
           ...(e.containerStatus !== undefined ? { containerStatus: e.containerStatus } : {}),
           ...followUp,
-        });
+        }));
         break;
       case 'request-rejected':
         finished.push(e.requestId);
         handedOut = true;
-        await deps.events.commandOutcome({
+        await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome({
           deviceId,
           requestId: e.requestId,
           at: now,
           outcome: 'rejected',
           results: [],
           reason: e.reason,
-        });
+        }));
         break;
-      case 'command-undelivered':
+      case 'command-undelivered': {
         // Not sent: it stays queued for the next session. Sent without (full)
         // answer: the requester decides, since running it again may not be safe.
         if (e.delivery === 'not-sent' || e.requestId === DEVDETAIL_REQUEST_ID) break;
         finished.push(e.requestId);
         handedOut = true;
-        await deps.events.commandOutcome({
+        const undelivered: CommandOutcome = {
           deviceId,
           requestId: e.requestId,
           at: now,
@@ -108,8 +113,10 @@ export async function applyEffects(
           results: e.results,
           reason: e.reason,
           delivery: e.delivery,
-        });
+        };
+        await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome(undelivered));
         break;
+      }
       case 'generic-alert': {
         const { type: _t, sessionId: _s, ...alert } = e;
         handedOut = true;

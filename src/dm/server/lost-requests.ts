@@ -21,6 +21,7 @@
  * again. What the requester queues in answer goes out in the reply to that
  * same message (the DM server runs the step again with it).
  */
+import { withCorrelation } from '../../observability/correlation.js';
 import type { SessionState } from '../session/state.js';
 import type { ServerCommandRequest } from '../session/server-commands.js';
 import type { DeviceRequestQueue, DmEventSink, PendingRequests } from './ports.js';
@@ -47,13 +48,13 @@ export async function reportLost(
   deviceId: string,
   lost: string[],
   now: number,
-  deps: { events: DmEventSink; queue: DeviceRequestQueue },
+  deps: { events: DmEventSink; queue: DeviceRequestQueue; correlationOf?: (requestId: string) => string | undefined },
   /** The reporting session goes on and takes what their requesters queue instead (e.g. a probe). */
   followUpInSession = false,
 ): Promise<void> {
   if (lost.length === 0) return;
   for (const requestId of lost) {
-    await deps.events.commandOutcome({
+    await withCorrelation(deps.correlationOf?.(requestId), () => deps.events.commandOutcome({
       deviceId,
       requestId,
       at: now,
@@ -62,7 +63,7 @@ export async function reportLost(
       reason: 'session-lost',
       delivery: 'sent-no-status',
       ...(followUpInSession ? { followUpInSession } : {}),
-    });
+    }));
   }
   await deps.queue.remove(deviceId, lost);
 }

@@ -108,6 +108,8 @@ export interface ServerCommandRequest {
   requestId: string;
   commands: ServerCommandSpec[];
   container?: 'Sequence' | 'Atomic';
+  /** The correlation id of the work that queued it: the session's log lines about it carry it (the engine ignores it). */
+  correlationId?: string;
 }
 
 /** The device's answer for one spec. */

@@ -77,6 +77,7 @@ export class BootstrapService {
       acceptDevicePolicy: 30,
       testCycle: false,
       deadline: new Date(now + this.d.taskDeadlineMs),
+      ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}),
       createdBy: ctx.caller,
       createdAt: new Date(now),
       updatedAt: new Date(now),

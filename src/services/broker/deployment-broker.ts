@@ -23,6 +23,7 @@ import {
   TERMINAL_TASK_STATES,
 } from '../../domain/tasks.js';
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
+import { correlationId, withCorrelation } from '../../observability/correlation.js';
 import type { ServerCommandRequest } from '../../dm/session/server-commands.js';
 import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
 import { idForCall, writeFirst } from '../retried-call.js';
@@ -132,6 +133,7 @@ export class DeploymentBroker {
       acceptDevicePolicy: policy,
       testCycle: input.testCycle,
       deadline: new Date(now + this.d.taskDeadlineMs),
+      ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}),
       createdBy: ctx.caller,
       createdAt: new Date(now),
       updatedAt: new Date(now),
@@ -240,6 +242,10 @@ export class DeploymentBroker {
   /** Queues the task's request and wakes the device. Throws to have the job retried. */
   async processNotify(taskId: string, retry: boolean): Promise<void> {
     const task = await this.d.tx.stores.tasks.get(taskId);
+    return underTaskId(task, () => this.notifyTask(taskId, task, retry));
+  }
+
+  private async notifyTask(taskId: string, task: Task | undefined, retry: boolean): Promise<void> {
     // IN_PROGRESS: the device has the work and reports its end itself; waking it again would add nothing.
     if (!task || TERMINAL_TASK_STATES.has(task.status) || task.status === 'IN_PROGRESS') return;
     if (task.status === 'SCHEDULED') {
@@ -286,6 +292,7 @@ export class DeploymentBroker {
       uiMode: task.bOptin ? 'user-interaction' : 'background',
       resync: task.status !== 'QUEUED',
     });
+    this.d.logger.debug({ taskId, deviceId: task.deviceId, channel: outcome.channel, delivered: outcome.delivered }, 'device notified');
     if (outcome.delivered) {
       await this.note(taskId, { event: 'notification-delivered', detail: `${outcome.channel}: ${outcome.detail}` });
       return;
@@ -301,6 +308,10 @@ export class DeploymentBroker {
 
   async processExpire(taskId: string): Promise<void> {
     const task = await this.d.tx.stores.tasks.get(taskId);
+    return underTaskId(task, () => this.expireTask(taskId, task));
+  }
+
+  private async expireTask(taskId: string, task: Task | undefined): Promise<void> {
     if (!task || TERMINAL_TASK_STATES.has(task.status)) return;
     const now = this.d.clock.now();
     if (task.status === 'IN_PROGRESS') {
@@ -335,6 +346,10 @@ export class DeploymentBroker {
    */
   async processWake(taskId: string, why: string, round: number): Promise<void> {
     const task = await this.d.tx.stores.tasks.get(taskId);
+    return underTaskId(task, () => this.wakeTask(taskId, task, why, round));
+  }
+
+  private async wakeTask(taskId: string, task: Task | undefined, why: string, round: number): Promise<void> {
     if (!task) return;
     if (!(await this.withinBudget(task))) {
       // Spread: wakes put off in the same second would otherwise all come back in the same next one.
@@ -582,6 +597,15 @@ export class DeploymentBroker {
     if (!taskId) return false;
     const task = await this.d.tx.stores.tasks.get(taskId);
     if (!task || task.deviceId !== alert.deviceId) return false;
+    return withCorrelation(task.correlationId ?? correlationId(), () => this.onTaskScheduleAlert(task, alert));
+  }
+
+  private async onTaskScheduleAlert(task: Task, alert: DeviceAlert): Promise<boolean> {
+    const taskId = task.taskId;
+    this.d.logger.debug(
+      { deviceId: alert.deviceId, taskId, correlator: alert.correlator, alertType: alert.alertType, status: task.status },
+      'SingleShotExec report',
+    );
     if (task.status === 'IN_PROGRESS' && alert.alertType !== SSE_ALERT && alert.alertType !== SSE_EXECFAILED_ALERT) {
       // The operation the schedule started reports its end under the schedule's correlator.
       return this.longOps.onFinalAlert(task, alert);
@@ -670,6 +694,15 @@ export class DeploymentBroker {
     const cap = device ? await this.d.tx.stores.capabilities.get(device.capabilityOid) : undefined;
     return cap?.sseRoot;
   }
+}
+
+/**
+ * A job queued without a correlation id (the stalled-task sweep, the resume at
+ * start) runs under its task's, so its lines and the DM requests it queues
+ * still carry the id of the call that created the task.
+ */
+function underTaskId<T>(task: Task | undefined, fn: () => Promise<T>): Promise<T> {
+  return correlationId() === undefined && task?.correlationId ? withCorrelation(task.correlationId, fn) : fn();
 }
 
 function runRequestId(taskId: string): string {

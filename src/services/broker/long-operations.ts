@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { Task } from '../../domain/tasks.js';
 import type { DeviceAlert } from '../../dm/server/ports.js';
+import { correlationId, withCorrelation } from '../../observability/correlation.js';
 import type { Clock, Transactor } from '../ports.js';
 import {
   FINAL_ALERT_INTERPRETERS,
@@ -72,12 +73,21 @@ export class LongOperations {
    * wrong type, a code outside the table) changes nothing: the task's history
    * says why, and the router records the alert as unhandled.
    */
-  async onFinalAlert(task: Task, alert: DeviceAlert): Promise<boolean> {
+  onFinalAlert(task: Task, alert: DeviceAlert): Promise<boolean> {
+    // Under the id of the call that created the task: the alert may come hours later, to any process.
+    return withCorrelation(task.correlationId ?? correlationId(), () => this.readFinalAlert(task, alert));
+  }
+
+  private async readFinalAlert(task: Task, alert: DeviceAlert): Promise<boolean> {
     const kind = await this.kindOf(task);
     const reading: FinalAlertReading =
       task.status !== 'IN_PROGRESS' || !kind
         ? { ends: false, why: `the task is ${task.status}, not waiting for a final alert` }
         : this.interpreters[kind](alert);
+    this.d.logger.debug(
+      { deviceId: alert.deviceId, taskId: task.taskId, correlator: alert.correlator, alertType: alert.alertType, kind, reading },
+      'Generic Alert read as a final alert',
+    );
     if (!reading.ends) {
       const seen = `${alert.alertType || '(no type)'} ${alert.data ?? ''}`.trim();
       this.d.logger.warn({ deviceId: alert.deviceId, taskId: task.taskId, alertType: alert.alertType }, `final alert ignored: ${reading.why}`);

@@ -10,6 +10,8 @@ export interface OperationContext {
   userSession: string;
   /** The WS-Addressing MessageID the call carried: the same one again marks a retry. */
   messageId: string | undefined;
+  /** The call's correlation id (X-Correlation-Id, or made for it): stored with the work it creates. */
+  correlationId?: string;
 }
 
 /** Receives the decoded, validated input fields; returns the output fields by name. */
@@ -26,5 +28,10 @@ export function callerName(ctx: OperationContext): string {
 
 /** Who calls which operation, and the MessageID that marks a retry, as the services take it. */
 export function callContext(ctx: OperationContext): CallContext {
-  return { caller: callerName(ctx), operation: ctx.operation, ...(ctx.messageId ? { messageId: ctx.messageId } : {}) };
+  return {
+    caller: callerName(ctx),
+    operation: ctx.operation,
+    ...(ctx.messageId ? { messageId: ctx.messageId } : {}),
+    ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}),
+  };
 }
