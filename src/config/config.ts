@@ -37,6 +37,8 @@ export interface Config {
   dmMaxBodyBytes: number;
   /** DM messages opening a session (POST /dm) served at once per process; 0: no cap. */
   dmMaxInFlight: number;
+  /** DM2_ALLOW_PLAIN_HTTP: serve /dm2 over plain HTTP (tests, labs); otherwise only over TLS. */
+  dm2AllowPlainHttp: boolean;
   userSessionTtlSeconds: number;
   /** How long a task waits for its device before it is EXPIRED. */
   taskDeadlineSeconds: number;
@@ -208,6 +210,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     soapMaxBodyBytes: int(r, 'SOAP_MAX_BODY_BYTES', 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     dmMaxBodyBytes: int(r, 'DM_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     dmMaxInFlight: int(r, 'DM_MAX_IN_FLIGHT', 1000, 0, 1_000_000),
+    dm2AllowPlainHttp: oneOf(r, 'DM2_ALLOW_PLAIN_HTTP', 'false', ['true', 'false']) === 'true',
     soapRatePerCaller: int(r, 'SOAP_RATE_PER_CALLER', 5000, 0, 1_000_000),
     userSessionTtlSeconds: int(r, 'USER_SESSION_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
     dmSessionTtlSeconds: int(r, 'DM_SESSION_TTL_SECONDS', 300, 10, 24 * 3600),

@@ -57,6 +57,11 @@ import { DownloadLinks, downloadLinkKey } from '../security/download-links.js';
 import { ContentService } from '../services/content/content-service.js';
 import { contentRoutes } from '../transport/content-routes.js';
 import { contentHandlers } from '../wsi/handlers/content.js';
+import { Dm2DataLinks } from '../dm2/data-links.js';
+import { Dm2HttpAuth } from '../dm2/http-auth.js';
+import { Dm2Server } from '../dm2/server.js';
+import { RegistryDm2DeviceDirectory } from '../persistence/dm2-device-directory.js';
+import { dm2HttpHandler } from '../transport/dm2-endpoint.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -171,6 +176,22 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       sessionTtlSeconds: config.dmSessionTtlSeconds,
       maxMsgSize: config.dmMaxBodyBytes,
       maxSessions: config.dmMaxSessions,
+    });
+    // DM 2.0 (/dm2) shares the session store, the request queue and the event sink with DM 1.2.
+    const dm2Url = dm2UrlOf(publicDmUrl);
+    const dm2Server = new Dm2Server({
+      devices: new RegistryDm2DeviceDirectory(tx, config.dmServerId),
+      sessions: new RedisDmSessionStore(redis, prefix),
+      queue: requestQueue,
+      events: dmEvents,
+      logger,
+      clock,
+      auth: new Dm2HttpAuth(gatewayKey),
+      links: new Dm2DataLinks(gatewayKey, `${dm2Url}/data`),
+      dm2Url,
+      sessionTtlSeconds: config.dmSessionTtlSeconds,
+      maxSessions: config.dmMaxSessions,
+      linkTtlMs: config.taskDeadlineSeconds * 1000,
     });
     // BullMQ does not close connections it is handed: quit them after it closes.
     const jobsRedis = connectRedis(config.redisUrl, 'dmwsi-jobs', { logger });
@@ -345,8 +366,19 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     const serveDm = dm?.serveDm;
     // Package downloads likewise (content-routes.ts).
     const serveDownload = (routers.find((r) => 'serveDownload' in r) as { serveDownload?: typeof serveDm } | undefined)?.serveDownload;
+    const serveDm2 =
+      config.role === 'all' || config.role === 'dm'
+        ? dm2HttpHandler({
+            server: dm2Server,
+            logger,
+            maxBodyBytes: config.dmMaxBodyBytes,
+            maxInFlight: config.dmMaxInFlight,
+            allowPlainHttp: config.dm2AllowPlainHttp,
+            observe: (status, seconds) => metrics.observeDm(status, seconds),
+          })
+        : undefined;
     handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (!serveDm?.(req, res) && !serveDownload?.(req, res)) app(req, res);
+      if (!serveDm?.(req, res) && !serveDm2?.(req, res) && !serveDownload?.(req, res)) app(req, res);
     };
     // (end of the DM fast path)
     logger.info({ url, role: config.role, database: dataSource.options.type }, 'gateway listening');
@@ -367,7 +399,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         // its device's lock to lapse), then cut whatever is still open.
         server.close();
         server.closeIdleConnections?.();
-        await dmServer.idle(5_000);
+        await Promise.all([dmServer.idle(5_000), dm2Server.idle(5_000)]);
         server.closeAllConnections?.();
         for (const c of closers) await c().catch(() => undefined);
       },
@@ -376,6 +408,12 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     for (const c of closers) await c().catch(() => undefined);
     throw err;
   }
+}
+
+/** The public URL of /dm2: PUBLIC_DM_URL with its last `/dm` segment made `/dm2` (its origin + /dm2 otherwise). */
+export function dm2UrlOf(publicDmUrl: string): string {
+  const u = publicDmUrl.replace(/\/+$/, '');
+  return u.endsWith('/dm') ? `${u}2` : `${new URL(u).origin}/dm2`;
 }
 
 /** HTTP to the device's notificationUrl; SMS (WAP Push over SMPP) when SMPP_URL is configured. */

@@ -162,7 +162,7 @@ function sendText(res: ServerResponse, status: number, text: string): void {
   res.end(body);
 }
 
-interface BodyRefused {
+export interface BodyRefused {
   status: 400 | 413 | 415;
   message: string;
 }
@@ -190,7 +190,7 @@ function decoderFor(encoding: string): zlib.Gunzip | zlib.Inflate | zlib.BrotliD
  * On a refusal the rest of the body is read and dropped, so the connection
  * stays usable for the answer and the next request.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | BodyRefused> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | BodyRefused> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   const decoder = encoding === 'identity' ? undefined : decoderFor(encoding);
   if (encoding !== 'identity' && decoder === undefined) {
