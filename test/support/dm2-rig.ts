@@ -10,7 +10,7 @@ import { Dm2Fleet } from '../../src/simulator/dm2/dm2-fleet.js';
 import { CAPABILITY } from './fixtures.js';
 import { startTestGateway, type TestGateway } from './test-gateway.js';
 
-export const CAPABILITY_DM2 = { ...CAPABILITY, oid: 'acme-x2-2.0', model: 'X2', firmwareVersion: '2.0', dmVersion: '2.0' };
+export const CAPABILITY_DM2 = { ...CAPABILITY, oid: 'acme-x2-2.0', model: 'X2', firmwareVersion: '2.0', dmVersion: '2.0' as const };
 
 export interface Dm2Rig {
   gw: TestGateway;
