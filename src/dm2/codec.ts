@@ -29,6 +29,9 @@ export class Dm2DecodeError extends Error {
 
 /** Longest string accepted in any field (URIs, alert data); the body cap bounds the rest. */
 const MAX_TEXT = 64 * 1024;
+/** Longest alert type and URI (what the alert record holds: device_alert.alert_type, .source). */
+const MAX_TYPE = 256;
+const MAX_URI = 1024;
 /** Most entries in one list (statuses, alerts, MOS, MIIDs). */
 const MAX_ENTRIES = 10_000;
 
@@ -107,9 +110,9 @@ function readStatus(v: unknown, at: string): Dm2Status {
 function readAlert(v: unknown, at: string): Dm2Alert {
   const o = object(v, at);
   onlyKeys(o, [KEY.alertType, KEY.sourceUri, KEY.targetUri, KEY.mark, KEY.dataType, KEY.data, KEY.notificationId], at);
-  const alert: Dm2Alert = { alertType: text(o[KEY.alertType], `${at}.${KEY.alertType}`) };
-  if (o[KEY.sourceUri] !== undefined) alert.sourceUri = text(o[KEY.sourceUri], `${at}.${KEY.sourceUri}`);
-  if (o[KEY.targetUri] !== undefined) alert.targetUri = text(o[KEY.targetUri], `${at}.${KEY.targetUri}`);
+  const alert: Dm2Alert = { alertType: text(o[KEY.alertType], `${at}.${KEY.alertType}`, false, MAX_TYPE) };
+  if (o[KEY.sourceUri] !== undefined) alert.sourceUri = text(o[KEY.sourceUri], `${at}.${KEY.sourceUri}`, false, MAX_URI);
+  if (o[KEY.targetUri] !== undefined) alert.targetUri = text(o[KEY.targetUri], `${at}.${KEY.targetUri}`, false, MAX_URI);
   if (o[KEY.mark] !== undefined) {
     const mark = text(o[KEY.mark], `${at}.${KEY.mark}`);
     if (!MARKS.includes(mark)) throw invalid(`${at}.${KEY.mark} must be one of ${MARKS.join(', ')}`);
@@ -165,10 +168,10 @@ function list(v: unknown, at: string): unknown[] {
   return v;
 }
 
-function text(v: unknown, at: string, emptyAllowed = false): string {
+function text(v: unknown, at: string, emptyAllowed = false, max = MAX_TEXT): string {
   if (typeof v !== 'string') throw invalid(`${at} must be a string`);
   if (!emptyAllowed && v === '') throw invalid(`${at} must not be empty`);
-  if (v.length > MAX_TEXT) throw invalid(`${at} is longer than ${MAX_TEXT} characters`);
+  if (v.length > max) throw invalid(`${at} is longer than ${max} characters`);
   return v;
 }
 

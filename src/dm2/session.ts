@@ -201,7 +201,11 @@ export function sentRequestIds(state: Dm2SessionState): string[] {
   return state.requests.map((r) => r.requestId);
 }
 
-/** A Generic Alert as the effect the DM 1.2 engine gives for a 1226 item, so the same consumers take it. */
+/**
+ * A Generic Alert as the effect the DM 1.2 engine gives for a 1226 item, so the same consumers take
+ * it. DataType is a media type, not a DM Format, so it is not passed as one (readers of result
+ * codes parse the Data leniently either way, notes §13.4).
+ */
 function genericAlertEffect(deviceId: string, alert: Dm2Alert, correlator?: string): SessionEffect {
   const source = alert.sourceUri === undefined ? undefined : (toDevicePath(alert.sourceUri) ?? alert.sourceUri);
   return {
@@ -212,7 +216,6 @@ function genericAlertEffect(deviceId: string, alert: Dm2Alert, correlator?: stri
     mark: alert.mark ?? DEFAULT_MARK,
     ...(alert.data !== undefined ? { data: alert.data } : {}),
     ...(source !== undefined ? { source } : {}),
-    ...(alert.dataType !== undefined ? { format: alert.dataType } : {}),
     ...(correlator !== undefined ? { correlator } : {}),
   };
 }
