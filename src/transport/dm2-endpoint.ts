@@ -12,7 +12,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { DATA_SEGMENT, DEVID_HEADER, DM2_PATH, REPORT_SEGMENT, SESSION_SEGMENT } from '../dm2/constants.js';
+import { mediaTypeOf } from '../dm2/codec.js';
+import { DATA_SEGMENT, DEVID_HEADER, DM2_PATH, MEDIA_PACKAGE1, MEDIA_PACKAGE3, REPORT_SEGMENT, SESSION_SEGMENT } from '../dm2/constants.js';
 import type { Dm2Response, Dm2Route, Dm2Server } from '../dm2/server.js';
 import { readBody } from './dm-endpoint.js';
 
@@ -89,6 +90,17 @@ export function dm2HttpHandler(deps: Dm2EndpointDeps): Dm2HttpHandler {
 
 async function serve(deps: Dm2EndpointDeps, req: IncomingMessage, res: ServerResponse, route: Dm2Route): Promise<void> {
   const started = performance.now();
+  // Refused before the body is read: a request that names no device or is not a DM 2.0 package costs no more.
+  const devId = headerOf(req, DEVID_HEADER);
+  const media = mediaTypeOf(headerOf(req, 'content-type') ?? '');
+  if (devId === undefined || devId.trim() === '' || (media !== MEDIA_PACKAGE1 && media !== MEDIA_PACKAGE3)) {
+    req.resume();
+    const status = devId === undefined || devId.trim() === '' ? 400 : 415;
+    deps.logger.warn({ deviceId: devId, status, contentType: media.slice(0, 100) }, 'DM 2.0 request refused before its body');
+    send(res, status, TEXT, Buffer.from(status === 400 ? 'OMADM-DevID header required\n' : `send ${MEDIA_PACKAGE1} or ${MEDIA_PACKAGE3}\n`));
+    deps.observe?.(status, (performance.now() - started) / 1000);
+    return;
+  }
   const body = await readBody(req, deps.maxBodyBytes);
   if (!Buffer.isBuffer(body)) {
     deps.logger.warn({ deviceId: headerOf(req, DEVID_HEADER), status: body.status }, 'DM 2.0 body refused');
