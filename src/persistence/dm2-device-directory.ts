@@ -1,40 +1,25 @@
-/** The DM 2.0 server's view of the registry: the device's DM account and the DM version its capability declares. */
-import type { DeviceContactPatch, DmVersion } from '../domain/registry.js';
-import type { DmDevice } from '../dm/server/ports.js';
+/**
+ * The DM 2.0 server's view of the registry: the DM 1.2 server's (the device's DM account, its
+ * capability's DM version cached in-process), with the version always present.
+ */
+import type { DeviceContactPatch } from '../domain/registry.js';
 import type { Dm2Device, Dm2DeviceDirectory } from '../dm2/server.js';
 import type { Transactor } from '../services/ports.js';
+import { RegistryDmDeviceDirectory } from './dm-device-directory.js';
 
 export class RegistryDm2DeviceDirectory implements Dm2DeviceDirectory {
-  constructor(
-    private readonly tx: Transactor,
-    /** DM_SERVER_ID. */
-    private readonly serverId: string,
-  ) {}
+  private readonly inner: RegistryDmDeviceDirectory;
 
-  async get(deviceId: string): Promise<Dm2Device | undefined> {
-    const d = await this.tx.stores.devices.get(deviceId);
-    if (!d) return undefined;
-    const capability = await this.tx.stores.capabilities.get(d.capabilityOid);
-    const device: DmDevice = {
-      state: d.state,
-      ...(d.notificationUrl ? { notificationUrl: d.notificationUrl } : {}),
-      ...(d.smsAddress ? { smsAddress: d.smsAddress } : {}),
-      ...(d.devInfo ? { devInfo: d.devInfo } : {}),
-      auth: {
-        deviceId: d.deviceId,
-        authType: d.authType,
-        clientUsername: d.credentials.clientUsername,
-        clientPassword: d.credentials.clientPassword,
-        serverId: this.serverId,
-        serverPassword: d.credentials.serverPassword,
-        clientNonce: d.credentials.clientNonce,
-        serverNonce: d.credentials.serverNonce,
-      },
-    };
-    return { ...device, dmVersion: (capability?.dmVersion ?? '1.2') as DmVersion };
+  constructor(tx: Transactor, serverId: string) {
+    this.inner = new RegistryDmDeviceDirectory(tx, serverId);
   }
 
-  async recordContact(deviceId: string, patch: DeviceContactPatch): Promise<void> {
-    await this.tx.stores.devices.recordContact(deviceId, patch);
+  async get(deviceId: string): Promise<Dm2Device | undefined> {
+    const d = await this.inner.get(deviceId);
+    return d === undefined ? undefined : { ...d, dmVersion: d.dmVersion ?? '1.2' };
+  }
+
+  recordContact(deviceId: string, patch: DeviceContactPatch): Promise<void> {
+    return this.inner.recordContact(deviceId, patch);
   }
 }

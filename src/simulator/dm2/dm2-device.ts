@@ -81,6 +81,10 @@ export class Dm2SimulatedDevice {
   readonly phoneNumber: string | undefined;
   readonly tree: ManagementTree;
   readonly sessions: Dm2SessionReport[] = [];
+  /** HTTP posts made (a 401 challenge and its retry count as two). */
+  messages = 0;
+  /** Keep only the last this many session reports (a bench runs thousands). */
+  keepSessions = 1000;
   private readonly opts: Dm2DeviceOptions;
   private digestChallenge: string | undefined;
   private nc = 0;
@@ -140,6 +144,7 @@ export class Dm2SimulatedDevice {
   private async session(initiator: 'server' | 'client', alerts: JsonAlert[], url: string): Promise<Dm2SessionReport> {
     const report: Dm2SessionReport = { ok: false, commands: [] };
     this.sessions.push(report);
+    if (this.sessions.length > this.keepSessions) this.sessions.shift();
     try {
       const opening = { AlertType: initiator === 'server' ? ALERT_SERVER_INITIATED : ALERT_CLIENT_INITIATED };
       let answer = await this.post(url, MEDIA_PACKAGE1, { Alert: [opening, ...alerts] });
@@ -259,6 +264,7 @@ export class Dm2SimulatedDevice {
   private async post(url: string, contentType: string, body: unknown): Promise<unknown> {
     const bytes = JSON.stringify(body);
     for (let attempt = 0; attempt < 3; attempt++) {
+      this.messages += 1;
       const res = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': contentType, accept: MEDIA_PACKAGE2, [DEVID_HEADER]: this.deviceId, ...this.authorization(url) },
