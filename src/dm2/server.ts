@@ -20,6 +20,7 @@ import type { CommandUrls } from './commands.js';
 import { DEFAULT_VALUE_MEDIA_TYPE, FORMAT_HEADER, INTERIOR_NODE_MEDIA_TYPE, REPORT_SEGMENT, SESSION_BINDING_ID, SESSION_SEGMENT } from './constants.js';
 import type { Dm2DataLinks } from './data-links.js';
 import type { Dm2HttpAuth } from './http-auth.js';
+import type { TlsIdentity } from './tls-identity.js';
 import {
   absorbPackage3,
   type Dm2Refusal,
@@ -66,6 +67,8 @@ export interface Dm2Request {
   path: string;
   devId: string | undefined;
   authorization: string | undefined;
+  /** The device a client certificate or PSK identity names, when the connection has one. */
+  tlsIdentity?: TlsIdentity;
   contentType: string;
   body: Buffer;
 }
@@ -155,7 +158,13 @@ export class Dm2Server {
       log.warn({ deviceId: devId, dmVersion: device.dmVersion }, 'DM 2.0 message from a device whose capability is not DM 2.0');
       return text(403, `this device's capability is DM ${device.dmVersion}: it is served at /dm`);
     }
-    const auth = this.deps.auth.verify(req.authorization, 'POST', req.path, device.auth, now);
+    if (req.tlsIdentity !== undefined && req.tlsIdentity.deviceId !== devId) {
+      // A certificate or PSK proves one device; it opens no other's session.
+      log.warn({ deviceId: devId, tlsDevice: req.tlsIdentity.deviceId, via: req.tlsIdentity.kind }, 'DM 2.0 OMADM-DevID is not the device the TLS identity names');
+      return text(403, `OMADM-DevID does not match the TLS ${req.tlsIdentity.kind}`);
+    }
+    // Authenticated by TLS (contract: client certificate or PSK), else at the HTTP layer.
+    const auth = req.tlsIdentity !== undefined ? { ok: true as const } : this.deps.auth.verify(req.authorization, 'POST', req.path, device.auth, now);
     if (!auth.ok) {
       log.warn({ deviceId: devId, reason: auth.reason }, 'DM 2.0 authentication failed');
       return text(401, 'authentication required', {

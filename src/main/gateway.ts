@@ -62,6 +62,7 @@ import { Dm2HttpAuth } from '../dm2/http-auth.js';
 import { Dm2Server } from '../dm2/server.js';
 import { RegistryDm2DeviceDirectory } from '../persistence/dm2-device-directory.js';
 import { dm2HttpHandler } from '../transport/dm2-endpoint.js';
+import { dm2TlsServerOptions } from '../dm2/tls-identity.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -115,7 +116,19 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     };
     const server =
       config.tlsCert && config.tlsKey
-        ? https.createServer({ cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) }, listener)
+        ? https.createServer(
+            {
+              cert: fs.readFileSync(config.tlsCert),
+              key: fs.readFileSync(config.tlsKey),
+              // DM 2.0 devices may authenticate in TLS: a client certificate or a PSK (src/dm2/tls-identity.ts).
+              ...dm2TlsServerOptions({
+                gatewayKey,
+                ...(config.dm2ClientCa ? { clientCa: fs.readFileSync(config.dm2ClientCa) } : {}),
+                psk: config.dm2Psk,
+              }),
+            },
+            listener,
+          )
         : http.createServer(listener);
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { mediaTypeOf } from '../dm2/codec.js';
 import { DATA_SEGMENT, DEVID_HEADER, DM2_PATH, MEDIA_PACKAGE1, MEDIA_PACKAGE3, REPORT_SEGMENT, SESSION_SEGMENT } from '../dm2/constants.js';
 import type { Dm2Response, Dm2Route, Dm2Server } from '../dm2/server.js';
+import { tlsIdentityOf } from '../dm2/tls-identity.js';
 import { readBody } from './dm-endpoint.js';
 
 export interface Dm2EndpointDeps {
@@ -113,6 +114,7 @@ async function serve(deps: Dm2EndpointDeps, req: IncomingMessage, res: ServerRes
     path: req.url ?? '',
     devId: headerOf(req, DEVID_HEADER),
     authorization: headerOf(req, 'authorization'),
+    tlsIdentity: tlsIdentityOf(req.socket),
     contentType: headerOf(req, 'content-type') ?? '',
     body,
   });

@@ -33,6 +33,7 @@ import {
   MEDIA_PACKAGE3,
 } from '../../dm2/constants.js';
 import { digestAuthorization } from '../../dm2/http-auth.js';
+import { Dm2HttpClient, type Dm2TlsOptions } from './dm2-http.js';
 import { fireSchedule, installSseClient, type SseSchedule } from '../tree/sse.js';
 import type { ManagementTree } from '../tree/management-tree.js';
 import { createStandardTree } from '../tree/standard-tree.js';
@@ -52,6 +53,11 @@ export interface Dm2DeviceOptions {
   sseRoot?: string | false;
   /** Executable nodes; default `./Ext/Sim/Reboot`, `./FUMO/fw1/Update`. */
   execTargets?: readonly string[];
+  /**
+   * TLS: a client certificate or a PSK. With either, the device sends no Authorization header
+   * (the TLS identity authenticates it, contract); `authType` then only says what it would use.
+   */
+  tls?: Dm2TlsOptions;
 }
 
 interface JsonAlert {
@@ -92,9 +98,11 @@ export class Dm2SimulatedDevice {
   private readonly longExecs = new Map<string, { afterMs: number; resultCode: number }>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly execs = new Map<string, number>();
+  private readonly http: Dm2HttpClient;
 
   constructor(opts: Dm2DeviceOptions) {
     this.opts = opts;
+    this.http = new Dm2HttpClient(opts.tls);
     this.deviceId = opts.deviceId;
     this.phoneNumber = opts.phoneNumber;
     this.tree = createStandardTree({
@@ -139,6 +147,7 @@ export class Dm2SimulatedDevice {
   stop(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.http.close();
   }
 
   private async session(initiator: 'server' | 'client', alerts: JsonAlert[], url: string): Promise<Dm2SessionReport> {
@@ -192,11 +201,11 @@ export class Dm2SimulatedDevice {
       }
       case 'HGET': {
         if (node === undefined) return { sc: 404 };
-        const res = await fetch(params[0] ?? '');
-        if (!res.ok) return { sc: 404 };
-        const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
-        const format = res.headers.get(FORMAT_HEADER) ?? 'chr';
-        const bytes = Buffer.from(await res.arrayBuffer());
+        const res = await this.http.request(params[0] ?? '', { method: 'GET' });
+        if (res.status !== 200) return { sc: 404 };
+        const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+        const format = String(res.headers[FORMAT_HEADER] ?? 'chr');
+        const bytes = res.body;
         if (type === INTERIOR_NODE_MEDIA_TYPE) return { sc: this.tree.exists(node) ? 200 : this.tree.add(node, { format: 'node' }) };
         const data = format === 'bin' ? bytes : bytes.toString('utf8');
         const content = { format, type, data };
@@ -265,27 +274,28 @@ export class Dm2SimulatedDevice {
     const bytes = JSON.stringify(body);
     for (let attempt = 0; attempt < 3; attempt++) {
       this.messages += 1;
-      const res = await fetch(url, {
+      const res = await this.http.request(url, {
         method: 'POST',
         headers: { 'content-type': contentType, accept: MEDIA_PACKAGE2, [DEVID_HEADER]: this.deviceId, ...this.authorization(url) },
         body: bytes,
       });
       if (res.status === 401) {
-        const challenges = res.headers.get('www-authenticate') ?? '';
-        await res.arrayBuffer();
-        const digest = challenges.split(/,\s*(?=Digest |Basic )/).find((c) => c.startsWith('Digest') && c.includes('SHA-256'));
+        // node:http joins repeated WWW-Authenticate headers with ", ": split them again at each scheme.
+        const challenges = String(res.headers['www-authenticate'] ?? '').split(/,\s*(?=Digest |Basic )/);
+        const digest = challenges.find((c) => c.startsWith('Digest') && c.includes('SHA-256'));
         if (this.opts.authType === 'basic' || digest === undefined || attempt === 2) throw new Error(`HTTP 401 from ${url}`);
         this.digestChallenge = digest;
         this.nc = 0;
         continue;
       }
-      if (res.status !== 200) throw new Error(`HTTP ${res.status} from ${url}: ${(await res.text()).slice(0, 200)}`);
-      return res.json();
+      if (res.status !== 200) throw new Error(`HTTP ${res.status} from ${url}: ${res.body.toString('utf8').slice(0, 200)}`);
+      return JSON.parse(res.body.toString('utf8'));
     }
     throw new Error('unreachable');
   }
 
   private authorization(url: string): Record<string, string> {
+    if (this.opts.tls?.psk !== undefined || this.opts.tls?.cert !== undefined) return {};
     if (this.opts.authType === 'basic') {
       return { authorization: `Basic ${Buffer.from(`${this.opts.clientUsername}:${this.opts.clientPassword}`).toString('base64')}` };
     }

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { luhnValid } from '../../domain/device-id.js';
 import { CREDENTIALS_CSV_COLUMNS } from '../fleet.js';
 import { Dm2SimulatedDevice } from './dm2-device.js';
+import type { Dm2TlsOptions } from './dm2-http.js';
 
 export interface Dm2FleetOptions {
   devices: number;
@@ -24,6 +25,8 @@ export interface Dm2FleetOptions {
   /** Phone numbers: this prefix + a 7-digit counter. */
   phonePrefix?: string;
   firstPhone?: number;
+  /** TLS credentials per device (a client certificate or a PSK), when the device authenticates in TLS. */
+  tls?: (deviceId: string) => Dm2TlsOptions | undefined;
 }
 
 export class Dm2Fleet {
@@ -40,6 +43,7 @@ export class Dm2Fleet {
       const deviceId = `IMEI:${body}${check}`;
       const password = crypto.randomBytes(12).toString('base64url');
       this.passwords.set(deviceId, password);
+      const tls = opts.tls?.(deviceId);
       this.devices.push(
         new Dm2SimulatedDevice({
           deviceId,
@@ -48,6 +52,7 @@ export class Dm2Fleet {
           authType: opts.authType ?? 'md5',
           clientUsername: `u${body}${check}`,
           clientPassword: password,
+          ...(tls ? { tls } : {}),
         }),
       );
     }
