@@ -136,4 +136,18 @@ describe('DM 2.0 device driven over SOAP', () => {
     expect(device(6).executionCount('./FUMO/fw1/Update')).toBe(1);
     expect(await states(taskId)).toEqual(['QUEUED', 'NOTIFYING', 'IN_SESSION', 'SCHEDULED', 'COMPLETED']);
   });
+
+  it('wakes DM 2.0 devices with a Package#0 version 2 whose SHA256-DIGEST verifies; a repeated NOTIFICATION-ID opens one session', async () => {
+    expect(rig.fleet.notifications.rejected).toBe(0);
+    expect(rig.fleet.notifications.sessions).toBeGreaterThan(0);
+    const d = device(7);
+    const before = d.sessions.length;
+    const duplicatesBefore = rig.fleet.notifications.duplicates;
+    expect((await rig.gw.deviceCommands.notify(d.deviceId, { sessionId: 0x4242 })).delivered).toBe(true);
+    expect((await rig.gw.deviceCommands.notify(d.deviceId, { sessionId: 0x4242 })).delivered).toBe(true);
+    await waitFor(() => d.sessions.length > before && d.sessions.at(-1)?.ok, 5000, 'the session');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(d.sessions.length).toBe(before + 1);
+    expect(rig.fleet.notifications.duplicates).toBe(duplicatesBefore + 1);
+  });
 });

@@ -62,6 +62,7 @@ export interface Dm2DeviceOptions {
 
 interface JsonAlert {
   AlertType: string;
+  NotificationID?: number;
   SourceURI?: string;
   Mark?: string;
   DataType?: string;
@@ -138,8 +139,8 @@ export class Dm2SimulatedDevice {
   }
 
   /** A server-initiated session (the answer to a notification); sessions run one at a time. */
-  runSession(initiator: 'server' | 'client' = 'server', alerts: JsonAlert[] = [], url = this.opts.serverUrl): Promise<Dm2SessionReport> {
-    const run = this.chain.then(() => this.session(initiator, alerts, url));
+  runSession(initiator: 'server' | 'client' = 'server', alerts: JsonAlert[] = [], url = this.opts.serverUrl, notificationId?: number): Promise<Dm2SessionReport> {
+    const run = this.chain.then(() => this.session(initiator, alerts, url, notificationId));
     this.chain = run.catch(() => undefined);
     return run;
   }
@@ -150,12 +151,15 @@ export class Dm2SimulatedDevice {
     this.http.close();
   }
 
-  private async session(initiator: 'server' | 'client', alerts: JsonAlert[], url: string): Promise<Dm2SessionReport> {
+  private async session(initiator: 'server' | 'client', alerts: JsonAlert[], url: string, notificationId?: number): Promise<Dm2SessionReport> {
     const report: Dm2SessionReport = { ok: false, commands: [] };
     this.sessions.push(report);
     if (this.sessions.length > this.keepSessions) this.sessions.shift();
     try {
-      const opening = { AlertType: initiator === 'server' ? ALERT_SERVER_INITIATED : ALERT_CLIENT_INITIATED };
+      const opening = {
+        AlertType: initiator === 'server' ? ALERT_SERVER_INITIATED : ALERT_CLIENT_INITIATED,
+        ...(notificationId !== undefined ? { NotificationID: notificationId } : {}),
+      };
       let answer = await this.post(url, MEDIA_PACKAGE1, { Alert: [opening, ...alerts] });
       for (let round = 0; round < 100; round++) {
         const commands = readCommands(answer);
