@@ -129,11 +129,12 @@ describe('DM 2.0 device driven over SOAP', () => {
 
   it('SCHEDULED_EXEC: the SingleShotExec is armed over HGETs and EXEC, runs once at AtTime, and its report completes the task', async () => {
     const atTime = new Date(Date.now() + 2000).toISOString().replace(/\.\d+Z$/, 'Z');
-    const taskId = await doOperation(6, { name: 'SCHEDULED_EXEC', targetUri: './FUMO/fw1/Update', atTime });
+    // Not a FUMO node: the capability declares ./FUMO, and a schedule of a FUMO operation would await its FUMO alert.
+    const taskId = await doOperation(6, { name: 'SCHEDULED_EXEC', targetUri: './Ext/Sim/Reboot', atTime });
     await until(taskId, ['SCHEDULED', 'COMPLETED']);
     const t = await until(taskId, ['COMPLETED', 'FAILED', 'MISSED']);
     expect([t.status, t.resultCode]).toEqual(['COMPLETED', 200]);
-    expect(device(6).executionCount('./FUMO/fw1/Update')).toBe(1);
+    expect(device(6).executionCount('./Ext/Sim/Reboot')).toBe(1);
     expect(await states(taskId)).toEqual(['QUEUED', 'NOTIFYING', 'IN_SESSION', 'SCHEDULED', 'COMPLETED']);
   });
 

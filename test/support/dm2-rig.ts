@@ -10,7 +10,15 @@ import { Dm2Fleet } from '../../src/simulator/dm2/dm2-fleet.js';
 import { CAPABILITY } from './fixtures.js';
 import { startTestGateway, type TestGateway } from './test-gateway.js';
 
-export const CAPABILITY_DM2 = { ...CAPABILITY, oid: 'acme-x2-2.0', model: 'X2', firmwareVersion: '2.0', dmVersion: '2.0' as const };
+export const CAPABILITY_DM2 = {
+  ...CAPABILITY,
+  oid: 'acme-x2-2.0',
+  model: 'X2',
+  firmwareVersion: '2.0',
+  dmVersion: '2.0' as const,
+  fumoRoot: './FUMO',
+  scomoRoot: './SCOMO',
+};
 
 export interface Dm2Rig {
   gw: TestGateway;
@@ -21,7 +29,9 @@ export interface Dm2Rig {
   stop(): Promise<void>;
 }
 
-export async function startDm2Rig(o: { devices?: number; devices12?: number; authType?: 'basic' | 'md5'; overrides?: Partial<Config> } = {}): Promise<Dm2Rig> {
+export async function startDm2Rig(
+  o: { devices?: number; devices12?: number; authType?: 'basic' | 'md5'; overrides?: Partial<Config>; fleet?: { fumoRoot?: string; scomoRoot?: string; installMs?: number } } = {},
+): Promise<Dm2Rig> {
   const gw = await startTestGateway({ overrides: { dm2AllowPlainHttp: true, ...o.overrides } });
   const dm2Url = `${gw.url}/dm2`;
   const ctx = { caller: 'test', operation: 'setup' };
@@ -32,6 +42,7 @@ export async function startDm2Rig(o: { devices?: number; devices12?: number; aut
     capabilityOid: CAPABILITY_DM2.oid,
     authType: o.authType ?? 'md5',
     imeiStart: '35200000000000',
+    ...o.fleet,
   });
   await fleet.start();
   const imported = await gw.deviceManager.importDeviceInstances(ctx, { csv: fleet.credentialsCsv() });

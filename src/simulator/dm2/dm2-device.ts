@@ -34,6 +34,10 @@ import {
 } from '../../dm2/constants.js';
 import { digestAuthorization } from '../../dm2/http-auth.js';
 import { Dm2HttpClient, type Dm2TlsOptions } from './dm2-http.js';
+import type { AlertCommand } from '../../dm/codec/types.js';
+import { applyEdits, DEFAULT_DELIVERY, type DeliveryContext, newDeliveryCounters } from '../mo/delivery.js';
+import { defineFumoMo, installFumoClient, runFumoJob } from '../mo/fumo.js';
+import { defineScomoMo, installScomoClient, runScomoJob } from '../mo/scomo.js';
 import { fireSchedule, installSseClient, type SseSchedule } from '../tree/sse.js';
 import type { ManagementTree } from '../tree/management-tree.js';
 import { createStandardTree } from '../tree/standard-tree.js';
@@ -53,6 +57,11 @@ export interface Dm2DeviceOptions {
   sseRoot?: string | false;
   /** Executable nodes; default `./Ext/Sim/Reboot`, `./FUMO/fw1/Update`. */
   execTargets?: readonly string[];
+  /** A FUMO node (e.g. `./FUMO`) and a SCOMO root (e.g. `./SCOMO`): long operations answered 202, reported later. */
+  fumoRoot?: string;
+  scomoRoot?: string;
+  /** Simulated install time of FUMO/SCOMO jobs; default 1000 ms. */
+  installMs?: number;
   /**
    * TLS: a client certificate or a PSK. With either, the device sends no Authorization header
    * (the TLS identity authenticates it, contract); `authType` then only says what it would use.
@@ -66,7 +75,8 @@ interface JsonAlert {
   SourceURI?: string;
   Mark?: string;
   DataType?: string;
-  Data?: string;
+  /** Text, or DM 1.x alert content wrapped as `{"DM1x": …}` (notes §7). */
+  Data?: string | { DM1x: string };
 }
 
 interface JsonStatus {
@@ -122,12 +132,58 @@ export class Dm2SimulatedDevice {
     this.tree.setValue('./DevInfo/DmV', '2.0');
     // A place the server may write: UPDATE and DELETE of settings under it.
     this.tree.define('./Ext/Sim', { format: 'node', access: ['Get', 'Add'] });
-    for (const uri of opts.execTargets ?? ['./Ext/Sim/Reboot', './FUMO/fw1/Update']) {
+    for (const uri of opts.execTargets ?? (opts.fumoRoot ? ['./Ext/Sim/Reboot'] : ['./Ext/Sim/Reboot', './FUMO/fw1/Update'])) {
       if (!this.tree.exists(uri)) this.tree.define(uri, { format: 'chr', data: '', access: ['Get', 'Exec'] });
     }
     const sseRoot = opts.sseRoot ?? './SSE';
     if (sseRoot !== false) installSseClient(this.tree, { root: sseRoot, arm: (s) => this.arm(s) });
+    // FUMO and SCOMO: the DM 1.2 simulator's MOs and jobs; the job's final alert goes out in DM 2.0 form.
+    if (opts.fumoRoot) {
+      defineFumoMo(this.tree, opts.fumoRoot);
+      installFumoClient(this.tree, opts.fumoRoot, (job) => this.startJob(() => runFumoJob(this.deliveryContext(), job)));
+    }
+    if (opts.scomoRoot) {
+      defineScomoMo(this.tree, opts.scomoRoot);
+      installScomoClient(this.tree, opts.scomoRoot, (job) => this.startJob(() => runScomoJob(this.deliveryContext(), job)));
+    }
   }
+
+  private startJob(run: () => Promise<void>): void {
+    setImmediate(() => void run().catch(() => undefined));
+  }
+
+  private deliveryContext(): DeliveryContext {
+    this.deliveryCounters ??= newDeliveryCounters();
+    return {
+      options: { ...DEFAULT_DELIVERY, installMs: this.opts.installMs ?? DEFAULT_DELIVERY.installMs },
+      counters: this.deliveryCounters,
+      fwVUri: './DevDetail/FwV',
+      random: Math.random,
+      read: (fn) => fn(this.tree),
+      edit: (edits) => applyEdits(this.tree, edits),
+      wait: (ms) => new Promise<void>((resolve) => this.later(ms, resolve)),
+      report: (alert) => void this.reportDm1Alert(alert),
+    };
+  }
+
+  private deliveryCounters: ReturnType<typeof newDeliveryCounters> | undefined;
+
+  /** A DM 1.x Generic Alert (what the FUMO/SCOMO jobs build) sent in DM 2.0 form, to its EXEC's ServerURI. */
+  private reportDm1Alert(alert: AlertCommand): Promise<Dm2SessionReport> {
+    const alerts: JsonAlert[] = alert.items.map((item) => ({
+      AlertType: item.meta?.type ?? '',
+      ...(item.source?.locUri !== undefined ? { SourceURI: item.source.locUri } : {}),
+      ...(item.meta?.mark !== undefined ? { Mark: item.meta.mark } : {}),
+      DataType: 'text/plain',
+      // FUMO/SCOMO are DM 1.x MOs: their alert data travels wrapped as DM 1.x content.
+      Data: { DM1x: item.data === undefined ? '' : typeof item.data === 'string' ? item.data : item.data.toString('utf8') },
+    }));
+    const url = (alert.correlator !== undefined ? this.reportUrls.get(alert.correlator) : undefined) ?? this.opts.serverUrl;
+    return this.runSession('client', alerts, url);
+  }
+
+  /** correlator → the ServerURI its EXEC named (where its report goes). */
+  private readonly reportUrls = new Map<string, string>();
 
   /** Exec on `uri` with a ServerURI answers 202 and reports `resultCode` after `afterMs`. */
   enableLongExec(uri: string, afterMs: number, resultCode: number): void {
@@ -238,6 +294,9 @@ export class Dm2SimulatedDevice {
     const status = this.tree.exec(node, data, correlator);
     this.execs.set(node, (this.execs.get(node) ?? 0) + 1);
     if (serverUri === '' || status >= 300) return { sc: status };
+    if (correlator !== undefined) this.reportUrls.set(correlator, serverUri);
+    // The node's own handler took it as a long operation (FUMO, SCOMO): its job reports when done.
+    if (status === 202) return { sc: 202 };
     if (this.isSseGo(node)) {
       this.goServerUris.set(node.slice(0, -'/Go'.length), serverUri);
       return { sc: 202 };

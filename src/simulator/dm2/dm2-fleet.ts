@@ -29,6 +29,10 @@ export interface Dm2FleetOptions {
   /** Phone numbers: this prefix + a 7-digit counter. */
   phonePrefix?: string;
   firstPhone?: number;
+  /** FUMO node, SCOMO root and install time for every device (see Dm2DeviceOptions). */
+  fumoRoot?: string;
+  scomoRoot?: string;
+  installMs?: number;
   /** DMAcc ServerID the notifications must name; default `dmwsi-gateway`. */
   serverId?: string;
   /** TLS credentials per device (a client certificate or a PSK), when the device authenticates in TLS. */
@@ -65,6 +69,9 @@ export class Dm2Fleet {
           clientUsername: `u${body}${check}`,
           clientPassword: password,
           ...(tls ? { tls } : {}),
+          ...(opts.fumoRoot ? { fumoRoot: opts.fumoRoot } : {}),
+          ...(opts.scomoRoot ? { scomoRoot: opts.scomoRoot } : {}),
+          ...(opts.installMs !== undefined ? { installMs: opts.installMs } : {}),
         }),
       );
     }
