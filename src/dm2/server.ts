@@ -59,7 +59,11 @@ export interface Dm2ServerDeps {
 }
 
 /** Where a POST came in. */
-export type Dm2Route = { kind: 'open' } | { kind: 'session'; token: string } | { kind: 'report'; correlator: string };
+export type Dm2Route =
+  | { kind: 'open' }
+  /** `pkg`: the package number the CONT URI named (`?p=n`), when the client kept it. */
+  | { kind: 'session'; token: string; pkg?: number }
+  | { kind: 'report'; correlator: string };
 
 export interface Dm2Request {
   route: Dm2Route;
@@ -251,12 +255,26 @@ export class Dm2Server {
       this.deps.logger.warn({ deviceId, sessionDevice: prior.deviceId }, 'DM 2.0 Package#3 whose OMADM-DevID is not the session\'s device');
       return text(403, 'OMADM-DevID does not match the session');
     }
+    const pkgNo = req.route.kind === 'session' ? req.route.pkg : undefined;
+    const digest = crypto.createHash('sha256').update(req.body).digest('base64url');
+    const last = prior.lastAnswer;
+    // Only a client that POSTs to the CONT URI says which Package#2 it answers; without that, two
+    // equal Package#3s of successive packages could not be told from a resend.
+    if (last !== undefined && pkgNo !== undefined && pkgNo === last.pkg && digest === last.digest) {
+      // The same Package#3 again: its answer was lost. Answered as before, nothing applied twice.
+      this.deps.logger.info({ deviceId, pkg: last.pkg }, 'DM 2.0 Package#3 sent again: the stored answer is repeated');
+      return package2(last.commands);
+    }
+    if (pkgNo !== undefined && pkgNo !== prior.packages) {
+      this.deps.logger.warn({ deviceId, pkg: pkgNo, current: prior.packages }, 'DM 2.0 Package#3 answers an earlier Package#2');
+      return text(409, `this Package#3 answers Package#2 number ${pkgNo}; the session is at ${prior.packages}`);
+    }
     const absorbed = absorbPackage3(prior, pkg, now);
     if (isRefusal(absorbed)) return this.refuse(deviceId, absorbed);
     this.logEffects(absorbed.effects);
     await applyEffects(absorbed.effects, device, now, true, this.deps, true);
     const queued = await this.deps.queue.pendingWithSent(deviceId);
-    const reply = await this.continueWith(absorbed.state, queued, token, device, now, false);
+    const reply = await this.continueWith(absorbed.state, queued, token, device, now, false, { pkg: prior.packages, digest });
     if (reply.closed) this.leave(token);
     else if (this.deps.maxSessions > 0) {
       this.deps.sessions.touch(token, this.deps.sessionTtlSeconds).catch(() => undefined);
@@ -272,9 +290,12 @@ export class Dm2Server {
     device: Dm2Device,
     now: number,
     fresh: boolean,
+    /** The Package#3 this answers, remembered with the answer (see Dm2SessionState.lastAnswer). */
+    answering?: { pkg: number; digest: string },
   ): Promise<{ response: Dm2Response; closed: boolean }> {
     const deviceId = device.auth.deviceId;
     const next = nextPackage(state, sendable(queued, token), this.urls(deviceId, token, now), now);
+    if (answering !== undefined) next.state.lastAnswer = { ...answering, commands: next.commands };
     this.logEffects(next.effects);
     await applyEffects(next.effects, device, now, true, this.deps);
     const closed = next.state.closed;

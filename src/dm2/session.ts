@@ -47,6 +47,14 @@ export interface Dm2SessionState {
   closed: boolean;
   requests: TrackedRequest[];
   awaiting: AwaitedCommand[];
+  /** Package#2s with commands sent so far; the CONT of the nth names `?p=n`, so a Package#3 says which it answers. */
+  packages: number;
+  /**
+   * The last Package#3 taken (which Package#2 it answered, a digest of its bytes) and the answer
+   * given: the same Package#3 sent again (its answer was lost) gets the same answer, and nothing
+   * is applied twice. DM 2.0 has no MsgID; the CONT URI's package number stands in for it.
+   */
+  lastAnswer?: { pkg: number; digest: string; commands: Dm2Command[] };
 }
 
 /** A package the session cannot take: answered with this HTTP status, nothing changed. */
@@ -82,6 +90,7 @@ export function openSession(deviceId: string, pkg: Package1, now: number, report
     closed: false,
     requests: [],
     awaiting: [],
+    packages: 0,
   };
   const effects: SessionEffect[] = [{ type: 'session-started', ...ids(deviceId), initiator }];
   for (const alert of pkg.alerts) {
@@ -190,7 +199,8 @@ export function nextPackage(
     effects.push({ type: 'session-ended', ...ids(state.deviceId), reason: 'completed' });
     return { state, effects, commands: [['END']] };
   }
-  commands.push(['CONT', urls.sessionUrl]);
+  state.packages += 1;
+  commands.push(['CONT', `${urls.sessionUrl}?p=${state.packages}`]);
   state.awaiting.push({ control: 'CONT' });
   effects.push({ type: 'requests-taken', ...ids(state.deviceId), requestIds: taken });
   return { state, effects, commands };
@@ -229,6 +239,7 @@ export function deserializeDm2State(text: string): Dm2SessionState | undefined {
   try {
     const v = JSON.parse(text) as Partial<Dm2SessionState>;
     if (v?.protocol !== 'dm2' || v.v !== DM2_STATE_VERSION || !Array.isArray(v.requests) || !Array.isArray(v.awaiting)) return undefined;
+    if (typeof v.packages !== 'number') return undefined;
     return v as Dm2SessionState;
   } catch {
     return undefined;

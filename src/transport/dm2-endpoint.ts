@@ -35,6 +35,8 @@ export type Dm2HttpHandler = (req: IncomingMessage, res: ServerResponse) => bool
 const TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
 const CORRELATOR = /^[A-Za-z0-9_.:-]{1,128}$/;
 const DATA_TOKEN = /^[A-Za-z0-9_.-]{1,2048}$/;
+/** The package number a CONT URI carries: `?p=<n>` (first parameter, as the gateway writes it). */
+const PKG = /^\?p=(\d{1,6})(?:&|$)/;
 const TEXT = 'text/plain; charset=utf-8';
 
 type Matched = { post: Dm2Route } | { data: string } | { bad: string };
@@ -155,8 +157,11 @@ function matchPath(url: string): Matched | undefined {
     return { bad: 'unknown DM 2.0 path' };
   }
   switch (segment) {
-    case SESSION_SEGMENT:
-      return TOKEN.test(value) ? { post: { kind: 'session', token: value } } : { bad: 'unknown session' };
+    case SESSION_SEGMENT: {
+      if (!TOKEN.test(value)) return { bad: 'unknown session' };
+      const p = q === -1 ? undefined : PKG.exec(url.slice(q));
+      return { post: { kind: 'session', token: value, ...(p ? { pkg: Number(p[1]) } : {}) } };
+    }
     case REPORT_SEGMENT:
       return CORRELATOR.test(value) ? { post: { kind: 'report', correlator: value } } : { bad: 'unknown report' };
     case DATA_SEGMENT:

@@ -175,6 +175,21 @@ describe('/dm2 refuses bad input', () => {
     expect((await post(cont, p3({ Status: [] }), as(A, { type: MEDIA_PACKAGE3 }))).status).toBe(409);
   });
 
+  it('answers a Package#3 sent again (its answer lost) with the same answer, applying it once; one for an earlier package gets 409', async () => {
+    const { cont } = await openWithRequest('t2:r1');
+    expect(cont).toMatch(/\?p=1$/);
+    const body = JSON.stringify({ Status: [{ sc: 200, Data: 'Again' }, { sc: 200 }] });
+    const first = await post(cont, body, as(A, { type: MEDIA_PACKAGE3 }));
+    const again = await post(cont, body, as(A, { type: MEDIA_PACKAGE3 }));
+    expect([first.status, again.status, again.text]).toEqual([200, 200, first.text]);
+    await waitFor(() => outcomes.find((o) => o.requestId === 't2:r1'), 5000, 'the outcome');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(outcomes.filter((o) => o.requestId === 't2:r1')).toHaveLength(1);
+    const { cont: cont2 } = await openWithRequest('t2:r2');
+    expect((await post(cont2.replace('?p=1', '?p=0'), body, as(A, { type: MEDIA_PACKAGE3 }))).status).toBe(409);
+    expect((await post(cont2, JSON.stringify({ Status: [{ sc: 200, Data: 'x' }, { sc: 200 }] }), as(A, { type: MEDIA_PACKAGE3 }))).status).toBe(200);
+  });
+
   it('answers 404 to a Package#3 for no session and to an unknown session token', async () => {
     expect((await post(`${gw.url}/dm2/s/AAAAAAAAAAAAAAAAAAAAAA`, JSON.stringify({ Status: [] }), as(B, { type: MEDIA_PACKAGE3 }))).status).toBe(404);
     expect((await post(`${gw.url}/dm2/s/short`, JSON.stringify({ Status: [] }), as(B, { type: MEDIA_PACKAGE3 }))).status).toBe(404);

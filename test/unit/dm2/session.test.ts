@@ -54,7 +54,7 @@ describe('DM 2.0 session steps', () => {
       ['HGET', 'https://gw/dm2/data/task:u.0', './Vendor/Setting'],
       ['EXEC', './Vendor/Reboot', 'https://gw/dm2/r/exec-u'],
       ['EXEC', './Vendor/Ping'],
-      ['CONT', 'https://gw/dm2/s/TOKEN'],
+      ['CONT', 'https://gw/dm2/s/TOKEN?p=1'],
     ]);
     expect(next.effects).toEqual([expect.objectContaining({ type: 'requests-taken', requestIds: ['task:q', 'task:u'] })]);
     const empty = nextPackage(next.state, [query, update], urls, 3);
