@@ -106,6 +106,12 @@ export const SESSION_SEGMENT = 's';
 export const REPORT_SEGMENT = 'r';
 /** `GET /dm2/data/<signed token>`: what an HGET fetches (an UPDATE's value). */
 export const DATA_SEGMENT = 'data';
+/**
+ * `POST|PUT /dm2/up/<signed token>`: where an HPOST/HPUT sends (a QUERY's value from a client
+ * without GET, which is optional for clients, seed 001 B.1 DM-PACK-019-C-O). Chosen: a Get is sent
+ * as GET; answered 406 or 501, it is asked again as HPOST to this store in the next package.
+ */
+export const UPLOAD_SEGMENT = 'up';
 
 /**
  * Unconfirmed: how an HGET says "create an interior node". Chosen: the

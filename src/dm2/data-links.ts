@@ -25,10 +25,12 @@ export class Dm2DataLinks {
 
   constructor(
     gatewayKey: Buffer,
-    /** `<public dm2 url>/data`. */
+    /** `<public dm2 url>/data` (what HGET fetches) or `<public dm2 url>/up` (where HPOST/HPUT send). */
     private readonly base: string,
+    /** Keys links of one use apart: a download link is no upload link. */
+    purpose: 'data' | 'upload' = 'data',
   ) {
-    this.key = Buffer.from(crypto.hkdfSync('sha256', gatewayKey, Buffer.alloc(0), HKDF_LABEL, 32));
+    this.key = Buffer.from(crypto.hkdfSync('sha256', gatewayKey, Buffer.alloc(0), `${HKDF_LABEL} ${purpose}`, 32));
   }
 
   url(grant: DataGrant): string {

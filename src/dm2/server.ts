@@ -18,6 +18,7 @@ import type { ServerCommandRequest } from '../dm/session/server-commands.js';
 import { Dm2DecodeError, encodePackage2, PACKAGE2_CONTENT_TYPE, parseClientPackage } from './codec.js';
 import type { CommandUrls } from './commands.js';
 import { DEFAULT_VALUE_MEDIA_TYPE, FORMAT_HEADER, INTERIOR_NODE_MEDIA_TYPE, REPORT_SEGMENT, SESSION_BINDING_ID, SESSION_SEGMENT } from './constants.js';
+import type { Dm2UploadStore } from '../queue/dm2-upload-store.js';
 import type { Dm2DataLinks } from './data-links.js';
 import type { Dm2HttpAuth } from './http-auth.js';
 import type { TlsIdentity } from './tls-identity.js';
@@ -29,6 +30,7 @@ import {
   nextPackage,
   openSession,
   serializeDm2State,
+  uploadKey,
 } from './session.js';
 import type { ClientPackage, Dm2Command } from './types.js';
 
@@ -49,6 +51,9 @@ export interface Dm2ServerDeps {
   clock: { now(): number };
   auth: Dm2HttpAuth;
   links: Dm2DataLinks;
+  /** Links for HPOST/HPUT (`<dm2 url>/up/<token>`), and where what they carry is kept. */
+  uploadLinks: Dm2DataLinks;
+  uploads: Dm2UploadStore;
   /** The public URL of `/dm2` (PUBLIC_DM_URL's origin + /dm2, or PUBLIC_DM2_URL). */
   dm2Url: string;
   sessionTtlSeconds: number;
@@ -135,6 +140,19 @@ export class Dm2Server {
     const body = spec.dataEncoding === 'base64' ? Buffer.from(spec.data ?? '', 'base64') : Buffer.from(spec.data ?? '', 'utf8');
     const contentType = spec.dataEncoding === 'base64' ? (spec.type ?? 'application/octet-stream') : (spec.type ?? DEFAULT_VALUE_MEDIA_TYPE);
     return { status: 200, contentType, body, headers: { [FORMAT_HEADER]: format } };
+  }
+
+  /**
+   * What an HPOST/HPUT sends: kept for its command's status (the token names the device, request
+   * and command; the endpoint has capped the size). Only while the request is queued.
+   */
+  async receiveUpload(token: string, body: Buffer, contentType: string): Promise<Dm2Response> {
+    const grant = this.deps.uploadLinks.verify(token, this.deps.clock.now());
+    if (!grant) return text(404, 'unknown or expired link');
+    const pending = await this.deps.queue.pending(grant.deviceId);
+    if (!pending.some((r) => r.requestId === grant.requestId)) return text(404, 'unknown or expired link');
+    await this.deps.uploads.put(grant.deviceId, grant.requestId, grant.index, body, this.deps.sessionTtlSeconds, contentType.split(';')[0]!.trim() || 'application/octet-stream');
+    return { ...text(201, 'stored'), headers: {} };
   }
 
   private async handleMessage(req: Dm2Request): Promise<Dm2Response> {
@@ -269,7 +287,18 @@ export class Dm2Server {
       this.deps.logger.warn({ deviceId, pkg: pkgNo, current: prior.packages }, 'DM 2.0 Package#3 answers an earlier Package#2');
       return text(409, `this Package#3 answers Package#2 number ${pkgNo}; the session is at ${prior.packages}`);
     }
-    const absorbed = absorbPackage3(prior, pkg, now);
+    // What the client HPOSTed for the commands this Package#3 answers (I/O, so read before the pure step).
+    const uploads = new Map<string, { body: Buffer; type: string }>();
+    if (pkg.statuses.length === prior.awaiting.length) {
+      for (const [i, awaited] of prior.awaiting.entries()) {
+        if ('control' in awaited || awaited.via !== 'HPOST') continue;
+        const sc = pkg.statuses[i]!.sc;
+        if (sc < 200 || sc >= 300) continue;
+        const sent = await this.deps.uploads.take(deviceId, awaited.requestId, awaited.index);
+        if (sent) uploads.set(uploadKey(awaited.requestId, awaited.index), sent);
+      }
+    }
+    const absorbed = absorbPackage3(prior, pkg, now, uploads);
     if (isRefusal(absorbed)) return this.refuse(deviceId, absorbed);
     this.logEffects(absorbed.effects);
     await applyEffects(absorbed.effects, device, now, true, this.deps, true);
@@ -311,12 +340,13 @@ export class Dm2Server {
     return { response: package2(next.commands), closed };
   }
 
-  private urls(deviceId: string, token: string, now: number): CommandUrls & { sessionUrl: string } {
+  private urls(deviceId: string, token: string, now: number): CommandUrls & { sessionUrl: string; uploadUrl: (requestId: string, index: number) => string } {
     const base = this.deps.dm2Url;
     const expiresAt = now + this.deps.linkTtlMs;
     return {
       sessionUrl: `${base}/${SESSION_SEGMENT}/${token}`,
       dataUrl: (requestId, index) => this.deps.links.url({ deviceId, requestId, index, expiresAt }),
+      uploadUrl: (requestId, index) => this.deps.uploadLinks.url({ deviceId, requestId, index, expiresAt }),
       reportUrl: (correlator) => `${base}/${REPORT_SEGMENT}/${encodeURIComponent(correlator)}`,
     };
   }

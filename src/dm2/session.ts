@@ -11,7 +11,7 @@ import type { SessionEffect } from '../dm/session/effects.js';
 import { normalizeAlertType } from '../dm/session/generic-alert.js';
 import type { CommandResult, ServerCommandRequest, ServerCommandSpec } from '../dm/session/server-commands.js';
 import { checkServerCommandRequest } from '../dm/session/server-commands.js';
-import { toDevicePath } from './client-uri.js';
+import { toClientUri, toDevicePath } from './client-uri.js';
 import { type CommandUrls, toDm2Commands } from './commands.js';
 import {
   ALERT_BOOTSTRAP_COMPLETE,
@@ -32,10 +32,20 @@ interface TrackedRequest {
   /** Parallel to `commands`; null until its status arrives. */
   results: (CommandResult | null)[];
   done: boolean;
+  /** Get specs the client answered 406/501 (it does not support GET): asked again as HPOST. */
+  viaHpost?: number[];
 }
 
 /** A command of the last Package#2, in order: a request's spec, or the CONT that closes it. */
-export type AwaitedCommand = { requestId: string; index: number } | { control: 'CONT' };
+export type AwaitedCommand = { requestId: string; index: number; via?: 'HPOST' } | { control: 'CONT' };
+
+/** What clients sent with HPOST, by `${requestId}#${index}` (read by the caller before absorbing). */
+export type Uploads = ReadonlyMap<string, { body: Buffer; type: string }>;
+
+export const uploadKey = (requestId: string, index: number) => `${requestId}#${index}`;
+
+/** GET is optional for clients (seed 001 B.1 DM-PACK-019-C-O): these answers mean "not supported", and HPOST is tried. */
+const GET_UNSUPPORTED = new Set([406, 501]);
 
 export interface Dm2SessionState {
   v: typeof DM2_STATE_VERSION;
@@ -106,7 +116,7 @@ export function openSession(deviceId: string, pkg: Package1, now: number, report
  * would be a guess), then any Generic Alerts. Requests whose every command
  * has its status are complete.
  */
-export function absorbPackage3(prior: Dm2SessionState, pkg: Package3, now: number): Dm2StepResult | Dm2Refusal {
+export function absorbPackage3(prior: Dm2SessionState, pkg: Package3, now: number, uploads: Uploads = new Map()): Dm2StepResult | Dm2Refusal {
   if (prior.closed) return { status: 409, reason: 'the session has ended (END was sent)' };
   if (pkg.statuses.length !== prior.awaiting.length) {
     return {
@@ -123,12 +133,27 @@ export function absorbPackage3(prior: Dm2SessionState, pkg: Package3, now: numbe
     const spec = request?.commands[awaited.index];
     if (request === undefined || spec === undefined) continue;
     const status = pkg.statuses[i]!;
+    if (spec.verb === 'Get' && awaited.via === undefined && GET_UNSUPPORTED.has(status.sc)) {
+      request.viaHpost = [...(request.viaHpost ?? []), awaited.index];
+      continue;
+    }
     const result: CommandResult = { index: awaited.index, verb: spec.verb, status: status.sc };
     if ('uri' in spec) result.uri = spec.uri;
     if (spec.verb === 'Get' && status.sc >= 200 && status.sc < 300) {
-      result.data = status.data ?? '';
-      result.format = 'chr';
-      result.type = status.dataType ?? 'text/plain';
+      if (awaited.via === 'HPOST') {
+        const sent = uploads.get(uploadKey(awaited.requestId, awaited.index));
+        // A 2xx without the value it should have sent: the device's answer is incomplete.
+        if (sent === undefined) result.status = 424;
+        else {
+          result.data = sent.body.toString('utf8');
+          result.format = 'chr';
+          result.type = sent.type;
+        }
+      } else {
+        result.data = status.data ?? '';
+        result.format = 'chr';
+        result.type = status.dataType ?? 'text/plain';
+      }
     }
     request.results[awaited.index] = result;
   }
@@ -159,7 +184,7 @@ export interface NextPackage extends Dm2StepResult {
 export function nextPackage(
   prior: Dm2SessionState,
   pending: readonly ServerCommandRequest[],
-  urls: CommandUrls & { sessionUrl: string },
+  urls: CommandUrls & { sessionUrl: string; uploadUrl: (requestId: string, index: number) => string },
   now: number,
 ): NextPackage {
   const state: Dm2SessionState = structuredClone(prior);
@@ -167,6 +192,15 @@ export function nextPackage(
   const effects: SessionEffect[] = [];
   const commands: Dm2Command[] = [];
   const taken: string[] = [];
+  // First the Gets the client could not answer with GET, as HPOST to the gateway's upload store.
+  for (const request of state.requests) {
+    for (const index of request.viaHpost ?? []) {
+      const spec = request.commands[index]!;
+      commands.push(['HPOST', urls.uploadUrl(request.requestId, index), toClientUri((spec as { uri: string }).uri)]);
+      state.awaiting.push({ requestId: request.requestId, index, via: 'HPOST' });
+    }
+    delete request.viaHpost;
+  }
   const known = new Set(state.requests.map((r) => r.requestId));
   for (const request of pending) {
     if (known.has(request.requestId)) continue;
@@ -202,7 +236,7 @@ export function nextPackage(
   state.packages += 1;
   commands.push(['CONT', `${urls.sessionUrl}?p=${state.packages}`]);
   state.awaiting.push({ control: 'CONT' });
-  effects.push({ type: 'requests-taken', ...ids(state.deviceId), requestIds: taken });
+  if (taken.length > 0) effects.push({ type: 'requests-taken', ...ids(state.deviceId), requestIds: taken });
   return { state, effects, commands };
 }
 

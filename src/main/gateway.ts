@@ -61,6 +61,7 @@ import { Dm2DataLinks } from '../dm2/data-links.js';
 import { Dm2HttpAuth } from '../dm2/http-auth.js';
 import { Dm2Server } from '../dm2/server.js';
 import { RegistryDm2DeviceDirectory } from '../persistence/dm2-device-directory.js';
+import { RedisDm2UploadStore } from '../queue/dm2-upload-store.js';
 import { dm2HttpHandler } from '../transport/dm2-endpoint.js';
 import { dm2TlsServerOptions } from '../dm2/tls-identity.js';
 
@@ -201,6 +202,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       clock,
       auth: new Dm2HttpAuth(gatewayKey),
       links: new Dm2DataLinks(gatewayKey, `${dm2Url}/data`),
+      uploadLinks: new Dm2DataLinks(gatewayKey, `${dm2Url}/up`, 'upload'),
+      uploads: new RedisDm2UploadStore(redis, prefix),
       dm2Url,
       sessionTtlSeconds: config.dmSessionTtlSeconds,
       maxSessions: config.dmMaxSessions,

@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { mediaTypeOf } from '../dm2/codec.js';
-import { DATA_SEGMENT, DEVID_HEADER, DM2_PATH, MEDIA_PACKAGE1, MEDIA_PACKAGE3, REPORT_SEGMENT, SESSION_SEGMENT } from '../dm2/constants.js';
+import { DATA_SEGMENT, DEVID_HEADER, DM2_PATH, MEDIA_PACKAGE1, MEDIA_PACKAGE3, REPORT_SEGMENT, SESSION_SEGMENT, UPLOAD_SEGMENT } from '../dm2/constants.js';
 import type { Dm2Response, Dm2Route, Dm2Server } from '../dm2/server.js';
 import { tlsIdentityOf } from '../dm2/tls-identity.js';
 import { readBody } from './dm-endpoint.js';
@@ -39,7 +39,7 @@ const DATA_TOKEN = /^[A-Za-z0-9_.-]{1,2048}$/;
 const PKG = /^\?p=(\d{1,6})(?:&|$)/;
 const TEXT = 'text/plain; charset=utf-8';
 
-type Matched = { post: Dm2Route } | { data: string } | { bad: string };
+type Matched = { post: Dm2Route } | { data: string } | { upload: string } | { bad: string };
 
 export function dm2HttpHandler(deps: Dm2EndpointDeps): Dm2HttpHandler {
   let opening = 0;
@@ -65,6 +65,23 @@ export function dm2HttpHandler(deps: Dm2EndpointDeps): Dm2HttpHandler {
         .then((out) => reply(res, out, req.method === 'HEAD'))
         .catch((err: unknown) => {
           deps.logger.error({ err }, 'DM 2.0 data request failed');
+          if (!res.headersSent) send(res, 500, TEXT, Buffer.from('internal error\n'));
+        });
+      return true;
+    }
+    if ('upload' in m) {
+      if (req.method !== 'POST' && req.method !== 'PUT') return false;
+      const token = m.upload;
+      readBody(req, deps.maxBodyBytes)
+        .then(async (body) => {
+          if (!Buffer.isBuffer(body)) {
+            deps.logger.warn({ status: body.status }, 'DM 2.0 upload refused');
+            return send(res, body.status, TEXT, Buffer.from(body.message));
+          }
+          reply(res, await deps.server.receiveUpload(token, body, headerOf(req, 'content-type') ?? ''), false);
+        })
+        .catch((err: unknown) => {
+          deps.logger.error({ err }, 'DM 2.0 upload failed');
           if (!res.headersSent) send(res, 500, TEXT, Buffer.from('internal error\n'));
         });
       return true;
@@ -166,6 +183,8 @@ function matchPath(url: string): Matched | undefined {
       return CORRELATOR.test(value) ? { post: { kind: 'report', correlator: value } } : { bad: 'unknown report' };
     case DATA_SEGMENT:
       return DATA_TOKEN.test(value) ? { data: value } : { bad: 'unknown or expired link' };
+    case UPLOAD_SEGMENT:
+      return DATA_TOKEN.test(value) ? { upload: value } : { bad: 'unknown or expired link' };
     default:
       return { bad: 'unknown DM 2.0 path' };
   }

@@ -151,4 +151,19 @@ describe('DM 2.0 device driven over SOAP', () => {
     expect(d.sessions.length).toBe(before + 1);
     expect(rig.fleet.notifications.duplicates).toBe(duplicatesBefore + 1);
   });
+
+  it('QUERY on a device without GET: asked again with HPOST, the value goes to the gateway\'s upload store and into the results', async () => {
+    const d = device(7);
+    d.getSupported = false;
+    try {
+      const taskId = await doOperation(7, { name: 'QUERY', commands: [{ command: [{ verb: 'Get', uri: './DevInfo/Man' }] }] });
+      const t = await until(taskId, ['COMPLETED', 'FAILED']);
+      expect(t.status).toBe('COMPLETED');
+      expect(resultsOf(t).map((r) => [r.uri, r.value])).toEqual([['./DevInfo/Man', 'DmwsiSim']]);
+      await waitFor(() => d.sessions.at(-1)?.ok, 5_000, 'the session to end');
+      expect(d.sessions.at(-1)?.commands).toEqual(['GET', 'CONT', 'HPOST', 'CONT', 'END']);
+    } finally {
+      d.getSupported = true;
+    }
+  });
 });

@@ -60,6 +60,8 @@ export interface Dm2DeviceOptions {
   /** A FUMO node (e.g. `./FUMO`) and a SCOMO root (e.g. `./SCOMO`): long operations answered 202, reported later. */
   fumoRoot?: string;
   scomoRoot?: string;
+  /** false: GET (optional for clients) is answered 501, and values leave only by HPOST/HPUT. Default true. */
+  getSupported?: boolean;
   /** Simulated install time of FUMO/SCOMO jobs; default 1000 ms. */
   installMs?: number;
   /**
@@ -98,6 +100,8 @@ export class Dm2SimulatedDevice {
   readonly phoneNumber: string | undefined;
   readonly tree: ManagementTree;
   readonly sessions: Dm2SessionReport[] = [];
+  /** Whether GET is supported (optional for clients); false answers it 501. */
+  getSupported: boolean;
   /** HTTP posts made (a 401 challenge and its retry count as two). */
   messages = 0;
   /** Keep only the last this many session reports (a bench runs thousands). */
@@ -113,6 +117,7 @@ export class Dm2SimulatedDevice {
 
   constructor(opts: Dm2DeviceOptions) {
     this.opts = opts;
+    this.getSupported = opts.getSupported !== false;
     this.http = new Dm2HttpClient(opts.tls);
     this.deviceId = opts.deviceId;
     this.phoneNumber = opts.phoneNumber;
@@ -253,6 +258,7 @@ export class Dm2SimulatedDevice {
     const node = path === undefined ? undefined : toDevicePath(path);
     switch (name) {
       case 'GET': {
+        if (!this.getSupported) return { sc: 501 };
         if (node === undefined) return { sc: 404 };
         const got = this.tree.get(node);
         if (!got.ok) return { sc: got.status };
@@ -277,7 +283,15 @@ export class Dm2SimulatedDevice {
       case 'EXEC':
         return this.exec(node, params[0] ?? '', params[1] ?? '', params[2]);
       case 'HPUT':
-      case 'HPOST':
+      case 'HPOST': {
+        // The ClientURI's value goes to ServerURI (a leaf's value; an interior node's child names).
+        if (node === undefined) return { sc: 404 };
+        const got = this.tree.get(node);
+        if (!got.ok) return { sc: got.status };
+        const body = typeof got.data === 'string' ? got.data : Buffer.from(got.data);
+        const res = await this.http.request(params[0] ?? '', { method: name === 'HPUT' ? 'PUT' : 'POST', headers: { 'content-type': got.type ?? 'text/plain' }, body });
+        return { sc: res.status >= 200 && res.status < 300 ? 200 : 500 };
+      }
       case 'SHOW':
       case 'DEFAULT':
         return { sc: 501 };

@@ -190,6 +190,13 @@ describe('/dm2 refuses bad input', () => {
     expect((await post(cont2, JSON.stringify({ Status: [{ sc: 200, Data: 'x' }, { sc: 200 }] }), as(A, { type: MEDIA_PACKAGE3 }))).status).toBe(200);
   });
 
+  it('refuses uploads (HPOST/HPUT) to a forged link (404) and over DM_MAX_BODY_BYTES (413), and HGET of a forged link (404)', async () => {
+    const forged = `${gw.url}/dm2/up/eyJkIjoiSU1FSToxIn0.AAAA`;
+    expect((await fetch(forged, { method: 'POST', body: 'x' })).status).toBe(404);
+    expect((await fetch(forged, { method: 'PUT', body: Buffer.alloc(5000, 1) })).status).toBe(413);
+    expect((await fetch(`${gw.url}/dm2/data/eyJkIjoiSU1FSToxIn0.AAAA`)).status).toBe(404);
+  });
+
   it('answers 404 to a Package#3 for no session and to an unknown session token', async () => {
     expect((await post(`${gw.url}/dm2/s/AAAAAAAAAAAAAAAAAAAAAA`, JSON.stringify({ Status: [] }), as(B, { type: MEDIA_PACKAGE3 }))).status).toBe(404);
     expect((await post(`${gw.url}/dm2/s/short`, JSON.stringify({ Status: [] }), as(B, { type: MEDIA_PACKAGE3 }))).status).toBe(404);

@@ -7,6 +7,7 @@ const urls = {
   sessionUrl: 'https://gw/dm2/s/TOKEN',
   dataUrl: (r: string, i: number) => `https://gw/dm2/data/${r}.${i}`,
   reportUrl: (c: string) => `https://gw/dm2/r/${c}`,
+  uploadUrl: (r: string, i: number) => `https://gw/dm2/up/${r}.${i}`,
 };
 const pkg1 = (alerts: Package1['alerts']): Package1 => ({ kind: 'package1', mos: [], alerts });
 const open = (): Dm2SessionState => {
@@ -111,5 +112,33 @@ describe('DM 2.0 session steps', () => {
     );
     expect(next.effects.map((e) => e.type)).toEqual(['request-rejected', 'request-rejected', 'request-rejected', 'session-ended']);
     expect(next.commands).toEqual([['END']]);
+  });
+
+  it('asks again with HPOST a Get the client answered 501 (no GET support), and takes the uploaded value', () => {
+    const sent = nextPackage(open(), [query], urls, 2).state;
+    const r = absorbPackage3(sent, { kind: 'package3', statuses: [{ sc: 501 }, { sc: 200 }], alerts: [] }, 3);
+    if ('reason' in r) throw new Error(r.reason);
+    expect(r.effects).toEqual([]);
+    const again = nextPackage(r.state, [query], urls, 4);
+    expect(again.commands).toEqual([
+      ['HPOST', 'https://gw/dm2/up/task:q.0', 'urn:oma:mo:oma-dm-devinfo:1.0//Mod'],
+      ['CONT', 'https://gw/dm2/s/TOKEN?p=2'],
+    ]);
+    const uploads = new Map([['task:q#0', { body: Buffer.from('SimPhone-2'), type: 'text/plain' }]]);
+    const done = absorbPackage3(again.state, { kind: 'package3', statuses: [{ sc: 200 }, { sc: 200 }], alerts: [] }, 5, uploads);
+    if ('reason' in done) throw new Error(done.reason);
+    expect(done.effects).toEqual([
+      expect.objectContaining({ type: 'command-result', results: [{ index: 0, verb: 'Get', uri: './DevInfo/Mod', status: 200, data: 'SimPhone-2', format: 'chr', type: 'text/plain' }] }),
+    ]);
+  });
+
+  it('gives 424 to an HPOST answered 200 whose value never arrived', () => {
+    const sent = nextPackage(open(), [query], urls, 2).state;
+    const r = absorbPackage3(sent, { kind: 'package3', statuses: [{ sc: 406 }, { sc: 200 }], alerts: [] }, 3);
+    if ('reason' in r) throw new Error(r.reason);
+    const again = nextPackage(r.state, [query], urls, 4);
+    const done = absorbPackage3(again.state, { kind: 'package3', statuses: [{ sc: 200 }, { sc: 200 }], alerts: [] }, 5);
+    if ('reason' in done) throw new Error(done.reason);
+    expect(done.effects).toEqual([expect.objectContaining({ results: [expect.objectContaining({ status: 424 })] })]);
   });
 });
