@@ -323,7 +323,7 @@ export class Dm2Server {
     answering?: { pkg: number; digest: string },
   ): Promise<{ response: Dm2Response; closed: boolean }> {
     const deviceId = device.auth.deviceId;
-    const next = nextPackage(state, sendable(queued, token), this.urls(deviceId, token, now), now);
+    const next = nextPackage(state, sendable(queued, token), this.urls(deviceId, token, now), now, device.devInfo?.detail === undefined);
     if (answering !== undefined) next.state.lastAnswer = { ...answering, commands: next.commands };
     this.logEffects(next.effects);
     await applyEffects(next.effects, device, now, true, this.deps);

@@ -44,6 +44,59 @@ export type Uploads = ReadonlyMap<string, { body: Buffer; type: string }>;
 
 export const uploadKey = (requestId: string, index: number) => `${requestId}#${index}`;
 
+/**
+ * DM 2.0's Package#1 carries no DevInfo: a device whose model the gateway does not know yet is
+ * asked for its DevInfo and DevDetail leaves in its session's first Package#2 (as the DM 1.2
+ * engine asks for DevDetail), and the answers become the same `devinfo`/`devdetail` effects.
+ */
+export const DEVICE_INFO_REQUEST_ID = 'dm2-session:device-info';
+const DEVINFO_LEAVES = ['DevId', 'Man', 'Mod', 'DmV', 'Lang'] as const;
+const DEVDETAIL_LEAVES = ['FwV', 'SwV', 'HwV', 'DevTyp', 'OEM', 'LrgObj'] as const;
+
+function deviceInfoRequest(): ServerCommandRequest {
+  return {
+    requestId: DEVICE_INFO_REQUEST_ID,
+    commands: [
+      ...DEVINFO_LEAVES.map((l) => ({ verb: 'Get' as const, uri: `./DevInfo/${l}` })),
+      ...DEVDETAIL_LEAVES.map((l) => ({ verb: 'Get' as const, uri: `./DevDetail/${l}` })),
+    ],
+  };
+}
+
+/** The device-info request's answers as the DM 1.2 engine's effects (a leaf the device refused is left out). */
+function deviceInfoEffects(deviceId: string, results: CommandResult[]): SessionEffect[] {
+  const value = (uri: string) => results.find((r) => r.uri === uri && r.status >= 200 && r.status < 300)?.data;
+  const nodes: Record<string, string> = {};
+  for (const l of DEVINFO_LEAVES) {
+    const v = value(`./DevInfo/${l}`);
+    if (v !== undefined) nodes[`./DevInfo/${l}`] = v;
+  }
+  const opt = <K extends string>(key: K, v: string | undefined) => (v === undefined ? {} : ({ [key]: v } as Record<K, string>));
+  const lrgObj = value('./DevDetail/LrgObj');
+  return [
+    {
+      type: 'devinfo',
+      ...ids(deviceId),
+      ...opt('devId', value('./DevInfo/DevId')),
+      ...opt('man', value('./DevInfo/Man')),
+      ...opt('mod', value('./DevInfo/Mod')),
+      ...opt('dmV', value('./DevInfo/DmV')),
+      ...opt('lang', value('./DevInfo/Lang')),
+      nodes,
+    },
+    {
+      type: 'devdetail',
+      ...ids(deviceId),
+      ...opt('fwV', value('./DevDetail/FwV')),
+      ...opt('swV', value('./DevDetail/SwV')),
+      ...opt('hwV', value('./DevDetail/HwV')),
+      ...opt('devTyp', value('./DevDetail/DevTyp')),
+      ...opt('oem', value('./DevDetail/OEM')),
+      ...(lrgObj === undefined ? {} : { lrgObj: lrgObj.trim().toLowerCase() === 'true' }),
+    },
+  ];
+}
+
 /** GET is optional for clients (seed 001 B.1 DM-PACK-019-C-O): these answers mean "not supported", and HPOST is tried. */
 const GET_UNSUPPORTED = new Set([406, 501]);
 
@@ -161,7 +214,8 @@ export function absorbPackage3(prior: Dm2SessionState, pkg: Package3, now: numbe
   for (const request of state.requests) {
     if (request.done || request.results.some((r) => r === null)) continue;
     request.done = true;
-    effects.push({ type: 'command-result', ...ids(state.deviceId), requestId: request.requestId, results: request.results as CommandResult[] });
+    if (request.requestId === DEVICE_INFO_REQUEST_ID) effects.push(...deviceInfoEffects(state.deviceId, request.results as CommandResult[]));
+    else effects.push({ type: 'command-result', ...ids(state.deviceId), requestId: request.requestId, results: request.results as CommandResult[] });
   }
   for (const alert of pkg.alerts) {
     // A session alert has no place in Package#3; it opens nothing here and is no Generic Alert.
@@ -186,6 +240,8 @@ export function nextPackage(
   pending: readonly ServerCommandRequest[],
   urls: CommandUrls & { sessionUrl: string; uploadUrl: (requestId: string, index: number) => string },
   now: number,
+  /** The gateway does not know the device's model yet: ask for DevInfo and DevDetail first. */
+  learnDevice = false,
 ): NextPackage {
   const state: Dm2SessionState = structuredClone(prior);
   state.updatedAt = now;
@@ -202,7 +258,8 @@ export function nextPackage(
     delete request.viaHpost;
   }
   const known = new Set(state.requests.map((r) => r.requestId));
-  for (const request of pending) {
+  const internal = learnDevice && !known.has(DEVICE_INFO_REQUEST_ID) ? [deviceInfoRequest()] : [];
+  for (const request of [...internal, ...pending]) {
     if (known.has(request.requestId)) continue;
     const problem = checkServerCommandRequest(request);
     if (problem !== undefined) {
@@ -225,7 +282,7 @@ export function nextPackage(
       results: request.commands.map(() => null),
       done: false,
     });
-    taken.push(request.requestId);
+    if (request.requestId !== DEVICE_INFO_REQUEST_ID) taken.push(request.requestId);
   }
   if (commands.length === 0) {
     state.closed = true;

@@ -61,6 +61,15 @@ beforeAll(async () => {
     });
   }
   gw.dmEvents.onRequests('t2:', { outcome: async (o) => void outcomes.push(o) });
+  // A device's first session asks for its DevInfo/DevDetail: answered here, so later sessions carry only what a test queues.
+  for (const d of [A, B]) {
+    const first = await post(`${gw.url}/dm2`, pkg1, as(d));
+    const commands = (JSON.parse(first.text) as { CMD: string[][] }).CMD;
+    expect(commands.filter((c) => c[0] === 'GET')).toHaveLength(11);
+    const answer = JSON.stringify({ Status: commands.map((c) => (c[0] === 'GET' ? { sc: 200, Data: 'v' } : { sc: 200 })) });
+    const end = await post(commands.at(-1)![1]!, answer, as(d, { type: MEDIA_PACKAGE3 }));
+    expect(JSON.parse(end.text)).toEqual({ CMD: [['END']] });
+  }
 });
 afterAll(async () => {
   await gw?.stop();

@@ -141,4 +141,23 @@ describe('DM 2.0 session steps', () => {
     if ('reason' in done) throw new Error(done.reason);
     expect(done.effects).toEqual([expect.objectContaining({ results: [expect.objectContaining({ status: 424 })] })]);
   });
+
+  it('asks a device of unknown model for DevInfo and DevDetail first, and reports them as devinfo/devdetail, not as a request', () => {
+    const next = nextPackage(open(), [query], urls, 2, true);
+    expect(next.commands.slice(0, 2)).toEqual([
+      ['GET', 'urn:oma:mo:oma-dm-devinfo:1.0//DevId'],
+      ['GET', 'urn:oma:mo:oma-dm-devinfo:1.0//Man'],
+    ]);
+    expect(next.commands).toHaveLength(13);
+    expect(next.effects).toEqual([expect.objectContaining({ type: 'requests-taken', requestIds: ['task:q'] })]);
+    const values = ['IMEI:1', 'Acme', 'X2', '2.0', 'en', '3.1', '1.0', 'rev-b', 'phone', 'Acme', 'true', 'SimPhone'];
+    const r = absorbPackage3(next.state, { kind: 'package3', statuses: [...values.map((v) => ({ sc: 200, data: v })), { sc: 200 }], alerts: [] }, 3);
+    if ('reason' in r) throw new Error(r.reason);
+    expect(r.effects).toEqual([
+      expect.objectContaining({ type: 'devinfo', devId: 'IMEI:1', man: 'Acme', mod: 'X2', dmV: '2.0', lang: 'en' }),
+      expect.objectContaining({ type: 'devdetail', fwV: '3.1', swV: '1.0', hwV: 'rev-b', devTyp: 'phone', oem: 'Acme', lrgObj: true }),
+      expect.objectContaining({ type: 'command-result', requestId: 'task:q' }),
+    ]);
+    expect(nextPackage(r.state, [query], urls, 4, true).commands).toEqual([['END']]);
+  });
 });
