@@ -66,3 +66,14 @@ describe('DM 2.0 codec', () => {
     });
   });
 });
+
+describe('DM 2.0 secrets in log text', () => {
+  it('redacts the session token of a /dm2/s/ URI and the signed /dm2/data/ and /dm2/up/ links', async () => {
+    const { redactText } = await import('../../../src/observability/log-redaction.js');
+    expect(redactText('POST https://gw/dm2/s/AbCdEfGhIjKlMnOp?p=2 then')).toBe('POST https://gw/dm2/s/[Redacted]?p=2 then');
+    expect(redactText('https://gw/dm2/data/eyJk.sig and https://gw/dm2/up/eyJk.sig2')).toBe('https://gw/dm2/data/[Redacted] and https://gw/dm2/up/[Redacted]');
+    const t0 = performance.now();
+    redactText('/dm2/s'.repeat(200_000));
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+});
