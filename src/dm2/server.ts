@@ -230,7 +230,9 @@ export class Dm2Server {
     });
     // A session that will stay open takes a place among the open ones first; refused, nothing has happened.
     let holdsPlace = false;
-    const opening = lost.length > 0 || sendable(queued, token).length > 0;
+    // It stays open when it has something to send: queued requests, lost ones to settle, or the
+    // DevInfo/DevDetail questions for a device of unknown model.
+    const opening = lost.length > 0 || sendable(queued, token).length > 0 || device.devInfo?.detail === undefined;
     if (opening && this.deps.maxSessions > 0) {
       holdsPlace = await this.deps.sessions.admit(token, this.deps.maxSessions, this.deps.sessionTtlSeconds);
       if (!holdsPlace) {
