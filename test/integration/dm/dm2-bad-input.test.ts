@@ -206,6 +206,15 @@ describe('/dm2 refuses bad input', () => {
     expect((await fetch(`${gw.url}/dm2/data/eyJkIjoiSU1FSToxIn0.AAAA`)).status).toBe(404);
   });
 
+  it('reports a request sent in a session that died unanswered as lost (never sent again) when the device opens its next session', async () => {
+    await openWithRequest('t2:lost1');
+    // No Package#3: the device went away. Its next session settles the request instead of resending it.
+    const next = await post(`${gw.url}/dm2`, pkg1, as(A));
+    expect(JSON.parse(next.text)).toEqual({ CMD: [['END']] });
+    const o = await waitFor(() => outcomes.find((x) => x.requestId === 't2:lost1'), 5000, 'the lost outcome');
+    expect(o).toMatchObject({ outcome: 'undelivered', reason: 'session-lost', delivery: 'sent-no-status' });
+  });
+
   it('answers 404 to a Package#3 for no session and to an unknown session token', async () => {
     expect((await post(`${gw.url}/dm2/s/AAAAAAAAAAAAAAAAAAAAAA`, JSON.stringify({ Status: [] }), as(B, { type: MEDIA_PACKAGE3 }))).status).toBe(404);
     expect((await post(`${gw.url}/dm2/s/short`, JSON.stringify({ Status: [] }), as(B, { type: MEDIA_PACKAGE3 }))).status).toBe(404);
