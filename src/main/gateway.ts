@@ -255,6 +255,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       },
       serverId: config.dmServerId,
       serverAddress: publicDmUrl,
+      dm2ServerAddress: dm2Url,
       taskDeadlineMs: config.taskDeadlineSeconds * 1000,
     });
     dmEvents.onSessionStarted((deviceId, previous, at) => bootstrap.onSessionStarted(deviceId, previous, at));
