@@ -63,6 +63,7 @@ import { Dm2Server } from '../dm2/server.js';
 import { RegistryDm2DeviceDirectory } from '../persistence/dm2-device-directory.js';
 import { RedisDm2UploadStore } from '../queue/dm2-upload-store.js';
 import { dm2HttpHandler } from '../transport/dm2-endpoint.js';
+import { OpeningGate } from '../transport/opening-gate.js';
 import { dm2TlsServerOptions } from '../dm2/tls-identity.js';
 
 export interface GatewayOptions {
@@ -342,6 +343,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           ),
         )
       : [];
+    // DM_MAX_IN_FLIGHT: one count of opening messages for /dm and /dm2.
+    const openingGate = new OpeningGate(config.dmMaxInFlight);
     if (config.role === 'all' || config.role === 'dm') {
       routers.push(
         dmEndpoint({
@@ -349,6 +352,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           logger,
           maxBodyBytes: config.dmMaxBodyBytes,
           maxInFlight: config.dmMaxInFlight,
+          gate: openingGate,
           observe: (status, seconds) => metrics.observeDm(status, seconds),
         }),
       );
@@ -389,7 +393,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
             server: dm2Server,
             logger,
             maxBodyBytes: config.dmMaxBodyBytes,
-            maxInFlight: config.dmMaxInFlight,
+            gate: openingGate,
             allowPlainHttp: config.dm2AllowPlainHttp,
             observe: (status, seconds) => metrics.observeDm(status, seconds),
           })

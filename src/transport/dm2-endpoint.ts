@@ -5,9 +5,9 @@
  * - `POST /dm2/r/<correlator>`: an asynchronous EXEC's ServerURI (its report's Package#1)
  * - `GET /dm2/data/<token>`: what an HGET fetches
  * Plain node:http like the DM 1.2 endpoint (dm-endpoint.ts), with the same
- * body reader (size cap before and after decompression), the same kind of
- * in-flight cap for messages that open a session (DM_MAX_IN_FLIGHT, counted
- * for /dm2 on its own), and TLS required unless DM2_ALLOW_PLAIN_HTTP.
+ * body reader (size cap before and after decompression), the same in-flight
+ * cap for messages that open a session (DM_MAX_IN_FLIGHT, one count with
+ * /dm's), and TLS required unless DM2_ALLOW_PLAIN_HTTP.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -17,13 +17,14 @@ import { DATA_SEGMENT, DEVID_HEADER, DM2_PATH, MEDIA_PACKAGE1, MEDIA_PACKAGE3, R
 import type { Dm2Response, Dm2Route, Dm2Server } from '../dm2/server.js';
 import { tlsIdentityOf } from '../dm2/tls-identity.js';
 import { readBody } from './dm-endpoint.js';
+import type { OpeningGate } from './opening-gate.js';
 
 export interface Dm2EndpointDeps {
   server: Dm2Server;
   logger: Logger;
   maxBodyBytes: number;
-  /** DM_MAX_IN_FLIGHT: opening messages served at once (this endpoint's own count); 0: no cap. */
-  maxInFlight: number;
+  /** DM_MAX_IN_FLIGHT: opening messages served at once per process, counted with /dm's (opening-gate.ts). */
+  gate: OpeningGate;
   /** DM2_ALLOW_PLAIN_HTTP: serve DM 2.0 over plain HTTP (tests, labs). */
   allowPlainHttp: boolean;
   observe?: (status: number, seconds: number) => void;
@@ -42,7 +43,6 @@ const TEXT = 'text/plain; charset=utf-8';
 type Matched = { post: Dm2Route } | { data: string } | { upload: string } | { bad: string };
 
 export function dm2HttpHandler(deps: Dm2EndpointDeps): Dm2HttpHandler {
-  let opening = 0;
   return (req, res) => {
     const m = matchPath(req.url ?? '');
     if (m === undefined) return false;
@@ -87,22 +87,21 @@ export function dm2HttpHandler(deps: Dm2EndpointDeps): Dm2HttpHandler {
       return true;
     }
     if (req.method !== 'POST') return false;
-    const counted = m.post.kind !== 'session' && deps.maxInFlight > 0;
-    if (counted && opening >= deps.maxInFlight) {
+    const counted = m.post.kind !== 'session' && deps.gate.cap > 0;
+    if (counted && !deps.gate.tryEnter()) {
       req.resume();
       res.writeHead(503, { 'content-type': TEXT, 'retry-after': String(5 + Math.floor(Math.random() * 10)) });
       res.end('the DM server is busy; retry later\n');
       deps.observe?.(503, 0);
       return true;
     }
-    if (counted) opening += 1;
     serve(deps, req, res, m.post)
       .catch((err: unknown) => {
         deps.logger.error({ err }, 'DM 2.0 request failed');
         if (!res.headersSent) send(res, 500, TEXT, Buffer.from('internal error\n'));
       })
       .finally(() => {
-        if (counted) opening -= 1;
+        if (counted) deps.gate.leave();
       });
     return true;
   };
