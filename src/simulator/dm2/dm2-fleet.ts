@@ -33,6 +33,8 @@ export interface Dm2FleetOptions {
   fumoRoot?: string;
   scomoRoot?: string;
   installMs?: number;
+  /** The notification listener; default 127.0.0.1 on an ephemeral port. */
+  listen?: { host: string; port: number };
   /** DMAcc ServerID the notifications must name; default `dmwsi-gateway`. */
   serverId?: string;
   /** TLS credentials per device (a client certificate or a PSK), when the device authenticates in TLS. */
@@ -77,7 +79,7 @@ export class Dm2Fleet {
     }
   }
 
-  async start(): Promise<void> {
+  async start(): Promise<{ url: string }> {
     this.server = http.createServer((req, res) => {
       const m = /^\/notify\/([^/]+)$/.exec(req.url ?? '');
       const device = m ? this.devices.find((d) => d.deviceId === decodeURIComponent(m[1]!)) : undefined;
@@ -104,8 +106,14 @@ export class Dm2Fleet {
         void device.runSession('server', [], undefined, id);
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const { host, port } = this.opts.listen ?? { host: '127.0.0.1', port: 0 };
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+    this.base = `http://${shown}:${(this.server.address() as AddressInfo).port}`;
+    return { url: this.base };
   }
 
   /** The NOTIFICATION-ID of a valid new notification, or why it starts no session. */
