@@ -8,6 +8,7 @@
  *   --dm-concurrency 64   DM sessions in flight (dm section)
  *   --dm-encodings xml,wbxml
  *   --dm-cpu-prof DIR     write a CPU profile of the gateway process (dm section)
+ *   (section dm2: DM 2.0 beside DM 1.2 on one gateway; --dm-devices, at most 1000, and --dm-concurrency apply)
  *   --broker-tasks 10000  SCHEDULED_EXEC tasks, simulated devices, raw BullMQ jobs (broker section)
  *   --broker-concurrency 32  the gateway's WORKER_CONCURRENCY and the raw worker's (broker section)
  *   --broker-fleet-sessions 64  simultaneous DM sessions of the simulated fleet (broker section)
