@@ -8,6 +8,7 @@
  *   --dm-concurrency 64   DM sessions in flight (dm section)
  *   --dm-encodings xml,wbxml
  *   --dm-cpu-prof DIR     write a CPU profile of the gateway process (dm section)
+ *   (section dm2: DM 2.0 beside DM 1.2 on one gateway; --dm-devices, at most 1000, and --dm-concurrency apply)
  *   --broker-tasks 10000  SCHEDULED_EXEC tasks, simulated devices, raw BullMQ jobs (broker section)
  *   --broker-concurrency 32  the gateway's WORKER_CONCURRENCY and the raw worker's (broker section)
  *   --broker-fleet-sessions 64  simultaneous DM sessions of the simulated fleet (broker section)
@@ -60,6 +61,8 @@ import { formatCodecBench, runCodecBench } from './codec.js';
 import { runContentBench } from './content-bench.js';
 import { runDeployBench } from './deploy-bench.js';
 import { runDmBench } from './dm-bench.js';
+import { loadavg } from 'node:os';
+import { runDm2Bench } from './dm2-bench.js';
 import { type FleetBenchResult, type FleetNetworkOptions, runFleetBench, type Window as FleetWindow } from './fleet-bench.js';
 import { runSoakBench } from './soak-bench.js';
 import { runSoapBench } from './soap-bench.js';
@@ -241,6 +244,32 @@ if (sections.has('dm')) {
       }
     }
     console.log(`gateway peak RSS: ${mb(r.gatewayPeakRssBytes)}`);
+  } finally {
+    await redis.stop();
+  }
+}
+
+if (sections.has('dm2')) {
+  const redis = await ensureRedis(process.env.REDIS_URL, { mode: 'throwaway' });
+  try {
+    // Fewer devices than the DM 1.2 section: each DM 2.0 device is a full management tree in this process.
+    const devices = Math.min(Number(values['dm-devices']), 1000);
+    const concurrency = Math.min(Number(values['dm-concurrency']), Math.floor(devices / 2));
+    const r = await runDm2Bench({ redisUrl: redis.url, devices, concurrency, durationSeconds: Number(values.duration) });
+    const us = (v: number | undefined) => (v === undefined ? 'n/a' : `${Math.round(v)}`);
+    console.log(`\n## DM 2.0 beside DM 1.2 (one gateway process, ${r.devices} devices each, ${r.concurrency} concurrent sessions, steady one-message sessions; ${values.duration} s each, alternating windows)`);
+    console.log(`load average: ${loadavg().map((l: number) => l.toFixed(2)).join(' ')}`);
+    console.log('| protocol | sessions/s | messages/s | p99 ms | gateway CPU µs per message | client CPU µs per message | failed |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const [name, g] of [
+      ['DM 1.2 (/dm, XML, md5 Cred)', r.dm12],
+      ['DM 2.0 (/dm2, JSON, HTTP Digest)', r.dm20],
+    ] as const) {
+      console.log(`| ${name} | ${Math.round(g.sessionsPerSecond)} | ${Math.round(g.messagesPerSecond)} | ${g.p99Ms.toFixed(1)} | ${us(g.serverCpuUsPerMessage)} | ${us(g.clientCpuUsPerMessage)} | ${g.sessionsFailed} |`);
+    }
+    if (r.dm12.serverCpuUsPerMessage && r.dm20.serverCpuUsPerMessage) {
+      console.log(`gateway CPU per message, DM 2.0 ÷ DM 1.2: ${(r.dm20.serverCpuUsPerMessage / r.dm12.serverCpuUsPerMessage).toFixed(2)}`);
+    }
   } finally {
     await redis.stop();
   }

@@ -39,6 +39,12 @@ export interface Config {
   dmMaxBodyBytes: number;
   /** DM messages opening a session (POST /dm) served at once per process; 0: no cap. */
   dmMaxInFlight: number;
+  /** DM2_ALLOW_PLAIN_HTTP: serve /dm2 over plain HTTP (tests, labs); otherwise only over TLS. */
+  dm2AllowPlainHttp: boolean;
+  /** DM2_CLIENT_CA: CA (PEM file) of DM 2.0 device certificates; set, HTTPS asks clients for one. */
+  dm2ClientCa: string | undefined;
+  /** DM2_PSK: accept PSK-TLS from DM 2.0 devices (identity = device id, key derived per device). */
+  dm2Psk: boolean;
   userSessionTtlSeconds: number;
   /** How long a task waits for its device before it is EXPIRED. */
   taskDeadlineSeconds: number;
@@ -220,6 +226,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     soapMaxBodyBytes: int(r, 'SOAP_MAX_BODY_BYTES', 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     dmMaxBodyBytes: int(r, 'DM_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     dmMaxInFlight: int(r, 'DM_MAX_IN_FLIGHT', 1000, 0, 1_000_000),
+    dm2AllowPlainHttp: oneOf(r, 'DM2_ALLOW_PLAIN_HTTP', 'false', ['true', 'false']) === 'true',
+    dm2ClientCa: optional(r, 'DM2_CLIENT_CA'),
+    dm2Psk: oneOf(r, 'DM2_PSK', 'false', ['true', 'false']) === 'true',
     soapRatePerCaller: int(r, 'SOAP_RATE_PER_CALLER', 5000, 0, 1_000_000),
     userSessionTtlSeconds: int(r, 'USER_SESSION_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
     dmSessionTtlSeconds: int(r, 'DM_SESSION_TTL_SECONDS', 300, 10, 24 * 3600),
@@ -245,6 +254,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   }
   // Likewise the default content directory follows the data directory finally chosen.
   if (!env.CONTENT_DIR && overrides.contentDir === undefined) config.contentDir = path.join(config.dataDir, 'content');
+  if ((config.dm2Psk || config.dm2ClientCa !== undefined) && !(config.tlsCert && config.tlsKey)) {
+    r.problems.push('DM2_PSK and DM2_CLIENT_CA are TLS features: they need TLS_CERT and TLS_KEY');
+  }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }

@@ -62,6 +62,14 @@ import { contentRoutes } from '../transport/content-routes.js';
 import { contentHandlers } from '../wsi/handlers/content.js';
 import { consoleRouter } from '../console/routes.js';
 import { queueDashboard } from '../console/queue-dashboard.js';
+import { Dm2DataLinks } from '../dm2/data-links.js';
+import { Dm2HttpAuth } from '../dm2/http-auth.js';
+import { Dm2Server } from '../dm2/server.js';
+import { RegistryDm2DeviceDirectory } from '../persistence/dm2-device-directory.js';
+import { RedisDm2UploadStore } from '../queue/dm2-upload-store.js';
+import { dm2HttpHandler } from '../transport/dm2-endpoint.js';
+import { OpeningGate } from '../transport/opening-gate.js';
+import { dm2TlsServerOptions } from '../dm2/tls-identity.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -117,7 +125,19 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     };
     const server =
       config.tlsCert && config.tlsKey
-        ? https.createServer({ cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) }, listener)
+        ? https.createServer(
+            {
+              cert: fs.readFileSync(config.tlsCert),
+              key: fs.readFileSync(config.tlsKey),
+              // DM 2.0 devices may authenticate in TLS: a client certificate or a PSK (src/dm2/tls-identity.ts).
+              ...dm2TlsServerOptions({
+                gatewayKey,
+                ...(config.dm2ClientCa ? { clientCa: fs.readFileSync(config.dm2ClientCa) } : {}),
+                psk: config.dm2Psk,
+              }),
+            },
+            listener,
+          )
         : http.createServer(listener);
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
@@ -182,6 +202,24 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       maxMsgSize: config.dmMaxBodyBytes,
       maxSessions: config.dmMaxSessions,
       metrics: metrics.dmSessions,
+    });
+    // DM 2.0 (/dm2) shares the session store, the request queue and the event sink with DM 1.2.
+    const dm2Url = dm2UrlOf(publicDmUrl);
+    const dm2Server = new Dm2Server({
+      devices: new RegistryDm2DeviceDirectory(tx, config.dmServerId),
+      sessions: new RedisDmSessionStore(redis, prefix),
+      queue: requestQueue,
+      events: dmEvents,
+      logger,
+      clock,
+      auth: new Dm2HttpAuth(gatewayKey),
+      links: new Dm2DataLinks(gatewayKey, `${dm2Url}/data`),
+      uploadLinks: new Dm2DataLinks(gatewayKey, `${dm2Url}/up`, 'upload'),
+      uploads: new RedisDm2UploadStore(redis, prefix),
+      dm2Url,
+      sessionTtlSeconds: config.dmSessionTtlSeconds,
+      maxSessions: config.dmMaxSessions,
+      linkTtlMs: config.taskDeadlineSeconds * 1000,
     });
     // BullMQ does not close connections it is handed: quit them after it closes.
     const jobsRedis = connectRedis(config.redisUrl, 'dmwsi-jobs', { logger });
@@ -253,6 +291,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       },
       serverId: config.dmServerId,
       serverAddress: publicDmUrl,
+      dm2ServerAddress: dm2Url,
       taskDeadlineMs: config.taskDeadlineSeconds * 1000,
     });
     dmEvents.onSessionStarted((deviceId, previous, at) => bootstrap.onSessionStarted(deviceId, previous, at));
@@ -339,6 +378,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           ),
         )
       : [];
+    // DM_MAX_IN_FLIGHT: one count of opening messages for /dm and /dm2.
+    const openingGate = new OpeningGate(config.dmMaxInFlight);
     if (config.role === 'all' || config.role === 'dm') {
       routers.push(
         dmEndpoint({
@@ -346,6 +387,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           logger,
           maxBodyBytes: config.dmMaxBodyBytes,
           maxInFlight: config.dmMaxInFlight,
+          gate: openingGate,
           observe: (status, seconds) => metrics.observeDm(status, seconds),
         }),
       );
@@ -399,8 +441,19 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     const serveDm = dm?.serveDm;
     // Package downloads likewise (content-routes.ts).
     const serveDownload = (routers.find((r) => 'serveDownload' in r) as { serveDownload?: typeof serveDm } | undefined)?.serveDownload;
+    const serveDm2 =
+      config.role === 'all' || config.role === 'dm'
+        ? dm2HttpHandler({
+            server: dm2Server,
+            logger,
+            maxBodyBytes: config.dmMaxBodyBytes,
+            gate: openingGate,
+            allowPlainHttp: config.dm2AllowPlainHttp,
+            observe: (status, seconds) => metrics.observeDm(status, seconds),
+          })
+        : undefined;
     handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (!serveDm?.(req, res) && !serveDownload?.(req, res)) app(req, res);
+      if (!serveDm?.(req, res) && !serveDm2?.(req, res) && !serveDownload?.(req, res)) app(req, res);
     };
     // (end of the DM fast path)
     logger.info({ url, role: config.role, database: dataSource.options.type }, 'gateway listening');
@@ -421,7 +474,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         // its device's lock to lapse), then cut whatever is still open.
         server.close();
         server.closeIdleConnections?.();
-        await dmServer.idle(5_000);
+        await Promise.all([dmServer.idle(5_000), dm2Server.idle(5_000)]);
         server.closeAllConnections?.();
         for (const c of closers) await c().catch(() => undefined);
       },
@@ -430,6 +483,12 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     for (const c of closers) await c().catch(() => undefined);
     throw err;
   }
+}
+
+/** The public URL of /dm2: PUBLIC_DM_URL with its last `/dm` segment made `/dm2` (its origin + /dm2 otherwise). */
+export function dm2UrlOf(publicDmUrl: string): string {
+  const u = publicDmUrl.replace(/\/+$/, '');
+  return u.endsWith('/dm') ? `${u}2` : `${new URL(u).origin}/dm2`;
 }
 
 /** HTTP to the device's notificationUrl; SMS (WAP Push over SMPP) when SMPP_URL is configured. */

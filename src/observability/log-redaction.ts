@@ -19,7 +19,8 @@ const SECRET_FIELD =
   /pass(word|wd|phrase)?$|password|secret|private.?key|api.?key|nonce|token|usersession|authori[sz]ation|cookie|hmac|^mac$|cred|digest|respuri|^args$/i;
 
 /**
- * Secrets inside strings: a DM session URL's token, and a URL's user:password@.
+ * Secrets inside strings: a DM session URL's token (DM 2.0's session URI and
+ * signed data links too), and a URL's user:password@.
  * Log lines carry request text (a device's LocURI, a SOAP field), so both scans
  * are linear: the first starts only at the literal `/dm/s/`; the second starts a
  * scheme only where no scheme character precedes it (the lookbehind), so a long
@@ -29,6 +30,8 @@ const SECRET_FIELD =
  */
 const IN_TEXT: [RegExp, string][] = [
   [/\/dm\/s\/[^\s"'<>/?#]+/g, `/dm/s/${REDACTED}`],
+  // DM 2.0: the session URI (CONT), and the signed links HGET fetches and HPOST sends to.
+  [/\/dm2\/(s|data|up)\/[^\s"'<>/?#]+/g, `/dm2/$1/${REDACTED}`],
   [/(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s:/@"']*):[^\s@/"']*@/gi, `$1:${REDACTED}@`],
 ];
 

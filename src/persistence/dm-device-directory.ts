@@ -3,7 +3,12 @@ import type { DeviceContactPatch } from '../domain/registry.js';
 import type { DmDevice, DmDeviceDirectory } from '../dm/server/ports.js';
 import type { Transactor } from '../services/ports.js';
 
+/** How long a capability's DM version is trusted in-process (capabilities are few and rarely change). */
+const CAPABILITY_TTL_MS = 30_000;
+
 export class RegistryDmDeviceDirectory implements DmDeviceDirectory {
+  private readonly versions = new Map<string, { dmVersion: '1.2' | '2.0'; until: number }>();
+
   constructor(
     private readonly tx: Transactor,
     /** DM_SERVER_ID: our SRVCRED AAuthName, as given to devices in their DMAcc. */
@@ -13,8 +18,10 @@ export class RegistryDmDeviceDirectory implements DmDeviceDirectory {
   async get(deviceId: string): Promise<DmDevice | undefined> {
     const d = await this.tx.stores.devices.get(deviceId);
     if (!d) return undefined;
+    const dmVersion = await this.dmVersionOf(d.capabilityOid);
     return {
       state: d.state,
+      ...(dmVersion === '2.0' ? { dmVersion } : {}),
       ...(d.notificationUrl ? { notificationUrl: d.notificationUrl } : {}),
       ...(d.smsAddress ? { smsAddress: d.smsAddress } : {}),
       ...(d.devInfo ? { devInfo: d.devInfo } : {}),
@@ -29,6 +36,20 @@ export class RegistryDmDeviceDirectory implements DmDeviceDirectory {
         serverNonce: d.credentials.serverNonce,
       },
     };
+  }
+
+  /**
+   * Cached: every DM 1.2 message reads its device, and a capability read each time would be a second
+   * query on the hot path for a value that changes only when an operator edits the model.
+   */
+  private async dmVersionOf(oid: string): Promise<'1.2' | '2.0'> {
+    const now = Date.now();
+    const hit = this.versions.get(oid);
+    if (hit && hit.until > now) return hit.dmVersion;
+    const dmVersion = (await this.tx.stores.capabilities.get(oid))?.dmVersion === '2.0' ? '2.0' : '1.2';
+    if (this.versions.size > 10_000) this.versions.clear();
+    this.versions.set(oid, { dmVersion, until: now + CAPABILITY_TTL_MS });
+    return dmVersion;
   }
 
   async recordContact(deviceId: string, patch: DeviceContactPatch): Promise<void> {

@@ -11,6 +11,7 @@
  * | open DM sessions `P:dm:{open}`         | `{open}`      | one sorted set, single-key scripts         |
  * | API sessions, replay claims `P:user:{…}` | the token/key | single-key                              |
  * | broker cache `P:broker:{key}…`         | the key       | single-key (TAKE_TOKENS included)          |
+ * | DM 2.0 uploads `P:dm2:up:{dev}:…`       | `{dev}`       | single-key; one device's values on one slot  |
  *
  * P is QUEUE_PREFIX (no braces allowed in it, so it never decides a slot).
  * Keys of different tags are never in one script, MULTI or pipeline that

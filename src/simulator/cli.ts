@@ -12,6 +12,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { AUTH_TYPES, type DeviceAuthType } from '../domain/registry.js';
 import { Fleet, type FleetStats } from './fleet.js';
 import { type LatencyRange, parseLatency } from './network.js';
+import { runSimulateDm2 } from './dm2/cli.js';
 
 export interface SimulateOptions {
   devices: number;
@@ -69,6 +70,8 @@ export interface SimulateOptions {
   bootstrapPin?: string;
   /** Seconds between stats lines; 0: none. */
   statsInterval: number;
+  /** `2.0`: simulated DM 2.0 devices against `/dm2` (src/simulator/dm2/cli.ts). Default 1.2. */
+  dmVersion?: '1.2' | '2.0';
 }
 
 export const SIMULATE_DEFAULTS: Readonly<SimulateOptions> = Object.freeze({
@@ -258,7 +261,7 @@ function deviceUri(value: string): string {
 export function buildSimulateCommand(): Command {
   const d = SIMULATE_DEFAULTS;
   return new Command('simulate')
-    .description('run simulated OMA DM 1.2 devices against a DM server')
+    .description('run simulated OMA DM 1.2 (or, with --dm-version 2.0, DM 2.0) devices against a DM server')
     .option('--devices <n>', 'number of devices', integer(1, 10_000_000), d.devices)
     .option('--server <url>', 'DM server URL the devices call (several, comma-separated: devices spread round-robin)', httpUrls, d.server)
     .option('--listen <host:port>', 'notification/bootstrap listener', d.listen)
@@ -295,8 +298,12 @@ export function buildSimulateCommand(): Command {
     .option('--secret-seed <seed>', 'seed of the derived device secrets (reuse to keep them)')
     .option('--bootstrap-pin <pin>', 'PIN for USERPIN bootstrap MACs')
     .option('--stats-interval <s>', 'seconds between stats lines (0: none)', integer(0), d.statsInterval)
+    .addOption(new Option('--dm-version <version>', 'DM generation of the devices (2.0: JSON packages to /dm2)').choices(['1.2', '2.0']).default('1.2'))
     .action(async (opts: SimulateOptions) => {
-      const handle = await runSimulateCommand(opts);
+      const handle =
+        opts.dmVersion === '2.0'
+          ? await runSimulateDm2({ ...opts, listen: parseListen(opts.listen) }, (line) => process.stdout.write(`${line}\n`))
+          : await runSimulateCommand(opts);
       let stopping = false;
       const stop = () => {
         if (stopping) return;

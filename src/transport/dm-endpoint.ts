@@ -19,6 +19,7 @@ import zlib from 'node:zlib';
 import express, { type Router } from 'express';
 import type { Logger } from 'pino';
 import type { DmServer } from '../dm/server/dm-server.js';
+import { OpeningGate } from './opening-gate.js';
 
 export interface DmEndpointDeps {
   server: DmServer;
@@ -30,6 +31,8 @@ export interface DmEndpointDeps {
    * its body is read. 0 or absent: no cap. Messages to a RespURI always pass.
    */
   maxInFlight?: number;
+  /** The in-flight count shared with the DM 2.0 endpoint (one DM_MAX_IN_FLIGHT per process); default its own. */
+  gate?: OpeningGate;
   /** Counts DM messages by outcome (HTTP status). */
   observe?: (status: number, seconds: number) => void;
 }
@@ -50,8 +53,8 @@ export function dmHttpHandler(deps: DmEndpointDeps): DmHttpHandler {
   // which DM_MAX_SESSIONS does not count), an uncapped process queued 10,000 of
   // them and passed 1 GiB. Opening messages beyond the cap are turned away
   // cheaply; messages of open sessions (on their RespURI) always pass.
-  const cap = deps.maxInFlight ?? 0;
-  let opening = 0;
+  const gate = deps.gate ?? new OpeningGate(deps.maxInFlight ?? 0);
+  const cap = gate.cap;
   let refused = 0;
   let refusalLoggedAt = 0;
   return (req, res) => {
@@ -59,7 +62,7 @@ export function dmHttpHandler(deps: DmEndpointDeps): DmHttpHandler {
     const route = matchDmPath(req.url ?? '');
     if (route === undefined) return false;
     const counted = route.token === undefined && cap > 0;
-    if (counted && opening >= cap) {
+    if (counted && !gate.tryEnter()) {
       refused += 1;
       const now = Date.now();
       if (now - refusalLoggedAt >= IN_FLIGHT_LOG_MS) {
@@ -74,7 +77,6 @@ export function dmHttpHandler(deps: DmEndpointDeps): DmHttpHandler {
       deps.observe?.(503, 0);
       return true;
     }
-    if (counted) opening += 1;
     serve(deps, req, res, route.token)
       .catch((err: unknown) => {
         // serve answers its own failures; this is a last resort (e.g. a throwing logger).
@@ -82,7 +84,7 @@ export function dmHttpHandler(deps: DmEndpointDeps): DmHttpHandler {
         if (!res.headersSent) sendText(res, 500, 'internal error\n');
       })
       .finally(() => {
-        if (counted) opening -= 1;
+        if (counted) gate.leave();
       });
     return true;
   };
@@ -162,7 +164,7 @@ function sendText(res: ServerResponse, status: number, text: string): void {
   res.end(body);
 }
 
-interface BodyRefused {
+export interface BodyRefused {
   status: 400 | 413 | 415;
   message: string;
 }
@@ -190,7 +192,7 @@ function decoderFor(encoding: string): zlib.Gunzip | zlib.Inflate | zlib.BrotliD
  * On a refusal the rest of the body is read and dropped, so the connection
  * stays usable for the answer and the next request.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | BodyRefused> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | BodyRefused> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   const decoder = encoding === 'identity' ? undefined : decoderFor(encoding);
   if (encoding !== 'identity' && decoder === undefined) {

@@ -1,7 +1,7 @@
 /**
  * Hostile bodies cost each request its own linear time, never the process's
- * attention: 1 MiB of `<` sent ten times at once to each SOAP endpoint and to
- * `/dm` (what once made the SOAP pre-filter, a backtracking expression,
+ * attention: 1 MiB of `<` sent ten times at once to each SOAP endpoint, to
+ * `/dm` and to `/dm2` (what once made the SOAP pre-filter, a backtracking expression,
  * block the event loop for minutes: 80 KB took 4.5 s) leaves `/healthz`
  * answering within 100 ms throughout.
  *
@@ -24,7 +24,7 @@ let gw: TestGateway;
 let probe: ReturnType<typeof rawClient>;
 
 beforeAll(async () => {
-  gw = await startTestGateway();
+  gw = await startTestGateway({ overrides: { dm2AllowPlainHttp: true } });
   probe = rawClient(gw.url, { maxSockets: 1, timeoutMs: 120_000 });
 });
 afterAll(async () => {
@@ -72,10 +72,11 @@ function floodFromChild(baseUrl: string, targets: Target[], copies: number): Pro
 
 const healthz = () => probe.send({ method: 'GET', path: '/healthz', headers: {}, body: Buffer.alloc(0) });
 
-describe('ten 1 MiB bodies of "<" at once to each SOAP endpoint and to /dm', () => {
+describe('ten 1 MiB bodies of "<" at once to each SOAP endpoint, to /dm and to /dm2', () => {
   const targets: Target[] = [
     ...SERVICES.map((s) => ({ path: `/dmwsi/${s.name}`, type: 'text/xml; charset=utf-8' })),
     { path: '/dm', type: 'application/vnd.syncml.dm+xml' },
+    { path: '/dm2', type: 'application/vnd.oma.dm.initiation+json' },
   ];
 
   it('leave /healthz answering within 100 ms throughout, and each gets its typed refusal', async () => {
@@ -96,9 +97,11 @@ describe('ten 1 MiB bodies of "<" at once to each SOAP endpoint and to /dm', () 
 
     const slow = samples.filter((s) => s.status !== 200 || s.ms > HEALTHZ_BUDGET_MS).map((s) => `${s.status} in ${s.ms.toFixed(0)} ms`);
     expect(slow, `${samples.length} /healthz probes during the flood: ${samples.map((s) => s.ms.toFixed(0)).join(' ')} ms`).toEqual([]);
-    const soap = answers.filter((a) => a.path !== '/dm').map((a) => `${a.status} ${a.code}`);
+    const soap = answers.filter((a) => !a.path.startsWith('/dm')).map((a) => `${a.status} ${a.code}`);
     expect(soap).toEqual(Array(AT_ONCE * SERVICES.length).fill('500 InvalidArgument'));
     // Read and refused by the decoder (400), not cut off by the size limit (413).
     expect(answers.filter((a) => a.path === '/dm').map((a) => a.status)).toEqual(Array(AT_ONCE).fill(400));
+    // /dm2: refused as a malformed request (no OMADM-DevID, not JSON), never cut off or left unanswered.
+    expect(answers.filter((a) => a.path === '/dm2').map((a) => a.status)).toEqual(Array(AT_ONCE).fill(400));
   }, 600_000);
 });

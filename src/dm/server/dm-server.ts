@@ -252,6 +252,11 @@ export class DmServer {
       queuedRead,
       this.findSession(req.token, deviceId, message.header.sessionId, continuing),
     ]);
+    if (device?.dmVersion === '2.0') {
+      // Its capability says DM 2.0: its commands go out as DM 2.0 at /dm2, never silently as DM 1.2.
+      this.deps.logger.warn({ deviceId }, 'DM 1.2 message from a device whose capability is DM 2.0: refused (served at /dm2)');
+      return text(403, 'this device speaks DM 2.0 (its capability says so): it is served at /dm2');
+    }
     // Read again when this message's outcomes and alerts have queued requests in answer.
     let queued = queuedFirst;
     // Every read of the queue in this message: where the requests' correlation ids are found.

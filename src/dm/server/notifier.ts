@@ -1,10 +1,13 @@
 /**
- * Wakes a device: builds its DM 1.2 Package#0 trigger (digest over our
- * server credentials and nonce) and hands it to the notification sender.
+ * Wakes a device: builds its Package#0 trigger (DM 1.2: MD5 digest over our
+ * server credentials and nonce; a device whose capability is DM 2.0: the
+ * version 2 notification with SHA256-DIGEST, src/dm2/package0.ts) and hands
+ * it to the notification sender.
  */
 import crypto from 'node:crypto';
 import { decodeNonce } from '../auth/credentials.js';
 import { buildTrigger, RESYNC_NONCE, type UiMode } from '../notification/package0.js';
+import { encodePackage0V2 } from '../../dm2/package0.js';
 import type { DmDeviceDirectory, NotificationOutcome, NotificationSender } from './ports.js';
 
 export interface NotifyOptions {
@@ -41,14 +44,21 @@ export class DeviceNotifier {
           ...(device.notificationUrl ? { notificationUrl: device.notificationUrl } : {}),
           ...(device.smsAddress ? { smsAddress: device.smsAddress } : {}),
         },
-        buildTrigger({
-          uiMode: opts.uiMode ?? 'background',
-          initiator: 'server',
-          sessionId,
-          serverId: device.auth.serverId,
-          serverDigestSecret: { serverId: device.auth.serverId, password: device.auth.serverPassword },
-          nonce,
-        }),
+        device.dmVersion === '2.0'
+          ? // The session id is the NOTIFICATION-ID: a device receiving one twice (a retried send) opens one session.
+            encodePackage0V2(
+              { serverId: device.auth.serverId, notificationId: sessionId, preferredConType: 0, timestamp: Math.floor(Date.now() / 1000) },
+              // DM 2.0 has no server nonce exchange: the digest covers no auth data; TIMESTAMP gives freshness.
+              { password: device.auth.serverPassword, authData: Buffer.alloc(0) },
+            )
+          : buildTrigger({
+              uiMode: opts.uiMode ?? 'background',
+              initiator: 'server',
+              sessionId,
+              serverId: device.auth.serverId,
+              serverDigestSecret: { serverId: device.auth.serverId, password: device.auth.serverPassword },
+              nonce,
+            }),
       );
     const outcome = await send(stored);
     // A device refusing a trigger over HTTP (400: its digest check failed) may hold another server
@@ -56,7 +66,7 @@ export class DeviceNotifier {
     // nonce and the device receiving our answer (a client adopts a nonce only once answered). The
     // resync nonce, which clients try second (notes §4), brings such a device back; its session
     // then issues a fresh nonce.
-    if (!outcome.delivered && !outcome.retryable && outcome.channel === 'http' && stored !== RESYNC_NONCE) {
+    if (!outcome.delivered && !outcome.retryable && outcome.channel === 'http' && stored !== RESYNC_NONCE && device.dmVersion !== '2.0') {
       return { ...(await send(RESYNC_NONCE)), sessionId };
     }
     return { ...outcome, sessionId };

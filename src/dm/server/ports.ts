@@ -15,6 +15,8 @@ export interface DmDevice {
   devInfo?: DeviceReportedInfo;
   /** DM session state: REGISTERED, BOOTSTRAPPING, ACTIVE. */
   state: string;
+  /** The DM version its capability declares; '2.0' devices are served at /dm2 only. Absent: 1.2. */
+  dmVersion?: '1.2' | '2.0';
 }
 
 export interface DmDeviceDirectory {

@@ -57,6 +57,12 @@ export interface ExecSpec {
   type?: string;
   /** Echoed by the client's later Generic Alert (asynchronous completion, notes §5). */
   correlator?: string;
+  /**
+   * The requester awaits the device's final report (awaitResult, FUMO/SCOMO). DM 1.2 sends the
+   * same Exec either way; DM 2.0 then gives the EXEC a ServerURI, which obliges the client to
+   * report asynchronously (seed 001 §5.4.1), and otherwise lets the client answer at once.
+   */
+  awaitReport?: boolean;
 }
 
 export type UiAlertCode = 1100 | 1101 | 1102 | 1103 | 1104;

@@ -29,6 +29,8 @@ export interface BootstrapDeps {
   schedule(taskId: string): Promise<void>;
   serverId: string;
   serverAddress: string;
+  /** The address given to a device whose capability is DM 2.0 (`/dm2`); default serverAddress. */
+  dm2ServerAddress?: string;
   taskDeadlineMs: number;
 }
 
@@ -110,9 +112,12 @@ export class BootstrapService {
       return;
     }
     const c = device.credentials;
+    // A DM 2.0 device is told to call /dm2: its generation is its capability's, never guessed.
+    const dm2 = (await s.capabilities.get(device.capabilityOid))?.dmVersion === '2.0';
+    const serverAddress = dm2 && this.d.dm2ServerAddress ? this.d.dm2ServerAddress : this.d.serverAddress;
     const account = buildDmAccount({
       serverId: this.d.serverId,
-      serverAddress: this.d.serverAddress,
+      serverAddress,
       authType: device.authType,
       clientUsername: c.clientUsername,
       clientPassword: c.clientPassword,
@@ -139,7 +144,7 @@ export class BootstrapService {
     }
     const change = {
       event: 'bootstrap-delivered',
-      detail: `DMAcc for ${this.d.serverId} at ${this.d.serverAddress}, ${security.sec}, ${outcome.detail}`,
+      detail: `DMAcc for ${this.d.serverId} at ${serverAddress}, ${security.sec}, ${outcome.detail}`,
     };
     await this.d.tx.run(async (t) => {
       const r = await t.tasks.transition(taskId, 'NOTIFYING', { ...change, from: ['QUEUED'] }, now);

@@ -114,6 +114,10 @@ export class DeploymentBroker {
       throw new DmwsiError('InvalidState', `model ${capability.make} ${capability.model} has no SingleShotExec MO root`);
     }
     await this.mo.checkNew(operation, capability);
+    if (capability.dmVersion === '2.0' && input.bOptin) {
+      // DM 2.0 has no user-interaction alert to ask the user with (seed 001's command set).
+      throw invalidArgument('bOptin', `model ${capability.make} ${capability.model} speaks DM 2.0, which has no user-interaction alert: use bOptin false`);
+    }
 
     const proposed = crypto.randomUUID();
     const taskId = await idForCall(this.d.cache, ctx, proposed);

@@ -62,14 +62,18 @@ const OPT_IN_TEXT = 'Your operator would like to update this device. Allow?';
 
 function operationSpecs(task: Task, ctx: PlanContext, schedule: ScheduleTime | undefined): ServerCommandSpec[] {
   const op = task.operation;
-  if (isMoOperation(op.name)) return moOperationSpecs(task, op.name, ctx, execCorrelator(task.taskId));
+  if (isMoOperation(op.name)) {
+    // A firmware/software operation always awaits its final alert (DM 2.0: an asynchronous EXEC).
+    return moOperationSpecs(task, op.name, ctx, execCorrelator(task.taskId)).map((s) => (s.verb === 'Exec' ? { ...s, awaitReport: true } : s));
+  }
   if (op.name === 'SCHEDULED_EXEC') {
     const node = sseNodeUri(ctx.sseRoot!, task.taskId);
     return [
       { verb: 'Add', uri: node, format: 'node' },
       { verb: 'Add', uri: `${node}/TargetURI`, data: op.targetUri!, format: 'chr', type: 'text/plain' },
       { verb: 'Add', uri: `${node}/AtTime`, data: schedule!.deviceText, format: 'chr', type: 'text/plain' },
-      { verb: 'Exec', uri: `${node}/Go`, correlator: sseCorrelator(task.taskId) },
+      // The report comes later with the correlator (DM 2.0: an asynchronous EXEC, reported to its ServerURI).
+      { verb: 'Exec', uri: `${node}/Go`, correlator: sseCorrelator(task.taskId), awaitReport: true },
     ];
   }
   return op.commands.map((c): ServerCommandSpec => {
@@ -78,7 +82,13 @@ function operationSpecs(task: Task, ctx: PlanContext, schedule: ScheduleTime | u
       case 'Delete':
         return { verb: c.verb, uri: c.uri };
       case 'Exec':
-        return { verb: 'Exec', uri: c.uri, correlator: execCorrelator(task.taskId), ...(c.value !== undefined ? { data: c.value } : {}) };
+        return {
+          verb: 'Exec',
+          uri: c.uri,
+          correlator: execCorrelator(task.taskId),
+          ...(c.value !== undefined ? { data: c.value } : {}),
+          ...(op.awaitResult ? { awaitReport: true } : {}),
+        };
       default:
         return {
           verb: c.verb,
