@@ -41,6 +41,10 @@ import { BootstrapService } from '../services/broker/bootstrap.js';
 import { DeploymentBroker } from '../services/broker/deployment-broker.js';
 import { BulkOperations } from '../services/bulk/bulk-operations.js';
 import { JobDispatcher } from '../services/bulk/dispatcher.js';
+import { TargetExpander } from '../services/bulk/filter-expansion.js';
+
+/** A filter job's cursor standing still this long: its writer died, and the sweep has the job's tick finish it. */
+const EXPANSION_STALE_MS = 30_000;
 import { startStallSweeper } from '../services/broker/stall-sweeper.js';
 import { bulkOperationsHandlers, bulkRequestHandlers } from '../wsi/handlers/bulk-operations.js';
 import { FUMO_FINAL_ALERT_TYPES, SCOMO_FINAL_TYPE } from '../services/broker/final-alerts.js';
@@ -221,8 +225,10 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       taskDeadlineMs: config.taskDeadlineSeconds * 1000,
     });
     dmEvents.onSessionStarted((deviceId, previous, at) => bootstrap.onSessionStarted(deviceId, previous, at));
+    const expander = new TargetExpander({ tx, clock, rangeSize: config.expansionChunkDevices });
     const bulk = new BulkOperations({
       tx,
+      expander,
       jobs,
       cache: brokerCache,
       clock,
@@ -242,7 +248,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       maxBytes: config.contentMaxBytes,
       linkTtlMs: config.taskDeadlineSeconds * 1000,
     });
-    const dispatcher = new JobDispatcher({ tx, cache: brokerCache, jobs, clock, logger });
+    const dispatcher = new JobDispatcher({ tx, expander, cache: brokerCache, jobs, clock, logger });
     if (config.role === 'all' || config.role === 'worker') {
       const workerRedis = connectRedis(config.redisUrl, 'dmwsi-worker', { logger });
       closers.push(() => workerRedis.quit());
@@ -268,6 +274,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       const stopSweeper = startStallSweeper({
         retryStalled: (ms) => broker.retryStalled(ms),
         resumeCancels: () => bulk.resumeCancels(),
+        resumeExpansions: () => bulk.resumeExpansions(EXPANSION_STALE_MS),
         lock: brokerCache,
         logger,
         retryMs: config.taskRetrySeconds * 1000,

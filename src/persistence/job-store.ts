@@ -110,6 +110,7 @@ const TASK_HISTORY_ROW: RowInsert = {
   statements: new Map(),
 };
 const ADD_QUEUED = sql('UPDATE "job" SET "queued" = "queued" + ?, "updated_at" = ? WHERE "job_id" = ?');
+const ADD_TASKS = sql('UPDATE "job" SET "total" = "total" + ?, "queued" = "queued" + ?, "updated_at" = ? WHERE "job_id" = ?');
 
 async function insertRows(em: EntityManager, shape: RowInsert, params: (string | number | null)[]): Promise<void> {
   const rows = params.length / shape.params;
@@ -329,6 +330,15 @@ export class TypeormJobStore implements JobStore {
     await insertRows(this.em, TASK_ROW, taskParams);
     await insertRows(this.em, TASK_HISTORY_ROW, historyParams);
     await execute(this.em, ADD_QUEUED, [tasks.length, at, jobId]);
+  }
+
+  async countAddedTasks(jobId: string, n: number, at: number): Promise<void> {
+    if (n > 0) await execute(this.em, ADD_TASKS, [n, n, at, jobId]);
+  }
+
+  async tasksAfter(jobId: string, afterSeq: number, limit: number): Promise<Task[]> {
+    const rows = await this.tasks.find({ where: { jobId, jobSeq: MoreThan(afterSeq) }, order: { jobSeq: 'ASC' }, take: limit });
+    return rows.map((r: TaskRow) => toTask(r));
   }
 
   async tasksOf(jobId: string, status: TaskStatus | undefined, page: Page): Promise<Task[]> {
