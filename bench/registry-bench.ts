@@ -46,6 +46,8 @@ export interface Latency {
   p50Ms: number;
   p99Ms: number;
   perSecond: number;
+  /** The gateway's CPU per lookup (steadier than wall-clock latency on a shared box). */
+  gatewayCpuUs: number | undefined;
 }
 
 export interface RegistryBenchResult {
@@ -96,6 +98,7 @@ function percentile(sorted: number[], p: number): number {
 
 /** `count` lookups of random registered devices (0..registered-1) from `connections` callers in a loop. */
 async function lookups(
+  pid: number | undefined,
   url: string,
   session: string,
   op: 'getDeviceInstanceByDeviceID' | 'getDeviceInstanceByPhoneNumber',
@@ -107,6 +110,7 @@ async function lookups(
   const keyOf = op === 'getDeviceInstanceByDeviceID' ? deviceIdOf : phoneOf;
   const times: number[] = [];
   let left = count;
+  const cpu0 = await cpuSecondsOf(pid);
   const started = performance.now();
   const caller = async () => {
     while (left-- > 0) {
@@ -119,17 +123,23 @@ async function lookups(
   };
   await Promise.all(Array.from({ length: connections }, caller));
   const seconds = (performance.now() - started) / 1000;
+  const cpu1 = await cpuSecondsOf(pid);
   times.sort((a, b) => a - b);
-  return { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), perSecond: count / seconds };
+  return {
+    p50Ms: percentile(times, 50),
+    p99Ms: percentile(times, 99),
+    perSecond: count / seconds,
+    gatewayCpuUs: cpu0 === undefined || cpu1 === undefined ? undefined : ((cpu1 - cpu0) * 1e6) / count,
+  };
 }
 
-async function lookupPair(url: string, session: string, registered: number, o: RegistryBenchOptions) {
+async function lookupPair(pid: number | undefined, url: string, session: string, registered: number, o: RegistryBenchOptions) {
   const count = o.lookups ?? 5_000;
   const connections = o.lookupConnections ?? 8;
   // A warm-up (connections, prepared statements, JIT), not counted.
-  await lookups(url, session, 'getDeviceInstanceByDeviceID', registered, 500, connections);
-  const byId = await lookups(url, session, 'getDeviceInstanceByDeviceID', registered, count, connections);
-  const byPhone = await lookups(url, session, 'getDeviceInstanceByPhoneNumber', registered, count, connections);
+  await lookups(pid, url, session, 'getDeviceInstanceByDeviceID', registered, 500, connections);
+  const byId = await lookups(pid, url, session, 'getDeviceInstanceByDeviceID', registered, count, connections);
+  const byPhone = await lookups(pid, url, session, 'getDeviceInstanceByPhoneNumber', registered, count, connections);
   return { byId, byPhone };
 }
 
@@ -184,7 +194,7 @@ export async function runRegistryBench(o: RegistryBenchOptions): Promise<Registr
     let importSeconds = (performance.now() - t0) / 1000;
     let importCpu = (await cpuSecondsOf(pid)) ?? Number.NaN;
     log(`${small} devices in ${importSeconds.toFixed(1)} s; measuring lookups at ${small} (${load()})`);
-    const atSmall = await lookupPair(deviceManager, session, small, o);
+    const atSmall = await lookupPair(pid, deviceManager, session, small, o);
     log(`at ${small}: byId p50 ${atSmall.byId.p50Ms.toFixed(2)} p99 ${atSmall.byId.p99Ms.toFixed(2)} ms; byPhone p50 ${atSmall.byPhone.p50Ms.toFixed(2)} p99 ${atSmall.byPhone.p99Ms.toFixed(2)} ms`);
     loadAverages.push(load());
 
@@ -195,7 +205,7 @@ export async function runRegistryBench(o: RegistryBenchOptions): Promise<Registr
     importCpu = importCpu - (cpu0 ?? 0) + ((await cpuSecondsOf(pid)) ?? Number.NaN) - (cpu1 ?? 0);
     log(`${o.devices} devices imported in ${importSeconds.toFixed(1)} s (${load()})`);
     loadAverages.push(load());
-    const atLarge = await lookupPair(deviceManager, session, o.devices, o);
+    const atLarge = await lookupPair(pid, deviceManager, session, o.devices, o);
     log(`at ${o.devices}: byId p50 ${atLarge.byId.p50Ms.toFixed(2)} p99 ${atLarge.byId.p99Ms.toFixed(2)} ms; byPhone p50 ${atLarge.byPhone.p50Ms.toFixed(2)} p99 ${atLarge.byPhone.p99Ms.toFixed(2)} ms`);
     loadAverages.push(load());
 

@@ -216,7 +216,8 @@ if (sections.has('registry')) {
       lookups: Number(values['registry-lookups']),
     });
     const n = (x: number) => x.toLocaleString('en-US');
-    const lat = (l: { p50Ms: number; p99Ms: number; perSecond: number }) => `${l.p50Ms.toFixed(2)} / ${l.p99Ms.toFixed(2)} ms (${l.perSecond.toFixed(0)}/s)`;
+    const lat = (l: { p50Ms: number; p99Ms: number; perSecond: number; gatewayCpuUs: number | undefined }) =>
+      `${l.p50Ms.toFixed(2)} / ${l.p99Ms.toFixed(2)} ms (${l.perSecond.toFixed(0)}/s; gateway CPU ${l.gatewayCpuUs?.toFixed(0) ?? 'n/a'} µs each)`;
     console.log(`\n## Registry at ${n(r.devices)} devices (${r.database}; one gateway process)`);
     console.log('| figure | measured | aim |');
     console.log('|---|---|---|');
