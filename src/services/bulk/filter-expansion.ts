@@ -17,6 +17,7 @@
  * PostgreSQL, the write lock on SQLite) and task ids follow the cursor, so no
  * target gets two tasks and none is skipped.
  */
+import { setImmediate as nextTurnOfLoop } from 'node:timers/promises';
 import { waveEnd } from '../../domain/deployment-options.js';
 import { describeTargetFilter } from '../../domain/target-filter.js';
 import { laterScheduleTime } from '../../domain/operation-validation.js';
@@ -110,6 +111,8 @@ export class TargetExpander {
   async finish(jobId: string, chunks = Number.POSITIVE_INFINITY): Promise<void> {
     for (let i = 0; i < chunks; i++) {
       if (await this.d.tx.run((s) => this.chunk(s, jobId))) return;
+      // Other requests (on SQLite, other turns at the database) are served between chunks.
+      await nextTurnOfLoop();
     }
   }
 
