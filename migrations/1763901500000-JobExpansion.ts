@@ -27,9 +27,11 @@ export class JobExpansion1763901500000 implements MigrationInterface {
       }),
     );
     await q.createIndex('job_expansion', new TableIndex({ name: 'ix_job_expansion_open', columnNames: ['done', 'updated_at'] }));
+    await q.createIndex('task', new TableIndex({ name: 'ix_task_job_release', columnNames: ['job_id', 'status', 'released_at', 'job_seq'] }));
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.dropIndex('task', 'ix_task_job_release');
     await q.dropTable('job_expansion', true);
   }
 }
