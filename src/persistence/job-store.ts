@@ -406,11 +406,15 @@ export class TypeormJobStore implements JobStore {
     return { total, settled, scheduled, bad };
   }
 
+  /**
+   * In no particular order: the deadline pass takes them all, page by page as they end. Ordered
+   * by job sequence, each page of a 1,000,000-task job sorted every open task (or walked past
+   * every ended one); unordered it is an index read of the page.
+   */
   async openTaskIds(jobId: string, statuses: readonly TaskStatus[], limit: number): Promise<string[]> {
     const rows = await this.tasks.find({
       select: { taskId: true },
       where: { jobId, status: In([...statuses]) },
-      order: { jobSeq: 'ASC' },
       take: limit,
     });
     return rows.map((r) => r.taskId);
