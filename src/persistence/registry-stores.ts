@@ -111,6 +111,36 @@ const UPSERT_UPDATES = [
 ] as const;
 const upsertStatements = new Map<number, Statement>();
 
+/**
+ * PostgreSQL takes a batch as one array per column (`unnest`): one statement
+ * of 16 parameters instead of VALUES lists of 4,000, which PostgreSQL parsed
+ * and planned per statement (~70 ms for 250 rows on this box, most of an
+ * import's time).
+ */
+const PG_COLUMN_TYPES: Record<(typeof DEVICE_COLUMNS)[number], string> = {
+  device_id: 'varchar',
+  phone_number: 'varchar',
+  capability_oid: 'varchar',
+  notification_url: 'varchar',
+  sms_address: 'varchar',
+  auth_type: 'varchar',
+  state: 'varchar',
+  last_contact: 'bigint',
+  attributes: 'text',
+  client_username: 'varchar',
+  secrets: 'text',
+  client_nonce: 'varchar',
+  server_nonce: 'varchar',
+  dev_info: 'text',
+  created_at: 'bigint',
+  updated_at: 'bigint',
+};
+const PG_UPSERT = sql(
+  `INSERT INTO "device_instance" (${DEVICE_COLUMNS.map((c) => `"${c}"`).join(', ')}) ` +
+    `SELECT * FROM unnest(${DEVICE_COLUMNS.map((c) => `CAST(? AS ${PG_COLUMN_TYPES[c]}[])`).join(', ')}) ` +
+    `ON CONFLICT ("device_id") DO UPDATE SET ${UPSERT_UPDATES.map((c) => `"${c}" = excluded."${c}"`).join(', ')}`,
+);
+
 function upsertStatement(rows: number): Statement {
   let statement = upsertStatements.get(rows);
   if (!statement) {
@@ -131,6 +161,16 @@ const listStatements = new Map<string, Statement>();
 /** `SELECT <head> WHERE <column> IN (...)` prepared once per size class (see inListSize), the list padded with its last value. */
 async function selectIn<T>(em: EntityManager, head: string, column: string, values: string[]): Promise<T[]> {
   if (values.length === 0) return [];
+  if (em.connection.options.type === 'postgres') {
+    // One array parameter: PostgreSQL parses and plans a 1,024-parameter IN list per call.
+    const key = `${head}|${column}|any`;
+    let statement = listStatements.get(key);
+    if (!statement) {
+      statement = sql(`${head} WHERE ${column} = ANY(CAST(? AS varchar[]))`);
+      listStatements.set(key, statement);
+    }
+    return queryRows<T>(em, statement, [values]);
+  }
   const size = inListSize(values.length);
   const key = `${head}|${column}|${size}`;
   let statement = listStatements.get(key);
@@ -448,6 +488,33 @@ export class TypeormDeviceStore implements DeviceStore {
   }
 
   private async upsertStatement(devices: DeviceRecord[]): Promise<void> {
+    if (this.em.connection.options.type === 'postgres') {
+      const columns: unknown[][] = DEVICE_COLUMNS.map(() => []);
+      for (const d of devices) {
+        const r = this.toRow(d);
+        const values = [
+          r.deviceId,
+          r.phoneNumber,
+          r.capabilityOid,
+          r.notificationUrl,
+          r.smsAddress,
+          r.authType,
+          r.state,
+          r.lastContact,
+          r.attributes,
+          r.clientUsername,
+          r.secrets,
+          r.clientNonce,
+          r.serverNonce,
+          r.devInfo,
+          r.createdAt,
+          r.updatedAt,
+        ];
+        for (let c = 0; c < values.length; c++) columns[c]!.push(values[c]);
+      }
+      await execute(this.em, PG_UPSERT, columns);
+      return;
+    }
     for (let first = 0; first < devices.length; first += UPSERT_ROWS) {
       const part = devices.slice(first, first + UPSERT_ROWS);
       const params: unknown[] = [];
