@@ -229,6 +229,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     const bulk = new BulkOperations({
       tx,
       expander,
+      expansionCallMs: config.expansionCallSeconds * 1000,
       jobs,
       cache: brokerCache,
       clock,

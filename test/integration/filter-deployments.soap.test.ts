@@ -16,6 +16,7 @@ import { getJob } from '../support/jobs.js';
 import { POSTGRES_SKIP_MESSAGE, postgresUrl } from '../support/postgres.js';
 import { call, faultOf, soapClient, type SoapClient } from '../support/soap.js';
 import { ADMIN, startTestGateway, type TestGateway } from '../support/test-gateway.js';
+import { waitFor } from '../support/wait.js';
 
 const DEVICES = 20_000;
 const OTHER = { ...CAPABILITY, oid: 'acme-x2-1.0', model: 'X2', sseRoot: undefined };
@@ -196,5 +197,40 @@ describe.each([
     const b = new TargetExpander({ tx, clock: { now: () => Date.now() }, rangeSize: 1_100 });
     await Promise.all([a.finish(jobId), b.finish(jobId)]);
     await expectTasksFor(jobId, range(0, DEVICES, (i) => i % 2 === 0));
+  });
+});
+
+describe('createDeployments by filter past the call budget', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ overrides: { expansionChunkDevices: 500, expansionCallSeconds: 0 } });
+  });
+  afterAll(() => gw?.stop());
+
+  it('answers after its first chunk and the worker writes the rest before releasing anything', { timeout: 60_000 }, async () => {
+    const dm = await soapClient(gw.url, 'DeviceManager', { kind: 'text', ...ADMIN });
+    const bulk = await soapClient(gw.url, 'BulkOperationsManager', { kind: 'text', ...ADMIN });
+    await call(dm, 'createDeviceCapability', { userSession: '', capability: CAPABILITY });
+    const lines = [CSV_HEADER];
+    for (let i = 0; i < 5_000; i++) lines.push(`${imeiN(i)},${phoneN(i)},${CAPABILITY.oid},,,,`);
+    await call(dm, 'importDeviceInstances', { userSession: '', csv: lines.join('\n') });
+    const { jobId } = await call<{ jobId: string }>(bulk, 'createDeployments', {
+      userSession: '',
+      operation: QUERY,
+      options: { startAt: LATER(), targetFilter: { allDevices: true } },
+    });
+    const first = await getJob(bulk, jobId);
+    expect(first.status).toBe('CREATED');
+    expect(first.total).toBeLessThan(5_000);
+    const all = await waitFor(async () => {
+      const j = await getJob(bulk, jobId);
+      return j.total === 5_000 ? j : undefined;
+    }, 30_000, 'every task written');
+    expect(all).toMatchObject({ status: 'CREATED', queued: 5_000 });
+    const rows = (await gw.dataSource.query('SELECT COUNT(DISTINCT device_id) AS n, MAX(job_seq) AS hi FROM task WHERE job_id = ?', [jobId])) as {
+      n: number;
+      hi: number;
+    }[];
+    expect(rows[0]).toEqual({ n: 5_000, hi: 5_000 });
   });
 });

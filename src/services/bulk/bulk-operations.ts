@@ -56,6 +56,8 @@ export interface BulkDeps {
   taskDeadlineMs: number;
   /** Writes the tasks of jobs that target a filter (shared with the dispatcher). */
   expander: TargetExpander;
+  /** How long createDeployments by filter writes tasks before it answers and leaves the rest to the job's tick. */
+  expansionCallMs?: number;
 }
 
 export interface OperationRequestInput {
@@ -207,10 +209,12 @@ export class BulkOperations {
         () => this.d.tx.stores.jobs.get(jobId),
       );
     }
-    await this.d.expander.finish(jobId);
+    // Within the call's budget the call answers with every task written; past it, the job's dispatch
+    // tick (queued now) writes the rest before it releases anything.
+    const written = await this.d.expander.finish(jobId, this.d.expansionCallMs ?? Number.POSITIVE_INFINITY);
     const startAt = options.startAt?.getTime() ?? now;
     await this.d.jobs.jobDeadline(jobId, deadline);
-    await this.d.jobs.dispatch(jobId, Math.max(0, startAt - now));
+    await this.d.jobs.dispatch(jobId, written ? Math.max(0, startAt - now) : 0);
     return jobId;
   }
 

@@ -37,7 +37,7 @@ export interface DispatchJobs {
 /** Writes the remaining tasks of a job that targets a filter (filter-expansion.ts). */
 export interface DispatchExpander {
   pending(jobId: string): Promise<boolean>;
-  finish(jobId: string): Promise<void>;
+  finish(jobId: string): Promise<boolean>;
 }
 
 export interface DispatcherDeps {

@@ -107,10 +107,15 @@ export class TargetExpander {
     this.rangeSize = d.rangeSize ?? EXPANSION_RANGE;
   }
 
-  /** Writes the job's remaining tasks, chunk by chunk; returns at once when there is nothing left (or it is no filter job). */
-  async finish(jobId: string, chunks = Number.POSITIVE_INFINITY): Promise<void> {
-    for (let i = 0; i < chunks; i++) {
-      if (await this.d.tx.run((s) => this.chunk(s, jobId))) return;
+  /**
+   * Writes the job's remaining tasks, chunk by chunk, for up to `budgetMs`
+   * (at least one chunk); true when none is left (or it is no filter job).
+   */
+  async finish(jobId: string, budgetMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    const until = Date.now() + budgetMs;
+    for (;;) {
+      if (await this.d.tx.run((s) => this.chunk(s, jobId))) return true;
+      if (Date.now() >= until) return false;
       // Other requests (on SQLite, other turns at the database) are served between chunks.
       await nextTurnOfLoop();
     }
