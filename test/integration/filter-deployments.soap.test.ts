@@ -207,7 +207,7 @@ describe('createDeployments by filter past the call budget', () => {
   });
   afterAll(() => gw?.stop());
 
-  it('answers after its first chunk and the worker writes the rest before releasing anything', { timeout: 60_000 }, async () => {
+  it('answers after its first chunk, the worker writes the rest, and the sweep resumes a job whose tick was lost', { timeout: 60_000 }, async () => {
     const dm = await soapClient(gw.url, 'DeviceManager', { kind: 'text', ...ADMIN });
     const bulk = await soapClient(gw.url, 'BulkOperationsManager', { kind: 'text', ...ADMIN });
     await call(dm, 'createDeviceCapability', { userSession: '', capability: CAPABILITY });
@@ -232,5 +232,22 @@ describe('createDeployments by filter past the call budget', () => {
       hi: number;
     }[];
     expect(rows[0]).toEqual({ n: 5_000, hi: 5_000 });
+
+    // A job left half written with no tick queued (its writer and its tick lost): the stalled-work
+    // sweep's resumeExpansions finds its cursor standing still and queues the tick that finishes it.
+    await gw.dataSource.transaction(async (em) => {
+      await em.query('DELETE FROM task_history WHERE task_id IN (SELECT task_id FROM task WHERE job_id = ? AND job_seq > 1000)', [jobId]);
+      await em.query('DELETE FROM task WHERE job_id = ? AND job_seq > 1000', [jobId]);
+      await em.query('UPDATE job SET total = 1000, queued = 1000 WHERE job_id = ?', [jobId]);
+      await em.query("UPDATE job_expansion SET after_device_id = ?, next_seq = 1001, done = 0, updated_at = 0 WHERE job_id = ?", [imeiN(999), jobId]);
+    });
+    expect(await gw.bulk.resumeExpansions(60_000)).toBe(1);
+    await waitFor(async () => ((await getJob(bulk, jobId)).total === 5_000 ? true : undefined), 30_000, 'the rest written by the tick');
+    const again = (await gw.dataSource.query('SELECT COUNT(DISTINCT device_id) AS n, COUNT(*) AS tasks FROM task WHERE job_id = ?', [jobId])) as {
+      n: number;
+      tasks: number;
+    }[];
+    expect(again[0]).toEqual({ n: 5_000, tasks: 5_000 });
+    expect(await gw.bulk.resumeExpansions(0)).toBe(0);
   });
 });
