@@ -250,4 +250,34 @@ describe('createDeployments by filter past the call budget', () => {
     expect(again[0]).toEqual({ n: 5_000, tasks: 5_000 });
     expect(await gw.bulk.resumeExpansions(0)).toBe(0);
   });
+
+  it('stops writing a filter job cancelled while half written, once and for all', { timeout: 60_000 }, async () => {
+    const bulk = await soapClient(gw.url, 'BulkOperationsManager', { kind: 'text', ...ADMIN });
+    const { jobId } = await call<{ jobId: string }>(bulk, 'createDeployments', {
+      userSession: '',
+      operation: QUERY,
+      options: { startAt: LATER(), targetFilter: { allDevices: true } },
+    });
+    await waitFor(async () => ((await getJob(bulk, jobId)).total === 5_000 ? true : undefined), 30_000, 'every task written');
+    // Half written, its writer gone; then cancelled.
+    await gw.dataSource.transaction(async (em) => {
+      await em.query('DELETE FROM task_history WHERE task_id IN (SELECT task_id FROM task WHERE job_id = ? AND job_seq > 1000)', [jobId]);
+      await em.query('DELETE FROM task WHERE job_id = ? AND job_seq > 1000', [jobId]);
+      await em.query('UPDATE job SET total = 1000, queued = 1000 WHERE job_id = ?', [jobId]);
+      await em.query("UPDATE job_expansion SET after_device_id = ?, next_seq = 1001, done = 0, updated_at = 0 WHERE job_id = ?", [imeiN(999), jobId]);
+    });
+    await call(bulk, 'cancelJob', { userSession: '', jobId });
+    expect(await gw.bulk.resumeExpansions(60_000)).toBe(1);
+    const history = await waitFor(async () => {
+      const h = await gw.bulk.getJobHistory(jobId, { offset: 0, limit: 20 });
+      return h.some((e) => e.event === 'targets-stopped') ? h : undefined;
+    }, 30_000, 'targets-stopped');
+    expect(history.find((e) => e.event === 'targets-stopped')?.detail).toContain('1000 task(s) written, no more');
+    expect(await gw.bulk.resumeExpansions(0)).toBe(0);
+    const job = await waitFor(async () => {
+      const j = await getJob(bulk, jobId);
+      return j.cancelled === 1000 ? j : undefined;
+    }, 30_000, 'the written tasks cancelled');
+    expect(job).toMatchObject({ status: 'CANCELLED', total: 1000, queued: 0 });
+  });
 });

@@ -75,14 +75,16 @@ export class JobDispatcher {
   private async release(jobId: string): Promise<number | undefined> {
     const s = this.d.tx.stores;
     let job = await s.jobs.get(jobId);
-    if (!job || (job.status !== 'CREATED' && job.status !== 'RUNNING')) return undefined;
+    if (!job) return undefined;
     // A filter job whose writer died mid-way: its tasks are all written before any is released
-    // (waves and the end of the job are counted on its total).
+    // (waves and the end of the job are counted on its total). A job cancelled meanwhile has its
+    // writing ended here (targets-stopped), so the sweep stops looking at it.
     if (job.options.targetFilter && (await this.d.expander.pending(jobId))) {
       await this.d.expander.finish(jobId);
       job = await s.jobs.get(jobId);
-      if (!job || (job.status !== 'CREATED' && job.status !== 'RUNNING')) return undefined;
+      if (!job) return undefined;
     }
+    if (job.status !== 'CREATED' && job.status !== 'RUNNING') return undefined;
     const now = this.d.clock.now();
     if (job.status === 'CREATED') {
       const startAt = job.options.startAt?.getTime() ?? now;
