@@ -53,6 +53,9 @@
  *   --content-requests 3  range requests per client per round (content section)
  *   --content-rounds 4    bare/gateway rounds, alternating (content section)
  *   --content-cpu-prof DIR  write a CPU profile of the gateway process (content section)
+ *   --devices N --database sqlite|postgres  the registry section too: N devices imported, looked up, deployed to by filter
+ *   --registry-import-chunk 100000  CSV rows per importDeviceInstances call (registry section)
+ *   --registry-lookups 5000  lookups of each kind per measurement (registry section)
  */
 import { parseArgs } from 'node:util';
 import { ensureRedis } from '../src/main/redis-launcher.js';
@@ -64,6 +67,7 @@ import { runDmBench } from './dm-bench.js';
 import { loadavg } from 'node:os';
 import { runDm2Bench } from './dm2-bench.js';
 import { type FleetBenchResult, type FleetNetworkOptions, runFleetBench, type Window as FleetWindow } from './fleet-bench.js';
+import { runRegistryBench } from './registry-bench.js';
 import { runSoakBench } from './soak-bench.js';
 import { runSoapBench } from './soap-bench.js';
 import {
@@ -132,6 +136,8 @@ const { values } = parseArgs({
     'content-requests': { type: 'string', default: '3' },
     'content-rounds': { type: 'string', default: '4' },
     'content-cpu-prof': { type: 'string' },
+    'registry-import-chunk': { type: 'string', default: '100000' },
+    'registry-lookups': { type: 'string', default: '5000' },
   },
 });
 const sections = new Set(values.only.split(','));
@@ -195,6 +201,40 @@ if (sections.has('content')) {
       `\ngateway ${r.gatewayMibPerSecond.toFixed(0)} MiB/s, bare node:http ${r.bareMibPerSecond.toFixed(0)} MiB/s: ratio ${r.ratio.toFixed(2)}, median of the rounds' ratios ${r.medianRoundRatio.toFixed(2)} (aim ≥ 0.80)`,
     );
     console.log(`gateway RSS before ${mb(r.rssBeforeBytes)}, after ${mb(r.rssAfterBytes)}, peak ${mb(r.rssPeakBytes)}`);
+  } finally {
+    await redis.stop();
+  }
+}
+
+if (sections.has('registry')) {
+  const redis = await ensureRedis(process.env.REDIS_URL, { mode: 'throwaway' });
+  try {
+    if (values.database !== 'sqlite' && values.database !== 'postgres') throw new Error(`--database: sqlite or postgres, not ${values.database}`);
+    const r = await runRegistryBench({
+      redisUrl: redis.url,
+      devices: Number(values.devices),
+      database: values.database,
+      ...(process.env.TEST_DATABASE_URL && { postgresUrl: process.env.TEST_DATABASE_URL }),
+      importChunk: Number(values['registry-import-chunk']),
+      lookups: Number(values['registry-lookups']),
+    });
+    const n = (x: number) => x.toLocaleString('en-US');
+    const lat = (l: { p50Ms: number; p99Ms: number; perSecond: number; gatewayCpuUs: number | undefined }) =>
+      `${l.p50Ms.toFixed(2)} / ${l.p99Ms.toFixed(2)} ms (${l.perSecond.toFixed(0)}/s; gateway CPU ${l.gatewayCpuUs?.toFixed(0) ?? 'n/a'} µs each)`;
+    console.log(`\n## Registry at ${n(r.devices)} devices (${r.database}; one gateway process)`);
+    console.log('| figure | measured | aim |');
+    console.log('|---|---|---|');
+    console.log(
+      `| import ${n(r.devices)} CSV rows (${n(Number(values['registry-import-chunk']))} per call) | ${r.importSeconds.toFixed(1)} s, ${n(Math.round(r.devices / r.importSeconds))} rows/s; gateway CPU ${r.importCpuSeconds?.toFixed(1) ?? 'n/a'} s (${r.importCpuSeconds === undefined ? 'n/a' : ((r.importCpuSeconds * 1e6) / r.devices).toFixed(0)} µs a row) | ≤ 180 s |`,
+    );
+    console.log(`| createDeployments, targetFilter allDevices: answered | ${r.deploy.seconds.toFixed(1)} s, ${n(r.deploy.totalAtAnswer)} tasks written by then | ≤ 30 s |`);
+    console.log(`| the same: every task written | ${r.deploy.allWrittenSeconds.toFixed(1)} s after the call, total ${n(r.deploy.total)}; gateway CPU ${r.deploy.cpuSeconds?.toFixed(1) ?? 'n/a'} s | |`);
+    console.log(`| getDeviceInstanceByDeviceID p50 / p99 at ${n(r.small.devices)} | ${lat(r.small.byId)} | |`);
+    console.log(`| getDeviceInstanceByDeviceID p50 / p99 at ${n(r.devices)} | ${lat(r.large.byId)}; p99 ratio ${(r.large.byId.p99Ms / r.small.byId.p99Ms).toFixed(2)} | ratio ≤ 1.5 |`);
+    console.log(`| getDeviceInstanceByPhoneNumber p50 / p99 at ${n(r.small.devices)} | ${lat(r.small.byPhone)} | |`);
+    console.log(`| getDeviceInstanceByPhoneNumber p50 / p99 at ${n(r.devices)} | ${lat(r.large.byPhone)}; p99 ratio ${(r.large.byPhone.p99Ms / r.small.byPhone.p99Ms).toFixed(2)} | ratio ≤ 1.5 |`);
+    console.log(`| gateway peak RSS | ${mb(r.peakRssBytes)} | ≤ 1 GiB |`);
+    console.log(`load averages (start, after 10k lookups, after import, after large lookups, after deploy): ${r.loadAverages.join('; ')}`);
   } finally {
     await redis.stop();
   }

@@ -8,6 +8,7 @@ import { Content1763900500000 } from './1763900500000-Content.js';
 import { LongOperations1763900600000 } from './1763900600000-LongOperations.js';
 import { FumoDelivery1763900700000 } from './1763900700000-FumoDelivery.js';
 import { CorrelationIds1763900860000 } from './1763900860000-CorrelationIds.js';
+import { JobExpansion1763901500000 } from './1763901500000-JobExpansion.js';
 
 export const MIGRATIONS = [
   InitialSchema1763900000000,
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   LongOperations1763900600000,
   FumoDelivery1763900700000,
   CorrelationIds1763900860000,
+  JobExpansion1763901500000,
 ];

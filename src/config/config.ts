@@ -55,6 +55,10 @@ export interface Config {
   /** A task waiting for its device with no progress this long has its device woken again (then less and less often). */
   taskRetrySeconds: number;
   workerConcurrency: number;
+  /** Devices of the registry a chunk of a filter job's task writing walks (one transaction each). */
+  expansionChunkDevices: number;
+  /** How long createDeployments by filter writes tasks itself before it answers (the worker writes the rest). */
+  expansionCallSeconds: number;
   /** How long an idle DM session's state is kept in Redis. */
   dmSessionTtlSeconds: number;
   /** Open DM sessions allowed at once, cluster-wide; a new one beyond it is refused (503). 0: no cap. */
@@ -239,6 +243,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     taskRetrySeconds: int(r, 'TASK_RETRY_SECONDS', 300, 5, 24 * 3600),
     databaseWaitSeconds: int(r, 'DATABASE_WAIT_SECONDS', 120, 0, 24 * 3600),
     workerConcurrency: int(r, 'WORKER_CONCURRENCY', 32, 1, 1000),
+    expansionChunkDevices: int(r, 'EXPANSION_CHUNK_DEVICES', 10_000, 100, 1_000_000),
+    expansionCallSeconds: int(r, 'EXPANSION_CALL_SECONDS', 20, 0, 3600),
     wsSecurityMaxSkewSeconds: int(r, 'WSSE_MAX_SKEW_SECONDS', 300, 10, 3600),
     // 4: the size of libuv's default thread pool, where argon2 runs; more would only queue there.
     passwordHashConcurrency: int(r, 'PASSWORD_HASH_CONCURRENCY', 4, 1, 256),

@@ -143,6 +143,26 @@ export interface DeploymentOptions {
   waveIntervalSeconds?: number;
   startAt?: Date;
   deadline?: Date;
+  /** Targets the job by a filter over the registry instead of a list (see TargetFilter). */
+  targetFilter?: TargetFilter;
+}
+
+/**
+ * A job's targets as a filter over the device registry: every device that
+ * matches all the conditions given. `allDevices` true, with no condition,
+ * targets every registered device (a filter with no condition is refused, so
+ * that an empty filter never means "everything" by mistake).
+ */
+export interface TargetFilter {
+  allDevices?: boolean;
+  capabilityOid?: string;
+  make?: string;
+  model?: string;
+  firmwareVersion?: string;
+  /** Exact, case-sensitive (IMEI and MEID ids are stored upper-case; an imei:/meid: prefix is upper-cased too). */
+  deviceIdPrefix?: string;
+  /** E.164 digits from the start, e.g. `+4917`. */
+  phoneNumberPrefix?: string;
 }
 
 export type JobCounters = Record<

@@ -111,6 +111,7 @@ const TASK_HISTORY_ROW: RowInsert = {
   statements: new Map(),
 };
 const ADD_QUEUED = sql('UPDATE "job" SET "queued" = "queued" + ?, "updated_at" = ? WHERE "job_id" = ?');
+const ADD_TASKS = sql('UPDATE "job" SET "total" = "total" + ?, "queued" = "queued" + ?, "updated_at" = ? WHERE "job_id" = ?');
 
 async function insertRows(em: EntityManager, shape: RowInsert, params: (string | number | null)[]): Promise<void> {
   const rows = params.length / shape.params;
@@ -334,6 +335,15 @@ export class TypeormJobStore implements JobStore {
     await execute(this.em, ADD_QUEUED, [tasks.length, at, jobId]);
   }
 
+  async countAddedTasks(jobId: string, n: number, at: number): Promise<void> {
+    if (n > 0) await execute(this.em, ADD_TASKS, [n, n, at, jobId]);
+  }
+
+  async tasksAfter(jobId: string, afterSeq: number, limit: number): Promise<Task[]> {
+    const rows = await this.tasks.find({ where: { jobId, jobSeq: MoreThan(afterSeq) }, order: { jobSeq: 'ASC' }, take: limit });
+    return rows.map((r: TaskRow) => toTask(r));
+  }
+
   async tasksOf(jobId: string, status: TaskStatus | undefined, page: Page): Promise<Task[]> {
     const rows = await this.tasks.find({
       where: { jobId, ...(status ? { status } : {}) },
@@ -399,11 +409,15 @@ export class TypeormJobStore implements JobStore {
     return { total, settled, scheduled, bad };
   }
 
+  /**
+   * In no particular order: the deadline pass takes them all, page by page as they end. Ordered
+   * by job sequence, each page of a 1,000,000-task job sorted every open task (or walked past
+   * every ended one); unordered it is an index read of the page.
+   */
   async openTaskIds(jobId: string, statuses: readonly TaskStatus[], limit: number): Promise<string[]> {
     const rows = await this.tasks.find({
       select: { taskId: true },
       where: { jobId, status: In([...statuses]) },
-      order: { jobSeq: 'ASC' },
       take: limit,
     });
     return rows.map((r) => r.taskId);

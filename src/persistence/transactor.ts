@@ -25,6 +25,7 @@ import { TypeormCapabilityStore, TypeormDeviceStore } from './registry-stores.js
 import { TypeormInventoryStore } from './inventory-store.js';
 import { TypeormContentStore } from './content-store.js';
 import { TypeormJobStore } from './job-store.js';
+import { TypeormJobExpansionStore } from './job-expansion-store.js';
 import { TypeormTaskStore } from './task-store.js';
 import { TypeormUserStore } from './user-store.js';
 
@@ -39,6 +40,7 @@ function storesOver(em: EntityManager, sealer: Sealer): Stores {
     jobs: new TypeormJobStore(em),
     inventory: new TypeormInventoryStore(em),
     contents: new TypeormContentStore(em),
+    expansions: new TypeormJobExpansionStore(em),
   };
 }
 
@@ -303,6 +305,7 @@ export class TypeormTransactor implements Transactor {
       jobs: wrap('jobs'),
       inventory: wrap('inventory'),
       contents: wrap('contents'),
+      expansions: wrap('expansions'),
     };
   }
 }

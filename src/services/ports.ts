@@ -198,6 +198,10 @@ export interface JobStore {
   /** The job's events in order (all of them without a page). */
   history(jobId: string, page?: Page): Promise<JobHistoryEntry[]>;
   insertTasks(jobId: string, tasks: Task[], at: number): Promise<void>;
+  /** Counts `n` tasks written by a filter expansion: the job's total and queued counters. */
+  countAddedTasks(jobId: string, n: number, at: number): Promise<void>;
+  /** A page of the job's tasks in job order after `afterSeq` (keyset: cheap at any depth). */
+  tasksAfter(jobId: string, afterSeq: number, limit: number): Promise<Task[]>;
   tasksOf(jobId: string, status: TaskStatus | undefined, page: Page): Promise<Task[]>;
   releasable(jobId: string, uptoSeq: number, limit: number): Promise<string[]>;
   markReleased(taskIds: string[], at: number): Promise<void>;
@@ -206,6 +210,57 @@ export interface JobStore {
   highestReleased(jobId: string): Promise<number>;
   waveStats(jobId: string, fromSeq: number, toSeq: number): Promise<WaveStats>;
   openTaskIds(jobId: string, statuses: readonly TaskStatus[], limit: number): Promise<string[]>;
+}
+
+/** A job's target filter as the database applies it: capabilities (null: any) and exact prefixes. */
+export interface ExpansionFilter {
+  /** The capabilities whose devices get a task; null: every capability. */
+  oids: string[] | null;
+  deviceIdPrefix?: string;
+  phoneNumberPrefix?: string;
+}
+
+/** What the tasks of one chunk of a filter job are written with. */
+export interface ExpansionChunk {
+  /** Devices of the registry (matching or not) the chunk's id range spans at most: bounds the chunk's work. */
+  rangeSize: number;
+  /** Tasks the chunk may write at most (the rest of the current wave when schedules are spaced). */
+  limit: number;
+  operationName: string;
+  operationJson: string;
+  contentId: string | null;
+  /** SCHEDULED_EXEC: the task's correlator is this prefix and its task id; null otherwise. */
+  correlatorPrefix: string | null;
+  createdBy: string;
+  at: number;
+}
+
+export interface ExpansionState {
+  jobId: string;
+  filter: ExpansionFilter;
+  afterDeviceId: string;
+  nextSeq: number;
+  deadline: number;
+  done: boolean;
+}
+
+/** Where the writing of a filter job's tasks stands, and the writing of one chunk. */
+export interface JobExpansionStore {
+  insert(state: Omit<ExpansionState, 'afterDeviceId' | 'nextSeq' | 'done'>, at: number): Promise<void>;
+  /** Locks the row for the transaction (PostgreSQL; SQLite's transaction holds the write lock). */
+  get(jobId: string, lock?: boolean): Promise<ExpansionState | undefined>;
+  /**
+   * Writes the tasks (QUEUED, with their first history rows) of the matching
+   * devices in the next id range after the cursor, and moves the cursor past
+   * them. Returns how many were written and whether the filter is exhausted.
+   */
+  writeChunk(state: ExpansionState, chunk: ExpansionChunk): Promise<{ written: number; done: boolean }>;
+  /** Ends the expansion where it stands (the job was cancelled). */
+  stop(jobId: string, at: number): Promise<void>;
+  /** Expansions not finished whose cursor has not moved since `before`: their writer died. */
+  stale(before: number, limit: number): Promise<string[]>;
+  /** Devices per capability among those the filter's prefixes match, for these capabilities. */
+  countByCapability(oids: string[], filter: ExpansionFilter): Promise<Map<string, number>>;
 }
 
 /** The stores a unit of work sees; within `Transactor.run` they share one transaction. */
@@ -219,6 +274,7 @@ export interface Stores {
   jobs: JobStore;
   inventory: DeviceInventoryStore;
   contents: ContentStore;
+  expansions: JobExpansionStore;
 }
 
 export interface Transactor {

@@ -14,6 +14,8 @@ export interface StallSweeperOptions {
   retryStalled: (retryMs: number) => Promise<number>;
   /** Queues again the cancel pass of cancelled jobs that still have waiting tasks (BulkOperations.resumeCancels). */
   resumeCancels?: () => Promise<number>;
+  /** Has the tick of filter jobs whose task writer died finish writing them (BulkOperations.resumeExpansions). */
+  resumeExpansions?: () => Promise<number>;
   lock: SweepLock;
   logger: Logger;
   /** A task waits this long without progress before it is retried (TASK_RETRY_SECONDS). */
@@ -36,6 +38,8 @@ export function startStallSweeper(o: StallSweeperOptions): () => Promise<void> {
     if (retried > 0) o.logger.info({ retried }, 'woke devices of tasks that had stopped moving');
     const cancels = (await o.resumeCancels?.()) ?? 0;
     if (cancels > 0) o.logger.info({ jobs: cancels }, 'queued again the cancel of cancelled jobs with waiting tasks');
+    const expansions = (await o.resumeExpansions?.()) ?? 0;
+    if (expansions > 0) o.logger.info({ jobs: expansions }, 'queued the tick of filter jobs whose tasks were left half written');
   };
   const timer = setInterval(() => {
     if (running) return;

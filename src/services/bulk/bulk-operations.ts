@@ -30,6 +30,8 @@ import { sseCorrelator } from '../broker/plan.js';
 import type { CallContext, Clock, DeviceTarget, Transactor } from '../ports.js';
 import { idForCall, writeFirst } from '../retried-call.js';
 import { resolveTargets } from './targets.js';
+import { resolveFilter, type TargetExpander } from './filter-expansion.js';
+import { describeTargetFilter, validateTargetFilter } from '../../domain/target-filter.js';
 
 export interface BulkJobs {
   dispatch(jobId: string, delayMs: number): Promise<void>;
@@ -52,6 +54,10 @@ export interface BulkDeps {
   clock: Clock;
   logger: Logger;
   taskDeadlineMs: number;
+  /** Writes the tasks of jobs that target a filter (shared with the dispatcher). */
+  expander: TargetExpander;
+  /** How long createDeployments by filter writes tasks before it answers and leaves the rest to the job's tick. */
+  expansionCallMs?: number;
 }
 
 export interface OperationRequestInput {
@@ -90,6 +96,39 @@ function spaceSchedules(planned: PlannedTask[], options: DeploymentOptions, inte
   }
 }
 
+function newJob(
+  jobId: string,
+  operationName: string,
+  operation: OperationDefinition | undefined,
+  options: DeploymentOptions,
+  by: { caller: string; correlationId?: string },
+  now: number,
+  total: number,
+): Job {
+  return {
+    jobId,
+    status: 'CREATED',
+    operationName,
+    ...(operation ? { operation } : {}),
+    options,
+    createdBy: by.caller,
+    createdAt: new Date(now),
+    updatedAt: new Date(now),
+    total,
+    ...(by.correlationId ? { correlationId: by.correlationId } : {}),
+    queued: 0,
+    notifying: 0,
+    inSession: 0,
+    scheduled: 0,
+    inProgress: 0,
+    completed: 0,
+    failed: 0,
+    missed: 0,
+    cancelled: 0,
+    expired: 0,
+  };
+}
+
 export class BulkOperations {
   constructor(private readonly d: BulkDeps) {}
 
@@ -104,6 +143,11 @@ export class BulkOperations {
     validateDeploymentOptions(options, new Date(now));
     checkOptionsFitOperation(options, validated.operation.name, downloadsPackage(validated.operation.name));
     const content = await this.packageOf(validated.operation);
+    if (options.targetFilter) {
+      if (targets.length > 0) throw invalidArgument('targets', 'give targets or options.targetFilter, not both');
+      const filtered = { ...options, targetFilter: validateTargetFilter(options.targetFilter) };
+      return this.createFilteredJob(ctx, validated.operation, filtered, content);
+    }
     const resolved = await resolveTargets(this.d.tx.stores, targets);
     const caps = new Map((await this.d.tx.stores.capabilities.all()).map((c) => [c.oid, c]));
     const planned: PlannedTask[] = [];
@@ -131,6 +175,59 @@ export class BulkOperations {
         detail: `package ${content?.contentId} does not apply to ${ids.length} device(s) of capability ${oid}; no task, nothing sent: ${ids.slice(0, 50).join(', ')}${ids.length > 50 ? ', …' : ''}`,
       })),
     });
+  }
+
+  /**
+   * A job over a filter: the job (CREATED, no tasks yet) and its cursor are
+   * committed first, then its tasks are written chunk by chunk inside the
+   * database (filter-expansion.ts); the call answers once all are written,
+   * as for a list. A retry of the call (same MessageID) goes on from the
+   * cursor, as does the job's dispatch tick if this process dies.
+   */
+  private async createFilteredJob(
+    ctx: CallContext,
+    operation: OperationDefinition,
+    options: DeploymentOptions & { targetFilter: NonNullable<DeploymentOptions['targetFilter']> },
+    content: Content | undefined,
+  ): Promise<string> {
+    const jobId = await idForCall(this.d.cache, ctx, crypto.randomUUID());
+    const existing = await this.d.tx.stores.jobs.get(jobId);
+    if (existing && existing.status !== 'CREATED' && !(await this.d.expander.pending(jobId))) return jobId;
+    const now = this.d.clock.now();
+    const deadline = options.deadline ?? new Date(now + this.d.taskDeadlineMs);
+    if (!existing) {
+      const resolved = await resolveFilter(this.d.tx.stores, options.targetFilter, operation, content);
+      const job = newJob(jobId, operation.name, operation, options, ctx, now, 0);
+      await writeFirst(
+        ctx,
+        () =>
+          this.d.tx.run(async (s) => {
+            await s.jobs.insert(job, 'created', `tasks from the filter (${describeTargetFilter(options.targetFilter)})`);
+            await s.expansions.insert({ jobId, filter: resolved.filter, deadline: deadline.getTime() }, now);
+            for (const n of resolved.notes) await s.jobs.note(jobId, n.event, n.detail, now);
+            await s.audit.record({ ...ctx, target: `job ${jobId} (filter ${describeTargetFilter(options.targetFilter)})`, outcome: 'ok' }, now);
+          }),
+        () => this.d.tx.stores.jobs.get(jobId),
+      );
+    }
+    // Within the call's budget the call answers with every task written; past it, the job's dispatch
+    // tick (queued now) writes the rest before it releases anything.
+    const written = await this.d.expander.finish(jobId, this.d.expansionCallMs ?? Number.POSITIVE_INFINITY);
+    const startAt = options.startAt?.getTime() ?? now;
+    await this.d.jobs.jobDeadline(jobId, deadline);
+    await this.d.jobs.dispatch(jobId, written ? Math.max(0, startAt - now) : 0);
+    return jobId;
+  }
+
+  /**
+   * Filter jobs whose writer died mid-way (cursor still for `staleMs`) get a
+   * dispatch tick, which finishes writing their tasks first: run by the
+   * stalled-work sweep. Returns how many it queued.
+   */
+  async resumeExpansions(staleMs: number, limit = 1000): Promise<number> {
+    const ids = await this.d.tx.stores.expansions.stale(this.d.clock.now() - staleMs, limit);
+    for (const id of ids) await this.d.jobs.dispatch(id, 0);
+    return ids.length;
   }
 
   /** The package a delivering operation names: it must exist, be READY and be of the operation's kind. */
@@ -193,28 +290,7 @@ export class BulkOperations {
     if (existing && existing.status !== 'CREATED') return jobId;
     const now = this.d.clock.now();
     const deadline = options.deadline ?? new Date(now + this.d.taskDeadlineMs);
-    const job: Job = {
-      jobId,
-      status: 'CREATED',
-      operationName,
-      ...(operation ? { operation } : {}),
-      options,
-      createdBy: ctx.caller,
-      createdAt: new Date(now),
-      updatedAt: new Date(now),
-      total: planned.length,
-      ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}),
-      queued: 0,
-      notifying: 0,
-      inSession: 0,
-      scheduled: 0,
-      inProgress: 0,
-      completed: 0,
-      failed: 0,
-      missed: 0,
-      cancelled: 0,
-      expired: 0,
-    };
+    const job = newJob(jobId, operationName, operation, options, ctx, now, planned.length);
     // A simultaneous copy of this retried call may write the job and any batch first: then it is written.
     let resuming = existing !== undefined;
     if (!existing) {
@@ -328,8 +404,10 @@ export class BulkOperations {
    */
   async processCancelJob(jobId: string): Promise<void> {
     const ctx = { caller: 'cancelJob', operation: 'cancelJob' };
-    for (let offset = 0; ; offset += BATCH) {
-      const tasks = await this.d.tx.stores.jobs.tasksOf(jobId, undefined, { offset, limit: BATCH });
+    // Keyset pages (after the last job sequence number): an offset page deep in a 1,000,000-task job walks all before it.
+    for (let after = 0; ; ) {
+      const tasks = await this.d.tx.stores.jobs.tasksAfter(jobId, after, BATCH);
+      if (tasks.length) after = tasks[tasks.length - 1]!.jobSeq ?? after;
       for (const t of tasks) {
         if (!OPEN.has(t.status)) continue;
         await this.d.cancelTask(ctx, t.taskId).catch((err: unknown) => {

@@ -34,8 +34,15 @@ export interface DispatchJobs {
   notifyMany(taskIds: string[], releasedAt: number): Promise<void>;
 }
 
+/** Writes the remaining tasks of a job that targets a filter (filter-expansion.ts). */
+export interface DispatchExpander {
+  pending(jobId: string): Promise<boolean>;
+  finish(jobId: string): Promise<boolean>;
+}
+
 export interface DispatcherDeps {
   tx: Transactor;
+  expander: DispatchExpander;
   cache: DispatchCache;
   jobs: DispatchJobs;
   clock: Clock;
@@ -67,8 +74,17 @@ export class JobDispatcher {
   /** Releases what it may now; returns when to look again (undefined: not until something else asks). */
   private async release(jobId: string): Promise<number | undefined> {
     const s = this.d.tx.stores;
-    const job = await s.jobs.get(jobId);
-    if (!job || (job.status !== 'CREATED' && job.status !== 'RUNNING')) return undefined;
+    let job = await s.jobs.get(jobId);
+    if (!job) return undefined;
+    // A filter job whose writer died mid-way: its tasks are all written before any is released
+    // (waves and the end of the job are counted on its total). A job cancelled meanwhile has its
+    // writing ended here (targets-stopped), so the sweep stops looking at it.
+    if (job.options.targetFilter && (await this.d.expander.pending(jobId))) {
+      await this.d.expander.finish(jobId);
+      job = await s.jobs.get(jobId);
+      if (!job) return undefined;
+    }
+    if (job.status !== 'CREATED' && job.status !== 'RUNNING') return undefined;
     const now = this.d.clock.now();
     if (job.status === 'CREATED') {
       const startAt = job.options.startAt?.getTime() ?? now;

@@ -43,7 +43,9 @@ export type ComplexTypeName =
   | 'JobHistoryEntry'
   // Content (issue 14).
   | 'OidList'
-  | 'Content';
+  | 'Content'
+  // One million devices (issue 15).
+  | 'TargetFilter';
 
 export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
   DeviceCapability: [
@@ -125,6 +127,17 @@ export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
     { name: 'deadline', type: 'dateTime', optional: true },
     { name: 'maxConcurrentDownloads', type: 'int', optional: true },
     { name: 'waveIntervalSeconds', type: 'int', optional: true },
+    // Issue 15: the job's targets as a filter over the registry (targets then empty).
+    { name: 'targetFilter', type: 'TargetFilter', optional: true },
+  ],
+  TargetFilter: [
+    { name: 'allDevices', type: 'boolean', optional: true },
+    { name: 'capabilityOid', type: 'string', optional: true, maxLength: 128 },
+    { name: 'make', type: 'string', optional: true, maxLength: 128 },
+    { name: 'model', type: 'string', optional: true, maxLength: 128 },
+    { name: 'firmwareVersion', type: 'string', optional: true, maxLength: 128 },
+    { name: 'deviceIdPrefix', type: 'string', optional: true, maxLength: 128 },
+    { name: 'phoneNumberPrefix', type: 'string', optional: true, maxLength: 16 },
   ],
   ResultItem: [
     { name: 'uri', type: 'string' },
@@ -353,7 +366,7 @@ export const SERVICES: readonly ServiceSpec[] = [
           { name: 'options', type: 'DeploymentOptions', optional: true },
         ],
         [{ name: 'jobId', type: 'string' }],
-        'Creates a bulk job over the targets (device ids or phone numbers).',
+        'Creates a bulk job over the targets (device ids or phone numbers), or over options.targetFilter.',
       ),
       op('cancelJob', 'bulk-operation', true, [{ name: 'jobId', type: 'string', maxLength: 64 }], [], 'Cancels a job.'),
       op('pauseJob', 'bulk-operation', true, [{ name: 'jobId', type: 'string', maxLength: 64 }], [], 'Pauses a job.'),

@@ -14,6 +14,7 @@ interface DeploymentOptionsXml {
   waveIntervalSeconds?: number;
   startAt?: Date;
   deadline?: Date;
+  targetFilter?: Record<string, unknown>;
 }
 
 interface OperationRequestXml {
@@ -25,9 +26,13 @@ interface OperationRequestXml {
   testCycle: boolean;
 }
 
+const defined = (x: object) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined));
+
 function optionsFromXml(x: DeploymentOptionsXml | undefined): DeploymentOptions {
   if (!x) return {};
-  return Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined)) as DeploymentOptions;
+  const { targetFilter, ...rest } = x;
+  // An empty <targetFilter/> is a filter with no condition (refused), not no filter.
+  return { ...defined(rest), ...(targetFilter !== undefined ? { targetFilter: defined(targetFilter ?? {}) } : {}) } as DeploymentOptions;
 }
 
 export function jobDataXml(j: Job): Record<string, unknown> {
