@@ -7,6 +7,7 @@ import { TaskRetry1763900400000 } from './1763900400000-TaskRetry.js';
 import { Content1763900500000 } from './1763900500000-Content.js';
 import { LongOperations1763900600000 } from './1763900600000-LongOperations.js';
 import { FumoDelivery1763900700000 } from './1763900700000-FumoDelivery.js';
+import { Webhooks1763901607000 } from './1763901607000-Webhooks.js';
 
 export const MIGRATIONS = [
   InitialSchema1763900000000,
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   Content1763900500000,
   LongOperations1763900600000,
   FumoDelivery1763900700000,
+  Webhooks1763901607000,
 ];

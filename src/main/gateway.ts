@@ -57,6 +57,12 @@ import { DownloadLinks, downloadLinkKey } from '../security/download-links.js';
 import { ContentService } from '../services/content/content-service.js';
 import { contentRoutes } from '../transport/content-routes.js';
 import { contentHandlers } from '../wsi/handlers/content.js';
+import { BullWebhookDeliveries, startWebhookWorker } from '../queue/webhook-jobs.js';
+import { WebhookDeliverer } from '../services/webhooks/delivery.js';
+import { startWebhookPump, WebhookPump } from '../services/webhooks/event-pump.js';
+import { WebhookService } from '../services/webhooks/webhook-service.js';
+import { HttpWebhookPoster } from '../transport/notification/webhook-poster.js';
+import { webhookHandlers } from '../wsi/handlers/webhooks.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -81,6 +87,8 @@ export interface Gateway {
   metrics: GatewayMetrics;
   /** The package store; pkgUrlFor gives a task's PkgURL. */
   content: ContentService;
+  /** Webhook registrations and their deliveries with state (the console lists them: `deliveries`). */
+  webhooks: WebhookService;
   close(): Promise<void>;
 }
 
@@ -243,6 +251,20 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       linkTtlMs: config.taskDeadlineSeconds * 1000,
     });
     const dispatcher = new JobDispatcher({ tx, cache: brokerCache, jobs, clock, logger });
+    // Webhooks: POSTs leave through their own client, checked against NOTIFICATION_ALLOWED_NETWORKS as pushes are.
+    const webhookPoster = new HttpWebhookPoster({
+      allowedNetworks: config.notificationAllowedNetworks,
+      timeoutMs: config.webhookTimeoutSeconds * 1000,
+    });
+    closers.push(() => webhookPoster.close());
+    const webhookQueue = new BullWebhookDeliveries(
+      jobsRedis,
+      prefix,
+      { attempts: config.webhookAttempts, retryMs: config.webhookRetryMs },
+      logger,
+    );
+    closers.unshift(() => webhookQueue.close());
+    const webhooks = new WebhookService({ tx, sealer, destinations: webhookPoster, firstIds: brokerCache, clock });
     if (config.role === 'all' || config.role === 'worker') {
       const workerRedis = connectRedis(config.redisUrl, 'dmwsi-worker', { logger });
       closers.push(() => workerRedis.quit());
@@ -273,6 +295,14 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         retryMs: config.taskRetrySeconds * 1000,
       });
       closers.unshift(stopSweeper);
+      const deliverer = new WebhookDeliverer({ tx, sealer, poster: webhookPoster, clock, logger: logger.child({ component: 'webhooks' }) });
+      const webhookWorker = startWebhookWorker(workerRedis, prefix, (key, last) => deliverer.attempt(key, last), logger, {
+        concurrency: config.workerConcurrency,
+        timeoutMs: config.webhookTimeoutSeconds * 1000,
+      });
+      closers.unshift(() => webhookWorker.close());
+      const pump = new WebhookPump({ tx, queue: webhookQueue, lock: brokerCache, clock, logger });
+      closers.unshift(startWebhookPump(pump, config.webhookPollMs, logger));
     }
     const session = sessionHandlers(auth);
     const handlers: Record<ServiceName, OperationHandlers> = {
@@ -282,6 +312,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         ...taskManagementHandlers(broker),
         ...bulkOperationsHandlers(bulk),
         ...contentHandlers(content),
+        ...webhookHandlers(webhooks),
       },
       DeviceManager: { ...session, ...deviceManagerHandlers(deviceManager) },
     };
@@ -362,6 +393,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       dmEvents,
       metrics,
       content,
+      webhooks,
       close: async () => {
         // Stop taking connections, let the DM messages being served finish (a cut-off one leaves
         // its device's lock to lapse), then cut whatever is still open.

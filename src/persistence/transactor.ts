@@ -27,6 +27,7 @@ import { TypeormContentStore } from './content-store.js';
 import { TypeormJobStore } from './job-store.js';
 import { TypeormTaskStore } from './task-store.js';
 import { TypeormUserStore } from './user-store.js';
+import { TypeormWebhookStore } from './webhook-store.js';
 
 function storesOver(em: EntityManager, sealer: Sealer): Stores {
   return {
@@ -39,6 +40,7 @@ function storesOver(em: EntityManager, sealer: Sealer): Stores {
     jobs: new TypeormJobStore(em),
     inventory: new TypeormInventoryStore(em),
     contents: new TypeormContentStore(em),
+    webhooks: new TypeormWebhookStore(em),
   };
 }
 
@@ -229,6 +231,7 @@ const READ_ONLY_CALLS: { readonly [K in keyof Stores]?: ReadonlySet<string> } = 
   contents: new Set<keyof Stores['contents']>(['get', 'list']),
   users: new Set<keyof Stores['users']>(['get']),
   alerts: new Set<keyof Stores['alerts']>(['forDevice']),
+  webhooks: new Set<keyof Stores['webhooks']>(['list', 'getSealed', 'cursor', 'events', 'getDelivery', 'deliveries', 'pendingSince']),
 };
 
 export interface TransactorOptions {
@@ -303,6 +306,7 @@ export class TypeormTransactor implements Transactor {
       jobs: wrap('jobs'),
       inventory: wrap('inventory'),
       contents: wrap('contents'),
+      webhooks: wrap('webhooks'),
     };
   }
 }
