@@ -87,7 +87,7 @@ async function startWorker(): Promise<ChildProcess> {
 }
 
 it('delivers every event at least once when the worker is killed mid-delivery, the ones in flight again with the same id', { timeout: 120_000 }, async () => {
-  const [bulk, broker]: SoapClient[] = await Promise.all([
+  const [bulk, broker]: [SoapClient, SoapClient] = await Promise.all([
     soapClient(gw.url, 'BulkOperationsManager', { kind: 'text', ...ADMIN }),
     soapClient(gw.url, 'DeploymentBroker', { kind: 'text', ...ADMIN }),
   ]);
