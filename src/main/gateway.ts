@@ -63,6 +63,7 @@ import { startWebhookPump, WebhookPump } from '../services/webhooks/event-pump.j
 import { WebhookService } from '../services/webhooks/webhook-service.js';
 import { HttpWebhookPoster } from '../transport/notification/webhook-poster.js';
 import { webhookHandlers } from '../wsi/handlers/webhooks.js';
+import { webhookRoutes } from '../transport/webhook-routes.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -335,6 +336,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           ),
         )
       : [];
+    // Webhook deliveries for the console (JSON), beside the SOAP surface.
+    if (servesApi) routers.push(webhookRoutes({ webhooks, auth, logger }));
     if (config.role === 'all' || config.role === 'dm') {
       routers.push(
         dmEndpoint({
