@@ -80,12 +80,14 @@ const SQLITE_READS = mapStreams((s) => [
   sql(`SELECT h.rowid AS "pos", ${s.select} FROM "${s.table}" h ${s.join} WHERE h.rowid > ? AND ${IS_EVENT} ORDER BY h.rowid LIMIT ?`),
 ]);
 // Only below the oldest transaction still running: every transaction there has ended, so no row
-// can commit later behind the cursor. The row comparison walks the (tx, id, seq) index.
+// can commit later behind the cursor. `tx >= ?` walks the (tx) index in order; the rows of one
+// transaction come in (id, seq) order from an incremental sort of that group.
 const POSTGRES_READS = mapStreams((s) => [
   sql('SELECT EXISTS (SELECT 1 FROM "webhook") AS "any", pg_snapshot_xmin(pg_current_snapshot())::text AS "end"'),
   sql(
     `SELECT h."tx"::text AS "pos", ${s.select} FROM "${s.table}" h ${s.join} ` +
-      `WHERE (h."tx", h."${s.id}", h."seq") > (CAST(? AS xid8), ?, ?) AND h."tx" < pg_snapshot_xmin(pg_current_snapshot()) AND ${IS_EVENT} ` +
+      `WHERE h."tx" >= CAST(? AS xid8) AND (h."tx", h."${s.id}", h."seq") > (CAST(? AS xid8), ?, ?) ` +
+      `AND h."tx" < pg_snapshot_xmin(pg_current_snapshot()) AND ${IS_EVENT} ` +
       `ORDER BY h."tx", h."${s.id}", h."seq" LIMIT ?`,
   ),
 ]);
@@ -203,7 +205,8 @@ export class TypeormWebhookStore implements WebhookStore {
     if (cursor === undefined) return { kind: 'idle', end: await this.end(stream) };
     const [state] = await queryRows<{ any: number | boolean; end: number | string }>(this.em, idle, []);
     if (!state!.any) return { kind: 'idle', end: this.position(state!.end) };
-    const params = this.postgres ? [...(JSON.parse(cursor) as PgPosition), limit] : [Number(cursor), limit];
+    const at = JSON.parse(this.postgres ? cursor : '[]') as PgPosition;
+    const params = this.postgres ? [at[0], ...at, limit] : [Number(cursor), limit];
     const rows = await queryRows<HistoryEventRow>(this.em, after, params);
     const last = rows.at(-1);
     const next = !last ? cursor : this.postgres ? JSON.stringify([String(last.pos), last.id, last.seq] satisfies PgPosition) : String(last.pos);
