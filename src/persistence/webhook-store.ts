@@ -111,6 +111,15 @@ const RECORD_ATTEMPT = sql(
   'UPDATE "webhook_delivery" SET "state" = ?, "attempts" = ?, "last_status" = ?, "last_error" = ?, "updated_at" = ?, ' +
     '"delivered_at" = ? WHERE "webhook_id" = ? AND "event_id" = ?',
 );
+/** Every delivery costs one of these (a worker's attempt): plain SQL, prepared once (see raw-sql.ts). */
+const SELECT_DELIVERY = sql(
+  'SELECT "webhook_id" AS "webhookId", "event_id" AS "eventId", "type", "body", "state", "attempts", "last_status" AS "lastStatus", ' +
+    '"last_error" AS "lastError", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "delivered_at" AS "deliveredAt" ' +
+    'FROM "webhook_delivery" WHERE "webhook_id" = ? AND "event_id" = ?',
+);
+const SELECT_WEBHOOK = sql(
+  'SELECT "webhook_id" AS "webhookId", "url", "events", "secret", "created_by" AS "createdBy", "created_at" AS "createdAt" FROM "webhook" WHERE "webhook_id" = ?',
+);
 const DELIVERY_COLUMNS = 9;
 /** Rows per INSERT (SQLite allows 32,766 parameters a statement). */
 const DELIVERY_CHUNK = 200;
@@ -162,7 +171,7 @@ export class TypeormWebhookStore implements WebhookStore {
   }
 
   async getSealed(webhookId: string): Promise<{ webhook: Webhook; sealedSecret: string } | undefined> {
-    const r = await this.hooks.findOneBy({ webhookId });
+    const [r] = await queryRows<WebhookRow>(this.em, SELECT_WEBHOOK, [webhookId]);
     return r ? { webhook: toWebhook(r), sealedSecret: r.secret } : undefined;
   }
 
@@ -222,7 +231,7 @@ export class TypeormWebhookStore implements WebhookStore {
   }
 
   async getDelivery(key: DeliveryKey): Promise<WebhookDelivery | undefined> {
-    const r = await this.rows.findOneBy({ webhookId: key.webhookId, eventId: key.eventId });
+    const [r] = await queryRows<WebhookDeliveryRow>(this.em, SELECT_DELIVERY, [key.webhookId, key.eventId]);
     return r ? toDelivery(r) : undefined;
   }
 

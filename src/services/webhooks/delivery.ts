@@ -31,15 +31,33 @@ export interface WebhookDelivererDeps {
   logger: Logger;
 }
 
+/**
+ * How long a webhook read is reused: a webhook never changes (only deletion,
+ * which removes its deliveries, so a delivery of a deleted one is skipped
+ * before its webhook is looked at), and every attempt would read it again.
+ */
+const WEBHOOK_KEPT_MS = 5_000;
+
 export class WebhookDeliverer {
+  private readonly hooks = new Map<string, { until: number; hook: { webhook: { url: string }; sealedSecret: string } | undefined }>();
+
   constructor(private readonly d: WebhookDelivererDeps) {}
+
+  private async hook(webhookId: string, now: number) {
+    const kept = this.hooks.get(webhookId);
+    if (kept && kept.until > now) return kept.hook;
+    const hook = await this.d.tx.stores.webhooks.getSealed(webhookId);
+    if (this.hooks.size > 1000) this.hooks.clear();
+    this.hooks.set(webhookId, { until: now + WEBHOOK_KEPT_MS, hook });
+    return hook;
+  }
 
   /** `last`: the queue will not try again after this attempt. Throws RetryDelivery to be tried again. */
   async attempt(key: DeliveryKey, last: boolean): Promise<AttemptOutcome> {
     const stores = this.d.tx.stores;
     const delivery = await stores.webhooks.getDelivery(key);
     if (delivery?.state !== 'PENDING') return 'skipped';
-    const hook = await stores.webhooks.getSealed(key.webhookId);
+    const hook = await this.hook(key.webhookId, this.d.clock.now());
     if (!hook) return 'skipped';
     const secret = this.d.sealer.open(hook.sealedSecret);
     const result = await this.d.poster.post(hook.webhook.url, delivery.body, {
