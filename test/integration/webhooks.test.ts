@@ -114,7 +114,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const completed = (r: WebhookReceiver) => ofJob(r, jobId).some((e) => e.data.status === 'COMPLETED');
       await waitFor(() => ofTask(all, taskId).length >= 2 && completed(all), 15_000, 'every event at the catch-all');
       expect(ofJob(all, jobId).map((e) => e.data.status)).toEqual(expect.arrayContaining(['CREATED', 'COMPLETED']));
-      await waitFor(() => completed(jobs) && ofTask(created, taskId).length >= 1, 5_000, 'the filtered ones');
+      await waitFor(() => completed(jobs) && ofTask(created, taskId).length >= 1, 15_000, 'the filtered ones');
       expect(new Set(jobs.received.map((e) => e.type))).toEqual(new Set(['job.status']));
       expect(new Set(created.received.map((e) => e.type))).toEqual(new Set(['task.created']));
       for (const r of [jobs, created, all]) expect(r.badSignatures()).toEqual([]);
