@@ -93,7 +93,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         await s.tasks.transition('t1', 'NOTIFYING', { event: 'notifying' }, at + 2);
       });
       // On a shared PostgreSQL, other sessions' transactions still running hold the read back a moment.
-      await waitFor(async () => (await pump.pass(), (await deliveries('all')).length >= 2), 15_000);
+      await waitFor(async () => {
+        await pump.pass();
+        return (await deliveries('all')).length >= 2;
+      }, 15_000);
       await pump.pass();
       expect(await deliveries('all')).toEqual(['task-t1-1', 'task-t1-3']);
       expect(await deliveries('created')).toEqual(['task-t1-1']);
