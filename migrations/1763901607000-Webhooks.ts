@@ -7,7 +7,7 @@
  * lower one); nothing to add. On PostgreSQL a history row also records the
  * id of the transaction that wrote it (`tx`, filled by its default: no store
  * statement changes), and the pump reads only below the oldest transaction
- * still running, so a long transaction cannot commit a row behind the
+ * still running in the database, so a long transaction cannot commit a row behind the
  * cursor. The column is added without rewriting the table (old rows keep
  * NULL: they are history from before webhooks and never events).
  */

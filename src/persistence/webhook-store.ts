@@ -79,15 +79,30 @@ const SQLITE_READS = mapStreams((s) => [
   sql(`SELECT EXISTS (SELECT 1 FROM "webhook") AS "any", COALESCE((SELECT MAX(rowid) FROM "${s.table}"), 0) AS "end"`),
   sql(`SELECT h.rowid AS "pos", ${s.select} FROM "${s.table}" h ${s.join} WHERE h.rowid > ? AND ${IS_EVENT} ORDER BY h.rowid LIMIT ?`),
 ]);
-// Only below the oldest transaction still running: every transaction there has ended, so no row
-// can commit later behind the cursor. `tx >= ?` walks the (tx) index in order; the rows of one
-// transaction come in (id, seq) order from an incremental sort of that group.
+/**
+ * PostgreSQL: where the history is complete. Every transaction of this
+ * database still running (or prepared) when this is read has an id at or
+ * above it, and so does every transaction that starts later; a row below it
+ * is therefore committed, or never will be, by the time the next statement
+ * takes its snapshot. Transactions of other databases on the server cannot
+ * write these tables and do not hold it back (a snapshot's xmin would be held
+ * by any of them). pg_stat_activity gives 32-bit ids: each is widened
+ * against the next full id (a running id is less than 2^31 behind it).
+ */
+const PG_HORIZON =
+  'WITH "n" AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS "n"), ' +
+  '"running" AS (SELECT backend_xid::text::bigint AS "r" FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL ' +
+  'UNION ALL SELECT "transaction"::text::bigint FROM pg_prepared_xacts WHERE "database" = current_database()) ' +
+  'SELECT LEAST("n"."n", MIN("n"."n" - (("n"."n" % 4294967296) - "running"."r" + 4294967296) % 4294967296))::text ' +
+  'FROM "n" LEFT JOIN "running" ON true GROUP BY "n"."n"';
+// Read below the horizon taken by the statement before. `tx >= ?` walks the (tx) index in order;
+// the rows of one transaction come in (id, seq) order from an incremental sort of that group.
 const POSTGRES_READS = mapStreams((s) => [
-  sql('SELECT EXISTS (SELECT 1 FROM "webhook") AS "any", pg_snapshot_xmin(pg_current_snapshot())::text AS "end"'),
+  sql(`SELECT EXISTS (SELECT 1 FROM "webhook") AS "any", (${PG_HORIZON}) AS "end"`),
   sql(
     `SELECT h."tx"::text AS "pos", ${s.select} FROM "${s.table}" h ${s.join} ` +
       `WHERE h."tx" >= CAST(? AS xid8) AND (h."tx", h."${s.id}", h."seq") > (CAST(? AS xid8), ?, ?) ` +
-      `AND h."tx" < pg_snapshot_xmin(pg_current_snapshot()) AND ${IS_EVENT} ` +
+      `AND h."tx" < CAST(? AS xid8) AND ${IS_EVENT} ` +
       `ORDER BY h."tx", h."${s.id}", h."seq" LIMIT ?`,
   ),
 ]);
@@ -215,7 +230,7 @@ export class TypeormWebhookStore implements WebhookStore {
     const [state] = await queryRows<{ any: number | boolean; end: number | string }>(this.em, idle, []);
     if (!state!.any) return { kind: 'idle', end: this.position(state!.end) };
     const at = JSON.parse(this.postgres ? cursor : '[]') as PgPosition;
-    const params = this.postgres ? [at[0], ...at, limit] : [Number(cursor), limit];
+    const params = this.postgres ? [at[0], ...at, String(state!.end), limit] : [Number(cursor), limit];
     const rows = await queryRows<HistoryEventRow>(this.em, after, params);
     const last = rows.at(-1);
     const next = !last ? cursor : this.postgres ? JSON.stringify([String(last.pos), last.id, last.seq] satisfies PgPosition) : String(last.pos);

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import pino from 'pino';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -22,9 +23,12 @@ import { systemClock } from '../../src/services/ports.js';
 import { WebhookPump } from '../../src/services/webhooks/event-pump.js';
 import { imeiN } from '../support/fixtures.js';
 import { dropSchema, newSchemaName, POSTGRES_SKIP_MESSAGE, postgresUrl } from '../support/postgres.js';
+import { ownDatabase } from '../support/own-database.js';
 import { waitFor } from '../support/wait.js';
 
-const pgUrl = await postgresUrl();
+const sharedPg = await postgresUrl();
+// A database of its own: the event pump waits for running transactions of its database only.
+const pgUrl = sharedPg ? await ownDatabase(sharedPg, 'dmwsi_webhooks') : undefined;
 if (!pgUrl) console.warn(POSTGRES_SKIP_MESSAGE);
 const sealer = new SecretBox(crypto.randomBytes(32));
 
@@ -134,6 +138,24 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const ids = await deliveries('created');
         return ids.includes('task-slow-1') && ids.includes('task-fast-1');
       }, 15_000);
+    });
+
+    it.skipIf(backend !== 'postgres')('is not held back by a transaction running in another database of the server', async () => {
+      const other = new pg.Client({ connectionString: sharedPg! });
+      await other.connect();
+      try {
+        await other.query('BEGIN');
+        // An id of its own, lower than any transaction of this test: a snapshot's xmin would stop at it.
+        await other.query('SELECT pg_current_xact_id()');
+        await tx.run((s) => s.tasks.insert(task('elsewhere', Date.now()), 'created'));
+        await waitFor(async () => {
+          await pump.pass();
+          return (await deliveries('created')).includes('task-elsewhere-1');
+        }, 10_000);
+      } finally {
+        await other.query('ROLLBACK').catch(() => undefined);
+        await other.end();
+      }
     });
   });
 }

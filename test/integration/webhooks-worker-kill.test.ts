@@ -14,13 +14,16 @@ import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
 import { postgresUrl } from '../support/postgres.js';
 import { call, type SoapClient, soapClient } from '../support/soap.js';
 import { ADMIN, startTestGateway, type TestGateway } from '../support/test-gateway.js';
+import { ownDatabase } from '../support/own-database.js';
 import { waitFor } from '../support/wait.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SECRET = 'oss-webhook-secret-kill-test';
 const TASKS = 10;
-const pgUrl = await postgresUrl();
+const sharedPg = await postgresUrl();
+// A database of its own: the event pump waits for running transactions of its database only.
+const pgUrl = sharedPg ? await ownDatabase(sharedPg, 'dmwsi_webhooks') : undefined;
 
 let gw: TestGateway;
 let receiver: WebhookReceiver;

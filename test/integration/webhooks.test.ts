@@ -12,10 +12,13 @@ import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
 import { POSTGRES_SKIP_MESSAGE, postgresUrl } from '../support/postgres.js';
 import { call, faultOf, type SoapClient, soapClient } from '../support/soap.js';
 import { ADMIN, startTestGateway, type TestGateway } from '../support/test-gateway.js';
+import { ownDatabase } from '../support/own-database.js';
 import { waitFor } from '../support/wait.js';
 import { type Received, startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
-const pgUrl = await postgresUrl();
+const sharedPg = await postgresUrl();
+// A database of its own: the event pump waits for running transactions of its database only.
+const pgUrl = sharedPg ? await ownDatabase(sharedPg, 'dmwsi_webhooks') : undefined;
 if (!pgUrl) console.warn(POSTGRES_SKIP_MESSAGE);
 
 const SECRET = 'oss-webhook-secret-0123456789';

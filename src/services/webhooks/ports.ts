@@ -28,7 +28,7 @@ export type EventRead =
  * Webhooks, their deliveries, and the event streams read by cursor. A cursor
  * is an opaque position in commit order (SQLite: the row's rowid, since one
  * writer at a time commits; PostgreSQL: the writing transaction's id, read
- * only below the oldest transaction still running, so no later commit can
+ * only below the oldest transaction of the database still running, so no later commit can
  * land behind it).
  */
 export interface WebhookStore {
