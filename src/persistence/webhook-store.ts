@@ -7,6 +7,7 @@ import type { Page } from '../domain/registry.js';
 import type { DeliveryState, Webhook, WebhookDelivery, WebhookEvent, WebhookEventType } from '../domain/webhooks.js';
 import type { DeliveryKey, EventRead, EventStream, NewDelivery, WebhookStore } from '../services/webhooks/ports.js';
 import { WebhookDeliveryEntity, type WebhookDeliveryRow, WebhookEntity, type WebhookRow } from './entities.js';
+import { historyHorizon } from './pg-horizon.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
 
 function toWebhook(r: WebhookRow): Webhook {
@@ -80,25 +81,23 @@ const SQLITE_READS = mapStreams((s) => [
   sql(`SELECT h.rowid AS "pos", ${s.select} FROM "${s.table}" h ${s.join} WHERE h.rowid > ? AND ${IS_EVENT} ORDER BY h.rowid LIMIT ?`),
 ]);
 /**
- * PostgreSQL: where the history is complete. Every transaction of this
- * database still running (or prepared) when this is read has an id at or
- * above it, and so does every transaction that starts later; a row below it
+ * PostgreSQL: what the horizon is made of (pg-horizon.ts): the snapshot's
+ * next transaction id, and the ids of this database's transactions still
+ * running or prepared. Every such transaction has an id at or above the
+ * horizon, and so does every transaction that starts later; a row below it
  * is therefore committed, or never will be, by the time the next statement
  * takes its snapshot. Transactions of other databases on the server cannot
  * write these tables and do not hold it back (a snapshot's xmin would be held
- * by any of them). pg_stat_activity gives 32-bit ids: each is widened
- * against the next full id (a running id is less than 2^31 behind it).
+ * by any of them).
  */
-const PG_HORIZON =
-  'WITH "n" AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS "n"), ' +
-  '"running" AS (SELECT backend_xid::text::bigint AS "r" FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL ' +
-  'UNION ALL SELECT "transaction"::text::bigint FROM pg_prepared_xacts WHERE "database" = current_database()) ' +
-  'SELECT LEAST("n"."n", MIN("n"."n" - (("n"."n" % 4294967296) - "running"."r" + 4294967296) % 4294967296))::text ' +
-  'FROM "n" LEFT JOIN "running" ON true GROUP BY "n"."n"';
+const PG_RUNNING =
+  'pg_snapshot_xmax(pg_current_snapshot())::text AS "next", (SELECT string_agg("r", \',\') FROM (' +
+  'SELECT backend_xid::text AS "r" FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL ' +
+  'UNION ALL SELECT "transaction"::text FROM pg_prepared_xacts WHERE "database" = current_database()) "x") AS "running"';
 // Read below the horizon taken by the statement before. `tx >= ?` walks the (tx) index in order;
 // the rows of one transaction come in (id, seq) order from an incremental sort of that group.
 const POSTGRES_READS = mapStreams((s) => [
-  sql(`SELECT EXISTS (SELECT 1 FROM "webhook") AS "any", (${PG_HORIZON}) AS "end"`),
+  sql(`SELECT EXISTS (SELECT 1 FROM "webhook") AS "any", ${PG_RUNNING}`),
   sql(
     `SELECT h."tx"::text AS "pos", ${s.select} FROM "${s.table}" h ${s.join} ` +
       `WHERE h."tx" >= CAST(? AS xid8) AND (h."tx", h."${s.id}", h."seq") > (CAST(? AS xid8), ?, ?) ` +
@@ -214,9 +213,16 @@ export class TypeormWebhookStore implements WebhookStore {
   }
 
   private async end(stream: EventStream): Promise<string> {
+    return this.position(await this.state(stream).then((r) => r.end));
+  }
+
+  /** Whether any webhook exists, and where the stream ends now (SQLite: the last rowid; PostgreSQL: the horizon). */
+  private async state(stream: EventStream): Promise<{ any: boolean; end: string }> {
     const [idle] = this.postgres ? POSTGRES_READS[stream] : SQLITE_READS[stream];
-    const [r] = await queryRows<{ end: number | string }>(this.em, idle, []);
-    return this.position(r!.end);
+    const [r] = await queryRows<{ any: number | boolean; end?: number | string; next?: string; running?: string | null }>(this.em, idle, []);
+    if (!this.postgres) return { any: Boolean(r!.any), end: String(r!.end) };
+    const running = r!.running ? r!.running.split(',').map(Number) : [];
+    return { any: Boolean(r!.any), end: historyHorizon(BigInt(r!.next!), running).toString() };
   }
 
   /** The cursor text of a stream's end (the idle query's `end`). */
@@ -225,12 +231,12 @@ export class TypeormWebhookStore implements WebhookStore {
   }
 
   async events(stream: EventStream, cursor: string | undefined, limit: number): Promise<EventRead> {
-    const [idle, after] = this.postgres ? POSTGRES_READS[stream] : SQLITE_READS[stream];
+    const [, after] = this.postgres ? POSTGRES_READS[stream] : SQLITE_READS[stream];
     if (cursor === undefined) return { kind: 'idle', end: await this.end(stream) };
-    const [state] = await queryRows<{ any: number | boolean; end: number | string }>(this.em, idle, []);
-    if (!state!.any) return { kind: 'idle', end: this.position(state!.end) };
+    const state = await this.state(stream);
+    if (!state.any) return { kind: 'idle', end: this.position(state.end) };
     const at = JSON.parse(this.postgres ? cursor : '[]') as PgPosition;
-    const params = this.postgres ? [at[0], ...at, String(state!.end), limit] : [Number(cursor), limit];
+    const params = this.postgres ? [at[0], ...at, state.end, limit] : [Number(cursor), limit];
     const rows = await queryRows<HistoryEventRow>(this.em, after, params);
     const last = rows.at(-1);
     const next = !last ? cursor : this.postgres ? JSON.stringify([String(last.pos), last.id, last.seq] satisfies PgPosition) : String(last.pos);

@@ -20,7 +20,9 @@
  *   cancelled);
  * - the job's counters equal the per-state task counts in the database;
  * - every task's history is seq 1..n without a gap or duplicate;
- * - every task of the cancelled rollout that had not ended is CANCELLED.
+ * - every task of the cancelled rollout that had not ended is CANCELLED;
+ * - a webhook receiver (task.status, signatures checked) got every task's
+ *   final state at least once, kills of the worker mid-delivery included.
  *
  * CHAOS_SEED replays a run (the seed is printed); CHAOS_DEVICES and
  * CHAOS_AT_SECONDS change its size; CHAOS_DATABASE=sqlite|postgres picks the
@@ -39,6 +41,7 @@ import { openChaosDatabase } from './support/database.js';
 import { type ChaosEvent, describeEvent, drawPlan } from './support/plan.js';
 import { RedisChild } from './support/redis-child.js';
 import { ChaosSoap, SoapFault } from './support/soap.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
 
 const DEVICES = Number(process.env.CHAOS_DEVICES ?? 2000);
 const AT_SECONDS = Number(process.env.CHAOS_AT_SECONDS ?? 60);
@@ -105,6 +108,9 @@ it(
         REPORT_GRACE_SECONDS: '600',
         // Devices of tasks that stop moving are woken again after 30 s (then 60, 120, ...).
         TASK_RETRY_SECONDS: '30',
+        // Webhook deliveries retried soon, so that every event is in before the checks.
+        WEBHOOK_RETRY_MS: '1000',
+        WEBHOOK_TIMEOUT_SECONDS: '5',
       },
     });
     cleanups.push(() => cluster.stop());
@@ -134,6 +140,15 @@ it(
     ]);
     await Promise.all([cluster.start('dm'), cluster.start('worker')]);
     const soap = new ChaosSoap(cluster.url('api'), 'admin', ADMIN_PASSWORD);
+    // An OSS listening for task states instead of polling getTaskById.
+    const webhookSecret = `chaos-webhook-${SEED}`;
+    const receiver = await startWebhookReceiver(webhookSecret);
+    cleanups.push(() => receiver.close());
+    await soap.call(
+      'BulkOperationsManager',
+      'createWebhook',
+      `<t:webhook><t:url>${receiver.url}</t:url><t:secret>${webhookSecret}</t:secret><t:events><t:event>task.status</t:event></t:events></t:webhook>`,
+    );
 
     // --- the fleet is registered ---------------------------------------------------------------
     await soap.call(
@@ -268,6 +283,12 @@ it(
     const executions = (await (await fetch(`${fleet!.url}/executions`)).json()) as Record<string, Record<string, number>>;
     const job = await db.job(jobId);
     const history = await db.historyProblems();
+    // Each task's final state reaches the webhook at least once (retries and redeliveries carry on after the last kill).
+    const finalStates = [...tasks, ...cancelledTasks].map((t) => `${t.taskId} ${t.status}`);
+    const notified = () => new Set(receiver.received.map((e) => `${e.data.taskId as string} ${e.data.status as string}`));
+    for (const until = Date.now() + 120_000; finalStates.some((f) => !notified().has(f)) && Date.now() < until; ) await sleep(2000);
+    const unnotified = finalStates.filter((f) => !notified().has(f));
+    log(`webhook: ${receiver.received.length} POSTs, ${receiver.ids().size} distinct events, ${finalStates.length - unnotified.length} of ${finalStates.length} final states`);
     log(`fleet: ${JSON.stringify(stats)}`);
     log(`gateway: ${cluster.summary()}; SOAP retries ${soap.retries}`);
     log(`tasks: ${JSON.stringify(countBy(tasks, (t) => t.status))}; job ${JSON.stringify(job)}`);
@@ -297,6 +318,8 @@ it(
     check('job counters unlike the per-state task counts', JSON.stringify(counters) === JSON.stringify(sortKeys(perState)) ? [] : [JSON.stringify({ counters, perState })]);
     check('job', job?.total === DEVICES && ['COMPLETED', 'COMPLETED_WITH_ERRORS'].includes(job.status) ? [] : [JSON.stringify(job)]);
     check('task histories with a gap or a duplicate', history.map((h) => JSON.stringify(h)));
+    check('final task states no webhook POST carried', unnotified);
+    check('webhook POSTs whose signature did not verify', receiver.badSignatures().map((e) => e.id));
     check('no task was cancelled (the plan cancels some)', (perState.CANCELLED ?? 0) > 0 ? [] : ['none']);
     // The cancelled rollout: what had ended before cancelJob stays as it ended (a QUERY completes
     // or fails); everything else is CANCELLED, the worker's kill -9 notwithstanding.
