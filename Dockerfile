@@ -20,7 +20,8 @@ COPY --from=build /app/dist dist
 COPY package.json ./
 COPY bin bin
 COPY wsdl wsdl
-RUN mkdir -p /data && chown node:node /data
+# /data/content exists in the image so that a named volume mounted there starts owned by node.
+RUN mkdir -p /data/content && chown -R node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080

@@ -9,6 +9,7 @@ import { LongOperations1763900600000 } from './1763900600000-LongOperations.js';
 import { FumoDelivery1763900700000 } from './1763900700000-FumoDelivery.js';
 import { CorrelationIds1763900860000 } from './1763900860000-CorrelationIds.js';
 import { JobExpansion1763901500000 } from './1763901500000-JobExpansion.js';
+import { Webhooks1763901607000 } from './1763901607000-Webhooks.js';
 
 export const MIGRATIONS = [
   InitialSchema1763900000000,
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   FumoDelivery1763900700000,
   CorrelationIds1763900860000,
   JobExpansion1763901500000,
+  Webhooks1763901607000,
 ];

@@ -72,6 +72,14 @@ export interface Config {
   contentDir: string;
   /** The largest package an upload may carry. */
   contentMaxBytes: number;
+  /** Tries per webhook delivery, the first included. */
+  webhookAttempts: number;
+  /** Backoff before a delivery's first retry, doubling after each. */
+  webhookRetryMs: number;
+  /** Per delivery POST, connect to answer. */
+  webhookTimeoutSeconds: number;
+  /** How often a worker reads new task and job history for webhook events. */
+  webhookPollMs: number;
 }
 
 export class ConfigError extends Error {
@@ -252,6 +260,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     logLevel: oneOf(r, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     contentDir: path.resolve(str(r, 'CONTENT_DIR', path.join(dataDir, 'content'))),
     contentMaxBytes: int(r, 'CONTENT_MAX_BYTES', 2 * 1024 ** 3, 1, 1024 ** 4),
+    webhookAttempts: int(r, 'WEBHOOK_ATTEMPTS', 12, 1, 100),
+    webhookRetryMs: int(r, 'WEBHOOK_RETRY_MS', 10_000, 10, 3_600_000),
+    webhookTimeoutSeconds: int(r, 'WEBHOOK_TIMEOUT_SECONDS', 10, 1, 300),
+    webhookPollMs: int(r, 'WEBHOOK_POLL_MS', 1000, 20, 60_000),
     ...overrides,
   };
   // The default DM URL follows the port finally chosen (overrides included).

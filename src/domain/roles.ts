@@ -12,10 +12,11 @@ export type Permission =
   | 'device-operation' // doOperation, doBootstrap, cancelTask on one device
   | 'bulk-operation' // createDeployments, doBulkOperation, job control
   | 'content-write' // createContent, deleteContent, package uploads (PUT /content)
+  | 'webhooks' // createWebhook, getWebhooks, deleteWebhook (admin only: they send data outside)
   | 'session'; // login/logout
 
 const GRANTS: Record<CallerRole, ReadonlySet<Permission>> = {
-  admin: new Set(['read', 'registry-write', 'device-operation', 'bulk-operation', 'content-write', 'session']),
+  admin: new Set(['read', 'registry-write', 'device-operation', 'bulk-operation', 'content-write', 'webhooks', 'session']),
   bulk: new Set(['read', 'registry-write', 'device-operation', 'bulk-operation', 'content-write', 'session']),
   care: new Set(['read', 'device-operation', 'session']),
   readonly: new Set(['read', 'session']),

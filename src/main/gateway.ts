@@ -73,6 +73,13 @@ import { RedisDm2UploadStore } from '../queue/dm2-upload-store.js';
 import { dm2HttpHandler } from '../transport/dm2-endpoint.js';
 import { OpeningGate } from '../transport/opening-gate.js';
 import { dm2TlsServerOptions } from '../dm2/tls-identity.js';
+import { BullWebhookDeliveries, startWebhookWorker } from '../queue/webhook-jobs.js';
+import { WebhookDeliverer } from '../services/webhooks/delivery.js';
+import { startWebhookPump, WebhookPump } from '../services/webhooks/event-pump.js';
+import { WebhookService } from '../services/webhooks/webhook-service.js';
+import { HttpWebhookPoster } from '../transport/notification/webhook-poster.js';
+import { webhookHandlers } from '../wsi/handlers/webhooks.js';
+import { webhookRoutes } from '../transport/webhook-routes.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -99,6 +106,8 @@ export interface Gateway {
   metrics: GatewayMetrics;
   /** The package store; pkgUrlFor gives a task's PkgURL. */
   content: ContentService;
+  /** Webhook registrations and their deliveries with state (the console lists them: `deliveries`). */
+  webhooks: WebhookService;
   close(): Promise<void>;
 }
 
@@ -324,6 +333,20 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       linkTtlMs: config.taskDeadlineSeconds * 1000,
     });
     const dispatcher = new JobDispatcher({ tx, expander, cache: brokerCache, jobs, clock, logger });
+    // Webhooks: POSTs leave through their own client, checked against NOTIFICATION_ALLOWED_NETWORKS as pushes are.
+    const webhookPoster = new HttpWebhookPoster({
+      allowedNetworks: config.notificationAllowedNetworks,
+      timeoutMs: config.webhookTimeoutSeconds * 1000,
+    });
+    closers.push(() => webhookPoster.close());
+    const webhookQueue = new BullWebhookDeliveries(
+      jobsRedis,
+      prefix,
+      { attempts: config.webhookAttempts, retryMs: config.webhookRetryMs },
+      logger,
+    );
+    closers.unshift(() => webhookQueue.close());
+    const webhooks = new WebhookService({ tx, sealer, destinations: webhookPoster, firstIds: brokerCache, clock });
     if (config.role === 'all' || config.role === 'worker') {
       const workerRedis = connectRedis(config.redisUrl, 'dmwsi-worker', { logger });
       closers.push(() => workerRedis.quit());
@@ -355,6 +378,14 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         retryMs: config.taskRetrySeconds * 1000,
       });
       closers.unshift(stopSweeper);
+      const deliverer = new WebhookDeliverer({ tx, sealer, poster: webhookPoster, clock, logger: logger.child({ component: 'webhooks' }) });
+      const webhookWorker = startWebhookWorker(workerRedis, prefix, (key, last) => deliverer.attempt(key, last), logger, {
+        concurrency: config.workerConcurrency,
+        timeoutMs: config.webhookTimeoutSeconds * 1000,
+      });
+      closers.unshift(() => webhookWorker.close());
+      const pump = new WebhookPump({ tx, queue: webhookQueue, lock: brokerCache, clock, logger });
+      closers.unshift(startWebhookPump(pump, config.webhookPollMs, logger));
     }
     const session = sessionHandlers(auth);
     const handlers: Record<ServiceName, OperationHandlers> = {
@@ -364,6 +395,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         ...taskManagementHandlers(broker),
         ...bulkOperationsHandlers(bulk),
         ...contentHandlers(content),
+        ...webhookHandlers(webhooks),
       },
       DeviceManager: { ...session, ...deviceManagerHandlers(deviceManager) },
     };
@@ -388,6 +420,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       : [];
     // DM_MAX_IN_FLIGHT: one count of opening messages for /dm and /dm2.
     const openingGate = new OpeningGate(config.dmMaxInFlight);
+    // Webhook deliveries for the console (JSON), beside the SOAP surface.
+    if (servesApi) routers.push(webhookRoutes({ webhooks, auth, logger }));
     if (config.role === 'all' || config.role === 'dm') {
       routers.push(
         dmEndpoint({
@@ -430,7 +464,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           sessionTtlSeconds: config.userSessionTtlSeconds,
           rateLimit,
         }),
-        queueDashboard({ auth, queues: [jobs.queue], logger: logger.child({ component: 'queue-dashboard' }) }),
+        queueDashboard({ auth, queues: [jobs.queue, webhookQueue.queue], logger: logger.child({ component: 'queue-dashboard' }) }),
       );
     }
     const app = createHttpApp({
@@ -477,6 +511,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       dmEvents,
       metrics,
       content,
+      webhooks,
       close: async () => {
         // Stop taking connections, let the DM messages being served finish (a cut-off one leaves
         // its device's lock to lapse), then cut whatever is still open.

@@ -390,6 +390,74 @@ export const ContentEntity = new EntitySchema<ContentRow>({
   },
 });
 
+export interface WebhookRow {
+  webhookId: string;
+  url: string;
+  /** JSON list of event types (or ["*"]). */
+  events: string;
+  /** Sealed (secret-box.ts): never returned by the API. */
+  secret: string;
+  createdBy: string;
+  createdAt: number;
+}
+
+export const WebhookEntity = new EntitySchema<WebhookRow>({
+  name: 'webhook',
+  columns: {
+    webhookId: { ...varchar(64), primary: true, name: 'webhook_id' },
+    url: varchar(2048),
+    events: text(),
+    secret: text(),
+    createdBy: { ...varchar(64), name: 'created_by' },
+    createdAt: { ...epochMs(), name: 'created_at' },
+  },
+});
+
+export interface WebhookDeliveryRow {
+  webhookId: string;
+  eventId: string;
+  type: string;
+  body: string;
+  state: string;
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+  deliveredAt: number | null;
+}
+
+export const WebhookDeliveryEntity = new EntitySchema<WebhookDeliveryRow>({
+  name: 'webhook_delivery',
+  columns: {
+    webhookId: { ...varchar(64), primary: true, name: 'webhook_id' },
+    eventId: { ...varchar(160), primary: true, name: 'event_id' },
+    type: varchar(32),
+    body: text(),
+    state: varchar(16),
+    attempts: int(false, 0),
+    lastStatus: { ...int(true), name: 'last_status' },
+    lastError: { ...varchar(256, true), name: 'last_error' },
+    createdAt: { ...epochMs(), name: 'created_at' },
+    updatedAt: { ...epochMs(), name: 'updated_at' },
+    deliveredAt: { ...epochMs(true), name: 'delivered_at' },
+  },
+});
+
+/** Where the webhook event pump has read each history stream to (services/webhooks/event-pump.ts). */
+export interface WebhookCursorRow {
+  stream: string;
+  position: string;
+}
+
+export const WebhookCursorEntity = new EntitySchema<WebhookCursorRow>({
+  name: 'webhook_cursor',
+  columns: {
+    stream: { ...varchar(16), primary: true },
+    position: varchar(256),
+  },
+});
+
 export const ALL_ENTITIES = [
   DeviceComponentEntity,
   ContentEntity,
@@ -402,4 +470,7 @@ export const ALL_ENTITIES = [
   TaskHistoryEntity,
   ApiUserEntity,
   AuditEntity,
+  WebhookEntity,
+  WebhookDeliveryEntity,
+  WebhookCursorEntity,
 ];

@@ -28,6 +28,7 @@ import { TypeormJobStore } from './job-store.js';
 import { TypeormJobExpansionStore } from './job-expansion-store.js';
 import { TypeormTaskStore } from './task-store.js';
 import { TypeormUserStore } from './user-store.js';
+import { TypeormWebhookStore } from './webhook-store.js';
 
 function storesOver(em: EntityManager, sealer: Sealer): Stores {
   return {
@@ -41,6 +42,7 @@ function storesOver(em: EntityManager, sealer: Sealer): Stores {
     inventory: new TypeormInventoryStore(em),
     contents: new TypeormContentStore(em),
     expansions: new TypeormJobExpansionStore(em),
+    webhooks: new TypeormWebhookStore(em),
   };
 }
 
@@ -231,6 +233,7 @@ const READ_ONLY_CALLS: { readonly [K in keyof Stores]?: ReadonlySet<string> } = 
   contents: new Set<keyof Stores['contents']>(['get', 'list']),
   users: new Set<keyof Stores['users']>(['get']),
   alerts: new Set<keyof Stores['alerts']>(['forDevice']),
+  webhooks: new Set<keyof Stores['webhooks']>(['list', 'getSealed', 'cursor', 'events', 'getDelivery', 'deliveries', 'pendingSince']),
 };
 
 export interface TransactorOptions {
@@ -306,6 +309,7 @@ export class TypeormTransactor implements Transactor {
       inventory: wrap('inventory'),
       contents: wrap('contents'),
       expansions: wrap('expansions'),
+      webhooks: wrap('webhooks'),
     };
   }
 }

@@ -9,6 +9,7 @@ import type { Content } from '../domain/content.js';
 import type { CallerRole } from '../domain/roles.js';
 import type { Job, JobHistoryEntry, JobStatus, ResultItem, Task, TaskHistoryEntry, TaskStatus } from '../domain/tasks.js';
 import type { DeviceCapability, DeviceComponent, DeviceContactPatch, DeviceInstance, DeviceState, Page } from '../domain/registry.js';
+import type { WebhookStore } from './webhooks/ports.js';
 
 export interface CapabilityStore {
   /** Throws DmwsiError AlreadyExists on a duplicate oid or make/model/firmware. */
@@ -275,6 +276,7 @@ export interface Stores {
   inventory: DeviceInventoryStore;
   contents: ContentStore;
   expansions: JobExpansionStore;
+  webhooks: WebhookStore;
 }
 
 export interface Transactor {

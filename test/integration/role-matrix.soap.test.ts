@@ -3,7 +3,7 @@
  * role table ("Callers and roles"), pinned here by hand (not taken from the
  * implementation's roleAllows, which it checks):
  *
- *   admin     everything
+ *   admin     everything (webhooks: admin only)
  *   bulk      reads, device registry changes, content, device and bulk operations
  *   care      reads, single-device operations (doOperation, doBootstrap, cancelTask)
  *   readonly  reads (get*)
@@ -23,6 +23,8 @@ const EVERYONE: Role[] = ['admin', 'bulk', 'care', 'readonly'];
 const REGISTRY: Role[] = ['admin', 'bulk'];
 const BULK: Role[] = ['admin', 'bulk'];
 const SINGLE_DEVICE: Role[] = ['admin', 'bulk', 'care'];
+/** Webhooks send the gateway's events outside it: admin only. */
+const ADMIN_ONLY: Role[] = ['admin'];
 
 /** Who may call what, by hand from the README (login and logout: anyone, not checked here). */
 const MAY_CALL: Record<string, Record<string, Role[]>> = {
@@ -49,6 +51,9 @@ const MAY_CALL: Record<string, Record<string, Role[]>> = {
     deleteContent: BULK,
     getContent: EVERYONE,
     getContents: EVERYONE,
+    createWebhook: ADMIN_ONLY,
+    getWebhooks: ADMIN_ONLY,
+    deleteWebhook: ADMIN_ONLY,
   },
   DeviceManager: {
     createDeviceInstance: REGISTRY,

@@ -24,6 +24,8 @@ export type HttpAttemptResult =
       reason: string;
       /** From Retry-After on 429/503, when the server sent one. */
       retryAfterMs?: number;
+      /** The HTTP status, when the server answered. */
+      status?: number;
     };
 
 export interface HttpAttemptRequest {
@@ -38,6 +40,8 @@ export interface HttpAttemptRequest {
   maxDrainBytes: number;
   agent: http.Agent;
   userAgent: string;
+  /** Further request headers (a webhook's signature and event id). */
+  headers?: Record<string, string>;
   /** Aborts the attempt when the sender closes. */
   signal: AbortSignal;
 }
@@ -68,6 +72,7 @@ export function postOnce(req: HttpAttemptRequest): Promise<HttpAttemptResult> {
           'Content-Type': req.contentType,
           'Content-Length': String(req.body.length),
           'User-Agent': req.userAgent,
+          ...req.headers,
         },
       },
       (res) => {
@@ -102,14 +107,14 @@ export function classify(status: number, headers: IncomingHttpHeaders): HttpAtte
   const label = `HTTP ${status}`;
   if (status >= 200 && status < 300) return { kind: 'delivered', status };
   if (status >= 300 && status < 400) {
-    return { kind: 'failed', retryable: false, reason: `${label}: redirect not followed; configure the final notification URL` };
+    return { kind: 'failed', retryable: false, status, reason: `${label}: redirect not followed; configure the final notification URL` };
   }
   if (status === 408 || status === 429 || (status >= 500 && status < 600)) {
     const retryAfterMs = parseRetryAfter(headers['retry-after']);
-    return { kind: 'failed', retryable: true, reason: label, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+    return { kind: 'failed', retryable: true, status, reason: label, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
   }
   // Other 4xx: the device (or proxy) refused this request; sending it again will not help.
-  return { kind: 'failed', retryable: false, reason: label };
+  return { kind: 'failed', retryable: false, status, reason: label };
 }
 
 /** Retry-After as delay-seconds or an HTTP date (RFC 9110 §10.2.3). */

@@ -45,7 +45,10 @@ export type ComplexTypeName =
   | 'OidList'
   | 'Content'
   // One million devices (issue 15).
-  | 'TargetFilter';
+  | 'TargetFilter'
+  // Webhooks (issue 16).
+  | 'EventList'
+  | 'Webhook';
 
 export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
   DeviceCapability: [
@@ -198,6 +201,14 @@ export const COMPLEX_TYPES: Record<ComplexTypeName, readonly FieldSpec[]> = {
     { name: 'capabilityOids', type: 'OidList', optional: true },
     { name: 'state', type: 'string', optional: true, maxLength: 16 },
     { name: 'createdAt', type: 'dateTime', optional: true },
+  ],
+  EventList: [{ name: 'event', type: 'string', optional: true, repeated: true, maxLength: 32 }],
+  Webhook: [
+    { name: 'webhookId', type: 'string', optional: true, maxLength: 64 },
+    { name: 'url', type: 'string', maxLength: 2048 },
+    // Write-only: given to createWebhook, never returned.
+    { name: 'secret', type: 'string', optional: true, maxLength: 256 },
+    { name: 'events', type: 'EventList' },
   ],
   DmwsiFault: [
     { name: 'code', type: 'string' },
@@ -471,6 +482,31 @@ export const SERVICES: readonly ServiceSpec[] = [
         [{ name: 'contentId', type: 'string', maxLength: 64 }],
         [],
         'Removes a package no open task uses.',
+      ),
+      // Webhooks (issue 16).
+      op(
+        'createWebhook',
+        'webhooks',
+        true,
+        [{ name: 'webhook', type: 'Webhook' }],
+        [{ name: 'webhookId', type: 'string' }],
+        'Registers a URL to which the gateway POSTs the events named (task.created, task.status, job.status, or *), signed with the secret.',
+      ),
+      op(
+        'getWebhooks',
+        'webhooks',
+        false,
+        [],
+        [{ name: 'webhook', type: 'Webhook', optional: true, repeated: true }],
+        'Registered webhooks, oldest first (never their secrets).',
+      ),
+      op(
+        'deleteWebhook',
+        'webhooks',
+        true,
+        [{ name: 'webhookId', type: 'string', maxLength: 64 }],
+        [],
+        'Removes a webhook; its pending deliveries are dropped.',
       ),
     ],
   },

@@ -62,6 +62,8 @@ export interface ChaosDatabase {
   job(jobId: string): Promise<JobCounterRow | undefined>;
   /** Tasks whose history is not exactly seq 1..n with n = task.history_seq. */
   historyProblems(): Promise<HistoryProblem[]>;
+  /** The webhook event id of every change of a task's state (`task-<taskId>-<seq>`). */
+  taskStatusEvents(): Promise<string[]>;
   close(success: boolean): Promise<void>;
 }
 
@@ -77,6 +79,8 @@ const ORPHAN_HISTORY = `
   SELECT h.task_id AS "taskId", count(*) AS "rows", min(h.seq) AS "minSeq", max(h.seq) AS "maxSeq", NULL AS "historySeq"
   FROM task_history h LEFT JOIN task t ON t.task_id = h.task_id
   WHERE t.task_id IS NULL GROUP BY h.task_id`;
+
+const TASK_STATUS_EVENTS = `SELECT 'task-' || task_id || '-' || seq AS "id" FROM task_history WHERE from_status <> to_status`;
 
 const JOB_COLUMNS = ['status', 'total', ...Object.values(COUNTER_COLUMNS)];
 
@@ -127,6 +131,7 @@ async function openPostgres(upstreamUrl: string, log: (line: string) => void): P
       ).map((r) => ({ taskId: String(r.taskId), deviceId: String(r.deviceId), status: String(r.status), historySeq: Number(r.historySeq) })),
     job: async (jobId) => jobRow((await rows(`SELECT ${JOB_COLUMNS.join(', ')} FROM job WHERE job_id = $1`, [jobId]))[0]),
     historyProblems: async () => [...(await rows(HISTORY_PROBLEMS)), ...(await rows(ORPHAN_HISTORY))].map(numbers),
+    taskStatusEvents: async () => (await rows(TASK_STATUS_EVENTS)).map((r) => String(r.id)),
     close: async (success) => {
       await pool.end();
       await proxy.close();
@@ -168,6 +173,7 @@ function openSqlite(file: string): ChaosDatabase {
     job: async (jobId) => jobRow(db().prepare(`SELECT ${JOB_COLUMNS.join(', ')} FROM job WHERE job_id = ?`).get(jobId) as Record<string, unknown>),
     historyProblems: async () =>
       [...db().prepare(HISTORY_PROBLEMS).all(), ...db().prepare(ORPHAN_HISTORY).all()].map((r) => numbers(r as Record<string, unknown>)),
+    taskStatusEvents: async () => (db().prepare(TASK_STATUS_EVENTS).all() as { id: string }[]).map((r) => r.id),
     close: async () => {
       reader?.close();
     },

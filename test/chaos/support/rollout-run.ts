@@ -23,7 +23,9 @@
  *   cancelled);
  * - the job's counters equal the per-state task counts in the database;
  * - every task's history is seq 1..n without a gap or duplicate;
- * - every task of the cancelled rollout that had not ended is CANCELLED.
+ * - every task of the cancelled rollout that had not ended is CANCELLED;
+ * - a webhook receiver (task.status, signatures checked) got every task's
+ *   final state at least once, kills of the worker mid-delivery included.
  *
  * CHAOS_SEED replays a run (the seed is printed); CHAOS_DEVICES and
  * CHAOS_AT_SECONDS change its size; CHAOS_DATABASE=sqlite|postgres picks the
@@ -44,6 +46,7 @@ import { openChaosDatabase } from './database.js';
 import { type ChaosEvent, describeEvent, drawPlan } from './plan.js';
 import { RoundRobinProxy } from './round-robin-proxy.js';
 import { ChaosSoap, SoapFault } from './soap.js';
+import { startWebhookReceiver } from '../../support/webhook-receiver.js';
 
 export interface ChaosVariant {
   /** Devices and seconds to AtTime unless CHAOS_DEVICES / CHAOS_AT_SECONDS say otherwise. */
@@ -132,6 +135,9 @@ export function defineChaosRollout(variant: ChaosVariant): void {
           REPORT_GRACE_SECONDS: '600',
           // Devices of tasks that stop moving are woken again after 30 s (then 60, 120, ...).
           TASK_RETRY_SECONDS: '30',
+          // Webhook deliveries retried soon, so that every event is in before the checks.
+          WEBHOOK_RETRY_MS: '1000',
+          WEBHOOK_TIMEOUT_SECONDS: '5',
         },
       });
       cleanups.push(() => cluster.stop());
@@ -161,6 +167,15 @@ export function defineChaosRollout(variant: ChaosVariant): void {
       ]);
       await Promise.all([cluster.start('api'), cluster.start('dm'), cluster.start('worker')]);
       const soap = new ChaosSoap(cluster.urls('api'), 'admin', ADMIN_PASSWORD);
+      // An OSS listening for task states instead of polling getTaskById.
+      const webhookSecret = `chaos-webhook-${SEED}`;
+      const receiver = await startWebhookReceiver(webhookSecret);
+      cleanups.push(() => receiver.close());
+      await soap.call(
+        'BulkOperationsManager',
+        'createWebhook',
+        `<t:webhook><t:url>${receiver.url}</t:url><t:secret>${webhookSecret}</t:secret><t:events><t:event>task.status</t:event></t:events></t:webhook>`,
+      );
 
       // --- the fleet is registered ---------------------------------------------------------------
       await soap.call(
@@ -299,6 +314,20 @@ export function defineChaosRollout(variant: ChaosVariant): void {
       const executions = (await (await fetch(`${fleet!.url}/executions`)).json()) as Record<string, Record<string, number>>;
       const job = await db.job(jobId);
       const history = await db.historyProblems();
+      // Each task's final state reaches the webhook at least once (retries and redeliveries carry on after the last kill).
+      // And every other change of state: an event committed late is not skipped by the pump's cursor.
+      const finalStates = [...tasks, ...cancelledTasks].map((t) => `${t.taskId} ${t.status}`);
+      const notified = () => new Set(receiver.received.map((e) => `${e.data.taskId as string} ${e.data.status as string}`));
+      const statusEvents = await db.taskStatusEvents();
+      const missing = () => statusEvents.filter((id) => !receiver.ids().has(id));
+      for (const until = Date.now() + 120_000; (finalStates.some((f) => !notified().has(f)) || missing().length > 0) && Date.now() < until; ) {
+        await sleep(2000);
+      }
+      const unnotified = finalStates.filter((f) => !notified().has(f));
+      const lostEvents = missing();
+      log(
+        `webhook: ${receiver.received.length} POSTs, ${receiver.ids().size} distinct events of ${statusEvents.length} changes of state, ${finalStates.length - unnotified.length} of ${finalStates.length} final states`,
+      );
       log(`fleet: ${JSON.stringify(stats)}`);
       log(`gateway: ${cluster.summary()}; SOAP retries ${soap.retries}`);
       log(`tasks: ${JSON.stringify(countBy(tasks, (t) => t.status))}; job ${JSON.stringify(job)}`);
@@ -328,6 +357,9 @@ export function defineChaosRollout(variant: ChaosVariant): void {
       check('job counters unlike the per-state task counts', JSON.stringify(counters) === JSON.stringify(sortKeys(perState)) ? [] : [JSON.stringify({ counters, perState })]);
       check('job', job?.total === DEVICES && ['COMPLETED', 'COMPLETED_WITH_ERRORS'].includes(job.status) ? [] : [JSON.stringify(job)]);
       check('task histories with a gap or a duplicate', history.map((h) => JSON.stringify(h)));
+      check('final task states no webhook POST carried', unnotified);
+      check('task.status events no webhook POST carried', lostEvents);
+      check('webhook POSTs whose signature did not verify', receiver.badSignatures().map((e) => e.id));
       check('no task was cancelled (the plan cancels some)', (perState.CANCELLED ?? 0) > 0 ? [] : ['none']);
       // The cancelled rollout: what had ended before cancelJob stays as it ended (a QUERY completes
       // or fails); everything else is CANCELLED, the worker's kill -9 notwithstanding.
