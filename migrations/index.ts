@@ -7,6 +7,7 @@ import { TaskRetry1763900400000 } from './1763900400000-TaskRetry.js';
 import { Content1763900500000 } from './1763900500000-Content.js';
 import { LongOperations1763900600000 } from './1763900600000-LongOperations.js';
 import { FumoDelivery1763900700000 } from './1763900700000-FumoDelivery.js';
+import { JobCounterDeltas1763900950000 } from './1763900950000-JobCounterDeltas.js';
 
 export const MIGRATIONS = [
   InitialSchema1763900000000,
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   Content1763900500000,
   LongOperations1763900600000,
   FumoDelivery1763900700000,
+  JobCounterDeltas1763900950000,
 ];

@@ -273,6 +273,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         retryMs: config.taskRetrySeconds * 1000,
       });
       closers.unshift(stopSweeper);
+      // PostgreSQL: job counters as delta rows, folded into the job rows every second (job-counters.ts).
+      const stopFolding = tx.startCounterFolding(1000, (err) => logger.warn({ err }, 'folding job counters failed; trying again in a second'));
+      closers.unshift(stopFolding);
     }
     const session = sessionHandlers(auth);
     const handlers: Record<ServiceName, OperationHandlers> = {

@@ -10,6 +10,7 @@ import type { Page } from '../domain/registry.js';
 import { canTransition, TERMINAL_TASK_STATES, type Task, type TaskHistoryEntry, type TaskStatus } from '../domain/tasks.js';
 import type { TaskChange, TaskStore, TransitionResult } from '../services/ports.js';
 import { TaskEntity, TaskHistoryEntity, type TaskHistoryRow, type TaskRow } from './entities.js';
+import { addDelta, COUNTER_COLUMN, deltaValues, NO_ENDINGS, type TaskEndings } from './job-counters.js';
 import { finishJobIfDone } from './job-store.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
 import { toTask } from './task-mapping.js';
@@ -19,20 +20,6 @@ const TERMINAL: ReadonlySet<TaskStatus> = TERMINAL_TASK_STATES;
 const COUNT_OPEN_USING = sql(
   `SELECT COUNT(*) AS "n" FROM "task" WHERE "content_id" = ? AND "status" NOT IN (${[...TERMINAL_TASK_STATES].map((s) => `'${s}'`).join(', ')})`,
 );
-
-/** The job counter of each task state: [entity property, column]. */
-const COUNTER: Record<TaskStatus, [string, string]> = {
-  QUEUED: ['queued', 'queued'],
-  NOTIFYING: ['notifying', 'notifying'],
-  IN_SESSION: ['inSession', 'in_session'],
-  SCHEDULED: ['scheduled', 'scheduled'],
-  IN_PROGRESS: ['inProgress', 'in_progress'],
-  COMPLETED: ['completed', 'completed'],
-  FAILED: ['failed', 'failed'],
-  MISSED: ['missed', 'missed'],
-  CANCELLED: ['cancelled', 'cancelled'],
-  EXPIRED: ['expired', 'expired'],
-};
 
 function toEntry(r: TaskHistoryRow): TaskHistoryEntry {
   return {
@@ -95,13 +82,12 @@ const SELECT_STALLED = sql(
 
 /**
  * PostgreSQL: a move in one round trip once the row is locked — the task
- * update, its history row and (with `bump`) its job's counters as one
- * statement of data-modifying CTEs. Each statement is a socket round trip
- * there (a write and a read syscall in the gateway, a wake-up of the
- * backend); in the fleet bench with split roles they were a quarter of a DM
- * process's CPU, and every one taken after the job's counters moved kept the
- * job row locked for the other processes' moves of the same job longer.
- * SQLite runs the statements one by one (in process, no round trips).
+ * update, its history row and (with `bump`) its job's counter delta row
+ * (job-counters.ts) as one statement of data-modifying CTEs. Each statement
+ * is a socket round trip there (a write and a read syscall in the gateway, a
+ * wake-up of the backend); in the fleet bench with split roles they were a
+ * quarter of a DM process's CPU. SQLite runs the statements one by one (in
+ * process, no round trips).
  */
 const moveStatements = new Map<string, Statement>();
 function moveStatement(bump: { from: TaskStatus; to: TaskStatus } | undefined): Statement {
@@ -115,12 +101,8 @@ function moveStatement(bump: { from: TaskStatus; to: TaskStatus } | undefined): 
     const logged =
       'INSERT INTO "task_history" ("task_id", "seq", "at", "from_status", "to_status", "event", "code", "detail") VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
     if (bump) {
-      const to = COUNTER[bump.to][1];
-      const from = COUNTER[bump.from][1];
-      s = sql(
-        `${moved}, "logged" AS (${logged}) ` +
-          `UPDATE "job" SET "updated_at" = ?, "${to}" = "${to}" + 1, "${from}" = "${from}" - 1 WHERE "job_id" = (SELECT "job_id" FROM "moved")`,
-      );
+      const { columns, values } = deltaValues(bump.from, bump.to);
+      s = sql(`${moved}, "logged" AS (${logged}) INSERT INTO "job_counter_delta" ("job_id", ${columns}) SELECT "job_id", ${values} FROM "moved"`);
     } else {
       s = sql(`${moved} ${logged}`);
     }
@@ -141,8 +123,8 @@ function bumpJobStatement(from: TaskStatus | undefined, to: TaskStatus): Stateme
   const key = `${from ?? ''}>${to}`;
   let s = bumpStatements.get(key);
   if (!s) {
-    const toCol = COUNTER[to][1];
-    const fromSet = from ? `, "${COUNTER[from][1]}" = "${COUNTER[from][1]}" - 1` : '';
+    const toCol = COUNTER_COLUMN[to];
+    const fromSet = from ? `, "${COUNTER_COLUMN[from]}" = "${COUNTER_COLUMN[from]}" - 1` : '';
     s = sql(`UPDATE "job" SET "updated_at" = ?, "${toCol}" = "${toCol}" + 1${fromSet} WHERE "job_id" = ?`);
     bumpStatements.set(key, s);
   }
@@ -167,7 +149,11 @@ const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v)
 export class TypeormTaskStore implements TaskStore {
   private readonly postgres: boolean;
 
-  constructor(private readonly em: EntityManager) {
+  constructor(
+    private readonly em: EntityManager,
+    /** PostgreSQL: told of every job whose task this store ended (see job-counters.ts). */
+    private readonly endings: TaskEndings = NO_ENDINGS,
+  ) {
     this.postgres = em.connection.options.type === 'postgres';
   }
 
@@ -200,7 +186,13 @@ export class TypeormTaskStore implements TaskStore {
       at,
     ]);
     await this.history_(task.taskId, 1, at, undefined, task.status, { event, ...(detail !== undefined && { detail }) });
-    if (task.jobId) await this.bumpJob(task.jobId, undefined, task.status, at);
+    if (!task.jobId) return;
+    if (!this.postgres) {
+      await this.bumpJob(task.jobId, undefined, task.status, at);
+      return;
+    }
+    await addDelta(this.em, task.jobId, undefined, task.status);
+    if (TERMINAL.has(task.status)) await this.endings.ended(task.jobId, at);
   }
 
   async get(taskId: string): Promise<Task | undefined> {
@@ -238,9 +230,8 @@ export class TypeormTaskStore implements TaskStore {
         nullable(set.correlator),
         taskId,
         ...this.historyValues(taskId, seq, at, from, to, change),
-        ...(bump ? [at] : []),
       ]);
-      if (row.jobId && TERMINAL.has(to) && from !== to) await finishJobIfDone(this.em, row.jobId, at);
+      if (row.jobId && TERMINAL.has(to) && from !== to) await this.endings.ended(row.jobId, at);
       return { moved: true, task: toTask({ ...row, ...set } as TaskRow) };
     }
     await execute(this.em, MOVE_TASK, [
