@@ -157,6 +157,38 @@ describe.skipIf(!pgUrl)('job counters as delta rows (PostgreSQL)', () => {
     expect(countersOf((await txs[0]!.stores.jobs.get(jobId))!)).toEqual(await perState(jobId));
   });
 
+  it('moves a task once when three processes move it from the same state at once (the one-statement move)', async () => {
+    const jobId = 'job-contended';
+    await createJob(jobId, 1);
+    const taskId = `${jobId}-t1`;
+    const steps: [TaskStatus, TaskStatus][] = [
+      ['QUEUED', 'NOTIFYING'],
+      ['NOTIFYING', 'IN_SESSION'],
+      ['IN_SESSION', 'SCHEDULED'],
+      ['SCHEDULED', 'COMPLETED'],
+    ];
+    for (const [from, to] of steps) {
+      const results = await Promise.all(
+        Array.from({ length: 9 }, (_, k) => txs[k % 3]!.run((s) => s.tasks.transition(taskId, to, { event: `e-${to}`, from: [from] }, AT + k))),
+      );
+      expect(results.filter((r) => r.moved)).toHaveLength(1);
+      // The losers see the row as the winner left it.
+      for (const r of results.filter((x) => !x.moved)) expect(r.task?.status).toBe(to);
+    }
+    const history = await txs[0]!.stores.tasks.history(taskId);
+    expect(history.map((h) => [h.seq, h.fromStatus, h.toStatus])).toEqual([
+      [1, undefined, 'QUEUED'],
+      [2, 'QUEUED', 'NOTIFYING'],
+      [3, 'NOTIFYING', 'IN_SESSION'],
+      [4, 'IN_SESSION', 'SCHEDULED'],
+      [5, 'SCHEDULED', 'COMPLETED'],
+    ]);
+    expect(await txs[1]!.stores.tasks.get(taskId)).toMatchObject({ status: 'COMPLETED' });
+    const j = (await txs[2]!.stores.jobs.get(jobId))!;
+    expect(countersOf(j)).toEqual({ completed: 1 });
+    expect(j.status).toBe('COMPLETED');
+  });
+
   it('finishes a job whose last two tasks end in two units of work that commit together', async () => {
     const jobId = 'job-last-two';
     await createJob(jobId, 2);
