@@ -80,9 +80,9 @@ export class GroupCommitQueue {
    * its own: at the head of the queue it runs on its own, in one it needs no
    * savepoint.
    */
-  take<T>(work: (em: EntityManager) => Promise<T>, plain = false, readOnly = false): Promise<T> {
+  take<T>(work: (em: EntityManager) => Promise<T>, plain = false, readOnly = false, atomic = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push({ work, plain, readOnly: plain && readOnly, resolve: resolve as (v: unknown) => void, reject });
+      this.waiting.push({ work, plain, readOnly: plain && readOnly, atomic, resolve: resolve as (v: unknown) => void, reject });
       if (!this.draining) {
         this.draining = true;
         // Started on a microtask so that turns queued in the same tick share the first transaction.
@@ -98,7 +98,7 @@ export class GroupCommitQueue {
         // A lone store call, or a read at the head, runs on its own outside any
         // transaction: a read takes no write lock (other processes sharing the
         // file go on writing) and answers without waiting for a COMMIT.
-        if (head.plain && (head.readOnly || this.waiting.length === 1)) {
+        if (head.plain && (head.readOnly || (this.waiting.length === 1 && !head.atomic))) {
           this.waiting.shift();
           await runTurn(head, this.ds.manager).then(head.resolve, head.reject);
         } else {
@@ -165,6 +165,8 @@ interface Turn {
   plain: boolean;
   /** A single store call that only reads (READ_ONLY_CALLS). */
   readOnly: boolean;
+  /** A single store call of several statements that must not run outside a transaction (MULTI_STATEMENT_WRITES). */
+  atomic: boolean;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -230,6 +232,17 @@ const READ_ONLY_CALLS: { readonly [K in keyof Stores]?: ReadonlySet<string> } = 
   contents: new Set<keyof Stores['contents']>(['get', 'list']),
   users: new Set<keyof Stores['users']>(['get']),
   alerts: new Set<keyof Stores['alerts']>(['forDevice']),
+};
+
+/**
+ * Store methods that write with several statements on SQLite (a task move:
+ * the task, its history row, its job's counters): called on their own, they
+ * still run in a transaction, as a unit of work would (the broker calls them
+ * on their own, so that on PostgreSQL, where each is one statement, they
+ * commit by themselves without BEGIN and COMMIT round trips).
+ */
+const MULTI_STATEMENT_WRITES: { readonly [K in keyof Stores]?: ReadonlySet<string> } = {
+  tasks: new Set<keyof Stores['tasks']>(['transition', 'note']),
 };
 
 export interface TransactorOptions {
@@ -334,6 +347,7 @@ export class TypeormTransactor implements Transactor {
                   ]!(...args),
                 true,
                 READ_ONLY_CALLS[key]?.has(prop as string) === true,
+                MULTI_STATEMENT_WRITES[key]?.has(prop as string) === true,
               );
               return ended.size === 0 && !this.deltas ? call : call.then(async (v) => {
                 if (ended.size > 0) await this.finishAfterCommit(ended);

@@ -222,6 +222,7 @@ export interface Stores {
 }
 
 export interface Transactor {
+  /** Store calls outside any unit of work: each one is atomic by itself (a task move with its history row and counters). */
   readonly stores: Stores;
   run<T>(work: (stores: Stores) => Promise<T>): Promise<T>;
 }
