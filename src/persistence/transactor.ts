@@ -214,7 +214,7 @@ const READ_ONLY_CALLS: { readonly [K in keyof Stores]?: ReadonlySet<string> } = 
     'ownersOfPhones',
     'openTaskCount',
   ]),
-  capabilities: new Set<keyof Stores['capabilities']>(['get', 'list', 'all', 'allOids']),
+  capabilities: new Set<keyof Stores['capabilities']>(['get', 'ofDevice', 'list', 'all', 'allOids']),
   jobs: new Set<keyof Stores['jobs']>([
     'get',
     'list',

@@ -16,6 +16,8 @@ export interface CapabilityStore {
   /** false when no such oid. Throws AlreadyExists on a make/model/firmware clash. */
   update(cap: DeviceCapability, at: number): Promise<boolean>;
   get(oid: string): Promise<DeviceCapability | undefined>;
+  /** The capability of a device, in one read (the broker's MO roots per DM message). */
+  ofDevice(deviceId: string): Promise<DeviceCapability | undefined>;
   list(page: Page): Promise<DeviceCapability[]>;
   allOids(): Promise<Set<string>>;
   /** Every capability (they are few: one per make, model and firmware). */

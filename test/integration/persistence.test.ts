@@ -113,6 +113,13 @@ for (const backend of backends) {
       expect(raw.secrets).not.toContain('client-1-secret');
     });
 
+    it('reads a device’s capability in one statement, and none for an unknown device', async () => {
+      const d = deviceRecord(3);
+      await tx.stores.devices.insert(d);
+      expect(await tx.stores.capabilities.ofDevice(d.deviceId)).toEqual(await tx.stores.capabilities.get(cap.oid));
+      expect(await tx.stores.capabilities.ofDevice(imeiN(99_999))).toBeUndefined();
+    });
+
     it('turns a duplicate device id or phone number into AlreadyExists', async () => {
       const dup = tx.stores.devices.insert(deviceRecord(1, { phoneNumber: phoneN(50) }));
       await expect(dup).rejects.toMatchObject({ code: 'AlreadyExists' });

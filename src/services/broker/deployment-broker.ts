@@ -666,10 +666,8 @@ export class DeploymentBroker {
 
   private async sseRootOf(task: Task): Promise<string | undefined> {
     if (task.operation.name !== 'SCHEDULED_EXEC') return undefined;
-    // The view: no secrets to open for the MO root.
-    const device = await this.d.tx.stores.devices.getView(task.deviceId);
-    const cap = device ? await this.d.tx.stores.capabilities.get(device.capabilityOid) : undefined;
-    return cap?.sseRoot;
+    // No secrets to open for the MO root; one read for device and capability.
+    return (await this.d.tx.stores.capabilities.ofDevice(task.deviceId))?.sseRoot;
   }
 }
 
