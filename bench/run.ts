@@ -29,6 +29,8 @@
  *   --database sqlite     the gateway processes' database: sqlite (a file) or postgres (a fresh schema on
  *                         TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test, dropped after; fleet section)
  *   --api N --dm N --workers N  processes per role, each its own node process (all three or none; fleet section)
+ *   --compare sqlite[,postgres]  then the same fleet bench with one gateway process on each, in turn; prints the
+ *                         topologies side by side and the first one's arming rate as a share of the last one's
  *   --operation firmware  the fleet job is a FIRMWARE_UPDATE of an uploaded package instead of SCHEDULED_EXEC (fleet section)
  *   --fleet-package-kib 64  firmware: the package's payload size; --fleet-install-ms 100: the simulated install time
  *   --fleet-cpu-prof DIR  write CPU profiles of the gateway and (DIR/fleet) the fleet (fleet section)
@@ -111,6 +113,7 @@ const { values } = parseArgs({
     api: { type: 'string' },
     dm: { type: 'string' },
     workers: { type: 'string' },
+    compare: { type: 'string' },
     operation: { type: 'string', default: 'sse' },
     'fleet-package-kib': { type: 'string', default: '64' },
     'fleet-install-ms': { type: 'string', default: '100' },
@@ -442,13 +445,22 @@ function networkOptions(): { network?: FleetNetworkOptions } {
   return Object.keys(network).length > 0 ? { network } : {};
 }
 
-if (sections.has('fleet')) {
+/** One fleet topology: the database and, for split roles, the processes per role. */
+interface FleetTopology {
+  database: 'sqlite' | 'postgres';
+  roles?: { api: number; dm: number; workers: number };
+}
+
+function topologyName(t: FleetTopology): string {
+  const db = t.database === 'sqlite' ? 'SQLite' : 'PostgreSQL';
+  return t.roles ? `${db}, api ${t.roles.api} + dm ${t.roles.dm} + worker ${t.roles.workers}` : `${db}, one process`;
+}
+
+/** Runs the fleet bench on one topology (its own throwaway Redis) and prints its figures. */
+async function runFleetSection(topology: FleetTopology): Promise<FleetBenchResult> {
   const redis = await ensureRedis(process.env.REDIS_URL, { mode: 'throwaway' });
   try {
     const devices = Number(values.devices);
-    if (values.database !== 'sqlite' && values.database !== 'postgres') throw new Error(`--database: sqlite or postgres, not ${values.database}`);
-    const roleCounts = [values.api, values.dm, values.workers];
-    if (roleCounts.some((v) => v !== undefined) && roleCounts.some((v) => v === undefined)) throw new Error('--api, --dm and --workers go together');
     const r: FleetBenchResult = await runFleetBench({
       redisUrl: redis.url,
       devices,
@@ -460,9 +472,9 @@ if (sections.has('fleet')) {
       importChunk: 20_000,
       warm: values['fleet-warm'],
       dmProcess: values['fleet-dm-process'],
-      database: values.database,
+      database: topology.database,
       ...(process.env.TEST_DATABASE_URL && { postgresUrl: process.env.TEST_DATABASE_URL }),
-      ...(values.api !== undefined && { roles: { api: Number(values.api), dm: Number(values.dm), workers: Number(values.workers) } }),
+      ...(topology.roles && { roles: topology.roles }),
       ...(values['fleet-cpu-prof'] !== undefined && { cpuProfileDir: values['fleet-cpu-prof'] }),
       operation: values.operation === 'firmware' ? 'firmware' : 'sse',
       packageBytes: Number(values['fleet-package-kib']) * 1024,
@@ -584,9 +596,66 @@ if (sections.has('fleet')) {
         `last getJobById (${j.status}): queued ${n(j.queued)}, notifying ${n(j.notifying)}, in session ${n(j.inSession)}, scheduled ${n(j.scheduled)}, completed ${n(j.completed)}, failed ${n(j.failed)}, missed ${n(j.missed)}, cancelled ${n(j.cancelled)}, expired ${n(j.expired)}`,
       );
     }
+  return r;
   } finally {
     await redis.stop();
   }
+}
+
+/** Arming rate (tasks SCHEDULED per second of the arming window). */
+function armingRate(r: FleetBenchResult): number | undefined {
+  return r.arming && r.arming.seconds > 0 ? r.armedCount / r.arming.seconds : undefined;
+}
+
+/** Each topology's figures side by side, and the first one's arming rate as a share of the last one's (the baseline). */
+function printComparison(runs: [FleetTopology, FleetBenchResult][]): void {
+  const ms = (x: number | undefined, per: number) => (x === undefined ? 'n/a' : ((x * 1000) / Math.max(1, per)).toFixed(2));
+  const s1 = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(1)} s`);
+  console.log(`\n## Fleet topologies, run in turn (${Number(values.devices).toLocaleString('en-US')} devices, cold fleet)`);
+  console.log('| topology | arming rate (tasks/s) | all SCHEDULED | all reported (from AtTime) | gateway CPU per arming session, ms (by process) | per reporting session, ms | fleet / Redis per arming session, ms | 1-min load start / end |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const [t, r] of runs) {
+    const a = r.arming;
+    const rep = r.reporting;
+    const rate = armingRate(r);
+    const each = a && a.cpu.byProcess.length > 1 ? ` (${a.cpu.byProcess.map(([name, x]) => `${name} ${ms(x, a.sessions)}`).join(', ')})` : '';
+    console.log(
+      `| ${topologyName(t)} | ${rate === undefined ? 'n/a' : rate.toFixed(0)} | ${s1(r.armedSeconds)} | ${s1(r.reportedSeconds)} | ` +
+        `${a ? ms(a.cpu.gateway, a.sessions) : 'n/a'}${each} | ${rep ? ms(rep.cpu.gateway, rep.sessions) : 'n/a'} | ` +
+        `${a ? `${ms(a.cpu.fleet, a.sessions)} / ${ms(a.cpu.redis, a.sessions)}` : 'n/a'} | ${r.loadAverage[0].toFixed(1)} / ${r.loadAverage[1].toFixed(1)} |`,
+    );
+  }
+  const first = armingRate(runs[0]![1]);
+  const base = armingRate(runs[runs.length - 1]![1]);
+  if (runs.length > 1 && first !== undefined && base !== undefined) {
+    console.log(
+      `\narming rate of ${topologyName(runs[0]![0])}: ${first.toFixed(0)} tasks/s = ${((100 * first) / base).toFixed(0)}% of ${topologyName(runs[runs.length - 1]![0])} (${base.toFixed(0)} tasks/s), run in turn on this box (aim: ≥ 80%)`,
+    );
+  }
+}
+
+if (sections.has('fleet')) {
+  if (values.database !== 'sqlite' && values.database !== 'postgres') throw new Error(`--database: sqlite or postgres, not ${values.database}`);
+  const roleCounts = [values.api, values.dm, values.workers];
+  if (roleCounts.some((v) => v !== undefined) && roleCounts.some((v) => v === undefined)) throw new Error('--api, --dm and --workers go together');
+  const asked: FleetTopology = {
+    database: values.database,
+    ...(values.api !== undefined && { roles: { api: Number(values.api), dm: Number(values.dm), workers: Number(values.workers) } }),
+  };
+  // --compare sqlite[,postgres]: the same bench on each named database with one process, in turn after the asked one.
+  const baselines: FleetTopology[] = (values.compare ?? '')
+    .split(',')
+    .filter((x) => x !== '')
+    .map((x) => {
+      if (x !== 'sqlite' && x !== 'postgres') throw new Error(`--compare: sqlite or postgres, not ${x}`);
+      return { database: x };
+    });
+  const runs: [FleetTopology, FleetBenchResult][] = [];
+  for (const t of [asked, ...baselines]) {
+    if (runs.length > 0) console.log(`\n[fleet] next, in turn: ${topologyName(t)}`);
+    runs.push([t, await runFleetSection(t)]);
+  }
+  printComparison(runs);
 }
 
 if (sections.has('soak')) {

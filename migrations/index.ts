@@ -8,6 +8,7 @@ import { Content1763900500000 } from './1763900500000-Content.js';
 import { LongOperations1763900600000 } from './1763900600000-LongOperations.js';
 import { FumoDelivery1763900700000 } from './1763900700000-FumoDelivery.js';
 import { CorrelationIds1763900860000 } from './1763900860000-CorrelationIds.js';
+import { JobCounterDeltas1763900950000 } from './1763900950000-JobCounterDeltas.js';
 import { JobExpansion1763901500000 } from './1763901500000-JobExpansion.js';
 import { Webhooks1763901607000 } from './1763901607000-Webhooks.js';
 
@@ -21,6 +22,7 @@ export const MIGRATIONS = [
   LongOperations1763900600000,
   FumoDelivery1763900700000,
   CorrelationIds1763900860000,
+  JobCounterDeltas1763900950000,
   JobExpansion1763901500000,
   Webhooks1763901607000,
 ];

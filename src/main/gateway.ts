@@ -386,6 +386,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       closers.unshift(() => webhookWorker.close());
       const pump = new WebhookPump({ tx, queue: webhookQueue, lock: brokerCache, clock, logger });
       closers.unshift(startWebhookPump(pump, config.webhookPollMs, logger));
+      // PostgreSQL: job counters as delta rows, folded into the job rows every second (job-counters.ts).
+      const stopFolding = tx.startCounterFolding(1000, (err) => logger.warn({ err }, 'folding job counters failed; trying again in a second'));
+      closers.unshift(stopFolding);
     }
     const session = sessionHandlers(auth);
     const handlers: Record<ServiceName, OperationHandlers> = {

@@ -4,7 +4,7 @@
  * A job's per-state counters move in the same transaction as each task's
  * state (task-store.ts), so they always equal the per-state task counts.
  */
-import { type EntityManager, In, IsNull, LessThanOrEqual, MoreThan } from 'typeorm';
+import { type DataSource, type EntityManager, In, IsNull, LessThanOrEqual, MoreThan } from 'typeorm';
 import type { Page } from '../domain/registry.js';
 import type {
   DeploymentOptions,
@@ -17,6 +17,15 @@ import type {
 } from '../domain/tasks.js';
 import type { JobStore, WaveStats } from '../services/ports.js';
 import { JobEntity, JobHistoryEntity, type JobRow, TaskEntity, type TaskRow } from './entities.js';
+import {
+  countsInDeltas,
+  counterColumns,
+  DELTAS_JOIN,
+  finishAfterCommit,
+  finishIfAllEnded,
+  foldCounters,
+  type JobFinisher,
+} from './job-counters.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
 import { toTask } from './task-mapping.js';
 
@@ -28,13 +37,44 @@ interface StoredOptions extends Omit<DeploymentOptions, 'startAt' | 'deadline'> 
   deadline?: number;
 }
 
+const JOB_COLUMNS =
+  '"j"."job_id" AS "jobId", "j"."status" AS "status", "j"."operation_name" AS "operationName", "j"."operation" AS "operation", ' +
+  '"j"."options" AS "options", "j"."created_by" AS "createdBy", "j"."created_at" AS "createdAt", "j"."updated_at" AS "updatedAt", ' +
+  '"j"."total" AS "total", "j"."history_seq" AS "historySeq", "j"."started_at" AS "startedAt"';
+
+/** Jobs with their counters (job-counters.ts: on PostgreSQL the job row plus its delta rows, in one statement). */
+function jobsFrom(deltas: boolean): string {
+  return `SELECT ${JOB_COLUMNS}, ${counterColumns(deltas)} FROM "job" "j"${deltas ? ` ${DELTAS_JOIN}` : ''}`;
+}
+
+/** One statement per dialect, built once. */
+function perDialect(build: (deltas: boolean) => string): (em: EntityManager) => Statement {
+  const sqlite = sql(build(false));
+  const postgres = sql(build(true));
+  return (em) => (countsInDeltas(em) ? postgres : sqlite);
+}
+
 /** Read for every task a rollout notifies (is the job still running?): plain SQL, prepared once (raw-sql.ts). */
-const SELECT_JOB = sql(
-  'SELECT "job_id" AS "jobId", "status", "operation_name" AS "operationName", "operation", "options", ' +
-    '"created_by" AS "createdBy", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "total", "queued", ' +
-    '"notifying", "in_session" AS "inSession", "scheduled", "in_progress" AS "inProgress", "completed", "failed", "missed", "cancelled", "expired", ' +
-    '"history_seq" AS "historySeq", "started_at" AS "startedAt" FROM "job" WHERE "job_id" = ?',
+const SELECT_JOB = perDialect((d) => `${jobsFrom(d)} WHERE "j"."job_id" = ?`);
+const LIST_JOBS = perDialect((d) => `${jobsFrom(d)} ORDER BY "j"."created_at" DESC, "j"."job_id" ASC LIMIT ? OFFSET ?`);
+const LIST_JOBS_BY_STATUS = perDialect(
+  (d) => `${jobsFrom(d)} WHERE "j"."status" = ? ORDER BY "j"."created_at" DESC, "j"."job_id" ASC LIMIT ? OFFSET ?`,
 );
+const LIST_JOBS_BY_DATE = perDialect(
+  (d) => `${jobsFrom(d)} WHERE "j"."created_at" >= ? AND "j"."created_at" <= ? ORDER BY "j"."created_at" DESC, "j"."job_id" ASC LIMIT ? OFFSET ?`,
+);
+const CANCELLED_WITH_WAITING = perDialect((d) => {
+  const count = (c: string) => (d ? `"j"."${c}" + COALESCE("d"."${c}", 0)` : `"j"."${c}"`);
+  return (
+    `SELECT "j"."job_id" AS "jobId" FROM "job" "j"${d ? ` ${DELTAS_JOIN}` : ''} ` +
+    `WHERE "j"."status" = 'CANCELLED' AND (${count('queued')} > 0 OR ${count('notifying')} > 0) ORDER BY "j"."job_id" LIMIT ?`
+  );
+});
+
+/** A job row as read by raw SQL: PostgreSQL gives bigint columns as strings. */
+function fromRaw(r: JobRow): Job {
+  return toJob({ ...r, createdAt: epoch(r.createdAt), updatedAt: epoch(r.updatedAt), startedAt: epoch(r.startedAt) });
+}
 
 function toJob(r: JobRow): Job {
   const o = JSON.parse(r.options) as StoredOptions;
@@ -126,34 +166,30 @@ async function insertRows(em: EntityManager, shape: RowInsert, params: (string |
   }
 }
 
-interface JobProgress {
-  status: string;
-  total: number;
-  completed: number;
-  failed: number;
-  missed: number;
-  cancelled: number;
-  expired: number;
-  historySeq: number;
+/** A done job's last move (the job row locked, see job-counters.ts): COMPLETED, or COMPLETED_WITH_ERRORS. */
+const finishJob: JobFinisher = async (em, jobId, from, to, p, at) => {
+  const seq = p.historySeq + 1;
+  await em.getRepository(JobEntity).update({ jobId, status: from }, { status: to, historySeq: seq, updatedAt: at });
+  await appendHistory(em, jobId, seq, at, from, to, 'all-tasks-ended', `${p.completed} of ${p.total} completed`);
+};
+
+/** A running (or paused) job whose every task has ended is COMPLETED, or COMPLETED_WITH_ERRORS (in the caller's transaction). */
+export function finishJobIfDone(em: EntityManager, jobId: string, at: number): Promise<void> {
+  return finishIfAllEnded(em, jobId, at, finishJob);
 }
 
-const SELECT_JOB_PROGRESS = sql(
-  'SELECT "status", "total", "completed", "failed", "missed", "cancelled", "expired", "history_seq" AS "historySeq" FROM "job" WHERE "job_id" = ?',
-);
-
-/** A running (or paused) job whose every task has ended is COMPLETED, or COMPLETED_WITH_ERRORS. */
-export async function finishJobIfDone(em: EntityManager, jobId: string, at: number): Promise<void> {
-  // After every task's last move: a prepared statement (raw-sql.ts), not a TypeORM find.
-  const [j] = await queryRows<JobProgress>(em, SELECT_JOB_PROGRESS, [jobId]);
-  if (!j || (j.status !== 'RUNNING' && j.status !== 'PAUSED')) return;
-  const ended = j.completed + j.failed + j.missed + j.cancelled + j.expired;
-  if (ended < j.total) return;
-  const repo = em.getRepository(JobEntity);
-  const to: JobStatus = j.completed === j.total ? 'COMPLETED' : 'COMPLETED_WITH_ERRORS';
-  const seq = j.historySeq + 1;
-  await repo.update({ jobId, status: j.status }, { status: to, historySeq: seq, updatedAt: at });
-  await appendHistory(em, jobId, seq, at, j.status, to, 'all-tasks-ended', `${j.completed} of ${j.total} completed`);
+/** PostgreSQL: the finishing look after a unit of work that ended tasks of these jobs has committed (job-counters.ts). */
+export function finishJobsAfterCommit(ds: DataSource, jobs: ReadonlyMap<string, number>): Promise<void> {
+  return finishAfterCommit(ds, jobs, finishJob);
 }
+
+/** PostgreSQL: folds job counter deltas into their job rows, finishing jobs that are done (job-counters.ts). */
+export function foldJobCounters(ds: DataSource, now: number): Promise<number> {
+  return foldCounters(ds, finishJob, now, FOLD_BATCH);
+}
+
+/** Jobs folded per statement batch. */
+export const FOLD_BATCH = 100;
 
 export class TypeormJobStore implements JobStore {
   constructor(private readonly em: EntityManager) {}
@@ -202,43 +238,25 @@ export class TypeormJobStore implements JobStore {
   }
 
   async get(jobId: string): Promise<Job | undefined> {
-    const [r] = await queryRows<JobRow>(this.em, SELECT_JOB, [jobId]);
-    return r ? toJob({ ...r, createdAt: epoch(r.createdAt), updatedAt: epoch(r.updatedAt), startedAt: epoch(r.startedAt) }) : undefined;
+    const [r] = await queryRows<JobRow>(this.em, SELECT_JOB(this.em), [jobId]);
+    return r ? fromRaw(r) : undefined;
   }
 
   async list(status: JobStatus | undefined, page: Page): Promise<Job[]> {
-    const rows = await this.jobs.find({
-      where: status ? { status } : {},
-      order: { createdAt: 'DESC', jobId: 'ASC' },
-      skip: page.offset,
-      take: page.limit,
-    });
-    return rows.map(toJob);
+    const rows = status
+      ? await queryRows<JobRow>(this.em, LIST_JOBS_BY_STATUS(this.em), [status, page.limit, page.offset])
+      : await queryRows<JobRow>(this.em, LIST_JOBS(this.em), [page.limit, page.offset]);
+    return rows.map(fromRaw);
   }
 
   async cancelledWithWaitingTasks(limit: number): Promise<string[]> {
-    const rows = await this.jobs.find({
-      select: { jobId: true },
-      where: [
-        { status: 'CANCELLED', queued: MoreThan(0) },
-        { status: 'CANCELLED', notifying: MoreThan(0) },
-      ],
-      order: { jobId: 'ASC' },
-      take: limit,
-    });
+    const rows = await queryRows<{ jobId: string }>(this.em, CANCELLED_WITH_WAITING(this.em), [limit]);
     return rows.map((r) => r.jobId);
   }
 
   async listByDate(from: Date, to: Date, page: Page): Promise<Job[]> {
-    const rows = await this.jobs
-      .createQueryBuilder('j')
-      .where('j.created_at >= :from AND j.created_at <= :to', { from: from.getTime(), to: to.getTime() })
-      .orderBy('j.created_at', 'DESC')
-      .addOrderBy('j.job_id', 'ASC')
-      .skip(page.offset)
-      .take(page.limit)
-      .getMany();
-    return rows.map(toJob);
+    const rows = await queryRows<JobRow>(this.em, LIST_JOBS_BY_DATE(this.em), [from.getTime(), to.getTime(), page.limit, page.offset]);
+    return rows.map(fromRaw);
   }
 
   async transition(
@@ -251,7 +269,9 @@ export class TypeormJobStore implements JobStore {
     if (this.em.connection.options.type === 'postgres') qb.setLock('pessimistic_write');
     const row = await qb.getOne();
     if (!row) return { moved: false, job: undefined };
-    if (change.from && !change.from.includes(row.status as JobStatus)) return { moved: false, job: toJob(row) };
+    if (change.from && !change.from.includes(row.status as JobStatus)) {
+      return { moved: false, job: countsInDeltas(this.em) ? await this.get(jobId) : toJob(row) };
+    }
     const seq = row.historySeq + 1;
     const set: Partial<JobRow> = { status: to, historySeq: seq, updatedAt: at };
     if (change.startedAt !== undefined) set.startedAt = change.startedAt;
@@ -259,7 +279,9 @@ export class TypeormJobStore implements JobStore {
     await appendHistory(this.em, jobId, seq, at, row.status, to, change.event, change.detail, change.by);
     // A job that starts with nothing to do (a filter matching no device) is done at once.
     if (to === 'RUNNING') await finishJobIfDone(this.em, jobId, at);
-    return { moved: true, job: toJob({ ...row, ...set } as JobRow) };
+    // PostgreSQL: the row's counters lack the delta rows; read with them (the row is locked, so no fold runs meanwhile).
+    const job = countsInDeltas(this.em) ? await this.get(jobId) : toJob({ ...row, ...set } as JobRow);
+    return { moved: true, job };
   }
 
   async note(jobId: string, event: string, detail: string, at: number): Promise<void> {

@@ -7,9 +7,10 @@
  */
 import { type EntityManager, In } from 'typeorm';
 import type { Page } from '../domain/registry.js';
-import { canTransition, TERMINAL_TASK_STATES, type Task, type TaskHistoryEntry, type TaskStatus } from '../domain/tasks.js';
+import { canTransition, TASK_STATES, TERMINAL_TASK_STATES, type Task, type TaskHistoryEntry, type TaskStatus } from '../domain/tasks.js';
 import type { TaskChange, TaskStore, TransitionResult } from '../services/ports.js';
 import { TaskEntity, TaskHistoryEntity, type TaskHistoryRow, type TaskRow } from './entities.js';
+import { addDelta, COUNTER_COLUMN, NO_ENDINGS, type TaskEndings } from './job-counters.js';
 import { finishJobIfDone } from './job-store.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
 import { toTask } from './task-mapping.js';
@@ -19,20 +20,6 @@ const TERMINAL: ReadonlySet<TaskStatus> = TERMINAL_TASK_STATES;
 const COUNT_OPEN_USING = sql(
   `SELECT COUNT(*) AS "n" FROM "task" WHERE "content_id" = ? AND "status" NOT IN (${[...TERMINAL_TASK_STATES].map((s) => `'${s}'`).join(', ')})`,
 );
-
-/** The job counter of each task state: [entity property, column]. */
-const COUNTER: Record<TaskStatus, [string, string]> = {
-  QUEUED: ['queued', 'queued'],
-  NOTIFYING: ['notifying', 'notifying'],
-  IN_SESSION: ['inSession', 'in_session'],
-  SCHEDULED: ['scheduled', 'scheduled'],
-  IN_PROGRESS: ['inProgress', 'in_progress'],
-  COMPLETED: ['completed', 'completed'],
-  FAILED: ['failed', 'failed'],
-  MISSED: ['missed', 'missed'],
-  CANCELLED: ['cancelled', 'cancelled'],
-  EXPIRED: ['expired', 'expired'],
-};
 
 function toEntry(r: TaskHistoryRow): TaskHistoryEntry {
   return {
@@ -58,8 +45,6 @@ const TASK_COLUMNS =
   '"test_cycle" AS "testCycle", "deadline", "history_seq" AS "historySeq", "job_seq" AS "jobSeq", ' +
   '"released_at" AS "releasedAt", "content_id" AS "contentId", "correlation_id" AS "correlationId", "created_by" AS "createdBy", "created_at" AS "createdAt", "updated_at" AS "updatedAt"';
 const SELECT_TASK = sql(`SELECT ${TASK_COLUMNS} FROM "task" WHERE "task_id" = ?`);
-/** PostgreSQL: the row stays locked until the unit of work ends (SQLite runs one unit of work at a time). */
-const SELECT_TASK_FOR_UPDATE = sql(`SELECT ${TASK_COLUMNS} FROM "task" WHERE "task_id" = ? FOR UPDATE`);
 const INSERT_TASK = sql(
   'INSERT INTO "task" ("task_id", "job_id", "device_id", "phone_number", "operation_name", "operation", "status", ' +
     '"result_code", "dm_status", "correlator", "results", "b_optin", "accept_device_policy", "test_cycle", "deadline", ' +
@@ -94,36 +79,43 @@ const SELECT_STALLED = sql(
 );
 
 /**
- * PostgreSQL: a move in one round trip once the row is locked — the task
- * update, its history row and (with `bump`) its job's counters as one
- * statement of data-modifying CTEs. Each statement is a socket round trip
- * there (a write and a read syscall in the gateway, a wake-up of the
- * backend); in the fleet bench with split roles they were a quarter of a DM
- * process's CPU, and every one taken after the job's counters moved kept the
- * job row locked for the other processes' moves of the same job longer.
- * SQLite runs the statements one by one (in process, no round trips).
+ * PostgreSQL: a whole move in one statement, so one round trip — lock the
+ * task row, check its state allows the move, update it, write its history
+ * row and its job's counter delta row (job-counters.ts) — as data-modifying
+ * CTEs. Each statement is a socket round trip there (a write and a read
+ * syscall in the gateway, a wake-up of the backend); in the fleet bench with
+ * split roles they were a quarter of a DM process's CPU. The row lock is
+ * taken by "cur" (FOR UPDATE: after waiting for a concurrent mover it returns
+ * that mover's committed row), and "moved" updates only from a state the
+ * move allows, so of two concurrent moves from one state only the first
+ * moves. The statement returns the row as it was, and whether it moved.
+ * One statement per (target state, states it may come from), built on first
+ * use; the states are literals, so the plan knows them. SQLite runs the
+ * statements one by one (in process, no round trips).
  */
 const moveStatements = new Map<string, Statement>();
-function moveStatement(bump: { from: TaskStatus; to: TaskStatus } | undefined): Statement {
-  const key = bump ? `${bump.from}>${bump.to}` : '';
+function moveStatement(to: TaskStatus, allowed: readonly TaskStatus[]): Statement {
+  const key = `${to}<${allowed.join(',')}`;
   let s = moveStatements.get(key);
   if (!s) {
-    const moved =
-      'WITH "moved" AS (UPDATE "task" SET "status" = ?, "history_seq" = ?, "updated_at" = ?, "result_code" = COALESCE(?, "result_code"), ' +
-      '"dm_status" = COALESCE(?, "dm_status"), "results" = COALESCE(?, "results"), "correlator" = COALESCE(?, "correlator") ' +
-      'WHERE "task_id" = ? RETURNING "job_id")';
-    const logged =
-      'INSERT INTO "task_history" ("task_id", "seq", "at", "from_status", "to_status", "event", "code", "detail") VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
-    if (bump) {
-      const to = COUNTER[bump.to][1];
-      const from = COUNTER[bump.from][1];
-      s = sql(
-        `${moved}, "logged" AS (${logged}) ` +
-          `UPDATE "job" SET "updated_at" = ?, "${to}" = "${to}" + 1, "${from}" = "${from}" - 1 WHERE "job_id" = (SELECT "job_id" FROM "moved")`,
-      );
-    } else {
-      s = sql(`${moved} ${logged}`);
-    }
+    const list = allowed.map((st) => `'${st}'`).join(', ');
+    const delta = TASK_STATES.map((st) => {
+      const gain = st === to ? '1' : '0';
+      return `${gain} - CASE WHEN "fromStatus" = '${st}' THEN 1 ELSE 0 END`;
+    }).join(', ');
+    s = sql(
+      `WITH "cur" AS (SELECT ${TASK_COLUMNS} FROM "task" WHERE "task_id" = ? FOR UPDATE), ` +
+        `"moved" AS (UPDATE "task" SET "status" = '${to}', "history_seq" = "cur"."historySeq" + 1, "updated_at" = CAST(? AS bigint), ` +
+        '"result_code" = COALESCE(CAST(? AS integer), "task"."result_code"), "dm_status" = COALESCE(CAST(? AS integer), "task"."dm_status"), ' +
+        '"results" = COALESCE(CAST(? AS text), "task"."results"), "correlator" = COALESCE(CAST(? AS varchar), "task"."correlator") ' +
+        `FROM "cur" WHERE "task"."task_id" = "cur"."taskId" AND "cur"."status" IN (${list}) ` +
+        'RETURNING "task"."task_id", "task"."history_seq", "task"."job_id", "cur"."status" AS "fromStatus", "task"."updated_at"), ' +
+        '"logged" AS (INSERT INTO "task_history" ("task_id", "seq", "at", "from_status", "to_status", "event", "code", "detail") ' +
+        `SELECT "task_id", "history_seq", "updated_at", "fromStatus", '${to}', CAST(? AS varchar), CAST(? AS integer), CAST(? AS text) FROM "moved"), ` +
+        `"counted" AS (INSERT INTO "job_counter_delta" ("job_id", ${TASK_STATES.map((st) => `"${COUNTER_COLUMN[st]}"`).join(', ')}) ` +
+        `SELECT "job_id", ${delta} FROM "moved" WHERE "job_id" IS NOT NULL AND "fromStatus" <> '${to}') ` +
+        'SELECT "cur".*, (SELECT COUNT(*) FROM "moved") AS "moves" FROM "cur"',
+    );
     moveStatements.set(key, s);
   }
   return s;
@@ -141,8 +133,8 @@ function bumpJobStatement(from: TaskStatus | undefined, to: TaskStatus): Stateme
   const key = `${from ?? ''}>${to}`;
   let s = bumpStatements.get(key);
   if (!s) {
-    const toCol = COUNTER[to][1];
-    const fromSet = from ? `, "${COUNTER[from][1]}" = "${COUNTER[from][1]}" - 1` : '';
+    const toCol = COUNTER_COLUMN[to];
+    const fromSet = from ? `, "${COUNTER_COLUMN[from]}" = "${COUNTER_COLUMN[from]}" - 1` : '';
     s = sql(`UPDATE "job" SET "updated_at" = ?, "${toCol}" = "${toCol}" + 1${fromSet} WHERE "job_id" = ?`);
     bumpStatements.set(key, s);
   }
@@ -164,10 +156,24 @@ function taskRow(r: TaskRow): TaskRow {
 
 const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
+/** The columns a move sets (a change's absent fields keep their values). */
+function changedColumns(to: TaskStatus, seq: number, at: number, change: TaskChange): Partial<TaskRow> {
+  const set: Partial<TaskRow> = { status: to, historySeq: seq, updatedAt: at };
+  if (change.resultCode !== undefined) set.resultCode = change.resultCode;
+  if (change.dmStatus !== undefined) set.dmStatus = change.dmStatus;
+  if (change.results !== undefined) set.results = JSON.stringify(change.results);
+  if (change.correlator !== undefined) set.correlator = change.correlator;
+  return set;
+}
+
 export class TypeormTaskStore implements TaskStore {
   private readonly postgres: boolean;
 
-  constructor(private readonly em: EntityManager) {
+  constructor(
+    private readonly em: EntityManager,
+    /** PostgreSQL: told of every job whose task this store ended (see job-counters.ts). */
+    private readonly endings: TaskEndings = NO_ENDINGS,
+  ) {
     this.postgres = em.connection.options.type === 'postgres';
   }
 
@@ -201,7 +207,13 @@ export class TypeormTaskStore implements TaskStore {
       nullable(task.correlationId),
     ]);
     await this.history_(task.taskId, 1, at, undefined, task.status, { event, ...(detail !== undefined && { detail }) });
-    if (task.jobId) await this.bumpJob(task.jobId, undefined, task.status, at);
+    if (!task.jobId) return;
+    if (!this.postgres) {
+      await this.bumpJob(task.jobId, undefined, task.status, at);
+      return;
+    }
+    await addDelta(this.em, task.jobId, undefined, task.status);
+    if (TERMINAL.has(task.status)) await this.endings.ended(task.jobId, at);
   }
 
   async get(taskId: string): Promise<Task | undefined> {
@@ -209,12 +221,14 @@ export class TypeormTaskStore implements TaskStore {
     return r ? toTask(taskRow(r)) : undefined;
   }
 
+  /** SQLite: units of work run one at a time (transactor.ts), so the row read is the row moved. */
   private async lockedRow(taskId: string): Promise<TaskRow | undefined> {
-    const [r] = await queryRows<TaskRow>(this.em, this.postgres ? SELECT_TASK_FOR_UPDATE : SELECT_TASK, [taskId]);
+    const [r] = await queryRows<TaskRow>(this.em, SELECT_TASK, [taskId]);
     return r ? taskRow(r) : undefined;
   }
 
   async transition(taskId: string, to: TaskStatus, change: TaskChange, at: number): Promise<TransitionResult> {
+    if (this.postgres) return this.transitionInOneStatement(taskId, to, change, at);
     const row = await this.lockedRow(taskId);
     if (!row) return { moved: false, task: undefined };
     const from = row.status as TaskStatus;
@@ -222,28 +236,7 @@ export class TypeormTaskStore implements TaskStore {
       return { moved: false, task: toTask(row) };
     }
     const seq = row.historySeq + 1;
-    const set: Partial<TaskRow> = { status: to, historySeq: seq, updatedAt: at };
-    if (change.resultCode !== undefined) set.resultCode = change.resultCode;
-    if (change.dmStatus !== undefined) set.dmStatus = change.dmStatus;
-    if (change.results !== undefined) set.results = JSON.stringify(change.results);
-    if (change.correlator !== undefined) set.correlator = change.correlator;
-    if (this.postgres) {
-      const bump = row.jobId && from !== to ? { from, to } : undefined;
-      await execute(this.em, moveStatement(bump), [
-        to,
-        seq,
-        at,
-        nullable(set.resultCode),
-        nullable(set.dmStatus),
-        nullable(set.results),
-        nullable(set.correlator),
-        taskId,
-        ...this.historyValues(taskId, seq, at, from, to, change),
-        ...(bump ? [at] : []),
-      ]);
-      if (row.jobId && TERMINAL.has(to) && from !== to) await finishJobIfDone(this.em, row.jobId, at);
-      return { moved: true, task: toTask({ ...row, ...set } as TaskRow) };
-    }
+    const set = changedColumns(to, seq, at, change);
     await execute(this.em, MOVE_TASK, [
       to,
       seq,
@@ -257,6 +250,33 @@ export class TypeormTaskStore implements TaskStore {
     await this.history_(taskId, seq, at, from, to, change);
     if (row.jobId && from !== to) await this.bumpJob(row.jobId, from, to, at);
     return { moved: true, task: toTask({ ...row, ...set } as TaskRow) };
+  }
+
+  /** PostgreSQL: see moveStatement. */
+  private async transitionInOneStatement(taskId: string, to: TaskStatus, change: TaskChange, at: number): Promise<TransitionResult> {
+    const allowed = TASK_STATES.filter((st) => canTransition(st, to) && (!change.from || change.from.includes(st)));
+    if (allowed.length === 0) {
+      const task = await this.get(taskId);
+      return { moved: false, task };
+    }
+    const [r] = await queryRows<TaskRow & { moves: number | string }>(this.em, moveStatement(to, allowed), [
+      taskId,
+      at,
+      nullable(change.resultCode),
+      nullable(change.dmStatus),
+      change.results !== undefined ? JSON.stringify(change.results) : null,
+      nullable(change.correlator),
+      change.event,
+      this.historyCode(change),
+      change.detail ?? null,
+    ]);
+    if (!r) return { moved: false, task: undefined };
+    const { moves, ...rest } = r;
+    const row = taskRow(rest as TaskRow);
+    if (Number(moves) === 0) return { moved: false, task: toTask(row) };
+    const from = row.status as TaskStatus;
+    if (row.jobId && TERMINAL.has(to) && from !== to) await this.endings.ended(row.jobId, at);
+    return { moved: true, task: toTask({ ...row, ...changedColumns(to, row.historySeq + 1, at, change) } as TaskRow) };
   }
 
   async note(taskId: string, change: TaskChange, at: number): Promise<void> {

@@ -24,20 +24,21 @@ import { execute, sql } from './raw-sql.js';
 import { TypeormCapabilityStore, TypeormDeviceStore } from './registry-stores.js';
 import { TypeormInventoryStore } from './inventory-store.js';
 import { TypeormContentStore } from './content-store.js';
-import { TypeormJobStore } from './job-store.js';
 import { TypeormJobExpansionStore } from './job-expansion-store.js';
+import { countsInDeltas, NO_ENDINGS, type TaskEndings } from './job-counters.js';
+import { FOLD_BATCH, finishJobsAfterCommit, foldJobCounters, TypeormJobStore } from './job-store.js';
 import { TypeormTaskStore } from './task-store.js';
 import { TypeormUserStore } from './user-store.js';
 import { TypeormWebhookStore } from './webhook-store.js';
 
-function storesOver(em: EntityManager, sealer: Sealer): Stores {
+function storesOver(em: EntityManager, sealer: Sealer, endings: TaskEndings = NO_ENDINGS): Stores {
   return {
     capabilities: new TypeormCapabilityStore(em),
     devices: new TypeormDeviceStore(em, sealer),
     audit: new TypeormAuditTrail(em),
     users: new TypeormUserStore(em),
     alerts: new TypeormDeviceAlertStore(em),
-    tasks: new TypeormTaskStore(em),
+    tasks: new TypeormTaskStore(em, endings),
     jobs: new TypeormJobStore(em),
     inventory: new TypeormInventoryStore(em),
     contents: new TypeormContentStore(em),
@@ -83,9 +84,9 @@ export class GroupCommitQueue {
    * its own: at the head of the queue it runs on its own, in one it needs no
    * savepoint.
    */
-  take<T>(work: (em: EntityManager) => Promise<T>, plain = false, readOnly = false): Promise<T> {
+  take<T>(work: (em: EntityManager) => Promise<T>, plain = false, readOnly = false, atomic = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push({ work, plain, readOnly: plain && readOnly, resolve: resolve as (v: unknown) => void, reject });
+      this.waiting.push({ work, plain, readOnly: plain && readOnly, atomic, resolve: resolve as (v: unknown) => void, reject });
       if (!this.draining) {
         this.draining = true;
         // Started on a microtask so that turns queued in the same tick share the first transaction.
@@ -101,7 +102,7 @@ export class GroupCommitQueue {
         // A lone store call, or a read at the head, runs on its own outside any
         // transaction: a read takes no write lock (other processes sharing the
         // file go on writing) and answers without waiting for a COMMIT.
-        if (head.plain && (head.readOnly || this.waiting.length === 1)) {
+        if (head.plain && (head.readOnly || (this.waiting.length === 1 && !head.atomic))) {
           this.waiting.shift();
           await runTurn(head, this.ds.manager).then(head.resolve, head.reject);
         } else {
@@ -168,6 +169,8 @@ interface Turn {
   plain: boolean;
   /** A single store call that only reads (READ_ONLY_CALLS). */
   readOnly: boolean;
+  /** A single store call of several statements that must not run outside a transaction (MULTI_STATEMENT_WRITES). */
+  atomic: boolean;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -215,7 +218,7 @@ const READ_ONLY_CALLS: { readonly [K in keyof Stores]?: ReadonlySet<string> } = 
     'ownersOfPhones',
     'openTaskCount',
   ]),
-  capabilities: new Set<keyof Stores['capabilities']>(['get', 'list', 'all', 'allOids']),
+  capabilities: new Set<keyof Stores['capabilities']>(['get', 'ofDevice', 'list', 'all', 'allOids']),
   jobs: new Set<keyof Stores['jobs']>([
     'get',
     'list',
@@ -236,6 +239,17 @@ const READ_ONLY_CALLS: { readonly [K in keyof Stores]?: ReadonlySet<string> } = 
   webhooks: new Set<keyof Stores['webhooks']>(['list', 'getSealed', 'cursor', 'events', 'getDelivery', 'deliveries', 'pendingSince']),
 };
 
+/**
+ * Store methods that write with several statements on SQLite (a task move:
+ * the task, its history row, its job's counters): called on their own, they
+ * still run in a transaction, as a unit of work would (the broker calls them
+ * on their own, so that on PostgreSQL, where each is one statement, they
+ * commit by themselves without BEGIN and COMMIT round trips).
+ */
+const MULTI_STATEMENT_WRITES: { readonly [K in keyof Stores]?: ReadonlySet<string> } = {
+  tasks: new Set<keyof Stores['tasks']>(['transition', 'note']),
+};
+
 export interface TransactorOptions {
   /** Take turns even when the database has a pool (tests compare both ways). */
   serialise?: boolean;
@@ -245,26 +259,72 @@ export class TypeormTransactor implements Transactor {
   readonly stores: Stores;
   private readonly current = new AsyncLocalStorage<Stores>();
   private readonly queue: GroupCommitQueue | undefined;
+  /** Job counters partly in delta rows (PostgreSQL, job-counters.ts). */
+  private readonly deltas: boolean;
 
   constructor(
     private readonly ds: DataSource,
     private readonly sealer: Sealer,
     opts: TransactorOptions = {},
   ) {
-    const direct = storesOver(ds.manager, sealer);
+    this.deltas = countsInDeltas(ds.manager);
+    // Outside a unit of work each statement commits by itself: a job's end is looked at right away.
+    const direct = storesOver(ds.manager, sealer, this.deltas ? { ended: (jobId, at) => this.finishAfterCommit(new Map([[jobId, at]])) } : NO_ENDINGS);
     const serialise = opts.serialise ?? ds.options.type === 'better-sqlite3';
     this.queue = serialise ? new GroupCommitQueue(ds) : undefined;
     this.stores = this.queue ? this.routed() : direct;
   }
 
-  run<T>(work: (stores: Stores) => Promise<T>): Promise<T> {
+  async run<T>(work: (stores: Stores) => Promise<T>): Promise<T> {
     const inside = this.current.getStore();
     if (inside) return work(inside);
+    const ended = new Map<string, number>();
+    const endings: TaskEndings = this.deltas ? { ended: (jobId, at) => void ended.set(jobId, at) } : NO_ENDINGS;
     const inTransaction = (em: EntityManager) => {
-      const stores = storesOver(em, this.sealer);
+      const stores = storesOver(em, this.sealer, endings);
       return this.current.run(stores, () => work(stores));
     };
-    return this.queue ? this.queue.take(inTransaction) : this.ds.transaction(inTransaction);
+    const result = await (this.queue ? this.queue.take(inTransaction) : this.ds.transaction(inTransaction));
+    if (ended.size > 0) await this.finishAfterCommit(ended);
+    return result;
+  }
+
+  /**
+   * PostgreSQL: finishes the jobs whose tasks a committed unit of work ended,
+   * if they are done (job-counters.ts). The unit of work stands whatever
+   * happens here: a look that fails is left to the counter fold, which
+   * looks again (startCounterFolding).
+   */
+  private async finishAfterCommit(ended: ReadonlyMap<string, number>): Promise<void> {
+    await finishJobsAfterCommit(this.ds, ended).catch(() => undefined);
+  }
+
+  /**
+   * PostgreSQL: folds the job counter delta rows into their job rows every
+   * `everyMs` (and finishes jobs found done), so that reading a job's
+   * counters adds up a second or so of moves rather than the whole rollout.
+   * Any number of processes may fold at once (job-counters.ts). SQLite: does
+   * nothing. Returns a function that stops it (waiting for a fold under way).
+   */
+  startCounterFolding(everyMs: number, onError: (err: unknown) => void): () => Promise<void> {
+    if (!this.deltas) return async () => undefined;
+    let running: Promise<void> | undefined;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = (async () => {
+        // A full batch: more jobs are waiting; go on at once.
+        while ((await foldJobCounters(this.ds, Date.now())) >= FOLD_BATCH) {}
+      })()
+        .catch(onError)
+        .finally(() => {
+          running = undefined;
+        });
+    }, everyMs);
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await running;
+    };
   }
 
   /**
@@ -283,14 +343,21 @@ export class TypeormTransactor implements Transactor {
             method = (...args: unknown[]) => {
               const stores = this.current.getStore();
               if (stores) return (stores[key] as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>)[prop]!(...args);
-              return this.queue!.take(
+              const ended = new Map<string, number>();
+              const endings: TaskEndings = this.deltas ? { ended: (jobId, at) => void ended.set(jobId, at) } : NO_ENDINGS;
+              const call = this.queue!.take(
                 (em) =>
-                  (storesOver(em, this.sealer)[key] as unknown as Record<PropertyKey, (...a: unknown[]) => Promise<unknown>>)[
+                  (storesOver(em, this.sealer, endings)[key] as unknown as Record<PropertyKey, (...a: unknown[]) => Promise<unknown>>)[
                     prop
                   ]!(...args),
                 true,
                 READ_ONLY_CALLS[key]?.has(prop as string) === true,
+                MULTI_STATEMENT_WRITES[key]?.has(prop as string) === true,
               );
+              return ended.size === 0 && !this.deltas ? call : call.then(async (v) => {
+                if (ended.size > 0) await this.finishAfterCommit(ended);
+                return v;
+              });
             };
             methods.set(prop, method);
           }

@@ -17,6 +17,8 @@ export interface CapabilityStore {
   /** false when no such oid. Throws AlreadyExists on a make/model/firmware clash. */
   update(cap: DeviceCapability, at: number): Promise<boolean>;
   get(oid: string): Promise<DeviceCapability | undefined>;
+  /** The capability of a device, in one read (the broker's MO roots per DM message). */
+  ofDevice(deviceId: string): Promise<DeviceCapability | undefined>;
   list(page: Page): Promise<DeviceCapability[]>;
   allOids(): Promise<Set<string>>;
   /** Every capability (they are few: one per make, model and firmware). */
@@ -280,6 +282,7 @@ export interface Stores {
 }
 
 export interface Transactor {
+  /** Store calls outside any unit of work: each one is atomic by itself (a task move with its history row and counters). */
   readonly stores: Stores;
   run<T>(work: (stores: Stores) => Promise<T>): Promise<T>;
 }

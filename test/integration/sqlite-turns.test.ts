@@ -169,4 +169,33 @@ describe('reads on SQLite', () => {
     const rows = await ds.query("SELECT caller FROM audit_log WHERE caller LIKE 'r1-%' ORDER BY caller");
     expect(rows).toEqual([{ caller: 'r1-after' }]);
   });
+
+  it('run a lone task move, a store call of several statements, in a transaction of its own: a failing history row undoes the move', async () => {
+    const tx = new TypeormTransactor(ds, sealer);
+    const at = 1_700_000_000_000;
+    await tx.run((s) =>
+      s.tasks.insert(
+        {
+          taskId: 'atomic-move',
+          deviceId: 'IMEI:490154203237518',
+          operation: { name: 'QUERY', commands: [{ verb: 'Get', uri: './DevInfo/Mod' }] },
+          status: 'QUEUED',
+          results: [],
+          bOptin: false,
+          acceptDevicePolicy: 10,
+          testCycle: false,
+          createdBy: 'care',
+          createdAt: new Date(at),
+          updatedAt: new Date(at),
+        },
+        'created',
+      ),
+    );
+    // The move's history row (seq 2) is taken already: its INSERT fails after the task's UPDATE.
+    await ds.query(
+      "INSERT INTO task_history (task_id, seq, at, from_status, to_status, event) VALUES ('atomic-move', 2, 0, 'QUEUED', 'QUEUED', 'squatter')",
+    );
+    await expect(tx.stores.tasks.transition('atomic-move', 'NOTIFYING', { event: 'notifying' }, at + 1)).rejects.toThrow();
+    expect(await tx.stores.tasks.get('atomic-move')).toMatchObject({ status: 'QUEUED' });
+  });
 });

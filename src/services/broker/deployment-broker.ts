@@ -278,7 +278,8 @@ export class DeploymentBroker {
         guard: { registeredDeviceId: task.deviceId, policy: task.acceptDevicePolicy },
       });
       const now = this.d.clock.now();
-      await this.d.tx.run((s) => s.tasks.transition(taskId, 'NOTIFYING', { event: 'notifying', from: ['QUEUED'] }, now));
+      // One store call: atomic by itself (Transactor.stores), and on PostgreSQL one statement without BEGIN and COMMIT.
+      await this.d.tx.stores.tasks.transition(taskId, 'NOTIFYING', { event: 'notifying', from: ['QUEUED'] }, now);
     }
     if (!retry && !(await this.d.cache.claimOnce(`notified:${task.deviceId}`, NOTIFY_GATE_SECONDS))) {
       // Another task's notification is on its way: that session should take this request too. Look
@@ -409,9 +410,7 @@ export class DeploymentBroker {
     for (const requestId of requestIds) {
       const parsed = parseRequestId(requestId);
       if (parsed?.purpose !== 'run') continue;
-      await this.d.tx.run((s) =>
-        s.tasks.transition(parsed.taskId, 'IN_SESSION', { event: 'session-started', from: OPEN_BEFORE_SESSION }, at),
-      );
+      await this.d.tx.stores.tasks.transition(parsed.taskId, 'IN_SESSION', { event: 'session-started', from: OPEN_BEFORE_SESSION }, at);
     }
   }
 
@@ -522,7 +521,8 @@ export class DeploymentBroker {
     }
     if (task.operation.name === 'SOFTWARE_INVENTORY') return this.mo.onInventoryOutcome(task, o, true);
     const decision = interpretRun(task, o);
-    const moved = await this.d.tx.run((s) => this.move(s, task.taskId, decision.to, { ...decision.change, from: OPEN_FOR_RESULT }, o.at));
+    // Store calls of their own (the note of a move too late needs no transaction with it): see processNotify.
+    const moved = await this.move(this.d.tx.stores, task.taskId, decision.to, { ...decision.change, from: OPEN_FOR_RESULT }, o.at);
     if (decision.to === 'IN_PROGRESS' && moved?.status === 'IN_PROGRESS') await this.longOps.started(task.taskId, o.at);
     if (task.operation.name !== 'SCHEDULED_EXEC') return;
     const armed = decision.to === 'SCHEDULED';
@@ -629,14 +629,14 @@ export class DeploymentBroker {
     const decision = kind
       ? { to: 'IN_PROGRESS' as const, change: { ...reported.change, detail: `${reported.change.detail}; awaiting the ${kind.toUpperCase()} operation's own alert` } }
       : reported;
-    const moved = await this.d.tx.run(async (s) => {
-      const r = await s.tasks.transition(taskId, decision.to, { ...decision.change, from: ['SCHEDULED', ...OPEN_FOR_RESULT] }, alert.at);
-      if (!r.moved) {
-        // The history tells the truth even when the task already ended (e.g. cancelled too late).
-        await s.tasks.note(taskId, { ...decision.change, event: `${decision.change.event}-after-${r.task?.status ?? 'end'}` }, alert.at);
-      }
-      return r.moved;
-    });
+    // Store calls of their own (see processNotify): the note of a report too late changes nothing to undo with the move.
+    const stores = this.d.tx.stores;
+    const r = await stores.tasks.transition(taskId, decision.to, { ...decision.change, from: ['SCHEDULED', ...OPEN_FOR_RESULT] }, alert.at);
+    if (!r.moved) {
+      // The history tells the truth even when the task already ended (e.g. cancelled too late).
+      await stores.tasks.note(taskId, { ...decision.change, event: `${decision.change.event}-after-${r.task?.status ?? 'end'}` }, alert.at);
+    }
+    const moved = r.moved;
     if (moved && decision.to === 'IN_PROGRESS') await this.longOps.started(taskId, alert.at);
     // The report's session takes the Delete; a session that ends without taking it leaves it to a wake.
     await this.d.devices.submit(task.deviceId, deleteScheduleRequest(taskId, sseRoot!, 'cleanup'));
@@ -688,15 +688,14 @@ export class DeploymentBroker {
   }
 
   private note(taskId: string, change: TaskChange, at = this.d.clock.now()): Promise<void> {
-    return this.d.tx.run((s) => s.tasks.note(taskId, change, at));
+    // One store call: atomic by itself (see processNotify).
+    return this.d.tx.stores.tasks.note(taskId, change, at);
   }
 
   private async sseRootOf(task: Task): Promise<string | undefined> {
     if (task.operation.name !== 'SCHEDULED_EXEC') return undefined;
-    // The view: no secrets to open for the MO root.
-    const device = await this.d.tx.stores.devices.getView(task.deviceId);
-    const cap = device ? await this.d.tx.stores.capabilities.get(device.capabilityOid) : undefined;
-    return cap?.sseRoot;
+    // No secrets to open for the MO root; one read for device and capability.
+    return (await this.d.tx.stores.capabilities.ofDevice(task.deviceId))?.sseRoot;
   }
 }
 

@@ -85,9 +85,7 @@ export class MoOperations {
 
   /** How the device's model takes firmware (its capability's fumoDelivery); absent: downloadAndUpdate. */
   private async fumoDeliveryOf(deviceId: string): Promise<FumoDelivery | undefined> {
-    const device = await this.d.tx.stores.devices.getView(deviceId);
-    const cap = device ? await this.d.tx.stores.capabilities.get(device.capabilityOid) : undefined;
-    return cap?.fumoDelivery;
+    return (await this.d.tx.stores.capabilities.ofDevice(deviceId))?.fumoDelivery;
   }
 
   /** The capability's roots, else those found on this device before. */

@@ -83,6 +83,10 @@ const ORPHAN_HISTORY = `
 const TASK_STATUS_EVENTS = `SELECT 'task-' || task_id || '-' || seq AS "id" FROM task_history WHERE from_status <> to_status`;
 
 const JOB_COLUMNS = ['status', 'total', ...Object.values(COUNTER_COLUMNS)];
+/** PostgreSQL keeps part of a job's counters in job_counter_delta rows (src/persistence/job-counters.ts): row plus deltas, one statement. */
+const PG_JOB = `SELECT j.status, j.total, ${Object.values(COUNTER_COLUMNS)
+  .map((c) => `j.${c} + COALESCE((SELECT SUM(d.${c}) FROM job_counter_delta d WHERE d.job_id = j.job_id), 0) AS ${c}`)
+  .join(', ')} FROM job j WHERE j.job_id = $1`;
 
 function jobRow(r: Record<string, unknown> | undefined): JobCounterRow | undefined {
   if (!r) return undefined;
@@ -129,7 +133,7 @@ async function openPostgres(upstreamUrl: string, log: (line: string) => void): P
           jobId,
         ])
       ).map((r) => ({ taskId: String(r.taskId), deviceId: String(r.deviceId), status: String(r.status), historySeq: Number(r.historySeq) })),
-    job: async (jobId) => jobRow((await rows(`SELECT ${JOB_COLUMNS.join(', ')} FROM job WHERE job_id = $1`, [jobId]))[0]),
+    job: async (jobId) => jobRow((await rows(PG_JOB, [jobId]))[0]),
     historyProblems: async () => [...(await rows(HISTORY_PROBLEMS)), ...(await rows(ORPHAN_HISTORY))].map(numbers),
     taskStatusEvents: async () => (await rows(TASK_STATUS_EVENTS)).map((r) => String(r.id)),
     close: async (success) => {
