@@ -37,8 +37,9 @@ button.danger { background:#fff; color:var(--bad); border-color:var(--bad); }
 .message { padding:.8rem 1rem; border-radius:6px; border:1px solid var(--line); background:#fff; }
 .message.error { border-color:var(--bad); color:var(--bad); }
 .status { font-weight:600; padding:.05rem .45rem; border-radius:3px; background:#e8edf3; font-size:.85rem; }
-.status.COMPLETED { background:#dcefdc; } .status.FAILED, .status.EXPIRED, .status.MISSED, .status.COMPLETED_WITH_ERRORS { background:#f6dcda; }
-.status.CANCELLED, .status.PAUSED { background:#f3ead0; } .status.RUNNING, .status.IN_SESSION, .status.IN_PROGRESS { background:#d9e6f6; }
+.status.COMPLETED, .status.DELIVERED { background:#dcefdc; } .status.FAILED, .status.EXPIRED, .status.MISSED, .status.COMPLETED_WITH_ERRORS { background:#f6dcda; }
+.status.CANCELLED, .status.PAUSED { background:#f3ead0; } .status.RUNNING, .status.IN_SESSION, .status.IN_PROGRESS, .status.PENDING { background:#d9e6f6; }
+td.url { word-break:break-all; }
 ol.timeline { list-style:none; padding:0; margin:0; border-left:2px solid var(--line); }
 ol.timeline li { position:relative; padding:.2rem 0 .5rem 1rem; }
 ol.timeline li::before { content:""; position:absolute; left:-6px; top:.55rem; width:10px; height:10px; border-radius:50%; background:var(--accent); }

@@ -1,6 +1,7 @@
 /**
  * The web console at /console: sign-in, device lookup and device pages,
- * single operations, task pages, jobs and job control. It calls the same
+ * single operations, task pages, jobs and job control, webhooks and their
+ * deliveries (admin). It calls the same
  * domain services as the SOAP handlers and grants by the same roles
  * (src/domain/roles.ts); every refusal is a page with a status and one plain
  * sentence.
@@ -9,11 +10,13 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { Logger } from 'pino';
 import { DmwsiError } from '../domain/errors.js';
 import { type Caller, type Permission, roleAllows } from '../domain/roles.js';
+import { DELIVERY_STATES, type DeliveryState } from '../domain/webhooks.js';
 import { isTaskStatus, TERMINAL_TASK_STATES, type TaskHistoryEntry } from '../domain/tasks.js';
 import type { DeploymentBroker } from '../services/broker/deployment-broker.js';
 import type { BulkOperations } from '../services/bulk/bulk-operations.js';
 import type { CallerAuthService } from '../services/caller-auth.js';
 import type { DeviceManagerService } from '../services/device-manager.js';
+import type { WebhookService } from '../services/webhooks/webhook-service.js';
 import type { AuditTrail, CallContext, Clock } from '../services/ports.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.js';
 import { stateSeries } from './charts.js';
@@ -24,6 +27,7 @@ import { jobPage, jobsPage } from './pages/jobs.js';
 import { problemPage, type Viewer } from './pages/layout.js';
 import { signInPage } from './pages/sign-in.js';
 import { taskPage } from './pages/tasks.js';
+import { webhooksPage } from './pages/webhooks.js';
 import { findDevice } from './device-lookup.js';
 import {
   clearCookie,
@@ -44,6 +48,7 @@ export interface ConsoleDeps {
   devices: DeviceManagerService;
   broker: DeploymentBroker;
   bulk: BulkOperations;
+  webhooks: Pick<WebhookService, 'list' | 'delete' | 'deliveries' | 'deliveryCounts'>;
   audit: AuditTrail;
   clock: Clock;
   logger: Logger;
@@ -67,6 +72,9 @@ const JOB_TASKS = 50;
 /** Tasks of a job whose history draws its chart (the first by place): bounded work per refresh. */
 const CHART_TASKS = 100;
 const SIGN_IN_FORM_SECONDS = 3600;
+const DELIVERIES_PAGE = 50;
+/** Paging deeper than this is what GET /webhooks/deliveries is for. */
+const MAX_DELIVERY_OFFSET = 100_000;
 
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -324,6 +332,49 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     );
   }
 
+  // --- webhooks (admin) ------------------------------------------------------------
+  router.get(
+    '/console/webhooks',
+    signedIn('webhooks', async (req, res, who) => {
+      const text = (v: unknown, max: number) => (typeof v === 'string' && v !== '' ? v.slice(0, max) : undefined);
+      const state = text(req.query.state, 32);
+      if (state !== undefined && !(DELIVERY_STATES as readonly string[]).includes(state)) {
+        throw new DmwsiError('InvalidArgument', `state must be one of ${DELIVERY_STATES.join(', ')}`);
+      }
+      const offsetText = text(req.query.offset, 16) ?? '0';
+      const offset = /^\d{1,9}$/.test(offsetText) ? Number(offsetText) : Number.NaN;
+      if (!(offset <= MAX_DELIVERY_OFFSET)) throw new DmwsiError('InvalidArgument', `offset must be a whole number up to ${MAX_DELIVERY_OFFSET}`);
+      const webhookId = text(req.query.webhook, 64);
+      const filter = { ...(state ? { state: state as DeliveryState } : {}), ...(webhookId ? { webhookId } : {}), offset };
+      const [webhooks, countRows, page] = await Promise.all([
+        deps.webhooks.list(),
+        deps.webhooks.deliveryCounts(),
+        // One more than a page: whether there is an older page.
+        deps.webhooks.deliveries(filter, { offset, limit: DELIVERIES_PAGE + 1 }),
+      ]);
+      const counts = new Map<string, Partial<Record<DeliveryState, number>>>();
+      for (const c of countRows) counts.set(c.webhookId, { ...counts.get(c.webhookId), [c.state]: c.count });
+      send(
+        res,
+        200,
+        webhooksPage(who, { webhooks, counts, deliveries: page.slice(0, DELIVERIES_PAGE), filter, pageSize: DELIVERIES_PAGE, more: page.length > DELIVERIES_PAGE }),
+      );
+    }),
+  );
+
+  router.post(
+    '/console/webhooks/:webhookId/delete',
+    form,
+    signedIn(
+      'webhooks',
+      async (req, res, who) => {
+        await deps.webhooks.delete(ctxOf(who, 'deleteWebhook'), String(req.params.webhookId));
+        res.redirect(303, '/console/webhooks');
+      },
+      'deleteWebhook',
+    ),
+  );
+
   router.use('/console', (req, res) => {
     refuse(res, problem('NotFound', `the console has no page ${req.path.slice(0, 100)}`), undefined, req);
   });
@@ -346,6 +397,8 @@ function describe(p: Permission): string {
       return 'change the device registry';
     case 'content-write':
       return 'change content';
+    case 'webhooks':
+      return 'see or change webhooks';
     default:
       return 'do this';
   }

@@ -459,6 +459,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           devices: deviceManager,
           broker,
           bulk,
+          webhooks,
           audit: tx.stores.audit,
           clock,
           logger: logger.child({ component: 'console' }),

@@ -5,7 +5,7 @@
 import type { EntityManager } from 'typeorm';
 import type { Page } from '../domain/registry.js';
 import type { DeliveryState, Webhook, WebhookDelivery, WebhookEvent, WebhookEventType } from '../domain/webhooks.js';
-import type { DeliveryKey, EventRead, EventStream, NewDelivery, WebhookStore } from '../services/webhooks/ports.js';
+import type { DeliveryCount, DeliveryKey, EventRead, EventStream, NewDelivery, WebhookStore } from '../services/webhooks/ports.js';
 import { WebhookDeliveryEntity, type WebhookDeliveryRow, WebhookEntity, type WebhookRow } from './entities.js';
 import { historyHorizon } from './pg-horizon.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
@@ -121,6 +121,8 @@ const PRUNE = sql(
   'DELETE FROM "webhook_delivery" WHERE ("webhook_id", "event_id") IN (SELECT "webhook_id", "event_id" FROM "webhook_delivery" ' +
     'WHERE "state" IN (\'DELIVERED\', \'FAILED\') AND "updated_at" < ? LIMIT ?) RETURNING "event_id"',
 );
+/** Deliveries per webhook and state, for the console (the primary key leads with webhook_id). */
+const DELIVERY_COUNTS = sql('SELECT "webhook_id" AS "webhookId", "state", COUNT(*) AS "n" FROM "webhook_delivery" GROUP BY "webhook_id", "state"');
 const RECORD_ATTEMPT = sql(
   'UPDATE "webhook_delivery" SET "state" = ?, "attempts" = ?, "last_status" = ?, "last_error" = ?, "updated_at" = ?, ' +
     '"delivered_at" = ? WHERE "webhook_id" = ? AND "event_id" = ?',
@@ -281,6 +283,11 @@ export class TypeormWebhookStore implements WebhookStore {
       take: page.limit,
     });
     return rows.map(toDelivery);
+  }
+
+  async deliveryCounts(): Promise<DeliveryCount[]> {
+    const rows = await queryRows<{ webhookId: string; state: string; n: number | string }>(this.em, DELIVERY_COUNTS, []);
+    return rows.map((r) => ({ webhookId: r.webhookId, state: r.state as DeliveryState, count: Number(r.n) }));
   }
 
   async pendingSince(before: number, limit: number): Promise<DeliveryKey[]> {

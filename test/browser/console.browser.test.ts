@@ -2,7 +2,8 @@
  * The web console in headless Chromium against a real gateway and simulated
  * devices: sign-in (wrong password, then right), device lookup by IMEI and by
  * phone number, a single QUERY watched to COMPLETED, a job paused and
- * cancelled, the refusal pages and the queue dashboard. A screenshot of
+ * cancelled, the refusal pages, the webhooks page with a real delivery and
+ * the queue dashboard. A screenshot of
  * every page is kept under test-artifacts/console/.
  */
 import fs from 'node:fs';
@@ -13,6 +14,7 @@ import type { SimulatedDevice } from '../../src/simulator/simulated-device.js';
 import { type DmRig, startDmRig } from '../support/dm-rig.js';
 import { ADMIN } from '../support/test-gateway.js';
 import { waitFor } from '../support/wait.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
 import { chromiumBinary, launchChromium } from './chromium.js';
 
 const executable = chromiumBinary();
@@ -172,6 +174,34 @@ describe.skipIf(!executable)('web console in a browser', () => {
     await screenshot(page, 'job-not-found');
     await page.close();
   }, 90_000);
+
+  it('shows an admin the webhooks and their deliveries with their state', async () => {
+    const secret = 'browser-webhook-secret-0123456789';
+    const receiver = await startWebhookReceiver(secret);
+    try {
+      const ctx = { caller: ADMIN.username, operation: 'setup' };
+      const webhookId = await rig.gw.webhooks.create(ctx, { url: `${receiver.url}/oss`, secret, events: ['task.created'] });
+      const taskId = await rig.gw.broker.doOperation(ctx, {
+        operation: { name: 'QUERY', commands: [{ verb: 'Get', uri: './DevInfo/Man' }] },
+        phoneNumber: device(1).phoneNumber as string,
+        bOptin: false,
+        acceptDevicePolicy: 30,
+        testCycle: true,
+      });
+      await waitFor(async () => (await rig.gw.webhooks.deliveries({ webhookId, state: 'DELIVERED' }, { offset: 0, limit: 1 }))[0], 20_000, 'the delivery');
+
+      const page = await openPage();
+      await page.goto(`${rig.gw.url}/console/login`);
+      expect(await signIn(page, ADMIN.username, ADMIN.password)).toBe(303);
+      await Promise.all([page.waitForURL('**/console/webhooks'), page.click('header a[href="/console/webhooks"]')]);
+      expect(await page.textContent(`tr[data-webhook="${webhookId}"] td[data-state="DELIVERED"]`)).toBe('1');
+      expect(await page.textContent(`tr[data-event="task-${taskId}-1"] .status`)).toBe('DELIVERED');
+      await screenshot(page, 'webhooks');
+      await page.close();
+    } finally {
+      await receiver.close();
+    }
+  }, 60_000);
 
   it('opens the queue dashboard for an admin', async () => {
     const page = await openPage();

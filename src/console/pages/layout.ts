@@ -1,5 +1,5 @@
 /** The frame of every console page: navigation, who is signed in, sign-out. */
-import type { Caller } from '../../domain/roles.js';
+import { type Caller, roleAllows } from '../../domain/roles.js';
 import type { ConsoleProblem } from '../errors.js';
 import { html, type SafeHtml } from '../html.js';
 
@@ -12,7 +12,8 @@ export interface Viewer {
 export function page(title: string, viewer: Viewer | undefined, body: SafeHtml): string {
   const nav = viewer
     ? html`<a href="/console/devices">Devices</a><a href="/console/jobs">Jobs</a>${
-        viewer.caller.role === 'admin' ? html`<a href="/admin/queues/">Queues</a>` : ''
+        roleAllows(viewer.caller.role, 'webhooks') ? html`<a href="/console/webhooks">Webhooks</a>` : ''
+      }${viewer.caller.role === 'admin' ? html`<a href="/admin/queues/">Queues</a>` : ''
       }<span class="who">${viewer.caller.username} (${viewer.caller.role})</span>
 <form method="post" action="/console/logout"><input type="hidden" name="csrf" value="${viewer.csrf}"><button type="submit">Sign out</button></form>`
     : '';

@@ -60,10 +60,18 @@ export interface WebhookStore {
   ): Promise<void>;
   /** Newest first; of one webhook and/or in one state when given. */
   deliveries(filter: { webhookId?: string; state?: DeliveryState }, page: Page): Promise<WebhookDelivery[]>;
+  /** How many deliveries each webhook has in each state (states with none are left out). */
+  deliveryCounts(): Promise<DeliveryCount[]>;
   /** PENDING deliveries untouched since `before`, oldest first. */
   pendingSince(before: number, limit: number): Promise<DeliveryKey[]>;
   /** Removes DELIVERED and FAILED deliveries last changed before `before`; how many. */
   prune(before: number, limit: number): Promise<number>;
+}
+
+export interface DeliveryCount {
+  webhookId: string;
+  state: DeliveryState;
+  count: number;
 }
 
 /** The delivery queue (BullMQ): a job per delivery, its id the delivery's, so adding one twice adds it once. */

@@ -11,7 +11,7 @@ import { validatePage } from '../../domain/registry-validation.js';
 import { DELIVERY_STATES, type DeliveryState, type Webhook, type WebhookDelivery, type WebhookInput, validateWebhookInput } from '../../domain/webhooks.js';
 import type { CallContext, Clock, Sealer, Transactor } from '../ports.js';
 import { type FirstIds, idForCall, writeFirst } from '../retried-call.js';
-import { type DestinationPolicy, EVENT_STREAMS } from './ports.js';
+import { type DeliveryCount, type DestinationPolicy, EVENT_STREAMS } from './ports.js';
 
 export interface WebhookServiceDeps {
   tx: Transactor;
@@ -72,5 +72,10 @@ export class WebhookService {
       { ...(filter.webhookId ? { webhookId: filter.webhookId } : {}), ...(filter.state ? { state: filter.state as DeliveryState } : {}) },
       page,
     );
+  }
+
+  /** Deliveries per webhook and state (for the console's webhook page). */
+  deliveryCounts(): Promise<DeliveryCount[]> {
+    return this.d.tx.stores.webhooks.deliveryCounts();
   }
 }
