@@ -200,7 +200,8 @@ describe('dmwsi job and task', () => {
     expect((await dmwsi(['job', 'pause', paused])).stdout).toMatch(new RegExp(`^job ${paused} PAUSED total=1 queued=1$`, 'm'));
     const restarted = await dmwsi(['job', 'restart', paused]);
     expect(restarted.code, restarted.stderr).toBe(0);
-    expect(restarted.stdout).toMatch(new RegExp(`^job ${paused} (RUNNING|COMPLETED) `));
+    // Paused before its start (+1h): restarting gives back CREATED, waiting for startAt.
+    expect(restarted.stdout).toMatch(new RegExp(`^job ${paused} CREATED `));
 
     const cancelledId = await later();
     const cancelled = await dmwsi(['job', 'cancel', cancelledId, '--json']);
