@@ -2,48 +2,15 @@
  * The operations the CLI uses, typed as the contract shapes them (what the
  * client reads back: dates stay text, counts are numbers).
  */
+import type { JobCounters as DomainJobCounters } from '../domain/tasks.js';
 import type { GatewayClient } from './soap-client.js';
 
-export const TASK_STATES = [
-  'QUEUED',
-  'NOTIFYING',
-  'IN_SESSION',
-  'SCHEDULED',
-  'IN_PROGRESS',
-  'COMPLETED',
-  'FAILED',
-  'MISSED',
-  'CANCELLED',
-  'EXPIRED',
-] as const;
-export type TaskState = (typeof TASK_STATES)[number];
+export { JOB_COUNTER_OF, TASK_STATES } from '../domain/tasks.js';
+export type { TaskStatus as TaskState } from '../domain/tasks.js';
 
-/** The JobData counter of each task state. */
-export const COUNTER_OF: Record<TaskState, keyof JobCounters> = {
-  QUEUED: 'queued',
-  NOTIFYING: 'notifying',
-  IN_SESSION: 'inSession',
-  SCHEDULED: 'scheduled',
-  IN_PROGRESS: 'inProgress',
-  COMPLETED: 'completed',
-  FAILED: 'failed',
-  MISSED: 'missed',
-  CANCELLED: 'cancelled',
-  EXPIRED: 'expired',
-};
-
-export interface JobCounters {
+/** JobData's counts as the CLI reads them: the domain's per-state counters and the total. */
+export interface JobCounters extends DomainJobCounters {
   total: number;
-  queued: number;
-  notifying: number;
-  inSession: number;
-  scheduled: number;
-  inProgress: number;
-  completed: number;
-  failed: number;
-  missed: number;
-  cancelled: number;
-  expired: number;
 }
 
 export interface JobData extends JobCounters {

@@ -4,7 +4,7 @@
  * plain lines when the output is a file or a pipe, JSON lines with --json.
  */
 import cliProgress from 'cli-progress';
-import { COUNTER_OF, type JobData, TASK_STATES, type TaskState } from './gateway-api.js';
+import { JOB_COUNTER_OF, type JobData, TASK_STATES, type TaskState } from './gateway-api.js';
 
 export type OutputMode = 'bars' | 'lines' | 'json';
 
@@ -44,7 +44,7 @@ class JobBars implements JobView {
     this.header.setTotal(total);
     this.header.update(ended, { jobId: job.jobId, status: job.status.padEnd(21), done: ended });
     for (const state of TASK_STATES) {
-      const n = job[COUNTER_OF[state]];
+      const n = job[JOB_COUNTER_OF[state]];
       let bar = this.bars.get(state);
       if (!bar && (ALWAYS.includes(state) || n > 0)) {
         bar = this.multi.create(total, n, { state: state.padEnd(11) });
@@ -62,7 +62,7 @@ class JobBars implements JobView {
 
 /** One line per change: the job's state and its non-zero counters. */
 export function jobLine(job: JobData): string {
-  const counts = TASK_STATES.map((s) => [s, job[COUNTER_OF[s]]] as const)
+  const counts = TASK_STATES.map((s) => [s, job[JOB_COUNTER_OF[s]]] as const)
     .filter(([, n]) => n > 0)
     .map(([s, n]) => `${s.toLowerCase()}=${n}`);
   return `job ${job.jobId} ${job.status} total=${job.total}${counts.length ? ` ${counts.join(' ')}` : ''}`;

@@ -5,39 +5,26 @@
  * (classes s-<STATE>), so the page needs no inline style.
  */
 import { html, raw, type SafeHtml, when } from './html.js';
-import { TASK_STATES, type JobCounters, type TaskHistoryEntry, type TaskStatus } from '../domain/tasks.js';
+import { JOB_COUNTER_OF, TASK_STATES, type JobCounters, type TaskHistoryEntry, type TaskStatus } from '../domain/tasks.js';
 
-/** The job counter that holds each task state. */
-export const COUNTER_OF: Record<TaskStatus, keyof JobCounters> = {
-  QUEUED: 'queued',
-  NOTIFYING: 'notifying',
-  IN_SESSION: 'inSession',
-  SCHEDULED: 'scheduled',
-  IN_PROGRESS: 'inProgress',
-  COMPLETED: 'completed',
-  FAILED: 'failed',
-  MISSED: 'missed',
-  CANCELLED: 'cancelled',
-  EXPIRED: 'expired',
-};
 
 const pct = (n: number) => `${Math.round(n * 10000) / 100}%`;
 
 /** One horizontal bar, a segment per task state in the order tasks move through them. */
 export function progressBar(counters: JobCounters, total: number): SafeHtml {
-  const sum = TASK_STATES.reduce((s, st) => s + counters[COUNTER_OF[st]], 0);
+  const sum = TASK_STATES.reduce((s, st) => s + counters[JOB_COUNTER_OF[st]], 0);
   const whole = Math.max(total, sum, 1);
   let x = 0;
   const parts: SafeHtml[] = [];
   for (const st of TASK_STATES) {
-    const n = counters[COUNTER_OF[st]];
+    const n = counters[JOB_COUNTER_OF[st]];
     if (n <= 0) continue;
     const w = n / whole;
     parts.push(html`<rect class="s-${st}" x="${pct(x)}" y="0" width="${pct(w)}" height="14"><title>${st}: ${n}</title></rect>`);
     x += w;
   }
-  const label = TASK_STATES.filter((st) => counters[COUNTER_OF[st]] > 0)
-    .map((st) => `${st} ${counters[COUNTER_OF[st]]}`)
+  const label = TASK_STATES.filter((st) => counters[JOB_COUNTER_OF[st]] > 0)
+    .map((st) => `${st} ${counters[JOB_COUNTER_OF[st]]}`)
     .join(', ');
   return html`<svg class="bar" role="img" aria-label="${label || 'no tasks'}" preserveAspectRatio="none"><rect class="s-REST" x="0" y="0" width="100%" height="14"/>${parts}</svg>`;
 }

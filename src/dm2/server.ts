@@ -33,6 +33,7 @@ import {
   uploadKey,
 } from './session.js';
 import type { ClientPackage, Dm2Command } from './types.js';
+import { MessagesInFlight } from '../dm/server/messages-in-flight.js';
 
 export interface Dm2Device extends DmDevice {
   dmVersion: DmVersion;
@@ -101,31 +102,17 @@ const text = (status: number, message: string, headers: Record<string, string | 
 });
 
 export class Dm2Server {
-  private inFlight = 0;
-  private idleWaiters: (() => void)[] = [];
+  private readonly inFlight = new MessagesInFlight();
 
   constructor(private readonly deps: Dm2ServerDeps) {}
 
-  async handle(req: Dm2Request): Promise<Dm2Response> {
-    this.inFlight += 1;
-    try {
-      return await this.handleMessage(req);
-    } finally {
-      this.inFlight -= 1;
-      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-    }
+  handle(req: Dm2Request): Promise<Dm2Response> {
+    return this.inFlight.serve(() => this.handleMessage(req));
   }
 
   /** Resolves once no message is being served (or after `timeoutMs`). */
   idle(timeoutMs: number): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.inFlight.idle(timeoutMs);
   }
 
   /** What an HGET fetches: the value of a queued request's spec, while the request is queued. */

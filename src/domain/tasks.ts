@@ -170,6 +170,34 @@ export type JobCounters = Record<
   number
 >;
 
+/** The JobData counter that holds each task state. */
+export const JOB_COUNTER_OF: Readonly<Record<TaskStatus, keyof JobCounters>> = {
+  QUEUED: 'queued',
+  NOTIFYING: 'notifying',
+  IN_SESSION: 'inSession',
+  SCHEDULED: 'scheduled',
+  IN_PROGRESS: 'inProgress',
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  MISSED: 'missed',
+  CANCELLED: 'cancelled',
+  EXPIRED: 'expired',
+};
+
+/** A job's counters before any of its tasks is counted. */
+export const NO_TASKS_COUNTED: Readonly<JobCounters> = {
+  queued: 0,
+  notifying: 0,
+  inSession: 0,
+  scheduled: 0,
+  inProgress: 0,
+  completed: 0,
+  failed: 0,
+  missed: 0,
+  cancelled: 0,
+  expired: 0,
+};
+
 export interface Job extends JobCounters {
   jobId: string;
   status: JobStatus;

@@ -15,6 +15,7 @@ import type {
   Task,
   TaskStatus,
 } from '../domain/tasks.js';
+import { NO_TASKS_COUNTED } from '../domain/tasks.js';
 import type { JobStore, WaveStats } from '../services/ports.js';
 import { JobEntity, JobHistoryEntity, type JobRow, TaskEntity, type TaskRow } from './entities.js';
 import {
@@ -220,16 +221,7 @@ export class TypeormJobStore implements JobStore {
       createdAt: at,
       updatedAt: at,
       total: job.total,
-      queued: 0,
-      notifying: 0,
-      inSession: 0,
-      scheduled: 0,
-      inProgress: 0,
-      completed: 0,
-      failed: 0,
-      missed: 0,
-      cancelled: 0,
-      expired: 0,
+      ...NO_TASKS_COUNTED,
       historySeq: 1,
       startedAt: null,
       correlationId: job.correlationId ?? null,

@@ -319,6 +319,29 @@ export class TypeormDeviceStore implements DeviceStore {
     return this.em.getRepository(DeviceInstanceEntity);
   }
 
+  /** A device's row as statement parameters, in DEVICE_COLUMNS order. */
+  private params(d: DeviceRecord): unknown[] {
+    const r = this.toRow(d);
+    return [
+      r.deviceId,
+      r.phoneNumber,
+      r.capabilityOid,
+      r.notificationUrl,
+      r.smsAddress,
+      r.authType,
+      r.state,
+      r.lastContact,
+      r.attributes,
+      r.clientUsername,
+      r.secrets,
+      r.clientNonce,
+      r.serverNonce,
+      r.devInfo,
+      r.createdAt,
+      r.updatedAt,
+    ];
+  }
+
   private toRow(d: DeviceRecord): DeviceInstanceRow {
     const secrets: SealedSecrets = {
       clientPassword: d.credentials.clientPassword,
@@ -367,26 +390,8 @@ export class TypeormDeviceStore implements DeviceStore {
   }
 
   async insert(device: DeviceRecord): Promise<void> {
-    const r = this.toRow(device);
     try {
-      await execute(this.em, INSERT_DEVICE, [
-        r.deviceId,
-        r.phoneNumber,
-        r.capabilityOid,
-        r.notificationUrl,
-        r.smsAddress,
-        r.authType,
-        r.state,
-        r.lastContact,
-        r.attributes,
-        r.clientUsername,
-        r.secrets,
-        r.clientNonce,
-        r.serverNonce,
-        r.devInfo,
-        r.createdAt,
-        r.updatedAt,
-      ]);
+      await execute(this.em, INSERT_DEVICE, this.params(device));
     } catch (err) {
       this.clash(err, device);
     }
@@ -503,25 +508,7 @@ export class TypeormDeviceStore implements DeviceStore {
     if (this.em.connection.options.type === 'postgres') {
       const columns: unknown[][] = DEVICE_COLUMNS.map(() => []);
       for (const d of devices) {
-        const r = this.toRow(d);
-        const values = [
-          r.deviceId,
-          r.phoneNumber,
-          r.capabilityOid,
-          r.notificationUrl,
-          r.smsAddress,
-          r.authType,
-          r.state,
-          r.lastContact,
-          r.attributes,
-          r.clientUsername,
-          r.secrets,
-          r.clientNonce,
-          r.serverNonce,
-          r.devInfo,
-          r.createdAt,
-          r.updatedAt,
-        ];
+        const values = this.params(d);
         for (let c = 0; c < values.length; c++) columns[c]!.push(values[c]);
       }
       await execute(this.em, PG_UPSERT, columns);
@@ -531,25 +518,7 @@ export class TypeormDeviceStore implements DeviceStore {
       const part = devices.slice(first, first + UPSERT_ROWS);
       const params: unknown[] = [];
       for (const d of part) {
-        const r = this.toRow(d);
-        params.push(
-          r.deviceId,
-          r.phoneNumber,
-          r.capabilityOid,
-          r.notificationUrl,
-          r.smsAddress,
-          r.authType,
-          r.state,
-          r.lastContact,
-          r.attributes,
-          r.clientUsername,
-          r.secrets,
-          r.clientNonce,
-          r.serverNonce,
-          r.devInfo,
-          r.createdAt,
-          r.updatedAt,
-        );
+        params.push(...this.params(d));
       }
       await execute(this.em, upsertStatement(part.length), params);
     }

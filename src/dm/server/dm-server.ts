@@ -28,6 +28,7 @@ import { newlySent, reportLost, splitLost } from './lost-requests.js';
 import { type DeviceGuard, guardRejects } from './guard.js';
 import { RandomPool } from './random-pool.js';
 import type { DmDevice, DmDeviceDirectory, DmEventSink, DmSessionStore, DeviceRequestQueue, PendingRequests } from './ports.js';
+import { MessagesInFlight } from './messages-in-flight.js';
 
 export interface DmServerDeps {
   devices: DmDeviceDirectory;
@@ -100,21 +101,14 @@ export class DmServer {
   /** Session tokens and nonces (≥128 bits each, as `newNonce` in src/dm/auth/credentials.ts), without a syscall each. */
   private readonly random = new RandomPool();
 
-  private inFlight = 0;
-  private idleWaiters: (() => void)[] = [];
+  private readonly inFlight = new MessagesInFlight();
   private refusedUnlogged = 0;
   private refusalLoggedAt = 0;
 
   constructor(private readonly deps: DmServerDeps) {}
 
-  async handle(req: DmRequest): Promise<DmResponse> {
-    this.inFlight += 1;
-    try {
-      return await this.handleMessage(req);
-    } finally {
-      this.inFlight -= 1;
-      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-    }
+  handle(req: DmRequest): Promise<DmResponse> {
+    return this.inFlight.serve(() => this.handleMessage(req));
   }
 
   /**
@@ -124,14 +118,7 @@ export class DmServer {
    * lapse, and its device waiting that long.
    */
   idle(timeoutMs: number): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.inFlight.idle(timeoutMs);
   }
 
   private async handleMessage(req: DmRequest): Promise<DmResponse> {

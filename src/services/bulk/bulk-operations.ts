@@ -23,6 +23,7 @@ import {
   type Task,
   type TaskStatus,
   isTaskStatus,
+  NO_TASKS_COUNTED,
 } from '../../domain/tasks.js';
 import { downloadsPackage } from '../broker/download-slots.js';
 import { packageAppliesTo, packageKindFits } from '../broker/package-applicability.js';
@@ -116,16 +117,7 @@ function newJob(
     updatedAt: new Date(now),
     total,
     ...(by.correlationId ? { correlationId: by.correlationId } : {}),
-    queued: 0,
-    notifying: 0,
-    inSession: 0,
-    scheduled: 0,
-    inProgress: 0,
-    completed: 0,
-    failed: 0,
-    missed: 0,
-    cancelled: 0,
-    expired: 0,
+    ...NO_TASKS_COUNTED,
   };
 }
 
