@@ -28,6 +28,8 @@
  *   --fleet-dm-process    serve DM from a second gateway process (serve --role dm; fleet section)
  *   --database sqlite     the gateway processes' database: sqlite (a file) or postgres (a fresh schema on
  *                         TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test, dropped after; fleet section)
+ *   --transport unix      how the gateway processes reach Redis and PostgreSQL on this box: unix (sockets) or tcp
+ *                         (loopback); fleet section (bench/support/local-transport.ts)
  *   --api N --dm N --workers N  processes per role, each its own node process (all three or none; fleet section)
  *   --compare sqlite[,postgres]  then the same fleet bench with one gateway process on each, in turn; prints the
  *                         topologies side by side and the first one's arming rate as a share of the last one's
@@ -61,6 +63,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ensureRedis } from '../src/main/redis-launcher.js';
+import { describeTransport, parseTransport, postgresOverSocket } from './support/local-transport.js';
 import type { SyncMlEncoding } from '../src/dm/codec/types.js';
 import { formatCodecBench, runCodecBench } from './codec.js';
 import { runContentBench } from './content-bench.js';
@@ -110,6 +113,7 @@ const { values } = parseArgs({
     'fleet-warm': { type: 'boolean', default: false },
     'fleet-dm-process': { type: 'boolean', default: false },
     database: { type: 'string', default: 'sqlite' },
+    transport: { type: 'string', default: 'unix' },
     api: { type: 'string' },
     dm: { type: 'string' },
     workers: { type: 'string' },
@@ -458,7 +462,10 @@ function topologyName(t: FleetTopology): string {
 
 /** Runs the fleet bench on one topology (its own throwaway Redis) and prints its figures. */
 async function runFleetSection(topology: FleetTopology): Promise<FleetBenchResult> {
-  const redis = await ensureRedis(process.env.REDIS_URL, { mode: 'throwaway' });
+  const transport = parseTransport(values.transport);
+  const redis = await ensureRedis(process.env.REDIS_URL, { mode: 'throwaway', unixSocket: transport === 'unix' });
+  const givenPg = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const postgresUrl = transport === 'unix' ? postgresOverSocket(givenPg) : givenPg;
   try {
     const devices = Number(values.devices);
     const r: FleetBenchResult = await runFleetBench({
@@ -473,7 +480,7 @@ async function runFleetSection(topology: FleetTopology): Promise<FleetBenchResul
       warm: values['fleet-warm'],
       dmProcess: values['fleet-dm-process'],
       database: topology.database,
-      ...(process.env.TEST_DATABASE_URL && { postgresUrl: process.env.TEST_DATABASE_URL }),
+      postgresUrl,
       ...(topology.roles && { roles: topology.roles }),
       ...(values['fleet-cpu-prof'] !== undefined && { cpuProfileDir: values['fleet-cpu-prof'] }),
       operation: values.operation === 'firmware' ? 'firmware' : 'sse',
@@ -521,6 +528,7 @@ async function runFleetSection(topology: FleetTopology): Promise<FleetBenchResul
     console.log('| figure | value | aim |');
     console.log('|---|---|---|');
     console.log(`| database; gateway processes | ${r.database}; ${r.processes} | |`);
+    console.log(`| transport | ${describeTransport(redis.url, topology.database === 'postgres' ? postgresUrl : undefined)} | |`);
     console.log(`| createDeployments returned | ${s(r.createSeconds, 2)} (gateway CPU ${s(r.createCpuSeconds, 2)}) | < 5 s at 100,000 |`);
     console.log(`| all SCHEDULED | ${armedFigure} | |`);
     console.log(`| arming rate (tasks SCHEDULED per second of the arming window) | ${r.arming && r.arming.seconds > 0 ? n(r.armedCount / r.arming.seconds) : 'n/a'} | |`);

@@ -5,8 +5,9 @@
  * four statements over and over (InsertQueryBuilder, property-name
  * replacement, parameter escaping).
  *
- * On PostgreSQL a statement goes through the entity manager's query runner
- * (so the unit of work's transaction). On SQLite it runs as a prepared
+ * On PostgreSQL a statement runs on the unit of work's connection when the
+ * entity manager is bound to a query runner (its transaction), otherwise on
+ * the pool, as a named prepared statement (see `onPostgres`). On SQLite it runs as a prepared
  * better-sqlite3 statement on the driver's one connection: that connection
  * is the one TypeORM's transaction was begun on, and the turn queue
  * (transactor.ts) guarantees no other unit of work is open, so the statement
@@ -22,7 +23,7 @@
  * unqualified (PostgreSQL sets search_path to the schema, see data-source.ts).
  * Parameters must be strings, numbers or null.
  */
-import { type EntityManager, QueryFailedError } from 'typeorm';
+import { type EntityManager, QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 
 interface SqliteStatement {
   all(...params: unknown[]): unknown[];
@@ -33,8 +34,12 @@ interface SqliteConnection {
   prepare(sql: string): SqliteStatement;
 }
 
+let statementsNamed = 0;
+
 export class Statement {
   readonly postgres: string;
+  /** Its name as a PostgreSQL prepared statement: unique in the process, the same on every connection. */
+  readonly pgName = `dmwsi_${(++statementsNamed).toString(36)}`;
   /** Prepared once per SQLite connection (tests open several databases in one process). */
   private readonly prepared = new WeakMap<SqliteConnection, SqliteStatement>();
 
@@ -72,18 +77,68 @@ function onSqlite<T>(db: SqliteConnection, s: Statement, params: unknown[], read
   }
 }
 
-/** Rows of a SELECT. */
+interface PgResult {
+  rows: unknown[];
+}
+
+/** What pg's Pool and pooled Client have in common. */
+interface PgQueryable {
+  query(config: { name?: string; text: string; values: unknown[] }): Promise<PgResult>;
+}
+
+interface PgQueryRunner {
+  isReleased: boolean;
+  connect(): Promise<PgQueryable>;
+}
+
+/**
+ * Whether hot statements go to PostgreSQL as named prepared statements
+ * (DATABASE_PREPARED_STATEMENTS, default on; read once). Parsed and planned
+ * once per connection instead of per call: on a split rollout each dm
+ * process sends ~12 statements per DM message, and the server's parse and
+ * plan of each was a share of PostgreSQL's CPU. Off for a pooler that does
+ * not keep a session's prepared statements (PgBouncer in transaction mode
+ * before 1.21 or without max_prepared_statements).
+ */
+const PREPARED = process.env.DATABASE_PREPARED_STATEMENTS !== 'false';
+
+/**
+ * Runs a statement on PostgreSQL with pg directly, skipping TypeORM's query
+ * runner (per-statement logging, subscriber broadcasts, a pool connection
+ * taken and given back through its own promise chain): on a split rollout
+ * that wrapper was ~15% of a dm process's CPU. A manager bound to a query
+ * runner (a unit of work's transaction) runs it on that runner's connection;
+ * any other on the pool, as TypeORM would. Always the rows, whatever the
+ * command: TypeORM answered an UPDATE or DELETE with [rows, rowCount], which
+ * made `UPDATE … RETURNING` read as two rows.
+ */
+async function onPostgres(em: EntityManager, s: Statement, params: unknown[]): Promise<unknown[]> {
+  const runner = em.queryRunner as unknown as PgQueryRunner | undefined;
+  // As TypeORM's own query(): a released runner's connection is back in the pool, maybe in another unit's hands.
+  if (runner?.isReleased) throw new QueryRunnerAlreadyReleasedError();
+  const target: PgQueryable = runner
+    ? await runner.connect()
+    : (em.dataSource.driver as unknown as { master: PgQueryable }).master;
+  try {
+    const r = await target.query(PREPARED ? { name: s.pgName, text: s.postgres, values: params } : { text: s.postgres, values: params });
+    return r.rows;
+  } catch (err) {
+    throw new QueryFailedError(s.postgres, params, err as Error);
+  }
+}
+
+/** Rows of a SELECT (or of a statement's RETURNING). */
 export async function queryRows<T>(em: EntityManager, s: Statement, params: unknown[]): Promise<T[]> {
   const db = sqliteConnection(em);
   if (db) return onSqlite<T[]>(db, s, params, true);
-  return (await em.query(s.postgres, params)) as T[];
+  return (await onPostgres(em, s, params)) as T[];
 }
 
 /** Runs a statement whose result is not needed (INSERT without RETURNING). */
 export async function execute(em: EntityManager, s: Statement, params: unknown[]): Promise<void> {
   const db = sqliteConnection(em);
   if (db) onSqlite<unknown>(db, s, params, false);
-  else await em.query(s.postgres, params);
+  else await onPostgres(em, s, params);
 }
 
 /** PostgreSQL returns bigint columns as strings. */

@@ -303,7 +303,8 @@ for (const backend of backends) {
       // Every statement is a round trip to the server: count them on the unit of work's own connection.
       const qr = ds.createQueryRunner();
       await qr.startTransaction();
-      const statements = vi.spyOn(qr, 'query');
+      const connection = (await qr.connect()) as { query: (...args: unknown[]) => unknown };
+      const statements = vi.spyOn(connection, 'query');
       const store = new TypeormTaskStore(qr.manager);
       await store.transition('task-70', 'NOTIFYING', { event: 'notifying' }, at + 1);
       const moveTrips = statements.mock.calls.length;

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ensureRedis, pingRedis } from '../../src/main/redis-launcher.js';
+import { connectRedis } from '../../src/queue/redis.js';
 
 describe('redis launcher', () => {
   it('uses a given REDIS_URL as is and never stops it', async () => {
@@ -18,6 +19,21 @@ describe('redis launcher', () => {
     expect(await pingRedis('127.0.0.1', port)).toBe(true);
     await h.stop();
     expect(await pingRedis('127.0.0.1', port)).toBe(false);
+  });
+
+  it('serves a throwaway redis-server over a Unix socket when asked, and the gateway connects through it', async () => {
+    const h = await ensureRedis(undefined, { mode: 'throwaway', unixSocket: true });
+    const socket = new URL(h.url).searchParams.get('path');
+    expect(socket).toMatch(/redis\.sock$/);
+    const redis = connectRedis(h.url, 'launcher-test');
+    try {
+      // The server names a Unix-socket client by its socket path (TCP: host:port).
+      expect(String(await redis.call('CLIENT', 'INFO'))).toContain(`laddr=${socket}:0`);
+    } finally {
+      redis.disconnect();
+      await h.stop();
+    }
+    expect(fs.existsSync(socket!)).toBe(false);
   });
 
   it('says no when nothing listens', async () => {
