@@ -89,6 +89,13 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     const deliveries = async (webhookId: string) =>
       (await tx.stores.webhooks.deliveries({ webhookId }, { offset: 0, limit: 1000 })).map((d) => d.eventId).sort();
 
+    it('moves a stream’s cursor only from the position it was read at (two pumps never both win)', async () => {
+      const from = await tx.stores.webhooks.cursor('job');
+      expect(await tx.stores.webhooks.moveCursor('job', `${from}-stale`, 'elsewhere')).toBe(false);
+      expect(await tx.stores.webhooks.cursor('job')).toBe(from);
+      expect(await tx.stores.webhooks.moveCursor('job', from, from!)).toBe(true);
+    });
+
     it('makes a creation and each change of state an event, a note none; each delivery once however often the pump passes', async () => {
       const at = Date.now();
       await tx.run(async (s) => {
