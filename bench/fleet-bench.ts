@@ -64,6 +64,7 @@ import { makeSimulatedPackage } from '../src/simulator/mo/package.js';
 import {
   commandGrowth,
   cpuSecondsOf,
+  cpuSecondsOfAll,
   envelope,
   escapeXml,
   importCsvRows,
@@ -217,6 +218,8 @@ export interface CpuSeconds {
   byProcess: [string, number | undefined][];
   fleet: number | undefined;
   redis: number | undefined;
+  /** The PostgreSQL server's processes (every backend), on --database postgres; the box's one server. */
+  postgres?: number | undefined;
 }
 
 /** What happened in one window, from the polls at its ends. */
@@ -410,6 +413,7 @@ function windowOf(a: Sample, b: Sample, seconds?: number): Window {
       byProcess: b.cpu.byProcess.map(([name, c], i): [string, number | undefined] => [name, d(a.cpu.byProcess[i]?.[1], c)]),
       fleet: d(a.cpu.fleet, b.cpu.fleet),
       redis: d(a.cpu.redis, b.cpu.redis),
+      postgres: d(a.cpu.postgres, b.cpu.postgres),
     },
     redisCommands: redis.total,
     redisTop: redis.top,
@@ -566,7 +570,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     let lastDmMessages = 0;
     const sample = async (): Promise<Sample> => {
       const t = performance.now();
-      const [job, fleetStats, metrics, redisCommands, gwByProcess, fl, rd] = await Promise.all([
+      const [job, fleetStats, metrics, redisCommands, gwByProcess, fl, rd, pgCpu] = await Promise.all([
         jobId === undefined
           ? Promise.resolve(undefined)
           : timedSoap(
@@ -582,6 +586,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         gatewayCpuByProcess(),
         cpuSecondsOf(pids.fleet),
         cpuSecondsOf(pids.redis),
+        pgUrl !== undefined ? cpuSecondsOfAll('postgres') : Promise.resolve(undefined),
       ]);
       const dmMessages = metrics.every((m) => m !== undefined) ? metrics.reduce((a, m) => a + m!.dmMessages, 0) : lastDmMessages;
       lastDmMessages = dmMessages;
@@ -591,7 +596,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         fleet: fleetStats,
         dmMessages,
         redisCommands,
-        cpu: { gateway: sumCpu(gwByProcess), byProcess: gwByProcess, fleet: fl, redis: rd },
+        cpu: { gateway: sumCpu(gwByProcess), byProcess: gwByProcess, fleet: fl, redis: rd, postgres: pgCpu },
       };
     };
 

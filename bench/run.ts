@@ -565,7 +565,8 @@ async function runFleetSection(topology: FleetTopology): Promise<FleetBenchResul
         .map(([k, v]) => `${k} ${(v / Math.max(1, per)).toFixed(1)}`)
         .join(', ');
       const each = w.cpu.byProcess.length > 1 ? ` (${w.cpu.byProcess.map(([name, x]) => `${name} ${c(x)}`).join(', ')})` : '';
-      return `CPU gateway ${c(w.cpu.gateway)}${each}, fleet ${c(w.cpu.fleet)}, redis ${c(w.cpu.redis)}; Redis ${(w.redisCommands / Math.max(1, per)).toFixed(0)} commands/session (${top})`;
+      const postgres = w.cpu.postgres === undefined ? '' : `, postgres server ${c(w.cpu.postgres)}`;
+      return `CPU gateway ${c(w.cpu.gateway)}${each}, fleet ${c(w.cpu.fleet)}, redis ${c(w.cpu.redis)}${postgres}; Redis ${(w.redisCommands / Math.max(1, per)).toFixed(0)} commands/session (${top})`;
     };
     for (const [name, w] of [
       ['arming window (call start to the last task SCHEDULED; until the last poll when not all were)', r.arming],
@@ -620,7 +621,7 @@ function printComparison(runs: [FleetTopology, FleetBenchResult][]): void {
   const ms = (x: number | undefined, per: number) => (x === undefined ? 'n/a' : ((x * 1000) / Math.max(1, per)).toFixed(2));
   const s1 = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(1)} s`);
   console.log(`\n## Fleet topologies, run in turn (${Number(values.devices).toLocaleString('en-US')} devices, cold fleet)`);
-  console.log('| topology | arming rate (tasks/s) | all SCHEDULED | all reported (from AtTime) | gateway CPU per arming session, ms (by process) | per reporting session, ms | fleet / Redis per arming session, ms | 1-min load start / end |');
+  console.log('| topology | arming rate (tasks/s) | all SCHEDULED | all reported (from AtTime) | gateway CPU per arming session, ms (by process) | per reporting session, ms | fleet / Redis / PostgreSQL server per arming session, ms | 1-min load start / end |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const [t, r] of runs) {
     const a = r.arming;
@@ -630,7 +631,7 @@ function printComparison(runs: [FleetTopology, FleetBenchResult][]): void {
     console.log(
       `| ${topologyName(t)} | ${rate === undefined ? 'n/a' : rate.toFixed(0)} | ${s1(r.armedSeconds)} | ${s1(r.reportedSeconds)} | ` +
         `${a ? ms(a.cpu.gateway, a.sessions) : 'n/a'}${each} | ${rep ? ms(rep.cpu.gateway, rep.sessions) : 'n/a'} | ` +
-        `${a ? `${ms(a.cpu.fleet, a.sessions)} / ${ms(a.cpu.redis, a.sessions)}` : 'n/a'} | ${r.loadAverage[0].toFixed(1)} / ${r.loadAverage[1].toFixed(1)} |`,
+        `${a ? `${ms(a.cpu.fleet, a.sessions)} / ${ms(a.cpu.redis, a.sessions)} / ${a.cpu.postgres === undefined ? '–' : ms(a.cpu.postgres, a.sessions)}` : 'n/a'} | ${r.loadAverage[0].toFixed(1)} / ${r.loadAverage[1].toFixed(1)} |`,
     );
   }
   const first = armingRate(runs[0]![1]);

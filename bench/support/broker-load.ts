@@ -5,7 +5,7 @@
  * table.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
@@ -48,6 +48,34 @@ export function load(opts: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
   });
+}
+
+/**
+ * CPU seconds every process named `name` (its /proc comm, e.g. "postgres": the server and each
+ * backend) has used so far; undefined where there is no /proc. Backends that exit between two
+ * readings take their seconds with them, so a window's figure is a floor; a pool's connections
+ * live through a bench run.
+ */
+export async function cpuSecondsOfAll(name: string): Promise<number | undefined> {
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return undefined;
+  }
+  const each = await Promise.all(
+    entries
+      .filter((e) => /^\d+$/.test(e))
+      .map(async (pid) => {
+        try {
+          if ((await readFile(`/proc/${pid}/comm`, 'utf8')).trim() !== name) return 0;
+          return (await cpuSecondsOf(Number(pid))) ?? 0;
+        } catch {
+          return 0; // gone meanwhile
+        }
+      }),
+  );
+  return each.reduce((a, b) => a + b, 0);
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
