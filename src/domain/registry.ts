@@ -110,6 +110,10 @@ export interface DeviceContactPatch {
   /** Absent: no contact to record (a nonce issued to a sender that did not authenticate). */
   lastContact?: Date;
   state?: DeviceState;
+  /**
+   * Its keys replace the stored ones; keys it lacks keep their stored values (a top-level merge, made
+   * by the store in the update, so what another writer stored meanwhile, such as MO roots, stays).
+   */
   devInfo?: DeviceReportedInfo;
   clientNonce?: string;
   serverNonce?: string;

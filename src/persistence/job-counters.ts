@@ -21,7 +21,12 @@
  * unit of work that ended a job's task looks again once it has committed
  * (`finishAfterCommit`): the later of the two sees both. The fold loop looks
  * too, which covers a process that died between its COMMIT and that look
- * (its delta row is still there to fold).
+ * (its delta row is still there to fold). A move on its own that saw more
+ * tasks of its job open than the server has connections does not look: the
+ * moves it could not see are fewer, so one of them commits after it and
+ * looks (see MAY_END_JOB in task-store.ts). If one did not (a unit of work
+ * holding many of the job's moves committed while that move's statement
+ * ran, and looked before it committed), the fold finishes the job.
  *
  * SQLite runs one writer at a time (transactor.ts): its moves update the job
  * row as before, in the move's transaction, and the delta table stays empty.
@@ -191,7 +196,12 @@ export async function foldCounters(ds: DataSource, finish: JobFinisher, now: num
  * (finishAfterCommit); a store outside any unit of work looks at once.
  */
 export interface TaskEndings {
-  ended(jobId: string, at: number): void | Promise<void>;
+  /**
+   * `mayEndJob` false: the move's statement saw more of the job's tasks open than there can be moves
+   * it did not see (task-store.ts, MAY_END_JOB), so a move committed after it looks; a store outside
+   * any unit of work then skips the look. A unit of work looks whatever it says (it may hold many moves).
+   */
+  ended(jobId: string, at: number, mayEndJob?: boolean): void | Promise<void>;
 }
 
 /** SQLite: the job is finished in the move's own transaction (task-store.ts). */

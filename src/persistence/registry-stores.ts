@@ -10,11 +10,12 @@ import type {
   DeviceAuthType,
   DeviceCapability,
   DeviceContactPatch,
+  DeviceReportedInfo,
   DeviceState,
   DmVersion,
   Page,
 } from '../domain/registry.js';
-import type { CapabilityStore, DeviceRecord, DeviceStore, DeviceTarget, DeviceView, Sealer } from '../services/ports.js';
+import type { CapabilityStore, DeviceMoRoots, DeviceRecord, DeviceStore, DeviceTarget, DeviceView, Sealer } from '../services/ports.js';
 import { uniqueViolation } from './db-errors.js';
 import {
   DeviceCapabilityEntity,
@@ -35,12 +36,25 @@ const SELECT_CAPABILITY = sql(
   'SELECT "oid", "make", "model", "firmware_version" AS "firmwareVersion", "dm_version" AS "dmVersion", ' +
     '"sse_root" AS "sseRoot", "fumo_root" AS "fumoRoot", "scomo_root" AS "scomoRoot", "fumo_delivery" AS "fumoDelivery", "max_msg_size" AS "maxMsgSize", "wbxml" FROM "device_capability" WHERE "oid" = ?',
 );
-const SELECT_CAPABILITY_OF_DEVICE = sql(
-  'SELECT "c"."oid" AS "oid", "c"."make" AS "make", "c"."model" AS "model", "c"."firmware_version" AS "firmwareVersion", ' +
-    '"c"."dm_version" AS "dmVersion", "c"."sse_root" AS "sseRoot", "c"."fumo_root" AS "fumoRoot", "c"."scomo_root" AS "scomoRoot", ' +
-    '"c"."fumo_delivery" AS "fumoDelivery", "c"."max_msg_size" AS "maxMsgSize", "c"."wbxml" AS "wbxml" ' +
-    'FROM "device_instance" "d" JOIN "device_capability" "c" ON "c"."oid" = "d"."capability_oid" WHERE "d"."device_id" = ?',
-);
+/** A capability's columns and their DeviceCapabilityRow names, for reads that join it (as "c"). */
+export const CAPABILITY_COLUMNS: readonly [string, string][] = [
+  ['oid', 'oid'],
+  ['make', 'make'],
+  ['model', 'model'],
+  ['firmware_version', 'firmwareVersion'],
+  ['dm_version', 'dmVersion'],
+  ['sse_root', 'sseRoot'],
+  ['fumo_root', 'fumoRoot'],
+  ['scomo_root', 'scomoRoot'],
+  ['fumo_delivery', 'fumoDelivery'],
+  ['max_msg_size', 'maxMsgSize'],
+  ['wbxml', 'wbxml'],
+];
+const CAPABILITY_OF_DEVICE_COLUMNS = `SELECT ${CAPABILITY_COLUMNS.map(([col, prop]) => `"c"."${col}" AS "${prop}"`).join(', ')}`;
+const CAPABILITY_OF_DEVICE_FROM = ' FROM "device_instance" "d" JOIN "device_capability" "c" ON "c"."oid" = "d"."capability_oid" WHERE "d"."device_id" = ?';
+const SELECT_CAPABILITY_OF_DEVICE = sql(CAPABILITY_OF_DEVICE_COLUMNS + CAPABILITY_OF_DEVICE_FROM);
+/** SELECT_CAPABILITY_OF_DEVICE and the device's dev_info, for the MO roots found on it. */
+const SELECT_CAPABILITY_AND_DEV_INFO = sql(`${CAPABILITY_OF_DEVICE_COLUMNS}, "d"."dev_info" AS "devInfo"${CAPABILITY_OF_DEVICE_FROM}`);
 const DEVICE_VIEW_COLUMNS =
   '"device_id" AS "deviceId", "phone_number" AS "phoneNumber", "capability_oid" AS "capabilityOid", ' +
   '"notification_url" AS "notificationUrl", "sms_address" AS "smsAddress", "auth_type" AS "authType", "state", ' +
@@ -52,11 +66,23 @@ const SELECT_DEVICE_BY_PHONE = sql(
   `SELECT ${DEVICE_VIEW_COLUMNS}, "secrets" FROM "device_instance" WHERE "phone_number" = ?`,
 );
 // Omitted fields (null) keep their values.
-const RECORD_CONTACT = sql(
-  `UPDATE "device_instance" SET "last_contact" = COALESCE(?, "last_contact"), "updated_at" = ?, "state" = COALESCE(?, "state"),
-   "dev_info" = COALESCE(?, "dev_info"), "client_nonce" = COALESCE(?, "client_nonce"),
-   "server_nonce" = COALESCE(?, "server_nonce") WHERE "device_id" = ? RETURNING "device_id"`,
+/**
+ * A contact's update; `dev_info` gets the patch's keys over the stored ones (DeviceContactPatch.devInfo).
+ * PostgreSQL merges in the statement (jsonb `||` is that top-level merge): no read first, so no round
+ * trip, and nothing written meanwhile is lost. SQLite reads and merges in the same store call (one
+ * turn of the serialiser, in process).
+ */
+const recordContactSql = (devInfo: string) =>
+  sql(`UPDATE "device_instance" SET "last_contact" = COALESCE(?, "last_contact"), "updated_at" = ?, "state" = COALESCE(?, "state"),
+   "dev_info" = ${devInfo}, "client_nonce" = COALESCE(?, "client_nonce"),
+   "server_nonce" = COALESCE(?, "server_nonce") WHERE "device_id" = ? RETURNING "device_id"`);
+const RECORD_CONTACT_SQLITE = recordContactSql('COALESCE(?, "dev_info")');
+/** A key the patch names as undefined goes (as in `{ ...stored, ...patch }`): sent as null, stripped after the merge. */
+const RECORD_CONTACT_PG = recordContactSql(
+  `COALESCE(jsonb_strip_nulls(COALESCE(CAST("dev_info" AS jsonb), '{}'::jsonb) || CAST(? AS jsonb))::text, "dev_info")`,
 );
+const undefinedAsNull = (_key: string, v: unknown) => (v === undefined ? null : v);
+const SELECT_DEV_INFO = sql('SELECT "dev_info" AS "devInfo" FROM "device_instance" WHERE "device_id" = ?');
 const TARGET_COLUMNS = '"device_id" AS "deviceId", "phone_number" AS "phoneNumber", "capability_oid" AS "capabilityOid"';
 const targetStatements = new Map<string, Statement>();
 const MIN_IN_LIST = 8;
@@ -214,6 +240,12 @@ function toView(r: DeviceViewRow): DeviceView {
   };
 }
 
+/** A device's capability row and its dev_info as stored: DeviceMoRoots. */
+export function moRootsOf(capability: DeviceCapabilityRow, devInfo: string | null): DeviceMoRoots {
+  const found = devInfo ? (JSON.parse(devInfo) as DeviceReportedInfo).moRoots : undefined;
+  return { capability: toCapability(capability), ...(found ? { found } : {}) };
+}
+
 function toCapability(r: DeviceCapabilityRow): DeviceCapability {
   return {
     oid: r.oid,
@@ -287,6 +319,11 @@ export class TypeormCapabilityStore implements CapabilityStore {
     // One round trip instead of the device's view and then its capability (PostgreSQL: two).
     const [r] = await queryRows<DeviceCapabilityRow>(this.em, SELECT_CAPABILITY_OF_DEVICE, [deviceId]);
     return r ? toCapability(r) : undefined;
+  }
+
+  async rootsOfDevice(deviceId: string): Promise<DeviceMoRoots | undefined> {
+    const [r] = await queryRows<DeviceCapabilityRow & { devInfo: string | null }>(this.em, SELECT_CAPABILITY_AND_DEV_INFO, [deviceId]);
+    return r ? moRootsOf(r, r.devInfo) : undefined;
   }
 
   async list(page: Page): Promise<DeviceCapability[]> {
@@ -531,11 +568,17 @@ export class TypeormDeviceStore implements DeviceStore {
 
   /** On every DM session: one prepared statement (through TypeORM's builder it was the DM endpoint's largest cost). */
   async recordContact(deviceId: string, patch: DeviceContactPatch): Promise<boolean> {
-    const rows = await queryRows(this.em, RECORD_CONTACT, [
+    const postgres = this.em.connection.options.type === 'postgres';
+    let devInfo = patch.devInfo;
+    if (devInfo && !postgres) {
+      const [stored] = await queryRows<{ devInfo: string | null }>(this.em, SELECT_DEV_INFO, [deviceId]);
+      if (stored?.devInfo) devInfo = { ...(JSON.parse(stored.devInfo) as DeviceReportedInfo), ...devInfo };
+    }
+    const rows = await queryRows(this.em, postgres ? RECORD_CONTACT_PG : RECORD_CONTACT_SQLITE, [
       patch.lastContact?.getTime() ?? null,
       Date.now(),
       patch.state || null,
-      patch.devInfo ? JSON.stringify(patch.devInfo) : null,
+      devInfo ? JSON.stringify(devInfo, postgres ? undefinedAsNull : undefined) : null,
       patch.clientNonce || null,
       patch.serverNonce || null,
       deviceId,

@@ -7,10 +7,11 @@
  */
 import { type EntityManager, In } from 'typeorm';
 import type { Page } from '../domain/registry.js';
-import { canTransition, TASK_STATES, TERMINAL_TASK_STATES, type Task, type TaskHistoryEntry, type TaskStatus } from '../domain/tasks.js';
-import type { TaskChange, TaskStore, TransitionResult } from '../services/ports.js';
-import { TaskEntity, TaskHistoryEntity, type TaskHistoryRow, type TaskRow } from './entities.js';
-import { addDelta, COUNTER_COLUMN, NO_ENDINGS, type TaskEndings } from './job-counters.js';
+import { canTransition, type JobStatus, TASK_STATES, TERMINAL_TASK_STATES, type Task, type TaskHistoryEntry, type TaskStatus } from '../domain/tasks.js';
+import type { TaskChange, TaskInContext, TaskStore, TransitionResult } from '../services/ports.js';
+import { type DeviceCapabilityRow, TaskEntity, TaskHistoryEntity, type TaskHistoryRow, type TaskRow } from './entities.js';
+import { CAPABILITY_COLUMNS, moRootsOf } from './registry-stores.js';
+import { addDelta, COUNTER_COLUMN, DELTAS_JOIN, NO_ENDINGS, type TaskEndings } from './job-counters.js';
 import { finishJobIfDone } from './job-store.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
 import { toTask } from './task-mapping.js';
@@ -45,6 +46,18 @@ const TASK_COLUMNS =
   '"test_cycle" AS "testCycle", "deadline", "history_seq" AS "historySeq", "job_seq" AS "jobSeq", ' +
   '"released_at" AS "releasedAt", "content_id" AS "contentId", "correlation_id" AS "correlationId", "created_by" AS "createdBy", "created_at" AS "createdAt", "updated_at" AS "updatedAt"';
 const SELECT_TASK = sql(`SELECT ${TASK_COLUMNS} FROM "task" WHERE "task_id" = ?`);
+/** TASK_COLUMNS of the task `"t"`, each named as there. */
+const QUALIFIED_TASK_COLUMNS = TASK_COLUMNS.split(', ')
+  .map((c) => (c.includes(' AS ') ? `"t".${c}` : `"t".${c} AS ${c}`))
+  .join(', ');
+/** TaskStore.getInContext: the task, its job's status, its device's capability (prefixed "cap_") and dev_info. */
+const SELECT_TASK_IN_CONTEXT = sql(
+  `SELECT ${QUALIFIED_TASK_COLUMNS}, "j"."status" AS "jobStatus", ` +
+    CAPABILITY_COLUMNS.map(([col, prop]) => `"c"."${col}" AS "cap_${prop}"`).join(', ') +
+    ', "d"."dev_info" AS "devInfo" FROM "task" "t" ' +
+    'LEFT JOIN "job" "j" ON "j"."job_id" = "t"."job_id" LEFT JOIN "device_instance" "d" ON "d"."device_id" = "t"."device_id" ' +
+    'LEFT JOIN "device_capability" "c" ON "c"."oid" = "d"."capability_oid" WHERE "t"."task_id" = ?',
+);
 const INSERT_TASK = sql(
   'INSERT INTO "task" ("task_id", "job_id", "device_id", "phone_number", "operation_name", "operation", "status", ' +
     '"result_code", "dm_status", "correlator", "results", "b_optin", "accept_device_policy", "test_cycle", "deadline", ' +
@@ -114,12 +127,25 @@ function moveStatement(to: TaskStatus, allowed: readonly TaskStatus[]): Statemen
         `SELECT "task_id", "history_seq", "updated_at", "fromStatus", '${to}', CAST(? AS varchar), CAST(? AS integer), CAST(? AS text) FROM "moved"), ` +
         `"counted" AS (INSERT INTO "job_counter_delta" ("job_id", ${TASK_STATES.map((st) => `"${COUNTER_COLUMN[st]}"`).join(', ')}) ` +
         `SELECT "job_id", ${delta} FROM "moved" WHERE "job_id" IS NOT NULL AND "fromStatus" <> '${to}') ` +
-        'SELECT "cur".*, (SELECT COUNT(*) FROM "moved") AS "moves" FROM "cur"',
+        `SELECT "cur".*, (SELECT COUNT(*) FROM "moved") AS "moves"${TERMINAL.has(to) ? `, ${MAY_END_JOB}` : ''} FROM "cur"`,
     );
     moveStatements.set(key, s);
   }
   return s;
 }
+/**
+ * PostgreSQL, in a move to an end state: whether the move may have ended its job's last open task, so
+ * that the job's end is worth a look once it committed (TaskEndings). The statement's snapshot misses
+ * only moves not yet committed when it began, each holding one of the server's connections: when more
+ * tasks than max_connections are still open besides this one, another mover commits after this one
+ * and looks itself (job-counters.ts). Saves the look, a statement, on every end of a rollout's task
+ * but its last few hundred. Open: the job's tasks not counted in an end state (job row plus visible
+ * delta rows), less this move's (its own delta row is not visible to its statement).
+ */
+const MAY_END_JOB =
+  `COALESCE((SELECT "j"."total" - ${[...TERMINAL_TASK_STATES].map((st) => `"j"."${COUNTER_COLUMN[st]}" - COALESCE("d"."${COUNTER_COLUMN[st]}", 0)`).join(' - ')} - 1 ` +
+  `FROM "job" "j" ${DELTAS_JOIN} WHERE "j"."job_id" = "cur"."jobId") <= CAST(current_setting('max_connections') AS integer), TRUE) AS "mayEndJob"`;
+
 /** PostgreSQL: a note in one round trip (the UPDATE locks the row; the history row takes the new sequence number). */
 const NOTE_PG = sql(
   'WITH "noted" AS (UPDATE "task" SET "history_seq" = "history_seq" + 1, "updated_at" = ? WHERE "task_id" = ? RETURNING "task_id", "history_seq", "status") ' +
@@ -221,6 +247,20 @@ export class TypeormTaskStore implements TaskStore {
     return r ? toTask(taskRow(r)) : undefined;
   }
 
+  async getInContext(taskId: string): Promise<TaskInContext | undefined> {
+    const [r] = await queryRows<Record<string, unknown>>(this.em, SELECT_TASK_IN_CONTEXT, [taskId]);
+    if (!r) return undefined;
+    const row: Record<string, unknown> = {};
+    const capability: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r)) {
+      if (k.startsWith('cap_')) capability[k.slice(4)] = v;
+      else if (k !== 'jobStatus' && k !== 'devInfo') row[k] = v;
+    }
+    const jobStatus = r.jobStatus as JobStatus | null;
+    const roots = capability.oid != null ? moRootsOf(capability as unknown as DeviceCapabilityRow, r.devInfo as string | null) : undefined;
+    return { task: toTask(taskRow(row as unknown as TaskRow)), ...(jobStatus !== null ? { jobStatus } : {}), ...(roots ? { roots } : {}) };
+  }
+
   /** SQLite: units of work run one at a time (transactor.ts), so the row read is the row moved. */
   private async lockedRow(taskId: string): Promise<TaskRow | undefined> {
     const [r] = await queryRows<TaskRow>(this.em, SELECT_TASK, [taskId]);
@@ -259,7 +299,7 @@ export class TypeormTaskStore implements TaskStore {
       const task = await this.get(taskId);
       return { moved: false, task };
     }
-    const [r] = await queryRows<TaskRow & { moves: number | string }>(this.em, moveStatement(to, allowed), [
+    const [r] = await queryRows<TaskRow & { moves: number | string; mayEndJob?: boolean }>(this.em, moveStatement(to, allowed), [
       taskId,
       at,
       nullable(change.resultCode),
@@ -271,11 +311,11 @@ export class TypeormTaskStore implements TaskStore {
       change.detail ?? null,
     ]);
     if (!r) return { moved: false, task: undefined };
-    const { moves, ...rest } = r;
+    const { moves, mayEndJob, ...rest } = r;
     const row = taskRow(rest as TaskRow);
     if (Number(moves) === 0) return { moved: false, task: toTask(row) };
     const from = row.status as TaskStatus;
-    if (row.jobId && TERMINAL.has(to) && from !== to) await this.endings.ended(row.jobId, at);
+    if (row.jobId && TERMINAL.has(to) && from !== to) await this.endings.ended(row.jobId, at, mayEndJob !== false);
     return { moved: true, task: toTask({ ...row, ...changedColumns(to, row.historySeq + 1, at, change) } as TaskRow) };
   }
 

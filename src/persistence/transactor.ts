@@ -218,7 +218,7 @@ const READ_ONLY_CALLS: { readonly [K in keyof Stores]?: ReadonlySet<string> } = 
     'ownersOfPhones',
     'openTaskCount',
   ]),
-  capabilities: new Set<keyof Stores['capabilities']>(['get', 'ofDevice', 'list', 'all', 'allOids']),
+  capabilities: new Set<keyof Stores['capabilities']>(['get', 'ofDevice', 'rootsOfDevice', 'list', 'all', 'allOids']),
   jobs: new Set<keyof Stores['jobs']>([
     'get',
     'list',
@@ -231,7 +231,7 @@ const READ_ONLY_CALLS: { readonly [K in keyof Stores]?: ReadonlySet<string> } = 
     'waveStats',
     'openTaskIds',
   ]),
-  tasks: new Set<keyof Stores['tasks']>(['get', 'history', 'openForDevice', 'forDevice', 'stalled', 'notifiable', 'openTasksUsing']),
+  tasks: new Set<keyof Stores['tasks']>(['get', 'getInContext', 'history', 'openForDevice', 'forDevice', 'stalled', 'notifiable', 'openTasksUsing']),
   inventory: new Set<keyof Stores['inventory']>(['get']),
   contents: new Set<keyof Stores['contents']>(['get', 'list']),
   users: new Set<keyof Stores['users']>(['get']),
@@ -269,7 +269,12 @@ export class TypeormTransactor implements Transactor {
   ) {
     this.deltas = countsInDeltas(ds.manager);
     // Outside a unit of work each statement commits by itself: a job's end is looked at right away.
-    const direct = storesOver(ds.manager, sealer, this.deltas ? { ended: (jobId, at) => this.finishAfterCommit(new Map([[jobId, at]])) } : NO_ENDINGS);
+    // A move's end of its job's task is looked at only when the move may have been the job's last (TaskEndings).
+    const direct = storesOver(
+      ds.manager,
+      sealer,
+      this.deltas ? { ended: (jobId, at, mayEndJob) => (mayEndJob === false ? undefined : this.finishAfterCommit(new Map([[jobId, at]]))) } : NO_ENDINGS,
+    );
     const serialise = opts.serialise ?? ds.options.type === 'better-sqlite3';
     this.queue = serialise ? new GroupCommitQueue(ds) : undefined;
     this.stores = this.queue ? this.routed() : direct;

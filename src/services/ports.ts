@@ -19,10 +19,18 @@ export interface CapabilityStore {
   get(oid: string): Promise<DeviceCapability | undefined>;
   /** The capability of a device, in one read (the broker's MO roots per DM message). */
   ofDevice(deviceId: string): Promise<DeviceCapability | undefined>;
+  /** ofDevice and the MO roots found on the device (its dev_info), in the same one read. */
+  rootsOfDevice(deviceId: string): Promise<DeviceMoRoots | undefined>;
   list(page: Page): Promise<DeviceCapability[]>;
   allOids(): Promise<Set<string>>;
   /** Every capability (they are few: one per make, model and firmware). */
   all(): Promise<DeviceCapability[]>;
+}
+
+/** A device's capability, and the MO roots the gateway found on the device itself (mo-operations.ts). */
+export interface DeviceMoRoots {
+  capability: DeviceCapability;
+  found?: { fumo?: string; scomo?: string };
 }
 
 /** A device as stored, secrets in the clear (the store seals them). */
@@ -137,9 +145,22 @@ export type TransitionResult = { moved: true; task: Task } | { moved: false; tas
  * rewritten. A task in a job moves the job's per-state counters in the same
  * transaction too.
  */
+export interface TaskInContext {
+  task: Task;
+  /** Absent for a single task (or a job gone). */
+  jobStatus?: JobStatus;
+  /** Absent when its device is gone. */
+  roots?: DeviceMoRoots;
+}
+
 export interface TaskStore {
   insert(task: Task, event: string, detail?: string): Promise<void>;
   get(taskId: string): Promise<Task | undefined>;
+  /**
+   * The task with what handling it needs, in one read where it took up to three: its job's status, and
+   * its device's capability with the MO roots found on the device (as rootsOfDevice).
+   */
+  getInContext(taskId: string): Promise<TaskInContext | undefined>;
   transition(taskId: string, to: TaskStatus, change: TaskChange, at: number): Promise<TransitionResult>;
   /** A history row that records an event without a state change (from = to). */
   note(taskId: string, change: TaskChange, at: number): Promise<void>;

@@ -209,6 +209,34 @@ describe.skipIf(!pgUrl)('job counters as delta rows (PostgreSQL)', () => {
     expect(await txs[2]!.stores.jobs.get(jobId)).toMatchObject({ status: 'COMPLETED', completed: 2, queued: 0 });
   });
 
+  it('looks at the job’s end only after a move that may have ended its last open task (more open than connections: no look)', async () => {
+    const jobId = 'job-may-end';
+    const [{ max_connections: maxConnections }] = await sources[0]!.query('SHOW max_connections');
+    const total = Number(maxConnections) + 3;
+    await createJob(jobId, total);
+    // A task store on the data source itself, as the broker's store calls: what it tells its endings.
+    const told: boolean[] = [];
+    const store = new TypeormTaskStore(sources[0]!.manager, { ended: (_jobId, _at, mayEndJob) => void told.push(mayEndJob !== false) });
+    for (let n = 1; n <= total; n++) {
+      const r = await store.transition(`${jobId}-t${n}`, 'CANCELLED', { event: 'cancelled' }, AT + n);
+      expect(r.moved).toBe(true);
+    }
+    // Open besides the move's own task: total - n; a look once that is at most max_connections.
+    expect(told).toEqual(Array.from({ length: total }, (_, i) => total - (i + 1) <= Number(maxConnections)));
+    expect(told.filter((t) => !t)).toHaveLength(2);
+
+    // Through the transactor's stores (outside any unit of work), concurrently from three processes: the job ends at once.
+    const jobId2 = 'job-may-end-concurrent';
+    await createJob(jobId2, total);
+    await Promise.all(
+      Array.from({ length: total }, (_, i) =>
+        txs[i % 3]!.stores.tasks.transition(`${jobId2}-t${i + 1}`, i % 2 ? 'CANCELLED' : 'EXPIRED', { event: 'ended' }, AT + i),
+      ),
+    );
+    expect(await txs[1]!.stores.jobs.get(jobId2)).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', queued: 0 });
+    expect((await txs[0]!.stores.jobs.history(jobId2)).map((h) => h.event)).toEqual(['created', 'all-tasks-ended']);
+  });
+
   it('lets the fold finish a job whose last task’s process died between its COMMIT and its look', async () => {
     const jobId = 'job-orphaned-end';
     await createJob(jobId, 1);

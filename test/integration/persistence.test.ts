@@ -120,6 +120,39 @@ for (const backend of backends) {
       expect(await tx.stores.capabilities.ofDevice(imeiN(99_999))).toBeUndefined();
     });
 
+    it('reads a device’s capability and the MO roots found on it in one statement', async () => {
+      const d = deviceRecord(4, { devInfo: { man: 'Acme', moRoots: { fumo: './FwUpdate' } } });
+      await tx.stores.devices.insert(d);
+      expect(await tx.stores.capabilities.rootsOfDevice(d.deviceId)).toEqual({
+        capability: await tx.stores.capabilities.get(cap.oid),
+        found: { fumo: './FwUpdate' },
+      });
+      await tx.stores.devices.insert(deviceRecord(5));
+      expect(await tx.stores.capabilities.rootsOfDevice(imeiN(5))).toEqual({ capability: await tx.stores.capabilities.get(cap.oid) });
+      expect(await tx.stores.capabilities.rootsOfDevice(imeiN(99_999))).toBeUndefined();
+    });
+
+    it('records a contact’s dev_info over the stored one: its keys replace, keys it lacks stay, keys it names undefined go', async () => {
+      const d = deviceRecord(6, {
+        devInfo: { devId: 'old', man: 'Acme', lang: 'en', moRoots: { fumo: './FwUpdate' }, detail: { fwV: '1', swV: 'a' }, reportedAt: 1 },
+      });
+      await tx.stores.devices.insert(d);
+      // What a session learned: DevInfo without Lang, a new DevDetail; the MO roots stored by another writer stay.
+      expect(
+        await tx.stores.devices.recordContact(d.deviceId, {
+          lastContact: new Date(1_700_000_200_000),
+          devInfo: { devId: 'new', lang: undefined, detail: { fwV: '2' }, reportedAt: 2 },
+        }),
+      ).toBe(true);
+      const stored = await tx.stores.devices.get(d.deviceId);
+      expect(stored?.devInfo).toEqual({ devId: 'new', man: 'Acme', moRoots: { fumo: './FwUpdate' }, detail: { fwV: '2' }, reportedAt: 2 });
+      expect(stored?.lastContact).toEqual(new Date(1_700_000_200_000));
+      // A device with no dev_info yet gets the patch as it is.
+      await tx.stores.devices.insert(deviceRecord(7));
+      await tx.stores.devices.recordContact(imeiN(7), { devInfo: { man: 'Beta' } });
+      expect((await tx.stores.devices.get(imeiN(7)))?.devInfo).toEqual({ man: 'Beta' });
+    });
+
     it('turns a duplicate device id or phone number into AlreadyExists', async () => {
       const dup = tx.stores.devices.insert(deviceRecord(1, { phoneNumber: phoneN(50) }));
       await expect(dup).rejects.toMatchObject({ code: 'AlreadyExists' });
@@ -256,6 +289,17 @@ for (const backend of backends) {
       });
       expect(await tx.stores.tasks.get('task-1')).toEqual(task(1, 'job-1'));
       expect(await tx.stores.tasks.get('task-9')).toBeUndefined();
+      // The task in context, in one read: its job's status, its device's MO roots (task-2's device is not registered).
+      await tx.stores.capabilities.insert(cap, at);
+      await tx.stores.devices.insert(deviceRecord(1, { devInfo: { man: 'Acme', moRoots: { scomo: './SCOMO' } } }));
+      expect(await tx.stores.tasks.getInContext('task-1')).toEqual({
+        task: task(1, 'job-1'),
+        jobStatus: 'RUNNING',
+        roots: { capability: await tx.stores.capabilities.get(cap.oid), found: { scomo: './SCOMO' } },
+      });
+      expect(await tx.stores.tasks.getInContext('task-1')).toEqual({ task: task(1, 'job-1'), jobStatus: 'RUNNING', roots: await tx.stores.capabilities.rootsOfDevice(imeiN(1)) });
+      expect(await tx.stores.tasks.getInContext('task-2')).toEqual({ task: task(2, 'job-1'), jobStatus: 'RUNNING' });
+      expect(await tx.stores.tasks.getInContext('task-9')).toBeUndefined();
 
       const r = await tx.run((s) => s.tasks.transition('task-1', 'SCHEDULED', { event: 'armed', from: ['QUEUED'] }, at + 1));
       expect(r.moved).toBe(false); // QUEUED -> SCHEDULED is no move

@@ -43,8 +43,6 @@ export async function applyEffects(
   const patch: DeviceContactPatch = { lastContact: new Date(now) };
   let info: DeviceReportedInfo | undefined;
   const finished: string[] = [];
-  // Whether this message handed outcomes or alerts to their consumers, which may write dev_info.
-  let handedOut = false;
 
   for (const e of effects) {
     switch (e.type) {
@@ -76,7 +74,6 @@ export async function applyEffects(
       case 'command-result':
         if (e.requestId === DEVDETAIL_REQUEST_ID) break;
         finished.push(e.requestId);
-        handedOut = true;
         await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome({
           deviceId,
           requestId: e.requestId,
@@ -89,7 +86,6 @@ export async function applyEffects(
         break;
       case 'request-rejected':
         finished.push(e.requestId);
-        handedOut = true;
         await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome({
           deviceId,
           requestId: e.requestId,
@@ -104,7 +100,6 @@ export async function applyEffects(
         // answer: the requester decides, since running it again may not be safe.
         if (e.delivery === 'not-sent' || e.requestId === DEVDETAIL_REQUEST_ID) break;
         finished.push(e.requestId);
-        handedOut = true;
         const undelivered: CommandOutcome = {
           deviceId,
           requestId: e.requestId,
@@ -119,7 +114,6 @@ export async function applyEffects(
       }
       case 'generic-alert': {
         const { type: _t, sessionId: _s, ...alert } = e;
-        handedOut = true;
         await deps.events.genericAlert({ ...alert, deviceId, at: now, ...followUp });
         break;
       }
@@ -130,14 +124,9 @@ export async function applyEffects(
         break;
     }
   }
-  if (info) {
-    // What this message learned, over dev_info as stored: consumers of its outcomes may have
-    // written there meanwhile (the MO roots the gateway found, a new FwV), which the snapshot
-    // read before the message would overwrite. Read again only then: a device's messages are
-    // served one at a time, so otherwise the snapshot is current (a check-in costs no second read).
-    const stored = handedOut ? ((await deps.devices.get(deviceId))?.devInfo ?? device.devInfo) : device.devInfo;
-    patch.devInfo = { ...stored, ...info };
-  }
+  // Only what this message learned: the store merges it over dev_info as stored (DeviceContactPatch),
+  // which keeps what consumers of its outcomes wrote there meanwhile (the MO roots the gateway found).
+  if (info) patch.devInfo = info;
   if (finished.length) await deps.queue.remove(deviceId, finished);
   if (info || patch.state || patch.clientNonce || patch.serverNonce || effects.some((e) => e.type === 'session-started')) {
     await deps.devices.recordContact(deviceId, patch);

@@ -25,7 +25,7 @@ import {
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import { correlationId, withCorrelation } from '../../observability/correlation.js';
 import type { ServerCommandRequest } from '../../dm/session/server-commands.js';
-import type { CallContext, Clock, Stores, TaskChange, Transactor } from '../ports.js';
+import type { CallContext, Clock, Stores, TaskChange, DeviceMoRoots, TaskInContext, Transactor } from '../ports.js';
 import { idForCall, writeFirst } from '../retried-call.js';
 import type { FinalAlertInterpreter, LongOperationKind } from './final-alerts.js';
 import { interpretRun, interpretScheduleReport, SSE_ALERT, SSE_EXECFAILED_ALERT, scheduleReportMismatch } from './interpret.js';
@@ -245,11 +245,13 @@ export class DeploymentBroker {
 
   /** Queues the task's request and wakes the device. Throws to have the job retried. */
   async processNotify(taskId: string, retry: boolean): Promise<void> {
-    const task = await this.d.tx.stores.tasks.get(taskId);
-    return underTaskId(task, () => this.notifyTask(taskId, task, retry));
+    // One read: the task, its job's status and its MO roots (each a round trip of its own on PostgreSQL).
+    const found = await this.d.tx.stores.tasks.getInContext(taskId);
+    return underTaskId(found?.task, () => this.notifyTask(taskId, found, retry));
   }
 
-  private async notifyTask(taskId: string, task: Task | undefined, retry: boolean): Promise<void> {
+  private async notifyTask(taskId: string, found: TaskInContext | undefined, retry: boolean): Promise<void> {
+    const task = found?.task;
     // IN_PROGRESS: the device has the work and reports its end itself; waking it again would add nothing.
     if (!task || TERMINAL_TASK_STATES.has(task.status) || task.status === 'IN_PROGRESS') return;
     if (task.status === 'SCHEDULED') {
@@ -261,8 +263,7 @@ export class DeploymentBroker {
       return;
     }
     if (task.jobId && task.status === 'QUEUED') {
-      const job = await this.d.tx.stores.jobs.get(task.jobId);
-      if (job && job.status !== 'RUNNING') {
+      if (found!.jobStatus !== undefined && found!.jobStatus !== 'RUNNING') {
         // Paused (or cancelled) after the dispatcher released it: hand it back.
         await this.d.tx.run((s) => s.jobs.unrelease(taskId));
         return;
@@ -272,7 +273,7 @@ export class DeploymentBroker {
     // its request may since have gone out, been answered, or been lost with a dropped session,
     // and queuing it again would send it again (a second arming).
     if (task.status === 'QUEUED') {
-      const sseRoot = await this.sseRootOf(task);
+      const sseRoot = task.operation.name === 'SCHEDULED_EXEC' ? found!.roots?.capability.sseRoot : undefined;
       await this.d.devices.submit(task.deviceId, {
         ...(await this.planFor(task, { sseRoot }, scheduleOf(task))),
         guard: { registeredDeviceId: task.deviceId, policy: task.acceptDevicePolicy },
@@ -417,6 +418,9 @@ export class DeploymentBroker {
   async onOutcome(o: CommandOutcome): Promise<void> {
     const parsed = parseRequestId(o.requestId);
     if (!parsed) return;
+    // A cleanup Delete the device answered is only a history row: the note needs no read of the task
+    // (one of a task that does not exist writes nothing).
+    if (parsed.purpose === 'cleanup' && o.outcome !== 'undelivered') return this.onCleanupAnswered(parsed.taskId, o);
     const task = await this.d.tx.stores.tasks.get(parsed.taskId);
     if (!task) return;
     switch (parsed.purpose) {
@@ -473,8 +477,12 @@ export class DeploymentBroker {
       if (o.followUpInSession !== true) await this.d.jobs.wake(task.taskId, `cleanup-${attempt}`, 0);
       return;
     }
+    await this.onCleanupAnswered(task.taskId, o);
+  }
+
+  private async onCleanupAnswered(taskId: string, o: CommandOutcome): Promise<void> {
     const status = o.results[0]?.status;
-    await this.note(task.taskId, {
+    await this.note(taskId, {
       event: 'schedule-removed',
       code: status,
       detail: o.outcome === 'rejected' ? `the Delete was refused: ${o.reason}` : status === 404 ? 'the MO was not on the device' : 'MO deleted from the device',
@@ -482,7 +490,8 @@ export class DeploymentBroker {
   }
 
   private async onRunOutcome(task: Task, o: CommandOutcome): Promise<void> {
-    const sseRoot = await this.sseRootOf(task);
+    // Read only on the paths that send a Delete, a probe or the run again: an arming that succeeded needs none.
+    const sseRoot = () => this.sseRootOf(task);
     if (o.outcome === 'undelivered') {
       const open = OPEN_FOR_RESULT.includes(task.status);
       // Re-sent requests get the next attempt number: the lost one is still queued until its
@@ -494,18 +503,18 @@ export class DeploymentBroker {
           // Ended without being armed as far as we know (cancelled, expired), yet this arming may have
           // reached the device: delete the schedule so that it never runs.
           await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: deleting the schedule in case it was armed` }, o.at);
-          await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel', attempt), o);
+          await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, (await sseRoot())!, 'cancel', attempt), o);
           return;
         }
         // It may or may not be armed: ask the device before arming again (at most once).
         await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: probing the device for the schedule` }, o.at);
-        await this.sendAndWake(task.deviceId, probeRequest(task.taskId, sseRoot!, attempt), o);
+        await this.sendAndWake(task.deviceId, probeRequest(task.taskId, (await sseRoot())!, attempt), o);
         return;
       }
       if (!open) return;
       if (task.operation.name === 'QUERY') {
         await this.note(task.taskId, { event: 'answer-lost', detail: `${o.reason}: the query is sent again` }, o.at);
-        await this.sendAndWake(task.deviceId, runRequest(task, { sseRoot }, scheduleOf(task), attempt), o);
+        await this.sendAndWake(task.deviceId, runRequest(task, { sseRoot: await sseRoot() }, scheduleOf(task), attempt), o);
         return;
       }
       await this.d.tx.run((s) =>
@@ -528,9 +537,9 @@ export class DeploymentBroker {
     const armed = decision.to === 'SCHEDULED';
     if (armed && moved !== undefined && moved.status !== 'SCHEDULED') {
       // Cancelled (or expired) while the session armed it: remove it so it never runs.
-      await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cancel'), o);
+      await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, (await sseRoot())!, 'cancel'), o);
     } else if (!armed) {
-      await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, sseRoot!, 'cleanup'));
+      await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, (await sseRoot())!, 'cleanup'));
     }
   }
 
@@ -599,12 +608,14 @@ export class DeploymentBroker {
   async onScheduleAlert(alert: DeviceAlert): Promise<boolean> {
     const taskId = alert.correlator ? taskIdFromCorrelator(alert.correlator) : undefined;
     if (!taskId) return false;
-    const task = await this.d.tx.stores.tasks.get(taskId);
+    // One read: the task and its device's MO roots (the report's check and the Delete need the schedule's).
+    const found = await this.d.tx.stores.tasks.getInContext(taskId);
+    const task = found?.task;
     if (!task || task.deviceId !== alert.deviceId) return false;
-    return withCorrelation(task.correlationId ?? correlationId(), () => this.onTaskScheduleAlert(task, alert));
+    return withCorrelation(task.correlationId ?? correlationId(), () => this.onTaskScheduleAlert(task, found?.roots, alert));
   }
 
-  private async onTaskScheduleAlert(task: Task, alert: DeviceAlert): Promise<boolean> {
+  private async onTaskScheduleAlert(task: Task, roots: DeviceMoRoots | undefined, alert: DeviceAlert): Promise<boolean> {
     const taskId = task.taskId;
     this.d.logger.debug(
       { deviceId: alert.deviceId, taskId, correlator: alert.correlator, alertType: alert.alertType, status: task.status },
@@ -614,7 +625,7 @@ export class DeploymentBroker {
       // The operation the schedule started reports its end under the schedule's correlator.
       return this.longOps.onFinalAlert(task, alert);
     }
-    const sseRoot = await this.sseRootOf(task);
+    const sseRoot = task.operation.name === 'SCHEDULED_EXEC' ? roots?.capability.sseRoot : undefined;
     const mismatch = scheduleReportMismatch(alert, sseRoot === undefined ? undefined : sseNodeUri(sseRoot, taskId));
     if (mismatch) {
       // The device still gets 200 for its Alert (refused, it would resend it for ever); the alert is
@@ -624,7 +635,7 @@ export class DeploymentBroker {
       return false;
     }
     const reported = interpretScheduleReport(alert);
-    const kind = reported.to === 'COMPLETED' ? await this.longOps.kindOf(task) : undefined;
+    const kind = reported.to === 'COMPLETED' ? await this.longOps.kindOf(task, roots) : undefined;
     // Seed 000's editor's note: the report says the target ran, not that a FUMO/SCOMO operation it started ended.
     const decision = kind
       ? { to: 'IN_PROGRESS' as const, change: { ...reported.change, detail: `${reported.change.detail}; awaiting the ${kind.toUpperCase()} operation's own alert` } }

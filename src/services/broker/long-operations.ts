@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Task } from '../../domain/tasks.js';
 import type { DeviceAlert } from '../../dm/server/ports.js';
 import { correlationId, withCorrelation } from '../../observability/correlation.js';
-import type { Clock, Transactor } from '../ports.js';
+import type { Clock, DeviceMoRoots, Transactor } from '../ports.js';
 import {
   FINAL_ALERT_INTERPRETERS,
   type FinalAlertInterpreter,
@@ -123,16 +123,17 @@ export class LongOperations {
     );
   }
 
-  /** The long operation the task runs once accepted; a schedule's depends on its model's FUMO/SCOMO roots. */
-  async kindOf(task: Task): Promise<LongOperationKind | undefined> {
+  /**
+   * The long operation the task runs once accepted; a schedule's depends on its model's FUMO/SCOMO roots.
+   * `roots`: the device's, when the caller has read them already (one read for the report's handling).
+   */
+  async kindOf(task: Task, roots?: DeviceMoRoots): Promise<LongOperationKind | undefined> {
     if (task.operation.name !== 'SCHEDULED_EXEC') return longOperationKindOf(task, undefined);
-    // The view: no secrets to open for the MO roots.
-    const device = await this.d.tx.stores.devices.getView(task.deviceId);
-    const cap = device ? await this.d.tx.stores.capabilities.get(device.capabilityOid) : undefined;
     // The capability's roots, else those found on this device (mo-operations.ts).
-    const found = device?.devInfo?.moRoots;
-    const fumoRoot = cap?.fumoRoot ?? found?.fumo;
-    const scomoRoot = cap?.scomoRoot ?? found?.scomo;
+    const where = roots ?? (await this.d.tx.stores.capabilities.rootsOfDevice(task.deviceId));
+    const fumoRoot = where?.capability.fumoRoot ?? where?.found?.fumo;
+    const scomoRoot = where?.capability.scomoRoot ?? where?.found?.scomo;
     return longOperationKindOf(task, { ...(fumoRoot ? { fumoRoot } : {}), ...(scomoRoot ? { scomoRoot } : {}) });
   }
+
 }
