@@ -8,7 +8,7 @@
  * on one Redis Cluster slot.
  */
 import crypto from 'node:crypto';
-import type { DeviceRequestQueue, PendingRequests } from '../dm/server/ports.js';
+import type { DeviceRequestQueue, EnqueueWatch, PendingRequests } from '../dm/server/ports.js';
 import type { RedisConnection } from './redis.js';
 import { taggedKey } from './redis-keys.js';
 import { type RedisTurnBatch, turnBatchOf } from './redis-turn-batch.js';
@@ -75,6 +75,8 @@ const WINDOW = 64;
 export class RedisDeviceRequestQueue implements DeviceRequestQueue {
   /** The read of every DM message goes out with the session store's commands (see RedisTurnBatch). */
   private readonly batch: RedisTurnBatch;
+  /** The watches of each device being watched (see watchEnqueues): entries only while a watch runs. */
+  private readonly watches = new Map<string, Set<{ hit: boolean }>>();
 
   constructor(
     redis: RedisConnection,
@@ -90,6 +92,8 @@ export class RedisDeviceRequestQueue implements DeviceRequestQueue {
   async enqueue(deviceId: string, request: ServerCommandRequest): Promise<boolean> {
     const problem = checkServerCommandRequest(request) ?? (request.requestId.startsWith(MARK) ? 'requestId must not start with a NUL character' : undefined);
     if (problem) throw new Error(`invalid DM command request ${request.requestId}: ${problem}`);
+    // Before the write: a watcher that reads after this call returns must see it.
+    for (const w of this.watches.get(deviceId) ?? []) w.hit = true;
     const [ids, requests] = this.keys(deviceId);
     const added = await this.script(ENQUEUE, ENQUEUE_SHA, [ids, requests], request.requestId, JSON.stringify(request));
     return added === 1;
@@ -113,7 +117,7 @@ export class RedisDeviceRequestQueue implements DeviceRequestQueue {
       const token = reply[n + i];
       if (typeof token === 'string') sentIn.set(request.requestId, token);
     }
-    return { requests, sentIn };
+    return { requests, sentIn, more: n >= WINDOW };
   }
 
   private runPending(keys: [string, string]): Promise<unknown> {
@@ -128,6 +132,20 @@ export class RedisDeviceRequestQueue implements DeviceRequestQueue {
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
       return this.batch.send('eval', text, keys.length, ...keys, ...args);
     }
+  }
+
+  watchEnqueues(deviceId: string): EnqueueWatch {
+    const watch = { hit: false };
+    const set = this.watches.get(deviceId) ?? new Set();
+    this.watches.set(deviceId, set);
+    set.add(watch);
+    return {
+      enqueued: () => watch.hit,
+      stop: () => {
+        set.delete(watch);
+        if (set.size === 0 && this.watches.get(deviceId) === set) this.watches.delete(deviceId);
+      },
+    };
   }
 
   async markSent(deviceId: string, requestIds: string[], sessionToken: string): Promise<void> {

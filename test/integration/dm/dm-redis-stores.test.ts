@@ -71,6 +71,26 @@ describe('DM stores in Redis', () => {
     await expect(queue.enqueue(dev, { requestId: '\u0000sent:m2', commands: [{ verb: 'Get', uri: './DevInfo/Man' }] })).rejects.toThrow(/NUL/);
   });
 
+  it('tells a watcher whether a request was enqueued for its device, and a read whether it saw the whole queue', async () => {
+    const queue = new RedisDeviceRequestQueue(redis, prefix);
+    const dev = 'IMEI:350000000000033';
+    const watch = queue.watchEnqueues(dev);
+    await queue.enqueue('IMEI:350000000000041', { requestId: 'other', commands: [{ verb: 'Get', uri: './DevInfo/Man' }] });
+    expect(watch.enqueued()).toBe(false);
+    await queue.enqueue(dev, { requestId: 'w0', commands: [{ verb: 'Get', uri: './DevInfo/Man' }] });
+    expect(watch.enqueued()).toBe(true);
+    watch.stop();
+    const later = queue.watchEnqueues(dev);
+    later.stop();
+    await queue.enqueue(dev, { requestId: 'w1', commands: [{ verb: 'Get', uri: './DevInfo/Man' }] });
+    expect(later.enqueued()).toBe(false);
+    expect((await queue.pendingWithSent(dev)).more).toBe(false);
+    for (let i = 2; i < 70; i++) await queue.enqueue(dev, { requestId: `w${i}`, commands: [{ verb: 'Get', uri: './DevInfo/Man' }] });
+    const window = await queue.pendingWithSent(dev);
+    expect(window.requests).toHaveLength(64);
+    expect(window.more).toBe(true);
+  });
+
   it('saves the state and binds device and SessionID to its token in one go', async () => {
     const store = new RedisDmSessionStore(redis, prefix);
     await store.saveAndBind('tok-aaaaaaaaaaaaaaaa', '{"v":1}', 60, { deviceId: 'IMEI:1', sessionId: '1A' });
