@@ -5,7 +5,7 @@
  * | keys                                   | tag           | why                                       |
  * |----------------------------------------|---------------|-------------------------------------------|
  * | BullMQ queue `{P}:tasks:*`             | `{P}`         | BullMQ's scripts touch many queue keys     |
- * | device requests `P:dm:queue:{dev}:*`   | `{dev}`       | ENQUEUE/PENDING/REMOVE_UNSENT, MULTI       |
+ * | device requests `P:dm:queue:{dev}:*`   | `{dev}`       | ENQUEUE/PENDING/REMOVE(_UNSENT) scripts   |
  * | session binding, lock `P:dm:*:{dev}`   | `{dev}`       | one device's keys on one slot              |
  * | DM session state `P:dm:session:{tok}`  | `{tok}`       | single-key; spread over the cluster        |
  * | open DM sessions `P:dm:{open}`         | `{open}`      | one sorted set, single-key scripts         |

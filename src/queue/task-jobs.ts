@@ -12,7 +12,9 @@ import { bullPrefix } from './redis-keys.js';
 export const TASK_QUEUE = 'tasks';
 
 export interface TaskJobPayloads {
-  notify: { taskId: string };
+  /** `retry`: a later try of a notification made before (its first try was in a 'notify-batch' job). */
+  notify: { taskId: string; retry?: boolean };
+  'notify-batch': { taskIds: string[]; releasedAt: number };
   expire: { taskId: string };
   bootstrap: { taskId: string };
   wake: { taskId: string; why: string; round: number };
@@ -113,27 +115,30 @@ export class BullTaskJobs implements TaskJobs {
   }
 
   /**
-   * The notify jobs of tasks the dispatcher released at `releasedAt`. The
-   * release time is in the id: adding the same release again adds nothing,
-   * while a task released again (its job was paused after its first
-   * release, which handed it back) gets a job of its own instead of the id
-   * of the finished one, which BullMQ would ignore.
+   * The first notification of the tasks the dispatcher released at
+   * `releasedAt`: one job for the whole release, whose processor notifies
+   * each task and gives a task whose try failed a notify job of its own
+   * (`notifyRetryOf`), with the backoff and the attempts left that a notify
+   * job per task would have had. A job per task cost Redis ~35 commands a
+   * task (its add, its move to active and to completed, their events and
+   * the trimming of the completed set: half of a cold arming session's
+   * Redis commands); a release of n tasks now costs that once. Crash safety
+   * is BullMQ's as before: a batch whose worker dies stalls and runs again,
+   * and every task's notify is safe to run again (processNotify decides by
+   * the task's state). The release time and the first task are in the id:
+   * adding the same release again adds nothing, while a task released again
+   * (its job was paused after its first release, which handed it back) is
+   * in a batch of another id.
    */
   async notifyMany(taskIds: string[], releasedAt: number): Promise<void> {
     if (taskIds.length === 0) return;
-    await this.queue.addBulk(
-      taskIds.map((taskId) => ({
-        name: 'notify' as const,
-        data: correlated({ taskId }),
-        opts: {
-          jobId: `notify-${taskId}-r${releasedAt}`,
-          attempts: 6,
-          backoff: { type: 'exponential', delay: 15_000 },
-          removeOnComplete: { age: 3600, count: 10_000 },
-          removeOnFail: { age: 24 * 3600 },
-        },
-      })),
-    );
+    await this.queue.add('notify-batch', correlated({ taskIds, releasedAt } satisfies TaskJobPayloads['notify-batch']), {
+      jobId: `notify-batch-${taskIds[0]}-r${releasedAt}`,
+      attempts: 6,
+      backoff: { type: 'exponential', delay: 15_000 },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 24 * 3600 },
+    });
   }
 
   /**
@@ -169,6 +174,58 @@ export class BullTaskJobs implements TaskJobs {
   }
 }
 
+/** How many tasks of one 'notify-batch' job are notified at once. */
+const BATCH_CONCURRENCY = 16;
+
+/**
+ * A released task's notify job after its try in a 'notify-batch' failed: as
+ * the batch's notify job per task had it (6 attempts, exponential backoff
+ * from 15 s), the batch's try counting as the first. Its id is the one the
+ * job per task had, so the same release never gets two.
+ */
+function notifyRetryOf(taskId: string, releasedAt: number) {
+  return {
+    name: 'notify' as const,
+    data: correlated({ taskId, retry: true } satisfies TaskJobPayloads['notify']),
+    opts: {
+      jobId: `notify-${taskId}-r${releasedAt}`,
+      delay: 15_000,
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 30_000 },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 24 * 3600 },
+    },
+  };
+}
+
+/**
+ * Notifies every task of a release, BATCH_CONCURRENCY at a time; those whose
+ * try failed get a notify job of their own, queued before the batch
+ * completes (if that fails, the batch fails and is tried again whole).
+ */
+async function notifyBatch(
+  batch: TaskJobPayloads['notify-batch'],
+  notify: TaskProcessors['notify'],
+  retries: Queue,
+  logger: Logger,
+): Promise<void> {
+  const failed: string[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < batch.taskIds.length) {
+      const taskId = batch.taskIds[next++]!;
+      try {
+        await notify(taskId, false);
+      } catch (err) {
+        logger.warn({ taskId, err: (err as Error).message }, 'notification failed; retried by a notify job of its own');
+        failed.push(taskId);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, batch.taskIds.length) }, lane));
+  if (failed.length > 0) await retries.addBulk(failed.map((taskId) => notifyRetryOf(taskId, batch.releasedAt)));
+}
+
 export function startTaskWorker(
   connection: ConnectionOptions,
   queuePrefix: string,
@@ -176,6 +233,9 @@ export function startTaskWorker(
   logger: Logger,
   concurrency = 32,
 ): Worker {
+  // Where the failed tasks of a notify batch get their own notify jobs.
+  const retries = new Queue(TASK_QUEUE, { connection, prefix: bullPrefix(queuePrefix) });
+  retries.on('error', (err) => logger.debug({ err: err.message }, 'task queue connection error'));
   const worker: Worker = new Worker(
     TASK_QUEUE,
     // Under the correlation id of the work that queued it (if any): its log lines and the work it queues carry it.
@@ -184,7 +244,9 @@ export function startTaskWorker(
       logger.debug({ job: job.name, id: job.id, attempt: job.attemptsMade }, 'task job');
       switch (job.name) {
         case 'notify':
-          return processors.notify(job.data.taskId, job.attemptsMade > 0);
+          return processors.notify(job.data.taskId, job.attemptsMade > 0 || job.data.retry === true);
+        case 'notify-batch':
+          return notifyBatch(job.data, processors.notify, retries, logger);
         case 'expire':
           return processors.expire(job.data.taskId);
         case 'bootstrap':
@@ -206,5 +268,6 @@ export function startTaskWorker(
     logger.warn({ job: job?.name, id: job?.id, attempts: job?.attemptsMade, err: err.message, ...(cid ? { correlationId: cid } : {}) }, 'task job failed');
   });
   worker.on('error', (err) => logger.error({ err }, 'task worker error'));
+  worker.on('closed', () => void retries.close().catch(() => undefined));
   return worker;
 }

@@ -14,10 +14,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Job, Task, TaskStatus } from '../../src/domain/tasks.js';
 import { openDatabase } from '../../src/persistence/data-source.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
-import { BullTaskJobs } from '../../src/queue/task-jobs.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { BullTaskJobs, startTaskWorker, type TaskProcessors } from '../../src/queue/task-jobs.js';
 import { SecretBox } from '../../src/security/secret-box.js';
 import { imeiN, phoneN } from '../support/fixtures.js';
 import { dropSchema, newSchemaName, postgresUrl } from '../support/postgres.js';
+import { waitFor } from '../support/wait.js';
 
 const pgUrl = await postgresUrl();
 const T0 = 1_700_000_000_000;
@@ -152,7 +154,35 @@ describe('notify jobs of released tasks (BullMQ)', () => {
     await jobs.notifyMany(['t1', 't2'], T0);
     await jobs.notifyMany(['t1', 't2'], T0);
     await jobs.notifyMany(['t1'], T0 + 5000);
-    const ids = (await jobs.queue.getJobs(['waiting', 'delayed'])).map((j) => j.id).sort();
-    expect(ids).toEqual([`notify-t1-r${T0}`, `notify-t1-r${T0 + 5000}`, `notify-t2-r${T0}`]);
+    const waiting = await jobs.queue.getJobs(['waiting', 'delayed']);
+    expect(waiting.map((j) => j.id).sort()).toEqual([`notify-batch-t1-r${T0}`, `notify-batch-t1-r${T0 + 5000}`]);
+    expect(waiting.find((j) => j.id === `notify-batch-t1-r${T0}`)?.data).toMatchObject({ taskIds: ['t1', 't2'], releasedAt: T0 });
+  });
+
+  it("notifies every task of a release; a task whose try failed gets a notify job of its own, run as a retry", async () => {
+    const batchPrefix = `test-batch-${crypto.randomBytes(4).toString('hex')}`;
+    const batchJobs = new BullTaskJobs(redis, batchPrefix);
+    const calls: string[] = [];
+    const notify = async (taskId: string, retry: boolean) => {
+      calls.push(`${taskId}${retry ? ' retry' : ''}`);
+      if (taskId === 'b2' && !retry) throw new Error('notification failed');
+    };
+    const none = async () => undefined;
+    const processors: TaskProcessors = { notify, expire: none, bootstrap: none, wake: none, dispatch: none, cancelJob: none, jobDeadline: none };
+    const worker = startTaskWorker(redis, batchPrefix, processors, createLogger('silent'), 2);
+    try {
+      await batchJobs.notifyMany(['b1', 'b2', 'b3'], T0);
+      const retryJob = await waitFor(async () => (await batchJobs.queue.getJob(`notify-b2-r${T0}`)) ?? undefined, 10_000, 'the failed task to get its own job');
+      expect(retryJob.data).toMatchObject({ taskId: 'b2', retry: true });
+      expect(await retryJob.isDelayed()).toBe(true);
+      expect([...calls].sort()).toEqual(['b1', 'b2', 'b3']);
+      await waitFor(async () => (await batchJobs.queue.getJobState(`notify-batch-b1-r${T0}`)) === 'completed' || undefined, 10_000, 'the batch to complete');
+      await retryJob.promote();
+      await waitFor(() => calls.includes('b2 retry') || undefined, 10_000, 'the retry to run');
+    } finally {
+      await worker.close();
+      await batchJobs.queue.obliterate({ force: true });
+      await batchJobs.close();
+    }
   });
 });

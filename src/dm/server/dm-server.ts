@@ -318,8 +318,15 @@ export class DmServer {
       const ending = step.effects.filter((e) => e.type === 'session-ended');
       // Before the effects: the lines of the requesters handling them follow.
       this.logRequests(deviceId, step.effects, effectDeps.correlationOf);
-      await applyEffects(step.effects.filter((e) => e.type !== 'session-ended'), device, now, authenticated, effectDeps, takesFollowUps(step.state));
-      if (ending.length > 0 && step.state?.endReason === 'completed' && step.effects.some(invitesFollowUp)) {
+      // Read again only when the results queued something here, or the read saw only part of the queue.
+      const enqueues = this.deps.queue.watchEnqueues(deviceId);
+      try {
+        await applyEffects(step.effects.filter((e) => e.type !== 'session-ended'), device, now, authenticated, effectDeps, takesFollowUps(step.state));
+      } finally {
+        enqueues.stop();
+      }
+      const mayHaveMore = enqueues.enqueued() || queued.more === true;
+      if (ending.length > 0 && step.state?.endReason === 'completed' && step.effects.some(invitesFollowUp) && mayHaveMore) {
         const again = await this.deps.queue.pendingWithSent(deviceId);
         reads.push(again);
         const next = stepWith(again);

@@ -85,12 +85,27 @@ export interface DeviceRequestQueue {
   remove(deviceId: string, requestIds: string[]): Promise<void>;
   /** Removes those of the requests that no session has sent: a sent one stays until its outcome (or its loss) is known. */
   removeUnsent(deviceId: string, requestIds: string[]): Promise<void>;
+  /**
+   * Notes from now until `stop` whether this process enqueues a request for
+   * the device (through this queue). The DM server reads the queue again
+   * after a message's results only when one was: results hand their follow-up
+   * requests over in this process, awaited, before it looks.
+   */
+  watchEnqueues(deviceId: string): EnqueueWatch;
+}
+
+export interface EnqueueWatch {
+  /** Whether a request was enqueued for the device since the watch began. */
+  enqueued(): boolean;
+  stop(): void;
 }
 
 export interface PendingRequests {
   requests: ServerCommandRequest[];
   /** requestId -> token of the session that sent it. */
   sentIn: Map<string, string>;
+  /** The queue holds more requests than these (a read sees a window of the oldest). */
+  more?: boolean;
 }
 
 export interface CommandOutcome {

@@ -52,6 +52,45 @@ describe('DM stores in Redis', () => {
     expect((await queue.pending(dev)).map((r) => r.requestId)).toEqual(['r2']);
   });
 
+  it('keeps each request’s sent mark with it: read with the queue, kept by removeUnsent, gone with remove', async () => {
+    const queue = new RedisDeviceRequestQueue(redis, prefix);
+    const dev = 'IMEI:350000000000025';
+    for (const id of ['m1', 'm2', 'm3']) await queue.enqueue(dev, { requestId: id, commands: [{ verb: 'Get', uri: './DevInfo/Man' }] });
+    await queue.markSent(dev, ['m1', 'm2'], 'tok-a');
+    const read = await queue.pendingWithSent(dev);
+    expect(read.requests.map((r) => r.requestId)).toEqual(['m1', 'm2', 'm3']);
+    expect([...read.sentIn]).toEqual([['m1', 'tok-a'], ['m2', 'tok-a']]);
+    await queue.removeUnsent(dev, ['m1', 'm3']);
+    expect((await queue.pending(dev)).map((r) => r.requestId)).toEqual(['m1', 'm2']);
+    await queue.remove(dev, ['m1']);
+    // Enqueued again under the same id, it is a new request: no mark left from the removed one.
+    await queue.enqueue(dev, { requestId: 'm1', commands: [{ verb: 'Get', uri: './DevInfo/Man' }] });
+    const again = await queue.pendingWithSent(dev);
+    expect(again.requests.map((r) => r.requestId)).toEqual(['m2', 'm1']);
+    expect([...again.sentIn]).toEqual([['m2', 'tok-a']]);
+    await expect(queue.enqueue(dev, { requestId: '\u0000sent:m2', commands: [{ verb: 'Get', uri: './DevInfo/Man' }] })).rejects.toThrow(/NUL/);
+  });
+
+  it('tells a watcher whether a request was enqueued for its device, and a read whether it saw the whole queue', async () => {
+    const queue = new RedisDeviceRequestQueue(redis, prefix);
+    const dev = 'IMEI:350000000000033';
+    const watch = queue.watchEnqueues(dev);
+    await queue.enqueue('IMEI:350000000000041', { requestId: 'other', commands: [{ verb: 'Get', uri: './DevInfo/Man' }] });
+    expect(watch.enqueued()).toBe(false);
+    await queue.enqueue(dev, { requestId: 'w0', commands: [{ verb: 'Get', uri: './DevInfo/Man' }] });
+    expect(watch.enqueued()).toBe(true);
+    watch.stop();
+    const later = queue.watchEnqueues(dev);
+    later.stop();
+    await queue.enqueue(dev, { requestId: 'w1', commands: [{ verb: 'Get', uri: './DevInfo/Man' }] });
+    expect(later.enqueued()).toBe(false);
+    expect((await queue.pendingWithSent(dev)).more).toBe(false);
+    for (let i = 2; i < 70; i++) await queue.enqueue(dev, { requestId: `w${i}`, commands: [{ verb: 'Get', uri: './DevInfo/Man' }] });
+    const window = await queue.pendingWithSent(dev);
+    expect(window.requests).toHaveLength(64);
+    expect(window.more).toBe(true);
+  });
+
   it('saves the state and binds device and SessionID to its token in one go', async () => {
     const store = new RedisDmSessionStore(redis, prefix);
     await store.saveAndBind('tok-aaaaaaaaaaaaaaaa', '{"v":1}', 60, { deviceId: 'IMEI:1', sessionId: '1A' });
