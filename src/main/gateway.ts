@@ -427,7 +427,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     if (loopLag) closers.push(async () => loopLag.stop());
     const openingGate = new OpeningGate(
       config.dmMaxInFlight,
-      loopLag ? { maxLagMs: config.dmMaxEventLoopLagMs, lagMs: () => loopLag.ms } : undefined,
+      loopLag ? { maxLagMs: config.dmMaxEventLoopLagMs, lagMs: () => loopLag.ms, inFlightWhenLate: config.dmInFlightWhenLate } : undefined,
     );
     // Webhook deliveries for the console (JSON), beside the SOAP surface.
     if (servesApi) routers.push(webhookRoutes({ webhooks, auth, logger }));

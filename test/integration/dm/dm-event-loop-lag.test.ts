@@ -1,8 +1,10 @@
 /**
  * DM_MAX_EVENT_LOOP_LAG_MS: while the gateway's event loop runs late, opening
- * messages (POST /dm) get 503 with Retry-After before their body is read, so
- * a process short of CPU stops taking on sessions and its own worker and
- * SOAP reads get their turn; messages of open sessions still pass.
+ * messages (POST /dm) beyond DM_IN_FLIGHT_WHEN_LATE get 503 with Retry-After
+ * before their body is read, so a process short of CPU takes on fewer
+ * sessions and its own worker and SOAP reads get their turn; messages of
+ * open sessions still pass. Here the count while late is 0, so that one
+ * message shows it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DmRig, startDmRig } from '../../support/dm-rig.js';
@@ -11,7 +13,7 @@ import { waitFor } from '../../support/wait.js';
 const MAX_LAG_MS = 150;
 let rig: DmRig;
 beforeAll(async () => {
-  rig = await startDmRig({ devices: 1, overrides: { dmMaxEventLoopLagMs: MAX_LAG_MS } });
+  rig = await startDmRig({ devices: 1, overrides: { dmMaxEventLoopLagMs: MAX_LAG_MS, dmInFlightWhenLate: 0 } });
 });
 afterAll(() => rig?.stop());
 
