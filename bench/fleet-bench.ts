@@ -89,11 +89,21 @@ import {
 } from './support/fleet-db.js';
 import { rssOf, type Started, spawnGateway, waitForHttpAnswer } from './support/processes.js';
 
+/** The fleet's default cap on open connections per DM process (see `fleetSockets`). */
+export const FLEET_SOCKETS_MAX = 4096;
+
 export interface FleetBenchOptions {
   redisUrl: string;
   devices: number;
   /** The fleet's simultaneous DM sessions (`simulate --max-sessions`). */
   fleetSessions: number;
+  /**
+   * The fleet's open connections to each DM process (`simulate --max-sockets`);
+   * default `fleetSessions`, at most FLEET_SOCKETS_MAX. Beyond a few thousand
+   * the fleet process ran out of file descriptors and local ports (EMFILE,
+   * EADDRNOTAVAIL at 20,000 sessions) before the gateway did.
+   */
+  fleetSockets?: number;
   /** The gateway's WORKER_CONCURRENCY. */
   workerConcurrency: number;
   /** AtTime = call start + this many seconds; default from `armRate`. */
@@ -509,6 +519,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           secretSeed: 'fleet-bench',
           maxSessions: o.fleetSessions,
           simulateArgs: [
+            '--max-sockets',
+            String(o.fleetSockets ?? Math.min(o.fleetSessions, FLEET_SOCKETS_MAX)),
             ...(firmware ? ['--fumo-root', './FUMO', '--install-ms', String(o.installMs ?? 100)] : []),
             ...(o.network ? networkSimulateArgs(o.network) : []),
           ],

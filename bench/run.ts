@@ -20,6 +20,7 @@
  *   --deploy-cpu-prof DIR  write a CPU profile of the gateway process (deploy section)
  *   --devices 10000       simulated devices, one SCHEDULED_EXEC job over all of them (fleet section)
  *   --fleet-sessions 64   simultaneous DM sessions of the simulated fleet (fleet section)
+ *   --fleet-sockets N     the fleet's open connections to each DM process (default: --fleet-sessions, at most 4096)
  *   --fleet-concurrency 32  the gateway's WORKER_CONCURRENCY (fleet section)
  *   --fleet-at-lead S     AtTime = the createDeployments call + S seconds (default: from --fleet-arm-rate)
  *   --fleet-arm-rate 80   tasks armed per second assumed when choosing AtTime (fleet section)
@@ -105,6 +106,7 @@ const { values } = parseArgs({
     'deploy-cpu-prof': { type: 'string' },
     devices: { type: 'string', default: '10000' },
     'fleet-sessions': { type: 'string', default: '64' },
+    'fleet-sockets': { type: 'string' },
     'fleet-concurrency': { type: 'string', default: '32' },
     'fleet-at-lead': { type: 'string' },
     'fleet-arm-rate': { type: 'string', default: '80' },
@@ -472,6 +474,7 @@ async function runFleetSection(topology: FleetTopology): Promise<FleetBenchResul
       redisUrl: redis.url,
       devices,
       fleetSessions: Number(values['fleet-sessions']),
+      ...(values['fleet-sockets'] !== undefined && { fleetSockets: Number(values['fleet-sockets']) }),
       workerConcurrency: Number(values['fleet-concurrency']),
       ...(values['fleet-at-lead'] !== undefined && { atLeadSeconds: Number(values['fleet-at-lead']) }),
       armRate: Number(values['fleet-arm-rate']),

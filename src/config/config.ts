@@ -39,6 +39,10 @@ export interface Config {
   dmMaxBodyBytes: number;
   /** DM messages opening a session (POST /dm) served at once per process; 0: no cap. */
   dmMaxInFlight: number;
+  /** While the event loop runs later than this, opening DM messages beyond dmInFlightWhenLate are refused (503); 0: never. */
+  dmMaxEventLoopLagMs: number;
+  /** Opening DM messages served at once per process while the event loop runs late. */
+  dmInFlightWhenLate: number;
   /** DM2_ALLOW_PLAIN_HTTP: serve /dm2 over plain HTTP (tests, labs); otherwise only over TLS. */
   dm2AllowPlainHttp: boolean;
   /** DM2_CLIENT_CA: CA (PEM file) of DM 2.0 device certificates; set, HTTPS asks clients for one. */
@@ -238,6 +242,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     soapMaxBodyBytes: int(r, 'SOAP_MAX_BODY_BYTES', 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     dmMaxBodyBytes: int(r, 'DM_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     dmMaxInFlight: int(r, 'DM_MAX_IN_FLIGHT', 1000, 0, 1_000_000),
+    dmMaxEventLoopLagMs: int(r, 'DM_MAX_EVENT_LOOP_LAG_MS', 200, 0, 60_000),
+    dmInFlightWhenLate: int(r, 'DM_IN_FLIGHT_WHEN_LATE', 64, 0, 1_000_000),
     dm2AllowPlainHttp: oneOf(r, 'DM2_ALLOW_PLAIN_HTTP', 'false', ['true', 'false']) === 'true',
     dm2ClientCa: optional(r, 'DM2_CLIENT_CA'),
     dm2Psk: oneOf(r, 'DM2_PSK', 'false', ['true', 'false']) === 'true',

@@ -72,6 +72,7 @@ import { RegistryDm2DeviceDirectory } from '../persistence/dm2-device-directory.
 import { RedisDm2UploadStore } from '../queue/dm2-upload-store.js';
 import { dm2HttpHandler } from '../transport/dm2-endpoint.js';
 import { OpeningGate } from '../transport/opening-gate.js';
+import { EventLoopLag } from '../transport/event-loop-lag.js';
 import { dm2TlsServerOptions } from '../dm2/tls-identity.js';
 import { BullWebhookDeliveries, startWebhookWorker } from '../queue/webhook-jobs.js';
 import { WebhookDeliverer } from '../services/webhooks/delivery.js';
@@ -422,7 +423,12 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         )
       : [];
     // DM_MAX_IN_FLIGHT: one count of opening messages for /dm and /dm2.
-    const openingGate = new OpeningGate(config.dmMaxInFlight);
+    const loopLag = config.dmMaxEventLoopLagMs > 0 ? new EventLoopLag() : undefined;
+    if (loopLag) closers.push(async () => loopLag.stop());
+    const openingGate = new OpeningGate(
+      config.dmMaxInFlight,
+      loopLag ? { maxLagMs: config.dmMaxEventLoopLagMs, lagMs: () => loopLag.ms, inFlightWhenLate: config.dmInFlightWhenLate } : undefined,
+    );
     // Webhook deliveries for the console (JSON), beside the SOAP surface.
     if (servesApi) routers.push(webhookRoutes({ webhooks, auth, logger }));
     if (config.role === 'all' || config.role === 'dm') {

@@ -46,6 +46,8 @@ export interface SimulateOptions {
   failureRate: number;
   failureStatus: number;
   maxSessions: number;
+  /** Open connections per DM server, shared by the sessions; default `maxSessions`. */
+  maxSockets?: number;
   sseRoot: string;
   /** FUMO node (e.g. ./FUMO); absent: no FUMO MO. */
   fumoRoot?: string;
@@ -147,6 +149,7 @@ export async function runSimulateCommand(
     failureRate: opts.failureRate,
     failureStatus: opts.failureStatus,
     maxConcurrentSessions: opts.maxSessions,
+    ...(opts.maxSockets !== undefined && { maxSockets: opts.maxSockets }),
     listen: { host, port },
     ...(opts.publicUrl !== undefined && { publicBaseUrl: opts.publicUrl }),
     secretSeed,
@@ -282,6 +285,7 @@ export function buildSimulateCommand(): Command {
     .option('--failure-rate <fraction>', 'share of target Execs that fail', fraction, d.failureRate)
     .option('--failure-status <code>', 'DM status of a failed Exec', integer(300, 599), d.failureStatus)
     .option('--max-sessions <n>', 'simultaneous sessions', integer(1, 100_000), d.maxSessions)
+    .option('--max-sockets <n>', 'open connections per DM server, shared by the sessions (default: --max-sessions)', integer(1, 100_000))
     .option('--sse-root <uri>', 'SingleShotExec MO root', deviceUri, d.sseRoot)
     .option('--fumo-root <uri>', 'FUMO node (e.g. ./FUMO); default none', deviceUri)
     .option('--scomo-root <uri>', 'SCOMO root (e.g. ./SCOMO); default none', deviceUri)

@@ -85,6 +85,14 @@ export interface FleetOptions {
   failureStatus?: number;
   /** Simultaneous sessions; default 64. */
   maxConcurrentSessions?: number;
+  /**
+   * Open connections to each DM server, shared by the sessions (keep-alive);
+   * default `maxConcurrentSessions`. Beyond it a message waits for a free
+   * connection (its HTTP timeout starts once it has one): a fleet of 20,000
+   * sessions would otherwise hold 20,000 sockets and run out of file
+   * descriptors and local ports before the gateway is loaded.
+   */
+  maxSockets?: number;
   /** Listener address; default 127.0.0.1 on an ephemeral port; false: no listener. */
   listen?: { host?: string; port?: number } | false;
   /** Base URL servers reach the listener at, when it differs from the bound address. */
@@ -129,6 +137,8 @@ export interface FleetStats {
   notificationsDropped: number;
   /** HTTP posts lost by the simulated network (`failShare`). */
   messagesLost: number;
+  /** Sessions the server turned away (503 with Retry-After) and the device opened again after that delay. */
+  busyRetries: number;
   scheduled: number;
 }
 
@@ -380,6 +390,7 @@ export class Fleet {
       deliveriesFailed: 0,
       notificationsDropped: 0,
       messagesLost: 0,
+      busyRetries: 0,
     };
     const random = opts.random ?? Math.random;
     const latency = latencyRange(opts.latencyMs);
@@ -392,7 +403,7 @@ export class Fleet {
       }),
       record: (stat, _device, detail) => this.record(stat, detail),
     };
-    this.ownTransport = opts.transport ? undefined : createHttpTransport({ maxSockets: opts.maxConcurrentSessions ?? 64 });
+    this.ownTransport = opts.transport ? undefined : createHttpTransport({ maxSockets: opts.maxSockets ?? opts.maxConcurrentSessions ?? 64 });
     const transport = lossyTransport(opts.transport ?? this.ownTransport!, opts.failShare ?? 0, random, () => {
       this.counters.messagesLost++;
     });
@@ -773,6 +784,9 @@ export class Fleet {
         break;
       case 'delivery-failed':
         c.deliveriesFailed++;
+        break;
+      case 'busy-retry':
+        c.busyRetries++;
         break;
     }
   }

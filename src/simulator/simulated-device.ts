@@ -158,7 +158,8 @@ export type DeviceStat =
   | 'bootstrap'
   | 'bootstrap-rejected'
   | 'delivery-succeeded'
-  | 'delivery-failed';
+  | 'delivery-failed'
+  | 'busy-retry';
 
 /** The owner's services: clock, scheduler, session gate, latency, counters. */
 export interface DeviceHost {
@@ -227,6 +228,12 @@ export interface DeviceProfile {
   triggerDedupMs: number;
   /** First retry of a failed session that left Generic Alerts undelivered; 0: never. */
   alertRetryMs: number;
+  /**
+   * Sessions the server turned away at their first message (HTTP 503 with
+   * Retry-After) are opened again after that delay, this many times in a
+   * row at most; 0: never (the session just fails).
+   */
+  busyRetries: number;
 }
 
 export interface SimulatedDeviceOptions extends Partial<DeviceProfile> {
@@ -317,6 +324,8 @@ export class SimulatedDevice {
   private last: { sessionId: string; at: number; report: SessionReport } | undefined;
   /** Failed sessions in a row that left alerts undelivered. */
   private alertRetries = 0;
+  /** Sessions in a row turned away with 503 and Retry-After. */
+  private busyInARow = 0;
   private deliveryCounters: DeliveryCounters | undefined;
 
   constructor(opts: SimulatedDeviceOptions) {
@@ -541,6 +550,8 @@ export class SimulatedDevice {
     };
     let unsentServerNonce: Buffer | undefined;
     let dmAccTouched = false;
+    /** Set when the server refused to open the session (503 to its first message) and said when to come back. */
+    let busyFor: number | undefined;
     const contentType = contentTypeFor(p.encoding);
     try {
       for (;;) {
@@ -552,6 +563,7 @@ export class SimulatedDevice {
         await p.host.beforePost?.();
         const res = await p.transport.post(state.url, body, headers);
         report.messages++;
+        if (res.status === 503 && report.messages === 1) busyFor = retryAfterMs(res.headers['retry-after'], p.host.now());
         if (res.status < 200 || res.status > 299) {
           throw new DeviceTransportError(this.devId, state.url, `HTTP ${res.status}`, res.status);
         }
@@ -588,12 +600,31 @@ export class SimulatedDevice {
     this.sessions++;
     const ok = report.outcome === 'ok';
     if (!ok) this.sessionsFailed++;
-    if (ok) this.alertRetries = 0;
+    if (ok) {
+      this.alertRetries = 0;
+      this.busyInARow = 0;
+    } else if (busyFor !== undefined && this.busyInARow < p.busyRetries) this.retryWhenServerFree(trigger, busyFor);
     else if (this.pending && p.alertRetryMs > 0) this.retryAlertsLater();
+    if (busyFor === undefined) this.busyInARow = 0;
     if (ok) p.host.record?.('session-ok', this);
     else p.host.record?.('session-failed', this, report.error ?? `session ended ${report.outcome}`);
     this.last = { sessionId: report.sessionId, at: p.host.now(), report };
     return report;
+  }
+
+  /**
+   * As DM clients do with 503 and Retry-After: the session (its trigger, and
+   * any alerts still pending) is opened again once the server said it would
+   * be free. The server did nothing with the refused message, so this is
+   * the same session, not a second one.
+   */
+  private retryWhenServerFree(trigger: SessionTrigger, afterMs: number): void {
+    const p = this.profile;
+    this.busyInARow++;
+    p.host.record?.('busy-retry', this);
+    p.host.schedule(p.host.now() + afterMs, () => {
+      if (this.onlineFlag) void this.runSession(trigger);
+    });
   }
 
   private retryAlertsLater(): void {
@@ -1213,6 +1244,7 @@ export function resolveProfile(opts: Partial<DeviceProfile>): DeviceProfile {
     maxMessagesPerSession: opts.maxMessagesPerSession ?? 200,
     triggerDedupMs: opts.triggerDedupMs ?? 30_000,
     alertRetryMs: opts.alertRetryMs ?? 5_000,
+    busyRetries: opts.busyRetries ?? 10,
   };
 }
 
@@ -1224,3 +1256,15 @@ export const DEFAULT_EXEC_TARGETS: readonly string[] = Object.freeze([
 ]);
 
 export { createHttpTransport, type DmTransport, type HttpResponse, type HttpTransportOptions } from './http-transport.js';
+
+/**
+ * Retry-After as milliseconds from `now`: delta-seconds or an HTTP-date
+ * (RFC 9110 §10.2.3); undefined when absent or unreadable.
+ */
+export function retryAfterMs(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}

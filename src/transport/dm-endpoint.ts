@@ -55,18 +55,22 @@ export function dmHttpHandler(deps: DmEndpointDeps): DmHttpHandler {
   // cheaply; messages of open sessions (on their RespURI) always pass.
   const gate = deps.gate ?? new OpeningGate(deps.maxInFlight ?? 0);
   const cap = gate.cap;
+  const gated = gate.enabled;
   let refused = 0;
   let refusalLoggedAt = 0;
   return (req, res) => {
     if (req.method !== 'POST') return false;
     const route = matchDmPath(req.url ?? '');
     if (route === undefined) return false;
-    const counted = route.token === undefined && cap > 0;
+    const counted = route.token === undefined && gated;
     if (counted && !gate.tryEnter()) {
       refused += 1;
       const now = Date.now();
       if (now - refusalLoggedAt >= IN_FLIGHT_LOG_MS) {
-        deps.logger.warn({ refused, maxInFlight: cap }, 'DM messages refused: DM_MAX_IN_FLIGHT opening messages are being served');
+        deps.logger.warn(
+          { refused, maxInFlight: cap, eventLoopLagMs: Math.round(gate.lagMs) },
+          'DM messages refused: DM_MAX_IN_FLIGHT opening messages are being served, or the event loop runs later than DM_MAX_EVENT_LOOP_LAG_MS',
+        );
         refused = 0;
         refusalLoggedAt = now;
       }

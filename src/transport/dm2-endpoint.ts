@@ -87,7 +87,7 @@ export function dm2HttpHandler(deps: Dm2EndpointDeps): Dm2HttpHandler {
       return true;
     }
     if (req.method !== 'POST') return false;
-    const counted = m.post.kind !== 'session' && deps.gate.cap > 0;
+    const counted = m.post.kind !== 'session' && deps.gate.enabled;
     if (counted && !deps.gate.tryEnter()) {
       req.resume();
       res.writeHead(503, { 'content-type': TEXT, 'retry-after': String(5 + Math.floor(Math.random() * 10)) });

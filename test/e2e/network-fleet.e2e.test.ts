@@ -16,6 +16,31 @@ import { waitFor } from '../support/wait.js';
 
 const DEVICES = 300;
 const TARGET = './Ext/Sim/Reboot';
+const TASK_RETRY_SECONDS = 5;
+const NOTIFICATIONS_PER_SECOND = 100;
+const AT_TIME_IN_MS = 10_000;
+const ALERT_RETRY_MS = 1_000;
+
+/**
+ * How long the rollout may take to end, from the fleet's size and the
+ * documented retry timings (a guessed 150 s ran out in the full suite on a
+ * loaded 2-core box, where the same run takes 30 s alone):
+ * - AtTime, and the releases spread at notificationsPerSecond;
+ * - the gateway's retry tail: a task that stopped moving gets its device
+ *   woken again TASK_RETRY_SECONDS after its last move plus as long as it had
+ *   been waiting since its release, so a device that keeps losing its wakes
+ *   gets the k-th about 2^k · TASK_RETRY_SECONDS after release. About one
+ *   wake in six fails here (a message lost at 5% among the ~3 of an arming
+ *   session, a first Package#0 dropped at 10%), so one of 300 devices needs
+ *   a 7th wake in about one run of 150 (300 · (1/6)^6): the limit allows 6
+ *   (64 · 5 s), and a loaded box that stretches the releases shifts the tail
+ *   by as much, which the limit does not cover;
+ * - the device's own report retries after AtTime (`alertRetryMs` doubling
+ *   up to a minute, ± half): 90 s.
+ */
+const JOB_END_LIMIT_MS = AT_TIME_IN_MS + (DEVICES / NOTIFICATIONS_PER_SECOND) * 1000 + 2 ** 6 * TASK_RETRY_SECONDS * 1000 + 90_000;
+/** Polling the job every 20 ms cost the gateway under test a share of its CPU. */
+const POLL_MS = 500;
 const END_STATES = new Set(['COMPLETED', 'FAILED', 'MISSED', 'CANCELLED', 'EXPIRED']);
 
 let rig: DmRig;
@@ -24,7 +49,7 @@ let bulk: SoapClient;
 beforeAll(async () => {
   rig = await startDmRig({
     devices: DEVICES,
-    overrides: { taskRetrySeconds: 5 },
+    overrides: { taskRetrySeconds: TASK_RETRY_SECONDS },
     fleet: {
       random: seededRandom(4),
       latencyMs: { minMs: 20, maxMs: 200 },
@@ -33,7 +58,7 @@ beforeAll(async () => {
       comeOnlineWithinMs: 20_000,
       ignoreFirstNotificationShare: 0.1,
       maxConcurrentSessions: 256,
-      profile: { alertRetryMs: 1_000 },
+      profile: { alertRetryMs: ALERT_RETRY_MS },
     },
   });
   bulk = await soapClient(rig.gw.url, 'BulkOperationsManager', { kind: 'text', ...ADMIN });
@@ -64,22 +89,24 @@ const utcSeconds = (ms: number) => `${new Date(Math.floor(ms / 1000) * 1000).toI
 
 describe('a scheduled rollout over a lossy, slow, partly offline fleet', () => {
   it('ends every task in the state matching what its device did, with counters equal to its tasks', async () => {
-    const atTime = Date.now() + 10_000;
+    const atTime = Date.now() + AT_TIME_IN_MS;
     const jobId = (
       await call<{ jobId: string }>(bulk, 'createDeployments', {
         userSession: '',
         operation: { name: 'SCHEDULED_EXEC', targetUri: TARGET, atTime: utcSeconds(atTime) },
         targets: rig.fleet.devices.map((d) => d.devId),
-        options: { notificationsPerSecond: 100 },
+        options: { notificationsPerSecond: NOTIFICATIONS_PER_SECOND },
       })
     ).jobId;
+    let last: JobData | undefined;
     const job = await waitFor(
       async () => {
-        const j = await getJob(bulk, jobId);
-        return j.status.startsWith('COMPLETED') || j.status === 'FAILED' ? j : undefined;
+        last = await getJob(bulk, jobId);
+        return last.status.startsWith('COMPLETED') || last.status === 'FAILED' ? last : undefined;
       },
-      150_000,
-      'the job to end',
+      JOB_END_LIMIT_MS,
+      () => `the job to end (${JSON.stringify(last && countersAsStatuses(last))}; fleet ${JSON.stringify(rig.fleet.stats())})`,
+      POLL_MS,
     );
     const stats = rig.fleet.stats();
     // The network did what it was told to: the test would prove nothing otherwise.
@@ -90,7 +117,7 @@ describe('a scheduled rollout over a lossy, slow, partly offline fleet', () => {
     expect(await mismatches(rig, jobId, DEVICES)).toEqual([]);
     expect(job.completed).toBeGreaterThan(DEVICES * 0.8);
     expect(await taskCounts(bulk, jobId)).toEqual(countersAsStatuses(job as JobData));
-  }, 200_000);
+  }, JOB_END_LIMIT_MS + 30_000);
 });
 
 describe('a scheduled rollout with a deadline, over a fleet whose offline devices come online before and after it', () => {
@@ -133,6 +160,7 @@ describe('a scheduled rollout with a deadline, over a fleet whose offline device
       },
       150_000,
       'the job to end',
+      POLL_MS,
     );
     // Every late device comes online, checks in and settles before the fleet's record is read.
     await waitFor(async () => (late.fleet.stats().online === N ? true : undefined), 60_000, 'every device online');

@@ -43,6 +43,9 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       secretKey: crypto.randomBytes(32).toString('hex'),
       queuePrefix: `test-${crypto.randomBytes(4).toString('hex')}`,
       logLevel: 'silent',
+      // A loaded test box runs every in-process gateway's loop late: its own DM messages would be
+      // refused. Lag shedding has its own test (test/integration/dm/dm-event-loop-lag.test.ts).
+      dmMaxEventLoopLagMs: 0,
       ...opts.overrides,
     },
   );

@@ -306,6 +306,68 @@ describe('SimulatedDevice SingleShotExec', () => {
     expect(th.scheduled).toEqual([]);
   });
 
+  it('comes back after Retry-After when the server turns its report session away with 503, instead of its own backoff', async () => {
+    let busy = 0;
+    const { device, server, th } = setup({
+      transport: {
+        post: (url, body, headers) =>
+          busy-- > 0 ? Promise.resolve({ status: 503, headers: { 'retry-after': '7' }, body: Buffer.from('busy') }) : server.post(url, body, headers),
+      },
+    });
+    server.enqueue(DEV_ID, [sseSequence()]);
+    await device.runSession();
+    busy = 2;
+    const fired = Date.parse('2025-03-01T00:00:00Z') + 2 * 3600_000;
+    th.advance(2 * 3600_000);
+    th.runDue();
+    await device.idle();
+    // The server's 7 s, twice (alertRetryMs would have waited 5 s, then 10).
+    expect(th.scheduled.map((s) => s.at - fired)).toEqual([7_000]);
+    th.advance(7_000);
+    th.runDue();
+    await device.idle();
+    expect(th.scheduled.map((s) => s.at - fired)).toEqual([14_000]);
+    th.advance(7_000);
+    th.runDue();
+    await device.idle();
+    expect(device.pendingAlerts).toHaveLength(0);
+    expect(server.seen(DEV_ID).alerts).toHaveLength(1);
+    expect(device.executionCount('./FUMO/fw1/Update')).toBe(1);
+    expect(th.scheduled).toEqual([]);
+  });
+
+  it('opens a notified session again after Retry-After, with the trigger session id, at most busyRetries times in a row', async () => {
+    let busy = 0;
+    const { device, server, th } = setup({
+      busyRetries: 2,
+      transport: {
+        post: (url, body, headers) =>
+          busy-- > 0 ? Promise.resolve({ status: 503, headers: { 'retry-after': '5' }, body: Buffer.from('busy') }) : server.post(url, body, headers),
+      },
+    });
+    busy = 1;
+    device.receiveNotification(trigger(0xb7, Buffer.from('srv-nonce-0')));
+    await device.idle();
+    expect(th.scheduled).toHaveLength(1);
+    th.advance(5_000);
+    th.runDue();
+    await device.idle();
+    expect(server.seen(DEV_ID).sessions).toEqual(['B7']);
+    expect(th.scheduled).toEqual([]);
+
+    // Turned away three times in a row: it tries twice more, then gives up (the server wakes it again).
+    busy = 3;
+    device.receiveNotification(trigger(0xc8, Buffer.from(device.account.serverNonce)));
+    for (let i = 0; i < 3; i++) {
+      await device.idle();
+      th.advance(5_000);
+      th.runDue();
+    }
+    await device.idle();
+    expect(th.scheduled).toEqual([]);
+    expect(server.seen(DEV_ID).sessions).toEqual(['B7']);
+  });
+
   it('does not retry a failed report session when alertRetryMs is 0', async () => {
     let down = false;
     const { device, server, th } = setup({
