@@ -58,6 +58,12 @@ export interface Config {
   longOperationSeconds: number;
   /** A task waiting for its device with no progress this long has its device woken again (then less and less often). */
   taskRetrySeconds: number;
+  /**
+   * The longest a waiting task goes between wakes of its device (TASK_RETRY_MAX_SECONDS; unset: 12 ×
+   * taskRetrySeconds): the wait doubles with the task's age, and a device missed early in a long
+   * rollout would otherwise wait as long again as the rollout has run.
+   */
+  taskRetryMaxSeconds?: number;
   workerConcurrency: number;
   /** Devices of the registry a chunk of a filter job's task writing walks (one transaction each). */
   expansionChunkDevices: number;
@@ -255,6 +261,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     reportGraceSeconds: int(r, 'REPORT_GRACE_SECONDS', 24 * 3600, 10, 90 * 24 * 3600),
     longOperationSeconds: int(r, 'LONG_OPERATION_SECONDS', 24 * 3600, 5, 90 * 24 * 3600),
     taskRetrySeconds: int(r, 'TASK_RETRY_SECONDS', 300, 5, 24 * 3600),
+    ...(r.env.TASK_RETRY_MAX_SECONDS ? { taskRetryMaxSeconds: int(r, 'TASK_RETRY_MAX_SECONDS', 3600, 5, 30 * 24 * 3600) } : {}),
     databaseWaitSeconds: int(r, 'DATABASE_WAIT_SECONDS', 120, 0, 24 * 3600),
     workerConcurrency: int(r, 'WORKER_CONCURRENCY', 32, 1, 1000),
     expansionChunkDevices: int(r, 'EXPANSION_CHUNK_DEVICES', 10_000, 100, 1_000_000),

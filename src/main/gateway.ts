@@ -371,7 +371,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       const resumed = await bulk.resume();
       if (requeued || resumed) logger.info({ requeued, resumed }, 'resumed work found at start');
       const stopSweeper = startStallSweeper({
-        retryStalled: (ms) => broker.retryStalled(ms),
+        retryStalled: (ms) => broker.retryStalled(ms, Math.max(ms, (config.taskRetryMaxSeconds ?? 12 * config.taskRetrySeconds) * 1000)),
         resumeCancels: () => bulk.resumeCancels(),
         resumeExpansions: () => bulk.resumeExpansions(EXPANSION_STALE_MS),
         lock: brokerCache,

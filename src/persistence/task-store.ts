@@ -79,7 +79,9 @@ const INSERT_HISTORY = sql(
  * See TaskStore.stalled. `last`: the last move, or the release of a job's
  * task (releasing does not touch updated_at); `base`: when the task started
  * waiting. The first condition on updated_at lets the (status, updated_at)
- * index narrow the scan (last >= updated_at).
+ * index narrow the scan (last >= updated_at). Due: waited at least the retry
+ * interval and as long as it had waited before (now - last >= last - base),
+ * or the longest wait (TASK_RETRY_MAX_SECONDS).
  */
 const SELECT_STALLED = sql(
   'SELECT "taskId", "last" AS "since" FROM (' +
@@ -88,7 +90,7 @@ const SELECT_STALLED = sql(
     'COALESCE("released_at", "created_at") AS "base" ' +
     'FROM "task" WHERE "status" IN (\'QUEUED\', \'NOTIFYING\', \'IN_SESSION\') ' +
     'AND ("status" <> \'QUEUED\' OR "job_id" IS NULL OR "released_at" IS NOT NULL) AND "updated_at" < ?' +
-    ') s WHERE "last" < ? AND 2 * "last" - "base" < ? ORDER BY "last" LIMIT ?',
+    ') s WHERE "last" < ? AND (2 * "last" - "base" < ? OR "last" < ?) ORDER BY "last" LIMIT ?',
 );
 
 /**
@@ -374,8 +376,14 @@ export class TypeormTaskStore implements TaskStore {
     return rows.map((r) => toTask(taskRow(r)));
   }
 
-  async stalled(now: number, retryMs: number, limit: number): Promise<{ taskId: string; since: number }[]> {
-    const rows = await queryRows<{ taskId: string; since: number | string }>(this.em, SELECT_STALLED, [now - retryMs, now - retryMs, now, limit]);
+  async stalled(now: number, retryMs: number, maxRetryMs: number, limit: number): Promise<{ taskId: string; since: number }[]> {
+    const rows = await queryRows<{ taskId: string; since: number | string }>(this.em, SELECT_STALLED, [
+      now - retryMs,
+      now - retryMs,
+      now,
+      now - Math.min(maxRetryMs, now),
+      limit,
+    ]);
     return rows.map((r) => ({ taskId: r.taskId, since: Number(r.since) }));
   }
 

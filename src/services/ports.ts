@@ -177,7 +177,7 @@ export interface TaskStore {
    * they had lived before it (so retries thin out as a task ages), oldest
    * first. `since`: when the task last moved (or was released).
    */
-  stalled(now: number, retryMs: number, limit: number): Promise<{ taskId: string; since: number }[]>;
+  stalled(now: number, retryMs: number, maxRetryMs: number, limit: number): Promise<{ taskId: string; since: number }[]>;
   /** How many tasks not in an end state use this content. */
   openTasksUsing(contentId: string): Promise<number>;
 }

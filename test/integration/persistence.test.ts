@@ -397,7 +397,7 @@ for (const backend of backends) {
       await tx.run((s) => s.tasks.transition('task-lop', 'IN_PROGRESS', { event: 'exec-accepted', dmStatus: 202 }, at + 2));
       expect(await tx.stores.jobs.get('job-lop')).toMatchObject({ status: 'RUNNING', inSession: 0, inProgress: 1 });
       // The stalled-task sweep wakes devices of waiting tasks; an IN_PROGRESS one waits for its alert instead.
-      const stalled = await tx.stores.tasks.stalled(at + 1e12, 1000, 1000);
+      const stalled = await tx.stores.tasks.stalled(at + 1e12, 1000, Number.MAX_SAFE_INTEGER, 1000);
       expect(stalled.map((x) => x.taskId)).not.toContain('task-lop');
       const missed = await tx.run((s) => s.tasks.transition('task-lop', 'MISSED', { event: 'x' }, at + 3));
       expect(missed.moved).toBe(false); // IN_PROGRESS ends COMPLETED, FAILED, CANCELLED or EXPIRED

@@ -24,6 +24,8 @@ import { waitFor } from '../support/wait.js';
 const pgUrl = await postgresUrl();
 const T0 = 1_700_000_000_000;
 const RETRY = 30_000;
+/** No longest wait: the doubling alone. */
+const NO_CAP = Number.MAX_SAFE_INTEGER;
 
 const backends = [
   { name: 'sqlite', available: true },
@@ -116,21 +118,29 @@ for (const backend of backends) {
     afterAll(() => cleanup?.());
 
     it('finds the tasks waiting for their device that have not moved for the retry interval, oldest first', async () => {
-      expect(await tx.stores.tasks.stalled(T0 + RETRY + 1, RETRY, 100)).toEqual([{ taskId: 'single', since: T0 }]);
-      expect(await tx.stores.tasks.stalled(T0 + RETRY + 200, RETRY, 100)).toEqual([
+      expect(await tx.stores.tasks.stalled(T0 + RETRY + 1, RETRY, NO_CAP, 100)).toEqual([{ taskId: 'single', since: T0 }]);
+      expect(await tx.stores.tasks.stalled(T0 + RETRY + 200, RETRY, NO_CAP, 100)).toEqual([
         { taskId: 'single', since: T0 },
         { taskId: 'notifying', since: T0 + 50 },
         { taskId: 'in-session', since: T0 + 70 },
         // A job's task counts from its release; one not released (held back by the job) is not waiting.
         { taskId: 'released', since: T0 + 100 },
       ]);
-      expect(await tx.stores.tasks.stalled(T0 + RETRY + 200, RETRY, 2)).toHaveLength(2);
+      expect(await tx.stores.tasks.stalled(T0 + RETRY + 200, RETRY, NO_CAP, 2)).toHaveLength(2);
     });
 
     it('waits longer before retrying a task that had waited long before it last moved', async () => {
-      const ids = async (now: number) => (await tx.stores.tasks.stalled(now, RETRY, 100)).map((t) => t.taskId);
+      const ids = async (now: number) => (await tx.stores.tasks.stalled(now, RETRY, NO_CAP, 100)).map((t) => t.taskId);
       expect(await ids(T0 + 11 * RETRY + 1)).not.toContain('old');
       expect(await ids(T0 + 20 * RETRY + 1)).toContain('old');
+    });
+
+    it('waits at most the longest wait (TASK_RETRY_MAX_SECONDS), however long the task had waited', async () => {
+      const ids = async (now: number) => (await tx.stores.tasks.stalled(now, RETRY, 3 * RETRY, 100)).map((t) => t.taskId);
+      expect(await ids(T0 + 12 * RETRY)).not.toContain('old');
+      expect(await ids(T0 + 13 * RETRY + 1)).toContain('old');
+      // Never sooner than the retry interval itself.
+      expect(await tx.stores.tasks.stalled(T0 + 10 * RETRY + RETRY / 2, RETRY, 1, 100)).not.toContainEqual(expect.objectContaining({ taskId: 'old' }));
     });
   });
 }

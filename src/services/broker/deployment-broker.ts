@@ -387,8 +387,8 @@ export class DeploymentBroker {
    * The job id carries when the task last moved, so sweeps that overlap add
    * one job per stall. Returns how many tasks it retried.
    */
-  async retryStalled(retryMs: number, limit = 1000): Promise<number> {
-    const stalled = await this.d.tx.stores.tasks.stalled(this.d.clock.now(), retryMs, limit);
+  async retryStalled(retryMs: number, maxRetryMs = Number.MAX_SAFE_INTEGER, limit = 1000): Promise<number> {
+    const stalled = await this.d.tx.stores.tasks.stalled(this.d.clock.now(), retryMs, maxRetryMs, limit);
     for (const t of stalled) await this.d.jobs.notify(t.taskId, t.since);
     return stalled.length;
   }

@@ -68,6 +68,9 @@ describe('configuration', () => {
   it('wakes devices of stalled tasks again after 300 s unless TASK_RETRY_SECONDS says otherwise (5 s at least)', () => {
     expect(loadConfig({}).taskRetrySeconds).toBe(300);
     expect(loadConfig({ TASK_RETRY_SECONDS: '30' }).taskRetrySeconds).toBe(30);
+    // The longest wait between wakes: unset by default (12 × TASK_RETRY_SECONDS), read when given.
+    expect(loadConfig({}).taskRetryMaxSeconds).toBeUndefined();
+    expect(loadConfig({ TASK_RETRY_MAX_SECONDS: '600' }).taskRetryMaxSeconds).toBe(600);
     expect(() => loadConfig({ TASK_RETRY_SECONDS: '1' })).toThrow(/TASK_RETRY_SECONDS must be from 5/);
   });
 
