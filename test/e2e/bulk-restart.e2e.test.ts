@@ -2,6 +2,13 @@
  * A gateway restart in the middle of a rate-limited rollout: the job
  * resumes, keeps its rate (unreleased tasks are not notified all at once),
  * completes, and its counters equal its tasks'.
+ *
+ * A device notified just before the restart may open its session while the
+ * gateway is down: the session fails and nothing but the stalled-task sweep
+ * wakes it again (the simulated device, like many real clients, does not
+ * retry a failed connection by itself). The sweep's wait is set short here
+ * so that such a task is woken inside the test's time (under load about one
+ * run in four hit that window and waited for the default 300 s).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startGateway } from '../../src/main/gateway.js';
@@ -13,7 +20,7 @@ import { waitFor } from '../support/wait.js';
 
 let rig: DmRig;
 beforeAll(async () => {
-  rig = await startDmRig({ devices: 12 });
+  rig = await startDmRig({ devices: 12, overrides: { taskRetrySeconds: 5 } });
 });
 afterAll(() => rig?.stop());
 
