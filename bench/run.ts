@@ -62,31 +62,31 @@
  *   --registry-import-chunk 100000  CSV rows per importDeviceInstances call (registry section)
  *   --registry-lookups 5000  lookups of each kind per measurement (registry section)
  */
-import { parseArgs } from 'node:util';
-import { ensureRedis } from '../src/main/redis-launcher.js';
-import { describeTransport, parseTransport, postgresOverSocket } from './support/local-transport.js';
+
+import { loadavg } from 'node:os';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { SyncMlEncoding } from '../src/dm/codec/types.js';
+import { ensureRedis } from '../src/main/redis-launcher.js';
+import {
+  BROKER_PHASES,
+  type CpuSeconds as BrokerCpuSeconds,
+  type BrokerPhase,
+  type SoapResult as BrokerSoapResult,
+  runBrokerBench,
+} from './broker-bench.js';
 import { formatCodecBench, runCodecBench } from './codec.js';
 import { runContentBench } from './content-bench.js';
 import { runDeployBench } from './deploy-bench.js';
 import { runDmBench } from './dm-bench.js';
-import { loadavg } from 'node:os';
 import { runDm2Bench } from './dm2-bench.js';
-import { type FleetBenchResult, type FleetNetworkOptions, runFleetBench, type Window as FleetWindow } from './fleet-bench.js';
+import { type FleetBenchResult, type FleetNetworkOptions, type Window as FleetWindow, runFleetBench } from './fleet-bench.js';
 import { runRegistryBench } from './registry-bench.js';
 import { runSoakBench } from './soak-bench.js';
 import { runSoapBench } from './soap-bench.js';
-import {
-  BROKER_PHASES,
-  type BrokerPhase,
-  type CpuSeconds as BrokerCpuSeconds,
-  type SoapResult as BrokerSoapResult,
-  runBrokerBench,
-} from './broker-bench.js';
 import { formatCounts, sumCounts } from './support/broker-load.js';
+import { describeTransport, parseTransport, postgresOverSocket } from './support/local-transport.js';
 
-const { values } = parseArgs({
-  options: {
+const OPTIONS = {
     only: { type: 'string', default: 'soap,codec,broker' },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '32' },
@@ -147,8 +147,31 @@ const { values } = parseArgs({
     'content-cpu-prof': { type: 'string' },
     'registry-import-chunk': { type: 'string', default: '100000' },
     'registry-lookups': { type: 'string', default: '5000' },
-  },
-});
+    help: { type: 'boolean', default: false },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+/** The options and their defaults (what each one does: this file's header). */
+function usage(): string {
+  const lines = Object.entries(OPTIONS)
+    .filter(([name]) => name !== 'help')
+    .map(([name, o]) => `  --${name}${o.type === 'string' ? ' VALUE' : ''}${'default' in o && o.default !== false ? ` (default ${String(o.default)})` : ''}`);
+  return ['usage: npm run bench -- [options]   (each option is described at the top of bench/run.ts)', ...lines].join('\n');
+}
+
+// A mistyped option gets the list of options, not a stack trace.
+function parseOptions() {
+  try {
+    return parseArgs({ options: OPTIONS });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${usage()}`);
+    process.exit(1);
+  }
+}
+const { values } = parseOptions();
+if (values.help) {
+  console.log(usage());
+  process.exit(0);
+}
 const sections = new Set(values.only.split(','));
 const mb = (b: number | undefined) => (b === undefined ? 'n/a' : `${(b / 1024 / 1024).toFixed(0)} MiB`);
 
