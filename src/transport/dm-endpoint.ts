@@ -150,6 +150,8 @@ async function serve(deps: DmEndpointDeps, req: IncomingMessage, res: ServerResp
       contentType: req.headers['content-type'] ?? '',
       ...(typeof hmac === 'string' && hmac !== '' ? { hmacHeader: hmac } : {}),
       ...(token ? { token } : {}),
+      // Destroyed once the client closed the connection (a timeout, a reset): no answer can reach it.
+      clientGone: () => res.destroyed,
     });
     // The type as the DM server gives it: the binary WBXML type takes no charset.
     res.writeHead(out.status, { ...out.headers, 'content-type': out.contentType, 'content-length': out.body.length });

@@ -7,9 +7,10 @@
  * message. Knows nothing of HTTP frameworks or SOAP.
  */
 import type { Logger } from 'pino';
-import { contentTypeFor, dataText, encodedSize, encodeSyncMl, parseSyncMl } from '../codec/index.js';
 import { SyncMlDecodeError } from '../codec/errors.js';
+import { contentTypeFor, dataText, encodedSize, encodeSyncMl, parseSyncMl } from '../codec/index.js';
 import type { SyncMlEncoding, SyncMlMessage } from '../codec/types.js';
+import type { SessionEndReason } from '../session/effects.js';
 import {
   DEVDETAIL_REQUEST_ID,
   deserializeSessionState,
@@ -21,14 +22,13 @@ import {
   serializeSessionState,
   signReply,
 } from '../session/index.js';
-import type { SessionEndReason } from '../session/effects.js';
 import type { ServerCommandRequest } from '../session/server-commands.js';
 import { applyEffects } from './effects.js';
-import { newlySent, reportLost, splitLost } from './lost-requests.js';
 import { type DeviceGuard, guardRejects } from './guard.js';
-import { RandomPool } from './random-pool.js';
-import type { DmDevice, DmDeviceDirectory, DmEventSink, DmSessionStore, DeviceRequestQueue, PendingRequests } from './ports.js';
+import { newlySent, reportLost, splitLost } from './lost-requests.js';
 import { MessagesInFlight } from './messages-in-flight.js';
+import type { DeviceRequestQueue, DmDevice, DmDeviceDirectory, DmEventSink, DmSessionStore, PendingRequests } from './ports.js';
+import { RandomPool } from './random-pool.js';
 
 export interface DmServerDeps {
   devices: DmDeviceDirectory;
@@ -64,6 +64,14 @@ export interface DmRequest {
   hmacHeader?: string;
   /** The session token from the RespURI path, when the client used it. */
   token?: string;
+  /**
+   * Whether the client has closed its connection, so that no reply to this
+   * message can reach it. Under overload a message may be served long after
+   * its client gave up (a device's 30 s timeout); new requests taken into
+   * that session would go out in a reply nobody reads, and come back as lost
+   * (a probe and a second wake for a SingleShotExec).
+   */
+  clientGone?: () => boolean;
 }
 
 export interface DmResponse {
@@ -273,7 +281,11 @@ export class DmServer {
       // nonces it draws are replayed, so each run is the same but for the requests it takes.
       const nonces = replayedNonces(() => this.random.bytes(16));
       const stepWith = (pending: PendingRequests) => {
-        const { sendable, lost } = splitLost(pending, token, state);
+        const split = splitLost(pending, token, state);
+        const { lost } = split;
+        // A client that hung up takes no queued request: the message's results and alerts still count
+        // (they are the device's), but what it would be sent now stays queued, unsent, for its next session.
+        const sendable = split.sendable.length > 0 && req.clientGone?.() === true ? this.withheld(deviceId, split.sendable) : split.sendable;
         const guarded = device ? this.admissible(message, sendable, device.devInfo?.devId) : { admitted: [], refused: [] };
         nonces.rewind();
         const step = handleClientMessage(state, message, this.stepContext(req, device, token, guarded.admitted, encoding, now, nonces.next));
@@ -376,6 +388,15 @@ export class DmServer {
     } finally {
       if (holdsPlace) this.leaveOpenSessions(token);
     }
+  }
+
+  /** Logs the requests a message of a client that hung up does not take; none go out. */
+  private withheld(deviceId: string, requests: ServerCommandRequest[]): ServerCommandRequest[] {
+    this.deps.logger.info(
+      { deviceId, requestIds: requests.map((r) => r.requestId) },
+      'DM message served after its client closed the connection: its queued requests wait for the next session',
+    );
+    return [];
   }
 
   private stepContext(
