@@ -37,6 +37,8 @@
  *   --operation firmware  the fleet job is a FIRMWARE_UPDATE of an uploaded package instead of SCHEDULED_EXEC (fleet section)
  *   --fleet-package-kib 64  firmware: the package's payload size; --fleet-install-ms 100: the simulated install time
  *   --fleet-cpu-prof DIR  write CPU profiles of the gateway and (DIR/fleet) the fleet (fleet section)
+ *   --fleet-trace N       each device keeps its last N notifications and sessions, printed with the
+ *                         open tasks of a run that does not end (their history and Redis state always are)
  *   A fleet like a real network (fleet section; any of these turns the check against the fleet's record on):
  *   --latency-ms 300-3000  delay before each DM message, drawn per message (or one value)
  *   --offline-share 0.1   devices offline at start, each coming online at a random moment within --come-online-within-ms (60000)
@@ -112,6 +114,7 @@ const { values } = parseArgs({
     'fleet-arm-rate': { type: 'string', default: '80' },
     'fleet-timeout': { type: 'string' },
     'fleet-cpu-prof': { type: 'string' },
+    'fleet-trace': { type: 'string' },
     'fleet-warm': { type: 'boolean', default: false },
     'fleet-dm-process': { type: 'boolean', default: false },
     database: { type: 'string', default: 'sqlite' },
@@ -486,6 +489,7 @@ async function runFleetSection(topology: FleetTopology): Promise<FleetBenchResul
       postgresUrl,
       ...(topology.roles && { roles: topology.roles }),
       ...(values['fleet-cpu-prof'] !== undefined && { cpuProfileDir: values['fleet-cpu-prof'] }),
+      ...(values['fleet-trace'] !== undefined && { traceEvents: Number(values['fleet-trace']) }),
       operation: values.operation === 'firmware' ? 'firmware' : 'sse',
       packageBytes: Number(values['fleet-package-kib']) * 1024,
       installMs: Number(values['fleet-install-ms']),

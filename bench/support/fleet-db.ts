@@ -64,7 +64,19 @@ export interface FleetDb {
    * not notes), from `since` (epoch ms) on: count, first, last and percentiles.
    */
   transitionTimes(statuses: readonly string[], since?: number, percentiles?: readonly number[]): Promise<TransitionTimes>;
+  /** The job's first `limit` tasks not in an end state, with their whole history (a run that did not end). */
+  openTasks(jobId: string, limit: number): Promise<OpenTask[]>;
   close(): Promise<void>;
+}
+
+/** A task left open at the end of a run, and its history rows as `at from -> to event code detail`. */
+export interface OpenTask {
+  taskId: string;
+  deviceId: string;
+  status: string;
+  updatedAt: number;
+  releasedAt: number | undefined;
+  history: string[];
 }
 
 /** One statement with numbered parameters (`$1`...), rows with numbers for bigint/count columns. */
@@ -116,6 +128,30 @@ class SqlFleetDb implements FleetDb {
       at.push(num(row?.at));
     }
     return { count: n, first: num(agg?.first), last: num(agg?.last), at };
+  }
+
+  async openTasks(jobId: string, limit: number): Promise<OpenTask[]> {
+    const ended = TERMINAL_STATUSES.map((_, i) => `$${i + 2}`).join(',');
+    const rows = await this.query(
+      `SELECT task_id, device_id, status, updated_at, released_at FROM task WHERE job_id = $1 AND status NOT IN (${ended}) ORDER BY updated_at LIMIT $${TERMINAL_STATUSES.length + 2}`,
+      [jobId, ...TERMINAL_STATUSES, limit],
+    );
+    const out: OpenTask[] = [];
+    for (const r of rows) {
+      const history = await this.query('SELECT at, from_status, to_status, event, code, detail FROM task_history WHERE task_id = $1 ORDER BY seq', [r.task_id]);
+      out.push({
+        taskId: String(r.task_id),
+        deviceId: String(r.device_id),
+        status: String(r.status),
+        updatedAt: Number(r.updated_at),
+        releasedAt: num(r.released_at),
+        history: history.map(
+          (h) =>
+            `${new Date(Number(h.at)).toISOString()} ${h.from_status ?? '-'} -> ${h.to_status} ${h.event}${h.code === null ? '' : ` ${h.code}`}${h.detail ? `: ${h.detail}` : ''}`,
+        ),
+      });
+    }
+    return out;
   }
 
   close(): Promise<void> {

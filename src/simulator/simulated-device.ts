@@ -234,6 +234,12 @@ export interface DeviceProfile {
    * row at most; 0: never (the session just fails).
    */
   busyRetries: number;
+  /**
+   * The last this many notifications and sessions each device keeps, for
+   * `SimulatedDevice.trace` (a fleet's `GET /device/<id>`: why a device
+   * never came); default 0: none kept.
+   */
+  traceEvents: number;
 }
 
 export interface SimulatedDeviceOptions extends Partial<DeviceProfile> {
@@ -327,6 +333,8 @@ export class SimulatedDevice {
   /** Sessions in a row turned away with 503 and Retry-After. */
   private busyInARow = 0;
   private deliveryCounters: DeliveryCounters | undefined;
+  /** The last `profile.traceEvents` notifications and sessions, oldest first (none kept by default). */
+  private traced: string[] | undefined;
 
   constructor(opts: SimulatedDeviceOptions) {
     this.devId = opts.devId;
@@ -379,6 +387,42 @@ export class SimulatedDevice {
 
   get busy(): boolean {
     return this.current !== undefined;
+  }
+
+  /** The last notifications and sessions (`traceEvents`), each `ISO time: what`, oldest first. */
+  get trace(): readonly string[] {
+    return this.traced ?? [];
+  }
+
+  /** What the device is doing now and did last, for a look at one device (a fleet's `GET /device/<id>`). */
+  describe(): Record<string, unknown> {
+    return {
+      devId: this.devId,
+      online: this.onlineFlag,
+      busy: this.current !== undefined,
+      currentServerSessionId: this.current?.serverSessionId,
+      queuedSession: this.queued?.trigger,
+      lastSession: this.last && { ...this.last, at: new Date(this.last.at).toISOString() },
+      pendingAlerts: this.pending?.length ?? 0,
+      missedSchedules: this.missed?.length ?? 0,
+      ignoredWhileOffline: this.ignoredWhileOffline,
+      busyInARow: this.busyInARow,
+      alertRetries: this.alertRetries,
+      sessions: this.sessions,
+      sessionsFailed: this.sessionsFailed,
+      executions: Object.fromEntries(this.executions),
+      trace: this.trace,
+    };
+  }
+
+  /** Notes an event in the trace (kept only with `traceEvents` > 0). */
+  note(what: string): void {
+    const keep = this.profile.traceEvents;
+    if (!(keep > 0)) return;
+    const t = this.traced ?? [];
+    t.push(`${new Date(this.profile.host.now()).toISOString()}: ${what}`);
+    if (t.length > keep) t.splice(0, t.length - keep);
+    this.traced = t;
   }
 
   /** Generic Alerts waiting for the next session. */
@@ -541,6 +585,7 @@ export class SimulatedDevice {
         ? { kind: 'client-initiated', sessionIdHex: this.newSessionId() }
         : trigger;
     let { state, message } = startSession(sessionTrigger, dev, new Date(p.host.now()));
+    this.note(`session ${state.sessionId} (${trigger.kind}) opened, ${alerts.length} alert(s)`);
     const report: SessionReport = {
       sessionId: state.sessionId,
       initiator: state.initiator,
@@ -608,6 +653,9 @@ export class SimulatedDevice {
     if (busyFor === undefined) this.busyInARow = 0;
     if (ok) p.host.record?.('session-ok', this);
     else p.host.record?.('session-failed', this, report.error ?? `session ended ${report.outcome}`);
+    this.note(
+      `session ${report.sessionId} ${report.outcome} after ${report.messages} message(s)${report.error ? `: ${report.error}` : ''}${busyFor !== undefined ? ` (busy ${busyFor} ms, ${this.busyInARow} in a row)` : ''}`,
+    );
     this.last = { sessionId: report.sessionId, at: p.host.now(), report };
     return report;
   }
@@ -623,6 +671,7 @@ export class SimulatedDevice {
     this.busyInARow++;
     p.host.record?.('busy-retry', this);
     p.host.schedule(p.host.now() + afterMs, () => {
+      this.note(`opening again after Retry-After (${trigger.kind}${trigger.sessionIdHex === undefined ? '' : ` ${trigger.sessionIdHex}`})${this.onlineFlag ? '' : ': offline, not opened'}`);
       if (this.onlineFlag) void this.runSession(trigger);
     });
   }
@@ -715,12 +764,16 @@ export class SimulatedDevice {
       { serverId: acct.serverId, password: acct.serverPassword },
       acct.serverNonce,
     );
-    if (verified === 'none') return reject('bad-digest');
+    if (verified === 'none') {
+      this.note('notification rejected: bad digest');
+      return reject('bad-digest');
+    }
     record?.('notification', this);
     const sessionIdHex = sessionIdToHex(trigger.sessionId);
     const resync = verified === 'resync';
     if (!this.onlineFlag) {
       this.ignoredWhileOffline = true;
+      this.note(`notification ${sessionIdHex} ignored: offline`);
       record?.('notification-ignored', this);
       return { accepted: true, sessionIdHex, duplicate: false, ignoredOffline: true, resync };
     }
@@ -735,6 +788,9 @@ export class SimulatedDevice {
       recent ||
       this.current?.serverSessionId === sessionIdHex ||
       (this.queued?.trigger.kind === 'server-initiated' && this.queued.trigger.sessionIdHex === sessionIdHex);
+    this.note(
+      `notification ${sessionIdHex}${resync ? ' (resync)' : ''}: ${duplicate ? 'a duplicate' : this.current ? `queued behind session ${this.current.serverSessionId ?? '(client)'}` : 'session'}`,
+    );
     if (!duplicate) void this.runSession({ kind: 'server-initiated', sessionIdHex, resync });
     return { accepted: true, sessionIdHex, duplicate, ignoredOffline: false, resync };
   }
@@ -835,6 +891,7 @@ export class SimulatedDevice {
   setOnline(online: boolean): void {
     if (online === this.onlineFlag) return;
     this.onlineFlag = online;
+    this.note(online ? 'online' : 'offline');
     if (!online) return;
     const missed = this.missed ?? [];
     this.missed = undefined;
@@ -1245,6 +1302,7 @@ export function resolveProfile(opts: Partial<DeviceProfile>): DeviceProfile {
     triggerDedupMs: opts.triggerDedupMs ?? 30_000,
     alertRetryMs: opts.alertRetryMs ?? 5_000,
     busyRetries: opts.busyRetries ?? 10,
+    traceEvents: opts.traceEvents ?? 0,
   };
 }
 
