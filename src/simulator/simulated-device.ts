@@ -229,9 +229,11 @@ export interface DeviceProfile {
   /** First retry of a failed session that left Generic Alerts undelivered; 0: never. */
   alertRetryMs: number;
   /**
-   * Sessions the server turned away at their first message (HTTP 503 with
-   * Retry-After) are opened again after that delay, this many times in a
-   * row at most; 0: never (the session just fails).
+   * Sessions the server turned away at their opening (HTTP 503 with
+   * Retry-After to a message posted to the server's URI rather than a
+   * RespURI: the first, or Pkg1 again after a 401 challenge) are opened
+   * again after that delay, this many times in a row at most; 0: never (the
+   * session just fails).
    */
   busyRetries: number;
   /**
@@ -595,7 +597,7 @@ export class SimulatedDevice {
     };
     let unsentServerNonce: Buffer | undefined;
     let dmAccTouched = false;
-    /** Set when the server refused to open the session (503 to its first message) and said when to come back. */
+    /** Set when the server refused to open the session (503 to its opening: see `opening`) and said when to come back. */
     let busyFor: number | undefined;
     const contentType = contentTypeFor(p.encoding);
     try {
@@ -605,10 +607,14 @@ export class SimulatedDevice {
         }
         const body = encodeSyncMl(message, p.encoding, { opaqueItemData: p.opaqueItemData });
         const headers = { 'content-type': contentType, accept: contentType, ...authHeaders(state, body) };
+        // Posted to the server's URI, not a RespURI: the server has not taken this session in yet (its
+        // first message, or Pkg1 again after a 401 challenge, which gives no RespURI). A 503 there turns
+        // the whole session away, as a refused first message does.
+        const opening = state.url === dev.serverUrl;
         await p.host.beforePost?.();
         const res = await p.transport.post(state.url, body, headers);
         report.messages++;
-        if (res.status === 503 && report.messages === 1) busyFor = retryAfterMs(res.headers['retry-after'], p.host.now());
+        if (res.status === 503 && opening) busyFor = retryAfterMs(res.headers['retry-after'], p.host.now());
         if (res.status < 200 || res.status > 299) {
           throw new DeviceTransportError(this.devId, state.url, `HTTP ${res.status}`, res.status);
         }
