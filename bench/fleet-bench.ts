@@ -78,6 +78,7 @@ import {
   armedOrEnded,
   ended,
   type FleetDb,
+  type Wakes,
   gatewayMetrics,
   type JobCounters,
   localRedisPid,
@@ -284,6 +285,8 @@ export interface FleetBenchResult {
   finalCounts: Record<string, number>;
   historyRows: number;
   historyByEvent: [string, number][];
+  /** What the wakes of the devices led to (a network run: notifications dropped, sessions lost). */
+  wakes?: Wakes;
   arming: Window | undefined;
   reporting: Window | undefined;
   fleet: FleetStats | undefined;
@@ -725,6 +728,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     }
     const finalCounts = await db.taskCounts(jobId);
     const history = await db.historyRows();
+    const wakes = o.network ? await db.wakes(jobId) : undefined;
     const sec = (ms: number | undefined, from: number) => (ms === undefined ? undefined : (ms - from) / 1000);
     const result: FleetBenchResult = {
       devices: o.devices,
@@ -756,6 +760,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       finalCounts,
       historyRows: history.total,
       historyByEvent: history.byEvent,
+      ...(wakes && { wakes }),
       arming,
       reporting,
       fleet: last.fleet,

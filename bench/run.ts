@@ -600,6 +600,16 @@ async function runFleetSection(topology: FleetTopology): Promise<FleetBenchResul
       }
     }
     console.log(`task_history by event: ${r.historyByEvent.map(([e, k]) => `${e} ${n(k)}`).join(', ')}`);
+    if (r.wakes) {
+      const w = r.wakes;
+      const states = Object.entries(w.byState)
+        .map(([st, x]) => `${st} ${n(x.wakes)} (${((100 * (x.wakes - x.followedByEnd)) / Math.max(1, x.wakes)).toFixed(1)}% not followed by arming or an end before the next)`)
+        .join(', ');
+      const needed = Object.entries(w.tasksByWakes)
+        .map(([k, x]) => `${k}: ${n(x)}`)
+        .join(', ');
+      console.log(`wakes (notifications delivered before the task was armed or ended), by the task's state then: ${states}; tasks by notifications delivered before armed or ended (open tasks: so far): ${needed}`);
+    }
     if (r.fleet) {
       const f = r.fleet;
       console.log(
