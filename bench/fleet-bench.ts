@@ -183,6 +183,8 @@ export interface FleetNetworkOptions {
   notificationsPerSecond?: number;
   /** The gateway's TASK_RETRY_SECONDS (default 30: a dropped notification is retried within the run). */
   taskRetrySeconds?: number;
+  /** The gateway's TASK_RETRY_MAX_SECONDS (unset: its default, 12 × TASK_RETRY_SECONDS): the longest wait between a waiting task's wakes. */
+  taskRetryMaxSeconds?: number;
   randomSeed?: number;
 }
 
@@ -480,6 +482,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     SOAP_MAX_BODY_BYTES: String(soapMaxBody),
     LOG_LEVEL: 'warn',
     ...(o.network && { TASK_RETRY_SECONDS: String(o.network.taskRetrySeconds ?? 30) }),
+    ...(o.network?.taskRetryMaxSeconds !== undefined && { TASK_RETRY_MAX_SECONDS: String(o.network.taskRetryMaxSeconds) }),
     ...(pgUrl !== undefined && { DATABASE_URL: pgUrl, DATABASE_SCHEMA: pgSchema }),
   };
   // A DM process advertises itself; the others (notifications, bootstraps) the first DM process.

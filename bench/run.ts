@@ -46,6 +46,7 @@
  *   --ignore-first-notification-share 0.05  devices that drop their first Package#0
  *   --notifications-per-second 500  the job's notificationsPerSecond option
  *   --task-retry-seconds 30  the gateway's TASK_RETRY_SECONDS in this run
+ *   --task-retry-max-seconds S  its TASK_RETRY_MAX_SECONDS (default 12 × TASK_RETRY_SECONDS)
  *   --minutes 30          how long the steady load runs (soak section)
  *   --soak-devices 2000   simulated devices (soak section)
  *   --soak-fleet-sessions 32  simultaneous DM sessions of the simulated fleet (soak section)
@@ -134,6 +135,7 @@ const { values } = parseArgs({
     'ignore-first-notification-share': { type: 'string' },
     'notifications-per-second': { type: 'string' },
     'task-retry-seconds': { type: 'string' },
+    'task-retry-max-seconds': { type: 'string' },
     minutes: { type: 'string', default: '30' },
     'soak-devices': { type: 'string', default: '2000' },
     'soak-fleet-sessions': { type: 'string', default: '32' },
@@ -440,7 +442,7 @@ if (sections.has('deploy')) {
 
 /** The fleet-section flags of a fleet like a real network; none given: an ideal fleet. */
 function networkOptions(): { network?: FleetNetworkOptions } {
-  type Flag = 'offline-share' | 'come-online-within-ms' | 'fail-share' | 'ignore-first-notification-share' | 'notifications-per-second' | 'task-retry-seconds';
+  type Flag = 'offline-share' | 'come-online-within-ms' | 'fail-share' | 'ignore-first-notification-share' | 'notifications-per-second' | 'task-retry-seconds' | 'task-retry-max-seconds';
   const num = (name: Flag) => (values[name] === undefined ? undefined : Number(values[name]));
   const network: FleetNetworkOptions = {
     ...(values['latency-ms'] !== undefined && { latencyMs: String(values['latency-ms']) }),
@@ -450,6 +452,7 @@ function networkOptions(): { network?: FleetNetworkOptions } {
     ...(num('ignore-first-notification-share') !== undefined && { ignoreFirstNotificationShare: num('ignore-first-notification-share')! }),
     ...(num('notifications-per-second') !== undefined && { notificationsPerSecond: num('notifications-per-second')! }),
     ...(num('task-retry-seconds') !== undefined && { taskRetrySeconds: num('task-retry-seconds')! }),
+    ...(num('task-retry-max-seconds') !== undefined && { taskRetryMaxSeconds: num('task-retry-max-seconds')! }),
   };
   return Object.keys(network).length > 0 ? { network } : {};
 }
