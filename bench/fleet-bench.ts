@@ -78,6 +78,7 @@ import {
   armedOrEnded,
   ended,
   type FleetDb,
+  type Wakes,
   gatewayMetrics,
   type JobCounters,
   localRedisPid,
@@ -144,6 +145,11 @@ export interface FleetBenchOptions {
   roles?: { api: number; dm: number; workers: number };
   /** Write CPU profiles of the gateway process and (under fleet/) the simulated fleet (node --cpu-prof) into this directory. */
   cpuProfileDir?: string;
+  /**
+   * Each simulated device keeps its last this many notifications and sessions (`simulate --trace-events`),
+   * printed with the open tasks when a run does not end; default 0 (the open tasks' history and Redis state only).
+   */
+  traceEvents?: number;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
   /** The job's operation: a SingleShotExec schedule (default) or a FIRMWARE_UPDATE with an uploaded package. */
@@ -177,6 +183,8 @@ export interface FleetNetworkOptions {
   notificationsPerSecond?: number;
   /** The gateway's TASK_RETRY_SECONDS (default 30: a dropped notification is retried within the run). */
   taskRetrySeconds?: number;
+  /** The gateway's TASK_RETRY_MAX_SECONDS (unset: its default, 12 × TASK_RETRY_SECONDS): the longest wait between a waiting task's wakes. */
+  taskRetryMaxSeconds?: number;
   randomSeed?: number;
 }
 
@@ -279,6 +287,8 @@ export interface FleetBenchResult {
   finalCounts: Record<string, number>;
   historyRows: number;
   historyByEvent: [string, number][];
+  /** What the wakes of the devices led to (a network run: notifications dropped, sessions lost). */
+  wakes?: Wakes;
   arming: Window | undefined;
   reporting: Window | undefined;
   fleet: FleetStats | undefined;
@@ -472,6 +482,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     SOAP_MAX_BODY_BYTES: String(soapMaxBody),
     LOG_LEVEL: 'warn',
     ...(o.network && { TASK_RETRY_SECONDS: String(o.network.taskRetrySeconds ?? 30) }),
+    ...(o.network?.taskRetryMaxSeconds !== undefined && { TASK_RETRY_MAX_SECONDS: String(o.network.taskRetryMaxSeconds) }),
     ...(pgUrl !== undefined && { DATABASE_URL: pgUrl, DATABASE_SCHEMA: pgSchema }),
   };
   // A DM process advertises itself; the others (notifications, bootstraps) the first DM process.
@@ -523,6 +534,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
             String(o.fleetSockets ?? Math.min(o.fleetSessions, FLEET_SOCKETS_MAX)),
             ...(firmware ? ['--fumo-root', './FUMO', '--install-ms', String(o.installMs ?? 100)] : []),
             ...(o.network ? networkSimulateArgs(o.network) : []),
+            ...(o.traceEvents ? ['--trace-events', String(o.traceEvents)] : []),
           ],
           ...(o.cpuProfileDir !== undefined && {
             nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.cpuProfileDir, 'fleet')}`],
@@ -698,6 +710,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       }
     }
     const last = samples[samples.length - 1]!;
+    if (doneSample === undefined) await describeOpenTasks(db, jobId, statsRedis, env.QUEUE_PREFIX!, fleet.url, log);
     const armed = await db.transitionTimes(['SCHEDULED']);
     const armedLate = (await db.transitionTimes(['SCHEDULED'], atMs + 1)).count;
     const reports = await db.transitionTimes(TERMINAL_STATUSES, atMs, [0.5, 0.99]);
@@ -718,6 +731,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     }
     const finalCounts = await db.taskCounts(jobId);
     const history = await db.historyRows();
+    const wakes = o.network ? await db.wakes(jobId) : undefined;
     const sec = (ms: number | undefined, from: number) => (ms === undefined ? undefined : (ms - from) / 1000);
     const result: FleetBenchResult = {
       devices: o.devices,
@@ -749,6 +763,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       finalCounts,
       historyRows: history.total,
       historyByEvent: history.byEvent,
+      ...(wakes && { wakes }),
       arming,
       reporting,
       fleet: last.fleet,
@@ -781,6 +796,51 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     if (o.cpuProfileDir !== undefined) log(`gateway stopped in ${((performance.now() - stopping) / 1000).toFixed(1)} s; CPU profile in ${o.cpuProfileDir}`);
     fs.rmSync(dir, { recursive: true, force: true });
     if (pgUrl !== undefined) await dropSchema(pgUrl, pgSchema).catch((err: Error) => log(`could not drop schema ${pgSchema}: ${err.message}`));
+  }
+}
+
+/** Open tasks described at most, when a run does not end. */
+const OPEN_TASKS_DESCRIBED = 5;
+
+/**
+ * A run that did not end: the first open tasks' history, their devices' state in Redis (request queue
+ * with its sent marks, notification gate, session bindings, the task's notify jobs) and in the fleet
+ * (GET /device/<id>), so that why each one is still open can be read without rerunning.
+ */
+async function describeOpenTasks(db: FleetDb, jobId: string, redis: Redis, prefix: string, fleetUrl: string, log: (line: string) => void): Promise<void> {
+  const open = await db.openTasks(jobId, OPEN_TASKS_DESCRIBED).catch((err: Error) => {
+    log(`open tasks: could not read them (${err.message})`);
+    return [];
+  });
+  for (const t of open) {
+    log(`open task ${t.taskId} (${t.status}, updated ${new Date(t.updatedAt).toISOString()}${t.releasedAt === undefined ? '' : `, released ${new Date(t.releasedAt).toISOString()}`}), device ${t.deviceId}; history:`);
+    for (const h of t.history) log(`  ${h}`);
+    const dev = t.deviceId;
+    const show = (v: unknown) => JSON.stringify(v).replace(/\\u0000/g, '\\0');
+    try {
+      const [ids, requests, gate, locked] = await Promise.all([
+        redis.lrange(`${prefix}:dm:queue:{${dev}}:ids`, 0, -1),
+        redis.hgetall(`${prefix}:dm:queue:{${dev}}:requests`),
+        redis.get(`${prefix}:broker:{notified:${dev}}`),
+        redis.pttl(`${prefix}:dm:lock:{${dev}}`),
+      ]);
+      log(`  redis: queue ids ${show(ids)}; notified gate ${gate ?? '(none)'}; message lock pttl ${locked}`);
+      for (const [field, value] of Object.entries(requests)) log(`  redis: requests[${show(field)}] = ${value.length > 300 ? `${value.slice(0, 300)}...` : value}`);
+      const bindings = await redis.keys(`${prefix}:dm:sid:{${dev}}:*`);
+      for (const k of bindings) log(`  redis: ${k} -> ${await redis.get(k)} (ttl ${await redis.ttl(k)} s)`);
+      const jobKeys = (await redis.keys(`{${prefix}}:tasks:*${t.taskId}*`)).filter((k) => !k.endsWith(':logs') && !k.endsWith(':lock'));
+      for (const k of jobKeys.sort()) {
+        const j = await redis.hmget(k, 'name', 'timestamp', 'delay', 'processedOn', 'finishedOn', 'attemptsMade', 'failedReason');
+        const iso = (x: string | null | undefined) => (x ? new Date(Number(x)).toISOString() : '-');
+        log(`  job ${k.slice(k.lastIndexOf(':') + 1)}: ${j[0]} added ${iso(j[1])} delay ${j[2]} processed ${iso(j[3])} finished ${iso(j[4])} attempts ${j[5]}${j[6] ? ` failed: ${j[6]}` : ''}`);
+      }
+    } catch (err) {
+      log(`  redis: could not read (${(err as Error).message})`);
+    }
+    const device = await fetch(`${fleetUrl}/device/${encodeURIComponent(dev)}`)
+      .then((r) => r.text())
+      .catch((err: Error) => `(could not ask: ${err.message})`);
+    log(`  fleet: ${device}`);
   }
 }
 

@@ -37,6 +37,8 @@
  *   --operation firmware  the fleet job is a FIRMWARE_UPDATE of an uploaded package instead of SCHEDULED_EXEC (fleet section)
  *   --fleet-package-kib 64  firmware: the package's payload size; --fleet-install-ms 100: the simulated install time
  *   --fleet-cpu-prof DIR  write CPU profiles of the gateway and (DIR/fleet) the fleet (fleet section)
+ *   --fleet-trace N       each device keeps its last N notifications and sessions, printed with the
+ *                         open tasks of a run that does not end (their history and Redis state always are)
  *   A fleet like a real network (fleet section; any of these turns the check against the fleet's record on):
  *   --latency-ms 300-3000  delay before each DM message, drawn per message (or one value)
  *   --offline-share 0.1   devices offline at start, each coming online at a random moment within --come-online-within-ms (60000)
@@ -44,6 +46,7 @@
  *   --ignore-first-notification-share 0.05  devices that drop their first Package#0
  *   --notifications-per-second 500  the job's notificationsPerSecond option
  *   --task-retry-seconds 30  the gateway's TASK_RETRY_SECONDS in this run
+ *   --task-retry-max-seconds S  its TASK_RETRY_MAX_SECONDS (default 12 × TASK_RETRY_SECONDS)
  *   --minutes 30          how long the steady load runs (soak section)
  *   --soak-devices 2000   simulated devices (soak section)
  *   --soak-fleet-sessions 32  simultaneous DM sessions of the simulated fleet (soak section)
@@ -112,6 +115,7 @@ const OPTIONS = {
     'fleet-arm-rate': { type: 'string', default: '80' },
     'fleet-timeout': { type: 'string' },
     'fleet-cpu-prof': { type: 'string' },
+    'fleet-trace': { type: 'string' },
     'fleet-warm': { type: 'boolean', default: false },
     'fleet-dm-process': { type: 'boolean', default: false },
     database: { type: 'string', default: 'sqlite' },
@@ -131,6 +135,7 @@ const OPTIONS = {
     'ignore-first-notification-share': { type: 'string' },
     'notifications-per-second': { type: 'string' },
     'task-retry-seconds': { type: 'string' },
+    'task-retry-max-seconds': { type: 'string' },
     minutes: { type: 'string', default: '30' },
     'soak-devices': { type: 'string', default: '2000' },
     'soak-fleet-sessions': { type: 'string', default: '32' },
@@ -460,7 +465,7 @@ if (sections.has('deploy')) {
 
 /** The fleet-section flags of a fleet like a real network; none given: an ideal fleet. */
 function networkOptions(): { network?: FleetNetworkOptions } {
-  type Flag = 'offline-share' | 'come-online-within-ms' | 'fail-share' | 'ignore-first-notification-share' | 'notifications-per-second' | 'task-retry-seconds';
+  type Flag = 'offline-share' | 'come-online-within-ms' | 'fail-share' | 'ignore-first-notification-share' | 'notifications-per-second' | 'task-retry-seconds' | 'task-retry-max-seconds';
   const num = (name: Flag) => (values[name] === undefined ? undefined : Number(values[name]));
   const network: FleetNetworkOptions = {
     ...(values['latency-ms'] !== undefined && { latencyMs: String(values['latency-ms']) }),
@@ -470,6 +475,7 @@ function networkOptions(): { network?: FleetNetworkOptions } {
     ...(num('ignore-first-notification-share') !== undefined && { ignoreFirstNotificationShare: num('ignore-first-notification-share')! }),
     ...(num('notifications-per-second') !== undefined && { notificationsPerSecond: num('notifications-per-second')! }),
     ...(num('task-retry-seconds') !== undefined && { taskRetrySeconds: num('task-retry-seconds')! }),
+    ...(num('task-retry-max-seconds') !== undefined && { taskRetryMaxSeconds: num('task-retry-max-seconds')! }),
   };
   return Object.keys(network).length > 0 ? { network } : {};
 }
@@ -509,6 +515,7 @@ async function runFleetSection(topology: FleetTopology): Promise<FleetBenchResul
       postgresUrl,
       ...(topology.roles && { roles: topology.roles }),
       ...(values['fleet-cpu-prof'] !== undefined && { cpuProfileDir: values['fleet-cpu-prof'] }),
+      ...(values['fleet-trace'] !== undefined && { traceEvents: Number(values['fleet-trace']) }),
       operation: values.operation === 'firmware' ? 'firmware' : 'sse',
       packageBytes: Number(values['fleet-package-kib']) * 1024,
       installMs: Number(values['fleet-install-ms']),
@@ -619,6 +626,16 @@ async function runFleetSection(topology: FleetTopology): Promise<FleetBenchResul
       }
     }
     console.log(`task_history by event: ${r.historyByEvent.map(([e, k]) => `${e} ${n(k)}`).join(', ')}`);
+    if (r.wakes) {
+      const w = r.wakes;
+      const states = Object.entries(w.byState)
+        .map(([st, x]) => `${st} ${n(x.wakes)} (${((100 * (x.wakes - x.followedByEnd)) / Math.max(1, x.wakes)).toFixed(1)}% not followed by arming or an end before the next)`)
+        .join(', ');
+      const needed = Object.entries(w.tasksByWakes)
+        .map(([k, x]) => `${k}: ${n(x)}`)
+        .join(', ');
+      console.log(`wakes (notifications delivered before the task was armed or ended), by the task's state then: ${states}; tasks by notifications delivered before armed or ended (open tasks: so far): ${needed}`);
+    }
     if (r.fleet) {
       const f = r.fleet;
       console.log(

@@ -64,7 +64,33 @@ export interface FleetDb {
    * not notes), from `since` (epoch ms) on: count, first, last and percentiles.
    */
   transitionTimes(statuses: readonly string[], since?: number, percentiles?: readonly number[]): Promise<TransitionTimes>;
+  /** The job's first `limit` tasks not in an end state, with their whole history (a run that did not end). */
+  openTasks(jobId: string, limit: number): Promise<OpenTask[]>;
+  /** What each wake of the job's devices led to (see Wakes), from task_history. */
+  wakes(jobId: string): Promise<Wakes>;
   close(): Promise<void>;
+}
+
+/**
+ * The wakes of a job's devices: each notification delivered for a task before it was armed or ended
+ * (its first and every retry), by the task's state then, and whether the task was armed or ended
+ * before its next one (a retry tail: the share not followed by that is what each further wake has
+ * to overcome). The last wake of a task still open is left out (its outcome is not known yet).
+ */
+export interface Wakes {
+  byState: Record<string, { wakes: number; followedByEnd: number }>;
+  /** Tasks by the notifications delivered before they were armed or ended (open tasks: so far). */
+  tasksByWakes: Record<number, number>;
+}
+
+/** A task left open at the end of a run, and its history rows as `at from -> to event code detail`. */
+export interface OpenTask {
+  taskId: string;
+  deviceId: string;
+  status: string;
+  updatedAt: number;
+  releasedAt: number | undefined;
+  history: string[];
 }
 
 /** One statement with numbered parameters (`$1`...), rows with numbers for bigint/count columns. */
@@ -116,6 +142,65 @@ class SqlFleetDb implements FleetDb {
       at.push(num(row?.at));
     }
     return { count: n, first: num(agg?.first), last: num(agg?.last), at };
+  }
+
+  async openTasks(jobId: string, limit: number): Promise<OpenTask[]> {
+    const ended = TERMINAL_STATUSES.map((_, i) => `$${i + 2}`).join(',');
+    const rows = await this.query(
+      `SELECT task_id, device_id, status, updated_at, released_at FROM task WHERE job_id = $1 AND status NOT IN (${ended}) ORDER BY updated_at LIMIT $${TERMINAL_STATUSES.length + 2}`,
+      [jobId, ...TERMINAL_STATUSES, limit],
+    );
+    const out: OpenTask[] = [];
+    for (const r of rows) {
+      const history = await this.query('SELECT at, from_status, to_status, event, code, detail FROM task_history WHERE task_id = $1 ORDER BY seq', [r.task_id]);
+      out.push({
+        taskId: String(r.task_id),
+        deviceId: String(r.device_id),
+        status: String(r.status),
+        updatedAt: Number(r.updated_at),
+        releasedAt: num(r.released_at),
+        history: history.map(
+          (h) =>
+            `${new Date(Number(h.at)).toISOString()} ${h.from_status ?? '-'} -> ${h.to_status} ${h.event}${h.code === null ? '' : ` ${h.code}`}${h.detail ? `: ${h.detail}` : ''}`,
+        ),
+      });
+    }
+    return out;
+  }
+
+  async wakes(jobId: string): Promise<Wakes> {
+    const rows = await this.query(
+      'SELECT h.task_id, h.at, h.from_status, h.to_status, h.event FROM task_history h JOIN task t ON t.task_id = h.task_id WHERE t.job_id = $1 ORDER BY h.task_id, h.seq',
+      [jobId],
+    );
+    const out: Wakes = { byState: {}, tasksByWakes: {} };
+    const settled = new Set(['SCHEDULED', 'IN_PROGRESS', ...TERMINAL_STATUSES]);
+    const flush = (history: Record<string, unknown>[]) => {
+      if (history.length === 0) return;
+      const end = history.find((h) => settled.has(String(h.to_status)) && h.from_status !== h.to_status);
+      const endAt = end === undefined ? Number.POSITIVE_INFINITY : Number(end.at);
+      const wakes = history.filter((h) => h.event === 'notification-delivered' && Number(h.at) < endAt);
+      out.tasksByWakes[wakes.length] = (out.tasksByWakes[wakes.length] ?? 0) + 1;
+      wakes.forEach((w, i) => {
+        if (end === undefined && i === wakes.length - 1) return;
+        const next = i + 1 < wakes.length ? Number(wakes[i + 1]!.at) : Number.POSITIVE_INFINITY;
+        const state = String(w.to_status);
+        const s = out.byState[state] ?? { wakes: 0, followedByEnd: 0 };
+        out.byState[state] = s;
+        s.wakes++;
+        if (endAt < next) s.followedByEnd++;
+      });
+    };
+    let current: Record<string, unknown>[] = [];
+    for (const r of rows) {
+      if (current.length > 0 && current[0]!.task_id !== r.task_id) {
+        flush(current);
+        current = [];
+      }
+      current.push(r);
+    }
+    flush(current);
+    return out;
   }
 
   close(): Promise<void> {

@@ -48,6 +48,8 @@ export interface SimulateOptions {
   maxSessions: number;
   /** Open connections per DM server, shared by the sessions; default `maxSessions`. */
   maxSockets?: number;
+  /** Notifications and sessions each device keeps for GET /device/<id>; default 0. */
+  traceEvents?: number;
   sseRoot: string;
   /** FUMO node (e.g. ./FUMO); absent: no FUMO MO. */
   fumoRoot?: string;
@@ -149,6 +151,7 @@ export async function runSimulateCommand(
     failureRate: opts.failureRate,
     failureStatus: opts.failureStatus,
     maxConcurrentSessions: opts.maxSessions,
+    ...(opts.traceEvents !== undefined && { traceEvents: opts.traceEvents }),
     ...(opts.maxSockets !== undefined && { maxSockets: opts.maxSockets }),
     listen: { host, port },
     ...(opts.publicUrl !== undefined && { publicBaseUrl: opts.publicUrl }),
@@ -301,6 +304,7 @@ export function buildSimulateCommand(): Command {
     .option('--credentials-csv <file>', 'write ids, phone numbers and secrets as the import CSV')
     .option('--secret-seed <seed>', 'seed of the derived device secrets (reuse to keep them)')
     .option('--bootstrap-pin <pin>', 'PIN for USERPIN bootstrap MACs')
+    .option('--trace-events <n>', 'notifications and sessions each device keeps for GET /device/<id> (0: none)', integer(0, 1000))
     .option('--stats-interval <s>', 'seconds between stats lines (0: none)', integer(0), d.statsInterval)
     .addOption(new Option('--dm-version <version>', 'DM generation of the devices (2.0: JSON packages to /dm2)').choices(['1.2', '2.0']).default('1.2'))
     .action(async (opts: SimulateOptions) => {

@@ -85,6 +85,8 @@ export interface FleetOptions {
   failureStatus?: number;
   /** Simultaneous sessions; default 64. */
   maxConcurrentSessions?: number;
+  /** The last notifications and sessions each device keeps for `GET /device/<id>` (DeviceProfile.traceEvents); default 0. */
+  traceEvents?: number;
   /**
    * Open connections to each DM server, shared by the sessions (keep-alive);
    * default `maxConcurrentSessions`. Beyond it a message waits for a free
@@ -421,6 +423,7 @@ export class Fleet {
       ...(opts.failureRate !== undefined && { failureRate: opts.failureRate }),
       ...(opts.failureStatus !== undefined && { failureStatus: opts.failureStatus }),
       ...(opts.random !== undefined && { random: opts.random }),
+      ...(opts.traceEvents !== undefined && { traceEvents: opts.traceEvents }),
       ...(opts.bootstrapSecrets !== undefined && { bootstrapSecrets: opts.bootstrapSecrets }),
       ...(opts.acceptUnsignedBootstrap !== undefined && { acceptUnsignedBootstrap: opts.acceptUnsignedBootstrap }),
       notificationUrlFor: (devId) => this.notificationUrlFor(devId),
@@ -668,6 +671,18 @@ export class Fleet {
       answer(200, JSON.stringify(this.executions()), 'application/json');
       return;
     }
+    const one = /^\/device\/([^/]+)$/.exec(path);
+    if (req.method === 'GET' && one) {
+      let device: SimulatedDevice | undefined;
+      try {
+        device = this.byId.get(decodeURIComponent(one[1]!));
+      } catch {
+        device = undefined;
+      }
+      if (!device) answer(404, 'unknown device\n');
+      else answer(200, JSON.stringify({ ...device.describe(), dropsNextNotification: this.dropFirstNotification.has(device) }), 'application/json');
+      return;
+    }
     if (req.method === 'POST' && path === '/check-in') {
       req.resume();
       answer(202, JSON.stringify({ checkingIn: this.checkIn() }), 'application/json');
@@ -719,6 +734,7 @@ export class Fleet {
         if (this.dropFirstNotification.delete(device)) {
           // As a handset that missed the push: the gateway saw it delivered and must wake the device again.
           this.counters.notificationsDropped++;
+          device.note('notification dropped (the device drops its first)');
           answer(200, 'accepted\n');
           return;
         }

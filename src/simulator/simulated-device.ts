@@ -229,11 +229,19 @@ export interface DeviceProfile {
   /** First retry of a failed session that left Generic Alerts undelivered; 0: never. */
   alertRetryMs: number;
   /**
-   * Sessions the server turned away at their first message (HTTP 503 with
-   * Retry-After) are opened again after that delay, this many times in a
-   * row at most; 0: never (the session just fails).
+   * Sessions the server turned away at their opening (HTTP 503 with
+   * Retry-After to a message posted to the server's URI rather than a
+   * RespURI: the first, or Pkg1 again after a 401 challenge) are opened
+   * again after that delay, this many times in a row at most; 0: never (the
+   * session just fails).
    */
   busyRetries: number;
+  /**
+   * The last this many notifications and sessions each device keeps, for
+   * `SimulatedDevice.trace` (a fleet's `GET /device/<id>`: why a device
+   * never came); default 0: none kept.
+   */
+  traceEvents: number;
 }
 
 export interface SimulatedDeviceOptions extends Partial<DeviceProfile> {
@@ -327,6 +335,8 @@ export class SimulatedDevice {
   /** Sessions in a row turned away with 503 and Retry-After. */
   private busyInARow = 0;
   private deliveryCounters: DeliveryCounters | undefined;
+  /** The last `profile.traceEvents` notifications and sessions, oldest first (none kept by default). */
+  private traced: string[] | undefined;
 
   constructor(opts: SimulatedDeviceOptions) {
     this.devId = opts.devId;
@@ -379,6 +389,42 @@ export class SimulatedDevice {
 
   get busy(): boolean {
     return this.current !== undefined;
+  }
+
+  /** The last notifications and sessions (`traceEvents`), each `ISO time: what`, oldest first. */
+  get trace(): readonly string[] {
+    return this.traced ?? [];
+  }
+
+  /** What the device is doing now and did last, for a look at one device (a fleet's `GET /device/<id>`). */
+  describe(): Record<string, unknown> {
+    return {
+      devId: this.devId,
+      online: this.onlineFlag,
+      busy: this.current !== undefined,
+      currentServerSessionId: this.current?.serverSessionId,
+      queuedSession: this.queued?.trigger,
+      lastSession: this.last && { ...this.last, at: new Date(this.last.at).toISOString() },
+      pendingAlerts: this.pending?.length ?? 0,
+      missedSchedules: this.missed?.length ?? 0,
+      ignoredWhileOffline: this.ignoredWhileOffline,
+      busyInARow: this.busyInARow,
+      alertRetries: this.alertRetries,
+      sessions: this.sessions,
+      sessionsFailed: this.sessionsFailed,
+      executions: Object.fromEntries(this.executions),
+      trace: this.trace,
+    };
+  }
+
+  /** Notes an event in the trace (kept only with `traceEvents` > 0). */
+  note(what: string): void {
+    const keep = this.profile.traceEvents;
+    if (!(keep > 0)) return;
+    const t = this.traced ?? [];
+    t.push(`${new Date(this.profile.host.now()).toISOString()}: ${what}`);
+    if (t.length > keep) t.splice(0, t.length - keep);
+    this.traced = t;
   }
 
   /** Generic Alerts waiting for the next session. */
@@ -541,6 +587,7 @@ export class SimulatedDevice {
         ? { kind: 'client-initiated', sessionIdHex: this.newSessionId() }
         : trigger;
     let { state, message } = startSession(sessionTrigger, dev, new Date(p.host.now()));
+    this.note(`session ${state.sessionId} (${trigger.kind}) opened, ${alerts.length} alert(s)`);
     const report: SessionReport = {
       sessionId: state.sessionId,
       initiator: state.initiator,
@@ -550,7 +597,7 @@ export class SimulatedDevice {
     };
     let unsentServerNonce: Buffer | undefined;
     let dmAccTouched = false;
-    /** Set when the server refused to open the session (503 to its first message) and said when to come back. */
+    /** Set when the server refused to open the session (503 to its opening: see `opening`) and said when to come back. */
     let busyFor: number | undefined;
     const contentType = contentTypeFor(p.encoding);
     try {
@@ -560,10 +607,14 @@ export class SimulatedDevice {
         }
         const body = encodeSyncMl(message, p.encoding, { opaqueItemData: p.opaqueItemData });
         const headers = { 'content-type': contentType, accept: contentType, ...authHeaders(state, body) };
+        // Posted to the server's URI, not a RespURI: the server has not taken this session in yet (its
+        // first message, or Pkg1 again after a 401 challenge, which gives no RespURI). A 503 there turns
+        // the whole session away, as a refused first message does.
+        const opening = state.url === dev.serverUrl;
         await p.host.beforePost?.();
         const res = await p.transport.post(state.url, body, headers);
         report.messages++;
-        if (res.status === 503 && report.messages === 1) busyFor = retryAfterMs(res.headers['retry-after'], p.host.now());
+        if (res.status === 503 && opening) busyFor = retryAfterMs(res.headers['retry-after'], p.host.now());
         if (res.status < 200 || res.status > 299) {
           throw new DeviceTransportError(this.devId, state.url, `HTTP ${res.status}`, res.status);
         }
@@ -608,6 +659,9 @@ export class SimulatedDevice {
     if (busyFor === undefined) this.busyInARow = 0;
     if (ok) p.host.record?.('session-ok', this);
     else p.host.record?.('session-failed', this, report.error ?? `session ended ${report.outcome}`);
+    this.note(
+      `session ${report.sessionId} ${report.outcome} after ${report.messages} message(s)${report.error ? `: ${report.error}` : ''}${busyFor !== undefined ? ` (busy ${busyFor} ms, ${this.busyInARow} in a row)` : ''}`,
+    );
     this.last = { sessionId: report.sessionId, at: p.host.now(), report };
     return report;
   }
@@ -623,6 +677,7 @@ export class SimulatedDevice {
     this.busyInARow++;
     p.host.record?.('busy-retry', this);
     p.host.schedule(p.host.now() + afterMs, () => {
+      this.note(`opening again after Retry-After (${trigger.kind}${trigger.sessionIdHex === undefined ? '' : ` ${trigger.sessionIdHex}`})${this.onlineFlag ? '' : ': offline, not opened'}`);
       if (this.onlineFlag) void this.runSession(trigger);
     });
   }
@@ -715,12 +770,16 @@ export class SimulatedDevice {
       { serverId: acct.serverId, password: acct.serverPassword },
       acct.serverNonce,
     );
-    if (verified === 'none') return reject('bad-digest');
+    if (verified === 'none') {
+      this.note('notification rejected: bad digest');
+      return reject('bad-digest');
+    }
     record?.('notification', this);
     const sessionIdHex = sessionIdToHex(trigger.sessionId);
     const resync = verified === 'resync';
     if (!this.onlineFlag) {
       this.ignoredWhileOffline = true;
+      this.note(`notification ${sessionIdHex} ignored: offline`);
       record?.('notification-ignored', this);
       return { accepted: true, sessionIdHex, duplicate: false, ignoredOffline: true, resync };
     }
@@ -735,6 +794,9 @@ export class SimulatedDevice {
       recent ||
       this.current?.serverSessionId === sessionIdHex ||
       (this.queued?.trigger.kind === 'server-initiated' && this.queued.trigger.sessionIdHex === sessionIdHex);
+    this.note(
+      `notification ${sessionIdHex}${resync ? ' (resync)' : ''}: ${duplicate ? 'a duplicate' : this.current ? `queued behind session ${this.current.serverSessionId ?? '(client)'}` : 'session'}`,
+    );
     if (!duplicate) void this.runSession({ kind: 'server-initiated', sessionIdHex, resync });
     return { accepted: true, sessionIdHex, duplicate, ignoredOffline: false, resync };
   }
@@ -835,6 +897,7 @@ export class SimulatedDevice {
   setOnline(online: boolean): void {
     if (online === this.onlineFlag) return;
     this.onlineFlag = online;
+    this.note(online ? 'online' : 'offline');
     if (!online) return;
     const missed = this.missed ?? [];
     this.missed = undefined;
@@ -1245,6 +1308,7 @@ export function resolveProfile(opts: Partial<DeviceProfile>): DeviceProfile {
     triggerDedupMs: opts.triggerDedupMs ?? 30_000,
     alertRetryMs: opts.alertRetryMs ?? 5_000,
     busyRetries: opts.busyRetries ?? 10,
+    traceEvents: opts.traceEvents ?? 0,
   };
 }
 

@@ -368,6 +368,33 @@ describe('SimulatedDevice SingleShotExec', () => {
     expect(server.seen(DEV_ID).sessions).toEqual(['B7']);
   });
 
+  it('opens a notified session again after Retry-After when the server turns away its Pkg1 sent again after a 401 challenge', async () => {
+    // A cold device's first message is challenged (no nonce yet); Pkg1 again, with credentials, still goes
+    // to the server's URI (a challenge gives no RespURI), where the server opens sessions and may refuse
+    // them with 503 and Retry-After (DM_MAX_IN_FLIGHT, lag shedding, DM_MAX_SESSIONS): the server took
+    // nothing in, so the device comes back after that delay as it would for its first message.
+    let posts = 0;
+    const { device, server, th } = setup({
+      transport: {
+        post: (url, body, headers) =>
+          ++posts === 2 ? Promise.resolve({ status: 503, headers: { 'retry-after': '6' }, body: Buffer.from('busy') }) : server.post(url, body, headers),
+      },
+    });
+    server.enqueue(DEV_ID, [get(1, './DevInfo/Mod')]);
+    device.receiveNotification(trigger(0xd4, Buffer.from('srv-nonce-0')));
+    await device.idle();
+    expect(server.seen(DEV_ID).messages.map((m) => m.header.msgId)).toEqual([1]);
+    expect(th.scheduled).toHaveLength(1);
+    th.advance(6_000);
+    th.runDue();
+    await device.idle();
+    expect(server.seen(DEV_ID).sessions).toEqual(['D4']);
+    // The server's Get was answered: the session it opened after the delay ran to its end.
+    expect(server.seen(DEV_ID).results).toHaveLength(1);
+    expect(device.sessionsFailed).toBe(1);
+    expect(th.scheduled).toEqual([]);
+  });
+
   it('does not retry a failed report session when alertRetryMs is 0', async () => {
     let down = false;
     const { device, server, th } = setup({
