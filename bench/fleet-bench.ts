@@ -59,6 +59,11 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort } from '../src/main/redis-launcher.js';
+import { RedisBrokerCache } from '../src/queue/broker-cache.js';
+import { RedisDeviceRequestQueue } from '../src/queue/device-request-queue.js';
+import { dmLockKey } from '../src/queue/dm-session-store.js';
+import { bullPrefix, taggedKey } from '../src/queue/redis-keys.js';
+import { TASK_QUEUE } from '../src/queue/task-jobs.js';
 import type { FleetStats } from '../src/simulator/fleet.js';
 import { makeSimulatedPackage } from '../src/simulator/mo/package.js';
 import {
@@ -816,19 +821,18 @@ async function describeOpenTasks(db: FleetDb, jobId: string, redis: Redis, prefi
     log(`open task ${t.taskId} (${t.status}, updated ${new Date(t.updatedAt).toISOString()}${t.releasedAt === undefined ? '' : `, released ${new Date(t.releasedAt).toISOString()}`}), device ${t.deviceId}; history:`);
     for (const h of t.history) log(`  ${h}`);
     const dev = t.deviceId;
-    const show = (v: unknown) => JSON.stringify(v).replace(/\\u0000/g, '\\0');
     try {
-      const [ids, requests, gate, locked] = await Promise.all([
-        redis.lrange(`${prefix}:dm:queue:{${dev}}:ids`, 0, -1),
-        redis.hgetall(`${prefix}:dm:queue:{${dev}}:requests`),
-        redis.get(`${prefix}:broker:{notified:${dev}}`),
-        redis.pttl(`${prefix}:dm:lock:{${dev}}`),
+      // Read as the gateway reads them: its queue reader and key builders, not key names written again.
+      const [queued, gate, locked, bindings] = await Promise.all([
+        new RedisDeviceRequestQueue(redis, prefix).pendingWithSent(dev),
+        new RedisBrokerCache(redis, prefix).get(`notified:${dev}`),
+        redis.pttl(dmLockKey(prefix, dev)),
+        redis.keys(taggedKey(prefix, 'dm:sid', dev, ':*')),
       ]);
-      log(`  redis: queue ids ${show(ids)}; notified gate ${gate ?? '(none)'}; message lock pttl ${locked}`);
-      for (const [field, value] of Object.entries(requests)) log(`  redis: requests[${show(field)}] = ${value.length > 300 ? `${value.slice(0, 300)}...` : value}`);
-      const bindings = await redis.keys(`${prefix}:dm:sid:{${dev}}:*`);
+      const sent = queued.requests.map((r) => `${r.requestId}${queued.sentIn.has(r.requestId) ? ` (sent in session ${queued.sentIn.get(r.requestId)})` : ''}`);
+      log(`  redis: queued ${sent.length > 0 ? sent.join(', ') : '(none)'}${queued.more ? ' and more' : ''}; notified gate ${gate ?? '(none)'}; message lock pttl ${locked}`);
       for (const k of bindings) log(`  redis: ${k} -> ${await redis.get(k)} (ttl ${await redis.ttl(k)} s)`);
-      const jobKeys = (await redis.keys(`{${prefix}}:tasks:*${t.taskId}*`)).filter((k) => !k.endsWith(':logs') && !k.endsWith(':lock'));
+      const jobKeys = (await redis.keys(`${bullPrefix(prefix)}:${TASK_QUEUE}:*${t.taskId}*`)).filter((k) => !k.endsWith(':logs') && !k.endsWith(':lock'));
       for (const k of jobKeys.sort()) {
         const j = await redis.hmget(k, 'name', 'timestamp', 'delay', 'processedOn', 'finishedOn', 'attemptsMade', 'failedReason');
         const iso = (x: string | null | undefined) => (x ? new Date(Number(x)).toISOString() : '-');
