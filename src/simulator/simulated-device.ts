@@ -417,12 +417,15 @@ export class SimulatedDevice {
     };
   }
 
-  /** Notes an event in the trace (kept only with `traceEvents` > 0). */
-  note(what: string): void {
+  /**
+   * Notes an event in the trace (kept only with `traceEvents` > 0). A line built from the session's
+   * state is given as a function, so that an untraced fleet (the default) formats nothing per session.
+   */
+  note(what: string | (() => string)): void {
     const keep = this.profile.traceEvents;
     if (!(keep > 0)) return;
     const t = this.traced ?? [];
-    t.push(`${new Date(this.profile.host.now()).toISOString()}: ${what}`);
+    t.push(`${new Date(this.profile.host.now()).toISOString()}: ${typeof what === 'string' ? what : what()}`);
     if (t.length > keep) t.splice(0, t.length - keep);
     this.traced = t;
   }
@@ -587,7 +590,7 @@ export class SimulatedDevice {
         ? { kind: 'client-initiated', sessionIdHex: this.newSessionId() }
         : trigger;
     let { state, message } = startSession(sessionTrigger, dev, new Date(p.host.now()));
-    this.note(`session ${state.sessionId} (${trigger.kind}) opened, ${alerts.length} alert(s)`);
+    this.note(() => `session ${state.sessionId} (${trigger.kind}) opened, ${alerts.length} alert(s)`);
     const report: SessionReport = {
       sessionId: state.sessionId,
       initiator: state.initiator,
@@ -660,7 +663,8 @@ export class SimulatedDevice {
     if (ok) p.host.record?.('session-ok', this);
     else p.host.record?.('session-failed', this, report.error ?? `session ended ${report.outcome}`);
     this.note(
-      `session ${report.sessionId} ${report.outcome} after ${report.messages} message(s)${report.error ? `: ${report.error}` : ''}${busyFor !== undefined ? ` (busy ${busyFor} ms, ${this.busyInARow} in a row)` : ''}`,
+      () =>
+        `session ${report.sessionId} ${report.outcome} after ${report.messages} message(s)${report.error ? `: ${report.error}` : ''}${busyFor !== undefined ? ` (busy ${busyFor} ms, ${this.busyInARow} in a row)` : ''}`,
     );
     this.last = { sessionId: report.sessionId, at: p.host.now(), report };
     return report;
@@ -677,7 +681,7 @@ export class SimulatedDevice {
     this.busyInARow++;
     p.host.record?.('busy-retry', this);
     p.host.schedule(p.host.now() + afterMs, () => {
-      this.note(`opening again after Retry-After (${trigger.kind}${trigger.sessionIdHex === undefined ? '' : ` ${trigger.sessionIdHex}`})${this.onlineFlag ? '' : ': offline, not opened'}`);
+      this.note(() => `opening again after Retry-After (${trigger.kind}${trigger.sessionIdHex === undefined ? '' : ` ${trigger.sessionIdHex}`})${this.onlineFlag ? '' : ': offline, not opened'}`);
       if (this.onlineFlag) void this.runSession(trigger);
     });
   }
@@ -779,7 +783,7 @@ export class SimulatedDevice {
     const resync = verified === 'resync';
     if (!this.onlineFlag) {
       this.ignoredWhileOffline = true;
-      this.note(`notification ${sessionIdHex} ignored: offline`);
+      this.note(() => `notification ${sessionIdHex} ignored: offline`);
       record?.('notification-ignored', this);
       return { accepted: true, sessionIdHex, duplicate: false, ignoredOffline: true, resync };
     }
@@ -795,7 +799,8 @@ export class SimulatedDevice {
       this.current?.serverSessionId === sessionIdHex ||
       (this.queued?.trigger.kind === 'server-initiated' && this.queued.trigger.sessionIdHex === sessionIdHex);
     this.note(
-      `notification ${sessionIdHex}${resync ? ' (resync)' : ''}: ${duplicate ? 'a duplicate' : this.current ? `queued behind session ${this.current.serverSessionId ?? '(client)'}` : 'session'}`,
+      () =>
+        `notification ${sessionIdHex}${resync ? ' (resync)' : ''}: ${duplicate ? 'a duplicate' : this.current ? `queued behind session ${this.current.serverSessionId ?? '(client)'}` : 'session'}`,
     );
     if (!duplicate) void this.runSession({ kind: 'server-initiated', sessionIdHex, resync });
     return { accepted: true, sessionIdHex, duplicate, ignoredOffline: false, resync };
