@@ -20,6 +20,8 @@ export interface Config {
   databaseSchema: string | undefined;
   /** How long a starting process waits for an unreachable database before giving up. */
   databaseWaitSeconds: number;
+  /** SQLITE_CACHE_MIB: SQLite's page cache (unused on PostgreSQL). */
+  sqliteCacheMib: number;
   dataDir: string;
   adminUser: string;
   adminPassword: string | undefined;
@@ -263,6 +265,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     taskRetrySeconds: int(r, 'TASK_RETRY_SECONDS', 300, 5, 24 * 3600),
     ...(r.env.TASK_RETRY_MAX_SECONDS ? { taskRetryMaxSeconds: int(r, 'TASK_RETRY_MAX_SECONDS', 3600, 5, 30 * 24 * 3600) } : {}),
     databaseWaitSeconds: int(r, 'DATABASE_WAIT_SECONDS', 120, 0, 24 * 3600),
+    sqliteCacheMib: int(r, 'SQLITE_CACHE_MIB', 128, 2, 64 * 1024),
     workerConcurrency: int(r, 'WORKER_CONCURRENCY', 32, 1, 1000),
     expansionChunkDevices: int(r, 'EXPANSION_CHUNK_DEVICES', 10_000, 100, 1_000_000),
     expansionCallSeconds: int(r, 'EXPANSION_CALL_SECONDS', 20, 0, 3600),

@@ -19,6 +19,8 @@ export interface DatabaseOptions {
   /** PostgreSQL schema to use (tests give each run its own). */
   schema?: string;
   poolSize?: number;
+  /** SQLite's page cache, MiB (SQLITE_CACHE_MIB); better-sqlite3's build default (16 MB) when omitted. */
+  sqliteCacheMib?: number;
 }
 
 export function databaseKind(url: string): DatabaseKind {
@@ -48,6 +50,10 @@ export function createDataSource(opts: DatabaseOptions): DataSource {
       prepareDatabase: (db: { pragma(s: string): unknown }) => {
         db.pragma('synchronous = NORMAL');
         db.pragma('foreign_keys = ON');
+        // Negative: a size in KiB, not pages. A rollout reads and rewrites rows all over a file of
+        // hundreds of MB (100,000 devices: 246 MB); with better-sqlite3's 16 MB default most were a
+        // read(2) and a copy from the OS page cache, on the one thread that serves everything.
+        if (opts.sqliteCacheMib !== undefined) db.pragma(`cache_size = -${opts.sqliteCacheMib * 1024}`);
       },
     });
   }

@@ -472,3 +472,20 @@ describe('PostgreSQL availability', () => {
     expect(true).toBe(true);
   });
 });
+
+describe('SQLite page cache', () => {
+  it('is sized by sqliteCacheMib (SQLITE_CACHE_MIB), the library default without it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-db-'));
+    const sized = await openDatabase({ url: `sqlite:${path.join(dir, 'a.sqlite')}`, sqliteCacheMib: 64 });
+    const plain = await openDatabase({ url: `sqlite:${path.join(dir, 'b.sqlite')}` });
+    try {
+      expect(await sized.query('PRAGMA cache_size')).toEqual([{ cache_size: -64 * 1024 }]);
+      // better-sqlite3's build default (16 MB today), whatever it is.
+      expect(await plain.query('PRAGMA cache_size')).not.toEqual([{ cache_size: -64 * 1024 }]);
+    } finally {
+      await sized.destroy();
+      await plain.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -47,6 +47,12 @@ describe('configuration', () => {
     }
   });
 
+  it('gives SQLite a 128 MiB page cache unless SQLITE_CACHE_MIB says otherwise', () => {
+    expect(loadConfig({}).sqliteCacheMib).toBe(128);
+    expect(loadConfig({ SQLITE_CACHE_MIB: '16' }).sqliteCacheMib).toBe(16);
+    expect(() => loadConfig({ SQLITE_CACHE_MIB: '1' })).toThrow(/SQLITE_CACHE_MIB/);
+  });
+
   it('caps open DM sessions at 10,000 unless DM_MAX_SESSIONS says otherwise (0: no cap)', () => {
     expect(loadConfig({}).dmMaxSessions).toBe(10_000);
     expect(loadConfig({ DM_MAX_SESSIONS: '0' }).dmMaxSessions).toBe(0);
