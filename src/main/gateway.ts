@@ -32,6 +32,7 @@ import { DeviceNotifier } from '../dm/server/notifier.js';
 import type { NotificationSender } from '../dm/server/ports.js';
 import { RegistryDmDeviceDirectory } from '../persistence/dm-device-directory.js';
 import { RedisDeviceRequestQueue } from '../queue/device-request-queue.js';
+import { RedisResyncOffers } from '../queue/resync-offers.js';
 import { RedisDmSessionStore } from '../queue/dm-session-store.js';
 import { dmEndpoint } from '../transport/dm-endpoint.js';
 import { HttpNotificationSender } from '../transport/notification/http-sender.js';
@@ -120,7 +121,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   const sealer = new SecretBox(gatewayKey);
 
   const dataSource = await openDatabaseWhenReachable(
-    { url: config.databaseUrl, schema: config.databaseSchema },
+    { url: config.databaseUrl, schema: config.databaseSchema, sqliteCacheMib: config.sqliteCacheMib },
     { waitMs: config.databaseWaitSeconds * 1000, logger },
   );
   // Auto-pipelining batches the many small commands of concurrent requests into fewer writes;
@@ -202,12 +203,14 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       opts.notificationSender ?? (await defaultNotificationSender(config, logger, closers, httpPush)),
       metrics.notifications,
     );
-    const deviceCommands = new DeviceCommandService(requestQueue, new DeviceNotifier(dmDevices, sender));
+    const resyncOffers = new RedisResyncOffers(redis, prefix);
+    const deviceCommands = new DeviceCommandService(requestQueue, new DeviceNotifier(dmDevices, sender, resyncOffers));
     const dmServer = new DmServer({
       devices: dmDevices,
       sessions: new RedisDmSessionStore(redis, prefix),
       queue: requestQueue,
       events: dmEvents,
+      resyncOffers,
       logger,
       clock,
       serverUri: publicDmUrl,

@@ -27,7 +27,8 @@ import { applyEffects } from './effects.js';
 import { type DeviceGuard, guardRejects } from './guard.js';
 import { newlySent, reportLost, splitLost } from './lost-requests.js';
 import { MessagesInFlight } from './messages-in-flight.js';
-import type { DeviceRequestQueue, DmDevice, DmDeviceDirectory, DmEventSink, DmSessionStore, PendingRequests } from './ports.js';
+import { RESYNC_NONCE } from '../notification/package0.js';
+import type { DeviceRequestQueue, DmDevice, DmDeviceDirectory, DmEventSink, DmSessionStore, PendingRequests, ResyncOffers } from './ports.js';
 import { RandomPool } from './random-pool.js';
 
 export interface DmServerDeps {
@@ -35,6 +36,8 @@ export interface DmServerDeps {
   sessions: DmSessionStore;
   queue: DeviceRequestQueue;
   events: DmEventSink;
+  /** The triggers signed with the resync nonce whose sessions may authenticate on it (notes §4). */
+  resyncOffers: ResyncOffers;
   logger: Logger;
   clock: { now(): number };
   /** Our URL (PUBLIC_DM_URL): Source of every reply, base of RespURIs. */
@@ -242,10 +245,11 @@ export class DmServer {
     // turns out unknown (then ignored). A new session's first message thus
     // waits on one Redis round trip before the engine runs, and one that
     // completes the session on none after it but the gate's release.
-    const [device, queuedFirst, session] = await Promise.all([
+    const [device, queuedFirst, session, resyncOffered] = await Promise.all([
       this.deps.devices.get(deviceId),
       queuedRead,
       this.findSession(req.token, deviceId, message.header.sessionId, continuing),
+      this.answersResyncTrigger(req, message, deviceId),
     ]);
     if (device?.dmVersion === '2.0') {
       // Its capability says DM 2.0: its commands go out as DM 2.0 at /dm2, never silently as DM 1.2.
@@ -288,7 +292,8 @@ export class DmServer {
         const sendable = split.sendable.length > 0 && req.clientGone?.() === true ? this.withheld(deviceId, split.sendable) : split.sendable;
         const guarded = device ? this.admissible(message, sendable, device.devInfo?.devId) : { admitted: [], refused: [] };
         nonces.rewind();
-        const step = handleClientMessage(state, message, this.stepContext(req, device, token, guarded.admitted, encoding, now, nonces.next));
+        const ctx = this.stepContext(req, device, token, guarded.admitted, encoding, now, nonces.next);
+        const step = handleClientMessage(state, message, resyncOffered ? { ...ctx, resyncNonce: RESYNC_NONCE } : ctx);
         return { step, lost, guarded };
       };
       let { step, lost, guarded } = stepWith(queued);
@@ -316,6 +321,9 @@ export class DmServer {
         return this.refuseNewSession(deviceId, message.header.sessionId);
       }
       this.logEffects(step.effects);
+      // The trigger's invitation is answered once: a later message naming its session id (a replay of the
+      // same fixed credential among them) is challenged with the device's own nonce.
+      if (resyncOffered && step.effects.some(answersResyncOffer)) await this.deps.resyncOffers.answered(deviceId);
       // Only a sender that proved to be the device decides its guarded requests
       // by the DevId it reports: an unauthenticated message may claim any DevId.
       // Otherwise they stay queued, to be decided in the device's own session.
@@ -388,6 +396,17 @@ export class DmServer {
     } finally {
       if (holdsPlace) this.leaveOpenSessions(token);
     }
+  }
+
+  /**
+   * Whether this message opens the session a resync-signed trigger invited: Pkg1 of a server-initiated
+   * session (Alert 1200), not on a RespURI, whose SessionID is the trigger's. Other messages cost no read.
+   */
+  private async answersResyncTrigger(req: DmRequest, message: SyncMlMessage, deviceId: string): Promise<boolean> {
+    if (req.token !== undefined || message.header.msgId !== 1) return false;
+    if (!message.body.some((c) => c.kind === 'Alert' && c.data === 1200)) return false;
+    const sessionId = triggerSessionId(message.header.sessionId);
+    return sessionId !== undefined && this.deps.resyncOffers.offered(deviceId, sessionId);
   }
 
   /** Logs the requests a message of a client that hung up does not take; none go out. */
@@ -589,6 +608,21 @@ export class DmServer {
 }
 
 export { DEVDETAIL_REQUEST_ID };
+
+/** Whether a step answered a resync trigger's invitation: its credentials were accepted or challenged. */
+function answersResyncOffer(e: SessionEffect): boolean {
+  return e.type === 'session-started' || e.type === 'resync-nonce-used' || e.type === 'auth-challenge' || e.type === 'auth-failed';
+}
+
+/**
+ * A SyncHdr SessionID as a trigger's session id: the trigger's 16 bits in hex (notes §4). Clients differ in case
+ * and in leading zeros ("a3", "00A3"), so it is read as a number.
+ */
+function triggerSessionId(sessionId: string): number | undefined {
+  if (!/^[0-9a-f]{1,4}$/i.test(sessionId)) return undefined;
+  const n = Number.parseInt(sessionId, 16);
+  return n >= 1 ? n : undefined;
+}
 
 /** The correlation id the request carries, in the latest read of the queue that holds it. */
 function correlationIn(reads: PendingRequests[], requestId: string): string | undefined {

@@ -8,7 +8,14 @@ import crypto from 'node:crypto';
 import { decodeNonce } from '../auth/credentials.js';
 import { buildTrigger, RESYNC_NONCE, type UiMode } from '../notification/package0.js';
 import { encodePackage0V2 } from '../../dm2/package0.js';
-import type { DmDeviceDirectory, NotificationOutcome, NotificationSender } from './ports.js';
+import type { DmDeviceDirectory, NotificationOutcome, NotificationSender, ResyncOffers } from './ports.js';
+
+/**
+ * How long after a trigger signed with the resync nonce its session may still authenticate on that nonce: a woken
+ * client opens its session within seconds (HTTP) or minutes (SMS, a device that was out of coverage); later, it is
+ * challenged once more, as every client on a stale nonce is (one more round trip, nothing lost).
+ */
+export const RESYNC_OFFER_SECONDS = 600;
 
 export interface NotifyOptions {
   uiMode?: UiMode;
@@ -28,6 +35,7 @@ export class DeviceNotifier {
   constructor(
     private readonly devices: DmDeviceDirectory,
     private readonly sender: NotificationSender,
+    private readonly resyncOffers: ResyncOffers,
   ) {}
 
   async notify(deviceId: string, opts: NotifyOptions = {}): Promise<NotifyResult> {
@@ -37,8 +45,10 @@ export class DeviceNotifier {
       return { delivered: false, channel: 'none', retryable: false, reason: 'unknown device', attempts: 0, sessionId };
     }
     const stored = opts.resync ? RESYNC_NONCE : triggerNonce(device.state, device.auth.serverNonce);
-    const send = (nonce: Buffer) =>
-      this.sender.send(
+    const send = async (nonce: Buffer) => {
+      // Recorded before the send: the device's Pkg1 may arrive before the sender returns.
+      if (nonce === RESYNC_NONCE && device.dmVersion !== '2.0') await this.resyncOffers.offer(deviceId, sessionId, RESYNC_OFFER_SECONDS);
+      return this.sender.send(
         {
           deviceId,
           ...(device.notificationUrl ? { notificationUrl: device.notificationUrl } : {}),
@@ -60,6 +70,7 @@ export class DeviceNotifier {
               nonce,
             }),
       );
+    };
     const outcome = await send(stored);
     // A device refusing a trigger over HTTP (400: its digest check failed) may hold another server
     // nonce than ours: the session that gave it a new one can have died between our storing that

@@ -24,6 +24,22 @@ export interface DmDeviceDirectory {
   recordContact(deviceId: string, patch: DeviceContactPatch): Promise<void>;
 }
 
+/**
+ * Package#0 triggers we signed with the resync nonce (notes §4), remembered so
+ * that the session a device opens in answer may authenticate on that nonce.
+ * A credential on it is the same every time (MD5 over a fixed nonce), so it is
+ * taken only from a session named by such a trigger's session id, opened while
+ * the trigger is recent and before any other message answered it.
+ */
+export interface ResyncOffers {
+  /** A trigger with this session id (1..0xFFFF) is about to go to the device, signed with the resync nonce. */
+  offer(deviceId: string, sessionId: number, ttlSeconds: number): Promise<void>;
+  /** Whether such a trigger, not yet answered, carried this session id. */
+  offered(deviceId: string, sessionId: number): Promise<boolean>;
+  /** Its session answered (authenticated or was challenged): the device's offers end. */
+  answered(deviceId: string): Promise<void>;
+}
+
 /** Session state by RespURI token, and an index from (device, SessionID) for clients that ignore RespURI. */
 export interface DmSessionStore {
   load(token: string): Promise<string | undefined>;

@@ -54,6 +54,8 @@ export function authenticateClient(
   const verdict = verifyClientCredential({
     stored: { authType: device.authType, username: device.clientUsername, password: device.clientPassword },
     nonce: nonceB64 === undefined || nonceB64 === '' ? undefined : decodeNonce(nonceB64),
+    // Only before the session's first challenge: after it the client must use the nonce that Chal carried.
+    ...(ctx.resyncNonce !== undefined && !state.auth.authenticated && state.auth.challengesSent === 0 && { fallbackNonce: ctx.resyncNonce }),
     cred: msg.header.cred,
     ...(msg.header.source.locName !== undefined && { locName: msg.header.source.locName }),
     ...(device.authType === 'hmac' && {
@@ -75,6 +77,12 @@ export function authenticateClient(
   if (verdict.ok) {
     const firstTime = !state.auth.authenticated;
     state.auth.authenticated = true;
+    if (verdict.nonceUsed === 'fallback') {
+      effects.push({ type: 'resync-nonce-used', ...ids });
+      // The client is in resync (it verified our trigger only on that nonce): the server nonce it holds is
+      // not ours, and our Cred goes on the resync nonce as well, until its Chal hands us a new one (notes §4).
+      state.serverAuth.nonce = ctx.resyncNonce!.toString('base64');
+    }
     if (device.authType === 'hmac') return { ok: true, status: 200, chal: issue(), firstTime, effects };
     // 212: authenticated for the session; md5's Chal carries the next session's nonce.
     const chal = device.authType === 'md5' ? issue() : undefined;

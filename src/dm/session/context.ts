@@ -53,6 +53,13 @@ export interface SessionContext {
   now: number;
   /** A fresh ≥128-bit nonce; `newNonce` from src/dm/auth/credentials.ts fits. */
   newNonce: () => { b64: string };
+  /**
+   * The resync nonce (4 zero bytes), when this session answers a Package#0 trigger we signed with it (notes §4):
+   * a client that verified the trigger only on that nonce opens its session with credentials on it too. Accepted
+   * beside the device's nonce until the session first challenges or authenticates (effect `resync-nonce-used`);
+   * the caller passes it only for a trigger it remembers sending, not yet used (ResyncOffers).
+   */
+  resyncNonce?: Buffer;
   /** For HMAC devices: the x-syncml-hmac header (raw or parsed) and the exact HTTP body bytes. */
   hmac?: { header: string | HmacHeader | undefined; body: Buffer };
   /** Our URL: Source LocURI of every reply. */

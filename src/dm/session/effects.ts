@@ -72,6 +72,11 @@ export type SessionEffect =
   | (EffectBase & { type: 'auth-challenge'; status: 401 | 407; reason: AuthFailureReason })
   /** The challenge budget is spent: session ended without commands. */
   | (EffectBase & { type: 'auth-failed'; status: 401 | 407; reason: AuthFailureReason })
+  /**
+   * The credentials were accepted on the resync nonce a Package#0 trigger invited (SessionContext.resyncNonce): the
+   * invitation is used up, and the Chal of the 212 carries a fresh nonce (notes §4).
+   */
+  | (EffectBase & { type: 'resync-nonce-used' })
   /** We sent this NextNonce for the device's CLCRED: persist it as `clientNonce`. */
   | (EffectBase & { type: 'client-nonce-issued'; nonce: string })
   /** The device sent us this NextNonce for our SRVCRED: persist it as `serverNonce`. */

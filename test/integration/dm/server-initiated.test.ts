@@ -30,6 +30,10 @@ describe('server-initiated sessions', () => {
     const o = await waitFor(() => outcomes.find((x) => x.requestId === 'n-first'));
     expect(o.results[0]).toMatchObject({ status: 200, data: d.devId });
     expect(sessionIdToHex(0xa3)).toBe('A3');
+    // Notes §4: the session answering a resync trigger authenticates on the resync nonce in its first
+    // message: Pkg1 gets 212 and the request at once, no 401 round trip (Pkg1, results: two posts).
+    await rig.fleet.idle();
+    expect(d.describe().lastSession).toMatchObject({ sessionId: 'A3', report: { outcome: 'ok', messages: 2 } });
   });
 
   it('wakes a known device with the server nonce it issued', async () => {

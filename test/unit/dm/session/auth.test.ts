@@ -250,3 +250,37 @@ it('answers a device that is not registered with 403, no commands and no session
   expect(out.reply.header.cred).toBeUndefined();
   void VECTOR_CRED;
 });
+
+describe('a session answering a trigger signed with the resync nonce (notes §4)', () => {
+  const RESYNC = Buffer.alloc(4);
+  const resyncCred = md5CredFor(RESYNC.toString('base64'));
+  const device: DeviceAuthRecord = { ...MD5_DEVICE, serverNonce: Buffer.from('one the device lost').toString('base64') };
+  const serverInitiated = (msgId: number, cred = resyncCred) =>
+    clientMessage({ msgId, cred, locName: 'Bruce2', body: [alert(1, 1200), devInfoReplace(2)] });
+
+  it('accepts Cred on the resync nonce in Pkg1 (212 with a fresh nonce), sends the commands, and signs on that nonce', () => {
+    const driver = new Driver(context({ device, resyncNonce: RESYNC, newNonce: nonceSource(NEW_NONCE), pending: [sseRequest] }));
+    const out = driver.send(serverInitiated(1));
+    expect(out.reply.body[0]).toMatchObject({ cmdRef: 0, data: 212, chal: { meta: { nextNonce: NEW_NONCE } } });
+    expect(ofType(out.effects, 'resync-nonce-used')).toHaveLength(1);
+    expect(ofType(out.effects, 'session-started')).toHaveLength(1);
+    expect(ofType(out.effects, 'client-nonce-issued').map((e) => e.nonce)).toEqual([NEW_NONCE]);
+    expect(out.reply.body.some((c) => c.kind === 'Sequence')).toBe(true);
+    // Our Cred on the same nonce: the device verified our trigger on it, and holds no server nonce of ours.
+    expect(out.reply.header.cred?.data).toBe(md5CredFor(RESYNC.toString('base64'), 'dm.example.com', 'server-secret-0123456789').data);
+  });
+
+  it('still accepts the device nonce, and says nothing of resync then', () => {
+    const driver = new Driver(context({ device, resyncNonce: RESYNC, pending: [sseRequest] }));
+    const out = driver.send(serverInitiated(1, md5CredFor(NONCE_B64)));
+    expect(out.reply.body[0]).toMatchObject({ data: 212 });
+    expect(ofType(out.effects, 'resync-nonce-used')).toEqual([]);
+    expect(out.reply.header.cred?.data).toBe(md5CredFor(device.serverNonce!, 'dm.example.com', 'server-secret-0123456789').data);
+  });
+
+  it('challenges Cred on the resync nonce when no trigger invited it', () => {
+    const out = handleClientMessage(undefined, serverInitiated(1), context({ device, newNonce: nonceSource(NEW_NONCE) }));
+    expect(out.reply.body[0]).toMatchObject({ data: 401, chal: { meta: { nextNonce: NONCE_B64 } } });
+    expect(ofType(out.effects, 'resync-nonce-used')).toEqual([]);
+  });
+});
