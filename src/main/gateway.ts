@@ -266,6 +266,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       devices: {
         submit: (id, request) => deviceCommands.submit(id, request),
         notify: (id, o) => deviceCommands.notify(id, o),
+        notifierFor: (ids) => deviceCommands.notifierFor(ids),
         withdraw: (id, ids) => deviceCommands.withdraw(id, ids),
       },
       jobs,
