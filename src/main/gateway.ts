@@ -357,6 +357,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         prefix,
         {
           notify: (id, retry) => broker.processNotify(id, retry),
+          notifyBatch: (ids) => broker.processNotifyBatch(ids),
           expire: (id) => broker.processExpire(id),
           bootstrap: (id) => bootstrap.deliver(id),
           wake: (id, why, round) => broker.processWake(id, why, round),

@@ -20,6 +20,12 @@ export interface DeviceCommandPort {
   withdraw(deviceId: string, requestIds: string[]): Promise<void>;
 }
 
+/** A task of a notify batch whose try failed: a notify job of its own tries it again. */
+export interface NotifyFailure {
+  taskId: string;
+  reason: string;
+}
+
 /** Background work for tasks (BullMQ in the gateway). Job ids are deterministic. */
 export interface TaskJobs {
   notify(taskId: string, attempt: number, delayMs?: number): Promise<void>;
