@@ -269,6 +269,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       devices: {
         submit: (id, request) => deviceCommands.submit(id, request),
         notify: (id, o) => deviceCommands.notify(id, o),
+        notifierFor: (ids) => deviceCommands.notifierFor(ids),
         withdraw: (id, ids) => deviceCommands.withdraw(id, ids),
       },
       jobs,
@@ -359,6 +360,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         prefix,
         {
           notify: (id, retry) => broker.processNotify(id, retry),
+          notifyBatch: (ids) => broker.processNotifyBatch(ids),
           expire: (id) => broker.processExpire(id),
           bootstrap: (id) => bootstrap.deliver(id),
           wake: (id, why, round) => broker.processWake(id, why, round),

@@ -1,12 +1,12 @@
 /** The DM server's view of the registry: a device's DM account and what sessions learn about it. */
 import type { DeviceContactPatch } from '../domain/registry.js';
-import type { DmDevice, DmDeviceDirectory } from '../dm/server/ports.js';
-import type { Transactor } from '../services/ports.js';
+import type { DmDevice, DmDeviceDirectory, NotifiableDevices } from '../dm/server/ports.js';
+import type { DeviceRecord, Transactor } from '../services/ports.js';
 
 /** How long a capability's DM version is trusted in-process (capabilities are few and rarely change). */
 const CAPABILITY_TTL_MS = 30_000;
 
-export class RegistryDmDeviceDirectory implements DmDeviceDirectory {
+export class RegistryDmDeviceDirectory implements DmDeviceDirectory, NotifiableDevices {
   private readonly versions = new Map<string, { dmVersion: '1.2' | '2.0'; until: number }>();
 
   constructor(
@@ -17,8 +17,19 @@ export class RegistryDmDeviceDirectory implements DmDeviceDirectory {
 
   async get(deviceId: string): Promise<DmDevice | undefined> {
     const d = await this.tx.stores.devices.get(deviceId);
-    if (!d) return undefined;
-    const dmVersion = await this.dmVersionOf(d.capabilityOid);
+    return d ? this.dmDevice(d, await this.dmVersionOf(d.capabilityOid)) : undefined;
+  }
+
+  /** One read for the devices of a notify batch (their capabilities' versions are cached). */
+  async getMany(deviceIds: readonly string[]): Promise<Map<string, DmDevice>> {
+    const found = new Map<string, DmDevice>();
+    if (deviceIds.length === 0) return found;
+    const records = await this.tx.stores.devices.getMany([...new Set(deviceIds)]);
+    for (const [id, d] of records) found.set(id, this.dmDevice(d, await this.dmVersionOf(d.capabilityOid)));
+    return found;
+  }
+
+  private dmDevice(d: DeviceRecord, dmVersion: '1.2' | '2.0'): DmDevice {
     return {
       state: d.state,
       ...(dmVersion === '2.0' ? { dmVersion } : {}),

@@ -191,7 +191,7 @@ const SELECT_FULL_ROW = `SELECT ${DEVICE_VIEW_COLUMNS}, "secrets" FROM "device_i
 const listStatements = new Map<string, Statement>();
 
 /** `SELECT <head> WHERE <column> IN (...)` prepared once per size class (see inListSize), the list padded with its last value. */
-async function selectIn<T>(em: EntityManager, head: string, column: string, values: string[]): Promise<T[]> {
+export async function selectIn<T>(em: EntityManager, head: string, column: string, values: readonly string[]): Promise<T[]> {
   if (values.length === 0) return [];
   if (em.connection.options.type === 'postgres') {
     // One array parameter: PostgreSQL parses and plans a 1,024-parameter IN list per call.
@@ -210,7 +210,7 @@ async function selectIn<T>(em: EntityManager, head: string, column: string, valu
     statement = sql(`${head} WHERE ${column} IN (${placeholders(size)})`);
     listStatements.set(key, statement);
   }
-  const padded = values.length === size ? values : values.concat(Array<string>(size - values.length).fill(values[values.length - 1]!));
+  const padded = values.length === size ? [...values] : values.concat(Array<string>(size - values.length).fill(values[values.length - 1]!));
   return queryRows<T>(em, statement, padded);
 }
 
@@ -517,7 +517,7 @@ export class TypeormDeviceStore implements DeviceStore {
       statement = sql(`SELECT ${TARGET_COLUMNS} FROM "device_instance" WHERE ${column} IN (${placeholders(size)})`);
       targetStatements.set(key, statement);
     }
-    const padded = values.length === size ? values : values.concat(Array<string>(size - values.length).fill(values[values.length - 1]!));
+    const padded = values.length === size ? [...values] : values.concat(Array<string>(size - values.length).fill(values[values.length - 1]!));
     return queryRows<DeviceTarget>(this.em, statement, padded);
   }
 

@@ -8,9 +8,9 @@
 import { type EntityManager, In } from 'typeorm';
 import type { Page } from '../domain/registry.js';
 import { canTransition, type JobStatus, TASK_STATES, TERMINAL_TASK_STATES, type Task, type TaskHistoryEntry, type TaskStatus } from '../domain/tasks.js';
-import type { TaskChange, TaskInContext, TaskStore, TransitionResult } from '../services/ports.js';
+import type { TaskChange, TaskInContext, TaskNote, TaskStore, TransitionResult } from '../services/ports.js';
 import { type DeviceCapabilityRow, TaskEntity, TaskHistoryEntity, type TaskHistoryRow, type TaskRow } from './entities.js';
-import { CAPABILITY_COLUMNS, moRootsOf } from './registry-stores.js';
+import { CAPABILITY_COLUMNS, moRootsOf, selectIn } from './registry-stores.js';
 import { addDelta, COUNTER_COLUMN, DELTAS_JOIN, NO_ENDINGS, type TaskEndings } from './job-counters.js';
 import { finishJobIfDone } from './job-store.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
@@ -50,14 +50,14 @@ const SELECT_TASK = sql(`SELECT ${TASK_COLUMNS} FROM "task" WHERE "task_id" = ?`
 const QUALIFIED_TASK_COLUMNS = TASK_COLUMNS.split(', ')
   .map((c) => (c.includes(' AS ') ? `"t".${c}` : `"t".${c} AS ${c}`))
   .join(', ');
-/** TaskStore.getInContext: the task, its job's status, its device's capability (prefixed "cap_") and dev_info. */
-const SELECT_TASK_IN_CONTEXT = sql(
+/** TaskStore.getInContext without its WHERE: the task, its job's status, its device's capability (prefixed "cap_") and dev_info. */
+const TASK_IN_CONTEXT =
   `SELECT ${QUALIFIED_TASK_COLUMNS}, "j"."status" AS "jobStatus", ` +
-    CAPABILITY_COLUMNS.map(([col, prop]) => `"c"."${col}" AS "cap_${prop}"`).join(', ') +
-    ', "d"."dev_info" AS "devInfo" FROM "task" "t" ' +
-    'LEFT JOIN "job" "j" ON "j"."job_id" = "t"."job_id" LEFT JOIN "device_instance" "d" ON "d"."device_id" = "t"."device_id" ' +
-    'LEFT JOIN "device_capability" "c" ON "c"."oid" = "d"."capability_oid" WHERE "t"."task_id" = ?',
-);
+  CAPABILITY_COLUMNS.map(([col, prop]) => `"c"."${col}" AS "cap_${prop}"`).join(', ') +
+  ', "d"."dev_info" AS "devInfo" FROM "task" "t" ' +
+  'LEFT JOIN "job" "j" ON "j"."job_id" = "t"."job_id" LEFT JOIN "device_instance" "d" ON "d"."device_id" = "t"."device_id" ' +
+  'LEFT JOIN "device_capability" "c" ON "c"."oid" = "d"."capability_oid"';
+const SELECT_TASK_IN_CONTEXT = sql(`${TASK_IN_CONTEXT} WHERE "t"."task_id" = ?`);
 const INSERT_TASK = sql(
   'INSERT INTO "task" ("task_id", "job_id", "device_id", "phone_number", "operation_name", "operation", "status", ' +
     '"result_code", "dm_status", "correlator", "results", "b_optin", "accept_device_policy", "test_cycle", "deadline", ' +
@@ -136,6 +136,43 @@ function moveStatement(to: TaskStatus, allowed: readonly TaskStatus[]): Statemen
   return s;
 }
 /**
+ * PostgreSQL: moveStatement over many tasks (TaskStore.transitionMany), one
+ * round trip for a release's notify batch instead of one per task. "cur"
+ * locks the rows in task id order, so two such statements over overlapping
+ * tasks wait for each other instead of deadlocking. Every moved task gets its
+ * history row; the job counter deltas are summed per job (a fold adds rows
+ * up, so one row per job counts as one per task would). Returns every task
+ * found, as it was, and whether it moved.
+ */
+const moveManyStatements = new Map<string, Statement>();
+function moveManyStatement(to: TaskStatus, allowed: readonly TaskStatus[]): Statement {
+  const key = `${to}<${allowed.join(',')}`;
+  let s = moveManyStatements.get(key);
+  if (!s) {
+    const list = allowed.map((st) => `'${st}'`).join(', ');
+    const delta = TASK_STATES.map((st) => {
+      const gain = st === to ? '1' : '0';
+      return `SUM(${gain} - CASE WHEN "fromStatus" = '${st}' THEN 1 ELSE 0 END)`;
+    }).join(', ');
+    s = sql(
+      `WITH "cur" AS (SELECT ${TASK_COLUMNS} FROM "task" WHERE "task_id" = ANY(CAST(? AS varchar[])) ORDER BY "task_id" FOR UPDATE), ` +
+        `"moved" AS (UPDATE "task" SET "status" = '${to}', "history_seq" = "cur"."historySeq" + 1, "updated_at" = CAST(? AS bigint), ` +
+        '"result_code" = COALESCE(CAST(? AS integer), "task"."result_code"), "dm_status" = COALESCE(CAST(? AS integer), "task"."dm_status"), ' +
+        '"results" = COALESCE(CAST(? AS text), "task"."results"), "correlator" = COALESCE(CAST(? AS varchar), "task"."correlator") ' +
+        `FROM "cur" WHERE "task"."task_id" = "cur"."taskId" AND "cur"."status" IN (${list}) ` +
+        'RETURNING "task"."task_id", "task"."history_seq", "task"."job_id", "cur"."status" AS "fromStatus", "task"."updated_at"), ' +
+        '"logged" AS (INSERT INTO "task_history" ("task_id", "seq", "at", "from_status", "to_status", "event", "code", "detail") ' +
+        `SELECT "task_id", "history_seq", "updated_at", "fromStatus", '${to}', CAST(? AS varchar), CAST(? AS integer), CAST(? AS text) FROM "moved"), ` +
+        `"counted" AS (INSERT INTO "job_counter_delta" ("job_id", ${TASK_STATES.map((st) => `"${COUNTER_COLUMN[st]}"`).join(', ')}) ` +
+        `SELECT "job_id", ${delta} FROM "moved" WHERE "job_id" IS NOT NULL AND "fromStatus" <> '${to}' GROUP BY "job_id") ` +
+        'SELECT "cur".*, EXISTS (SELECT 1 FROM "moved" WHERE "moved"."task_id" = "cur"."taskId") AS "didMove" FROM "cur"',
+    );
+    moveManyStatements.set(key, s);
+  }
+  return s;
+}
+
+/**
  * PostgreSQL, in a move to an end state: whether the move may have ended its job's last open task, so
  * that the job's end is worth a look once it committed (TaskEndings). The statement's snapshot misses
  * only moves not yet committed when it began, each holding one of the server's connections: when more
@@ -155,6 +192,22 @@ const NOTE_PG = sql(
     'SELECT "task_id", "history_seq", CAST(? AS bigint), "status", "status", CAST(? AS varchar), CAST(? AS integer), CAST(? AS text) FROM "noted"',
 );
 
+/**
+ * PostgreSQL: NOTE_PG over many tasks (TaskStore.noteMany), one round trip.
+ * The notes come as parallel arrays, one element per task; a task named twice
+ * would be updated once (UPDATE … FROM takes one joined row per target row),
+ * which is why noteMany refuses that.
+ */
+const NOTE_MANY_PG = sql(
+  'WITH "n" AS (SELECT * FROM unnest(CAST(? AS varchar[]), CAST(? AS varchar[]), CAST(? AS integer[]), CAST(? AS text[])) ' +
+    'AS "n"("taskId", "event", "code", "detail")), ' +
+    '"noted" AS (UPDATE "task" SET "history_seq" = "task"."history_seq" + 1, "updated_at" = CAST(? AS bigint) FROM "n" ' +
+    'WHERE "task"."task_id" = "n"."taskId" ' +
+    'RETURNING "task"."task_id", "task"."history_seq", "task"."status", "n"."event", "n"."code", "n"."detail") ' +
+    'INSERT INTO "task_history" ("task_id", "seq", "at", "from_status", "to_status", "event", "code", "detail") ' +
+    'SELECT "task_id", "history_seq", CAST(? AS bigint), "status", "status", "event", "code", "detail" FROM "noted"',
+);
+
 /** The job's counter moves: one statement per (from, to) pair, built on first use. */
 const bumpStatements = new Map<string, Statement>();
 function bumpJobStatement(from: TaskStatus | undefined, to: TaskStatus): Statement {
@@ -167,6 +220,19 @@ function bumpJobStatement(from: TaskStatus | undefined, to: TaskStatus): Stateme
     bumpStatements.set(key, s);
   }
   return s;
+}
+
+/** A row of TASK_IN_CONTEXT as a TaskInContext. */
+function inContext(r: Record<string, unknown>): TaskInContext {
+  const row: Record<string, unknown> = {};
+  const capability: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r)) {
+    if (k.startsWith('cap_')) capability[k.slice(4)] = v;
+    else if (k !== 'jobStatus' && k !== 'devInfo') row[k] = v;
+  }
+  const jobStatus = r.jobStatus as JobStatus | null;
+  const roots = capability.oid != null ? moRootsOf(capability as unknown as DeviceCapabilityRow, r.devInfo as string | null) : undefined;
+  return { task: toTask(taskRow(row as unknown as TaskRow)), ...(jobStatus !== null ? { jobStatus } : {}), ...(roots ? { roots } : {}) };
 }
 
 /** PostgreSQL gives bigint columns as strings and booleans as booleans; SQLite numbers for both. */
@@ -251,16 +317,17 @@ export class TypeormTaskStore implements TaskStore {
 
   async getInContext(taskId: string): Promise<TaskInContext | undefined> {
     const [r] = await queryRows<Record<string, unknown>>(this.em, SELECT_TASK_IN_CONTEXT, [taskId]);
-    if (!r) return undefined;
-    const row: Record<string, unknown> = {};
-    const capability: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(r)) {
-      if (k.startsWith('cap_')) capability[k.slice(4)] = v;
-      else if (k !== 'jobStatus' && k !== 'devInfo') row[k] = v;
+    return r ? inContext(r) : undefined;
+  }
+
+  async getInContextMany(taskIds: readonly string[]): Promise<Map<string, TaskInContext>> {
+    const rows = await selectIn<Record<string, unknown>>(this.em, TASK_IN_CONTEXT, '"t"."task_id"', taskIds);
+    const found = new Map<string, TaskInContext>();
+    for (const r of rows) {
+      const c = inContext(r);
+      found.set(c.task.taskId, c);
     }
-    const jobStatus = r.jobStatus as JobStatus | null;
-    const roots = capability.oid != null ? moRootsOf(capability as unknown as DeviceCapabilityRow, r.devInfo as string | null) : undefined;
-    return { task: toTask(taskRow(row as unknown as TaskRow)), ...(jobStatus !== null ? { jobStatus } : {}), ...(roots ? { roots } : {}) };
+    return found;
   }
 
   /** SQLite: units of work run one at a time (transactor.ts), so the row read is the row moved. */
@@ -321,6 +388,45 @@ export class TypeormTaskStore implements TaskStore {
     return { moved: true, task: toTask({ ...row, ...changedColumns(to, row.historySeq + 1, at, change) } as TaskRow) };
   }
 
+  async transitionMany(taskIds: readonly string[], to: TaskStatus, change: TaskChange, at: number): Promise<Map<string, TransitionResult>> {
+    const results = new Map<string, TransitionResult>();
+    if (taskIds.length === 0) return results;
+    if (!this.postgres) {
+      // One turn at the database (transactor.ts: MULTI_STATEMENT_WRITES), the statements in process.
+      for (const id of taskIds) results.set(id, await this.transition(id, to, change, at));
+      return results;
+    }
+    const allowed = TASK_STATES.filter((st) => canTransition(st, to) && (!change.from || change.from.includes(st)));
+    const rows =
+      allowed.length === 0
+        ? []
+        : await queryRows<TaskRow & { didMove: boolean }>(this.em, moveManyStatement(to, allowed), [
+            [...taskIds],
+            at,
+            nullable(change.resultCode),
+            nullable(change.dmStatus),
+            change.results !== undefined ? JSON.stringify(change.results) : null,
+            nullable(change.correlator),
+            change.event,
+            this.historyCode(change),
+            change.detail ?? null,
+          ]);
+    const ended = new Set<string>();
+    for (const { didMove, ...rest } of rows) {
+      const row = taskRow(rest as TaskRow);
+      if (!didMove) {
+        results.set(row.taskId, { moved: false, task: toTask(row) });
+        continue;
+      }
+      if (row.jobId && TERMINAL.has(to) && row.status !== to) ended.add(row.jobId);
+      results.set(row.taskId, { moved: true, task: toTask({ ...row, ...changedColumns(to, row.historySeq + 1, at, change) } as TaskRow) });
+    }
+    // No MAY_END_JOB here: a batch's moves may end many of a job's tasks, so its job's end is always looked at.
+    for (const jobId of ended) await this.endings.ended(jobId, at);
+    for (const id of taskIds) if (!results.has(id)) results.set(id, { moved: false, task: allowed.length === 0 ? await this.get(id) : undefined });
+    return results;
+  }
+
   async note(taskId: string, change: TaskChange, at: number): Promise<void> {
     if (this.postgres) {
       await execute(this.em, NOTE_PG, [at, taskId, at, change.event, this.historyCode(change), change.detail ?? null]);
@@ -332,6 +438,24 @@ export class TypeormTaskStore implements TaskStore {
     await execute(this.em, BUMP_TASK_SEQ, [seq, at, taskId]);
     const status = row.status as TaskStatus;
     await this.history_(taskId, seq, at, status, status, change);
+  }
+
+  async noteMany(notes: readonly TaskNote[], at: number): Promise<void> {
+    if (notes.length === 0) return;
+    if (new Set(notes.map((n) => n.taskId)).size !== notes.length) throw new Error('noteMany: at most one note per task');
+    if (!this.postgres) {
+      // One turn at the database (transactor.ts: MULTI_STATEMENT_WRITES), the statements in process.
+      for (const n of notes) await this.note(n.taskId, n.change, at);
+      return;
+    }
+    await execute(this.em, NOTE_MANY_PG, [
+      notes.map((n) => n.taskId),
+      notes.map((n) => n.change.event),
+      notes.map((n) => this.historyCode(n.change)),
+      notes.map((n) => n.change.detail ?? null),
+      at,
+      at,
+    ]);
   }
 
   private async history_(taskId: string, seq: number, at: number, from: TaskStatus | undefined, to: TaskStatus, c: TaskChange) {

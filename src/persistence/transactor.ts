@@ -231,7 +231,7 @@ const READ_ONLY_CALLS: { readonly [K in keyof Stores]?: ReadonlySet<string> } = 
     'waveStats',
     'openTaskIds',
   ]),
-  tasks: new Set<keyof Stores['tasks']>(['get', 'getInContext', 'history', 'openForDevice', 'forDevice', 'stalled', 'notifiable', 'openTasksUsing']),
+  tasks: new Set<keyof Stores['tasks']>(['get', 'getInContext', 'getInContextMany', 'history', 'openForDevice', 'forDevice', 'stalled', 'notifiable', 'openTasksUsing']),
   inventory: new Set<keyof Stores['inventory']>(['get']),
   contents: new Set<keyof Stores['contents']>(['get', 'list']),
   users: new Set<keyof Stores['users']>(['get']),
@@ -247,7 +247,7 @@ const READ_ONLY_CALLS: { readonly [K in keyof Stores]?: ReadonlySet<string> } = 
  * commit by themselves without BEGIN and COMMIT round trips).
  */
 const MULTI_STATEMENT_WRITES: { readonly [K in keyof Stores]?: ReadonlySet<string> } = {
-  tasks: new Set<keyof Stores['tasks']>(['transition', 'note']),
+  tasks: new Set<keyof Stores['tasks']>(['transition', 'transitionMany', 'note', 'noteMany']),
 };
 
 export interface TransactorOptions {

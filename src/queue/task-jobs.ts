@@ -6,7 +6,7 @@
 import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { correlationId, withCorrelation } from '../observability/correlation.js';
-import type { TaskJobs } from '../services/broker/ports.js';
+import type { NotifyFailure, TaskJobs } from '../services/broker/ports.js';
 import { bullPrefix } from './redis-keys.js';
 
 export const TASK_QUEUE = 'tasks';
@@ -37,6 +37,8 @@ function correlated<T extends object>(data: T): T & Correlated {
 
 export interface TaskProcessors {
   notify(taskId: string, retry: boolean): Promise<void>;
+  /** The first notification of a release's tasks; returns those whose try failed, to be tried again on their own. */
+  notifyBatch(taskIds: string[]): Promise<NotifyFailure[]>;
   expire(taskId: string): Promise<void>;
   bootstrap(taskId: string): Promise<void>;
   wake(taskId: string, why: string, round: number): Promise<void>;
@@ -124,7 +126,7 @@ export class BullTaskJobs implements TaskJobs {
    * the trimming of the completed set: half of a cold arming session's
    * Redis commands); a release of n tasks now costs that once. Crash safety
    * is BullMQ's as before: a batch whose worker dies stalls and runs again,
-   * and every task's notify is safe to run again (processNotify decides by
+   * and every task's notify is safe to run again (the processor decides by
    * the task's state). The release time and the first task are in the id:
    * adding the same release again adds nothing, while a task released again
    * (its job was paused after its first release, which handed it back) is
@@ -174,9 +176,6 @@ export class BullTaskJobs implements TaskJobs {
   }
 }
 
-/** How many tasks of one 'notify-batch' job are notified at once. */
-const BATCH_CONCURRENCY = 16;
-
 /**
  * A released task's notify job after its try in a 'notify-batch' failed: as
  * the batch's notify job per task had it (6 attempts, exponential backoff
@@ -199,31 +198,19 @@ function notifyRetryOf(taskId: string, releasedAt: number) {
 }
 
 /**
- * Notifies every task of a release, BATCH_CONCURRENCY at a time; those whose
- * try failed get a notify job of their own, queued before the batch
+ * Notifies every task of a release (the processor does it in bulk); those
+ * whose try failed get a notify job of their own, queued before the batch
  * completes (if that fails, the batch fails and is tried again whole).
  */
 async function notifyBatch(
   batch: TaskJobPayloads['notify-batch'],
-  notify: TaskProcessors['notify'],
+  notify: TaskProcessors['notifyBatch'],
   retries: Queue,
   logger: Logger,
 ): Promise<void> {
-  const failed: string[] = [];
-  let next = 0;
-  const lane = async () => {
-    while (next < batch.taskIds.length) {
-      const taskId = batch.taskIds[next++]!;
-      try {
-        await notify(taskId, false);
-      } catch (err) {
-        logger.warn({ taskId, err: (err as Error).message }, 'notification failed; retried by a notify job of its own');
-        failed.push(taskId);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, batch.taskIds.length) }, lane));
-  if (failed.length > 0) await retries.addBulk(failed.map((taskId) => notifyRetryOf(taskId, batch.releasedAt)));
+  const failed = await notify(batch.taskIds);
+  for (const f of failed) logger.warn({ taskId: f.taskId, err: f.reason }, 'notification failed; retried by a notify job of its own');
+  if (failed.length > 0) await retries.addBulk(failed.map((f) => notifyRetryOf(f.taskId, batch.releasedAt)));
 }
 
 export function startTaskWorker(
@@ -246,7 +233,7 @@ export function startTaskWorker(
         case 'notify':
           return processors.notify(job.data.taskId, job.attemptsMade > 0 || job.data.retry === true);
         case 'notify-batch':
-          return notifyBatch(job.data, processors.notify, retries, logger);
+          return notifyBatch(job.data, processors.notifyBatch, retries, logger);
         case 'expire':
           return processors.expire(job.data.taskId);
         case 'bootstrap':

@@ -137,6 +137,12 @@ export interface TaskChange {
   correlator?: string;
 }
 
+/** One task's note in TaskStore.noteMany. */
+export interface TaskNote {
+  taskId: string;
+  change: TaskChange;
+}
+
 export type TransitionResult = { moved: true; task: Task } | { moved: false; task: Task | undefined };
 
 /**
@@ -161,9 +167,19 @@ export interface TaskStore {
    * its device's capability with the MO roots found on the device (as rootsOfDevice).
    */
   getInContext(taskId: string): Promise<TaskInContext | undefined>;
+  /** getInContext of many tasks in one read (a release's notify batch); a task not found has no entry. */
+  getInContextMany(taskIds: readonly string[]): Promise<Map<string, TaskInContext>>;
   transition(taskId: string, to: TaskStatus, change: TaskChange, at: number): Promise<TransitionResult>;
+  /**
+   * The same move of many tasks, each as `transition` would move it (`change.from` and the allowed
+   * moves checked per task: one that may not move is left as it is), atomic as a whole. One entry per
+   * id, in no particular order; an unknown task's is `{ moved: false, task: undefined }`.
+   */
+  transitionMany(taskIds: readonly string[], to: TaskStatus, change: TaskChange, at: number): Promise<Map<string, TransitionResult>>;
   /** A history row that records an event without a state change (from = to). */
   note(taskId: string, change: TaskChange, at: number): Promise<void>;
+  /** `note` of many tasks, atomic as a whole; at most one note per task (throws otherwise). */
+  noteMany(notes: readonly TaskNote[], at: number): Promise<void>;
   history(taskId: string): Promise<TaskHistoryEntry[]>;
   /** A device's tasks of one operation that have not ended. */
   openForDevice(deviceId: string, operationName: string): Promise<Task[]>;

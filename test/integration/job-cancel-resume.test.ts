@@ -132,6 +132,7 @@ describe('deterministic-id queue jobs that fail', () => {
     };
     const processors: TaskProcessors = {
       notify: run,
+      notifyBatch: async () => [],
       expire: run,
       bootstrap: run,
       dispatch: run,

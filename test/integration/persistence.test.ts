@@ -413,6 +413,78 @@ for (const backend of backends) {
       expect((await tx.stores.jobs.history('job-lop', { offset: 2, limit: 1 }))[0]).toMatchObject({ seq: 3, event: 'cancelled', by: 'ops' });
     });
 
+    it('reads, moves and notes many tasks in one call each, every task as a call of its own would', async () => {
+      const at = 1_700_000_200_000;
+      const job: Job = {
+        jobId: 'job-many',
+        status: 'RUNNING',
+        operationName: 'SCHEDULED_EXEC',
+        options: {},
+        createdBy: 'bulk',
+        createdAt: new Date(at),
+        updatedAt: new Date(at),
+        total: 4,
+        queued: 0,
+        notifying: 0,
+        inSession: 0,
+        scheduled: 0,
+        inProgress: 0,
+        completed: 0,
+        failed: 0,
+        missed: 0,
+        cancelled: 0,
+        expired: 0,
+      };
+      const ids = ['task-60', 'task-61', 'task-62', 'task-63'];
+      await tx.run(async (s) => {
+        await s.jobs.insert(job, 'created');
+        for (const [i, id] of ids.entries()) await s.tasks.insert({ ...task(60 + i, 'job-many'), taskId: id }, 'created');
+        // Cancelled meanwhile: a move from QUEUED leaves it as it is.
+        await s.tasks.transition('task-63', 'CANCELLED', { event: 'cancelled' }, at + 1);
+      });
+      const found = await tx.stores.tasks.getInContextMany([...ids, 'task-none']);
+      expect([...found.keys()].sort()).toEqual(ids);
+      for (const id of ids) expect(found.get(id)).toEqual(await tx.stores.tasks.getInContext(id));
+
+      const moved = await tx.stores.tasks.transitionMany([...ids, 'task-none'], 'NOTIFYING', { event: 'notifying', from: ['QUEUED'] }, at + 2);
+      expect(moved.size).toBe(5);
+      for (const id of ids.slice(0, 3)) {
+        expect(moved.get(id)).toMatchObject({ moved: true, task: { status: 'NOTIFYING', updatedAt: new Date(at + 2) } });
+      }
+      expect(moved.get('task-63')).toMatchObject({ moved: false, task: { status: 'CANCELLED' } });
+      expect(moved.get('task-none')).toEqual({ moved: false, task: undefined });
+      expect(await tx.stores.jobs.get('job-many')).toMatchObject({ total: 4, queued: 0, notifying: 3, cancelled: 1 });
+      // Run again (a batch after a crash): nothing is QUEUED any more, so nothing moves or counts twice.
+      const again = await tx.stores.tasks.transitionMany(ids, 'NOTIFYING', { event: 'notifying', from: ['QUEUED'] }, at + 3);
+      expect([...again.values()].every((r) => !r.moved)).toBe(true);
+      expect(await tx.stores.jobs.get('job-many')).toMatchObject({ queued: 0, notifying: 3, cancelled: 1 });
+
+      await tx.stores.tasks.noteMany(
+        [
+          { taskId: 'task-60', change: { event: 'notification-delivered', detail: 'http: 200, it\'s "quoted", {braced}' } },
+          { taskId: 'task-61', change: { event: 'notification-failed', code: 503, detail: 'http: 503' } },
+          { taskId: 'task-none', change: { event: 'notification-delivered' } },
+        ],
+        at + 4,
+      );
+      await expect(
+        tx.stores.tasks.noteMany([{ taskId: 'task-62', change: { event: 'a' } }, { taskId: 'task-62', change: { event: 'b' } }], at + 5),
+      ).rejects.toThrow(/one note per task/);
+      const rows = async (id: string) => (await tx.stores.tasks.history(id)).map((h) => [h.seq, h.fromStatus, h.toStatus, h.event, h.code, h.detail, h.at.getTime()]);
+      expect(await rows('task-60')).toEqual([
+        [1, undefined, 'QUEUED', 'created', undefined, undefined, 1_700_000_000_000],
+        [2, 'QUEUED', 'NOTIFYING', 'notifying', undefined, undefined, at + 2],
+        [3, 'NOTIFYING', 'NOTIFYING', 'notification-delivered', undefined, 'http: 200, it\'s "quoted", {braced}', at + 4],
+      ]);
+      expect((await rows('task-61')).at(-1)).toEqual([3, 'NOTIFYING', 'NOTIFYING', 'notification-failed', 503, 'http: 503', at + 4]);
+      expect(await rows('task-62')).toHaveLength(2);
+      expect(await tx.stores.tasks.get('task-60')).toMatchObject({ status: 'NOTIFYING', updatedAt: new Date(at + 4) });
+
+      // To an end state: the job ends with its last task, as with moves one by one.
+      await tx.stores.tasks.transitionMany(ids, 'CANCELLED', { event: 'cancelled', from: ['NOTIFYING'] }, at + 6);
+      await vi.waitFor(async () => expect(await tx.stores.jobs.get('job-many')).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', notifying: 0, cancelled: 4 }));
+    });
+
     it('pages a device’s tasks newest first, single and job tasks alike', async () => {
       const at = 1_700_000_200_000;
       const mine = (n: number, offset: number, jobId?: string): Task => ({

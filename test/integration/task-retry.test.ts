@@ -175,10 +175,14 @@ describe('notify jobs of released tasks (BullMQ)', () => {
     const calls: string[] = [];
     const notify = async (taskId: string, retry: boolean) => {
       calls.push(`${taskId}${retry ? ' retry' : ''}`);
-      if (taskId === 'b2' && !retry) throw new Error('notification failed');
+    };
+    // The processor's bulk path: b2's try fails.
+    const notifyBatch = async (taskIds: string[]) => {
+      calls.push(...taskIds);
+      return taskIds.filter((id) => id === 'b2').map((taskId) => ({ taskId, reason: 'notification failed' }));
     };
     const none = async () => undefined;
-    const processors: TaskProcessors = { notify, expire: none, bootstrap: none, wake: none, dispatch: none, cancelJob: none, jobDeadline: none };
+    const processors: TaskProcessors = { notify, notifyBatch, expire: none, bootstrap: none, wake: none, dispatch: none, cancelJob: none, jobDeadline: none };
     const worker = startTaskWorker(redis, batchPrefix, processors, createLogger('silent'), 2);
     try {
       await batchJobs.notifyMany(['b1', 'b2', 'b3'], T0);

@@ -5,7 +5,7 @@
  */
 import { correlationId } from '../../observability/correlation.js';
 import type { ServerCommandRequest } from '../session/server-commands.js';
-import type { DeviceNotifier, NotifyOptions, NotifyResult } from './notifier.js';
+import type { DeviceNotifier, Notify, NotifyOptions, NotifyResult } from './notifier.js';
 import type { DeviceRequestQueue } from './ports.js';
 
 export interface SubmitResult {
@@ -34,6 +34,11 @@ export class DeviceCommandService {
 
   notify(deviceId: string, opts: NotifyOptions = {}): Promise<NotifyResult> {
     return this.notifier.notify(deviceId, opts);
+  }
+
+  /** See DeviceNotifier.notifierFor. */
+  notifierFor(deviceIds: readonly string[]): Promise<Notify> {
+    return this.notifier.notifierFor(deviceIds);
   }
 
   pending(deviceId: string): Promise<ServerCommandRequest[]> {

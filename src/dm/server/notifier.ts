@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import { decodeNonce } from '../auth/credentials.js';
 import { buildTrigger, RESYNC_NONCE, type UiMode } from '../notification/package0.js';
 import { encodePackage0V2 } from '../../dm2/package0.js';
-import type { DmDeviceDirectory, NotificationOutcome, NotificationSender, ResyncOffers } from './ports.js';
+import type { DmDevice, NotifiableDevices, NotificationOutcome, NotificationSender, ResyncOffers } from './ports.js';
 
 /**
  * How long after a trigger signed with the resync nonce its session may still authenticate on that nonce: a woken
@@ -30,16 +30,32 @@ export interface NotifyOptions {
 }
 
 export type NotifyResult = NotificationOutcome & { sessionId: number };
+/** Wakes one device of a batch whose devices were read together (DeviceNotifier.notifierFor). */
+export type Notify = (deviceId: string, opts?: NotifyOptions) => Promise<NotifyResult>;
 
 export class DeviceNotifier {
   constructor(
-    private readonly devices: DmDeviceDirectory,
+    private readonly devices: NotifiableDevices,
     private readonly sender: NotificationSender,
     private readonly resyncOffers: ResyncOffers,
   ) {}
 
   async notify(deviceId: string, opts: NotifyOptions = {}): Promise<NotifyResult> {
-    const device = await this.devices.get(deviceId);
+    return this.notifyDevice(deviceId, await this.devices.get(deviceId), opts);
+  }
+
+  /**
+   * For a batch of notifications (a release's notify batch): the devices read
+   * in one statement instead of one each, and a function that wakes one of
+   * them as `notify` would (a device not found, or not among `deviceIds`, is
+   * an unknown device). The reads were a quarter of a batch's statements.
+   */
+  async notifierFor(deviceIds: readonly string[]): Promise<Notify> {
+    const devices = await this.devices.getMany(deviceIds);
+    return (deviceId, opts = {}) => this.notifyDevice(deviceId, devices.get(deviceId), opts);
+  }
+
+  private async notifyDevice(deviceId: string, device: DmDevice | undefined, opts: NotifyOptions): Promise<NotifyResult> {
     const sessionId = opts.sessionId ?? crypto.randomInt(1, 0x10000);
     if (!device) {
       return { delivered: false, channel: 'none', retryable: false, reason: 'unknown device', attempts: 0, sessionId };

@@ -40,6 +40,13 @@ export interface ResyncOffers {
   answered(deviceId: string): Promise<void>;
 }
 
+/** Where the notifier reads the devices it wakes: one at a time, or a batch's in one read. */
+export interface NotifiableDevices {
+  get(deviceId: string): Promise<DmDevice | undefined>;
+  /** The devices found among `deviceIds`, by id (an unknown one has no entry). */
+  getMany(deviceIds: readonly string[]): Promise<Map<string, DmDevice>>;
+}
+
 /** Session state by RespURI token, and an index from (device, SessionID) for clients that ignore RespURI. */
 export interface DmSessionStore {
   load(token: string): Promise<string | undefined>;

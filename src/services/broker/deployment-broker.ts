@@ -45,7 +45,9 @@ import {
 import { LongOperations } from './long-operations.js';
 import { MoOperations, type PackageLinks } from './mo-operations.js';
 import { moveTask } from './task-moves.js';
-import type { BrokerCache, DeviceCommandPort, GuardedRequest, TaskJobs } from './ports.js';
+import { NotifyBatches, notificationFailure, notificationNote, notifyOptions } from './notify-batch.js';
+import type { BrokerCache, DeviceCommandPort, GuardedRequest, NotifyFailure, TaskJobs } from './ports.js';
+import { underTaskId } from './task-correlation.js';
 
 export interface BrokerDeps {
   tx: Transactor;
@@ -91,10 +93,17 @@ const CANCEL_PENDING = new Set(['cancel-requested', 'cancel-resent', 'cancel-ret
 export class DeploymentBroker {
   private readonly longOps: LongOperations;
   private readonly mo: MoOperations;
+  private readonly batches: NotifyBatches;
 
   constructor(private readonly d: BrokerDeps) {
     this.longOps = new LongOperations(d);
     this.mo = new MoOperations({ ...d, sendAndWake: (id, request, reportedBy) => this.sendAndWake(id, request, reportedBy) });
+    this.batches = new NotifyBatches({
+      ...d,
+      notifyOne: (taskId, found) => this.notifyTask(taskId, found, false),
+      runRequestOf: (found) => this.runRequestOf(found),
+      claimNotification: (task) => this.claimNotification(task),
+    });
   }
 
   // --- SOAP use cases -------------------------------------------------------
@@ -250,6 +259,15 @@ export class DeploymentBroker {
     return underTaskId(found?.task, () => this.notifyTask(taskId, found, retry));
   }
 
+  /**
+   * The first notification of a release's tasks (a 'notify-batch' job), in
+   * a few statements for the whole batch (NotifyBatches). Returns the tasks
+   * whose try failed and should be tried again by a notify job of their own.
+   */
+  processNotifyBatch(taskIds: readonly string[]): Promise<NotifyFailure[]> {
+    return this.batches.notify(taskIds);
+  }
+
   private async notifyTask(taskId: string, found: TaskInContext | undefined, retry: boolean): Promise<void> {
     const task = found?.task;
     // IN_PROGRESS: the device has the work and reports its end itself; waking it again would add nothing.
@@ -273,43 +291,45 @@ export class DeploymentBroker {
     // its request may since have gone out, been answered, or been lost with a dropped session,
     // and queuing it again would send it again (a second arming).
     if (task.status === 'QUEUED') {
-      const sseRoot = task.operation.name === 'SCHEDULED_EXEC' ? found!.roots?.capability.sseRoot : undefined;
-      await this.d.devices.submit(task.deviceId, {
-        ...(await this.planFor(task, { sseRoot }, scheduleOf(task))),
-        guard: { registeredDeviceId: task.deviceId, policy: task.acceptDevicePolicy },
-      });
+      await this.d.devices.submit(task.deviceId, await this.runRequestOf(found!));
       const now = this.d.clock.now();
       // One store call: atomic by itself (Transactor.stores), and on PostgreSQL one statement without BEGIN and COMMIT.
       await this.d.tx.stores.tasks.transition(taskId, 'NOTIFYING', { event: 'notifying', from: ['QUEUED'] }, now);
     }
-    if (!retry && !(await this.d.cache.claimOnce(`notified:${task.deviceId}`, NOTIFY_GATE_SECONDS))) {
-      // Another task's notification is on its way: that session should take this request too. Look
-      // again shortly in case the session had already taken its requests (or ended).
-      const follow = await this.d.cache.claimOnce(`follow:${taskId}:${Math.floor(this.d.clock.now() / FOLLOW_UP_MS)}`, 60);
-      if (follow) {
-        await this.note(taskId, { event: 'notification-shared', detail: 'the device is being notified for another task' });
-        await this.d.jobs.notify(taskId, this.d.clock.now(), FOLLOW_UP_MS);
-      }
-      return;
-    }
+    if (!retry && !(await this.claimNotification(task))) return;
     // Notified before and still not in a session: the device may hold another server nonce than ours
     // (see DeviceNotifier.notify); over SMS no answer would say so.
-    const outcome = await this.d.devices.notify(task.deviceId, {
-      uiMode: task.bOptin ? 'user-interaction' : 'background',
-      resync: task.status !== 'QUEUED',
-    });
+    const outcome = await this.d.devices.notify(task.deviceId, notifyOptions(task));
     this.d.logger.debug({ taskId, deviceId: task.deviceId, channel: outcome.channel, delivered: outcome.delivered }, 'device notified');
-    if (outcome.delivered) {
-      await this.note(taskId, { event: 'notification-delivered', detail: `${outcome.channel}: ${outcome.detail}` });
-      return;
-    }
-    await this.note(taskId, {
-      event: 'notification-failed',
-      detail: `${outcome.channel}: ${outcome.reason} (after ${outcome.attempts} attempt(s))`,
-    });
+    await this.note(taskId, notificationNote(outcome));
     // Retryable: BullMQ tries again with backoff. Otherwise the request stays
     // queued for the device's own next session, until the deadline.
-    if (outcome.retryable) throw new Error(`notification to ${task.deviceId} failed: ${outcome.reason}`);
+    if (!outcome.delivered && outcome.retryable) throw new Error(notificationFailure(task, outcome));
+  }
+
+  /** The request a QUEUED task's device is sent (its run, or the discovery its MO operation needs first). */
+  private async runRequestOf(found: TaskInContext): Promise<GuardedRequest> {
+    const task = found.task;
+    const sseRoot = task.operation.name === 'SCHEDULED_EXEC' ? found.roots?.capability.sseRoot : undefined;
+    return {
+      ...(await this.planFor(task, { sseRoot }, scheduleOf(task))),
+      guard: { registeredDeviceId: task.deviceId, policy: task.acceptDevicePolicy },
+    };
+  }
+
+  /**
+   * The notification gate: one notification per device at a time. false when another task's
+   * notification is on its way: that session should take this request too, so this task looks
+   * again shortly in case the session had already taken its requests (or ended).
+   */
+  private async claimNotification(task: Task): Promise<boolean> {
+    if (await this.d.cache.claimOnce(`notified:${task.deviceId}`, NOTIFY_GATE_SECONDS)) return true;
+    const follow = await this.d.cache.claimOnce(`follow:${task.taskId}:${Math.floor(this.d.clock.now() / FOLLOW_UP_MS)}`, 60);
+    if (follow) {
+      await this.note(task.taskId, { event: 'notification-shared', detail: 'the device is being notified for another task' });
+      await this.d.jobs.notify(task.taskId, this.d.clock.now(), FOLLOW_UP_MS);
+    }
+    return false;
   }
 
   async processExpire(taskId: string): Promise<void> {
@@ -708,15 +728,6 @@ export class DeploymentBroker {
     // No secrets to open for the MO root; one read for device and capability.
     return (await this.d.tx.stores.capabilities.ofDevice(task.deviceId))?.sseRoot;
   }
-}
-
-/**
- * A job queued without a correlation id (the stalled-task sweep, the resume at
- * start) runs under its task's, so its lines and the DM requests it queues
- * still carry the id of the call that created the task.
- */
-function underTaskId<T>(task: Task | undefined, fn: () => Promise<T>): Promise<T> {
-  return correlationId() === undefined && task?.correlationId ? withCorrelation(task.correlationId, fn) : fn();
 }
 
 function runRequestId(taskId: string): string {

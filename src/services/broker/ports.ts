@@ -11,8 +11,19 @@ export interface DeviceCommandPort {
   submit(deviceId: string, request: GuardedRequest): Promise<{ queued: boolean }>;
   /** Sends a Package#0 trigger; `resync`: signed with the resync nonce (a device that did not come after an earlier trigger). */
   notify(deviceId: string, opts: { uiMode: UiMode; resync?: boolean }): Promise<NotificationOutcome>;
+  /**
+   * For a batch of notifications: the devices read together, and a function that sends to one of
+   * them as `notify` would (one read for the batch instead of one per device).
+   */
+  notifierFor(deviceIds: readonly string[]): Promise<(deviceId: string, opts: { uiMode: UiMode; resync?: boolean }) => Promise<NotificationOutcome>>;
   /** Removes requests that no session has taken yet. */
   withdraw(deviceId: string, requestIds: string[]): Promise<void>;
+}
+
+/** A task of a notify batch whose try failed: a notify job of its own tries it again. */
+export interface NotifyFailure {
+  taskId: string;
+  reason: string;
 }
 
 /** Background work for tasks (BullMQ in the gateway). Job ids are deterministic. */

@@ -1,0 +1,303 @@
+/**
+ * A release's notify batch in bulk (DeploymentBroker.processNotifyBatch), on
+ * SQLite and PostgreSQL, with a real Redis (request queue, notification gate,
+ * task queue) and real HTTP notifications to a local receiver: the common
+ * path's tasks end as task-by-task processing left them, a mixed batch
+ * behaves exactly as processNotify task by task did, and a batch run again
+ * (as after a worker crash) moves, counts and queues nothing twice.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { DeviceCommandService } from '../../src/dm/server/device-commands.js';
+import { DeviceNotifier } from '../../src/dm/server/notifier.js';
+import type { Job, JobStatus, Task, TaskStatus } from '../../src/domain/tasks.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { openDatabase } from '../../src/persistence/data-source.js';
+import { RegistryDmDeviceDirectory } from '../../src/persistence/dm-device-directory.js';
+import { TypeormTransactor } from '../../src/persistence/transactor.js';
+import { RedisBrokerCache } from '../../src/queue/broker-cache.js';
+import { RedisDeviceRequestQueue } from '../../src/queue/device-request-queue.js';
+import { RedisResyncOffers } from '../../src/queue/resync-offers.js';
+import { BullTaskJobs } from '../../src/queue/task-jobs.js';
+import { SecretBox } from '../../src/security/secret-box.js';
+import { DeploymentBroker } from '../../src/services/broker/deployment-broker.js';
+import type { NotifyFailure } from '../../src/services/broker/ports.js';
+import { HttpNotificationSender } from '../../src/transport/notification/http-sender.js';
+import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
+import { dropSchema, newSchemaName, postgresUrl } from '../support/postgres.js';
+
+const pgUrl = await postgresUrl();
+const T0 = 1_700_000_000_000;
+
+const backends = [
+  { name: 'sqlite', available: true },
+  { name: 'postgres', available: pgUrl !== undefined },
+] as const;
+
+async function freshDatabase(kind: 'sqlite' | 'postgres'): Promise<{ ds: DataSource; cleanup: () => Promise<void> }> {
+  if (kind === 'sqlite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-notify-batch-'));
+    const ds = await openDatabase({ url: `sqlite:${path.join(dir, 'db.sqlite')}` });
+    return {
+      ds,
+      cleanup: async () => {
+        await ds.destroy();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const schema = newSchemaName();
+  const ds = await openDatabase({ url: pgUrl!, schema });
+  return {
+    ds,
+    cleanup: async () => {
+      await ds.destroy();
+      await dropSchema(pgUrl!, schema);
+    },
+  };
+}
+
+/** Devices' notification endpoint: answers 503 to the devices listed in `down`, 200 to others. */
+async function startReceiver(down: Set<string>) {
+  const hits: string[] = [];
+  const server = http.createServer((req, res) => {
+    const deviceId = decodeURIComponent(req.url!.slice('/push/'.length));
+    hits.push(deviceId);
+    req.resume();
+    req.on('end', () => {
+      res.statusCode = down.has(deviceId) ? 503 : 200;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = (deviceId: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}/push/${encodeURIComponent(deviceId)}`;
+  return { hits, url, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+const newJob = (jobId: string, status: JobStatus, total: number): Job => ({
+  jobId,
+  status,
+  operationName: 'QUERY',
+  options: {},
+  createdBy: 'test',
+  createdAt: new Date(T0),
+  updatedAt: new Date(T0),
+  total,
+  queued: 0,
+  notifying: 0,
+  inSession: 0,
+  scheduled: 0,
+  inProgress: 0,
+  completed: 0,
+  failed: 0,
+  missed: 0,
+  cancelled: 0,
+  expired: 0,
+});
+
+const newTask = (taskId: string, n: number, jobId: string | undefined, status: TaskStatus = 'QUEUED'): Task => ({
+  taskId,
+  ...(jobId !== undefined && { jobId, jobSeq: n }),
+  deviceId: imeiN(n),
+  phoneNumber: phoneN(n),
+  operation: { name: 'QUERY', commands: [{ verb: 'Get', uri: './DevInfo/Mod' }] },
+  status,
+  results: [],
+  bOptin: false,
+  acceptDevicePolicy: 30,
+  testCycle: false,
+  correlationId: `call-${taskId}`,
+  createdBy: 'test',
+  createdAt: new Date(T0),
+  updatedAt: new Date(T0),
+});
+
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`a release's notify batch on ${backend.name}`, () => {
+    let ds: DataSource;
+    let tx: TypeormTransactor;
+    let cleanup: () => Promise<void>;
+    let redis: Redis;
+    let jobs: BullTaskJobs;
+    let requests: RedisDeviceRequestQueue;
+    let sender: HttpNotificationSender;
+    let broker: DeploymentBroker;
+    let receiver: Awaited<ReturnType<typeof startReceiver>>;
+    const down = new Set<string>();
+    const prefix = `test-nb-${crypto.randomBytes(4).toString('hex')}`;
+    /** Devices 1..n registered so far. */
+    let registered = 0;
+
+    beforeAll(async () => {
+      ({ ds, cleanup } = await freshDatabase(backend.name));
+      tx = new TypeormTransactor(ds, new SecretBox(crypto.randomBytes(32)));
+      receiver = await startReceiver(down);
+      redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+      jobs = new BullTaskJobs(redis, prefix);
+      requests = new RedisDeviceRequestQueue(redis, prefix);
+      sender = new HttpNotificationSender({ attempts: 1 });
+      const commands = new DeviceCommandService(requests, new DeviceNotifier(new RegistryDmDeviceDirectory(tx, 'dmwsi'), sender, new RedisResyncOffers(redis, prefix)));
+      broker = new DeploymentBroker({
+        tx,
+        devices: {
+          submit: (id, request) => commands.submit(id, request),
+          notify: (id, o) => commands.notify(id, o),
+          notifierFor: (ids) => commands.notifierFor(ids),
+          withdraw: (id, ids) => commands.withdraw(id, ids),
+        },
+        jobs,
+        cache: new RedisBrokerCache(redis, prefix),
+        clock: { now: () => Date.now() },
+        logger: createLogger('silent'),
+        taskDeadlineMs: 3_600_000,
+        reportGraceMs: 60_000,
+        taskRetryMs: 60_000,
+        longOperationMs: 3_600_000,
+        packages: { pkgUrlFor: () => 'http://127.0.0.1/none', bytesOf: async () => Buffer.alloc(0) },
+      });
+      await tx.stores.capabilities.insert({ ...CAPABILITY, dmVersion: '1.2' }, T0);
+    });
+    afterAll(async () => {
+      await sender?.close();
+      await receiver?.close();
+      await jobs?.queue.obliterate({ force: true });
+      await jobs?.close();
+      await redis?.quit();
+      await cleanup?.();
+    });
+
+    /** Registers `count` new devices (their numbers returned), each with its own notification URL. */
+    async function devices(count: number): Promise<number[]> {
+      const ns = Array.from({ length: count }, () => ++registered);
+      for (const n of ns) {
+        await tx.stores.devices.insert({
+          deviceId: imeiN(n),
+          phoneNumber: phoneN(n),
+          capabilityOid: CAPABILITY.oid,
+          authType: 'md5',
+          state: 'REGISTERED',
+          attributes: {},
+          notificationUrl: receiver.url(imeiN(n)),
+          credentials: { clientUsername: `u${n}`, clientPassword: `c${n}`, serverPassword: `s${n}`, clientNonce: 'Y2xpZW50', serverNonce: 'c2VydmVy' },
+          createdAt: new Date(T0),
+          updatedAt: new Date(T0),
+        });
+      }
+      return ns;
+    }
+
+    /** A job's tasks, inserted QUEUED and released, in one unit of work. */
+    async function releasedJob(jobId: string, status: JobStatus, tasks: Task[]): Promise<void> {
+      await tx.run(async (s) => {
+        await s.jobs.insert(newJob(jobId, status, tasks.length), 'created');
+        for (const t of tasks) await s.tasks.insert(t, 'created');
+        await s.jobs.markReleased(tasks.map((t) => t.taskId), T0 + 1);
+      });
+    }
+
+    const events = async (taskId: string) => (await tx.stores.tasks.history(taskId)).map((h) => h.event);
+
+    it('moves every QUEUED task of a batch to NOTIFYING, queues its request, wakes its device and notes the delivery', async () => {
+      const ns = await devices(20);
+      const ids = ns.map((n) => `ok-${n}`);
+      await releasedJob('job-ok', 'RUNNING', ns.map((n) => newTask(`ok-${n}`, n, 'job-ok')));
+      // PostgreSQL: the statements the batch sends (through the pool: none is in a unit of work).
+      const pool = backend.name === 'postgres' ? (ds.driver as unknown as { master: { query: (...a: unknown[]) => unknown } }).master : undefined;
+      const statements = pool ? vi.spyOn(pool, 'query') : undefined;
+      expect(await broker.processNotifyBatch(ids)).toEqual([]);
+      if (statements) {
+        // Tasks, move, devices, notes; and the device capability's DM version (read once, then cached in-process).
+        expect(statements.mock.calls.length).toBe(5);
+        statements.mockRestore();
+      }
+      for (const [i, id] of ids.entries()) {
+        expect(await tx.stores.tasks.get(id)).toMatchObject({ status: 'NOTIFYING' });
+        expect(await events(id)).toEqual(['created', 'notifying', 'notification-delivered']);
+        const history = await tx.stores.tasks.history(id);
+        expect(history[1]).toMatchObject({ fromStatus: 'QUEUED', toStatus: 'NOTIFYING' });
+        expect(history[2]).toMatchObject({ fromStatus: 'NOTIFYING', toStatus: 'NOTIFYING', detail: 'http: HTTP 200' });
+        // Its request queued for the device's next session, under the id of the call that created it.
+        expect(await requests.pending(imeiN(ns[i]!))).toEqual([expect.objectContaining({ requestId: `task:${id}:run`, correlationId: `call-${id}` })]);
+      }
+      expect(receiver.hits.filter((d) => ns.some((n) => imeiN(n) === d))).toHaveLength(20);
+      expect(await tx.stores.jobs.get('job-ok')).toMatchObject({ total: 20, queued: 0, notifying: 20 });
+      expect(await tx.stores.jobs.releasedQueued('job-ok')).toBe(0);
+    });
+
+    it('handles a mixed batch exactly as task-by-task processing did', async () => {
+      // Two twin worlds, one notified in bulk, one task by task (as the batch job did before).
+      const world = async (w: string) => {
+        const [ok, cancelled, paused, failing] = await devices(4);
+        const unknown = 100_000 + registered; // never registered
+        down.add(imeiN(failing!));
+        const running = [
+          newTask(`${w}-ok`, ok!, `${w}-job`),
+          newTask(`${w}-cancelled`, cancelled!, `${w}-job`),
+          newTask(`${w}-unknown-device`, unknown, `${w}-job`),
+          newTask(`${w}-failing`, failing!, `${w}-job`),
+        ];
+        await releasedJob(`${w}-job`, 'RUNNING', running);
+        await releasedJob(`${w}-paused`, 'PAUSED', [newTask(`${w}-paused`, paused!, `${w}-paused`)]);
+        await tx.stores.tasks.transition(`${w}-cancelled`, 'CANCELLED', { event: 'cancelled' }, T0 + 2);
+        return [...running.map((t) => t.taskId), `${w}-paused`, `${w}-no-such-task`];
+      };
+      const bulk = await world('bulk');
+      const single = await world('single');
+
+      const bulkFailures = await broker.processNotifyBatch(bulk);
+      const singleFailures: NotifyFailure[] = [];
+      for (const id of single) {
+        await broker.processNotify(id, false).catch((err: Error) => singleFailures.push({ taskId: id, reason: err.message }));
+      }
+
+      const twin = (id: string) => id.replace(/^bulk-/, 'single-');
+      expect(bulkFailures.map((f) => twin(f.taskId))).toEqual(singleFailures.map((f) => f.taskId));
+      expect(bulkFailures.map((f) => f.taskId)).toEqual(['bulk-failing']);
+      expect(bulkFailures[0]!.reason).toMatch(/notification to .* failed: HTTP 503/);
+      for (const id of bulk) {
+        const [b, s] = [await tx.stores.tasks.get(id), await tx.stores.tasks.get(twin(id))];
+        expect(b?.status, id).toBe(s?.status);
+        const [bh, sh] = [await tx.stores.tasks.history(id), await tx.stores.tasks.history(twin(id))];
+        // The same rows, but for the device ids in their details.
+        const row = (h: (typeof bh)[number]) => [h.seq, h.fromStatus, h.toStatus, h.event, h.code, h.detail?.replace(/\d{15}/g, 'IMEI')];
+        expect(bh.map(row), id).toEqual(sh.map(row));
+      }
+      expect(await events('bulk-ok')).toEqual(['created', 'notifying', 'notification-delivered']);
+      expect(await events('bulk-cancelled')).toEqual(['created', 'cancelled']);
+      expect(await events('bulk-unknown-device')).toEqual(['created', 'notifying', 'notification-failed']);
+      expect(await events('bulk-failing')).toEqual(['created', 'notifying', 'notification-failed']);
+      expect(await events('bulk-paused')).toEqual(['created']);
+      // The paused job's task handed back to the dispatcher; job counters alike in both worlds.
+      expect(await tx.stores.jobs.releasedQueued('bulk-paused')).toBe(0);
+      expect(await tx.stores.jobs.releasedQueued('single-paused')).toBe(0);
+      const counters = ({ queued, notifying, cancelled }: Job) => ({ queued, notifying, cancelled });
+      expect(counters((await tx.stores.jobs.get('bulk-job'))!)).toEqual({ queued: 0, notifying: 3, cancelled: 1 });
+      expect(counters((await tx.stores.jobs.get('single-job'))!)).toEqual(counters((await tx.stores.jobs.get('bulk-job'))!));
+    });
+
+    it('moves, counts and queues nothing twice when a batch runs again, as after a worker crash', async () => {
+      const ns = await devices(5);
+      const ids = ns.map((n) => `again-${n}`);
+      await releasedJob('job-again', 'RUNNING', ns.map((n) => newTask(`again-${n}`, n, 'job-again')));
+      expect(await broker.processNotifyBatch(ids)).toEqual([]);
+      const hits = receiver.hits.length;
+      expect(await broker.processNotifyBatch(ids)).toEqual([]);
+      for (const [i, id] of ids.entries()) {
+        expect(await tx.stores.tasks.get(id)).toMatchObject({ status: 'NOTIFYING' });
+        // Past QUEUED, the task takes the task-by-task path: its device's notification is still on its
+        // way (the gate), so it shares it and looks again shortly, as processNotify always did.
+        expect(await events(id)).toEqual(['created', 'notifying', 'notification-delivered', 'notification-shared']);
+        expect(await requests.pending(imeiN(ns[i]!))).toHaveLength(1);
+      }
+      expect(receiver.hits.length).toBe(hits);
+      expect(await tx.stores.jobs.get('job-again')).toMatchObject({ total: 5, queued: 0, notifying: 5 });
+    });
+  });
+}
