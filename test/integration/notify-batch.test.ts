@@ -21,6 +21,7 @@ import type { Job, JobStatus, Task, TaskStatus } from '../../src/domain/tasks.js
 import { createLogger } from '../../src/observability/logger.js';
 import { openDatabase } from '../../src/persistence/data-source.js';
 import { RegistryDmDeviceDirectory } from '../../src/persistence/dm-device-directory.js';
+import { TypeormTaskStore } from '../../src/persistence/task-store.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
 import { RedisBrokerCache } from '../../src/queue/broker-cache.js';
 import { RedisDeviceRequestQueue } from '../../src/queue/device-request-queue.js';
@@ -213,8 +214,12 @@ for (const backend of backends) {
       const statements = pool ? vi.spyOn(pool, 'query') : undefined;
       expect(await broker.processNotifyBatch(ids)).toEqual([]);
       if (statements) {
-        // Tasks, move, devices, notes; and the device capability's DM version (read once, then cached in-process).
-        expect(statements.mock.calls.length).toBe(5);
+        // Tasks, move, devices; and the device capability's DM version (read once, then cached in-process).
+        // The notes go in groups as the sends finish (one here, unless the sends spread over 20 ms).
+        const notes = statements.mock.calls.filter(([q]) => JSON.stringify(q).includes('\\"noted\\" AS (UPDATE')).length;
+        expect(statements.mock.calls.length - notes).toBe(4);
+        expect(notes).toBeGreaterThanOrEqual(1);
+        expect(notes).toBeLessThan(20);
         statements.mockRestore();
       }
       for (const [i, id] of ids.entries()) {
@@ -298,6 +303,34 @@ for (const backend of backends) {
       }
       expect(receiver.hits.length).toBe(hits);
       expect(await tx.stores.jobs.get('job-again')).toMatchObject({ total: 5, queued: 0, notifying: 5 });
+    });
+
+    it('notes a large batch in groups, never one statement per task', async () => {
+      const ns = await devices(150);
+      const ids = ns.map((n) => `many-${n}`);
+      await releasedJob('job-many', 'RUNNING', ns.map((n) => newTask(`many-${n}`, n, 'job-many')));
+      // On the class: on SQLite each store call gets stores of its own.
+      const noteMany = vi.spyOn(TypeormTaskStore.prototype, 'noteMany');
+      expect(await broker.processNotifyBatch(ids)).toEqual([]);
+      const groups = noteMany.mock.calls.map(([notes]) => notes.length);
+      noteMany.mockRestore();
+      expect(groups.reduce((a, b) => a + b, 0)).toBe(150);
+      expect(Math.max(...groups)).toBeLessThanOrEqual(64);
+      expect(groups.length).toBeGreaterThanOrEqual(3);
+      for (const id of ids) expect(await events(id)).toEqual(['created', 'notifying', 'notification-delivered']);
+    });
+
+    it('still retries a pending cancel whose task got its notification note after the cancel', async () => {
+      // As when a batch's note of an armed task lands after the task was cancelled.
+      const [n] = await devices(1);
+      const id = `late-note-${n}`;
+      await tx.run((s) => s.tasks.insert(newTask(id, n!, undefined, 'SCHEDULED'), 'created'));
+      await tx.stores.tasks.note(id, { event: 'cancel-requested', detail: 'by test' }, T0 + 10);
+      await tx.stores.tasks.note(id, { event: 'notification-delivered', detail: 'http: HTTP 200' }, T0 + 20);
+      const hits = receiver.hits.filter((d) => d === imeiN(n!)).length;
+      await broker.processNotify(id, false);
+      expect((await events(id)).slice(-3)).toEqual(['cancel-requested', 'notification-delivered', 'cancel-retried']);
+      expect(receiver.hits.filter((d) => d === imeiN(n!)).length).toBe(hits + 1);
     });
   });
 }

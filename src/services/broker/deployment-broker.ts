@@ -89,6 +89,8 @@ const MAX_CLEANUPS = 5;
 const FOLLOW_UP_MS = 5000;
 /** The last history events of a SCHEDULED task whose cancel the device has not answered yet. */
 const CANCEL_PENDING = new Set(['cancel-requested', 'cancel-resent', 'cancel-retried']);
+/** History rows about a notification's delivery, written when its send finishes. */
+const NOTIFICATION_NOTES = new Set(['notification-delivered', 'notification-failed']);
 
 export class DeploymentBroker {
   private readonly longOps: LongOperations;
@@ -237,7 +239,9 @@ export class DeploymentBroker {
    */
   private async retryCancel(task: Task): Promise<void> {
     const history = await this.d.tx.stores.tasks.history(task.taskId);
-    const last = history[history.length - 1];
+    // A notification's note may land after the cancel's rows (a batch notes its sends as they finish):
+    // it says nothing of the cancel.
+    const last = history.findLast((h) => !NOTIFICATION_NOTES.has(h.event));
     if (!last || !CANCEL_PENDING.has(last.event)) return;
     let requestedAt = last.at.getTime();
     for (const h of history) if (h.event === 'cancel-requested') requestedAt = h.at.getTime();

@@ -30,6 +30,9 @@ import { underTaskId } from './task-correlation.js';
 
 /** How many tasks of one batch have a step (a request queued, a device woken) under way at once. */
 const BATCH_LANES = 16;
+/** Notification notes written in one statement at most, and how long the first of them waits for others. */
+const NOTE_GROUP = 64;
+const NOTE_GROUP_MS = 20;
 
 export interface NotifyBatchDeps {
   tx: Transactor;
@@ -89,20 +92,20 @@ export class NotifyBatches {
     );
     // Read for every queued task, gated or not: one read either way.
     const notify = await this.d.devices.notifierFor([...new Set(queued.map((t) => t.deviceId))]);
-    const notes: TaskNote[] = [];
+    const notes = new NoteGroups((group) => this.d.tx.stores.tasks.noteMany(group, this.d.clock.now()));
     await inLanes(queued, (task) =>
       this.each(task, task.taskId, failures, async () => {
         if (!(await this.d.claimNotification(task))) return;
         const outcome = await notify(task.deviceId, notifyOptions(task));
         this.d.logger.debug({ taskId: task.taskId, deviceId: task.deviceId, channel: outcome.channel, delivered: outcome.delivered }, 'device notified');
-        notes.push({ taskId: task.taskId, change: notificationNote(outcome) });
+        notes.add({ taskId: task.taskId, change: notificationNote(outcome) });
         // Noted below with the batch's notes; then tried again by a notify job of its own.
         if (!outcome.delivered && outcome.retryable) failures.push({ taskId: task.taskId, reason: notificationFailure(task, outcome) });
       }),
     );
-    // One store call for the batch's notes. If it fails the batch runs again: its tasks are
-    // NOTIFYING by then, and each takes the task-by-task path.
-    await this.d.tx.stores.tasks.noteMany(notes, this.d.clock.now());
+    // If a group's store call failed the batch runs again: its tasks are NOTIFYING by then, and each
+    // takes the task-by-task path.
+    await notes.written();
   }
 
   /** One task's step, under its correlation id; a failure fails that task alone. */
@@ -112,6 +115,46 @@ export class NotifyBatches {
     } catch (err) {
       failures.push({ taskId, reason: (err as Error).message });
     }
+  }
+}
+
+/**
+ * A batch's notification notes, written a group at a time as the sends finish
+ * (NOTE_GROUP of them, or NOTE_GROUP_MS after the first of a group), not once
+ * after the last send: a batch of 500 takes seconds to send, and a device that
+ * opened its session at once had its `notification-delivered` written after
+ * its session's own rows (254 of 2,000 tasks in a split rollout, 2.1 s after
+ * `notifying` at the median, against 0.14 s one task at a time).
+ */
+class NoteGroups {
+  private waiting: TaskNote[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly writes: Promise<void>[] = [];
+
+  constructor(private readonly write: (notes: TaskNote[]) => Promise<void>) {}
+
+  add(note: TaskNote): void {
+    this.waiting.push(note);
+    if (this.waiting.length >= NOTE_GROUP) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), NOTE_GROUP_MS);
+  }
+
+  /** Writes what waits; resolves once every group is written, rejects if any failed. */
+  async written(): Promise<void> {
+    this.flush();
+    await Promise.all(this.writes);
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.waiting.length === 0) return;
+    const group = this.waiting;
+    this.waiting = [];
+    const write = this.write(group);
+    // Awaited by written(); marked handled now, so a failure before then is not an unhandled rejection.
+    write.catch(() => undefined);
+    this.writes.push(write);
   }
 }
 
