@@ -178,6 +178,29 @@ describe('FleetScheduler', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('lets I/O in between slices when many entries are due at once (a rollout shares one AtTime)', async () => {
+    const s = new FleetScheduler();
+    const order: string[] = [];
+    const busy = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    const at = Date.now() + 5;
+    for (let i = 0; i < 60; i++) {
+      s.schedule(at, () => {
+        // The first device's session would send its message now: it must not wait for all 60 to fire.
+        if (i === 0) setImmediate(() => order.push('io'));
+        busy(1);
+        order.push(`e${i}`);
+      });
+    }
+    s.start();
+    await vi.waitUntil(() => order.length === 61, { timeout: 5000 });
+    s.stop();
+    expect(order.filter((x) => x !== 'io')).toEqual(Array.from({ length: 60 }, (_, i) => `e${i}`));
+    expect(order.indexOf('io')).toBeLessThan(30);
+  });
+
   it('fires armed SSE schedules of many devices in AtTime order', async () => {
     let now = Date.parse('2025-03-01T00:00:00Z');
     const transport = lateTransport();
