@@ -4,41 +4,20 @@
  * migrations applied as in production.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Content } from '../../src/domain/content.js';
 import type { Task, TaskStatus } from '../../src/domain/tasks.js';
-import { openDatabase } from '../../src/persistence/data-source.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
 import { SecretBox } from '../../src/security/secret-box.js';
 import { imeiN } from '../support/fixtures.js';
-import { dropSchema, newSchemaName, POSTGRES_SKIP_MESSAGE, postgresUrl } from '../support/postgres.js';
+import { freshDatabase } from '../support/fresh-database.js';
+import { POSTGRES_SKIP_MESSAGE, postgresUrl } from '../support/postgres.js';
 
 const pgUrl = await postgresUrl();
 if (!pgUrl) console.warn(POSTGRES_SKIP_MESSAGE);
 const sealer = new SecretBox(crypto.randomBytes(32));
 
-async function freshDatabase(kind: 'sqlite' | 'postgres'): Promise<{ ds: DataSource; cleanup: () => Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-content-db-'));
-    const ds = await openDatabase({ url: `sqlite:${path.join(dir, 'db.sqlite')}` });
-    const cleanup = async () => {
-      await ds.destroy();
-      fs.rmSync(dir, { recursive: true, force: true });
-    };
-    return { ds, cleanup };
-  }
-  const schema = newSchemaName();
-  const ds = await openDatabase({ url: pgUrl!, schema });
-  const cleanup = async () => {
-    await ds.destroy();
-    await dropSchema(pgUrl!, schema);
-  };
-  return { ds, cleanup };
-}
 
 const content = (n: number, patch: Partial<Content> = {}): Content => ({
   contentId: `content-${n}`,
@@ -77,7 +56,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     beforeAll(async () => {
       let ds: DataSource;
-      ({ ds, cleanup } = await freshDatabase(backend));
+      ({ ds, cleanup } = await freshDatabase(backend, pgUrl));
       tx = new TypeormTransactor(ds, sealer);
     });
     afterAll(() => cleanup?.());

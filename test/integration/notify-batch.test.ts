@@ -7,19 +7,15 @@
  * (as after a worker crash) moves, counts and queues nothing twice.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { DeviceCommandService } from '../../src/dm/server/device-commands.js';
 import { DeviceNotifier } from '../../src/dm/server/notifier.js';
-import type { Job, JobStatus, Task, TaskStatus } from '../../src/domain/tasks.js';
+import { NO_TASKS_COUNTED, type Job, type JobStatus, type Task, type TaskStatus } from '../../src/domain/tasks.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { openDatabase } from '../../src/persistence/data-source.js';
 import { RegistryDmDeviceDirectory } from '../../src/persistence/dm-device-directory.js';
 import { TypeormTaskStore } from '../../src/persistence/task-store.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
@@ -32,7 +28,8 @@ import { DeploymentBroker } from '../../src/services/broker/deployment-broker.js
 import type { NotifyFailure } from '../../src/services/broker/ports.js';
 import { HttpNotificationSender } from '../../src/transport/notification/http-sender.js';
 import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
-import { dropSchema, newSchemaName, postgresUrl } from '../support/postgres.js';
+import { freshDatabase } from '../support/fresh-database.js';
+import { postgresUrl } from '../support/postgres.js';
 
 const pgUrl = await postgresUrl();
 const T0 = 1_700_000_000_000;
@@ -42,28 +39,6 @@ const backends = [
   { name: 'postgres', available: pgUrl !== undefined },
 ] as const;
 
-async function freshDatabase(kind: 'sqlite' | 'postgres'): Promise<{ ds: DataSource; cleanup: () => Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-notify-batch-'));
-    const ds = await openDatabase({ url: `sqlite:${path.join(dir, 'db.sqlite')}` });
-    return {
-      ds,
-      cleanup: async () => {
-        await ds.destroy();
-        fs.rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  const schema = newSchemaName();
-  const ds = await openDatabase({ url: pgUrl!, schema });
-  return {
-    ds,
-    cleanup: async () => {
-      await ds.destroy();
-      await dropSchema(pgUrl!, schema);
-    },
-  };
-}
 
 /** Devices' notification endpoint: answers 503 to the devices listed in `down`, 200 to others. */
 async function startReceiver(down: Set<string>) {
@@ -91,16 +66,7 @@ const newJob = (jobId: string, status: JobStatus, total: number): Job => ({
   createdAt: new Date(T0),
   updatedAt: new Date(T0),
   total,
-  queued: 0,
-  notifying: 0,
-  inSession: 0,
-  scheduled: 0,
-  inProgress: 0,
-  completed: 0,
-  failed: 0,
-  missed: 0,
-  cancelled: 0,
-  expired: 0,
+  ...NO_TASKS_COUNTED,
 });
 
 const newTask = (taskId: string, n: number, jobId: string | undefined, status: TaskStatus = 'QUEUED'): Task => ({
@@ -137,7 +103,7 @@ for (const backend of backends) {
     let registered = 0;
 
     beforeAll(async () => {
-      ({ ds, cleanup } = await freshDatabase(backend.name));
+      ({ ds, cleanup } = await freshDatabase(backend.name, pgUrl));
       tx = new TypeormTransactor(ds, new SecretBox(crypto.randomBytes(32)));
       receiver = await startReceiver(down);
       redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });

@@ -14,10 +14,11 @@ import { TypeormTaskStore } from '../../src/persistence/task-store.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
 import { inListSize } from '../../src/persistence/registry-stores.js';
 import { SecretBox } from '../../src/security/secret-box.js';
-import type { Job, Task } from '../../src/domain/tasks.js';
+import { NO_TASKS_COUNTED, type Job, type Task } from '../../src/domain/tasks.js';
 import type { DeviceRecord } from '../../src/services/ports.js';
 import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
-import { dropSchema, newSchemaName, POSTGRES_SKIP_MESSAGE, postgresUrl } from '../support/postgres.js';
+import { freshDatabase } from '../support/fresh-database.js';
+import { POSTGRES_SKIP_MESSAGE, postgresUrl } from '../support/postgres.js';
 
 const pgUrl = await postgresUrl();
 if (!pgUrl) console.warn(POSTGRES_SKIP_MESSAGE);
@@ -52,29 +53,6 @@ const backends = [
   { name: 'postgres', available: pgUrl !== undefined },
 ] as const;
 
-/** A fresh SQLite file or PostgreSQL schema, migrated; cleanup removes it. */
-async function freshDatabase(kind: (typeof backends)[number]['name']): Promise<{ ds: DataSource; cleanup: () => Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-db-'));
-    const ds = await openDatabase({ url: `sqlite:${path.join(dir, 'db.sqlite')}` });
-    return {
-      ds,
-      cleanup: async () => {
-        await ds.destroy();
-        fs.rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  const schema = newSchemaName();
-  const ds = await openDatabase({ url: pgUrl!, schema });
-  return {
-    ds,
-    cleanup: async () => {
-      await ds.destroy();
-      await dropSchema(pgUrl!, schema);
-    },
-  };
-}
 
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`registry stores on ${backend.name}`, () => {
@@ -83,7 +61,7 @@ for (const backend of backends) {
     let cleanup: () => Promise<void>;
 
     beforeAll(async () => {
-      ({ ds, cleanup } = await freshDatabase(backend.name));
+      ({ ds, cleanup } = await freshDatabase(backend.name, pgUrl));
       tx = new TypeormTransactor(ds, sealer);
       await tx.stores.capabilities.insert(cap, Date.now());
     });
@@ -237,7 +215,7 @@ for (const backend of backends) {
     let cleanup: () => Promise<void>;
 
     beforeAll(async () => {
-      ({ ds, cleanup } = await freshDatabase(backend.name));
+      ({ ds, cleanup } = await freshDatabase(backend.name, pgUrl));
       tx = new TypeormTransactor(ds, sealer);
     });
     afterAll(() => cleanup?.());
@@ -271,16 +249,7 @@ for (const backend of backends) {
         createdAt: new Date(at),
         updatedAt: new Date(at),
         total: 2,
-        queued: 0,
-        notifying: 0,
-        inSession: 0,
-        scheduled: 0,
-        inProgress: 0,
-        completed: 0,
-        failed: 0,
-        missed: 0,
-        cancelled: 0,
-        expired: 0,
+        ...NO_TASKS_COUNTED,
       };
       await tx.run(async (s) => {
         await s.jobs.insert(job, 'created');
@@ -377,16 +346,7 @@ for (const backend of backends) {
         createdAt: new Date(at),
         updatedAt: new Date(at),
         total: 1,
-        queued: 0,
-        notifying: 0,
-        inSession: 0,
-        scheduled: 0,
-        inProgress: 0,
-        completed: 0,
-        failed: 0,
-        missed: 0,
-        cancelled: 0,
-        expired: 0,
+        ...NO_TASKS_COUNTED,
       };
       const t = { ...task(40, 'job-lop'), taskId: 'task-lop', correlator: 'exec-task-lop' };
       await tx.run(async (s) => {
@@ -424,16 +384,7 @@ for (const backend of backends) {
         createdAt: new Date(at),
         updatedAt: new Date(at),
         total: 4,
-        queued: 0,
-        notifying: 0,
-        inSession: 0,
-        scheduled: 0,
-        inProgress: 0,
-        completed: 0,
-        failed: 0,
-        missed: 0,
-        cancelled: 0,
-        expired: 0,
+        ...NO_TASKS_COUNTED,
       };
       const ids = ['task-60', 'task-61', 'task-62', 'task-63'];
       await tx.run(async (s) => {

@@ -5,20 +5,17 @@
  * paused must get a job of its own).
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Job, Task, TaskStatus } from '../../src/domain/tasks.js';
-import { openDatabase } from '../../src/persistence/data-source.js';
+import { NO_TASKS_COUNTED, type Job, type Task, type TaskStatus } from '../../src/domain/tasks.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { BullTaskJobs, startTaskWorker, type TaskProcessors } from '../../src/queue/task-jobs.js';
 import { SecretBox } from '../../src/security/secret-box.js';
 import { imeiN, phoneN } from '../support/fixtures.js';
-import { dropSchema, newSchemaName, postgresUrl } from '../support/postgres.js';
+import { freshDatabase } from '../support/fresh-database.js';
+import { postgresUrl } from '../support/postgres.js';
 import { waitFor } from '../support/wait.js';
 
 const pgUrl = await postgresUrl();
@@ -32,24 +29,6 @@ const backends = [
   { name: 'postgres', available: pgUrl !== undefined },
 ] as const;
 
-async function freshDatabase(kind: 'sqlite' | 'postgres'): Promise<{ ds: DataSource; cleanup: () => Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-retry-'));
-    const ds = await openDatabase({ url: `sqlite:${path.join(dir, 'db.sqlite')}` });
-    const cleanup = async () => {
-      await ds.destroy();
-      fs.rmSync(dir, { recursive: true, force: true });
-    };
-    return { ds, cleanup };
-  }
-  const schema = newSchemaName();
-  const ds = await openDatabase({ url: pgUrl!, schema });
-  const cleanup = async () => {
-    await ds.destroy();
-    await dropSchema(pgUrl!, schema);
-  };
-  return { ds, cleanup };
-}
 
 const task = (name: string, n: number, status: TaskStatus, jobId?: string): Task => ({
   taskId: name,
@@ -76,16 +55,7 @@ const job: Job = {
   createdAt: new Date(T0),
   updatedAt: new Date(T0),
   total: 2,
-  queued: 0,
-  notifying: 0,
-  inSession: 0,
-  scheduled: 0,
-  inProgress: 0,
-  completed: 0,
-  failed: 0,
-  missed: 0,
-  cancelled: 0,
-  expired: 0,
+  ...NO_TASKS_COUNTED,
 };
 
 for (const backend of backends) {
@@ -95,7 +65,7 @@ for (const backend of backends) {
 
     beforeAll(async () => {
       let ds: DataSource;
-      ({ ds, cleanup } = await freshDatabase(backend.name));
+      ({ ds, cleanup } = await freshDatabase(backend.name, pgUrl));
       tx = new TypeormTransactor(ds, new SecretBox(crypto.randomBytes(32)));
       await tx.run(async (s) => {
         await s.jobs.insert(job, 'created');
