@@ -81,6 +81,12 @@ export interface Dm2Request {
   tlsIdentity?: TlsIdentity;
   contentType: string;
   body: Buffer;
+  /**
+   * Whether the client has closed its connection, so that no Package#2 can
+   * reach it (as DmRequest.clientGone): the requests it would carry stay
+   * queued, unsent, for the device's next session.
+   */
+  clientGone?: () => boolean;
 }
 
 export interface Dm2Response {
@@ -236,7 +242,7 @@ export class Dm2Server {
       }
       // Read again: the alerts and lost requests may have had their consumers queue more.
       if (lost.length > 0 || opened.effects.some((e) => e.type === 'generic-alert')) queued = await this.deps.queue.pendingWithSent(deviceId);
-      const reply = await this.continueWith(opened.state, queued, token, device, now, true);
+      const reply = await this.continueWith(req, opened.state, queued, token, device, now, true);
       if (!reply.closed && !holdsPlace && this.deps.maxSessions > 0) {
         // Opened by what the alerts queued: counted now (never refused here: its effects are applied).
         holdsPlace = await this.deps.sessions.admit(token, Number.MAX_SAFE_INTEGER, this.deps.sessionTtlSeconds);
@@ -292,7 +298,7 @@ export class Dm2Server {
     this.logEffects(absorbed.effects);
     await applyEffects(absorbed.effects, device, now, true, this.deps, true);
     const queued = await this.deps.queue.pendingWithSent(deviceId);
-    const reply = await this.continueWith(absorbed.state, queued, token, device, now, false, { pkg: prior.packages, digest });
+    const reply = await this.continueWith(req, absorbed.state, queued, token, device, now, false, { pkg: prior.packages, digest });
     if (reply.closed) this.leave(token);
     else if (this.deps.maxSessions > 0) {
       this.deps.sessions.touch(token, this.deps.sessionTtlSeconds).catch(() => undefined);
@@ -302,6 +308,7 @@ export class Dm2Server {
 
   /** Builds, records and answers the next Package#2 (commands + CONT, or END). */
   private async continueWith(
+    req: Dm2Request,
     state: Dm2SessionState,
     queued: PendingRequests,
     token: string,
@@ -312,7 +319,16 @@ export class Dm2Server {
     answering?: { pkg: number; digest: string },
   ): Promise<{ response: Dm2Response; closed: boolean }> {
     const deviceId = device.auth.deviceId;
-    const next = nextPackage(state, sendable(queued, token), this.urls(deviceId, token, now), now, device.devInfo?.detail === undefined);
+    let requests = sendable(queued, token);
+    if (requests.length > 0 && req.clientGone?.() === true) {
+      // Its Package#3s, alerts and uploads still count (applied above); what would go out now waits.
+      this.deps.logger.info(
+        { deviceId, requestIds: requests.map((r) => r.requestId) },
+        'DM 2.0 package served after its client closed the connection: its queued requests wait for the next session',
+      );
+      requests = [];
+    }
+    const next = nextPackage(state, requests, this.urls(deviceId, token, now), now, device.devInfo?.detail === undefined);
     if (answering !== undefined) next.state.lastAnswer = { ...answering, commands: next.commands };
     this.logEffects(next.effects);
     await applyEffects(next.effects, device, now, true, this.deps);

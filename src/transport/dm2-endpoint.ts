@@ -135,6 +135,8 @@ async function serve(deps: Dm2EndpointDeps, req: IncomingMessage, res: ServerRes
     tlsIdentity: tlsIdentityOf(req.socket),
     contentType: headerOf(req, 'content-type') ?? '',
     body,
+    // Destroyed once the client closed the connection (a timeout, a reset): no answer can reach it.
+    clientGone: () => res.destroyed,
   });
   reply(res, out, false);
   deps.observe?.(out.status, (performance.now() - started) / 1000);

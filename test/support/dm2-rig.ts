@@ -30,7 +30,7 @@ export interface Dm2Rig {
 }
 
 export async function startDm2Rig(
-  o: { devices?: number; devices12?: number; authType?: 'basic' | 'md5'; overrides?: Partial<Config>; fleet?: { fumoRoot?: string; scomoRoot?: string; installMs?: number } } = {},
+  o: { devices?: number; devices12?: number; authType?: 'basic' | 'md5'; overrides?: Partial<Config>; fleet?: { fumoRoot?: string; scomoRoot?: string; installMs?: number; httpTimeoutMs?: number } } = {},
 ): Promise<Dm2Rig> {
   const gw = await startTestGateway({ overrides: { dm2AllowPlainHttp: true, ...o.overrides } });
   const dm2Url = `${gw.url}/dm2`;

@@ -69,6 +69,8 @@ export interface Dm2DeviceOptions {
    * (the TLS identity authenticates it, contract); `authType` then only says what it would use.
    */
   tls?: Dm2TlsOptions;
+  /** How long a post waits for the server's answer before the device gives up; default 30 s. */
+  httpTimeoutMs?: number;
 }
 
 interface JsonAlert {
@@ -118,7 +120,7 @@ export class Dm2SimulatedDevice {
   constructor(opts: Dm2DeviceOptions) {
     this.opts = opts;
     this.getSupported = opts.getSupported !== false;
-    this.http = new Dm2HttpClient(opts.tls);
+    this.http = new Dm2HttpClient(opts.tls, opts.httpTimeoutMs);
     this.deviceId = opts.deviceId;
     this.phoneNumber = opts.phoneNumber;
     this.tree = createStandardTree({

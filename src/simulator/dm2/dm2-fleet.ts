@@ -39,6 +39,8 @@ export interface Dm2FleetOptions {
   serverId?: string;
   /** TLS credentials per device (a client certificate or a PSK), when the device authenticates in TLS. */
   tls?: (deviceId: string) => Dm2TlsOptions | undefined;
+  /** How long each device's post waits for an answer; default 30 s. */
+  httpTimeoutMs?: number;
 }
 
 export class Dm2Fleet {
@@ -74,6 +76,7 @@ export class Dm2Fleet {
           ...(opts.fumoRoot ? { fumoRoot: opts.fumoRoot } : {}),
           ...(opts.scomoRoot ? { scomoRoot: opts.scomoRoot } : {}),
           ...(opts.installMs !== undefined ? { installMs: opts.installMs } : {}),
+          ...(opts.httpTimeoutMs !== undefined ? { httpTimeoutMs: opts.httpTimeoutMs } : {}),
         }),
       );
     }

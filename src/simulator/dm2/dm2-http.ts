@@ -28,7 +28,11 @@ export class Dm2HttpClient {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   private readonly httpsAgent: https.Agent;
 
-  constructor(tlsOptions: Dm2TlsOptions = {}) {
+  constructor(
+    tlsOptions: Dm2TlsOptions = {},
+    /** How long a request waits for its answer before the client gives up and closes the connection. */
+    private readonly timeoutMs = 30_000,
+  ) {
     const psk = tlsOptions.psk;
     this.httpsAgent = new https.Agent({
       keepAlive: true,
@@ -69,7 +73,7 @@ export class Dm2HttpClient {
           res.on('error', reject);
         },
       );
-      req.setTimeout(30_000, () => req.destroy(new Error(`no answer from ${url} within 30 s`)));
+      req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no answer from ${url} within ${this.timeoutMs} ms`)));
       req.on('error', reject);
       req.end(body);
     });
