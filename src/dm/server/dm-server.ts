@@ -293,7 +293,15 @@ export class DmServer {
         const guarded = device ? this.admissible(message, sendable, device.devInfo?.devId) : { admitted: [], refused: [] };
         nonces.rewind();
         const ctx = this.stepContext(req, device, token, guarded.admitted, encoding, now, nonces.next);
-        const step = handleClientMessage(state, message, resyncOffered ? { ...ctx, resyncNonce: RESYNC_NONCE } : ctx);
+        let step = handleClientMessage(state, message, resyncOffered ? { ...ctx, resyncNonce: RESYNC_NONCE } : ctx);
+        if (resyncOffered && step.state !== undefined && endsWhereItOpened(step.state, message, req.token)) {
+          // A client in resync hands us its new server nonce in its next message (a Chal in its header
+          // Status), even after our Final with nothing in it; a session that ends in its first message keeps
+          // no state to take it (400). So such a session is challenged instead, as before resync credentials
+          // were taken: the client's resent Pkg1 carries the nonce, and the session ends there.
+          nonces.rewind();
+          step = handleClientMessage(state, message, ctx);
+        }
         return { step, lost, guarded };
       };
       let { step, lost, guarded } = stepWith(queued);

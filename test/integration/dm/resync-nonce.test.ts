@@ -72,4 +72,21 @@ describe('credentials on the resync nonce', () => {
     expect(await offers.offered(d.devId, 0x0999)).toBe(true);
     await rig.gw.redis.del(key);
   });
+
+  it('challenges a woken session that has nothing to do, so the client can hand over its new server nonce', async () => {
+    // As when a device's own session took its requests while a resync trigger waited behind it: the
+    // woken session has nothing to send. The client in resync still owes us its new server nonce.
+    const d = rig.fleet.devices[0]!;
+    await rig.fleet.idle();
+    const r = await rig.gw.deviceCommands.notify(d.devId, { resync: true, sessionId: 0x02c4 });
+    expect(r).toMatchObject({ delivered: true });
+    await waitFor(() => (d.describe().lastSession as { sessionId?: string } | undefined)?.sessionId === '2C4' || undefined);
+    await rig.fleet.idle();
+    expect(d.describe().lastSession).toMatchObject({ sessionId: '2C4', report: { outcome: 'ok' } });
+    // The nonce it handed over is ours to sign with: its next trigger is verified without resync.
+    const rejected = d.notificationsRejected;
+    await rig.gw.deviceCommands.submit(d.devId, { requestId: 'rs-2', commands: [{ verb: 'Get', uri: './DevInfo/Lang' }] }, { notify: true });
+    await waitFor(() => outcomes.find((o) => o.requestId === 'rs-2'));
+    expect(d.notificationsRejected).toBe(rejected);
+  });
 });
