@@ -175,8 +175,10 @@ describe.each(databases)('on $name', ({ url }) => {
           testCycle: false,
         }),
       );
-      // The device has no notification channel: the task waits NOTIFYING for it.
+      // The device has no notification channel: the task waits NOTIFYING for it. Its first try logs
+      // after the move: that line must be in before the sweep's is looked for.
       await reaches(taskId, 'NOTIFYING');
+      await waitFor(() => lines.some((l) => l.msg === 'device notified' && l.taskId === taskId) || undefined);
       const seen = lines.length;
       await withCorrelation(undefined, () => rig.gw.broker.processNotify(taskId, true));
       const notified = lines.slice(seen).filter((l) => l.msg === 'device notified' && l.taskId === taskId);
