@@ -113,28 +113,43 @@ function moveStatement(to: TaskStatus, allowed: readonly TaskStatus[]): Statemen
   const key = `${to}<${allowed.join(',')}`;
   let s = moveStatements.get(key);
   if (!s) {
-    const list = allowed.map((st) => `'${st}'`).join(', ');
-    const delta = TASK_STATES.map((st) => {
-      const gain = st === to ? '1' : '0';
-      return `${gain} - CASE WHEN "fromStatus" = '${st}' THEN 1 ELSE 0 END`;
-    }).join(', ');
     s = sql(
-      `WITH "cur" AS (SELECT ${TASK_COLUMNS} FROM "task" WHERE "task_id" = ? FOR UPDATE), ` +
-        `"moved" AS (UPDATE "task" SET "status" = '${to}', "history_seq" = "cur"."historySeq" + 1, "updated_at" = CAST(? AS bigint), ` +
-        '"result_code" = COALESCE(CAST(? AS integer), "task"."result_code"), "dm_status" = COALESCE(CAST(? AS integer), "task"."dm_status"), ' +
-        '"results" = COALESCE(CAST(? AS text), "task"."results"), "correlator" = COALESCE(CAST(? AS varchar), "task"."correlator") ' +
-        `FROM "cur" WHERE "task"."task_id" = "cur"."taskId" AND "cur"."status" IN (${list}) ` +
-        'RETURNING "task"."task_id", "task"."history_seq", "task"."job_id", "cur"."status" AS "fromStatus", "task"."updated_at"), ' +
-        '"logged" AS (INSERT INTO "task_history" ("task_id", "seq", "at", "from_status", "to_status", "event", "code", "detail") ' +
-        `SELECT "task_id", "history_seq", "updated_at", "fromStatus", '${to}', CAST(? AS varchar), CAST(? AS integer), CAST(? AS text) FROM "moved"), ` +
-        `"counted" AS (INSERT INTO "job_counter_delta" ("job_id", ${TASK_STATES.map((st) => `"${COUNTER_COLUMN[st]}"`).join(', ')}) ` +
-        `SELECT "job_id", ${delta} FROM "moved" WHERE "job_id" IS NOT NULL AND "fromStatus" <> '${to}') ` +
+      moveCtes(to, allowed, false) +
         `SELECT "cur".*, (SELECT COUNT(*) FROM "moved") AS "moves"${TERMINAL.has(to) ? `, ${MAY_END_JOB}` : ''} FROM "cur"`,
     );
     moveStatements.set(key, s);
   }
   return s;
 }
+
+/**
+ * What moveStatement and moveManyStatement share: "cur" (the rows as they
+ * were, locked), "moved", "logged" (their history rows) and "counted" (the
+ * job counter deltas). `many`: "cur" holds the tasks of an id array, locked
+ * in task id order, and the deltas are summed per job.
+ */
+function moveCtes(to: TaskStatus, allowed: readonly TaskStatus[], many: boolean): string {
+  const list = allowed.map((st) => `'${st}'`).join(', ');
+  const delta = TASK_STATES.map((st) => {
+    const gain = st === to ? '1' : '0';
+    const moves = `${gain} - CASE WHEN "fromStatus" = '${st}' THEN 1 ELSE 0 END`;
+    return many ? `SUM(${moves})` : moves;
+  }).join(', ');
+  const which = many ? '"task_id" = ANY(CAST(? AS varchar[])) ORDER BY "task_id"' : '"task_id" = ?';
+  return (
+    `WITH "cur" AS (SELECT ${TASK_COLUMNS} FROM "task" WHERE ${which} FOR UPDATE), ` +
+    `"moved" AS (UPDATE "task" SET "status" = '${to}', "history_seq" = "cur"."historySeq" + 1, "updated_at" = CAST(? AS bigint), ` +
+    '"result_code" = COALESCE(CAST(? AS integer), "task"."result_code"), "dm_status" = COALESCE(CAST(? AS integer), "task"."dm_status"), ' +
+    '"results" = COALESCE(CAST(? AS text), "task"."results"), "correlator" = COALESCE(CAST(? AS varchar), "task"."correlator") ' +
+    `FROM "cur" WHERE "task"."task_id" = "cur"."taskId" AND "cur"."status" IN (${list}) ` +
+    'RETURNING "task"."task_id", "task"."history_seq", "task"."job_id", "cur"."status" AS "fromStatus", "task"."updated_at"), ' +
+    '"logged" AS (INSERT INTO "task_history" ("task_id", "seq", "at", "from_status", "to_status", "event", "code", "detail") ' +
+    `SELECT "task_id", "history_seq", "updated_at", "fromStatus", '${to}', CAST(? AS varchar), CAST(? AS integer), CAST(? AS text) FROM "moved"), ` +
+    `"counted" AS (INSERT INTO "job_counter_delta" ("job_id", ${TASK_STATES.map((st) => `"${COUNTER_COLUMN[st]}"`).join(', ')}) ` +
+    `SELECT "job_id", ${delta} FROM "moved" WHERE "job_id" IS NOT NULL AND "fromStatus" <> '${to}'${many ? ' GROUP BY "job_id"' : ''}) `
+  );
+}
+
 /**
  * PostgreSQL: moveStatement over many tasks (TaskStore.transitionMany), one
  * round trip for a release's notify batch instead of one per task. "cur"
@@ -149,24 +164,7 @@ function moveManyStatement(to: TaskStatus, allowed: readonly TaskStatus[]): Stat
   const key = `${to}<${allowed.join(',')}`;
   let s = moveManyStatements.get(key);
   if (!s) {
-    const list = allowed.map((st) => `'${st}'`).join(', ');
-    const delta = TASK_STATES.map((st) => {
-      const gain = st === to ? '1' : '0';
-      return `SUM(${gain} - CASE WHEN "fromStatus" = '${st}' THEN 1 ELSE 0 END)`;
-    }).join(', ');
-    s = sql(
-      `WITH "cur" AS (SELECT ${TASK_COLUMNS} FROM "task" WHERE "task_id" = ANY(CAST(? AS varchar[])) ORDER BY "task_id" FOR UPDATE), ` +
-        `"moved" AS (UPDATE "task" SET "status" = '${to}', "history_seq" = "cur"."historySeq" + 1, "updated_at" = CAST(? AS bigint), ` +
-        '"result_code" = COALESCE(CAST(? AS integer), "task"."result_code"), "dm_status" = COALESCE(CAST(? AS integer), "task"."dm_status"), ' +
-        '"results" = COALESCE(CAST(? AS text), "task"."results"), "correlator" = COALESCE(CAST(? AS varchar), "task"."correlator") ' +
-        `FROM "cur" WHERE "task"."task_id" = "cur"."taskId" AND "cur"."status" IN (${list}) ` +
-        'RETURNING "task"."task_id", "task"."history_seq", "task"."job_id", "cur"."status" AS "fromStatus", "task"."updated_at"), ' +
-        '"logged" AS (INSERT INTO "task_history" ("task_id", "seq", "at", "from_status", "to_status", "event", "code", "detail") ' +
-        `SELECT "task_id", "history_seq", "updated_at", "fromStatus", '${to}', CAST(? AS varchar), CAST(? AS integer), CAST(? AS text) FROM "moved"), ` +
-        `"counted" AS (INSERT INTO "job_counter_delta" ("job_id", ${TASK_STATES.map((st) => `"${COUNTER_COLUMN[st]}"`).join(', ')}) ` +
-        `SELECT "job_id", ${delta} FROM "moved" WHERE "job_id" IS NOT NULL AND "fromStatus" <> '${to}' GROUP BY "job_id") ` +
-        'SELECT "cur".*, EXISTS (SELECT 1 FROM "moved" WHERE "moved"."task_id" = "cur"."taskId") AS "didMove" FROM "cur"',
-    );
+    s = sql(moveCtes(to, allowed, true) + 'SELECT "cur".*, EXISTS (SELECT 1 FROM "moved" WHERE "moved"."task_id" = "cur"."taskId") AS "didMove" FROM "cur"');
     moveManyStatements.set(key, s);
   }
   return s;
