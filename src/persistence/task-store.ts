@@ -122,6 +122,11 @@ function moveStatement(to: TaskStatus, allowed: readonly TaskStatus[]): Statemen
   return s;
 }
 
+/** The states a task may make this move from: those the state machine allows, narrowed to `change.from`. */
+function statesMovingTo(to: TaskStatus, change: TaskChange): TaskStatus[] {
+  return TASK_STATES.filter((st) => canTransition(st, to) && (!change.from || change.from.includes(st)));
+}
+
 /**
  * What moveStatement and moveManyStatement share: "cur" (the rows as they
  * were, locked), "moved", "logged" (their history rows) and "counted" (the
@@ -361,21 +366,14 @@ export class TypeormTaskStore implements TaskStore {
 
   /** PostgreSQL: see moveStatement. */
   private async transitionInOneStatement(taskId: string, to: TaskStatus, change: TaskChange, at: number): Promise<TransitionResult> {
-    const allowed = TASK_STATES.filter((st) => canTransition(st, to) && (!change.from || change.from.includes(st)));
+    const allowed = statesMovingTo(to, change);
     if (allowed.length === 0) {
       const task = await this.get(taskId);
       return { moved: false, task };
     }
     const [r] = await queryRows<TaskRow & { moves: number | string; mayEndJob?: boolean }>(this.em, moveStatement(to, allowed), [
       taskId,
-      at,
-      nullable(change.resultCode),
-      nullable(change.dmStatus),
-      change.results !== undefined ? JSON.stringify(change.results) : null,
-      nullable(change.correlator),
-      change.event,
-      this.historyCode(change),
-      change.detail ?? null,
+      ...this.moveValues(change, at),
     ]);
     if (!r) return { moved: false, task: undefined };
     const { moves, mayEndJob, ...rest } = r;
@@ -386,6 +384,20 @@ export class TypeormTaskStore implements TaskStore {
     return { moved: true, task: toTask({ ...row, ...changedColumns(to, row.historySeq + 1, at, change) } as TaskRow) };
   }
 
+  /** The values of a move statement after its task id(s), in the order moveCtes takes them. */
+  private moveValues(change: TaskChange, at: number): unknown[] {
+    return [
+      at,
+      nullable(change.resultCode),
+      nullable(change.dmStatus),
+      change.results !== undefined ? JSON.stringify(change.results) : null,
+      nullable(change.correlator),
+      change.event,
+      this.historyCode(change),
+      change.detail ?? null,
+    ];
+  }
+
   async transitionMany(taskIds: readonly string[], to: TaskStatus, change: TaskChange, at: number): Promise<Map<string, TransitionResult>> {
     const results = new Map<string, TransitionResult>();
     if (taskIds.length === 0) return results;
@@ -394,21 +406,11 @@ export class TypeormTaskStore implements TaskStore {
       for (const id of taskIds) results.set(id, await this.transition(id, to, change, at));
       return results;
     }
-    const allowed = TASK_STATES.filter((st) => canTransition(st, to) && (!change.from || change.from.includes(st)));
+    const allowed = statesMovingTo(to, change);
     const rows =
       allowed.length === 0
         ? []
-        : await queryRows<TaskRow & { didMove: boolean }>(this.em, moveManyStatement(to, allowed), [
-            [...taskIds],
-            at,
-            nullable(change.resultCode),
-            nullable(change.dmStatus),
-            change.results !== undefined ? JSON.stringify(change.results) : null,
-            nullable(change.correlator),
-            change.event,
-            this.historyCode(change),
-            change.detail ?? null,
-          ]);
+        : await queryRows<TaskRow & { didMove: boolean }>(this.em, moveManyStatement(to, allowed), [[...taskIds], ...this.moveValues(change, at)]);
     const ended = new Set<string>();
     for (const { didMove, ...rest } of rows) {
       const row = taskRow(rest as TaskRow);
