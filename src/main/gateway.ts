@@ -105,6 +105,8 @@ export interface Gateway {
   bulk: BulkOperations;
   /** Where command outcomes and Generic Alerts are routed to their consumers. */
   dmEvents: DmEventRouter;
+  /** The DM 1.2 server's view of the registry (the DM server and the notifier read devices through it). */
+  dmDevices: RegistryDmDeviceDirectory;
   metrics: GatewayMetrics;
   /** The package store; pkgUrlFor gives a task's PkgURL. */
   content: ContentService;
@@ -524,6 +526,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       broker,
       bulk,
       dmEvents,
+      dmDevices,
       metrics,
       content,
       webhooks,

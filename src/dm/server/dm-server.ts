@@ -30,6 +30,7 @@ import { MessagesInFlight } from './messages-in-flight.js';
 import { RESYNC_NONCE } from '../notification/package0.js';
 import type { DeviceRequestQueue, DmDevice, DmDeviceDirectory, DmEventSink, DmSessionStore, PendingRequests, ResyncOffers } from './ports.js';
 import { RandomPool } from './random-pool.js';
+import { SessionDeviceViews, trackingContact } from './session-device-views.js';
 
 export interface DmServerDeps {
   devices: DmDeviceDirectory;
@@ -113,6 +114,8 @@ export class DmServer {
   private readonly random = new RandomPool();
 
   private readonly inFlight = new MessagesInFlight();
+  /** Each session's device account as this process's last message of it left it (see SessionDeviceViews). */
+  private readonly views = new SessionDeviceViews();
   private refusedUnlogged = 0;
   private refusalLoggedAt = 0;
 
@@ -245,12 +248,18 @@ export class DmServer {
     // turns out unknown (then ignored). A new session's first message thus
     // waits on one Redis round trip before the engine runs, and one that
     // completes the session on none after it but the gate's release.
-    const [device, queuedFirst, session, resyncOffered] = await Promise.all([
-      this.deps.devices.get(deviceId),
+    // A continuing message this process served the last of reads no registry row: the session's
+    // device view is used once its stored state shows no other process served the session since.
+    const viewed = continuing && this.views.has(deviceId);
+    const [deviceRead, queuedFirst, session, resyncOffered] = await Promise.all([
+      viewed ? undefined : this.deps.devices.get(deviceId),
       queuedRead,
       this.findSession(req.token, deviceId, message.header.sessionId, continuing),
       this.answersResyncTrigger(req, message, deviceId),
     ]);
+    const device = viewed
+      ? (this.views.take(deviceId, session.token, session.stored, this.deps.clock.now()) ?? (await this.deps.devices.get(deviceId)))
+      : deviceRead;
     if (device?.dmVersion === '2.0') {
       // Its capability says DM 2.0: its commands go out as DM 2.0 at /dm2, never silently as DM 1.2.
       this.deps.logger.warn({ deviceId }, 'DM 1.2 message from a device whose capability is DM 2.0: refused (served at /dm2)');
@@ -260,8 +269,10 @@ export class DmServer {
     let queued = queuedFirst;
     // Every read of the queue in this message: where the requests' correlation ids are found.
     const reads: PendingRequests[] = [queuedFirst];
+    // The account as this message's contact writes leave it: the view its session's next message may use.
+    const contact = trackingContact(this.deps.devices, device);
     const effectDeps = {
-      devices: this.deps.devices,
+      devices: contact.devices,
       queue: this.deps.queue,
       events: this.deps.events,
       correlationOf: (requestId: string) => correlationIn(reads, requestId),
@@ -399,6 +410,8 @@ export class DmServer {
           this.deps.queue.markSent(deviceId, newlySent(step.state, queued, token), token),
         ]);
         holdsPlace = false;
+        const view = contact.view();
+        if (view !== undefined && !step.closed) this.views.keep(deviceId, { token, state: serialized, device: view, until: now + ttl * 1000 });
       }
       return this.reply(step, encoding);
     } finally {
