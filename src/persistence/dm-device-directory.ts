@@ -2,6 +2,7 @@
 import type { DeviceContactPatch } from '../domain/registry.js';
 import type { DmDevice, DmDeviceDirectory, NotifiableDevices } from '../dm/server/ports.js';
 import type { DeviceRecord, Transactor } from '../services/ports.js';
+import { rideContact } from './contact-rider.js';
 
 /** How long a capability's DM version is trusted in-process (capabilities are few and rarely change). */
 const CAPABILITY_TTL_MS = 30_000;
@@ -13,6 +14,8 @@ export class RegistryDmDeviceDirectory implements DmDeviceDirectory, NotifiableD
     private readonly tx: Transactor,
     /** DM_SERVER_ID: our SRVCRED AAuthName, as given to devices in their DMAcc. */
     private readonly serverId: string,
+    /** PostgreSQL: a message's contact may ride on a task move (on SQLite every statement is in process). */
+    private readonly contactRides = false,
   ) {}
 
   async get(deviceId: string): Promise<DmDevice | undefined> {
@@ -65,5 +68,17 @@ export class RegistryDmDeviceDirectory implements DmDeviceDirectory, NotifiableD
 
   async recordContact(deviceId: string, patch: DeviceContactPatch): Promise<void> {
     await this.tx.stores.devices.recordContact(deviceId, patch);
+  }
+
+  /** PostgreSQL: the first task move of the work that commits by itself carries the contact (contact-rider.ts). */
+  async recordContactAround<T>(deviceId: string, patch: DeviceContactPatch, work: () => Promise<T>): Promise<T> {
+    if (!this.contactRides) {
+      const result = await work();
+      await this.recordContact(deviceId, patch);
+      return result;
+    }
+    const { result, carried } = await rideContact(deviceId, patch, work);
+    if (!carried) await this.recordContact(deviceId, patch);
+    return result;
   }
 }

@@ -10,8 +10,8 @@ import { RegistryDmDeviceDirectory } from './dm-device-directory.js';
 export class RegistryDm2DeviceDirectory implements Dm2DeviceDirectory {
   private readonly inner: RegistryDmDeviceDirectory;
 
-  constructor(tx: Transactor, serverId: string) {
-    this.inner = new RegistryDmDeviceDirectory(tx, serverId);
+  constructor(tx: Transactor, serverId: string, contactRides = false) {
+    this.inner = new RegistryDmDeviceDirectory(tx, serverId, contactRides);
   }
 
   async get(deviceId: string): Promise<Dm2Device | undefined> {
@@ -21,5 +21,9 @@ export class RegistryDm2DeviceDirectory implements Dm2DeviceDirectory {
 
   recordContact(deviceId: string, patch: DeviceContactPatch): Promise<void> {
     return this.inner.recordContact(deviceId, patch);
+  }
+
+  recordContactAround<T>(deviceId: string, patch: DeviceContactPatch, work: () => Promise<T>): Promise<T> {
+    return this.inner.recordContactAround(deviceId, patch, work);
   }
 }

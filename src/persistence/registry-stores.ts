@@ -72,16 +72,33 @@ const SELECT_DEVICE_BY_PHONE = sql(
  * trip, and nothing written meanwhile is lost. SQLite reads and merges in the same store call (one
  * turn of the serialiser, in process).
  */
-const recordContactSql = (devInfo: string) =>
-  sql(`UPDATE "device_instance" SET "last_contact" = COALESCE(?, "last_contact"), "updated_at" = ?, "state" = COALESCE(?, "state"),
+const recordContactUpdate = (devInfo: string) =>
+  `UPDATE "device_instance" SET "last_contact" = COALESCE(?, "last_contact"), "updated_at" = ?, "state" = COALESCE(?, "state"),
    "dev_info" = ${devInfo}, "client_nonce" = COALESCE(?, "client_nonce"),
-   "server_nonce" = COALESCE(?, "server_nonce") WHERE "device_id" = ? RETURNING "device_id"`);
+   "server_nonce" = COALESCE(?, "server_nonce") WHERE "device_id" = ? RETURNING "device_id"`;
+const recordContactSql = (devInfo: string) => sql(recordContactUpdate(devInfo));
 const RECORD_CONTACT_SQLITE = recordContactSql('COALESCE(?, "dev_info")');
 /** A key the patch names as undefined goes (as in `{ ...stored, ...patch }`): sent as null, stripped after the merge. */
-const RECORD_CONTACT_PG = recordContactSql(
-  `COALESCE(jsonb_strip_nulls(COALESCE(CAST("dev_info" AS jsonb), '{}'::jsonb) || CAST(? AS jsonb))::text, "dev_info")`,
-);
 const undefinedAsNull = (_key: string, v: unknown) => (v === undefined ? null : v);
+const PG_DEV_INFO_MERGE = `COALESCE(jsonb_strip_nulls(COALESCE(CAST("dev_info" AS jsonb), '{}'::jsonb) || CAST(? AS jsonb))::text, "dev_info")`;
+const RECORD_CONTACT_PG = recordContactSql(PG_DEV_INFO_MERGE);
+/**
+ * PostgreSQL: a contact's update as a data-modifying CTE named "contact", for a task move that carries
+ * it (contact-rider.ts); its values are `contactValuesPg`, in its place among the statement's.
+ */
+export const CONTACT_CTE_PG = `"contact" AS (${recordContactUpdate(PG_DEV_INFO_MERGE)})`;
+/** The values of RECORD_CONTACT_PG and CONTACT_CTE_PG, in order. */
+export function contactValuesPg(deviceId: string, patch: DeviceContactPatch): unknown[] {
+  return [
+    patch.lastContact?.getTime() ?? null,
+    Date.now(),
+    patch.state || null,
+    patch.devInfo ? JSON.stringify(patch.devInfo, undefinedAsNull) : null,
+    patch.clientNonce || null,
+    patch.serverNonce || null,
+    deviceId,
+  ];
+}
 const SELECT_DEV_INFO = sql('SELECT "dev_info" AS "devInfo" FROM "device_instance" WHERE "device_id" = ?');
 const TARGET_COLUMNS = '"device_id" AS "deviceId", "phone_number" AS "phoneNumber", "capability_oid" AS "capabilityOid"';
 const targetStatements = new Map<string, Statement>();
@@ -568,17 +585,19 @@ export class TypeormDeviceStore implements DeviceStore {
 
   /** On every DM session: one prepared statement (through TypeORM's builder it was the DM endpoint's largest cost). */
   async recordContact(deviceId: string, patch: DeviceContactPatch): Promise<boolean> {
-    const postgres = this.em.connection.options.type === 'postgres';
+    if (this.em.connection.options.type === 'postgres') {
+      return (await queryRows(this.em, RECORD_CONTACT_PG, contactValuesPg(deviceId, patch))).length > 0;
+    }
     let devInfo = patch.devInfo;
-    if (devInfo && !postgres) {
+    if (devInfo) {
       const [stored] = await queryRows<{ devInfo: string | null }>(this.em, SELECT_DEV_INFO, [deviceId]);
       if (stored?.devInfo) devInfo = { ...(JSON.parse(stored.devInfo) as DeviceReportedInfo), ...devInfo };
     }
-    const rows = await queryRows(this.em, postgres ? RECORD_CONTACT_PG : RECORD_CONTACT_SQLITE, [
+    const rows = await queryRows(this.em, RECORD_CONTACT_SQLITE, [
       patch.lastContact?.getTime() ?? null,
       Date.now(),
       patch.state || null,
-      devInfo ? JSON.stringify(devInfo, postgres ? undefinedAsNull : undefined) : null,
+      devInfo ? JSON.stringify(devInfo) : null,
       patch.clientNonce || null,
       patch.serverNonce || null,
       deviceId,

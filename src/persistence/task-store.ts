@@ -10,7 +10,8 @@ import type { Page } from '../domain/registry.js';
 import { canTransition, type JobStatus, TASK_STATES, TERMINAL_TASK_STATES, type Task, type TaskHistoryEntry, type TaskStatus } from '../domain/tasks.js';
 import type { TaskChange, TaskInContext, TaskNote, TaskStore, TransitionResult } from '../services/ports.js';
 import { type DeviceCapabilityRow, TaskEntity, TaskHistoryEntity, type TaskHistoryRow, type TaskRow } from './entities.js';
-import { CAPABILITY_COLUMNS, moRootsOf, selectIn } from './registry-stores.js';
+import { claimContact, unclaimContact } from './contact-rider.js';
+import { CAPABILITY_COLUMNS, CONTACT_CTE_PG, contactValuesPg, moRootsOf, selectIn } from './registry-stores.js';
 import { addDelta, COUNTER_COLUMN, DELTAS_JOIN, NO_ENDINGS, type TaskEndings } from './job-counters.js';
 import { finishJobIfDone } from './job-store.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
@@ -109,12 +110,12 @@ const SELECT_STALLED = sql(
  * statements one by one (in process, no round trips).
  */
 const moveStatements = new Map<string, Statement>();
-function moveStatement(to: TaskStatus, allowed: readonly TaskStatus[]): Statement {
-  const key = `${to}<${allowed.join(',')}`;
+function moveStatement(to: TaskStatus, allowed: readonly TaskStatus[], contact: boolean): Statement {
+  const key = `${to}<${allowed.join(',')}${contact ? '+contact' : ''}`;
   let s = moveStatements.get(key);
   if (!s) {
     s = sql(
-      moveCtes(to, allowed, false) +
+      moveCtes(to, allowed, false, contact ? CONTACT_CTE_PG : undefined) +
         `SELECT "cur".*, (SELECT COUNT(*) FROM "moved") AS "moves"${TERMINAL.has(to) ? `, ${MAY_END_JOB}` : ''} FROM "cur"`,
     );
     moveStatements.set(key, s);
@@ -133,7 +134,7 @@ function statesMovingTo(to: TaskStatus, change: TaskChange): TaskStatus[] {
  * job counter deltas). `many`: "cur" holds the tasks of an id array, locked
  * in task id order, and the deltas are summed per job.
  */
-function moveCtes(to: TaskStatus, allowed: readonly TaskStatus[], many: boolean): string {
+function moveCtes(to: TaskStatus, allowed: readonly TaskStatus[], many: boolean, lead?: string): string {
   const list = allowed.map((st) => `'${st}'`).join(', ');
   const delta = TASK_STATES.map((st) => {
     const gain = st === to ? '1' : '0';
@@ -142,7 +143,7 @@ function moveCtes(to: TaskStatus, allowed: readonly TaskStatus[], many: boolean)
   }).join(', ');
   const which = many ? '"task_id" = ANY(CAST(? AS varchar[])) ORDER BY "task_id"' : '"task_id" = ?';
   return (
-    `WITH "cur" AS (SELECT ${TASK_COLUMNS} FROM "task" WHERE ${which} FOR UPDATE), ` +
+    `WITH ${lead ? `${lead}, ` : ''}"cur" AS (SELECT ${TASK_COLUMNS} FROM "task" WHERE ${which} FOR UPDATE), ` +
     `"moved" AS (UPDATE "task" SET "status" = '${to}', "history_seq" = "cur"."historySeq" + 1, "updated_at" = CAST(? AS bigint), ` +
     '"result_code" = COALESCE(CAST(? AS integer), "task"."result_code"), "dm_status" = COALESCE(CAST(? AS integer), "task"."dm_status"), ' +
     '"results" = COALESCE(CAST(? AS text), "task"."results"), "correlator" = COALESCE(CAST(? AS varchar), "task"."correlator") ' +
@@ -371,10 +372,18 @@ export class TypeormTaskStore implements TaskStore {
       const task = await this.get(taskId);
       return { moved: false, task };
     }
-    const [r] = await queryRows<TaskRow & { moves: number | string; mayEndJob?: boolean }>(this.em, moveStatement(to, allowed), [
-      taskId,
-      ...this.moveValues(change, at),
-    ]);
+    // A DM message's contact write rides along (contact-rider.ts), but only on a move that commits by
+    // itself: a unit of work's rollback would take it along while the message went on.
+    const ride = this.em.queryRunner === undefined ? claimContact() : undefined;
+    const values = [taskId, ...this.moveValues(change, at)];
+    let rows: (TaskRow & { moves: number | string; mayEndJob?: boolean })[];
+    try {
+      rows = await queryRows(this.em, moveStatement(to, allowed, ride !== undefined), ride ? [...contactValuesPg(ride.deviceId, ride.patch), ...values] : values);
+    } catch (err) {
+      if (ride) unclaimContact(ride);
+      throw err;
+    }
+    const [r] = rows;
     if (!r) return { moved: false, task: undefined };
     const { moves, mayEndJob, ...rest } = r;
     const row = taskRow(rest as TaskRow);

@@ -40,16 +40,91 @@ export async function applyEffects(
     }
     return;
   }
+  const patch = contactPatch(effects, device, now);
+  const apply = async () => {
+    const finished: string[] = [];
+    for (const e of effects) {
+      switch (e.type) {
+        case 'session-started':
+          await deps.events.sessionStarted(deviceId, device.state, now);
+          break;
+        case 'requests-taken': {
+          const ids = e.requestIds.filter((id) => id !== DEVDETAIL_REQUEST_ID);
+          // One at a time (as the router hands them out), each under its own request's id.
+          for (const id of ids) await withCorrelation(cid(id), () => deps.events.requestsTaken(deviceId, [id], now));
+          break;
+        }
+        case 'command-result':
+          if (e.requestId === DEVDETAIL_REQUEST_ID) break;
+          finished.push(e.requestId);
+          await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome({
+            deviceId,
+            requestId: e.requestId,
+            at: now,
+            outcome: 'completed',
+            results: e.results,
+            ...(e.containerStatus !== undefined ? { containerStatus: e.containerStatus } : {}),
+            ...followUp,
+          }));
+          break;
+        case 'request-rejected':
+          finished.push(e.requestId);
+          await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome({
+            deviceId,
+            requestId: e.requestId,
+            at: now,
+            outcome: 'rejected',
+            results: [],
+            reason: e.reason,
+          }));
+          break;
+        case 'command-undelivered': {
+          // Not sent: it stays queued for the next session. Sent without (full)
+          // answer: the requester decides, since running it again may not be safe.
+          if (e.delivery === 'not-sent' || e.requestId === DEVDETAIL_REQUEST_ID) break;
+          finished.push(e.requestId);
+          const undelivered: CommandOutcome = {
+            deviceId,
+            requestId: e.requestId,
+            at: now,
+            outcome: 'undelivered',
+            results: e.results,
+            reason: e.reason,
+            delivery: e.delivery,
+          };
+          await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome(undelivered));
+          break;
+        }
+        case 'generic-alert': {
+          const { type: _t, sessionId: _s, ...alert } = e;
+          await deps.events.genericAlert({ ...alert, deviceId, at: now, ...followUp });
+          break;
+        }
+        case 'session-ended':
+          await deps.events.sessionEnded(deviceId, e.reason, now);
+          break;
+        default:
+          break;
+      }
+    }
+    if (finished.length) await deps.queue.remove(deviceId, finished);
+  };
+  // The contact is known before the events run: the directory may write it with a write they make.
+  if (patch) await deps.devices.recordContactAround(deviceId, patch, apply);
+  else await apply();
+}
+
+/** What an authenticated message's effects record of the device; undefined when there is nothing to write. */
+function contactPatch(effects: SessionEffect[], device: DmDevice, now: number): DeviceContactPatch | undefined {
   const patch: DeviceContactPatch = { lastContact: new Date(now) };
   let info: DeviceReportedInfo | undefined;
-  const finished: string[] = [];
-
+  let started = false;
   for (const e of effects) {
     switch (e.type) {
       case 'session-started':
+        started = true;
         // The first authenticated session completes a bootstrap, or activates a registered device.
         if (device.state !== 'ACTIVE') patch.state = 'ACTIVE';
-        await deps.events.sessionStarted(deviceId, device.state, now);
         break;
       case 'client-nonce-issued':
         patch.clientNonce = e.nonce;
@@ -65,61 +140,6 @@ export async function applyEffects(
         info = { ...info, detail: { fwV, swV, hwV, devTyp, oem, lrgObj }, reportedAt: now };
         break;
       }
-      case 'requests-taken': {
-        const ids = e.requestIds.filter((id) => id !== DEVDETAIL_REQUEST_ID);
-        // One at a time (as the router hands them out), each under its own request's id.
-        for (const id of ids) await withCorrelation(cid(id), () => deps.events.requestsTaken(deviceId, [id], now));
-        break;
-      }
-      case 'command-result':
-        if (e.requestId === DEVDETAIL_REQUEST_ID) break;
-        finished.push(e.requestId);
-        await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome({
-          deviceId,
-          requestId: e.requestId,
-          at: now,
-          outcome: 'completed',
-          results: e.results,
-          ...(e.containerStatus !== undefined ? { containerStatus: e.containerStatus } : {}),
-          ...followUp,
-        }));
-        break;
-      case 'request-rejected':
-        finished.push(e.requestId);
-        await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome({
-          deviceId,
-          requestId: e.requestId,
-          at: now,
-          outcome: 'rejected',
-          results: [],
-          reason: e.reason,
-        }));
-        break;
-      case 'command-undelivered': {
-        // Not sent: it stays queued for the next session. Sent without (full)
-        // answer: the requester decides, since running it again may not be safe.
-        if (e.delivery === 'not-sent' || e.requestId === DEVDETAIL_REQUEST_ID) break;
-        finished.push(e.requestId);
-        const undelivered: CommandOutcome = {
-          deviceId,
-          requestId: e.requestId,
-          at: now,
-          outcome: 'undelivered',
-          results: e.results,
-          reason: e.reason,
-          delivery: e.delivery,
-        };
-        await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome(undelivered));
-        break;
-      }
-      case 'generic-alert': {
-        const { type: _t, sessionId: _s, ...alert } = e;
-        await deps.events.genericAlert({ ...alert, deviceId, at: now, ...followUp });
-        break;
-      }
-      case 'session-ended':
-        await deps.events.sessionEnded(deviceId, e.reason, now);
-        break;
       default:
         break;
     }
@@ -127,8 +147,5 @@ export async function applyEffects(
   // Only what this message learned: the store merges it over dev_info as stored (DeviceContactPatch),
   // which keeps what consumers of its outcomes wrote there meanwhile (the MO roots the gateway found).
   if (info) patch.devInfo = info;
-  if (finished.length) await deps.queue.remove(deviceId, finished);
-  if (info || patch.state || patch.clientNonce || patch.serverNonce || effects.some((e) => e.type === 'session-started')) {
-    await deps.devices.recordContact(deviceId, patch);
-  }
+  return info || patch.state || patch.clientNonce || patch.serverNonce || started ? patch : undefined;
 }

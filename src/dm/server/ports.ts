@@ -22,6 +22,12 @@ export interface DmDevice {
 export interface DmDeviceDirectory {
   get(deviceId: string): Promise<DmDevice | undefined>;
   recordContact(deviceId: string, patch: DeviceContactPatch): Promise<void>;
+  /**
+   * Records `patch` as recordContact does, around `work` (a message's effects): the directory may write
+   * it together with a write the work makes, a round trip less, or else once the work is done. When the
+   * work fails the contact may or may not be written, as when it failed before a recordContact after it.
+   */
+  recordContactAround<T>(deviceId: string, patch: DeviceContactPatch, work: () => Promise<T>): Promise<T>;
 }
 
 /**

@@ -90,6 +90,11 @@ export function trackingContact(devices: DmDeviceDirectory, device: DmDevice | u
         await devices.recordContact(deviceId, patch);
         if (view !== undefined && view.auth.deviceId === deviceId) view = afterContact(view, patch);
       },
+      recordContactAround: async (deviceId, patch, work) => {
+        const result = await devices.recordContactAround(deviceId, patch, work);
+        if (view !== undefined && view.auth.deviceId === deviceId) view = afterContact(view, patch);
+        return result;
+      },
     },
     view: () => view,
   };

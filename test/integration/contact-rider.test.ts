@@ -1,0 +1,145 @@
+/**
+ * The contact ride (contact-rider.ts) at the store: on PostgreSQL the first task move of the work that
+ * commits by itself writes the device's contact in its statement; a move inside a unit of work does not
+ * (its rollback would take the contact along), nor one after the work ended, nor a failed one (its
+ * claim is given back, so the contact is still written). On SQLite the directory writes it after the work.
+ */
+import crypto from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeviceContactPatch } from '../../src/domain/registry.js';
+import { NO_TASKS_COUNTED, type Job, type Task } from '../../src/domain/tasks.js';
+import { rideContact } from '../../src/persistence/contact-rider.js';
+import { RegistryDmDeviceDirectory } from '../../src/persistence/dm-device-directory.js';
+import { TypeormTransactor } from '../../src/persistence/transactor.js';
+import { SecretBox } from '../../src/security/secret-box.js';
+import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
+import { freshDatabase } from '../support/fresh-database.js';
+import { POSTGRES_SKIP_MESSAGE, postgresUrl } from '../support/postgres.js';
+
+const pgUrl = await postgresUrl();
+if (!pgUrl) console.warn(POSTGRES_SKIP_MESSAGE);
+const T0 = 1_700_000_000_000;
+
+const backends = [
+  { name: 'sqlite', available: true },
+  { name: 'postgres', available: pgUrl !== undefined },
+] as const;
+
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`a contact riding on a task move, ${backend.name}`, () => {
+    let tx: TypeormTransactor;
+    let directory: RegistryDmDeviceDirectory;
+    let cleanup: () => Promise<void>;
+    let n = 0;
+
+    beforeAll(async () => {
+      const db = await freshDatabase(backend.name, pgUrl);
+      cleanup = db.cleanup;
+      tx = new TypeormTransactor(db.ds, new SecretBox(crypto.randomBytes(32)));
+      directory = new RegistryDmDeviceDirectory(tx, 'gw', backend.name === 'postgres');
+      await tx.stores.capabilities.insert({ ...CAPABILITY, dmVersion: '1.2' }, T0);
+      const job: Job = { jobId: 'job-c', status: 'RUNNING', operationName: 'QUERY', options: {}, createdBy: 't', createdAt: new Date(T0), updatedAt: new Date(T0), total: 0, ...NO_TASKS_COUNTED };
+      await tx.run((s) => s.jobs.insert(job, 'created'));
+    });
+    afterAll(async () => {
+      await cleanup?.();
+    });
+
+    /** A new device with one QUEUED task of job-c. */
+    async function deviceWithTask(): Promise<{ deviceId: string; taskId: string }> {
+      n += 1;
+      const deviceId = imeiN(n);
+      await tx.stores.devices.insert({
+        deviceId,
+        phoneNumber: phoneN(n),
+        capabilityOid: CAPABILITY.oid,
+        authType: 'md5',
+        state: 'REGISTERED',
+        attributes: {},
+        credentials: { clientUsername: `u${n}`, clientPassword: `c${n}`, serverPassword: `s${n}`, clientNonce: 'Y2xpZW50', serverNonce: 'c2VydmVy' },
+        createdAt: new Date(T0),
+        updatedAt: new Date(T0),
+      });
+      const task: Task = {
+        taskId: `t-${n}`,
+        jobId: 'job-c',
+        jobSeq: n,
+        deviceId,
+        phoneNumber: phoneN(n),
+        operation: { name: 'QUERY', commands: [{ verb: 'Get', uri: './DevInfo/Mod' }] },
+        status: 'QUEUED',
+        results: [],
+        bOptin: false,
+        acceptDevicePolicy: 30,
+        testCycle: false,
+        createdBy: 't',
+        createdAt: new Date(T0),
+        updatedAt: new Date(T0),
+      };
+      await tx.run((s) => s.tasks.insert(task, 'created'));
+      return { deviceId, taskId: task.taskId };
+    }
+
+    const patch = (nonce: string): DeviceContactPatch => ({
+      lastContact: new Date(T0 + 5_000),
+      state: 'ACTIVE',
+      clientNonce: nonce,
+      devInfo: { devId: 'x', mod: 'M9', reportedAt: T0 + 5_000 },
+    });
+
+    async function expectContact(deviceId: string, nonce: string): Promise<void> {
+      const d = await tx.stores.devices.get(deviceId);
+      expect(d).toMatchObject({ state: 'ACTIVE', lastContact: new Date(T0 + 5_000), credentials: { clientNonce: nonce }, devInfo: { mod: 'M9' } });
+    }
+
+    it('is written by the move, once, and the move still moves and logs', async () => {
+      const { deviceId, taskId } = await deviceWithTask();
+      const result = await directory.recordContactAround(deviceId, patch('bm9uY2Ux'), async () => {
+        const first = await tx.stores.tasks.transition(taskId, 'NOTIFYING', { event: 'notifying' }, T0 + 1);
+        const second = await tx.stores.tasks.transition(taskId, 'IN_SESSION', { event: 'session-started' }, T0 + 2);
+        return [first.moved, second.moved];
+      });
+      expect(result).toEqual([true, true]);
+      await expectContact(deviceId, 'bm9uY2Ux');
+      expect((await tx.stores.tasks.history(taskId)).map((h) => h.event)).toEqual(['created', 'notifying', 'session-started']);
+    });
+
+    it('is written alone when no move commits by itself: none, one in a unit of work, one after the work', async () => {
+      const none = await deviceWithTask();
+      await directory.recordContactAround(none.deviceId, patch('bm9uY2Uy'), async () => undefined);
+      await expectContact(none.deviceId, 'bm9uY2Uy');
+
+      const inUnit = await deviceWithTask();
+      const { carried } = await rideContact(inUnit.deviceId, patch('bm9uY2Uz'), () =>
+        tx.run((s) => s.tasks.transition(inUnit.taskId, 'NOTIFYING', { event: 'notifying' }, T0 + 1)),
+      );
+      expect(carried).toBe(false);
+
+      const late = await deviceWithTask();
+      let after: Promise<unknown> | undefined;
+      const ride = await rideContact(late.deviceId, patch('bm9uY2U0'), async () => {
+        after = new Promise((r) => setTimeout(r, 20)).then(() => tx.stores.tasks.transition(late.taskId, 'NOTIFYING', { event: 'notifying' }, T0 + 1));
+      });
+      await after;
+      expect(ride.carried).toBe(false);
+      expect(await tx.stores.devices.get(late.deviceId)).toMatchObject({ state: 'REGISTERED', credentials: { clientNonce: 'Y2xpZW50' } });
+    });
+
+    it('is still written when the move carrying it fails', async () => {
+      const { deviceId, taskId } = await deviceWithTask();
+      await expect(
+        directory.recordContactAround(deviceId, patch('bm9uY2U1'), async () => {
+          // A history code that is no integer makes the move statement fail on PostgreSQL.
+          await tx.stores.tasks.transition(taskId, 'NOTIFYING', { event: 'notifying', code: 'x' as unknown as number }, T0 + 1).catch(() => undefined);
+          throw new Error('the message failed after');
+        }),
+      ).rejects.toThrow('the message failed after');
+      // The failed move gave its claim back, and the work's failure wrote nothing: as a recordContact after it.
+      expect(await tx.stores.devices.get(deviceId)).toMatchObject({ state: 'REGISTERED' });
+      await directory.recordContactAround(deviceId, patch('bm9uY2U2'), async () => {
+        await tx.stores.tasks.transition(taskId, 'NOTIFYING', { event: 'notifying', code: 'x' as unknown as number }, T0 + 1).catch(() => undefined);
+      });
+      await expectContact(deviceId, 'bm9uY2U2');
+    });
+  });
+}
