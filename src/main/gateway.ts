@@ -30,6 +30,7 @@ import { DmServer } from '../dm/server/dm-server.js';
 import { DmEventRouter } from '../dm/server/event-router.js';
 import { DeviceNotifier } from '../dm/server/notifier.js';
 import type { NotificationSender } from '../dm/server/ports.js';
+import { AlertLog } from '../persistence/alert-store.js';
 import { RegistryDmDeviceDirectory } from '../persistence/dm-device-directory.js';
 import { RedisDeviceRequestQueue } from '../queue/device-request-queue.js';
 import { RedisResyncOffers } from '../queue/resync-offers.js';
@@ -192,11 +193,12 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     });
     const metrics = new GatewayMetrics();
     const prefix = config.queuePrefix;
-    // PostgreSQL: a DM message's contact write rides on its first task move (one round trip less).
-    const contactRides = dataSource.options.type === 'postgres';
-    const dmDevices = new RegistryDmDeviceDirectory(tx, config.dmServerId, contactRides);
+    // PostgreSQL: a DM message's contact write and a Generic Alert's record ride on its first task move
+    // (ride-along.ts: a round trip less each).
+    const rideAlongMoves = dataSource.options.type === 'postgres';
+    const dmDevices = new RegistryDmDeviceDirectory(tx, config.dmServerId, rideAlongMoves);
     const requestQueue = new RedisDeviceRequestQueue(redis, prefix);
-    const dmEvents = new DmEventRouter(tx.stores.alerts, logger);
+    const dmEvents = new DmEventRouter(new AlertLog(tx, rideAlongMoves), logger);
     // Package#0 over HTTP and bootstraps leave through this one client, where the destination is checked.
     const httpPush = new HttpNotificationSender({
       allowedNetworks: config.notificationAllowedNetworks,
@@ -227,7 +229,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     // DM 2.0 (/dm2) shares the session store, the request queue and the event sink with DM 1.2.
     const dm2Url = dm2UrlOf(publicDmUrl);
     const dm2Server = new Dm2Server({
-      devices: new RegistryDm2DeviceDirectory(tx, config.dmServerId, contactRides),
+      devices: new RegistryDm2DeviceDirectory(tx, config.dmServerId, rideAlongMoves),
       sessions: new RedisDmSessionStore(redis, prefix),
       queue: requestQueue,
       events: dmEvents,

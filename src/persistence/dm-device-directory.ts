@@ -2,7 +2,8 @@
 import type { DeviceContactPatch } from '../domain/registry.js';
 import type { DmDevice, DmDeviceDirectory, NotifiableDevices } from '../dm/server/ports.js';
 import type { DeviceRecord, Transactor } from '../services/ports.js';
-import { rideContact } from './contact-rider.js';
+import { contactRider } from './registry-stores.js';
+import { rideAlong } from './ride-along.js';
 
 /** How long a capability's DM version is trusted in-process (capabilities are few and rarely change). */
 const CAPABILITY_TTL_MS = 30_000;
@@ -70,14 +71,14 @@ export class RegistryDmDeviceDirectory implements DmDeviceDirectory, NotifiableD
     await this.tx.stores.devices.recordContact(deviceId, patch);
   }
 
-  /** PostgreSQL: the first task move of the work that commits by itself carries the contact (contact-rider.ts). */
+  /** PostgreSQL: the first task move of the work that commits by itself carries the contact (ride-along.ts). */
   async recordContactAround<T>(deviceId: string, patch: DeviceContactPatch, work: () => Promise<T>): Promise<T> {
     if (!this.contactRides) {
       const result = await work();
       await this.recordContact(deviceId, patch);
       return result;
     }
-    const { result, carried } = await rideContact(deviceId, patch, work);
+    const { result, carried } = await rideAlong(contactRider(deviceId, patch), work);
     if (!carried) await this.recordContact(deviceId, patch);
     return result;
   }

@@ -26,6 +26,7 @@ import {
   TaskEntity,
 } from './entities.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
+import type { Rider } from './ride-along.js';
 
 const TERMINAL_TASK_STATES = [...TERMINAL_STATES];
 
@@ -82,13 +83,13 @@ const RECORD_CONTACT_SQLITE = recordContactSql('COALESCE(?, "dev_info")');
 const undefinedAsNull = (_key: string, v: unknown) => (v === undefined ? null : v);
 const PG_DEV_INFO_MERGE = `COALESCE(jsonb_strip_nulls(COALESCE(CAST("dev_info" AS jsonb), '{}'::jsonb) || CAST(? AS jsonb))::text, "dev_info")`;
 const RECORD_CONTACT_PG = recordContactSql(PG_DEV_INFO_MERGE);
-/**
- * PostgreSQL: a contact's update as a data-modifying CTE named "contact", for a task move that carries
- * it (contact-rider.ts); its values are `contactValuesPg`, in its place among the statement's.
- */
-export const CONTACT_CTE_PG = `"contact" AS (${recordContactUpdate(PG_DEV_INFO_MERGE)})`;
+const CONTACT_CTE_PG = `"contact" AS (${recordContactUpdate(PG_DEV_INFO_MERGE)})`;
+/** PostgreSQL: a contact's update riding on a task move (ride-along.ts). */
+export function contactRider(deviceId: string, patch: DeviceContactPatch): Rider {
+  return { kind: 'contact', cte: CONTACT_CTE_PG, values: contactValuesPg(deviceId, patch) };
+}
 /** The values of RECORD_CONTACT_PG and CONTACT_CTE_PG, in order. */
-export function contactValuesPg(deviceId: string, patch: DeviceContactPatch): unknown[] {
+function contactValuesPg(deviceId: string, patch: DeviceContactPatch): unknown[] {
   return [
     patch.lastContact?.getTime() ?? null,
     Date.now(),

@@ -10,8 +10,8 @@ import type { Page } from '../domain/registry.js';
 import { canTransition, type JobStatus, TASK_STATES, TERMINAL_TASK_STATES, type Task, type TaskHistoryEntry, type TaskStatus } from '../domain/tasks.js';
 import type { TaskChange, TaskInContext, TaskNote, TaskStore, TransitionResult } from '../services/ports.js';
 import { type DeviceCapabilityRow, TaskEntity, TaskHistoryEntity, type TaskHistoryRow, type TaskRow } from './entities.js';
-import { claimContact, unclaimContact } from './contact-rider.js';
-import { CAPABILITY_COLUMNS, CONTACT_CTE_PG, contactValuesPg, moRootsOf, selectIn } from './registry-stores.js';
+import { CAPABILITY_COLUMNS, moRootsOf, selectIn } from './registry-stores.js';
+import { claimRiders, type Rider, unclaimRiders } from './ride-along.js';
 import { addDelta, COUNTER_COLUMN, DELTAS_JOIN, NO_ENDINGS, type TaskEndings } from './job-counters.js';
 import { finishJobIfDone } from './job-store.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
@@ -110,12 +110,12 @@ const SELECT_STALLED = sql(
  * statements one by one (in process, no round trips).
  */
 const moveStatements = new Map<string, Statement>();
-function moveStatement(to: TaskStatus, allowed: readonly TaskStatus[], contact: boolean): Statement {
-  const key = `${to}<${allowed.join(',')}${contact ? '+contact' : ''}`;
+function moveStatement(to: TaskStatus, allowed: readonly TaskStatus[], riders: readonly Rider[]): Statement {
+  const key = `${to}<${allowed.join(',')}${riders.map((r) => `+${r.kind}`).join('')}`;
   let s = moveStatements.get(key);
   if (!s) {
     s = sql(
-      moveCtes(to, allowed, false, contact ? CONTACT_CTE_PG : undefined) +
+      moveCtes(to, allowed, false, riders.length > 0 ? riders.map((r) => r.cte).join(', ') : undefined) +
         `SELECT "cur".*, (SELECT COUNT(*) FROM "moved") AS "moves"${TERMINAL.has(to) ? `, ${MAY_END_JOB}` : ''} FROM "cur"`,
     );
     moveStatements.set(key, s);
@@ -372,15 +372,15 @@ export class TypeormTaskStore implements TaskStore {
       const task = await this.get(taskId);
       return { moved: false, task };
     }
-    // A DM message's contact write rides along (contact-rider.ts), but only on a move that commits by
-    // itself: a unit of work's rollback would take it along while the message went on.
-    const ride = this.em.queryRunner === undefined ? claimContact() : undefined;
-    const values = [taskId, ...this.moveValues(change, at)];
+    // A DM message's writes ride along (ride-along.ts), but only on a move that commits by itself: a
+    // unit of work's rollback would take them along while the message went on.
+    const riders = this.em.queryRunner === undefined ? claimRiders() : [];
+    const values = [...riders.flatMap((r) => r.values), taskId, ...this.moveValues(change, at)];
     let rows: (TaskRow & { moves: number | string; mayEndJob?: boolean })[];
     try {
-      rows = await queryRows(this.em, moveStatement(to, allowed, ride !== undefined), ride ? [...contactValuesPg(ride.deviceId, ride.patch), ...values] : values);
+      rows = await queryRows(this.em, moveStatement(to, allowed, riders), values);
     } catch (err) {
-      if (ride) unclaimContact(ride);
+      unclaimRiders(riders);
       throw err;
     }
     const [r] = rows;

@@ -113,6 +113,8 @@ export interface UserStore {
 /** Device alerts as reported (Generic Alerts), handled or not. */
 export interface DeviceAlertStore {
   record(alert: DeviceAlert, handled: boolean): Promise<void>;
+  /** Marks not handled the latest record of this alert (one that rode on a move as handled). */
+  unhandle(alert: DeviceAlert): Promise<void>;
   forDevice(deviceId: string, limit?: number): Promise<(DeviceAlert & { handled: boolean })[]>;
 }
 

@@ -9,7 +9,11 @@ import type { SessionEndReason } from '../session/effects.js';
 import type { CommandOutcome, DeviceAlert, DmEventSink } from './ports.js';
 
 export interface DeviceAlertLog {
-  record(alert: DeviceAlert, handled: boolean): Promise<void>;
+  /**
+   * Runs the alert's consumers and records the alert with whether one handled it; the record may be
+   * written with a write a consumer makes (a round trip less). Returns whether it was handled.
+   */
+  recordAround(alert: DeviceAlert, consume: () => Promise<boolean>): Promise<boolean>;
 }
 
 export interface RequestConsumer {
@@ -75,26 +79,22 @@ export class DmEventRouter implements DmEventSink {
   }
 
   async genericAlert(alert: DeviceAlert): Promise<boolean> {
-    let handled = false;
-    if (alert.correlator) {
-      for (const [prefix, consumer] of this.correlators) {
-        if (alert.correlator.startsWith(prefix) && (await consumer(alert))) {
-          handled = true;
-          break;
-        }
-      }
-    }
-    if (!handled) {
-      for (const consumer of this.types.get(alert.alertType) ?? []) {
-        if (await consumer(alert)) {
-          handled = true;
-          break;
-        }
-      }
-    }
-    await this.alerts.record(alert, handled);
+    const handled = await this.alerts.recordAround(alert, () => this.consume(alert));
     if (!handled) this.logger.info({ deviceId: alert.deviceId, alertType: alert.alertType }, 'Generic Alert recorded, no consumer');
     return handled;
+  }
+
+  /** Offers the alert to its consumers, by correlator first, then by type: whether one handled it. */
+  private async consume(alert: DeviceAlert): Promise<boolean> {
+    if (alert.correlator) {
+      for (const [prefix, consumer] of this.correlators) {
+        if (alert.correlator.startsWith(prefix) && (await consumer(alert))) return true;
+      }
+    }
+    for (const consumer of this.types.get(alert.alertType) ?? []) {
+      if (await consumer(alert)) return true;
+    }
+    return false;
   }
 
   async sessionEnded(deviceId: string, reason: SessionEndReason, at: number): Promise<void> {

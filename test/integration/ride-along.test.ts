@@ -1,14 +1,17 @@
 /**
- * The contact ride (contact-rider.ts) at the store: on PostgreSQL the first task move of the work that
+ * Writes riding on a task move (ride-along.ts) at the store: on PostgreSQL the first task move of the work that
  * commits by itself writes the device's contact in its statement; a move inside a unit of work does not
  * (its rollback would take the contact along), nor one after the work ended, nor a failed one (its
  * claim is given back, so the contact is still written). On SQLite the directory writes it after the work.
  */
 import crypto from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DeviceContactPatch } from '../../src/domain/registry.js';
 import { NO_TASKS_COUNTED, type Job, type Task } from '../../src/domain/tasks.js';
-import { rideContact } from '../../src/persistence/contact-rider.js';
+import { contactRider } from '../../src/persistence/registry-stores.js';
+import { rideAlong } from '../../src/persistence/ride-along.js';
+import type { DeviceAlert } from '../../src/dm/server/ports.js';
+import { AlertLog } from '../../src/persistence/alert-store.js';
 import { RegistryDmDeviceDirectory } from '../../src/persistence/dm-device-directory.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
 import { SecretBox } from '../../src/security/secret-box.js';
@@ -110,19 +113,51 @@ for (const backend of backends) {
       await expectContact(none.deviceId, 'bm9uY2Uy');
 
       const inUnit = await deviceWithTask();
-      const { carried } = await rideContact(inUnit.deviceId, patch('bm9uY2Uz'), () =>
+      const { carried } = await rideAlong(contactRider(inUnit.deviceId, patch('bm9uY2Uz')), () =>
         tx.run((s) => s.tasks.transition(inUnit.taskId, 'NOTIFYING', { event: 'notifying' }, T0 + 1)),
       );
       expect(carried).toBe(false);
 
       const late = await deviceWithTask();
       let after: Promise<unknown> | undefined;
-      const ride = await rideContact(late.deviceId, patch('bm9uY2U0'), async () => {
+      const ride = await rideAlong(contactRider(late.deviceId, patch('bm9uY2U0')), async () => {
         after = new Promise((r) => setTimeout(r, 20)).then(() => tx.stores.tasks.transition(late.taskId, 'NOTIFYING', { event: 'notifying' }, T0 + 1));
       });
       await after;
       expect(ride.carried).toBe(false);
       expect(await tx.stores.devices.get(late.deviceId)).toMatchObject({ state: 'REGISTERED', credentials: { clientNonce: 'Y2xpZW50' } });
+    });
+
+    it("carries a Generic Alert's record with the message's contact, and corrects it when the consumer did not handle it", async () => {
+      const log = new AlertLog(tx, backend.name === 'postgres');
+      const records = vi.spyOn(tx.stores.alerts, 'record');
+      const contacts = vi.spyOn(tx.stores.devices, 'recordContact');
+      const alert = (deviceId: string, at: number): DeviceAlert => ({ deviceId, at, alertType: 'org.openmobilealliance.dm.sse.report', mark: 'informational', correlator: 'c-1', data: '200' });
+      const rides = backend.name === 'postgres';
+
+      const both = await deviceWithTask();
+      const handled = await directory.recordContactAround(both.deviceId, patch('bm9uY2U3'), () =>
+        log.recordAround(alert(both.deviceId, T0 + 10), async () => (await tx.stores.tasks.transition(both.taskId, 'NOTIFYING', { event: 'notifying' }, T0 + 1)).moved),
+      );
+      expect(handled).toBe(true);
+      // On PostgreSQL neither is written by itself (SQLite's stores are made per call: no spy sees them).
+      if (rides) {
+        expect(records).not.toHaveBeenCalled();
+        expect(contacts).not.toHaveBeenCalled();
+      }
+      await expectContact(both.deviceId, 'bm9uY2U3');
+      expect(await tx.stores.alerts.forDevice(both.deviceId)).toEqual([expect.objectContaining({ at: T0 + 10, correlator: 'c-1', data: '200', handled: true })]);
+
+      const refused = await deviceWithTask();
+      await log.recordAround(alert(refused.deviceId, T0 + 11), async () => {
+        await tx.stores.tasks.transition(refused.taskId, 'NOTIFYING', { event: 'notifying' }, T0 + 1);
+        return false;
+      });
+      const none = await deviceWithTask();
+      await log.recordAround(alert(none.deviceId, T0 + 12), async () => true);
+      expect(await tx.stores.alerts.forDevice(refused.deviceId)).toEqual([expect.objectContaining({ at: T0 + 11, handled: false })]);
+      expect(await tx.stores.alerts.forDevice(none.deviceId)).toEqual([expect.objectContaining({ at: T0 + 12, handled: true })]);
+      vi.restoreAllMocks();
     });
 
     it('is still written when the move carrying it fails', async () => {
