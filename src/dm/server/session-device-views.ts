@@ -23,8 +23,11 @@ interface SessionDeviceView {
   until: number;
 }
 
-/** Views kept at most: one per session open on this process; beyond it the oldest go (their next message reads). */
-const MAX_VIEWS = 20_000;
+/**
+ * Views kept at most: one per session open on this process (~1 KiB of account and ~2–3 KiB of state
+ * each); beyond it the oldest go, and their next message reads the registry.
+ */
+const MAX_VIEWS = 10_000;
 
 export class SessionDeviceViews {
   private readonly views = new Map<string, SessionDeviceView>();
