@@ -14,7 +14,7 @@ import { applyEffects } from '../dm/server/effects.js';
 import { reportLost } from '../dm/server/lost-requests.js';
 import type { DeviceRequestQueue, DmDevice, DmDeviceDirectory, DmEventSink, DmSessionStore, PendingRequests } from '../dm/server/ports.js';
 import type { SessionEffect } from '../dm/session/effects.js';
-import type { ServerCommandRequest } from '../dm/session/server-commands.js';
+import type { RequestFacts, ServerCommandRequest } from '../dm/session/server-commands.js';
 import { Dm2DecodeError, encodePackage2, PACKAGE2_CONTENT_TYPE, parseClientPackage } from './codec.js';
 import type { CommandUrls } from './commands.js';
 import { DEFAULT_VALUE_MEDIA_TYPE, FORMAT_HEADER, INTERIOR_NODE_MEDIA_TYPE, REPORT_SEGMENT, SESSION_BINDING_ID, SESSION_SEGMENT } from './constants.js';
@@ -30,6 +30,7 @@ import {
   nextPackage,
   openSession,
   serializeDm2State,
+  trackedFacts,
   uploadKey,
 } from './session.js';
 import type { ClientPackage, Dm2Command } from './types.js';
@@ -238,7 +239,7 @@ export class Dm2Server {
       await applyEffects(opened.effects, device, now, true, this.deps, true);
       if (lost.length > 0) {
         this.deps.logger.warn({ deviceId, requestIds: lost.map((r) => r.requestId) }, 'requests sent in a session that ended without their answer');
-        await reportLost(deviceId, lost.map((r) => r.requestId), now, this.deps, true);
+        await reportLost(deviceId, lost.map((r) => r.requestId), now, this.withFactsOf(queued.requests), true);
       }
       // Read again: the alerts and lost requests may have had their consumers queue more.
       if (lost.length > 0 || opened.effects.some((e) => e.type === 'generic-alert')) queued = await this.deps.queue.pendingWithSent(deviceId);
@@ -296,7 +297,7 @@ export class Dm2Server {
     const absorbed = absorbPackage3(prior, pkg, now, uploads);
     if (isRefusal(absorbed)) return this.refuse(deviceId, absorbed);
     this.logEffects(absorbed.effects);
-    await applyEffects(absorbed.effects, device, now, true, this.deps, true);
+    await applyEffects(absorbed.effects, device, now, true, { ...this.deps, factsOf: (requestId) => trackedFacts(absorbed.state, requestId) }, true);
     const queued = await this.deps.queue.pendingWithSent(deviceId);
     const reply = await this.continueWith(req, absorbed.state, queued, token, device, now, false, { pkg: prior.packages, digest });
     if (reply.closed) this.leave(token);
@@ -331,7 +332,8 @@ export class Dm2Server {
     const next = nextPackage(state, requests, this.urls(deviceId, token, now), now, device.devInfo?.detail === undefined);
     if (answering !== undefined) next.state.lastAnswer = { ...answering, commands: next.commands };
     this.logEffects(next.effects);
-    await applyEffects(next.effects, device, now, true, this.deps);
+    // Its outcomes are the requests it refused, as queued.
+    await applyEffects(next.effects, device, now, true, this.withFactsOf(requests));
     const closed = next.state.closed;
     if (!closed || !fresh) {
       // A session ended in the message that opened it stores nothing (as DM 1.2's one-message sessions);
@@ -343,6 +345,11 @@ export class Dm2Server {
       ]);
     }
     return { response: package2(next.commands), closed };
+  }
+
+  /** The effect appliers' deps, with the facts of these queued requests handed back with their outcomes. */
+  private withFactsOf(queued: readonly ServerCommandRequest[]): Dm2ServerDeps & { factsOf: (requestId: string) => RequestFacts | undefined } {
+    return { ...this.deps, factsOf: (requestId) => queued.find((r) => r.requestId === requestId)?.facts };
   }
 
   private urls(deviceId: string, token: string, now: number): CommandUrls & { sessionUrl: string; uploadUrl: (requestId: string, index: number) => string } {

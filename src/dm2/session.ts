@@ -9,7 +9,7 @@
  */
 import type { SessionEffect } from '../dm/session/effects.js';
 import { normalizeAlertType } from '../dm/session/generic-alert.js';
-import type { CommandResult, ServerCommandRequest, ServerCommandSpec } from '../dm/session/server-commands.js';
+import type { CommandResult, RequestFacts, ServerCommandRequest, ServerCommandSpec } from '../dm/session/server-commands.js';
 import { checkServerCommandRequest } from '../dm/session/server-commands.js';
 import { toClientUri, toDevicePath } from './client-uri.js';
 import { type CommandUrls, toDm2Commands } from './commands.js';
@@ -29,6 +29,11 @@ export const DM2_SESSION_ID = 'dm2';
 interface TrackedRequest {
   requestId: string;
   commands: ServerCommandSpec[];
+  /**
+   * The request's facts, kept for its outcome (CommandOutcome.facts): a Package#3's results are
+   * applied before the queue is read again, so they are taken from here, not from the queue.
+   */
+  facts?: RequestFacts;
   /** Parallel to `commands`; null until its status arrives. */
   results: (CommandResult | null)[];
   done: boolean;
@@ -279,6 +284,7 @@ export function nextPackage(
     state.requests.push({
       requestId: request.requestId,
       commands: request.commands,
+      ...(request.facts !== undefined ? { facts: request.facts } : {}),
       results: request.commands.map(() => null),
       done: false,
     });
@@ -295,6 +301,11 @@ export function nextPackage(
   state.awaiting.push({ control: 'CONT' });
   if (taken.length > 0) effects.push({ type: 'requests-taken', ...ids(state.deviceId), requestIds: taken });
   return { state, effects, commands };
+}
+
+/** The facts of a request this state has taken (see TrackedRequest.facts). */
+export function trackedFacts(state: Dm2SessionState, requestId: string): RequestFacts | undefined {
+  return state.requests.find((r) => r.requestId === requestId)?.facts;
 }
 
 /** Requests this state has sent (the DM 1.2 lost-request marks apply to them alike). */

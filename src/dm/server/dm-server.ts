@@ -22,7 +22,7 @@ import {
   serializeSessionState,
   signReply,
 } from '../session/index.js';
-import type { ServerCommandRequest } from '../session/server-commands.js';
+import type { RequestFacts, ServerCommandRequest } from '../session/server-commands.js';
 import { applyEffects } from './effects.js';
 import { type DeviceGuard, guardRejects } from './guard.js';
 import { newlySent, reportLost, splitLost } from './lost-requests.js';
@@ -89,6 +89,7 @@ export interface DmResponse {
 interface RefusedRequest {
   requestId: string;
   why: string;
+  facts?: RequestFacts;
 }
 
 const text = (status: number, message: string): DmResponse => ({
@@ -267,7 +268,7 @@ export class DmServer {
     }
     // Read again when this message's outcomes and alerts have queued requests in answer.
     let queued = queuedFirst;
-    // Every read of the queue in this message: where the requests' correlation ids are found.
+    // Every read of the queue in this message: where the requests' correlation ids and facts are found.
     const reads: PendingRequests[] = [queuedFirst];
     // The account as this message's contact writes leave it: the view its session's next message may use.
     const contact = trackingContact(this.deps.devices, device);
@@ -275,7 +276,8 @@ export class DmServer {
       devices: contact.devices,
       queue: this.deps.queue,
       events: this.deps.events,
-      correlationOf: (requestId: string) => correlationIn(reads, requestId),
+      correlationOf: (requestId: string) => queuedIn(reads, requestId)?.correlationId,
+      factsOf: (requestId: string) => queuedIn(reads, requestId)?.facts,
     };
     const { token, stored } = session;
     // Whether a new session holds a place among the open ones: taken below once
@@ -491,7 +493,7 @@ export class DmServer {
     const admitted: ServerCommandRequest[] = [];
     for (const request of queued) {
       const why = request.guard ? guardRejects(request.guard, reported) : undefined;
-      if (why) refused.push({ requestId: request.requestId, why });
+      if (why) refused.push({ requestId: request.requestId, why, ...(request.facts !== undefined ? { facts: request.facts } : {}) });
       else admitted.push(request);
     }
     return { admitted, refused };
@@ -500,9 +502,9 @@ export class DmServer {
   /** A refused request ends as rejected and never reaches the device. */
   private async refuseGuarded(deviceId: string, refused: RefusedRequest[], now: number): Promise<void> {
     if (refused.length === 0) return;
-    for (const { requestId, why } of refused) {
+    for (const { requestId, why, facts } of refused) {
       this.deps.logger.warn({ deviceId, requestId, why }, 'request refused by device policy');
-      await this.deps.events.commandOutcome({ deviceId, requestId, at: now, outcome: 'rejected', results: [], reason: why });
+      await this.deps.events.commandOutcome({ deviceId, requestId, at: now, outcome: 'rejected', results: [], reason: why, ...(facts !== undefined ? { facts } : {}) });
     }
     await this.deps.queue.remove(
       deviceId,
@@ -645,11 +647,11 @@ function triggerSessionId(sessionId: string): number | undefined {
   return n >= 1 ? n : undefined;
 }
 
-/** The correlation id the request carries, in the latest read of the queue that holds it. */
-function correlationIn(reads: PendingRequests[], requestId: string): string | undefined {
+/** The request as the latest read of the queue that holds it has it (its correlation id, its facts). */
+function queuedIn(reads: PendingRequests[], requestId: string): ServerCommandRequest | undefined {
   for (let i = reads.length - 1; i >= 0; i--) {
     const found = reads[i]!.requests.find((r) => r.requestId === requestId);
-    if (found) return found.correlationId;
+    if (found) return found;
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 /** Applies a session step's effects to the registry, the request queue and the event sink. */
 import type { DeviceContactPatch, DeviceReportedInfo } from '../../domain/registry.js';
 import { withCorrelation } from '../../observability/correlation.js';
-import { DEVDETAIL_REQUEST_ID, type SessionEffect } from '../session/index.js';
+import { DEVDETAIL_REQUEST_ID, type RequestFacts, type SessionEffect } from '../session/index.js';
 import type { CommandOutcome, DmDevice, DmDeviceDirectory, DmEventSink, DeviceRequestQueue } from './ports.js';
 
 interface Deps {
@@ -10,6 +10,8 @@ interface Deps {
   events: DmEventSink;
   /** The correlation id a queued request carries: its requester handles its outcome under it. */
   correlationOf?: (requestId: string) => string | undefined;
+  /** The facts a queued request carries: handed back with its outcome (CommandOutcome.facts). */
+  factsOf?: (requestId: string) => RequestFacts | undefined;
 }
 
 /**
@@ -33,6 +35,10 @@ export async function applyEffects(
   if (!device) return;
   const followUp = followUpInSession ? { followUpInSession } : {};
   const cid = (requestId: string) => deps.correlationOf?.(requestId);
+  const factsOf = (requestId: string) => {
+    const facts = deps.factsOf?.(requestId);
+    return facts === undefined ? {} : { facts };
+  };
   const deviceId = device.auth.deviceId;
   if (!authenticated) {
     for (const e of effects) {
@@ -65,6 +71,7 @@ export async function applyEffects(
             results: e.results,
             ...(e.containerStatus !== undefined ? { containerStatus: e.containerStatus } : {}),
             ...followUp,
+            ...factsOf(e.requestId),
           }));
           break;
         case 'request-rejected':
@@ -76,6 +83,7 @@ export async function applyEffects(
             outcome: 'rejected',
             results: [],
             reason: e.reason,
+            ...factsOf(e.requestId),
           }));
           break;
         case 'command-undelivered': {
@@ -91,6 +99,7 @@ export async function applyEffects(
             results: e.results,
             reason: e.reason,
             delivery: e.delivery,
+            ...factsOf(e.requestId),
           };
           await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome(undelivered));
           break;

@@ -23,7 +23,7 @@
  */
 import { withCorrelation } from '../../observability/correlation.js';
 import type { SessionState } from '../session/state.js';
-import type { ServerCommandRequest } from '../session/server-commands.js';
+import type { RequestFacts, ServerCommandRequest } from '../session/server-commands.js';
 import type { DeviceRequestQueue, DmEventSink, PendingRequests } from './ports.js';
 
 /** The requests this session may send, and those another session sent without an answer. */
@@ -48,12 +48,18 @@ export async function reportLost(
   deviceId: string,
   lost: string[],
   now: number,
-  deps: { events: DmEventSink; queue: DeviceRequestQueue; correlationOf?: (requestId: string) => string | undefined },
+  deps: {
+    events: DmEventSink;
+    queue: DeviceRequestQueue;
+    correlationOf?: (requestId: string) => string | undefined;
+    factsOf?: (requestId: string) => RequestFacts | undefined;
+  },
   /** The reporting session goes on and takes what their requesters queue instead (e.g. a probe). */
   followUpInSession = false,
 ): Promise<void> {
   if (lost.length === 0) return;
   for (const requestId of lost) {
+    const facts = deps.factsOf?.(requestId);
     await withCorrelation(deps.correlationOf?.(requestId), () => deps.events.commandOutcome({
       deviceId,
       requestId,
@@ -63,6 +69,7 @@ export async function reportLost(
       reason: 'session-lost',
       delivery: 'sent-no-status',
       ...(followUpInSession ? { followUpInSession } : {}),
+      ...(facts !== undefined ? { facts } : {}),
     }));
   }
   await deps.queue.remove(deviceId, lost);

@@ -6,7 +6,7 @@
 import type { DeviceContactPatch, DeviceReportedInfo } from '../../domain/registry.js';
 import type { DeviceAuthRecord } from '../session/context.js';
 import type { GenericAlertEffect, SessionEndReason, UndeliveredReason } from '../session/effects.js';
-import type { CommandResult, ServerCommandRequest } from '../session/server-commands.js';
+import type { CommandResult, RequestFacts, ServerCommandRequest } from '../session/server-commands.js';
 
 export interface DmDevice {
   auth: DeviceAuthRecord;
@@ -150,6 +150,8 @@ export interface CommandOutcome {
   delivery?: 'sent-no-status' | 'partial';
   /** The session that reports this takes what is queued in answer before it ends: no need to wake the device. */
   followUpInSession?: boolean;
+  /** The request's facts as its requester queued them (ServerCommandRequest.facts), when the server has them at hand. */
+  facts?: RequestFacts;
 }
 
 export interface DeviceAlert extends Omit<GenericAlertEffect, 'type' | 'sessionId'> {

@@ -116,7 +116,15 @@ export interface ServerCommandRequest {
   container?: 'Sequence' | 'Atomic';
   /** The correlation id of the work that queued it: the session's log lines about it carry it (the engine ignores it). */
   correlationId?: string;
+  /**
+   * What the requester wants back with the request's outcome (CommandOutcome.facts), so that it need
+   * not look up again what it knew when it queued the request. Opaque to the engine, which never reads it.
+   */
+  facts?: RequestFacts;
 }
+
+/** A requester's facts about its request: a few flat values (they sit in the queue with every request). */
+export type RequestFacts = Readonly<Record<string, string | number | boolean>>;
 
 /** The device's answer for one spec. */
 export interface CommandResult {
@@ -158,6 +166,7 @@ export function checkServerCommandRequest(value: unknown): string | undefined {
     return 'container must be Sequence or Atomic';
   }
   if (!Array.isArray(value.commands) || value.commands.length === 0) return 'commands must be a non-empty array';
+  if (value.facts !== undefined && !isFacts(value.facts)) return 'facts must be an object of strings, numbers and booleans';
   for (const [i, spec] of value.commands.entries()) {
     const problem = checkSpec(spec);
     if (problem !== undefined) return `commands[${i}]: ${problem}`;
@@ -223,6 +232,10 @@ export function encodeUiOptions(options: UiAlertOptions | undefined): string {
   put('IT', options.inputType);
   put('ET', options.echoType);
   return params.toString();
+}
+
+function isFacts(v: unknown): v is RequestFacts {
+  return isRecord(v) && Object.values(v).every((f) => typeof f === 'string' || typeof f === 'number' || typeof f === 'boolean');
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -44,6 +44,7 @@ import {
 } from './plan.js';
 import { LongOperations } from './long-operations.js';
 import { MoOperations, type PackageLinks } from './mo-operations.js';
+import { readRunFacts, type RunFacts, runFactsOf, runSubjectOf } from './run-facts.js';
 import { moveTask } from './task-moves.js';
 import { NotifyBatches, notificationFailure, notificationNote, notifyOptions } from './notify-batch.js';
 import type { BrokerCache, DeviceCommandPort, GuardedRequest, NotifyFailure, TaskJobs } from './ports.js';
@@ -154,7 +155,7 @@ export class DeploymentBroker {
       updatedAt: new Date(now),
     };
     // Planned before the transaction: planning reads the stores (MO roots, the package).
-    const testPlan = input.testCycle ? await this.planFor(task, { sseRoot: capability.sseRoot }, schedule) : undefined;
+    const testPlan = input.testCycle ? withoutFacts(await this.planFor(task, { sseRoot: capability.sseRoot }, schedule)) : undefined;
     const wrote = await writeFirst(
       ctx,
       () =>
@@ -445,6 +446,11 @@ export class DeploymentBroker {
     // A cleanup Delete the device answered is only a history row: the note needs no read of the task
     // (one of a task that does not exist writes nothing).
     if (parsed.purpose === 'cleanup' && o.outcome !== 'undelivered') return this.onCleanupAnswered(parsed.taskId, o);
+    // A run the device answered (or the server refused) needs only what its request carried: no read
+    // of the task. Not a lost one (what follows depends on the task's state now), nor a software
+    // inventory (its reading needs the task), nor a request queued without them (before they were carried).
+    const facts = parsed.purpose === 'run' && o.outcome !== 'undelivered' ? readRunFacts(o.facts) : undefined;
+    if (facts !== undefined && facts.operation !== 'SOFTWARE_INVENTORY') return this.onRunAnswered(parsed.taskId, facts, o);
     const task = await this.d.tx.stores.tasks.get(parsed.taskId);
     if (!task) return;
     switch (parsed.purpose) {
@@ -514,7 +520,7 @@ export class DeploymentBroker {
   }
 
   private async onRunOutcome(task: Task, o: CommandOutcome): Promise<void> {
-    // Read only on the paths that send a Delete, a probe or the run again: an arming that succeeded needs none.
+    // Read only on the paths that send a Delete, a probe or the run again.
     const sseRoot = () => this.sseRootOf(task);
     if (o.outcome === 'undelivered') {
       const open = OPEN_FOR_RESULT.includes(task.status);
@@ -546,24 +552,35 @@ export class DeploymentBroker {
       );
       return;
     }
-    if (o.outcome === 'rejected' && o.reason?.startsWith('policy')) {
+    if (task.operation.name === 'SOFTWARE_INVENTORY' && !refusedByPolicy(o)) return this.mo.onInventoryOutcome(task, o, true);
+    return this.onRunAnswered(task.taskId, runFactsOf(task), o);
+  }
+
+  /**
+   * A run the device answered, or the server refused: decided from the task's run facts alone (as its
+   * request carried them, or as read), so that the common path reads nothing before the move.
+   */
+  private async onRunAnswered(taskId: string, facts: RunFacts, o: CommandOutcome): Promise<void> {
+    if (refusedByPolicy(o)) {
       await this.d.tx.run((s) =>
-        this.move(s, task.taskId, 'FAILED', { event: 'device-policy-mismatch', detail: o.reason! }, o.at),
+        this.move(s, taskId, 'FAILED', { event: 'device-policy-mismatch', detail: o.reason! }, o.at),
       );
       return;
     }
-    if (task.operation.name === 'SOFTWARE_INVENTORY') return this.mo.onInventoryOutcome(task, o, true);
-    const decision = interpretRun(task, o);
+    const decision = interpretRun(runSubjectOf(taskId, facts), o);
     // Store calls of their own (the note of a move too late needs no transaction with it): see processNotify.
-    const moved = await this.move(this.d.tx.stores, task.taskId, decision.to, { ...decision.change, from: OPEN_FOR_RESULT }, o.at);
-    if (decision.to === 'IN_PROGRESS' && moved?.status === 'IN_PROGRESS') await this.longOps.started(task.taskId, o.at);
-    if (task.operation.name !== 'SCHEDULED_EXEC') return;
+    const moved = await this.move(this.d.tx.stores, taskId, decision.to, { ...decision.change, from: OPEN_FOR_RESULT }, o.at);
+    // No such task: nothing more to do (tasks are never deleted, so only an outcome not of ours names none).
+    if (moved === undefined) return;
+    if (decision.to === 'IN_PROGRESS' && moved.status === 'IN_PROGRESS') await this.longOps.started(taskId, o.at);
+    if (facts.operation !== 'SCHEDULED_EXEC') return;
     const armed = decision.to === 'SCHEDULED';
-    if (armed && moved !== undefined && moved.status !== 'SCHEDULED') {
+    // The row the move returned names the device and the operation the Delete needs (read only for a Delete).
+    if (armed && moved.status !== 'SCHEDULED') {
       // Cancelled (or expired) while the session armed it: remove it so it never runs.
-      await this.sendAndWake(task.deviceId, deleteScheduleRequest(task.taskId, (await sseRoot())!, 'cancel'), o);
+      await this.sendAndWake(moved.deviceId, deleteScheduleRequest(taskId, (await this.sseRootOf(moved))!, 'cancel'), o);
     } else if (!armed) {
-      await this.d.devices.submit(task.deviceId, deleteScheduleRequest(task.taskId, (await sseRoot())!, 'cleanup'));
+      await this.d.devices.submit(moved.deviceId, deleteScheduleRequest(taskId, (await this.sseRootOf(moved))!, 'cleanup'));
     }
   }
 
@@ -734,12 +751,23 @@ export class DeploymentBroker {
   }
 }
 
+/** A request the DM server refused for the device's policy (DeviceGuard): the task fails whatever it is. */
+function refusedByPolicy(o: CommandOutcome): boolean {
+  return o.outcome === 'rejected' && o.reason?.startsWith('policy') === true;
+}
+
 function runRequestId(taskId: string): string {
   return `task:${taskId}:run`;
 }
 
 function scheduleOf(task: Task): ScheduleTime | undefined {
   return task.operation.atTime ? parseScheduleTime(task.operation.atTime) : undefined;
+}
+
+/** A test cycle's plan is what the device would be sent: the facts for the outcome stay with the gateway. */
+function withoutFacts(request: ServerCommandRequest): ServerCommandRequest {
+  const { facts: _facts, ...sent } = request;
+  return sent;
 }
 
 /** A test cycle's plan in its history: an inline package's bytes are named by their length, not copied. */

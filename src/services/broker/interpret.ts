@@ -1,9 +1,10 @@
 /** What a device's answers mean for a task: pure functions from outcomes and alerts to state changes. */
-import { isMoOperation, type ResultItem, type Task, type TaskStatus } from '../../domain/tasks.js';
+import { isMoOperation, type ResultItem, type TaskStatus } from '../../domain/tasks.js';
 import type { CommandOutcome, DeviceAlert } from '../../dm/server/ports.js';
 import type { CommandResult } from '../../dm/session/server-commands.js';
 import type { TaskChange } from '../ports.js';
 import { execCorrelator } from './plan.js';
+import type { RunSubject } from './run-facts.js';
 
 export interface Decision {
   to: TaskStatus;
@@ -16,7 +17,7 @@ export const SSE_ALERT = 'org.openmobilealliance.dm.singleshotexec';
 export const SSE_EXECFAILED_ALERT = 'org.openmobilealliance.dm.singleshotexec.execfailed';
 
 /** Interprets the run request's outcome once every command has its status. */
-export function interpretRun(task: Task, o: CommandOutcome): Decision {
+export function interpretRun(task: RunSubject, o: CommandOutcome): Decision {
   if (o.outcome === 'rejected') {
     return { to: 'FAILED', change: { event: 'request-rejected', detail: o.reason ?? 'the device cannot take this request' } };
   }
@@ -64,7 +65,7 @@ export function interpretRun(task: Task, o: CommandOutcome): Decision {
   return { to: 'COMPLETED', change: { event: 'commands-completed', dmStatus: last, results: values } };
 }
 
-function correlatorOf(task: Task): string {
+function correlatorOf(task: RunSubject): string {
   return `sse-${task.taskId}`;
 }
 

@@ -10,6 +10,7 @@ import { isMoOperation, type Task } from '../../domain/tasks.js';
 import { scomoPaths } from '../../dm/mo/index.js';
 import type { ServerCommandRequest, ServerCommandSpec } from '../../dm/session/server-commands.js';
 import { componentGets, discoveryGets, FWV_URI, fumoUpdateSpecs, type MoPlanContext, moOperationSpecs, scomoDownloadName } from './mo-plan.js';
+import { runFactsOf } from './run-facts.js';
 
 /** What planning a task needs besides the task: its model's SSE root, and for FUMO/SCOMO the roots and package. */
 export interface PlanContext extends MoPlanContext {
@@ -122,6 +123,8 @@ export function runRequest(
     requestId: requestIdFor(task.taskId, 'run', attempt),
     commands: [...optIn, ...specs],
     ...(sequence ? { container: 'Sequence' as const } : {}),
+    // Handed back with the outcome: interpreting it then needs no read of the task.
+    facts: runFactsOf(task),
   };
 }
 

@@ -328,4 +328,15 @@ describe('taking requests into packages', () => {
       'commands[0]: code must be 1100..1104',
     );
   });
+
+  it('takes a requester\'s facts of flat values only (they come back with the outcome as they went in)', () => {
+    const get = [{ verb: 'Get', uri: './A' }];
+    expect(checkServerCommandRequest({ requestId: 'x', commands: get, facts: { op: 'QUERY', n: 1, yes: false } })).toBeUndefined();
+    expect(checkServerCommandRequest({ requestId: 'x', commands: get, facts: { nested: { a: 1 } } })).toBe(
+      'facts must be an object of strings, numbers and booleans',
+    );
+    expect(checkServerCommandRequest({ requestId: 'x', commands: get, facts: ['QUERY'] })).toBe(
+      'facts must be an object of strings, numbers and booleans',
+    );
+  });
 });
