@@ -109,7 +109,7 @@ const DEFAULT_LIMITS: Readonly<UriLimits> = { maxDepth: 16, maxTotLen: 1024, max
 const DEFAULT_ACCESS: readonly AccessType[] = ['Add', 'Delete', 'Get', 'Replace', 'Copy'];
 
 interface PatternEntry<T> {
-  pattern: string[];
+  pattern: readonly string[];
   value: T;
 }
 
