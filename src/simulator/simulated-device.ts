@@ -359,11 +359,23 @@ export class SimulatedDevice {
   }
 
   get account(): DmAccount {
-    if (!this.acct) {
-      const src = this.accountSource;
-      this.acct = typeof src === 'function' ? src(this.devId) : { ...src };
-    }
+    this.acct ??= { ...this.startingAccount() };
     return this.acct;
+  }
+
+  /**
+   * The account the device started with, which every tree is built from
+   * (`account` is a copy that sessions and bootstraps change). A factory is
+   * called once and replaced by what it returned: a fleet's derives two
+   * secrets with HMAC-SHA256, which for every tree built was the simulator's
+   * costliest crypto.
+   */
+  private startingAccount(): DmAccount {
+    const src = this.accountSource;
+    if (typeof src !== 'function') return src;
+    const derived = src(this.devId);
+    this.accountSource = derived;
+    return derived;
   }
 
   /**
@@ -1069,8 +1081,7 @@ export class SimulatedDevice {
   /** The tree template: the standard tree for the account the device started with. */
   private buildTree(): ManagementTree {
     const p = this.profile;
-    const src = this.accountSource;
-    const acct = typeof src === 'function' ? src(this.devId) : src;
+    const acct = this.startingAccount();
     const tree = treeTemplate(p, acct).clone();
     // The device's own values over the template's blanks.
     tree.setValue('./DevInfo/DevId', this.devId);

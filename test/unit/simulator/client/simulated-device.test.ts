@@ -187,6 +187,37 @@ describe('SimulatedDevice sessions', () => {
   });
 });
 
+describe('SimulatedDevice account', () => {
+  it('derives an account from its factory once, and builds every tree from the account it started with', async () => {
+    const { server, th } = setup({}, { serverNonce: Buffer.alloc(0) });
+    let derived = 0;
+    const device = new SimulatedDevice({
+      devId: DEV_ID,
+      account: () => {
+        derived++;
+        return account({ serverNonce: Buffer.alloc(0) });
+      },
+      transport: server,
+      host: th.host,
+      random: () => 0.5,
+    });
+    server.enqueue(DEV_ID, [sseSequence()]);
+    await device.runSession();
+    server.enqueue(DEV_ID, [get(1, './DevInfo/Man')]);
+    await device.runSession();
+    expect(device.hasTree).toBe(false);
+    expect(device.firmwareVersion).toBe('1.0.0');
+    // The sessions changed the account's nonces; the starting account (the tree's template) kept its own.
+    expect(device.account.clientNonce.length).toBeGreaterThan(0);
+    expect(device.account.serverNonce.length).toBeGreaterThan(0);
+    // Three trees built (two sessions, one read), one derivation.
+    expect(derived).toBe(1);
+    expect(device.tree.read('./DMAcc/dmacc/AppAuth/CLCRED/AAuthName')?.data).toBe(DEV_ID);
+    expect(device.tree.read('./DMAcc/dmacc/AppAuth/SRVCRED/AAuthData')?.data).toEqual(device.account.serverNonce);
+    expect(derived).toBe(1);
+  });
+});
+
 describe('SimulatedDevice notifications', () => {
   it('opens a server-initiated session with the trigger session id', async () => {
     const { device, server } = setup();
