@@ -900,14 +900,15 @@ export class SimulatedDevice {
       return;
     }
     const result = fireSchedule(this.ensureTree(), schedule, new Date(p.host.now()));
-    if (result.report) this.journalAppend({ kind: 'fired', schedule });
-    this.release();
     if (result.report) {
+      this.journalAppend({ kind: 'fired', schedule });
       p.host.record?.('schedule-fired', this);
       this.report(result.report);
     } else if (result.reason === 'not-due') {
       p.host.schedule(schedule.atTime.getTime(), () => this.fireArmed(schedule));
     }
+    // Only now: a reporting session the host started at once has taken this tree instead of building another.
+    this.release();
   }
 
   /** Goes offline or online; coming online reports missed schedules and checks in. */
@@ -928,11 +929,12 @@ export class SimulatedDevice {
         reported = true;
       }
     }
-    this.release();
     if (reported || this.ignoredWhileOffline || this.pending) {
       this.ignoredWhileOffline = false;
       void this.runSession({ kind: 'client-initiated' });
     }
+    // After the session is opened, which takes the tree if the host starts it at once.
+    this.release();
   }
 
   private report(report: SseReport): void {
