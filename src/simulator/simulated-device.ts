@@ -359,11 +359,23 @@ export class SimulatedDevice {
   }
 
   get account(): DmAccount {
-    if (!this.acct) {
-      const src = this.accountSource;
-      this.acct = typeof src === 'function' ? src(this.devId) : { ...src };
-    }
+    this.acct ??= { ...this.startingAccount() };
     return this.acct;
+  }
+
+  /**
+   * The account the device started with, which every tree is built from
+   * (`account` is a copy that sessions and bootstraps change). A factory is
+   * called once and replaced by what it returned: a fleet's derives two
+   * secrets with HMAC-SHA256, which for every tree built was the simulator's
+   * costliest crypto.
+   */
+  private startingAccount(): DmAccount {
+    const src = this.accountSource;
+    if (typeof src !== 'function') return src;
+    const derived = src(this.devId);
+    this.accountSource = derived;
+    return derived;
   }
 
   /**
@@ -888,14 +900,15 @@ export class SimulatedDevice {
       return;
     }
     const result = fireSchedule(this.ensureTree(), schedule, new Date(p.host.now()));
-    if (result.report) this.journalAppend({ kind: 'fired', schedule });
-    this.release();
     if (result.report) {
+      this.journalAppend({ kind: 'fired', schedule });
       p.host.record?.('schedule-fired', this);
       this.report(result.report);
     } else if (result.reason === 'not-due') {
       p.host.schedule(schedule.atTime.getTime(), () => this.fireArmed(schedule));
     }
+    // Only now: a reporting session the host started at once has taken this tree instead of building another.
+    this.release();
   }
 
   /** Goes offline or online; coming online reports missed schedules and checks in. */
@@ -916,11 +929,12 @@ export class SimulatedDevice {
         reported = true;
       }
     }
-    this.release();
     if (reported || this.ignoredWhileOffline || this.pending) {
       this.ignoredWhileOffline = false;
       void this.runSession({ kind: 'client-initiated' });
     }
+    // After the session is opened, which takes the tree if the host starts it at once.
+    this.release();
   }
 
   private report(report: SseReport): void {
@@ -1069,8 +1083,7 @@ export class SimulatedDevice {
   /** The tree template: the standard tree for the account the device started with. */
   private buildTree(): ManagementTree {
     const p = this.profile;
-    const src = this.accountSource;
-    const acct = typeof src === 'function' ? src(this.devId) : src;
+    const acct = this.startingAccount();
     const tree = treeTemplate(p, acct).clone();
     // The device's own values over the template's blanks.
     tree.setValue('./DevInfo/DevId', this.devId);

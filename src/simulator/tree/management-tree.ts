@@ -10,14 +10,15 @@
 import {
   type AccessType,
   type Annotation,
-  cloneNode,
   containsPermanent,
+  copyNode,
   copyValue,
   isNodeFormat,
   type NodeFormat,
   type NodeValue,
   newInterior,
   newLeaf,
+  type NodeOwner,
   type TreeNode,
 } from './node.js';
 import { compilePattern, joinUri, matchesPattern, type ParsedUri, parseUri, type UriLimits } from './uri.js';
@@ -88,7 +89,7 @@ export interface ExecRecord {
   status: number;
 }
 
-/** Opaque deep copy of the node data (handlers, templates and the exec log are not included). */
+/** Opaque copy of the node data (handlers, templates and the exec log are not included); shares nodes with the tree. */
 export interface TreeSnapshot {
   readonly root: TreeNode;
 }
@@ -109,13 +110,15 @@ const DEFAULT_LIMITS: Readonly<UriLimits> = { maxDepth: 16, maxTotLen: 1024, max
 const DEFAULT_ACCESS: readonly AccessType[] = ['Add', 'Delete', 'Get', 'Replace', 'Copy'];
 
 interface PatternEntry<T> {
-  pattern: string[];
+  pattern: readonly string[];
   value: T;
 }
 
 export class ManagementTree {
   readonly limits: Readonly<UriLimits>;
   private root: TreeNode;
+  /** Nodes with this owner are this tree's alone and changed in place; any other node is copied first (see node.ts). */
+  private owner: NodeOwner = {};
   private readonly defaultAccess: readonly AccessType[];
   private readonly templates: PatternEntry<NodeTemplate>[] = [];
   private readonly handlers: PatternEntry<ExecHandler>[] = [];
@@ -123,7 +126,7 @@ export class ManagementTree {
 
   constructor(opts: ManagementTreeOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.root = newInterior(opts.rootAccess ?? ['Get', 'Add'], true);
+    this.root = newInterior(this.owner, opts.rootAccess ?? ['Get', 'Add'], true);
     this.defaultAccess = opts.defaultAccess ?? DEFAULT_ACCESS;
   }
 
@@ -143,7 +146,7 @@ export class ManagementTree {
     if (depth === p.segments.length) return 418;
     // A leaf cannot hold children, so an Add "through" it is not allowed here.
     if (!ancestor.children || !ancestor.access.has('Add')) return 405;
-    let parent = ancestor;
+    let parent = this.own(p.segments, depth)!;
     for (let i = depth; i < p.segments.length; i++) {
       const segs = p.segments.slice(0, i + 1);
       const template = this.findTemplate(segs);
@@ -151,8 +154,8 @@ export class ManagementTree {
       const last = i === p.segments.length - 1;
       const node =
         last && format !== 'node'
-          ? newLeaf(format, content.type ?? 'text/plain', content.data ?? '', access)
-          : newInterior(access, false, last ? content.type : undefined);
+          ? newLeaf(this.owner, format, content.type ?? 'text/plain', content.data ?? '', access)
+          : newInterior(this.owner, access, false, last ? content.type : undefined);
       parent.children?.set(segs[i]!, node);
       if (template?.autoLeaves) this.materialise(node, template.autoLeaves);
       parent = node;
@@ -163,12 +166,13 @@ export class ManagementTree {
   replace(uri: string, content: NodeContent): number {
     const p = this.parse(uri);
     if (!p.ok) return p.status;
-    const node = this.find(p.segments);
-    if (!node) return 404;
-    if (node.children || !node.access.has('Replace')) return 405;
-    const format = content.format ?? node.format;
+    const found = this.find(p.segments);
+    if (!found) return 404;
+    if (found.children || !found.access.has('Replace')) return 405;
+    const format = content.format ?? found.format;
     if (!isNodeFormat(format)) return 415;
     if (format === 'node') return 405;
+    const node = this.own(p.segments)!;
     node.format = format;
     node.type = content.type ?? node.type;
     node.value = copyValue(content.data ?? '');
@@ -184,7 +188,7 @@ export class ManagementTree {
     const node = parent?.children?.get(name);
     if (!parent || !node) return 404;
     if (!node.access.has('Delete') || containsPermanent(node)) return 405;
-    parent.children?.delete(name);
+    this.own(p.segments, p.segments.length - 1)!.children?.delete(name);
     return 200;
   }
 
@@ -275,17 +279,21 @@ export class ManagementTree {
    * A copy of the nodes, limits and templates, without the Exec handlers and
    * the exec log: a device's tree from a prebuilt one (building ~45 nodes
    * through `define` for every session was ~15% of a simulated fleet's CPU).
+   * The nodes are shared until either tree changes them, so a session copies
+   * only the few paths it writes (the device's own leaves, what a server adds)
+   * instead of the whole tree.
    */
   clone(): ManagementTree {
     const copy = new ManagementTree({ limits: this.limits, defaultAccess: this.defaultAccess });
-    copy.root = cloneNode(this.root);
+    copy.root = this.root;
+    this.owner = {};
     copy.templates.push(...this.templates);
     return copy;
   }
 
   /** Sets a leaf's value as the device itself would (no access check); its format and type stay. */
   setValue(uri: string, data: NodeValue): void {
-    const node = this.mustFind(uri);
+    const node = this.mustOwn(uri);
     if (node.children) throw new Error(`${uri} is an interior node`);
     node.value = copyValue(data);
   }
@@ -296,21 +304,18 @@ export class ManagementTree {
     if (!p.ok || p.segments.length === 0) throw new Error(`cannot define ${uri}`);
     const format = def.format ?? 'chr';
     if (!isNodeFormat(format)) throw new Error(`unknown format ${format} for ${uri}`);
-    let parent = this.root;
-    for (const [i, seg] of p.segments.entries()) {
+    const { depth } = this.locate(p.segments);
+    if (depth === p.segments.length) throw new Error(`${uri} already exists`);
+    let parent = this.own(p.segments, depth)!;
+    for (let i = depth; i < p.segments.length; i++) {
+      const seg = p.segments[i]!;
       const last = i === p.segments.length - 1;
-      const existing = parent.children?.get(seg);
-      if (last && existing) throw new Error(`${uri} already exists`);
       if (!parent.children) throw new Error(`${joinUri(p.segments.slice(0, i))} is a leaf`);
-      if (existing) {
-        parent = existing;
-        continue;
-      }
       const node = !last
-        ? newInterior(['Get'])
+        ? newInterior(this.owner, ['Get'])
         : format === 'node'
-          ? newInterior(def.access, def.permanent, def.type)
-          : newLeaf(format, def.type ?? 'text/plain', def.data ?? '', def.access, def.permanent);
+          ? newInterior(this.owner, def.access, def.permanent, def.type)
+          : newLeaf(this.owner, format, def.type ?? 'text/plain', def.data ?? '', def.access, def.permanent);
       parent.children.set(seg, node);
       parent = node;
     }
@@ -340,16 +345,16 @@ export class ManagementTree {
   }
 
   setAccess(uri: string, access: readonly AccessType[]): void {
-    this.mustFind(uri).access = new Set(access);
+    this.mustOwn(uri).access = new Set(access);
   }
 
   setPermanent(uri: string, permanent: boolean): void {
-    this.mustFind(uri).permanent = permanent;
+    this.mustOwn(uri).permanent = permanent;
   }
 
   /** Sets (or with `undefined` removes) a device-private annotation. */
   annotate(uri: string, key: string, value: Annotation | undefined): void {
-    const node = this.mustFind(uri);
+    const node = this.mustOwn(uri);
     if (value === undefined) node.annotations.delete(key);
     else node.annotations.set(key, value);
   }
@@ -361,13 +366,18 @@ export class ManagementTree {
 
   // ---- Atomic support -------------------------------------------------------
 
+  /** O(1): the snapshot keeps the current nodes, which from now on this tree copies before changing. */
   snapshot(): TreeSnapshot {
-    return { root: cloneNode(this.root) };
+    this.owner = {};
+    return { root: this.root };
   }
 
-  /** Clones again so one snapshot can be restored more than once. */
+  /**
+   * The snapshot's nodes belong to the owner token retired when it was taken,
+   * so they are copied before any change and it can be restored more than once.
+   */
   restore(snapshot: TreeSnapshot): void {
-    this.root = cloneNode(snapshot.root);
+    this.root = snapshot.root;
   }
 
   // ---- internals -------------------------------------------------------------
@@ -390,9 +400,30 @@ export class ManagementTree {
     return { node, depth };
   }
 
-  private mustFind(uri: string): TreeNode {
+  /**
+   * The node at `segments[0..depth)` made this tree's own for a change: it and
+   * every node above it that is still shared are copied and linked in place of
+   * the shared ones. Undefined when the path does not exist.
+   */
+  private own(segments: readonly string[], depth = segments.length): TreeNode | undefined {
+    if (this.root.owner !== this.owner) this.root = copyNode(this.root, this.owner);
+    let node = this.root;
+    for (let i = 0; i < depth; i++) {
+      const seg = segments[i]!;
+      let child = node.children?.get(seg);
+      if (!child) return undefined;
+      if (child.owner !== this.owner) {
+        child = copyNode(child, this.owner);
+        node.children!.set(seg, child);
+      }
+      node = child;
+    }
+    return node;
+  }
+
+  private mustOwn(uri: string): TreeNode {
     const p = parseUri(uri);
-    const node = p.ok ? this.find(p.segments) : undefined;
+    const node = p.ok ? this.own(p.segments) : undefined;
     if (!node) throw new Error(`no node at ${uri}`);
     return node;
   }
@@ -416,8 +447,8 @@ export class ManagementTree {
       if (!isNodeFormat(format)) throw new Error(`unknown format ${format} for auto leaf ${name}`);
       const child =
         format === 'node'
-          ? newInterior(def.access, def.permanent, def.type)
-          : newLeaf(format, def.type ?? 'text/plain', def.data ?? '', def.access, def.permanent);
+          ? newInterior(this.owner, def.access, def.permanent, def.type)
+          : newLeaf(this.owner, format, def.type ?? 'text/plain', def.data ?? '', def.access, def.permanent);
       node.children?.set(name, child);
       if (format === 'node' && def.children) this.materialise(child, def.children);
     }

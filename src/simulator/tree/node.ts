@@ -1,8 +1,11 @@
 /**
  * Node model of the simulated management tree (internal to `tree/`).
  *
- * Nodes are plain mutable records so that a deep clone (Atomic snapshot) is a
- * straightforward recursive copy; the public API lives in management-tree.ts.
+ * Nodes are plain records shared between trees (a device's tree and the
+ * template it was cloned from, a tree and its Atomic snapshots) and copied on
+ * write: a tree changes a node in place only when the node's `owner` is the
+ * tree's current owner token, and copies it (and the path above it) first
+ * otherwise. The public API lives in management-tree.ts.
  */
 
 export const NODE_FORMATS = [
@@ -29,7 +32,15 @@ export type NodeValue = string | Buffer;
 /** Device-private bookkeeping attached to a node (never visible to a server). */
 export type Annotation = string | number | boolean;
 
+/**
+ * Identity of the one tree generation that may change a node in place. A tree
+ * takes a new token whenever its nodes become shared (clone, snapshot,
+ * restore), so nodes made before that are never changed in place again.
+ */
+export type NodeOwner = object;
+
 export interface TreeNode {
+  owner: NodeOwner;
   format: NodeFormat;
   /** MIME type for leaves; the MO identifier (DDF type) for interior nodes. */
   type: string | undefined;
@@ -51,8 +62,14 @@ export function isNodeFormat(value: string): value is NodeFormat {
   return (NODE_FORMATS as readonly string[]).includes(value);
 }
 
-export function newInterior(access: Iterable<AccessType>, permanent = false, type?: string): TreeNode {
+export function newInterior(
+  owner: NodeOwner,
+  access: Iterable<AccessType>,
+  permanent = false,
+  type?: string,
+): TreeNode {
   return {
+    owner,
     format: 'node',
     type,
     access: new Set(access),
@@ -64,6 +81,7 @@ export function newInterior(access: Iterable<AccessType>, permanent = false, typ
 }
 
 export function newLeaf(
+  owner: NodeOwner,
   format: NodeFormat,
   type: string | undefined,
   value: NodeValue,
@@ -71,6 +89,7 @@ export function newLeaf(
   permanent = false,
 ): TreeNode {
   return {
+    owner,
     format,
     type,
     access: new Set(access),
@@ -81,25 +100,29 @@ export function newLeaf(
   };
 }
 
-/** Buffers are copied so no caller can mutate a stored value (or a snapshot) in place. */
+/**
+ * Buffers are copied on the way in so no caller can change a stored value in
+ * place; a stored value is never changed in place either (it is replaced),
+ * which is what lets trees and snapshots share it.
+ */
 export function copyValue(value: NodeValue): NodeValue {
   return typeof value === 'string' ? value : Buffer.from(value);
 }
 
-export function cloneNode(node: TreeNode): TreeNode {
-  let children: Map<string, TreeNode> | undefined;
-  if (node.children) {
-    children = new Map();
-    for (const [name, child] of node.children) children.set(name, cloneNode(child));
-  }
+/**
+ * A copy of one node for `owner` to change: its own children and annotations
+ * maps, the children themselves still shared (copied in turn when written).
+ */
+export function copyNode(node: TreeNode, owner: NodeOwner): TreeNode {
   return {
+    owner,
     format: node.format,
     type: node.type,
     // Shared: an access set is only ever replaced (setAccess), never changed in place.
     access: node.access,
     permanent: node.permanent,
-    value: node.value === undefined ? undefined : copyValue(node.value),
-    children,
+    value: node.value,
+    children: node.children && new Map(node.children),
     annotations: new Map(node.annotations),
   };
 }

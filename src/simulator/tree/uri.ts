@@ -20,9 +20,31 @@ export interface UriLimits {
 
 export const UNLIMITED_URI: Readonly<UriLimits> = Object.freeze({ maxDepth: 0, maxTotLen: 0, maxSegLen: 0 });
 
+/** Results may be shared between calls (see `parseUri`), hence read-only. */
 export type ParsedUri =
-  | { ok: true; uri: string; segments: string[] }
-  | { ok: false; status: 400 | 406 | 414 };
+  | { readonly ok: true; readonly uri: string; readonly segments: readonly string[] }
+  | { readonly ok: false; readonly status: 400 | 406 | 414 };
+
+/** What parsing a URI found before any limit is applied; `maxSegLen` is its longest segment. */
+interface Syntax {
+  parsed: ParsedUri;
+  maxSegLen: number;
+}
+
+/**
+ * The syntax of the URIs seen lately, by raw text. A fleet's devices read and
+ * write the same few dozen URIs every session (DevInfo, the DMAcc nonces, the
+ * SSE nodes a server adds), and parsing them again was the simulator's
+ * costliest function. Syntax does not depend on the limits, which are applied
+ * on every call. Bounded by clearing: the URIs unique to one device (an SSE
+ * node's name) churn it, the hot ones are back after one parse.
+ */
+const syntaxCache = new Map<string, Syntax>();
+const MAX_CACHED_URIS = 4096;
+/** Longer texts (hostile or broken input) are parsed every time rather than kept. */
+const MAX_CACHED_URI_LENGTH = 1024;
+const TOO_LONG: ParsedUri = Object.freeze({ ok: false, status: 414 });
+const ROOT: ParsedUri = Object.freeze({ ok: true, uri: '.', segments: Object.freeze([]) });
 
 /**
  * Normalises and validates a device URI.
@@ -34,24 +56,41 @@ export type ParsedUri =
  * - `?list=` / `?prop=` addressing is an optional DM 1.2 feature this device
  *   does not support: 406, as libdmclient answers.
  * - Limits exceeded: 414.
+ *
+ * The result may be the same (frozen) object another call got.
  */
 export function parseUri(raw: string, limits: Readonly<UriLimits> = UNLIMITED_URI): ParsedUri {
-  if (raw.length === 0) return { ok: false, status: 400 };
-  if (raw.includes('?')) return { ok: false, status: 406 };
-  if (raw === '.' || raw === './') return { ok: true, uri: '.', segments: [] };
-  if (raw.startsWith('/') || raw.endsWith('/')) return { ok: false, status: 400 };
+  let syntax = syntaxCache.get(raw);
+  if (syntax === undefined) {
+    syntax = parseSyntax(raw);
+    if (raw.length <= MAX_CACHED_URI_LENGTH) {
+      if (syntaxCache.size >= MAX_CACHED_URIS) syntaxCache.clear();
+      syntaxCache.set(raw, syntax);
+    }
+  }
+  const { parsed, maxSegLen } = syntax;
+  if (!parsed.ok) return parsed;
+  if (limits.maxTotLen > 0 && parsed.uri.length > limits.maxTotLen) return TOO_LONG;
+  if (limits.maxDepth > 0 && parsed.segments.length > limits.maxDepth) return TOO_LONG;
+  if (limits.maxSegLen > 0 && maxSegLen > limits.maxSegLen) return TOO_LONG;
+  return parsed;
+}
+
+function parseSyntax(raw: string): Syntax {
+  const fail = (status: 400 | 406): Syntax => ({ parsed: Object.freeze({ ok: false, status }), maxSegLen: 0 });
+  if (raw.length === 0) return fail(400);
+  if (raw.includes('?')) return fail(406);
+  if (raw === '.' || raw === './') return { parsed: ROOT, maxSegLen: 0 };
+  if (raw.startsWith('/') || raw.endsWith('/')) return fail(400);
   const path = raw.startsWith('./') ? raw.slice(2) : raw;
   const segments = path.split('/');
+  let maxSegLen = 0;
   for (const seg of segments) {
-    if (seg === '' || seg === '.' || seg === '..') return { ok: false, status: 400 };
+    if (seg === '' || seg === '.' || seg === '..') return fail(400);
+    maxSegLen = Math.max(maxSegLen, seg.length);
   }
   const uri = joinUri(segments);
-  if (limits.maxTotLen > 0 && uri.length > limits.maxTotLen) return { ok: false, status: 414 };
-  if (limits.maxDepth > 0 && segments.length > limits.maxDepth) return { ok: false, status: 414 };
-  if (limits.maxSegLen > 0 && segments.some((s) => s.length > limits.maxSegLen)) {
-    return { ok: false, status: 414 };
-  }
-  return { ok: true, uri, segments };
+  return { parsed: Object.freeze({ ok: true, uri, segments: Object.freeze(segments) }), maxSegLen };
 }
 
 /** Builds the canonical `./a/b` form (the root is `.`). */
@@ -65,7 +104,7 @@ export function joinUri(segments: readonly string[]): string {
  * Patterns are written by programmers, so a malformed one throws instead of
  * returning a status.
  */
-export function compilePattern(pattern: string): string[] {
+export function compilePattern(pattern: string): readonly string[] {
   const parsed = parseUri(pattern);
   if (!parsed.ok) throw new Error(`invalid URI pattern: ${pattern}`);
   return parsed.segments;

@@ -272,6 +272,31 @@ describe('ManagementTree snapshot and restore', () => {
     expect(t.exists('./Open/Keep')).toBe(true);
   });
 
+  it('is not changed by any kind of change made after it, at any depth', () => {
+    const t = tree();
+    t.define('./Open/A', { format: 'node', access: ['Get', 'Add', 'Delete', 'Replace'] });
+    t.define('./Open/A/B', { data: 'b', access: ['Get', 'Replace', 'Delete'] });
+    t.annotate('./Open/A/B', 'k', 1);
+    const snap = t.snapshot();
+    t.replace('./Open/A/B', { data: 'changed' });
+    t.setAccess('./Open/A/B', ['Get']);
+    t.setPermanent('./Open/A/B', true);
+    t.annotate('./Open/A/B', 'k', 2);
+    t.setValue('./Fixed/Leaf', 'changed');
+    t.define('./Open/A/C', { data: 'c', access: ['Get'] });
+    t.restore(snap);
+    expect(t.read('./Open/A/B')).toMatchObject({ data: 'b', access: ['Get', 'Replace', 'Delete'], permanent: false });
+    expect(t.annotation('./Open/A/B', 'k')).toBe(1);
+    expect(t.read('./Fixed/Leaf')?.data).toBe('v');
+    expect(t.exists('./Open/A/C')).toBe(false);
+    // A change after the restore does not reach the snapshot either.
+    t.delete('./Open/A/B');
+    t.annotate('./Open/A', 'k', 3);
+    t.restore(snap);
+    expect(t.read('./Open/A/B')?.data).toBe('b');
+    expect(t.annotation('./Open/A', 'k')).toBeUndefined();
+  });
+
   it('takes annotations along with their nodes', () => {
     const t = tree();
     t.annotate('./Open', 'k', 1);
@@ -303,5 +328,53 @@ describe('ManagementTree clone', () => {
     expect(t.read('./Fixed/Leaf')?.data).toBe('v');
     expect(() => c.setValue('./Open', 'x')).toThrow(/interior/);
     expect(c.add('./Open/A/B/C/D/E/F', {})).toBe(414);
+  });
+
+  it('keeps a clone and its source apart at any depth, whichever of them changes', () => {
+    const t = tree();
+    t.define('./Open/A', { format: 'node', access: ['Get', 'Add', 'Delete', 'Replace'] });
+    t.define('./Open/A/B', { data: 'b', access: ['Get', 'Replace', 'Delete'] });
+    t.annotate('./Open/A/B', 'k', 1);
+    const c = t.clone();
+    // The clone changes: the source stays.
+    expect(c.replace('./Open/A/B', { data: 'c1' })).toBe(200);
+    c.annotate('./Open/A/B', 'k', 2);
+    c.setAccess('./Open/A', ['Get']);
+    c.define('./Open/A/New', { data: 'n', access: ['Get'] });
+    expect(t.read('./Open/A/B')?.data).toBe('b');
+    expect(t.annotation('./Open/A/B', 'k')).toBe(1);
+    expect(t.read('./Open/A')?.access).toEqual(['Get', 'Add', 'Delete', 'Replace']);
+    expect(t.exists('./Open/A/New')).toBe(false);
+    // The source changes: the clone stays.
+    expect(t.replace('./Open/A/B', { data: 't1' })).toBe(200);
+    t.setPermanent('./Open/A/B', true);
+    t.setValue('./Fixed/Leaf', 'source');
+    expect(t.add('./Open/A/Other', { data: 'o' })).toBe(200);
+    expect(c.read('./Open/A/B')).toMatchObject({ data: 'c1', permanent: false });
+    expect(c.read('./Fixed/Leaf')?.data).toBe('v');
+    expect(c.exists('./Open/A/Other')).toBe(false);
+    // Deleting in one leaves the other's node.
+    expect(c.delete('./Open/A/B')).toBe(200);
+    expect(t.read('./Open/A/B')?.data).toBe('t1');
+    expect(t.delete('./Open/A/Other')).toBe(200);
+    expect(c.read('./Open/A')?.children).toEqual(['New']);
+    // A second clone of the source starts from the source as it is now.
+    const d = t.clone();
+    expect(d.read('./Open/A/B')?.data).toBe('t1');
+    expect(d.read('./Open/A')?.children).toEqual(['B']);
+  });
+
+  it('reads every change back through the same URI: Add, Replace, Delete, Add again', () => {
+    const c = tree().clone();
+    for (let round = 0; round < 2; round++) {
+      expect(c.get('./Open/Again')).toEqual({ ok: false, status: 404 });
+      expect(c.add('./Open/Again', { data: 'first' })).toBe(200);
+      expect(c.get('./Open/Again')).toMatchObject({ ok: true, data: 'first' });
+      expect(c.replace('./Open/Again', { data: 'second' })).toBe(200);
+      expect(c.get('./Open/Again')).toMatchObject({ ok: true, data: 'second' });
+      expect(c.read('./Open')?.children).toEqual(['Again']);
+      expect(c.delete('./Open/Again')).toBe(200);
+      expect(c.exists('./Open/Again')).toBe(false);
+    }
   });
 });

@@ -54,3 +54,45 @@ describe('device URI parsing', () => {
     expect(() => compilePattern('./A//B')).toThrow();
   });
 });
+
+// Parsed URIs are cached by their text (the syntax only): these pin what a cache must not change.
+describe('device URI parsing, URIs seen before', () => {
+  it("applies each call's limits to a URI parsed before under others", () => {
+    const tight = { maxDepth: 2, maxTotLen: 0, maxSegLen: 4 };
+    const totLen = { maxDepth: 0, maxTotLen: 12, maxSegLen: 0 };
+    expect(parseUri('./Cache/Limits/ABCDEF')).toEqual({
+      ok: true,
+      uri: './Cache/Limits/ABCDEF',
+      segments: ['Cache', 'Limits', 'ABCDEF'],
+    });
+    expect(parseUri('./Cache/Limits/ABCDEF', tight)).toEqual({ ok: false, status: 414 });
+    expect(parseUri('./Cache/Limits/ABCDEF', totLen)).toEqual({ ok: false, status: 414 });
+    expect(parseUri('./Cache/Limits/ABCDEF', { maxDepth: 3, maxTotLen: 21, maxSegLen: 6 }).ok).toBe(true);
+    expect(parseUri('./Cache/Limits/ABCDEF').ok).toBe(true);
+  });
+
+  it('gives the same answer for the relative and the full form, each time', () => {
+    for (let i = 0; i < 3; i++) {
+      expect(parseUri('Cache/Rel')).toEqual({ ok: true, uri: './Cache/Rel', segments: ['Cache', 'Rel'] });
+      expect(parseUri('./Cache/Rel')).toEqual({ ok: true, uri: './Cache/Rel', segments: ['Cache', 'Rel'] });
+      expect(parseUri('./Cache//Rel')).toEqual({ ok: false, status: 400 });
+    }
+  });
+
+  it('hands out results no caller can change for the next one', () => {
+    const first = parseUri('./Cache/Frozen');
+    if (!first.ok) throw new Error('expected a valid URI');
+    expect(() => (first.segments as string[]).push('More')).toThrow(TypeError);
+    expect(() => {
+      (first as { uri: string }).uri = './Other';
+    }).toThrow(TypeError);
+    expect(parseUri('./Cache/Frozen')).toEqual({ ok: true, uri: './Cache/Frozen', segments: ['Cache', 'Frozen'] });
+  });
+
+  it('still parses correctly once many distinct URIs went by', () => {
+    for (let i = 0; i < 10_000; i++) expect(parseUri(`./Cache/Many/N${i}`).ok).toBe(true);
+    expect(parseUri('./Cache/Many/N7')).toEqual({ ok: true, uri: './Cache/Many/N7', segments: ['Cache', 'Many', 'N7'] });
+    const shallow = { maxDepth: 2, maxTotLen: 0, maxSegLen: 0 };
+    expect(parseUri('./Cache/Many/N9999', shallow)).toEqual({ ok: false, status: 414 });
+  });
+});

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   bootstrapContentType,
   bootstrapKey,
@@ -16,6 +16,7 @@ import {
   SimulatedDevice,
   type SimulatedDeviceOptions,
 } from '../../../../src/simulator/simulated-device.js';
+import { ManagementTree } from '../../../../src/simulator/tree/management-tree.js';
 import { addNode, exec, get, replace, sequence, add } from '../fixtures.js';
 import { FakeDmServer, SERVER_URL } from './fake-server.js';
 
@@ -187,6 +188,37 @@ describe('SimulatedDevice sessions', () => {
   });
 });
 
+describe('SimulatedDevice account', () => {
+  it('derives an account from its factory once, and builds every tree from the account it started with', async () => {
+    const { server, th } = setup({}, { serverNonce: Buffer.alloc(0) });
+    let derived = 0;
+    const device = new SimulatedDevice({
+      devId: DEV_ID,
+      account: () => {
+        derived++;
+        return account({ serverNonce: Buffer.alloc(0) });
+      },
+      transport: server,
+      host: th.host,
+      random: () => 0.5,
+    });
+    server.enqueue(DEV_ID, [sseSequence()]);
+    await device.runSession();
+    server.enqueue(DEV_ID, [get(1, './DevInfo/Man')]);
+    await device.runSession();
+    expect(device.hasTree).toBe(false);
+    expect(device.firmwareVersion).toBe('1.0.0');
+    // The sessions changed the account's nonces; the starting account (the tree's template) kept its own.
+    expect(device.account.clientNonce.length).toBeGreaterThan(0);
+    expect(device.account.serverNonce.length).toBeGreaterThan(0);
+    // Three trees built (two sessions, one read), one derivation.
+    expect(derived).toBe(1);
+    expect(device.tree.read('./DMAcc/dmacc/AppAuth/CLCRED/AAuthName')?.data).toBe(DEV_ID);
+    expect(device.tree.read('./DMAcc/dmacc/AppAuth/SRVCRED/AAuthData')?.data).toEqual(device.account.serverNonce);
+    expect(derived).toBe(1);
+  });
+});
+
 describe('SimulatedDevice notifications', () => {
   it('opens a server-initiated session with the trigger session id', async () => {
     const { device, server } = setup();
@@ -276,6 +308,49 @@ describe('SimulatedDevice SingleShotExec', () => {
     await device.idle();
     expect(device.executionCount('./FUMO/fw1/Update')).toBe(1);
     expect(server.seen(DEV_ID).alerts).toHaveLength(1);
+  });
+
+  it('reports a fired schedule on the tree it fired it on when the host opens the session at once', async () => {
+    const { device, server, th } = setup();
+    server.enqueue(DEV_ID, [sseSequence()]);
+    await device.runSession();
+    // Each tree built is a clone of the template.
+    const builds = vi.spyOn(ManagementTree.prototype, 'clone');
+    try {
+      th.advance(2 * 3600_000);
+      th.runDue();
+      await device.idle();
+      expect(server.seen(DEV_ID).alerts).toHaveLength(1);
+      expect(device.executionCount('./FUMO/fw1/Update')).toBe(1);
+      expect(builds).toHaveBeenCalledTimes(1);
+      expect(device.hasTree).toBe(false);
+    } finally {
+      builds.mockRestore();
+    }
+  });
+
+  it('drops the tree after firing when the host holds the reporting session back', async () => {
+    const held: (() => void)[] = [];
+    const th = testHost();
+    const { device, server } = setup({
+      host: {
+        ...th.host,
+        runSession: (fn) => new Promise((resolve, reject) => held.push(() => void fn().then(resolve, reject))),
+      },
+    });
+    server.enqueue(DEV_ID, [sseSequence()]);
+    const arming = device.runSession();
+    held.shift()!();
+    await arming;
+    th.advance(2 * 3600_000);
+    th.runDue();
+    expect(device.executionCount('./FUMO/fw1/Update')).toBe(1);
+    expect(held).toHaveLength(1);
+    expect(device.hasTree).toBe(false);
+    held.shift()!();
+    await device.idle();
+    expect(server.seen(DEV_ID).alerts).toHaveLength(1);
+    expect(device.hasTree).toBe(false);
   });
 
   it('tries a report again after a failed session, until it is delivered, without running the target again', async () => {
