@@ -13,6 +13,11 @@
  * together. What no move carried is written alone once the work is done. A ride is carried at most once
  * and never after its work ended (a move the work left running does not repeat it); a move whose
  * statement fails gives its claims back.
+ *
+ * A carried contact holds its device's row lock with the task's until the statement commits. Nothing
+ * can wait on both the other way round: no unit of work locks a device row and then a task row (no
+ * foreign key joins them; bootstrap sets the device's state and moves its task in units of their
+ * own), and a device's messages are served one at a time (its message lock).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 

@@ -249,8 +249,8 @@ export class DmServer {
     // turns out unknown (then ignored). A new session's first message thus
     // waits on one Redis round trip before the engine runs, and one that
     // completes the session on none after it but the gate's release.
-    // A continuing message this process served the last of reads no registry row: the session's
-    // device view is used once its stored state shows no other process served the session since.
+    // A continuing message whose session's last message this process served reads no registry row:
+    // the session's device view, used once the stored state shows no other process served it since.
     const viewed = continuing && this.views.has(deviceId);
     const [deviceRead, queuedFirst, session, resyncOffered] = await Promise.all([
       viewed ? undefined : this.deps.devices.get(deviceId),
