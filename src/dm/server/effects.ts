@@ -49,6 +49,11 @@ export async function applyEffects(
   const patch = contactPatch(effects, device, now);
   const apply = async () => {
     const finished: string[] = [];
+    /** A request's outcome to its requester, under its correlation id, with its facts; it leaves the queue after. */
+    const finish = (requestId: string, what: Omit<CommandOutcome, 'deviceId' | 'requestId' | 'at' | 'facts'>) => {
+      finished.push(requestId);
+      return withCorrelation(cid(requestId), () => deps.events.commandOutcome({ deviceId, requestId, at: now, ...what, ...factsOf(requestId) }));
+    };
     for (const e of effects) {
       switch (e.type) {
         case 'session-started':
@@ -62,48 +67,22 @@ export async function applyEffects(
         }
         case 'command-result':
           if (e.requestId === DEVDETAIL_REQUEST_ID) break;
-          finished.push(e.requestId);
-          await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome({
-            deviceId,
-            requestId: e.requestId,
-            at: now,
+          await finish(e.requestId, {
             outcome: 'completed',
             results: e.results,
             ...(e.containerStatus !== undefined ? { containerStatus: e.containerStatus } : {}),
             ...followUp,
-            ...factsOf(e.requestId),
-          }));
+          });
           break;
         case 'request-rejected':
-          finished.push(e.requestId);
-          await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome({
-            deviceId,
-            requestId: e.requestId,
-            at: now,
-            outcome: 'rejected',
-            results: [],
-            reason: e.reason,
-            ...factsOf(e.requestId),
-          }));
+          await finish(e.requestId, { outcome: 'rejected', results: [], reason: e.reason });
           break;
-        case 'command-undelivered': {
+        case 'command-undelivered':
           // Not sent: it stays queued for the next session. Sent without (full)
           // answer: the requester decides, since running it again may not be safe.
           if (e.delivery === 'not-sent' || e.requestId === DEVDETAIL_REQUEST_ID) break;
-          finished.push(e.requestId);
-          const undelivered: CommandOutcome = {
-            deviceId,
-            requestId: e.requestId,
-            at: now,
-            outcome: 'undelivered',
-            results: e.results,
-            reason: e.reason,
-            delivery: e.delivery,
-            ...factsOf(e.requestId),
-          };
-          await withCorrelation(cid(e.requestId), () => deps.events.commandOutcome(undelivered));
+          await finish(e.requestId, { outcome: 'undelivered', results: e.results, reason: e.reason, delivery: e.delivery });
           break;
-        }
         case 'generic-alert': {
           const { type: _t, sessionId: _s, ...alert } = e;
           await deps.events.genericAlert({ ...alert, deviceId, at: now, ...followUp });
