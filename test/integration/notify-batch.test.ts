@@ -9,26 +9,18 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { DeviceCommandService } from '../../src/dm/server/device-commands.js';
-import { DeviceNotifier } from '../../src/dm/server/notifier.js';
 import { NO_TASKS_COUNTED, type Job, type JobStatus, type Task, type TaskStatus } from '../../src/domain/tasks.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { RegistryDmDeviceDirectory } from '../../src/persistence/dm-device-directory.js';
 import { TypeormTaskStore } from '../../src/persistence/task-store.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
-import { RedisBrokerCache } from '../../src/queue/broker-cache.js';
-import { RedisDeviceRequestQueue } from '../../src/queue/device-request-queue.js';
-import { RedisResyncOffers } from '../../src/queue/resync-offers.js';
-import { BullTaskJobs } from '../../src/queue/task-jobs.js';
+import type { RedisDeviceRequestQueue } from '../../src/queue/device-request-queue.js';
 import { SecretBox } from '../../src/security/secret-box.js';
-import { DeploymentBroker } from '../../src/services/broker/deployment-broker.js';
+import type { DeploymentBroker } from '../../src/services/broker/deployment-broker.js';
 import type { NotifyFailure } from '../../src/services/broker/ports.js';
-import { HttpNotificationSender } from '../../src/transport/notification/http-sender.js';
 import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
 import { freshDatabase } from '../support/fresh-database.js';
+import { startStoreBroker } from '../support/store-broker.js';
 import { postgresUrl } from '../support/postgres.js';
 
 const pgUrl = await postgresUrl();
@@ -91,10 +83,8 @@ for (const backend of backends) {
     let ds: DataSource;
     let tx: TypeormTransactor;
     let cleanup: () => Promise<void>;
-    let redis: Redis;
-    let jobs: BullTaskJobs;
     let requests: RedisDeviceRequestQueue;
-    let sender: HttpNotificationSender;
+    let closeBroker: () => Promise<void>;
     let broker: DeploymentBroker;
     let receiver: Awaited<ReturnType<typeof startReceiver>>;
     const down = new Set<string>();
@@ -106,37 +96,12 @@ for (const backend of backends) {
       ({ ds, cleanup } = await freshDatabase(backend.name, pgUrl));
       tx = new TypeormTransactor(ds, new SecretBox(crypto.randomBytes(32)));
       receiver = await startReceiver(down);
-      redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
-      jobs = new BullTaskJobs(redis, prefix);
-      requests = new RedisDeviceRequestQueue(redis, prefix);
-      sender = new HttpNotificationSender({ attempts: 1 });
-      const commands = new DeviceCommandService(requests, new DeviceNotifier(new RegistryDmDeviceDirectory(tx, 'dmwsi'), sender, new RedisResyncOffers(redis, prefix)));
-      broker = new DeploymentBroker({
-        tx,
-        devices: {
-          submit: (id, request) => commands.submit(id, request),
-          notify: (id, o) => commands.notify(id, o),
-          notifierFor: (ids) => commands.notifierFor(ids),
-          withdraw: (id, ids) => commands.withdraw(id, ids),
-        },
-        jobs,
-        cache: new RedisBrokerCache(redis, prefix),
-        clock: { now: () => Date.now() },
-        logger: createLogger('silent'),
-        taskDeadlineMs: 3_600_000,
-        reportGraceMs: 60_000,
-        taskRetryMs: 60_000,
-        longOperationMs: 3_600_000,
-        packages: { pkgUrlFor: () => 'http://127.0.0.1/none', bytesOf: async () => Buffer.alloc(0) },
-      });
+      ({ broker, requests, close: closeBroker } = startStoreBroker({ redisUrl: inject('redisUrl'), prefix, tx, now: () => Date.now() }));
       await tx.stores.capabilities.insert({ ...CAPABILITY, dmVersion: '1.2' }, T0);
     });
     afterAll(async () => {
-      await sender?.close();
       await receiver?.close();
-      await jobs?.queue.obliterate({ force: true });
-      await jobs?.close();
-      await redis?.quit();
+      await closeBroker?.();
       await cleanup?.();
     });
 

@@ -7,28 +7,21 @@
  * same state, history rows and follow-up requests.
  */
 import crypto from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { DeviceCommandService } from '../../src/dm/server/device-commands.js';
-import { DeviceNotifier } from '../../src/dm/server/notifier.js';
 import type { CommandOutcome } from '../../src/dm/server/ports.js';
 import type { CommandResult, ServerCommandRequest } from '../../src/dm/session/server-commands.js';
 import type { OperationDefinition, Task, TaskStatus } from '../../src/domain/tasks.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { RegistryDmDeviceDirectory } from '../../src/persistence/dm-device-directory.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
-import { RedisBrokerCache } from '../../src/queue/broker-cache.js';
-import { RedisDeviceRequestQueue } from '../../src/queue/device-request-queue.js';
-import { RedisResyncOffers } from '../../src/queue/resync-offers.js';
-import { BullTaskJobs } from '../../src/queue/task-jobs.js';
+import type { RedisDeviceRequestQueue } from '../../src/queue/device-request-queue.js';
+import type { BullTaskJobs } from '../../src/queue/task-jobs.js';
 import { SecretBox } from '../../src/security/secret-box.js';
-import { DeploymentBroker } from '../../src/services/broker/deployment-broker.js';
+import type { DeploymentBroker } from '../../src/services/broker/deployment-broker.js';
 import { sseNodeUri } from '../../src/services/broker/plan.js';
 import type { Stores, Transactor } from '../../src/services/ports.js';
-import { HttpNotificationSender } from '../../src/transport/notification/http-sender.js';
 import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
 import { freshDatabase } from '../support/fresh-database.js';
+import { startStoreBroker } from '../support/store-broker.js';
 import { postgresUrl } from '../support/postgres.js';
 
 const pgUrl = await postgresUrl();
@@ -178,10 +171,9 @@ for (const backend of backends) {
     let tx: TypeormTransactor;
     let counted: ReturnType<typeof counting>;
     let cleanup: () => Promise<void>;
-    let redis: Redis;
     let jobs: BullTaskJobs;
     let requests: RedisDeviceRequestQueue;
-    let sender: HttpNotificationSender;
+    let closeBroker: () => Promise<void>;
     let broker: DeploymentBroker;
     const prefix = `test-rf-${crypto.randomBytes(4).toString('hex')}`;
     let registered = 0;
@@ -190,36 +182,11 @@ for (const backend of backends) {
       ({ ds, cleanup } = await freshDatabase(backend.name, pgUrl));
       tx = new TypeormTransactor(ds, new SecretBox(crypto.randomBytes(32)));
       counted = counting(tx);
-      redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
-      jobs = new BullTaskJobs(redis, prefix);
-      requests = new RedisDeviceRequestQueue(redis, prefix);
-      sender = new HttpNotificationSender({ attempts: 1 });
-      const commands = new DeviceCommandService(requests, new DeviceNotifier(new RegistryDmDeviceDirectory(tx, 'dmwsi'), sender, new RedisResyncOffers(redis, prefix)));
-      broker = new DeploymentBroker({
-        tx: counted.tx,
-        devices: {
-          submit: (id, request) => commands.submit(id, request),
-          notify: (id, o) => commands.notify(id, o),
-          notifierFor: (ids) => commands.notifierFor(ids),
-          withdraw: (id, ids) => commands.withdraw(id, ids),
-        },
-        jobs,
-        cache: new RedisBrokerCache(redis, prefix),
-        clock: { now: () => T0 + 1 },
-        logger: createLogger('silent'),
-        taskDeadlineMs: 3_600_000,
-        reportGraceMs: 60_000,
-        taskRetryMs: 60_000,
-        longOperationMs: 3_600_000,
-        packages: { pkgUrlFor: () => 'http://127.0.0.1/none', bytesOf: async () => Buffer.alloc(0) },
-      });
+      ({ broker, jobs, requests, close: closeBroker } = startStoreBroker({ redisUrl: inject('redisUrl'), prefix, tx, brokerTx: counted.tx, now: () => T0 + 1 }));
       await tx.stores.capabilities.insert({ ...CAPABILITY, dmVersion: '1.2' }, T0);
     });
     afterAll(async () => {
-      await sender?.close();
-      await jobs?.queue.obliterate({ force: true });
-      await jobs?.close();
-      await redis?.quit();
+      await closeBroker?.();
       await cleanup?.();
     });
 
