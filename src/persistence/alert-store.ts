@@ -86,12 +86,7 @@ export class AlertLog {
   ) {}
 
   async recordAround(alert: DeviceAlert, consume: () => Promise<boolean>): Promise<boolean> {
-    if (!this.rides) {
-      const handled = await consume();
-      await this.tx.stores.alerts.record(alert, handled);
-      return handled;
-    }
-    const rider: Rider = { kind: 'alert', cte: ALERT_CTE_PG, values: alertValues(alert, true) };
+    const rider: Rider | undefined = this.rides ? { kind: 'alert', cte: ALERT_CTE_PG, values: alertValues(alert, true) } : undefined;
     const { result: handled, carried } = await rideAlong(rider, consume);
     if (!carried) await this.tx.stores.alerts.record(alert, handled);
     else if (!handled) await this.tx.stores.alerts.unhandle(alert);

@@ -73,12 +73,7 @@ export class RegistryDmDeviceDirectory implements DmDeviceDirectory, NotifiableD
 
   /** PostgreSQL: the first task move of the work that commits by itself carries the contact (ride-along.ts). */
   async recordContactAround<T>(deviceId: string, patch: DeviceContactPatch, work: () => Promise<T>): Promise<T> {
-    if (!this.contactRides) {
-      const result = await work();
-      await this.recordContact(deviceId, patch);
-      return result;
-    }
-    const { result, carried } = await rideAlong(contactRider(deviceId, patch), work);
+    const { result, carried } = await rideAlong(this.contactRides ? contactRider(deviceId, patch) : undefined, work);
     if (!carried) await this.recordContact(deviceId, patch);
     return result;
   }

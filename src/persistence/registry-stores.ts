@@ -90,11 +90,15 @@ export function contactRider(deviceId: string, patch: DeviceContactPatch): Rider
 }
 /** The values of RECORD_CONTACT_PG and CONTACT_CTE_PG, in order. */
 function contactValuesPg(deviceId: string, patch: DeviceContactPatch): unknown[] {
+  return contactValues(deviceId, patch, patch.devInfo ? JSON.stringify(patch.devInfo, undefinedAsNull) : null);
+}
+/** The values of a contact's update in either dialect: `devInfo` as that dialect's statement takes it. */
+function contactValues(deviceId: string, patch: DeviceContactPatch, devInfo: string | null): unknown[] {
   return [
     patch.lastContact?.getTime() ?? null,
     Date.now(),
     patch.state || null,
-    patch.devInfo ? JSON.stringify(patch.devInfo, undefinedAsNull) : null,
+    devInfo,
     patch.clientNonce || null,
     patch.serverNonce || null,
     deviceId,
@@ -594,15 +598,7 @@ export class TypeormDeviceStore implements DeviceStore {
       const [stored] = await queryRows<{ devInfo: string | null }>(this.em, SELECT_DEV_INFO, [deviceId]);
       if (stored?.devInfo) devInfo = { ...(JSON.parse(stored.devInfo) as DeviceReportedInfo), ...devInfo };
     }
-    const rows = await queryRows(this.em, RECORD_CONTACT_SQLITE, [
-      patch.lastContact?.getTime() ?? null,
-      Date.now(),
-      patch.state || null,
-      devInfo ? JSON.stringify(devInfo) : null,
-      patch.clientNonce || null,
-      patch.serverNonce || null,
-      deviceId,
-    ]);
+    const rows = await queryRows(this.em, RECORD_CONTACT_SQLITE, contactValues(deviceId, patch, devInfo ? JSON.stringify(devInfo) : null));
     return rows.length > 0;
   }
 

@@ -39,8 +39,12 @@ interface Ride {
 
 const rides = new AsyncLocalStorage<Ride>();
 
-/** Runs `work` with `rider` open for a move to carry; whether one did. */
-export async function rideAlong<T>(rider: Rider, work: () => Promise<T>): Promise<{ result: T; carried: boolean }> {
+/**
+ * Runs `work` with `rider` open for a move to carry; whether one did. No rider (SQLite, whose statements
+ * run in process): the work runs as it is, and nothing was carried.
+ */
+export async function rideAlong<T>(rider: Rider | undefined, work: () => Promise<T>): Promise<{ result: T; carried: boolean }> {
+  if (rider === undefined) return { result: await work(), carried: false };
   const ride: Ride = { rider, state: 'open', outer: rides.getStore() };
   try {
     const result = await rides.run(ride, work);
