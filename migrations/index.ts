@@ -11,6 +11,7 @@ import { CorrelationIds1763900860000 } from './1763900860000-CorrelationIds.js';
 import { JobCounterDeltas1763900950000 } from './1763900950000-JobCounterDeltas.js';
 import { JobExpansion1763901500000 } from './1763901500000-JobExpansion.js';
 import { Webhooks1763901607000 } from './1763901607000-Webhooks.js';
+import { HotRowUpdates1763901700000 } from './1763901700000-HotRowUpdates.js';
 
 export const MIGRATIONS = [
   InitialSchema1763900000000,
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   JobCounterDeltas1763900950000,
   JobExpansion1763901500000,
   Webhooks1763901607000,
+  HotRowUpdates1763901700000,
 ];

@@ -131,6 +131,26 @@ for (const backend of backends) {
       expect((await tx.stores.devices.get(imeiN(7)))?.devInfo).toEqual({ man: 'Beta' });
     });
 
+    it.skipIf(backend.name !== 'postgres')('updates an imported device’s contact in place: its page has room (migration HotRowUpdates)', async () => {
+      // An import fills pages; a contact that finds no room moves the row and writes all its indexes.
+      const batch = Array.from({ length: 120 }, (_, i) => deviceRecord(2_000 + i));
+      await tx.stores.devices.upsertMany(batch);
+      const pages = async () => {
+        const rows: { deviceId: string; page: string }[] = await ds.query(
+          'SELECT device_id AS "deviceId", split_part(trim(ctid::text, \'()\'), \',\', 1) AS "page" FROM device_instance WHERE device_id = ANY($1)',
+          [batch.map((d) => d.deviceId)],
+        );
+        return new Map(rows.map((r) => [r.deviceId, r.page]));
+      };
+      const before = await pages();
+      for (const d of batch) {
+        await tx.stores.devices.recordContact(d.deviceId, { lastContact: new Date(1_700_000_300_000), devInfo: { man: 'Acme', mod: 'X1', lang: 'en' } });
+      }
+      const after = await pages();
+      const stayed = batch.filter((d) => before.get(d.deviceId) === after.get(d.deviceId)).length;
+      expect(stayed).toBe(batch.length);
+    });
+
     it('turns a duplicate device id or phone number into AlreadyExists', async () => {
       const dup = tx.stores.devices.insert(deviceRecord(1, { phoneNumber: phoneN(50) }));
       await expect(dup).rejects.toMatchObject({ code: 'AlreadyExists' });
