@@ -5,9 +5,9 @@
  *   session writes the device's contact (last contact, state, nonces,
  *   DevInfo), and none of those columns is indexed, so with room on the page
  *   PostgreSQL updates the row in place (a HOT update: no new entry in any of
- *   its three indexes). A table filled by an import has no room, so without
- *   this every contact moved the row to another page and wrote all three
- *   indexes. Rows written before this migration keep their pages until a
+ *   its three indexes). A table filled by an import has no room, so a
+ *   contact write that found none moved the row to another page and wrote
+ *   all three indexes. Rows written before this migration keep their pages until a
  *   VACUUM FULL or pg_repack; new and moved rows get the room.
  * - A task's status is indexed, so every move writes each of the task's
  *   indexes; two of them need not be written by most moves:
@@ -23,7 +23,7 @@
  */
 import { type MigrationInterface, type QueryRunner, TableIndex } from 'typeorm';
 
-/** The share of each device_instance page left for updates, percent filled. */
+/** How full an insert leaves a device_instance page, percent; the rest is room for its rows' updates. */
 const DEVICE_INSTANCE_FILLFACTOR = 75;
 
 export class HotRowUpdates1763901700000 implements MigrationInterface {
