@@ -272,12 +272,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     const brokerCache = new RedisBrokerCache(redis, prefix);
     const broker = new DeploymentBroker({
       tx,
-      devices: {
-        submit: (id, request) => deviceCommands.submit(id, request),
-        notify: (id, o) => deviceCommands.notify(id, o),
-        notifierFor: (ids) => deviceCommands.notifierFor(ids),
-        withdraw: (id, ids) => deviceCommands.withdraw(id, ids),
-      },
+      devices: deviceCommands,
       jobs,
       cache: brokerCache,
       clock,

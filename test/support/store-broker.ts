@@ -40,12 +40,7 @@ export function startStoreBroker(o: {
   const commands = new DeviceCommandService(requests, new DeviceNotifier(new RegistryDmDeviceDirectory(o.tx, 'dmwsi'), sender, new RedisResyncOffers(redis, o.prefix)));
   const broker = new DeploymentBroker({
     tx: o.brokerTx ?? o.tx,
-    devices: {
-      submit: (id, request) => commands.submit(id, request),
-      notify: (id, n) => commands.notify(id, n),
-      notifierFor: (ids) => commands.notifierFor(ids),
-      withdraw: (id, ids) => commands.withdraw(id, ids),
-    },
+    devices: commands,
     jobs,
     cache: new RedisBrokerCache(redis, o.prefix),
     clock: { now: o.now },
