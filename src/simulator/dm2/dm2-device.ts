@@ -334,7 +334,12 @@ export class Dm2SimulatedDevice {
   private arm(schedule: SseSchedule): void {
     this.later(Math.max(0, schedule.atTime.getTime() - Date.now()), () => {
       const fired = fireSchedule(this.tree, schedule, new Date());
-      if (!fired.report) return;
+      // A timer may fire a millisecond before Date.now() reaches AtTime (Node's timers run on the
+      // monotonic clock): armed again, as the DM 1.2 device does, instead of losing the schedule.
+      if (!fired.report) {
+        if (fired.reason === 'not-due') this.arm(schedule);
+        return;
+      }
       const r = fired.report;
       const url = this.goServerUris.get(schedule.moUri) ?? this.opts.serverUrl;
       void this.runSession('client', [{ AlertType: r.type, SourceURI: r.source, Mark: r.mark, DataType: 'text/plain', Data: String(r.resultCode) }], url);
