@@ -4,7 +4,7 @@ import type { DeviceAlert } from '../dm/server/ports.js';
 import type { Transactor } from '../services/ports.js';
 import { DeviceAlertEntity, type DeviceAlertRow } from './entities.js';
 import { execute, sql } from './raw-sql.js';
-import { type Rider, rideAlong } from './ride-along.js';
+import { type Rider, type RiderBatch, rideAlong } from './ride-along.js';
 
 const INSERT_ALERT_TEXT =
   'INSERT INTO "device_alert" ("device_id", "at", "alert_type", "source", "mark", "format", "data", "correlator", "handled") ' +
@@ -13,6 +13,14 @@ const INSERT_ALERT_TEXT =
 const INSERT_ALERT = sql(INSERT_ALERT_TEXT);
 /** PostgreSQL: the record riding on a task move (ride-along.ts). */
 const ALERT_CTE_PG = `"alert" AS (${INSERT_ALERT_TEXT})`;
+/** PostgreSQL: ALERT_CTE_PG over the alerts of a batch of moves (move-batches.ts), one array per value of alertValues, in its order. */
+export const ALERT_BATCH_PG: RiderBatch = {
+  arity: 9,
+  cte:
+    '"alert" AS (INSERT INTO "device_alert" ("device_id", "at", "alert_type", "source", "mark", "format", "data", "correlator", "handled") ' +
+    'SELECT * FROM unnest(CAST(? AS varchar[]), CAST(? AS bigint[]), CAST(? AS varchar[]), CAST(? AS varchar[]), CAST(? AS varchar[]), ' +
+    'CAST(? AS varchar[]), CAST(? AS text[]), CAST(? AS varchar[]), CAST(? AS boolean[])))',
+};
 /**
  * A record that rode on a move as handled, of an alert its consumers then did not handle: the latest of
  * its device's at that time and type (a device's alerts of one millisecond and type are one report).

@@ -26,7 +26,7 @@ import {
   TaskEntity,
 } from './entities.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
-import type { Rider } from './ride-along.js';
+import type { Rider, RiderBatch } from './ride-along.js';
 
 const TERMINAL_TASK_STATES = [...TERMINAL_STATES];
 
@@ -84,6 +84,22 @@ const undefinedAsNull = (_key: string, v: unknown) => (v === undefined ? null : 
 const PG_DEV_INFO_MERGE = `COALESCE(jsonb_strip_nulls(COALESCE(CAST("dev_info" AS jsonb), '{}'::jsonb) || CAST(? AS jsonb))::text, "dev_info")`;
 const RECORD_CONTACT_PG = recordContactSql(PG_DEV_INFO_MERGE);
 const CONTACT_CTE_PG = `"contact" AS (${recordContactUpdate(PG_DEV_INFO_MERGE)})`;
+/**
+ * PostgreSQL: CONTACT_CTE_PG over the contacts of a batch of moves (move-batches.ts), one array per value
+ * of contactValuesPg, in its order; the last is the device id.
+ */
+export const CONTACT_BATCH_PG: RiderBatch = {
+  arity: 7,
+  cte:
+    '"contact" AS (UPDATE "device_instance" SET "last_contact" = COALESCE("c"."lastContact", "device_instance"."last_contact"), ' +
+    '"updated_at" = "c"."updatedAt", "state" = COALESCE("c"."state", "device_instance"."state"), ' +
+    `"dev_info" = ${PG_DEV_INFO_MERGE.replace(/"dev_info"/g, '"device_instance"."dev_info"').replace('?', '"c"."devInfo"')}, ` +
+    '"client_nonce" = COALESCE("c"."clientNonce", "device_instance"."client_nonce"), ' +
+    '"server_nonce" = COALESCE("c"."serverNonce", "device_instance"."server_nonce") ' +
+    'FROM unnest(CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS varchar[]), CAST(? AS text[]), CAST(? AS varchar[]), ' +
+    'CAST(? AS varchar[]), CAST(? AS varchar[])) AS "c"("lastContact", "updatedAt", "state", "devInfo", "clientNonce", "serverNonce", "deviceId") ' +
+    'WHERE "device_instance"."device_id" = "c"."deviceId" RETURNING "device_instance"."device_id")',
+};
 /** PostgreSQL: a contact's update riding on a task move (ride-along.ts). */
 export function contactRider(deviceId: string, patch: DeviceContactPatch): Rider {
   return { kind: 'contact', cte: CONTACT_CTE_PG, values: contactValuesPg(deviceId, patch) };

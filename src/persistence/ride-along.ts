@@ -30,6 +30,15 @@ export interface Rider {
   readonly values: readonly unknown[];
 }
 
+/**
+ * A rider kind's write over many moves at once (move-batches.ts): its CTE, named as the single one, with
+ * one array parameter (`?`) per value of its riders, in the order of their `values`.
+ */
+export interface RiderBatch {
+  readonly cte: string;
+  readonly arity: number;
+}
+
 interface Ride {
   readonly rider: Rider;
   state: 'open' | 'claimed' | 'closed';

@@ -14,6 +14,7 @@ import { CAPABILITY_COLUMNS, moRootsOf, selectIn } from './registry-stores.js';
 import { claimRiders, type Rider, unclaimRiders } from './ride-along.js';
 import { addDelta, COUNTER_COLUMN, DELTAS_JOIN, NO_ENDINGS, type TaskEndings } from './job-counters.js';
 import { finishJobIfDone } from './job-store.js';
+import { batchedMoveStatement, MAX_MOVE_BATCH, MoveBatcher } from './move-batches.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
 import { toTask } from './task-mapping.js';
 
@@ -179,15 +180,29 @@ function moveManyStatement(to: TaskStatus, allowed: readonly TaskStatus[]): Stat
 /**
  * PostgreSQL, in a move to an end state: whether the move may have ended its job's last open task, so
  * that the job's end is worth a look once it committed (TaskEndings). The statement's snapshot misses
- * only moves not yet committed when it began, each holding one of the server's connections: when more
- * tasks than max_connections are still open besides this one, another mover commits after this one
- * and looks itself (job-counters.ts). Saves the look, a statement, on every end of a rollout's task
- * but its last few hundred. Open: the job's tasks not counted in an end state (job row plus visible
+ * only moves not yet committed when it began, each on one of the server's connections, at most
+ * MAX_MOVE_BATCH a connection (move-batches.ts): when more tasks than that are still open besides this
+ * one, another mover commits after this one and looks itself (job-counters.ts). (Movers that always
+ * look, units of work and transitionMany, may hold more.) Saves the look, a statement, on every end of
+ * a rollout's task but its last few thousand. Open: the job's tasks not counted in an end state (job row plus visible
  * delta rows), less this move's (its own delta row is not visible to its statement).
  */
-const MAY_END_JOB =
-  `COALESCE((SELECT "j"."total" - ${[...TERMINAL_TASK_STATES].map((st) => `"j"."${COUNTER_COLUMN[st]}" - COALESCE("d"."${COUNTER_COLUMN[st]}", 0)`).join(' - ')} - 1 ` +
-  `FROM "job" "j" ${DELTAS_JOIN} WHERE "j"."job_id" = "cur"."jobId") <= CAST(current_setting('max_connections') AS integer), TRUE) AS "mayEndJob"`;
+const OPEN_TASKS = `"j"."total" - ${[...TERMINAL_TASK_STATES].map((st) => `"j"."${COUNTER_COLUMN[st]}" - COALESCE("d"."${COUNTER_COLUMN[st]}", 0)`).join(' - ')}`;
+const UNSEEN_MOVES = `CAST(current_setting('max_connections') AS integer) * ${MAX_MOVE_BATCH}`;
+const MAY_END_JOB = `COALESCE((SELECT ${OPEN_TASKS} - 1 FROM "job" "j" ${DELTAS_JOIN} WHERE "j"."job_id" = "cur"."jobId") <= ${UNSEEN_MOVES}, TRUE) AS "mayEndJob"`;
+
+/** PostgreSQL: the moves of one batch (move-batches.ts), with the store's columns. */
+const BATCHED_MOVE = batchedMoveStatement(TASK_COLUMNS, { openTasks: OPEN_TASKS, unseenMoves: UNSEEN_MOVES });
+/** The move batchers, one per data source: a process's lanes are shared by every store over it. */
+const batchers = new WeakMap<object, MoveBatcher>();
+function batcherOf(em: EntityManager): MoveBatcher {
+  let b = batchers.get(em.connection);
+  if (!b) {
+    b = new MoveBatcher(em.connection.manager, BATCHED_MOVE);
+    batchers.set(em.connection, b);
+  }
+  return b;
+}
 
 /** PostgreSQL: a note in one round trip (the UPDATE locks the row; the history row takes the new sequence number). */
 const NOTE_PG = sql(
@@ -374,20 +389,38 @@ export class TypeormTaskStore implements TaskStore {
     }
     // A DM message's writes ride along (ride-along.ts), but only on a move that commits by itself: a
     // unit of work's rollback would take them along while the message went on.
-    const riders = this.em.queryRunner === undefined ? claimRiders() : [];
-    const values = [...riders.flatMap((r) => r.values), taskId, ...this.moveValues(change, at)];
-    let rows: (TaskRow & { moves: number | string; mayEndJob?: boolean })[];
+    const alone = this.em.queryRunner !== undefined;
+    const riders = alone ? [] : claimRiders();
+    const moveValues = this.moveValues(change, at);
+    let r: (TaskRow & { moved: boolean; mayEndJob?: boolean | null }) | undefined;
     try {
-      rows = await queryRows(this.em, moveStatement(to, allowed, riders), values);
+      // A move that commits by itself may go out with others waiting beside it (move-batches.ts).
+      const turn = alone ? undefined : await batcherOf(this.em).turn({ taskId, to, allowed, values: moveValues, riders });
+      if (turn === undefined || turn.alone) {
+        try {
+          const [one] = await queryRows<TaskRow & { moves: number | string; mayEndJob?: boolean }>(
+            this.em,
+            moveStatement(to, allowed, riders),
+            [...riders.flatMap((rider) => rider.values), taskId, ...moveValues],
+          );
+          r = one && { ...one, moved: Number(one.moves) > 0 };
+        } finally {
+          turn?.done();
+        }
+      } else {
+        const batched = turn.row as (TaskRow & { didMove: boolean; mayEndJob: boolean | null }) | undefined;
+        r = batched && { ...batched, moved: batched.didMove };
+      }
     } catch (err) {
       unclaimRiders(riders);
       throw err;
     }
-    const [r] = rows;
     if (!r) return { moved: false, task: undefined };
-    const { moves, mayEndJob, ...rest } = r;
+    const { moved, mayEndJob, ...rest } = r;
+    delete (rest as Record<string, unknown>).moves;
+    delete (rest as Record<string, unknown>).didMove;
     const row = taskRow(rest as TaskRow);
-    if (Number(moves) === 0) return { moved: false, task: toTask(row) };
+    if (!moved) return { moved: false, task: toTask(row) };
     const from = row.status as TaskStatus;
     if (row.jobId && TERMINAL.has(to) && from !== to) await this.endings.ended(row.jobId, at, mayEndJob !== false);
     return { moved: true, task: toTask({ ...row, ...changedColumns(to, row.historySeq + 1, at, change) } as TaskRow) };

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job, Task, TaskStatus } from '../../src/domain/tasks.js';
 import { openDatabase } from '../../src/persistence/data-source.js';
 import { foldJobCounters } from '../../src/persistence/job-store.js';
+import { MAX_MOVE_BATCH } from '../../src/persistence/move-batches.js';
 import { TypeormTaskStore } from '../../src/persistence/task-store.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
 import { SecretBox } from '../../src/security/secret-box.js';
@@ -212,7 +213,9 @@ describe.skipIf(!pgUrl)('job counters as delta rows (PostgreSQL)', () => {
   it('looks at the job’s end only after a move that may have ended its last open task (more open than connections: no look)', async () => {
     const jobId = 'job-may-end';
     const [{ max_connections: maxConnections }] = await sources[0]!.query('SHOW max_connections');
-    const total = Number(maxConnections) + 3;
+    // Moves it cannot see are at most MAX_MOVE_BATCH per connection (move-batches.ts).
+    const unseen = Number(maxConnections) * MAX_MOVE_BATCH;
+    const total = unseen + 3;
     await createJob(jobId, total);
     // A task store on the data source itself, as the broker's store calls: what it tells its endings.
     const told: boolean[] = [];
@@ -221,8 +224,8 @@ describe.skipIf(!pgUrl)('job counters as delta rows (PostgreSQL)', () => {
       const r = await store.transition(`${jobId}-t${n}`, 'CANCELLED', { event: 'cancelled' }, AT + n);
       expect(r.moved).toBe(true);
     }
-    // Open besides the move's own task: total - n; a look once that is at most max_connections.
-    expect(told).toEqual(Array.from({ length: total }, (_, i) => total - (i + 1) <= Number(maxConnections)));
+    // Open besides the move's own task: total - n; a look once that is at most max_connections × MAX_MOVE_BATCH.
+    expect(told).toEqual(Array.from({ length: total }, (_, i) => total - (i + 1) <= unseen));
     expect(told.filter((t) => !t)).toHaveLength(2);
 
     // Through the transactor's stores (outside any unit of work), concurrently from three processes: the job ends at once.
