@@ -1,9 +1,10 @@
 /**
  * PostgreSQL: the task moves a process makes outside any unit of work (each a statement that commits
- * by itself, task-store.ts), coalesced while the database is busy. A move goes out at once as its own
- * statement while fewer than MOVE_LANES move statements are in flight; otherwise it waits for one to
- * finish and then goes out in one statement with every move that waited meanwhile (at most
- * MAX_MOVE_BATCH): one round trip, one backend wake-up, one executor start and one commit for them all.
+ * by itself, task-store.ts), coalesced while the database is busy (statement-batcher.ts). A move goes
+ * out at once as its own statement while fewer than MOVE_LANES move statements are in flight;
+ * otherwise it waits for one to finish and then goes out in one statement with every move that waited
+ * meanwhile (at most MAX_MOVE_BATCH): one round trip, one backend wake-up, one executor start and one
+ * commit for them all.
  *
  * Why: in the fleet bench with split roles a DM process had five or more moves in flight for most it
  * started (each DM message moves its task, carrying its contact or alert, ride-along.ts), and each was
@@ -28,6 +29,7 @@ import { COUNTER_COLUMN, DELTAS_JOIN } from './job-counters.js';
 import { queryRows, type Statement, sql } from './raw-sql.js';
 import { CONTACT_BATCH_PG } from './registry-stores.js';
 import type { Rider, RiderBatch } from './ride-along.js';
+import { StatementBatcher } from './statement-batcher.js';
 
 /**
  * Move statements a process keeps in flight before moves wait to go out together. One: measured in the
@@ -35,7 +37,7 @@ import type { Rider, RiderBatch } from './ride-along.js';
  * before batching 404–436. A lone move goes out at once whatever the number.
  */
 export const MOVE_LANES = 1;
-/** How long a statement holds its lane (README, "Sixth pass"): a lock wait must not hold up every move of the process. */
+/** How long a statement holds its lane at most: a lock wait must not hold up every move of the process behind it. */
 export const LANE_PATIENCE_MS = 50;
 /** The most moves one statement carries (MAY_END_JOB counts on it: task-store.ts). */
 export const MAX_MOVE_BATCH = 16;
@@ -53,11 +55,6 @@ export interface BatchedMove {
 /** A task row as the batch statement returns it: the row before the move (the store's columns), whether it moved, and MAY_END_JOB. */
 export type BatchedRow = Record<string, unknown> & { didMove: boolean; mayEndJob: boolean | null };
 
-/**
- * What a move gets from the batcher: `alone` (make the move as its own statement, then call `done`),
- * or its row from a batch (undefined: no such task).
- */
-export type MoveTurn = { alone: true; done: () => void } | { alone: false; row: BatchedRow | undefined };
 
 /** The rider kinds a batch carries, each as an array CTE; every batch statement has them all (empty arrays write nothing). */
 const RIDER_BATCHES: readonly (readonly [Rider['kind'], RiderBatch])[] = [
@@ -132,87 +129,20 @@ function contactDevice(move: BatchedMove): string | undefined {
   return contact ? String(contact.values[contact.values.length - 1]) : undefined;
 }
 
-interface Waiting {
-  readonly move: BatchedMove;
-  readonly settle: (turn: MoveTurn) => void;
-}
-
-/** One per data source (process-wide: the lanes are the process's). */
-export class MoveBatcher {
-  private lanesTaken = 0;
-  private readonly waiting: Waiting[] = [];
-
-  constructor(
-    private readonly em: EntityManager,
-    /** batchedMoveStatement over the store's columns. */
-    private readonly statement: Statement,
-  ) {}
-
-  /** The move's turn: alone at once while a lane is free, otherwise in the next batch. */
-  turn(move: BatchedMove): Promise<MoveTurn> {
-    if (this.lanesTaken < MOVE_LANES && this.waiting.length === 0) return Promise.resolve({ alone: true, done: this.takeLane() });
-    return new Promise<MoveTurn>((settle) => this.waiting.push({ move, settle }));
-  }
-
-  /**
-   * Takes a lane for a statement; returns what gives it back once the statement is done. A statement
-   * still running after LANE_PATIENCE_MS (waiting for a row lock a long unit of work holds) gives its
-   * lane back then, so the moves behind it go out meanwhile.
-   */
-  private takeLane(): () => void {
-    this.lanesTaken++;
-    let held = true;
-    const giveBack = () => {
-      if (!held) return;
-      held = false;
-      clearTimeout(lapse);
-      this.lanesTaken--;
-      this.next();
-    };
-    const lapse = setTimeout(giveBack, LANE_PATIENCE_MS);
-    lapse.unref();
-    return giveBack;
-  }
-
-  /** The waiting moves' next statement, on a lane just freed. */
-  private next(): void {
-    if (this.waiting.length === 0 || this.lanesTaken >= MOVE_LANES) return;
-    const batch = this.takeBatch();
-    const done = this.takeLane();
-    if (batch.length === 1) batch[0]!.settle({ alone: true, done });
-    else void this.runBatch(batch).finally(done);
-  }
-
-  /** The waiting moves that go together: in arrival order, at most one per task and one contact per device. */
-  private takeBatch(): Waiting[] {
-    const batch: Waiting[] = [];
-    const tasks = new Set<string>();
-    const devices = new Set<string>();
-    for (let i = 0; i < this.waiting.length && batch.length < MAX_MOVE_BATCH; ) {
-      const w = this.waiting[i]!;
-      const device = contactDevice(w.move);
-      if (tasks.has(w.move.taskId) || (device !== undefined && devices.has(device))) {
-        i++;
-        continue;
-      }
-      tasks.add(w.move.taskId);
-      if (device !== undefined) devices.add(device);
-      batch.push(w);
-      this.waiting.splice(i, 1);
-    }
-    return batch;
-  }
-
-  private async runBatch(batch: Waiting[]): Promise<void> {
-    let rows: BatchedRow[];
-    try {
-      rows = await queryRows<BatchedRow>(this.em, this.statement, batchValues(batch.map((w) => w.move)));
-    } catch {
-      // Made again one by one (each in its own statement, where its failure is its own); outside the lanes, as failures are rare.
-      for (const w of batch) w.settle({ alone: true, done: () => undefined });
-      return;
-    }
-    const byTask = new Map(rows.map((r) => [r.taskId as string, r]));
-    for (const w of batch) w.settle({ alone: false, row: byTask.get(w.move.taskId) });
-  }
+/** The moves' batcher of a data source: one lane, batches of moves of distinct tasks and contacts of distinct devices. */
+export function moveBatcher(em: EntityManager, statement: Statement): StatementBatcher<BatchedMove, BatchedRow | undefined> {
+  return new StatementBatcher({
+    lanes: MOVE_LANES,
+    maxBatch: MAX_MOVE_BATCH,
+    patienceMs: LANE_PATIENCE_MS,
+    keysOf: (move) => {
+      const device = contactDevice(move);
+      return device === undefined ? [`task:${move.taskId}`] : [`task:${move.taskId}`, `device:${device}`];
+    },
+    send: async (moves) => {
+      const rows = await queryRows<BatchedRow>(em, statement, batchValues(moves));
+      const byTask = new Map(rows.map((r) => [r.taskId as string, r]));
+      return moves.map((m) => byTask.get(m.taskId));
+    },
+  });
 }

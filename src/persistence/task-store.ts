@@ -14,7 +14,8 @@ import { CAPABILITY_COLUMNS, moRootsOf, selectIn } from './registry-stores.js';
 import { claimRiders, type Rider, unclaimRiders } from './ride-along.js';
 import { addDelta, COUNTER_COLUMN, DELTAS_JOIN, NO_ENDINGS, type TaskEndings } from './job-counters.js';
 import { finishJobIfDone } from './job-store.js';
-import { batchedMoveStatement, MAX_MOVE_BATCH, MoveBatcher } from './move-batches.js';
+import { type BatchedMove, type BatchedRow, batchedMoveStatement, LANE_PATIENCE_MS, MAX_MOVE_BATCH, MOVE_LANES, moveBatcher } from './move-batches.js';
+import { StatementBatcher } from './statement-batcher.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
 import { toTask } from './task-mapping.js';
 
@@ -193,12 +194,13 @@ const MAY_END_JOB = `COALESCE((SELECT ${OPEN_TASKS} - 1 FROM "job" "j" ${DELTAS_
 
 /** PostgreSQL: the moves of one batch (move-batches.ts), with the store's columns. */
 const BATCHED_MOVE = batchedMoveStatement(TASK_COLUMNS, { openTasks: OPEN_TASKS, unseenMoves: UNSEEN_MOVES });
-/** The move batchers, one per data source: a process's lanes are shared by every store over it. */
-const batchers = new WeakMap<object, MoveBatcher>();
-function batcherOf(em: EntityManager): MoveBatcher {
+/** The batchers of a data source (statement-batcher.ts): a process's lanes are shared by every store over it. */
+const batchers = new WeakMap<object, { moves: StatementBatcher<BatchedMove, BatchedRow | undefined>; notes: StatementBatcher<NoteOf, void> }>();
+function batchersOf(em: EntityManager) {
   let b = batchers.get(em.connection);
   if (!b) {
-    b = new MoveBatcher(em.connection.manager, BATCHED_MOVE);
+    const manager = em.connection.manager;
+    b = { moves: moveBatcher(manager, BATCHED_MOVE), notes: noteBatcher(manager) };
     batchers.set(em.connection, b);
   }
   return b;
@@ -212,20 +214,58 @@ const NOTE_PG = sql(
 );
 
 /**
- * PostgreSQL: NOTE_PG over many tasks (TaskStore.noteMany), one round trip.
- * The notes come as parallel arrays, one element per task; a task named twice
- * would be updated once (UPDATE … FROM takes one joined row per target row),
- * which is why noteMany refuses that.
+ * PostgreSQL: NOTE_PG over many tasks (TaskStore.noteMany, and the notes batched while the lane is
+ * busy: noteBatcher), one round trip. The notes come as parallel arrays, one element per task; a task
+ * named twice would be updated once (UPDATE … FROM takes one joined row per target row), which is why
+ * noteMany refuses that and a batch never has it.
  */
 const NOTE_MANY_PG = sql(
-  'WITH "n" AS (SELECT * FROM unnest(CAST(? AS varchar[]), CAST(? AS varchar[]), CAST(? AS integer[]), CAST(? AS text[])) ' +
-    'AS "n"("taskId", "event", "code", "detail")), ' +
-    '"noted" AS (UPDATE "task" SET "history_seq" = "task"."history_seq" + 1, "updated_at" = CAST(? AS bigint) FROM "n" ' +
+  'WITH "n" AS (SELECT * FROM unnest(CAST(? AS varchar[]), CAST(? AS varchar[]), CAST(? AS integer[]), CAST(? AS text[]), CAST(? AS bigint[])) ' +
+    'AS "n"("taskId", "event", "code", "detail", "at")), ' +
+    '"noted" AS (UPDATE "task" SET "history_seq" = "task"."history_seq" + 1, "updated_at" = "n"."at" FROM "n" ' +
     'WHERE "task"."task_id" = "n"."taskId" ' +
-    'RETURNING "task"."task_id", "task"."history_seq", "task"."status", "n"."event", "n"."code", "n"."detail") ' +
+    'RETURNING "task"."task_id", "task"."history_seq", "task"."status", "n"."event", "n"."code", "n"."detail", "n"."at") ' +
     'INSERT INTO "task_history" ("task_id", "seq", "at", "from_status", "to_status", "event", "code", "detail") ' +
-    'SELECT "task_id", "history_seq", CAST(? AS bigint), "status", "status", "event", "code", "detail" FROM "noted"',
+    'SELECT "task_id", "history_seq", "at", "status", "status", "event", "code", "detail" FROM "noted"',
 );
+
+/** A note with its time, as a batch of notes takes it. */
+interface NoteOf {
+  readonly taskId: string;
+  readonly change: TaskChange;
+  readonly at: number;
+}
+
+const historyCode = (c: TaskChange): number | null => c.code ?? c.resultCode ?? c.dmStatus ?? null;
+
+/** NOTE_MANY_PG's values. */
+function noteValues(notes: readonly NoteOf[]): unknown[] {
+  return [
+    notes.map((n) => n.taskId),
+    notes.map((n) => n.change.event),
+    notes.map((n) => historyCode(n.change)),
+    notes.map((n) => n.change.detail ?? null),
+    notes.map((n) => n.at),
+  ];
+}
+
+/**
+ * PostgreSQL: the notes a process makes outside any unit of work, batched while its note statement is in
+ * flight (statement-batcher.ts; the lanes and limits of moves, move-batches.ts). In a rollout's report each
+ * device's session notes its task once more (the Delete of the schedule answered).
+ */
+function noteBatcher(em: EntityManager): StatementBatcher<NoteOf, void> {
+  return new StatementBatcher<NoteOf, void>({
+    lanes: MOVE_LANES,
+    maxBatch: MAX_MOVE_BATCH,
+    patienceMs: LANE_PATIENCE_MS,
+    keysOf: (n) => [n.taskId],
+    send: async (notes) => {
+      await execute(em, NOTE_MANY_PG, noteValues(notes));
+      return notes.map(() => undefined);
+    },
+  });
+}
 
 /** The job's counter moves: one statement per (from, to) pair, built on first use. */
 const bumpStatements = new Map<string, Statement>();
@@ -395,7 +435,7 @@ export class TypeormTaskStore implements TaskStore {
     let r: (TaskRow & { moved: boolean; mayEndJob?: boolean | null }) | undefined;
     try {
       // A move that commits by itself may go out with others waiting beside it (move-batches.ts).
-      const turn = alone ? undefined : await batcherOf(this.em).turn({ taskId, to, allowed, values: moveValues, riders });
+      const turn = alone ? undefined : await batchersOf(this.em).moves.turn({ taskId, to, allowed, values: moveValues, riders });
       if (turn === undefined || turn.alone) {
         try {
           const [one] = await queryRows<TaskRow & { moves: number | string; mayEndJob?: boolean }>(
@@ -408,7 +448,7 @@ export class TypeormTaskStore implements TaskStore {
           turn?.done();
         }
       } else {
-        const batched = turn.row as (TaskRow & { didMove: boolean; mayEndJob: boolean | null }) | undefined;
+        const batched = turn.result as (TaskRow & { didMove: boolean; mayEndJob: boolean | null }) | undefined;
         r = batched && { ...batched, moved: batched.didMove };
       }
     } catch (err) {
@@ -435,7 +475,7 @@ export class TypeormTaskStore implements TaskStore {
       change.results !== undefined ? JSON.stringify(change.results) : null,
       nullable(change.correlator),
       change.event,
-      this.historyCode(change),
+      historyCode(change),
       change.detail ?? null,
     ];
   }
@@ -471,7 +511,14 @@ export class TypeormTaskStore implements TaskStore {
 
   async note(taskId: string, change: TaskChange, at: number): Promise<void> {
     if (this.postgres) {
-      await execute(this.em, NOTE_PG, [at, taskId, at, change.event, this.historyCode(change), change.detail ?? null]);
+      // A note that commits by itself may go out with others waiting beside it (noteBatcher).
+      const turn = this.em.queryRunner === undefined ? await batchersOf(this.em).notes.turn({ taskId, change, at }) : undefined;
+      if (turn?.alone === false) return;
+      try {
+        await execute(this.em, NOTE_PG, [at, taskId, at, change.event, historyCode(change), change.detail ?? null]);
+      } finally {
+        turn?.done();
+      }
       return;
     }
     const row = await this.lockedRow(taskId);
@@ -490,14 +537,7 @@ export class TypeormTaskStore implements TaskStore {
       for (const n of notes) await this.note(n.taskId, n.change, at);
       return;
     }
-    await execute(this.em, NOTE_MANY_PG, [
-      notes.map((n) => n.taskId),
-      notes.map((n) => n.change.event),
-      notes.map((n) => this.historyCode(n.change)),
-      notes.map((n) => n.change.detail ?? null),
-      at,
-      at,
-    ]);
+    await execute(this.em, NOTE_MANY_PG, noteValues(notes.map((n) => ({ ...n, at }))));
   }
 
   private async history_(taskId: string, seq: number, at: number, from: TaskStatus | undefined, to: TaskStatus, c: TaskChange) {
@@ -506,11 +546,7 @@ export class TypeormTaskStore implements TaskStore {
 
   /** INSERT_HISTORY's parameters. */
   private historyValues(taskId: string, seq: number, at: number, from: TaskStatus | undefined, to: TaskStatus, c: TaskChange) {
-    return [taskId, seq, at, nullable(from), to, c.event, this.historyCode(c), c.detail ?? null];
-  }
-
-  private historyCode(c: TaskChange): number | null {
-    return c.code ?? c.resultCode ?? c.dmStatus ?? null;
+    return [taskId, seq, at, nullable(from), to, c.event, historyCode(c), c.detail ?? null];
   }
 
   private async bumpJob(jobId: string, from: TaskStatus | undefined, to: TaskStatus, at: number): Promise<void> {

@@ -1,6 +1,7 @@
 /**
- * Task moves made at once outside units of work on PostgreSQL go out together (move-batches.ts): one
- * statement, one transaction, for the moves that waited for the process's lane. Which moves shared a
+ * Task moves and notes made at once outside units of work on PostgreSQL go out together
+ * (move-batches.ts, statement-batcher.ts): one statement, one transaction, for those that waited for
+ * the process's lane. Which moves shared a
  * transaction is read from the rows themselves (xmin: the transaction that wrote the row version), so
  * these tests see the batching the server saw.
  */
@@ -136,6 +137,24 @@ describe.skipIf(!pgUrl)('task moves batched while the lane is busy (PostgreSQL)'
     const ended = await Promise.all(tasks.map(({ taskId }, i) => tx.stores.tasks.transition(taskId, 'CANCELLED', { event: 'cancelled' }, T0 + 200 + i)));
     expect(ended.every((r) => r.moved && r.task?.status === 'CANCELLED')).toBe(true);
     expect(await tx.stores.jobs.get('job-batch')).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', notifying: 0, cancelled: count });
+  });
+
+  it('sends notes that waited together, each with its own time, event, code and detail', async () => {
+    const count = MAX_MOVE_BATCH + 4;
+    const tasks = await jobWithTasks('job-notes', count);
+    await Promise.all([
+      ...tasks.map(({ taskId }, i) => tx.stores.tasks.note(taskId, { event: 'notification-delivered', code: 200 + i, detail: `n${i}` }, T0 + 300 + i)),
+      tx.stores.tasks.note('no-such-task', { event: 'ignored' }, T0 + 400),
+    ]);
+    for (const [i, { taskId }] of tasks.entries()) {
+      const history = await tx.stores.tasks.history(taskId);
+      expect(history.map((h) => [h.seq, h.fromStatus, h.toStatus, h.event, h.code, h.detail, h.at.getTime()])).toEqual([
+        [1, undefined, 'QUEUED', 'created', undefined, undefined, T0],
+        [2, 'QUEUED', 'QUEUED', 'notification-delivered', 200 + i, `n${i}`, T0 + 300 + i],
+      ]);
+    }
+    const transactions = new Set((await writers('task', 'task_id', tasks.map((t) => t.taskId))).values());
+    expect(transactions.size).toBeLessThan(count / 2);
   });
 
   it('moves a task once when two moves of it from one state wait together', async () => {
