@@ -429,13 +429,14 @@ export class TypeormTaskStore implements TaskStore {
     }
     // A DM message's writes ride along (ride-along.ts), but only on a move that commits by itself: a
     // unit of work's rollback would take them along while the message went on.
-    const alone = this.em.queryRunner !== undefined;
-    const riders = alone ? [] : claimRiders();
+    const inUnit = this.em.queryRunner !== undefined;
+    const riders = inUnit ? [] : claimRiders();
     const moveValues = this.moveValues(change, at);
-    let r: (TaskRow & { moved: boolean; mayEndJob?: boolean | null }) | undefined;
+    /** The task's row as it was, whether it moved, and (to an end state) MAY_END_JOB. */
+    let found: { row: TaskRow; moved: boolean; mayEndJob: boolean | null | undefined } | undefined;
     try {
       // A move that commits by itself may go out with others waiting beside it (move-batches.ts).
-      const turn = alone ? undefined : await batchersOf(this.em).moves.turn({ taskId, to, allowed, values: moveValues, riders });
+      const turn = inUnit ? undefined : await batchersOf(this.em).moves.turn({ taskId, to, allowed, values: moveValues, riders });
       if (turn === undefined || turn.alone) {
         try {
           const [one] = await queryRows<TaskRow & { moves: number | string; mayEndJob?: boolean }>(
@@ -443,23 +444,24 @@ export class TypeormTaskStore implements TaskStore {
             moveStatement(to, allowed, riders),
             [...riders.flatMap((rider) => rider.values), taskId, ...moveValues],
           );
-          r = one && { ...one, moved: Number(one.moves) > 0 };
+          if (one) {
+            const { moves, mayEndJob, ...row } = one;
+            found = { row, moved: Number(moves) > 0, mayEndJob };
+          }
         } finally {
           turn?.done();
         }
-      } else {
-        const batched = turn.result as (TaskRow & { didMove: boolean; mayEndJob: boolean | null }) | undefined;
-        r = batched && { ...batched, moved: batched.didMove };
+      } else if (turn.result) {
+        const { didMove, mayEndJob, ...row } = turn.result;
+        found = { row: row as unknown as TaskRow, moved: didMove, mayEndJob };
       }
     } catch (err) {
       unclaimRiders(riders);
       throw err;
     }
-    if (!r) return { moved: false, task: undefined };
-    const { moved, mayEndJob, ...rest } = r;
-    delete (rest as Record<string, unknown>).moves;
-    delete (rest as Record<string, unknown>).didMove;
-    const row = taskRow(rest as TaskRow);
+    if (!found) return { moved: false, task: undefined };
+    const { moved, mayEndJob } = found;
+    const row = taskRow(found.row);
     if (!moved) return { moved: false, task: toTask(row) };
     const from = row.status as TaskStatus;
     if (row.jobId && TERMINAL.has(to) && from !== to) await this.endings.ended(row.jobId, at, mayEndJob !== false);
