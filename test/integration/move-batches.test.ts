@@ -9,13 +9,13 @@ import crypto from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DeviceAlert } from '../../src/dm/server/ports.js';
-import { type Job, NO_TASKS_COUNTED, type Task } from '../../src/domain/tasks.js';
+import { type Job, NO_TASKS_COUNTED } from '../../src/domain/tasks.js';
 import { AlertLog } from '../../src/persistence/alert-store.js';
 import { RegistryDmDeviceDirectory } from '../../src/persistence/dm-device-directory.js';
 import { MAX_MOVE_BATCH, MOVE_LANES } from '../../src/persistence/move-batches.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
 import { SecretBox } from '../../src/security/secret-box.js';
-import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
+import { CAPABILITY, deviceRecordN, queryTaskN } from '../support/fixtures.js';
 import { freshDatabase } from '../support/fresh-database.js';
 import { POSTGRES_SKIP_MESSAGE, postgresUrl } from '../support/postgres.js';
 
@@ -51,35 +51,11 @@ describe.skipIf(!pgUrl)('task moves batched while the lane is busy (PostgreSQL)'
     const made: { deviceId: string; taskId: string }[] = [];
     for (let i = 0; i < count; i++) {
       n += 1;
-      const deviceId = imeiN(n);
-      await tx.stores.devices.insert({
-        deviceId,
-        phoneNumber: phoneN(n),
-        capabilityOid: CAPABILITY.oid,
-        authType: 'md5',
-        state: 'REGISTERED',
-        attributes: {},
-        credentials: { clientUsername: `u${n}`, clientPassword: `c${n}`, serverPassword: `s${n}`, clientNonce: 'Y2xpZW50', serverNonce: 'c2VydmVy' },
-        createdAt: new Date(T0),
-        updatedAt: new Date(T0),
-      });
-      const task: Task = {
-        taskId: `${jobId}-t${i}`,
-        jobId,
-        jobSeq: i + 1,
-        deviceId,
-        phoneNumber: phoneN(n),
-        operation: { name: 'QUERY', commands: [{ verb: 'Get', uri: './DevInfo/Mod' }] },
-        status: 'QUEUED',
-        results: [],
-        bOptin: false,
-        acceptDevicePolicy: 30,
-        testCycle: false,
-        createdBy: 't',
-        createdAt: new Date(T0),
-        updatedAt: new Date(T0),
-      };
+      const device = deviceRecordN(n, T0);
+      await tx.stores.devices.insert(device);
+      const task = queryTaskN(n, `${jobId}-t${i}`, T0, { jobId, jobSeq: i + 1 });
       await tx.run((s) => s.tasks.insert(task, 'created'));
+      const deviceId = device.deviceId;
       made.push({ deviceId, taskId: task.taskId });
     }
     return made;

@@ -18,7 +18,7 @@ import type { RedisDeviceRequestQueue } from '../../src/queue/device-request-que
 import { SecretBox } from '../../src/security/secret-box.js';
 import type { DeploymentBroker } from '../../src/services/broker/deployment-broker.js';
 import type { NotifyFailure } from '../../src/services/broker/ports.js';
-import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
+import { CAPABILITY, deviceRecordN, imeiN, phoneN } from '../support/fixtures.js';
 import { freshDatabase } from '../support/fresh-database.js';
 import { startStoreBroker } from '../support/store-broker.js';
 import { postgresUrl } from '../support/postgres.js';
@@ -109,18 +109,7 @@ for (const backend of backends) {
     async function devices(count: number): Promise<number[]> {
       const ns = Array.from({ length: count }, () => ++registered);
       for (const n of ns) {
-        await tx.stores.devices.insert({
-          deviceId: imeiN(n),
-          phoneNumber: phoneN(n),
-          capabilityOid: CAPABILITY.oid,
-          authType: 'md5',
-          state: 'REGISTERED',
-          attributes: {},
-          notificationUrl: receiver.url(imeiN(n)),
-          credentials: { clientUsername: `u${n}`, clientPassword: `c${n}`, serverPassword: `s${n}`, clientNonce: 'Y2xpZW50', serverNonce: 'c2VydmVy' },
-          createdAt: new Date(T0),
-          updatedAt: new Date(T0),
-        });
+        await tx.stores.devices.insert({ ...deviceRecordN(n, T0), notificationUrl: receiver.url(imeiN(n)) });
       }
       return ns;
     }

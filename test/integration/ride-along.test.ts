@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DeviceContactPatch } from '../../src/domain/registry.js';
-import { NO_TASKS_COUNTED, type Job, type Task } from '../../src/domain/tasks.js';
+import { NO_TASKS_COUNTED, type Job } from '../../src/domain/tasks.js';
 import { contactRider } from '../../src/persistence/registry-stores.js';
 import { rideAlong } from '../../src/persistence/ride-along.js';
 import type { DeviceAlert } from '../../src/dm/server/ports.js';
@@ -15,7 +15,7 @@ import { AlertLog } from '../../src/persistence/alert-store.js';
 import { RegistryDmDeviceDirectory } from '../../src/persistence/dm-device-directory.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
 import { SecretBox } from '../../src/security/secret-box.js';
-import { CAPABILITY, imeiN, phoneN } from '../support/fixtures.js';
+import { CAPABILITY, deviceRecordN, queryTaskN } from '../support/fixtures.js';
 import { freshDatabase } from '../support/fresh-database.js';
 import { POSTGRES_SKIP_MESSAGE, postgresUrl } from '../support/postgres.js';
 
@@ -51,35 +51,11 @@ for (const backend of backends) {
     /** A new device with one QUEUED task of job-c. */
     async function deviceWithTask(): Promise<{ deviceId: string; taskId: string }> {
       n += 1;
-      const deviceId = imeiN(n);
-      await tx.stores.devices.insert({
-        deviceId,
-        phoneNumber: phoneN(n),
-        capabilityOid: CAPABILITY.oid,
-        authType: 'md5',
-        state: 'REGISTERED',
-        attributes: {},
-        credentials: { clientUsername: `u${n}`, clientPassword: `c${n}`, serverPassword: `s${n}`, clientNonce: 'Y2xpZW50', serverNonce: 'c2VydmVy' },
-        createdAt: new Date(T0),
-        updatedAt: new Date(T0),
-      });
-      const task: Task = {
-        taskId: `t-${n}`,
-        jobId: 'job-c',
-        jobSeq: n,
-        deviceId,
-        phoneNumber: phoneN(n),
-        operation: { name: 'QUERY', commands: [{ verb: 'Get', uri: './DevInfo/Mod' }] },
-        status: 'QUEUED',
-        results: [],
-        bOptin: false,
-        acceptDevicePolicy: 30,
-        testCycle: false,
-        createdBy: 't',
-        createdAt: new Date(T0),
-        updatedAt: new Date(T0),
-      };
+      const device = deviceRecordN(n, T0);
+      await tx.stores.devices.insert(device);
+      const task = queryTaskN(n, `t-${n}`, T0, { jobId: 'job-c', jobSeq: n });
       await tx.run((s) => s.tasks.insert(task, 'created'));
+      const deviceId = device.deviceId;
       return { deviceId, taskId: task.taskId };
     }
 

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDatabase } from '../../src/persistence/data-source.js';
 import { TypeormTransactor } from '../../src/persistence/transactor.js';
 import { SecretBox } from '../../src/security/secret-box.js';
-import { imeiN, phoneN } from '../support/fixtures.js';
+import { queryTaskN } from '../support/fixtures.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmwsi-processes-'));
 const file = path.join(dir, 'db.sqlite');
@@ -46,23 +46,7 @@ function writeFromAnotherProcess(taskId: string): Promise<number | null> {
 it('lets a unit of work read then write while another process writes the same row', { timeout: 30_000 }, async () => {
   const tx = new TypeormTransactor(ds, new SecretBox(crypto.randomBytes(32)));
   const at = Date.now();
-  await tx.stores.tasks.insert(
-    {
-      taskId: 'shared',
-      deviceId: imeiN(1),
-      phoneNumber: phoneN(1),
-      operation: { name: 'QUERY', commands: [{ verb: 'Get', uri: './DevInfo/Mod' }] },
-      status: 'QUEUED',
-      results: [],
-      bOptin: false,
-      acceptDevicePolicy: 30,
-      testCycle: false,
-      createdBy: 'test',
-      createdAt: new Date(at),
-      updatedAt: new Date(at),
-    },
-    'created',
-  );
+  await tx.stores.tasks.insert(queryTaskN(1, 'shared', at), 'created');
   let other: Promise<number | null> | undefined;
   await tx.run(async (s) => {
     expect((await s.tasks.get('shared'))?.status).toBe('QUEUED');
