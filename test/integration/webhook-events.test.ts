@@ -21,7 +21,7 @@ import { BullWebhookDeliveries } from '../../src/queue/webhook-jobs.js';
 import { SecretBox } from '../../src/security/secret-box.js';
 import { systemClock } from '../../src/services/ports.js';
 import { WebhookPump } from '../../src/services/webhooks/event-pump.js';
-import { imeiN } from '../support/fixtures.js';
+import { imeiN, queryTaskN } from '../support/fixtures.js';
 import { dropSchema, newSchemaName, POSTGRES_SKIP_MESSAGE, postgresUrl } from '../support/postgres.js';
 import { ownDatabase } from '../support/own-database.js';
 import { waitFor } from '../support/wait.js';
@@ -32,19 +32,7 @@ const pgUrl = sharedPg ? await ownDatabase(sharedPg, 'dmwsi_webhooks') : undefin
 if (!pgUrl) console.warn(POSTGRES_SKIP_MESSAGE);
 const sealer = new SecretBox(crypto.randomBytes(32));
 
-const task = (taskId: string, at: number): Task => ({
-  taskId,
-  deviceId: imeiN(1),
-  operation: { name: 'QUERY', commands: [{ verb: 'Get', uri: './DevInfo/Man' }] },
-  status: 'QUEUED',
-  results: [],
-  bOptin: false,
-  acceptDevicePolicy: 30,
-  testCycle: false,
-  createdBy: 'test',
-  createdAt: new Date(at),
-  updatedAt: new Date(at),
-});
+const task = (taskId: string, at: number): Task => queryTaskN(1, taskId, at);
 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe.skipIf(backend === 'postgres' && !pgUrl)(`webhook event pump on ${backend}`, () => {
