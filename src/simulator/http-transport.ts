@@ -1,6 +1,12 @@
-/** The device's DM transport over Node http/https (one instance shared by a fleet). */
-import http from 'node:http';
-import https from 'node:https';
+/**
+ * The device's DM transport over HTTP/1.1 (one instance shared by a fleet).
+ *
+ * undici rather than node:http: a fleet of 100,000 devices posts two messages
+ * per session on a box it shares with the gateway, and node:http's client
+ * (ClientRequest, the Agent's queues, IncomingMessage streams, a URL parsed
+ * per request) cost about twice undici's CPU per request.
+ */
+import { Agent, errors } from 'undici';
 
 export interface HttpResponse {
   status: number;
@@ -21,52 +27,73 @@ export interface HttpTransportOptions {
   maxResponseBytes?: number;
 }
 
-/** Node http/https with keep-alive agents; one instance is meant to be shared. */
+/** Where a URL posts to, split once: a fleet posts to a handful of URLs (the server's and its RespURIs). */
+interface Target {
+  origin: string;
+  path: string;
+}
+
+/** Bounded by clearing: a server that hands out a RespURI per session must not grow it without end. */
+const MAX_TARGETS = 1024;
+
+/** Keep-alive connections, http and https; one instance is meant to be shared. */
 export function createHttpTransport(opts: HttpTransportOptions = {}): DmTransport & { close(): void } {
-  const maxSockets = opts.maxSockets ?? 256;
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets });
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const maxBytes = opts.maxResponseBytes ?? 8 * 1024 * 1024;
+  const agent = new Agent({
+    connections: opts.maxSockets ?? 256,
+    pipelining: 1,
+    // As node:http's socket timeout did: no byte for this long, of the head or of the body.
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    maxResponseSize: maxBytes,
+  });
+  const targets = new Map<string, Target>();
+  const targetOf = (url: string): Target => {
+    let t = targets.get(url);
+    if (t === undefined) {
+      const u = new URL(url);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`not an http(s) URL: ${url}`);
+      t = { origin: u.origin, path: `${u.pathname}${u.search}` };
+      if (targets.size >= MAX_TARGETS) targets.clear();
+      targets.set(url, t);
+    }
+    return t;
+  };
   return {
-    post(url, body, headers) {
-      return new Promise<HttpResponse>((resolve, reject) => {
-        const u = new URL(url);
-        const secure = u.protocol === 'https:';
-        const req = (secure ? https : http).request(
-          u,
-          {
-            method: 'POST',
-            agent: secure ? httpsAgent : httpAgent,
-            headers: { ...headers, 'content-length': String(body.length) },
-            timeout: timeoutMs,
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            let size = 0;
-            res.on('data', (chunk: Buffer) => {
-              size += chunk.length;
-              if (size > maxBytes) req.destroy(new Error(`answer larger than ${maxBytes} bytes`));
-              else chunks.push(chunk);
-            });
-            res.on('error', reject);
-            res.on('end', () => {
-              const out: Record<string, string> = {};
-              for (const [name, value] of Object.entries(res.headers)) {
-                if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
-              }
-              resolve({ status: res.statusCode ?? 0, headers: out, body: Buffer.concat(chunks) });
-            });
-          },
-        );
-        req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-        req.on('error', reject);
-        req.end(body);
-      });
+    async post(url, body, headers) {
+      const { origin, path } = targetOf(url);
+      try {
+        const res = await agent.request({ origin, path, method: 'POST', headers, body });
+        // One exact-size buffer (no copy): cheaper than collecting the stream's chunks.
+        const answer = Buffer.from(await res.body.arrayBuffer());
+        return { status: res.statusCode, headers: flatten(res.headers), body: answer };
+      } catch (err) {
+        throw plainError(err, timeoutMs, maxBytes);
+      }
     },
     close() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      agent.destroy().catch(() => {});
     },
   };
+}
+
+function flatten(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** The reasons a fleet reports by (its failure table) stay those it gave over node:http. */
+function plainError(err: unknown, timeoutMs: number, maxBytes: number): unknown {
+  if (err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError) {
+    return new Error(`no answer within ${timeoutMs} ms`, { cause: err });
+  }
+  if (err instanceof errors.ResponseExceededMaxSizeError) {
+    return new Error(`answer larger than ${maxBytes} bytes`, { cause: err });
+  }
+  return err;
 }
