@@ -78,6 +78,13 @@ export interface ClientCredentials {
   serverPassword: string;
   /** SRVCRED AAuthData: the nonce this client issued to the server, raw bytes. */
   serverNonce: Buffer;
+  /**
+   * B64(MD5(clientUsername:clientPassword)) and B64(MD5(serverId:serverPassword))
+   * when the caller keeps them (a simulated device does, see user-digests.ts);
+   * made from the names and passwords when absent. Must match them when given.
+   */
+  clientDigest?: string;
+  serverDigest?: string;
 }
 
 /** What the session reads from the device. */
@@ -251,7 +258,7 @@ export function startSession(
 export function authHeaders(state: ClientSessionState, body: Buffer): Record<string, string> {
   if (state.authType !== 'hmac') return {};
   const creds = state.device.credentials;
-  const mac = hmacMac(userDigest(creds.clientUsername, creds.clientPassword), state.clientNonce, body);
+  const mac = hmacMac(clientDigest(creds), state.clientNonce, body);
   return { [HMAC_HEADER]: formatHmacHeader({ username: creds.clientUsername, mac }) };
 }
 
@@ -390,11 +397,15 @@ function clientCred(s: ClientSessionState): Cred | undefined {
   const data =
     s.authType === 'basic'
       ? basicCredential(creds.clientUsername, creds.clientPassword)
-      : md5Credential(userDigest(creds.clientUsername, creds.clientPassword), s.clientNonce);
+      : md5Credential(clientDigest(creds), s.clientNonce);
   return { meta: { type: AUTH_META_TYPE[s.authType], format: 'b64' }, data };
 }
 
 // ---- authentication ---------------------------------------------------------
+
+function clientDigest(creds: ClientCredentials): string {
+  return creds.clientDigest ?? userDigest(creds.clientUsername, creds.clientPassword);
+}
 
 type ClientAuthVerdict =
   | { verdict: 'ok' | 'retry' }
@@ -481,7 +492,7 @@ function checkServerCredential(
   transport: ServerTransportInfo,
 ): 'ok' | 'missing' | 'bad' {
   const creds = s.device.credentials;
-  const digest = userDigest(creds.serverId, creds.serverPassword);
+  const digest = creds.serverDigest ?? userDigest(creds.serverId, creds.serverPassword);
   const nonces = [s.serverNonce, ...(s.previousServerNonce ? [s.previousServerNonce] : [])];
   if (transport.hmacHeader !== undefined) {
     const h = parseHmacHeader(transport.hmacHeader);

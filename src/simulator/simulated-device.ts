@@ -50,6 +50,7 @@ import { contentTypeFor, dataText, encodeSyncMl, encodingForContentType, parseSy
 import type { AlertCommand, Command, SyncMlEncoding } from '../dm/codec/types.js';
 import { isUnder } from '../dm/mo/index.js';
 import { createHttpTransport, type DmTransport } from './http-transport.js';
+import { type UserDigests, userDigests } from './user-digests.js';
 import { parseTrigger, sessionIdToHex, verifyTriggerDigestWithResync } from '../dm/notification/package0.js';
 import {
   authHeaders,
@@ -319,6 +320,7 @@ export class SimulatedDevice {
   /** What modified the tree since it was built from the template; replayed when it is rebuilt. */
   private journal: JournalEntry[] | undefined;
   private replaying = false;
+  private digests: UserDigests | undefined;
   private inSession = false;
   private sessionSeq = 0;
   private extraExecTargets: string[] | undefined;
@@ -570,6 +572,7 @@ export class SimulatedDevice {
     const uiLog: UiAlertResponse[] = [];
     const ui = p.ui ?? autoAccept;
     const alerts = this.pending ? [...this.pending] : [];
+    const digests = this.userDigests(acct);
     const creds: ClientCredentials = {
       authType: acct.authType,
       clientUsername: acct.clientUsername,
@@ -578,6 +581,8 @@ export class SimulatedDevice {
       serverId: acct.serverId,
       serverPassword: acct.serverPassword,
       serverNonce: acct.serverNonce,
+      clientDigest: digests.client,
+      serverDigest: digests.server,
     };
     const dev: SessionDevice = {
       devId: this.devId,
@@ -748,6 +753,11 @@ export class SimulatedDevice {
     }
   }
 
+  private userDigests(acct: DmAccount): UserDigests {
+    this.digests = userDigests(acct, this.digests);
+    return this.digests;
+  }
+
   private setServerNonce(nonce: Buffer): void {
     this.account.serverNonce = nonce;
     this.syncNonceLeaf('SRVCRED', nonce);
@@ -781,11 +791,7 @@ export class SimulatedDevice {
     }
     const acct = this.account;
     if (trigger.serverId !== acct.serverId) return reject('wrong-server');
-    const verified = verifyTriggerDigestWithResync(
-      bytes,
-      { serverId: acct.serverId, password: acct.serverPassword },
-      acct.serverNonce,
-    );
+    const verified = verifyTriggerDigestWithResync(bytes, { userDigest: this.userDigests(acct).server }, acct.serverNonce);
     if (verified === 'none') {
       this.note('notification rejected: bad digest');
       return reject('bad-digest');
