@@ -21,6 +21,21 @@ const EXTENDED =
  *   (e.g. 60 for CET); used only for times without a zone.
  */
 export function parseAtTime(text: string, utcOffsetMinutes?: number): Date | undefined {
+  if (last !== undefined && last.text === text && last.utcOffsetMinutes === utcOffsetMinutes) {
+    return last.time === undefined ? undefined : new Date(last.time);
+  }
+  const date = parseUncached(text, utcOffsetMinutes);
+  last = { text, utcOffsetMinutes, time: date?.getTime() };
+  return date;
+}
+
+/**
+ * The last text parsed: a fleet's devices armed by one job all read the same
+ * AtTime, and each reads it again whenever its tree is rebuilt.
+ */
+let last: { text: string; utcOffsetMinutes: number | undefined; time: number | undefined } | undefined;
+
+function parseUncached(text: string, utcOffsetMinutes: number | undefined): Date | undefined {
   const m = BASIC.exec(text.trim()) ?? EXTENDED.exec(text.trim());
   if (!m) return undefined;
   const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [

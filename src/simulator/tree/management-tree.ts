@@ -355,13 +355,17 @@ export class ManagementTree {
   /** Sets (or with `undefined` removes) a device-private annotation. */
   annotate(uri: string, key: string, value: Annotation | undefined): void {
     const node = this.mustOwn(uri);
-    if (value === undefined) node.annotations.delete(key);
-    else node.annotations.set(key, value);
+    if (value === undefined) {
+      node.annotations?.delete(key);
+      return;
+    }
+    node.annotations ??= new Map();
+    node.annotations.set(key, value);
   }
 
   annotation(uri: string, key: string): Annotation | undefined {
     const p = parseUri(uri);
-    return p.ok ? this.find(p.segments)?.annotations.get(key) : undefined;
+    return p.ok ? this.find(p.segments)?.annotations?.get(key) : undefined;
   }
 
   // ---- Atomic support -------------------------------------------------------

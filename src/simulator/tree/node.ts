@@ -53,9 +53,10 @@ export interface TreeNode {
   children: Map<string, TreeNode> | undefined;
   /**
    * Annotations die with the node, which is exactly what the SSE client needs:
-   * a deleted MO takes its armed schedule with it.
+   * a deleted MO takes its armed schedule with it. Undefined until the first
+   * one: few nodes carry any, and a device's tree is rebuilt every session.
    */
-  annotations: Map<string, Annotation>;
+  annotations: Map<string, Annotation> | undefined;
 }
 
 export function isNodeFormat(value: string): value is NodeFormat {
@@ -76,7 +77,7 @@ export function newInterior(
     permanent,
     value: undefined,
     children: new Map(),
-    annotations: new Map(),
+    annotations: undefined,
   };
 }
 
@@ -96,7 +97,7 @@ export function newLeaf(
     permanent,
     value: copyValue(value),
     children: undefined,
-    annotations: new Map(),
+    annotations: undefined,
   };
 }
 
@@ -123,7 +124,7 @@ export function copyNode(node: TreeNode, owner: NodeOwner): TreeNode {
     permanent: node.permanent,
     value: node.value,
     children: node.children && new Map(node.children),
-    annotations: new Map(node.annotations),
+    annotations: node.annotations && new Map(node.annotations),
   };
 }
 

@@ -36,10 +36,16 @@ interface Syntax {
  * write the same few dozen URIs every session (DevInfo, the DMAcc nonces, the
  * SSE nodes a server adds), and parsing them again was the simulator's
  * costliest function. Syntax does not depend on the limits, which are applied
- * on every call. Bounded by clearing: the URIs unique to one device (an SSE
- * node's name) churn it, the hot ones are back after one parse.
+ * on every call.
+ *
+ * Bounded by generations: when the recent one is full it becomes the older one
+ * (the previous older one dropped) and a hit there moves back into the recent
+ * one. The URIs unique to one device (an SSE node's name), thousands a minute
+ * in a large fleet, age out that way without taking the hot ones with them,
+ * as clearing one map did.
  */
-const syntaxCache = new Map<string, Syntax>();
+let recentSyntax = new Map<string, Syntax>();
+let olderSyntax = new Map<string, Syntax>();
 const MAX_CACHED_URIS = 4096;
 /** Longer texts (hostile or broken input) are parsed every time rather than kept. */
 const MAX_CACHED_URI_LENGTH = 1024;
@@ -60,20 +66,25 @@ const ROOT: ParsedUri = Object.freeze({ ok: true, uri: '.', segments: Object.fre
  * The result may be the same (frozen) object another call got.
  */
 export function parseUri(raw: string, limits: Readonly<UriLimits> = UNLIMITED_URI): ParsedUri {
-  let syntax = syntaxCache.get(raw);
-  if (syntax === undefined) {
-    syntax = parseSyntax(raw);
-    if (raw.length <= MAX_CACHED_URI_LENGTH) {
-      if (syntaxCache.size >= MAX_CACHED_URIS) syntaxCache.clear();
-      syntaxCache.set(raw, syntax);
-    }
-  }
-  const { parsed, maxSegLen } = syntax;
+  const { parsed, maxSegLen } = recentSyntax.get(raw) ?? syntaxOf(raw);
   if (!parsed.ok) return parsed;
   if (limits.maxTotLen > 0 && parsed.uri.length > limits.maxTotLen) return TOO_LONG;
   if (limits.maxDepth > 0 && parsed.segments.length > limits.maxDepth) return TOO_LONG;
   if (limits.maxSegLen > 0 && maxSegLen > limits.maxSegLen) return TOO_LONG;
   return parsed;
+}
+
+/** A miss in the recent generation: from the older one, or parsed. */
+function syntaxOf(raw: string): Syntax {
+  const syntax = olderSyntax.get(raw) ?? parseSyntax(raw);
+  if (raw.length <= MAX_CACHED_URI_LENGTH) {
+    if (recentSyntax.size >= MAX_CACHED_URIS) {
+      olderSyntax = recentSyntax;
+      recentSyntax = new Map();
+    }
+    recentSyntax.set(raw, syntax);
+  }
+  return syntax;
 }
 
 function parseSyntax(raw: string): Syntax {

@@ -79,6 +79,15 @@ describe('device URI parsing, URIs seen before', () => {
     }
   });
 
+  it('keeps the URIs in use while a stream of one-off URIs (a fleet’s SSE node names) passes through', () => {
+    const hot = parseUri('./Cache/Hot');
+    for (let i = 0; i < 50_000; i++) {
+      expect(parseUri(`./SSE/once-${i}/Go`).ok).toBe(true);
+      if (i % 1000 === 0) expect(parseUri('./Cache/Hot')).toBe(hot);
+    }
+    expect(parseUri('./Cache/Hot')).toBe(hot);
+  });
+
   it('hands out results no caller can change for the next one', () => {
     const first = parseUri('./Cache/Frozen');
     if (!first.ok) throw new Error('expected a valid URI');
