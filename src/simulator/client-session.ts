@@ -541,10 +541,28 @@ function serverChal(type: DeviceAuthType, nonce: Buffer): Chal {
 }
 
 function issueServerNonce(s: ClientSessionState, events: SessionEvent[], keepPrevious: boolean): Buffer {
-  const nonce = s.device.newNonce ? s.device.newNonce() : randomBytes(16);
+  const nonce = s.device.newNonce ? s.device.newNonce() : randomNonce();
   s.previousServerNonce = keepPrevious ? s.serverNonce : undefined;
   s.serverNonce = nonce;
   events.push({ kind: 'server-nonce', nonce });
+  return nonce;
+}
+
+/**
+ * 16 random bytes cut from a larger block: one call into the system's
+ * generator per 256 nonces instead of one each (a fleet issues one every
+ * session). Each nonce is a copy, so none keeps the block alive.
+ */
+let randomBlock = Buffer.alloc(0);
+let randomOffset = 0;
+
+function randomNonce(): Buffer {
+  if (randomOffset + 16 > randomBlock.length) {
+    randomBlock = randomBytes(4096);
+    randomOffset = 0;
+  }
+  const nonce = Buffer.from(randomBlock.subarray(randomOffset, randomOffset + 16));
+  randomOffset += 16;
   return nonce;
 }
 
