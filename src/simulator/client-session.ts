@@ -46,7 +46,7 @@ import {
   timingSafeEqualString,
   userDigest,
 } from '../dm/auth/credentials.js';
-import { dataText, encodedSize } from '../dm/codec/index.js';
+import { dataText, encodedSize, encodeXml } from '../dm/codec/index.js';
 import type {
   AlertCommand,
   Chal,
@@ -197,6 +197,12 @@ export interface ClientSessionState {
 export interface SessionStep {
   state: ClientSessionState;
   reply?: SyncMlMessage;
+  /**
+   * The reply as an XML device sends it, when checking it against the
+   * server's MaxMsgSize already encoded it whole: sent as is rather than
+   * encoded a second time.
+   */
+  replyBytes?: Buffer;
   done: boolean;
   events: SessionEvent[];
 }
@@ -594,15 +600,19 @@ function reply(prev: ClientSessionState, headerStatus: StatusCommand, events: Se
   const header = clientHeader(s, s.msgId, false);
   const body: Command[] = [{ ...headerStatus, cmdId: 1 }];
   const limit = s.serverMaxMsgSize;
-  fill(s, header, body, limit);
+  const measured = fill(s, header, body, limit);
   const final = s.serverClosed && s.outbox.length === 0;
   if (!s.serverClosed && !body.some((c) => c.kind === 'Results')) {
     body.push({ kind: 'Alert', cmdId: body.length + 1, data: 1222, items: [] });
   }
-  return { state: s, reply: { header, body, final }, done: false, events };
+  const step: SessionStep = { state: s, reply: { header, body, final }, done: false, events };
+  // Measured with Final: the very reply only when it is final (and so has no 1222 added).
+  if (measured !== undefined && final) step.replyBytes = measured;
+  return step;
 }
 
-function fill(s: ClientSessionState, header: SyncHdr, body: Command[], limit: number | undefined): void {
+/** Returns the bytes of `{ header, body, final: true }` when everything fit at once and the device speaks XML. */
+function fill(s: ClientSessionState, header: SyncHdr, body: Command[], limit: number | undefined): Buffer | undefined {
   const enc = s.device.encoding;
   const size = (cmds: Command[]) => encodedSize({ header, body: cmds, final: true }, enc);
   if (limit === undefined) {
@@ -611,17 +621,20 @@ function fill(s: ClientSessionState, header: SyncHdr, body: Command[], limit: nu
       else body.push(chunkResults(out, Number.POSITIVE_INFINITY, body.length + 1).results);
     }
     s.outbox = [];
-    return;
+    return undefined;
   }
   const budget = limit - SIZE_MARGIN;
   // Fast path: everything fits.
   const all = s.outbox.every((o) => o.kind === 'command')
     ? [...body, ...s.outbox.map((o, i) => ({ ...(o as { command: Command }).command, cmdId: body.length + 1 + i }))]
     : undefined;
-  if (all && size(all) <= budget) {
-    body.splice(0, body.length, ...all);
-    s.outbox = [];
-    return;
+  if (all) {
+    const bytes = enc === 'xml' ? encodeXml({ header, body: all, final: true }) : undefined;
+    if ((bytes?.length ?? size(all)) <= budget) {
+      body.splice(0, body.length, ...all);
+      s.outbox = [];
+      return bytes;
+    }
   }
   while (s.outbox.length > 0) {
     const next = s.outbox[0]!;
@@ -643,12 +656,12 @@ function fill(s: ClientSessionState, header: SyncHdr, body: Command[], limit: nu
         body.push(candidate);
         s.outbox.shift();
       }
-      return;
+      return undefined;
     }
     // A Large Object in progress: send as much as fits.
     const base = size([...body, chunkResults(next, 0, cmdId).results]);
     let room = budget - base;
-    if (room <= 0 && body.length > 1) return;
+    if (room <= 0 && body.length > 1) return undefined;
     room = Math.max(room, 16);
     for (let attempt = 0; attempt < 6; attempt++) {
       const piece = chunkResults(next, room, cmdId);
@@ -661,8 +674,9 @@ function fill(s: ClientSessionState, header: SyncHdr, body: Command[], limit: nu
       }
       room = Math.max(16, room - over - 8);
     }
-    if (s.outbox[0] === next) return;
+    if (s.outbox[0] === next) return undefined;
   }
+  return undefined;
 }
 
 /** One Results per item; an item that alone is too big becomes a chunked object. */

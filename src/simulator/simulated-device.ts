@@ -620,12 +620,13 @@ export class SimulatedDevice {
     /** Set when the server refused to open the session (503 to its opening: see `opening`) and said when to come back. */
     let busyFor: number | undefined;
     const contentType = contentTypeFor(p.encoding);
+    let messageBytes: Buffer | undefined;
     try {
       for (;;) {
         if (report.messages >= p.maxMessagesPerSession) {
           throw new DeviceTransportError(this.devId, state.url, `more than ${p.maxMessagesPerSession} messages`);
         }
-        const body = encodeSyncMl(message, p.encoding, { opaqueItemData: p.opaqueItemData });
+        const body = messageBytes ?? encodeSyncMl(message, p.encoding, { opaqueItemData: p.opaqueItemData });
         const headers = { 'content-type': contentType, accept: contentType, ...authHeaders(state, body) };
         // Posted to the server's URI, not a RespURI: the server has not taken this session in yet (its
         // first message, or Pkg1 again after a 401 challenge, which gives no RespURI). A 503 there turns
@@ -662,6 +663,7 @@ export class SimulatedDevice {
         state = step.state;
         if (step.done || !step.reply) break;
         message = step.reply;
+        messageBytes = step.replyBytes;
       }
     } catch (err) {
       report.outcome = 'error';

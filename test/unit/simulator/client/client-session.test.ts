@@ -409,6 +409,31 @@ describe('client session: flow', () => {
   });
 });
 
+describe('client session: the bytes of a measured reply', () => {
+  it('hands out the encoding its MaxMsgSize check made when that is the reply as sent', () => {
+    const first = clientInitiated(device());
+    const step = onServerMessage(first.state, answer(first.message, { maxMsgSize: 16_000, commands: [get(5, './DevInfo/Lang')] }));
+    expect(step.reply?.final).toBe(true);
+    expect(step.replyBytes?.equals(encodeSyncMl(step.reply!, 'xml'))).toBe(true);
+  });
+
+  it('hands out none for a reply the check did not encode as sent: not final, or no MaxMsgSize, or WBXML', () => {
+    const open = clientInitiated(device());
+    const notFinal = onServerMessage(
+      open.state,
+      answer(open.message, { maxMsgSize: 16_000, final: false, commands: [replace(5, './DevInfo/Lang', 'fr')] }),
+    );
+    expect(notFinal.reply?.final).toBe(false);
+    expect(notFinal.replyBytes).toBeUndefined();
+    const unlimited = clientInitiated(device());
+    expect(onServerMessage(unlimited.state, answer(unlimited.message, { commands: [get(5, './DevInfo/Lang')] })).replyBytes).toBeUndefined();
+    const wbxml = clientInitiated(device({ encoding: 'wbxml' }));
+    expect(
+      onServerMessage(wbxml.state, answer(wbxml.message, { maxMsgSize: 16_000, commands: [get(5, './DevInfo/Lang')] })).replyBytes,
+    ).toBeUndefined();
+  });
+});
+
 describe('client session: Large Objects', () => {
   const big = 'The quick brown fox jumps over the lazy dog & co. '.repeat(100); // 5000 bytes
 
