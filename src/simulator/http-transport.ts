@@ -27,14 +27,27 @@ export interface HttpTransportOptions {
   maxResponseBytes?: number;
 }
 
-/** Where a URL posts to, split once: a fleet posts to a handful of URLs (the server's and its RespURIs). */
+/** Where a URL posts to, as undici takes it. */
 interface Target {
   origin: string;
   path: string;
 }
 
-/** Bounded by clearing: a server that hands out a RespURI per session must not grow it without end. */
-const MAX_TARGETS = 1024;
+/**
+ * An http(s) URL that WHATWG parsing would leave as it is past the host: no
+ * characters it would percent-encode, no dot segments, no fragment, no user
+ * info. A server's URL and its RespURIs (one per session) are such; splitting
+ * them as text spares a URL object per message.
+ */
+const PLAIN_URL = /^(https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?)(\/[A-Za-z0-9\-._~!$&()*+,;=:@%/?]*)?$/;
+
+function targetOf(url: string): Target {
+  const m = PLAIN_URL.exec(url);
+  if (m !== null && !url.includes('/.')) return { origin: m[1]!, path: m[2] ?? '/' };
+  const u = new URL(url);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`not an http(s) URL: ${url}`);
+  return { origin: u.origin, path: `${u.pathname}${u.search}` };
+}
 
 /** Keep-alive connections, http and https; one instance is meant to be shared. */
 export function createHttpTransport(opts: HttpTransportOptions = {}): DmTransport & { close(): void } {
@@ -48,18 +61,6 @@ export function createHttpTransport(opts: HttpTransportOptions = {}): DmTranspor
     bodyTimeout: timeoutMs,
     maxResponseSize: maxBytes,
   });
-  const targets = new Map<string, Target>();
-  const targetOf = (url: string): Target => {
-    let t = targets.get(url);
-    if (t === undefined) {
-      const u = new URL(url);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`not an http(s) URL: ${url}`);
-      t = { origin: u.origin, path: `${u.pathname}${u.search}` };
-      if (targets.size >= MAX_TARGETS) targets.clear();
-      targets.set(url, t);
-    }
-    return t;
-  };
   return {
     async post(url, body, headers) {
       const { origin, path } = targetOf(url);
