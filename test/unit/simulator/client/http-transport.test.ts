@@ -1,13 +1,23 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpTransport } from '../../../../src/simulator/http-transport.js';
+import { createHttpTransport, type DmTransport, type HttpTransportOptions } from '../../../../src/simulator/http-transport.js';
 
 interface Seen {
   method: string | undefined;
   url: string | undefined;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
+}
+
+/** A transport for one test, closed after it whatever the outcome. */
+async function withTransport(opts: HttpTransportOptions, use: (t: DmTransport) => Promise<void>): Promise<void> {
+  const t = createHttpTransport(opts);
+  try {
+    await use(t);
+  } finally {
+    t.close();
+  }
 }
 
 describe('the simulator HTTP transport', () => {
@@ -40,9 +50,8 @@ describe('the simulator HTTP transport', () => {
     await new Promise((r) => server.close(r));
   });
 
-  it('posts the body and headers as given and answers status, lower-cased headers and body', async () => {
-    const t = createHttpTransport();
-    try {
+  it('posts the body and headers as given and answers status, lower-cased headers and body', () =>
+    withTransport({}, async (t) => {
       const body = Buffer.from('<SyncML/>');
       const res = await t.post(`${base}/dm?s=00AB&x=1`, body, { 'content-type': 'application/vnd.syncml.dm+xml', accept: 'application/vnd.syncml.dm+xml' });
       expect(res.status).toBe(201);
@@ -55,37 +64,22 @@ describe('the simulator HTTP transport', () => {
       expect(got.headers['content-length']).toBe(String(body.length));
       expect(got.headers.accept).toBe('application/vnd.syncml.dm+xml');
       expect(got.body.equals(body)).toBe(true);
-    } finally {
-      t.close();
-    }
-  });
+    }));
 
-  it('sends a URL WHATWG would normalise in its normalised form', async () => {
-    const t = createHttpTransport();
-    try {
+  it('sends a URL WHATWG would normalise in its normalised form', () =>
+    withTransport({}, async (t) => {
       await t.post(`${base}/a/../dm/./x`, Buffer.from('x'), {});
       expect(seen.at(-1)?.url).toBe('/dm/x');
-    } finally {
-      t.close();
-    }
-  });
+    }));
 
-  it('refuses an answer above the size cap, and a URL that is not http(s)', async () => {
-    const t = createHttpTransport({ maxResponseBytes: 1024 });
-    try {
+  it('refuses an answer above the size cap, and a URL that is not http(s)', () =>
+    withTransport({ maxResponseBytes: 1024 }, async (t) => {
       await expect(t.post(`${base}/big`, Buffer.from('x'), {})).rejects.toThrow('answer larger than 1024 bytes');
       await expect(t.post('ftp://127.0.0.1/dm', Buffer.from('x'), {})).rejects.toThrow(TypeError);
-    } finally {
-      t.close();
-    }
-  });
+    }));
 
-  it('gives up on a server that does not answer', async () => {
-    const t = createHttpTransport({ timeoutMs: 200 });
-    try {
+  it('gives up on a server that does not answer', () =>
+    withTransport({ timeoutMs: 200 }, async (t) => {
       await expect(t.post(`${base}/silent`, Buffer.from('x'), {})).rejects.toThrow('no answer within 200 ms');
-    } finally {
-      t.close();
-    }
-  });
+    }));
 });
