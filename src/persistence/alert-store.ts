@@ -3,23 +3,21 @@ import type { EntityManager } from 'typeorm';
 import type { DeviceAlert } from '../dm/server/ports.js';
 import type { Transactor } from '../services/ports.js';
 import { DeviceAlertEntity, type DeviceAlertRow } from './entities.js';
-import { execute, sql } from './raw-sql.js';
+import { execute, sql, unnestArrays } from './raw-sql.js';
 import { type Rider, type RiderBatch, rideAlong } from './ride-along.js';
 
-const INSERT_ALERT_TEXT =
-  'INSERT INTO "device_alert" ("device_id", "at", "alert_type", "source", "mark", "format", "data", "correlator", "handled") ' +
-  'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_ALERT_HEAD =
+  'INSERT INTO "device_alert" ("device_id", "at", "alert_type", "source", "mark", "format", "data", "correlator", "handled") ';
+const INSERT_ALERT_TEXT = `${INSERT_ALERT_HEAD}VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 /** One per Generic Alert: plain SQL (TypeORM's insert also re-selected the generated id, ~0.1 ms an alert). */
 const INSERT_ALERT = sql(INSERT_ALERT_TEXT);
 /** PostgreSQL: the record riding on a task move (ride-along.ts). */
 const ALERT_CTE_PG = `"alert" AS (${INSERT_ALERT_TEXT})`;
 /** PostgreSQL: ALERT_CTE_PG over the alerts of a batch of moves (move-batches.ts), one array per value of alertValues, in its order. */
+const ALERT_ARRAY_TYPES = ['varchar', 'bigint', 'varchar', 'varchar', 'varchar', 'varchar', 'text', 'varchar', 'boolean'];
 export const ALERT_BATCH_PG: RiderBatch = {
-  arity: 9,
-  cte:
-    '"alert" AS (INSERT INTO "device_alert" ("device_id", "at", "alert_type", "source", "mark", "format", "data", "correlator", "handled") ' +
-    'SELECT * FROM unnest(CAST(? AS varchar[]), CAST(? AS bigint[]), CAST(? AS varchar[]), CAST(? AS varchar[]), CAST(? AS varchar[]), ' +
-    'CAST(? AS varchar[]), CAST(? AS text[]), CAST(? AS varchar[]), CAST(? AS boolean[])))',
+  arity: ALERT_ARRAY_TYPES.length,
+  cte: `"alert" AS (${INSERT_ALERT_HEAD}SELECT * FROM ${unnestArrays(ALERT_ARRAY_TYPES)})`,
 };
 /**
  * A record that rode on a move as handled, of an alert its consumers then did not handle: the latest of

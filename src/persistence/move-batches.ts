@@ -26,7 +26,7 @@ import type { EntityManager } from 'typeorm';
 import { TASK_STATES, TERMINAL_TASK_STATES, type TaskStatus } from '../domain/tasks.js';
 import { ALERT_BATCH_PG } from './alert-store.js';
 import { COUNTER_COLUMN, DELTAS_JOIN } from './job-counters.js';
-import { queryRows, type Statement, sql } from './raw-sql.js';
+import { queryRows, type Statement, sql, unnestArrays } from './raw-sql.js';
 import { CONTACT_BATCH_PG } from './registry-stores.js';
 import type { Rider, RiderBatch } from './ride-along.js';
 import { StatementBatcher } from './statement-batcher.js';
@@ -55,7 +55,6 @@ export interface BatchedMove {
 /** A task row as the batch statement returns it: the row before the move (the store's columns), whether it moved, and MAY_END_JOB. */
 export type BatchedRow = Record<string, unknown> & { didMove: boolean; mayEndJob: boolean | null };
 
-
 /** The rider kinds a batch carries, each as an array CTE; every batch statement has them all (empty arrays write nothing). */
 const RIDER_BATCHES: readonly (readonly [Rider['kind'], RiderBatch])[] = [
   ['contact', CONTACT_BATCH_PG],
@@ -63,11 +62,10 @@ const RIDER_BATCHES: readonly (readonly [Rider['kind'], RiderBatch])[] = [
 ];
 
 const TERMINAL_LIST = [...TERMINAL_TASK_STATES].map((st) => `'${st}'`).join(', ');
+const MOVE_ARRAY_TYPES = ['varchar', 'varchar', 'text', 'bigint', 'integer', 'integer', 'text', 'varchar', 'varchar', 'integer', 'text'];
 const MOVES =
-  'unnest(CAST(? AS varchar[]), CAST(? AS varchar[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS integer[]), ' +
-  'CAST(? AS integer[]), CAST(? AS text[]), CAST(? AS varchar[]), CAST(? AS varchar[]), CAST(? AS integer[]), CAST(? AS text[])) ' +
+  `${unnestArrays(MOVE_ARRAY_TYPES)} ` +
   'AS "n"("taskId", "to", "allowed", "at", "resultCode", "dmStatus", "results", "correlator", "event", "code", "detail")';
-const MOVE_ARITY = 11;
 
 /** What task-store.ts's MAY_END_JOB compares: a job's open tasks (over "j" with DELTAS_JOIN's "d"), and the moves a statement may not see. */
 export interface MayEndJob {
@@ -114,7 +112,7 @@ function batchValues(moves: readonly BatchedMove[]): unknown[] {
     moves.map((m) => m.taskId),
     moves.map((m) => m.to),
     moves.map((m) => m.allowed.join(',')),
-    ...Array.from({ length: MOVE_ARITY - 3 }, (_, i) => moves.map((m) => m.values[i])),
+    ...Array.from({ length: MOVE_ARRAY_TYPES.length - 3 }, (_, i) => moves.map((m) => m.values[i])),
   ];
   for (const [kind, batch] of RIDER_BATCHES) {
     const riders = moves.flatMap((m) => m.riders.filter((r) => r.kind === kind));

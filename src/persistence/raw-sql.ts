@@ -63,6 +63,11 @@ export function sql(text: string): Statement {
   return new Statement(text);
 }
 
+/** PostgreSQL: `unnest(CAST(? AS t[]), …)`, one array parameter per element type, in their order. */
+export function unnestArrays(types: readonly string[]): string {
+  return `unnest(${types.map((t) => `CAST(? AS ${t}[])`).join(', ')})`;
+}
+
 function sqliteConnection(em: EntityManager): SqliteConnection | undefined {
   if (em.dataSource.options.type !== 'better-sqlite3') return undefined;
   return (em.dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;

@@ -25,7 +25,7 @@ import {
   type DeviceInstanceRow,
   TaskEntity,
 } from './entities.js';
-import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
+import { epoch, execute, queryRows, type Statement, sql, unnestArrays } from './raw-sql.js';
 import type { Rider, RiderBatch } from './ride-along.js';
 
 const TERMINAL_TASK_STATES = [...TERMINAL_STATES];
@@ -88,16 +88,16 @@ const CONTACT_CTE_PG = `"contact" AS (${recordContactUpdate(PG_DEV_INFO_MERGE)})
  * PostgreSQL: CONTACT_CTE_PG over the contacts of a batch of moves (move-batches.ts), one array per value
  * of contactValuesPg, in its order; the last is the device id.
  */
+const CONTACT_ARRAY_TYPES = ['bigint', 'bigint', 'varchar', 'text', 'varchar', 'varchar', 'varchar'];
 export const CONTACT_BATCH_PG: RiderBatch = {
-  arity: 7,
+  arity: CONTACT_ARRAY_TYPES.length,
   cte:
     '"contact" AS (UPDATE "device_instance" SET "last_contact" = COALESCE("c"."lastContact", "device_instance"."last_contact"), ' +
     '"updated_at" = "c"."updatedAt", "state" = COALESCE("c"."state", "device_instance"."state"), ' +
     `"dev_info" = ${PG_DEV_INFO_MERGE.replace(/"dev_info"/g, '"device_instance"."dev_info"').replace('?', '"c"."devInfo"')}, ` +
     '"client_nonce" = COALESCE("c"."clientNonce", "device_instance"."client_nonce"), ' +
     '"server_nonce" = COALESCE("c"."serverNonce", "device_instance"."server_nonce") ' +
-    'FROM unnest(CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS varchar[]), CAST(? AS text[]), CAST(? AS varchar[]), ' +
-    'CAST(? AS varchar[]), CAST(? AS varchar[])) AS "c"("lastContact", "updatedAt", "state", "devInfo", "clientNonce", "serverNonce", "deviceId") ' +
+    `FROM ${unnestArrays(CONTACT_ARRAY_TYPES)} AS "c"("lastContact", "updatedAt", "state", "devInfo", "clientNonce", "serverNonce", "deviceId") ` +
     'WHERE "device_instance"."device_id" = "c"."deviceId" RETURNING "device_instance"."device_id")',
 };
 /** PostgreSQL: a contact's update riding on a task move (ride-along.ts). */
