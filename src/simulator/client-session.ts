@@ -365,29 +365,11 @@ function pkg1(s: ClientSessionState, headerStatus: StatusCommand | undefined): {
   return { state, message: { header, body, final: true } };
 }
 
-/**
- * `./DevInfo/<name>` by leaf name, made once: every Package#1 reads them,
- * and a URI made anew is hashed anew by the tree's parse cache. Bounded: a
- * device may add DevInfo leaves of its own.
- */
-const devInfoUris = new Map<string, string>();
-const MAX_DEVINFO_URIS = 256;
-
-function devInfoUri(name: string): string {
-  let uri = devInfoUris.get(name);
-  if (uri === undefined) {
-    uri = `./DevInfo/${name}`;
-    if (devInfoUris.size >= MAX_DEVINFO_URIS) devInfoUris.clear();
-    devInfoUris.set(name, uri);
-  }
-  return uri;
-}
-
 function devInfoItems(tree: ManagementTree): Item[] {
   const info = tree.read('./DevInfo');
   const items: Item[] = [];
   for (const name of info?.children ?? []) {
-    const uri = devInfoUri(name);
+    const uri = `./DevInfo/${name}`;
     const leaf = tree.read(uri);
     if (leaf?.kind !== 'leaf') continue;
     items.push({

@@ -767,7 +767,7 @@ export class SimulatedDevice {
 
   private syncNonceLeaf(level: 'CLCRED' | 'SRVCRED', nonce: Buffer): void {
     if (!this.treeRef) return;
-    const uri = nonceLeafUri(this.account.accName, level);
+    const uri = `./DMAcc/${this.account.accName}/AppAuth/${level}/AAuthData`;
     if (this.treeRef.exists(uri)) this.treeRef.replace(uri, { format: 'bin', data: nonce });
   }
 
@@ -1092,16 +1092,15 @@ export class SimulatedDevice {
   private buildTree(): ManagementTree {
     const p = this.profile;
     const acct = this.startingAccount();
-    const template = treeTemplate(p, acct);
-    const tree = template.tree.clone();
+    const tree = treeTemplate(p, acct).clone();
     // The device's own values over the template's blanks.
-    const leaf = template.deviceLeaves;
-    tree.setValue(leaf.devId, this.devId);
-    tree.setValue(leaf.clientName, acct.clientUsername);
-    tree.setValue(leaf.clientSecret, acct.clientPassword);
-    tree.setValue(leaf.clientNonce, acct.clientNonce);
-    tree.setValue(leaf.serverSecret, acct.serverPassword);
-    tree.setValue(leaf.serverNonce, acct.serverNonce);
+    tree.setValue('./DevInfo/DevId', this.devId);
+    const auth = `./DMAcc/${acct.accName}/AppAuth`;
+    tree.setValue(`${auth}/CLCRED/AAuthName`, acct.clientUsername);
+    tree.setValue(`${auth}/CLCRED/AAuthSecret`, acct.clientPassword);
+    tree.setValue(`${auth}/CLCRED/AAuthData`, acct.clientNonce);
+    tree.setValue(`${auth}/SRVCRED/AAuthSecret`, acct.serverPassword);
+    tree.setValue(`${auth}/SRVCRED/AAuthData`, acct.serverNonce);
     if (p.sseRoot !== false) {
       installSseClient(tree, {
         root: p.sseRoot,
@@ -1123,19 +1122,11 @@ export class SimulatedDevice {
  * cloned for every session: a fleet rebuilds a device's tree each time it
  * needs it, so as not to hold 100,000 trees.
  */
-const templates = new WeakMap<DeviceProfile, Map<string, TreeTemplate>>();
+const templates = new WeakMap<DeviceProfile, Map<string, ManagementTree>>();
 const MAX_TEMPLATES_PER_PROFILE = 16;
 
-interface TreeTemplate {
-  tree: ManagementTree;
-  /**
-   * The URIs of the leaves each device fills in, made once: URIs built per
-   * tree are new strings, whose parse-cache lookups hashed them every time.
-   */
-  deviceLeaves: Readonly<Record<'devId' | 'clientName' | 'clientSecret' | 'clientNonce' | 'serverSecret' | 'serverNonce', string>>;
-}
 
-function treeTemplate(p: DeviceProfile, acct: DmAccount): TreeTemplate {
+function treeTemplate(p: DeviceProfile, acct: DmAccount): ManagementTree {
   const authName = AAUTH_TYPE_NAME[acct.authType];
   const key = [acct.accName, acct.serverId, acct.serverUrl, authName].join('\n');
   let byAccount = templates.get(p);
@@ -1164,40 +1155,9 @@ function treeTemplate(p: DeviceProfile, acct: DmAccount): TreeTemplate {
   if (p.fumoRoot !== false) defineFumoMo(tree, normalise(p.fumoRoot));
   if (p.scomoRoot !== false) defineScomoMo(tree, normalise(p.scomoRoot));
   for (const uri of p.execTargets) defineExecTargetNode(tree, uri);
-  const auth = `./DMAcc/${acct.accName}/AppAuth`;
-  const template: TreeTemplate = {
-    tree,
-    deviceLeaves: {
-      devId: './DevInfo/DevId',
-      clientName: `${auth}/CLCRED/AAuthName`,
-      clientSecret: `${auth}/CLCRED/AAuthSecret`,
-      clientNonce: `${auth}/CLCRED/AAuthData`,
-      serverSecret: `${auth}/SRVCRED/AAuthSecret`,
-      serverNonce: `${auth}/SRVCRED/AAuthData`,
-    },
-  };
   if (byAccount.size >= MAX_TEMPLATES_PER_PROFILE) byAccount.clear();
-  byAccount.set(key, template);
-  return template;
-}
-
-/**
- * `./DMAcc/<accName>/AppAuth/<level>/AAuthData`, made once per account name
- * (a fleet's devices share a few): set after every session and every rebuild,
- * and a URI made anew is hashed anew by the parse cache.
- */
-const nonceLeafUris = new Map<string, Readonly<Record<'CLCRED' | 'SRVCRED', string>>>();
-const MAX_NONCE_LEAF_ACCOUNTS = 64;
-
-function nonceLeafUri(accName: string, level: 'CLCRED' | 'SRVCRED'): string {
-  let uris = nonceLeafUris.get(accName);
-  if (uris === undefined) {
-    const auth = `./DMAcc/${accName}/AppAuth`;
-    uris = { CLCRED: `${auth}/CLCRED/AAuthData`, SRVCRED: `${auth}/SRVCRED/AAuthData` };
-    if (nonceLeafUris.size >= MAX_NONCE_LEAF_ACCOUNTS) nonceLeafUris.clear();
-    nonceLeafUris.set(accName, uris);
-  }
-  return uris[level];
+  byAccount.set(key, tree);
+  return tree;
 }
 
 /**
