@@ -7,9 +7,16 @@
  * The client is undici rather than node:http: a rollout pushes one Package#0
  * per device (100,000 on a 2-core box shared with the rest of the gateway,
  * PostgreSQL, Redis and the fleet), and node:http's client (ClientRequest,
- * the Agent's queues, an IncomingMessage stream per answer) costs roughly
- * twice undici's CPU per request (the simulated fleet measured 83–104 µs
- * against 29–38 µs for its own client).
+ * the Agent's queues, an IncomingMessage stream per answer) costs about
+ * twice undici's CPU per request. Measured: 20,000 Package#0-sized POSTs
+ * (197 bytes) through HttpNotificationSender, 64 at a time, to a node:http
+ * server in another process, client CPU per request 73.8–78.3 µs over
+ * node:http, 37.3–42.6 µs over undici (three runs each, 2-core VM).
+ *
+ * One undici 6 habit differs: when an attempt is cut short (timeout, body
+ * over the drain limit, close) the connection is dropped and undici then
+ * opens a spare one to that origin, which idles until the keep-alive timeout
+ * (or the agent's close) ends it.
  *
  * The answer is reduced to its status code: the status text, headers and
  * body are the device's words, and the reason ends up in task history that
@@ -131,6 +138,7 @@ export function postOnce(req: HttpAttemptRequest): Promise<HttpAttemptResult> {
           'Content-Type': req.contentType,
           'Content-Length': String(req.body.length),
           'User-Agent': req.userAgent,
+          ...(req.url.username || req.url.password ? { Authorization: basicAuth(req.url) } : {}),
           ...req.headers,
         },
         body: req.body,
@@ -158,6 +166,11 @@ export function postOnce(req: HttpAttemptRequest): Promise<HttpAttemptResult> {
         },
       );
   });
+}
+
+/** User info in the URL, sent as node:http sent it: Basic, percent-decoded (undici's origin leaves it out). */
+function basicAuth(url: URL): string {
+  return `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
 }
 
 function failed(reason: string): HttpAttemptResult {

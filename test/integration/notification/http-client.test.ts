@@ -189,6 +189,30 @@ describe('push client connections', () => {
     });
   });
 
+  it('sends the user info of a notification URL as Basic authorization, as node:http did', async () => {
+    const server = track(await socketServer((_req, res) => res.writeHead(204).end()));
+    const sender = track(new HttpNotificationSender(FAST));
+    await sender.send(device(`http://dev%40ice:p%3Ass@127.0.0.1:${server.port}/n`), trigger());
+    expect(server.requests[0]?.headers.authorization).toBe(`Basic ${Buffer.from('dev@ice:p:ss').toString('base64')}`);
+    await sender.send(device(`${server.url}/n`), trigger());
+    expect(server.requests[1]?.headers.authorization).toBeUndefined();
+  });
+
+  it('delivers to an IPv6 literal host', async () => {
+    const server = http.createServer((_req, res) => res.writeHead(204).end());
+    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const sender = track(new HttpNotificationSender(FAST));
+    const outcome = await sender.send(device(`http://[::1]:${(server.address() as AddressInfo).port}/n`), trigger());
+    expect(outcome).toMatchObject({ delivered: true, detail: 'HTTP 204' });
+  });
+
   it('closes the webhook poster’s connections with it and ends a POST in flight', async () => {
     const server = track(await socketServer(() => undefined));
     const poster = new HttpWebhookPoster({ allowedNetworks: undefined, timeoutMs: 5000 });
