@@ -9,12 +9,10 @@
  */
 import dns from 'node:dns/promises';
 import { setMaxListeners } from 'node:events';
-import * as http from 'node:http';
-import * as https from 'node:https';
 import { isIP } from 'node:net';
 import type { AllowedNetworks } from '../../security/allowed-networks.js';
 import type { DestinationPolicy, WebhookPoster, WebhookPostResult } from '../../services/webhooks/ports.js';
-import { postOnce } from './http-attempt.js';
+import { PushAgent, postOnce } from './http-attempt.js';
 
 export interface WebhookPosterOptions {
   /** NOTIFICATION_ALLOWED_NETWORKS; undefined: any destination. */
@@ -24,11 +22,17 @@ export interface WebhookPosterOptions {
 }
 
 export class HttpWebhookPoster implements WebhookPoster, DestinationPolicy {
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32, timeout: 4000 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 32, timeout: 4000 });
+  /** Keep-alive connections (undici, as pushes; see http-attempt.ts), http and https alike. */
+  private readonly agent: PushAgent;
   private readonly shutdown = new AbortController();
 
   constructor(private readonly o: WebhookPosterOptions) {
+    this.agent = new PushAgent({
+      allowedNetworks: o.allowedNetworks,
+      maxSocketsPerOrigin: 32,
+      idleSocketTimeoutMs: 4000,
+      connectTimeoutMs: o.timeoutMs,
+    });
     setMaxListeners(0, this.shutdown.signal);
   }
 
@@ -39,10 +43,9 @@ export class HttpWebhookPoster implements WebhookPoster, DestinationPolicy {
       body: Buffer.from(body),
       contentType: 'application/json',
       headers,
-      allowedNetworks: this.o.allowedNetworks,
       timeoutMs: this.o.timeoutMs,
       maxDrainBytes: 64 * 1024,
-      agent: target.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
+      agent: this.agent,
       userAgent: 'dmwsi-gateway-webhooks',
       signal: this.shutdown.signal,
     });
@@ -80,7 +83,6 @@ export class HttpWebhookPoster implements WebhookPoster, DestinationPolicy {
 
   async close(): Promise<void> {
     this.shutdown.abort();
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    await this.agent.close();
   }
 }
