@@ -195,15 +195,55 @@ const MAY_END_JOB = `COALESCE((SELECT ${OPEN_TASKS} - 1 FROM "job" "j" ${DELTAS_
 /** PostgreSQL: the moves of one batch (move-batches.ts), with the store's columns. */
 const BATCHED_MOVE = batchedMoveStatement(TASK_COLUMNS, { openTasks: OPEN_TASKS, unseenMoves: UNSEEN_MOVES });
 /** The batchers of a data source (statement-batcher.ts): a process's lanes are shared by every store over it. */
-const batchers = new WeakMap<object, { moves: StatementBatcher<BatchedMove, BatchedRow | undefined>; notes: StatementBatcher<NoteOf, void> }>();
+const batchers = new WeakMap<
+  object,
+  {
+    moves: StatementBatcher<BatchedMove, BatchedRow | undefined>;
+    notes: StatementBatcher<NoteOf, void>;
+    inContext: StatementBatcher<string, TaskInContext | undefined>;
+  }
+>();
 function batchersOf(em: EntityManager) {
   let b = batchers.get(em.connection);
   if (!b) {
     const manager = em.connection.manager;
-    b = { moves: moveBatcher(manager, BATCHED_MOVE), notes: noteBatcher(manager) };
+    b = { moves: moveBatcher(manager, BATCHED_MOVE), notes: noteBatcher(manager), inContext: inContextBatcher(manager) };
     batchers.set(em.connection, b);
   }
   return b;
+}
+
+/**
+ * PostgreSQL: getInContext reads made outside any unit of work, coalesced while one is in flight
+ * (statement-batcher.ts; the lanes of moves). In a rollout's report each device's Generic Alert reads
+ * its task in context, hundreds a second per dm process; those that arrive while one read is out go
+ * together in one `= ANY` statement. A read that waited was sent after it was asked for, so it sees
+ * every write committed before that.
+ */
+function inContextBatcher(em: EntityManager): StatementBatcher<string, TaskInContext | undefined> {
+  return new StatementBatcher<string, TaskInContext | undefined>({
+    lanes: MOVE_LANES,
+    maxBatch: MAX_READ_BATCH,
+    patienceMs: LANE_PATIENCE_MS,
+    keysOf: () => [],
+    send: async (taskIds) => {
+      const found = inContextRows(await selectIn<Record<string, unknown>>(em, TASK_IN_CONTEXT, '"t"."task_id"', taskIds));
+      return taskIds.map((id) => found.get(id));
+    },
+  });
+}
+
+/** Most reads one coalesced statement carries (a row each, found by the primary key). */
+const MAX_READ_BATCH = 64;
+
+/** TASK_IN_CONTEXT's rows by task id. */
+function inContextRows(rows: readonly Record<string, unknown>[]): Map<string, TaskInContext> {
+  const found = new Map<string, TaskInContext>();
+  for (const r of rows) {
+    const c = inContext(r);
+    found.set(c.task.taskId, c);
+  }
+  return found;
 }
 
 /** PostgreSQL: a note in one round trip (the UPDATE locks the row; the history row takes the new sequence number). */
@@ -375,18 +415,19 @@ export class TypeormTaskStore implements TaskStore {
   }
 
   async getInContext(taskId: string): Promise<TaskInContext | undefined> {
-    const [r] = await queryRows<Record<string, unknown>>(this.em, SELECT_TASK_IN_CONTEXT, [taskId]);
-    return r ? inContext(r) : undefined;
+    // Outside a unit of work on PostgreSQL, a read may go out with others waiting beside it (inContextBatcher).
+    const turn = this.em.queryRunner === undefined && this.em.connection.options.type === 'postgres' ? await batchersOf(this.em).inContext.turn(taskId) : undefined;
+    if (turn !== undefined && !turn.alone) return turn.result;
+    try {
+      const [r] = await queryRows<Record<string, unknown>>(this.em, SELECT_TASK_IN_CONTEXT, [taskId]);
+      return r ? inContext(r) : undefined;
+    } finally {
+      turn?.done();
+    }
   }
 
   async getInContextMany(taskIds: readonly string[]): Promise<Map<string, TaskInContext>> {
-    const rows = await selectIn<Record<string, unknown>>(this.em, TASK_IN_CONTEXT, '"t"."task_id"', taskIds);
-    const found = new Map<string, TaskInContext>();
-    for (const r of rows) {
-      const c = inContext(r);
-      found.set(c.task.taskId, c);
-    }
-    return found;
+    return inContextRows(await selectIn<Record<string, unknown>>(this.em, TASK_IN_CONTEXT, '"t"."task_id"', taskIds));
   }
 
   /** SQLite: units of work run one at a time (transactor.ts), so the row read is the row moved. */
