@@ -5,7 +5,7 @@
  * table.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
@@ -54,35 +54,46 @@ export function load(opts: autocannon.Options): Promise<autocannon.Result> {
  * CPU seconds every process named `name` (its /proc comm, e.g. "postgres": the server and each
  * backend) has used so far; undefined where there is no /proc. Backends that exit between two
  * readings take their seconds with them, so a window's figure is a floor; a pool's connections
- * live through a bench run.
+ * live through a bench run. Read synchronously, and each pid's name once: the fleet bench calls
+ * this every second on a box whose two cores the measured processes share, and a promise-based
+ * read of every pid's comm (four thread-pool round trips each) cost the bench process a few
+ * percent of a core.
  */
 export async function cpuSecondsOfAll(name: string): Promise<number | undefined> {
   let entries: string[];
   try {
-    entries = await readdir('/proc');
+    entries = readdirSync('/proc');
   } catch {
     return undefined;
   }
-  const each = await Promise.all(
-    entries
-      .filter((e) => /^\d+$/.test(e))
-      .map(async (pid) => {
-        try {
-          if ((await readFile(`/proc/${pid}/comm`, 'utf8')).trim() !== name) return 0;
-          return (await cpuSecondsOf(Number(pid))) ?? 0;
-        } catch {
-          return 0; // gone meanwhile
-        }
-      }),
-  );
-  return each.reduce((a, b) => a + b, 0);
+  let total = 0;
+  for (const pid of entries) {
+    if (!/^\d+$/.test(pid)) continue;
+    let comm = commOf.get(pid);
+    if (comm === undefined) {
+      try {
+        comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      } catch {
+        continue; // gone meanwhile
+      }
+      commOf.set(pid, comm);
+    }
+    if (comm === name) total += cpuSecondsNow(Number(pid)) ?? 0;
+  }
+  return total;
 }
+
+/** Each pid's /proc comm as first read (a pid reused within one bench run by another program is unlikely). */
+const commOf = new Map<string, string>();
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
 export async function cpuSecondsOf(pid: number | undefined): Promise<number | undefined> {
-  if (pid === undefined) return undefined;
+  return pid === undefined ? undefined : cpuSecondsNow(pid);
+}
+
+function cpuSecondsNow(pid: number): number | undefined {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start at field 3.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(rest[11]) + Number(rest[12]); // utime (14) + stime (15)
