@@ -52,9 +52,9 @@ export function load(opts: autocannon.Options): Promise<autocannon.Result> {
 
 /**
  * CPU seconds every process named `name` (its /proc comm, e.g. "postgres": the server and each
- * backend) has used so far; undefined where there is no /proc. Backends that exit between two
- * readings take their seconds with them, so a window's figure is a floor; a pool's connections
- * live through a bench run. Read synchronously, and each pid's name once: the fleet bench calls
+ * backend) has used so far, with what their exited children used (cutime and cstime: the
+ * PostgreSQL server reaps its backends, so a pool connection closed mid-window, idle past the
+ * pool's timeout, still counts); undefined where there is no /proc. Read synchronously, and each pid's name once: the fleet bench calls
  * this every second on a box whose two cores the measured processes share, and a promise-based
  * read of every pid's comm (four thread-pool round trips each) cost the bench process a few
  * percent of a core.
@@ -78,7 +78,7 @@ export async function cpuSecondsOfAll(name: string): Promise<number | undefined>
       }
       commOf.set(pid, comm);
     }
-    if (comm === name) total += cpuSecondsNow(Number(pid)) ?? 0;
+    if (comm === name) total += cpuSecondsNow(Number(pid), true) ?? 0;
   }
   return total;
 }
@@ -91,12 +91,14 @@ export async function cpuSecondsOf(pid: number | undefined): Promise<number | un
   return pid === undefined ? undefined : cpuSecondsNow(pid);
 }
 
-function cpuSecondsNow(pid: number): number | undefined {
+/** `reaped`: with the CPU of its exited children it waited for. */
+function cpuSecondsNow(pid: number, reaped = false): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start at field 3.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(rest[11]) + Number(rest[12]); // utime (14) + stime (15)
+    // utime (14) + stime (15), and cutime (16) + cstime (17)
+    const ticks = Number(rest[11]) + Number(rest[12]) + (reaped ? Number(rest[13]) + Number(rest[14]) : 0);
     return ticks / 100; // USER_HZ is 100 on Linux
   } catch {
     return undefined;
