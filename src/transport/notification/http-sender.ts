@@ -76,7 +76,14 @@ export class HttpNotificationSender implements ClosableNotificationSender {
 
   constructor(options: HttpSenderOptions = {}) {
     const o = { ...DEFAULTS, ...options };
-    for (const [name, v] of Object.entries({ timeoutMs: o.timeoutMs, attempts: o.attempts, maxDrainBytes: o.maxDrainBytes })) {
+    const counts = {
+      timeoutMs: o.timeoutMs,
+      attempts: o.attempts,
+      maxDrainBytes: o.maxDrainBytes,
+      maxSocketsPerOrigin: o.maxSocketsPerOrigin,
+      idleSocketTimeoutMs: o.idleSocketTimeoutMs,
+    };
+    for (const [name, v] of Object.entries(counts)) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer: ${v}`);
     }
     if (o.baseDelayMs < 0 || o.maxDelayMs < 0) throw new RangeError('backoff delays must not be negative');
@@ -87,9 +94,6 @@ export class HttpNotificationSender implements ClosableNotificationSender {
     this.userAgent = o.userAgent;
     this.random = o.random ?? Math.random;
     this.logger = o.logger;
-    for (const [name, v] of Object.entries({ maxSocketsPerOrigin: o.maxSocketsPerOrigin, idleSocketTimeoutMs: o.idleSocketTimeoutMs })) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer: ${v}`);
-    }
     this.agent = new PushAgent({
       allowedNetworks: o.allowedNetworks,
       maxSocketsPerOrigin: o.maxSocketsPerOrigin,
