@@ -4,27 +4,19 @@ import type { DmDevice, DmDeviceDirectory, NotifiableDevices } from '../dm/serve
 import type { DeviceRecord, Transactor } from '../services/ports.js';
 import { contactRider } from './registry-stores.js';
 import { rideAlong } from './ride-along.js';
-import { StatementBatcher } from './statement-batcher.js';
+import { readBatcher, type StatementBatcher } from './statement-batcher.js';
 
 /** How long a capability's DM version is trusted in-process (capabilities are few and rarely change). */
 const CAPABILITY_TTL_MS = 30_000;
 
-/**
- * PostgreSQL: device reads coalesced while one is in flight (statement-batcher.ts). Every DM
- * session's first message reads its device; under a rollout a dm process starts hundreds a second,
- * and each read alone pays a statement's fixed cost on both sides of the socket and a backend
- * wake-up for a row lookup that executes in ~0.03 ms. One lane: reads that arrive while one is out
- * go together in one `= ANY` statement when it returns. A read that waited was sent after it was
- * asked for, so it sees every write committed before that (a session's reads follow its message's
- * lock, dm-server.ts).
- */
-const READ_LANES = 1;
-const MAX_READ_BATCH = 64;
-const READ_PATIENCE_MS = 50;
-
 export class RegistryDmDeviceDirectory implements DmDeviceDirectory, NotifiableDevices {
   private readonly versions = new Map<string, { dmVersion: '1.2' | '2.0'; until: number }>();
-  /** PostgreSQL only (see READ_LANES); undefined on SQLite, whose reads are in process. */
+  /**
+   * PostgreSQL: device reads coalesced while one is in flight (readBatcher). Every DM session's first
+   * message reads its device; under a rollout a dm process starts hundreds a second, and each read
+   * alone pays a statement's fixed cost on both sides of the socket and a backend wake-up for a row
+   * lookup that executes in ~0.03 ms. Undefined on SQLite, whose reads are in process.
+   */
   private readonly reads: StatementBatcher<string, DeviceRecord | undefined> | undefined;
 
   constructor(
@@ -34,18 +26,7 @@ export class RegistryDmDeviceDirectory implements DmDeviceDirectory, NotifiableD
     /** PostgreSQL: a message's contact may ride on a task move, and device reads are coalesced (on SQLite every statement is in process). */
     private readonly contactRides = false,
   ) {
-    this.reads = contactRides
-      ? new StatementBatcher({
-          lanes: READ_LANES,
-          maxBatch: MAX_READ_BATCH,
-          patienceMs: READ_PATIENCE_MS,
-          keysOf: () => [],
-          send: async (ids) => {
-            const found = await this.tx.stores.devices.getMany([...ids]);
-            return ids.map((id) => found.get(id));
-          },
-        })
-      : undefined;
+    this.reads = contactRides ? readBatcher((ids) => this.tx.stores.devices.getMany(ids)) : undefined;
   }
 
   async get(deviceId: string): Promise<DmDevice | undefined> {
@@ -53,15 +34,9 @@ export class RegistryDmDeviceDirectory implements DmDeviceDirectory, NotifiableD
     return d ? this.dmDevice(d, await this.dmVersionOf(d.capabilityOid)) : undefined;
   }
 
-  private async read(deviceId: string): Promise<DeviceRecord | undefined> {
-    if (this.reads === undefined) return this.tx.stores.devices.get(deviceId);
-    const turn = await this.reads.turn(deviceId);
-    if (!turn.alone) return turn.result;
-    try {
-      return await this.tx.stores.devices.get(deviceId);
-    } finally {
-      turn.done();
-    }
+  private read(deviceId: string): Promise<DeviceRecord | undefined> {
+    const alone = () => this.tx.stores.devices.get(deviceId);
+    return this.reads ? this.reads.run(deviceId, alone) : alone();
   }
 
   /** One read for the devices of a notify batch (their capabilities' versions are cached). */

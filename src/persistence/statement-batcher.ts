@@ -3,8 +3,8 @@
  * database is busy. An item goes out at once as its own statement while fewer than `lanes` of the
  * kind's statements are in flight; otherwise it waits for one to finish and then goes out in one
  * statement with every item that waited meanwhile (at most `maxBatch`). At low load nothing waits.
- * Used for task moves (move-batches.ts) and task notes (task-store.ts); why, and what a batch keeps of
- * each item, is said there.
+ * Used for task moves (move-batches.ts), task notes (task-store.ts) and reads by key (readBatcher,
+ * below); why, and what a batch keeps of each item, is said there.
  *
  * A batch statement that fails has its items made again one by one (each in a statement of its own,
  * where its failure is its own). A statement still running after `patienceMs` (waiting for a row lock
@@ -40,6 +40,17 @@ export class StatementBatcher<T, R> {
   turn(item: T): Promise<Turn<R>> {
     if (this.lanesTaken < this.kind.lanes && this.waiting.length === 0) return Promise.resolve({ alone: true, done: this.takeLane() });
     return new Promise<Turn<R>>((settle) => this.waiting.push({ item, settle }));
+  }
+
+  /** The item's result: from its batch, or from `alone` (its own statement), made on the lane its turn gave it. */
+  async run(item: T, alone: () => Promise<R>): Promise<R> {
+    const turn = await this.turn(item);
+    if (!turn.alone) return turn.result;
+    try {
+      return await alone();
+    } finally {
+      turn.done();
+    }
   }
 
   /** Takes a lane for a statement; returns what gives it back once the statement is done (or after patienceMs). */
@@ -96,4 +107,23 @@ export class StatementBatcher<T, R> {
     }
     for (const [i, w] of batch.entries()) w.settle({ alone: false, result: results[i]! });
   }
+}
+
+/**
+ * Reads of a row each by key, made outside any unit of work (a DM message's device, a report's task in
+ * context): those asked while one is out go together in one `= ANY` statement (`readMany`) when it
+ * returns. One lane, at most 64 a statement; no key excludes another (a key asked twice is read once).
+ * A read that waited was sent after it was asked for, so it sees every write committed before that.
+ */
+export function readBatcher<R>(readMany: (keys: string[]) => Promise<ReadonlyMap<string, R>>): StatementBatcher<string, R | undefined> {
+  return new StatementBatcher<string, R | undefined>({
+    lanes: 1,
+    maxBatch: 64,
+    patienceMs: 50,
+    keysOf: () => [],
+    send: async (keys) => {
+      const found = await readMany([...keys]);
+      return keys.map((k) => found.get(k));
+    },
+  });
 }

@@ -15,7 +15,7 @@ import { claimRiders, type Rider, unclaimRiders } from './ride-along.js';
 import { addDelta, COUNTER_COLUMN, DELTAS_JOIN, NO_ENDINGS, type TaskEndings } from './job-counters.js';
 import { finishJobIfDone } from './job-store.js';
 import { type BatchedMove, type BatchedRow, batchedMoveStatement, LANE_PATIENCE_MS, MAX_MOVE_BATCH, MOVE_LANES, moveBatcher } from './move-batches.js';
-import { StatementBatcher } from './statement-batcher.js';
+import { readBatcher, StatementBatcher } from './statement-batcher.js';
 import { epoch, execute, queryRows, type Statement, sql } from './raw-sql.js';
 import { toTask } from './task-mapping.js';
 
@@ -215,26 +215,12 @@ function batchersOf(em: EntityManager) {
 
 /**
  * PostgreSQL: getInContext reads made outside any unit of work, coalesced while one is in flight
- * (statement-batcher.ts; the lanes of moves). In a rollout's report each device's Generic Alert reads
- * its task in context, hundreds a second per dm process; those that arrive while one read is out go
- * together in one `= ANY` statement. A read that waited was sent after it was asked for, so it sees
- * every write committed before that.
+ * (readBatcher). In a rollout's report each device's Generic Alert reads its task in context, hundreds
+ * a second per dm process.
  */
 function inContextBatcher(em: EntityManager): StatementBatcher<string, TaskInContext | undefined> {
-  return new StatementBatcher<string, TaskInContext | undefined>({
-    lanes: MOVE_LANES,
-    maxBatch: MAX_READ_BATCH,
-    patienceMs: LANE_PATIENCE_MS,
-    keysOf: () => [],
-    send: async (taskIds) => {
-      const found = inContextRows(await selectIn<Record<string, unknown>>(em, TASK_IN_CONTEXT, '"t"."task_id"', taskIds));
-      return taskIds.map((id) => found.get(id));
-    },
-  });
+  return readBatcher(async (taskIds) => inContextRows(await selectIn<Record<string, unknown>>(em, TASK_IN_CONTEXT, '"t"."task_id"', taskIds)));
 }
-
-/** Most reads one coalesced statement carries (a row each, found by the primary key). */
-const MAX_READ_BATCH = 64;
 
 /** TASK_IN_CONTEXT's rows by task id. */
 function inContextRows(rows: readonly Record<string, unknown>[]): Map<string, TaskInContext> {
@@ -415,15 +401,12 @@ export class TypeormTaskStore implements TaskStore {
   }
 
   async getInContext(taskId: string): Promise<TaskInContext | undefined> {
-    // Outside a unit of work on PostgreSQL, a read may go out with others waiting beside it (inContextBatcher).
-    const turn = this.em.queryRunner === undefined && this.em.connection.options.type === 'postgres' ? await batchersOf(this.em).inContext.turn(taskId) : undefined;
-    if (turn !== undefined && !turn.alone) return turn.result;
-    try {
+    const alone = async () => {
       const [r] = await queryRows<Record<string, unknown>>(this.em, SELECT_TASK_IN_CONTEXT, [taskId]);
       return r ? inContext(r) : undefined;
-    } finally {
-      turn?.done();
-    }
+    };
+    // Outside a unit of work on PostgreSQL, a read may go out with others waiting beside it (inContextBatcher).
+    return this.postgres && this.em.queryRunner === undefined ? batchersOf(this.em).inContext.run(taskId, alone) : alone();
   }
 
   async getInContextMany(taskIds: readonly string[]): Promise<Map<string, TaskInContext>> {
@@ -554,14 +537,9 @@ export class TypeormTaskStore implements TaskStore {
 
   async note(taskId: string, change: TaskChange, at: number): Promise<void> {
     if (this.postgres) {
+      const alone = () => execute(this.em, NOTE_PG, [at, taskId, at, change.event, historyCode(change), change.detail ?? null]);
       // A note that commits by itself may go out with others waiting beside it (noteBatcher).
-      const turn = this.em.queryRunner === undefined ? await batchersOf(this.em).notes.turn({ taskId, change, at }) : undefined;
-      if (turn?.alone === false) return;
-      try {
-        await execute(this.em, NOTE_PG, [at, taskId, at, change.event, historyCode(change), change.detail ?? null]);
-      } finally {
-        turn?.done();
-      }
+      await (this.em.queryRunner === undefined ? batchersOf(this.em).notes.run({ taskId, change, at }, alone) : alone());
       return;
     }
     const row = await this.lockedRow(taskId);

@@ -1125,7 +1125,6 @@ export class SimulatedDevice {
 const templates = new WeakMap<DeviceProfile, Map<string, ManagementTree>>();
 const MAX_TEMPLATES_PER_PROFILE = 16;
 
-
 function treeTemplate(p: DeviceProfile, acct: DmAccount): ManagementTree {
   const authName = AAUTH_TYPE_NAME[acct.authType];
   const key = [acct.accName, acct.serverId, acct.serverUrl, authName].join('\n');
