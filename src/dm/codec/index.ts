@@ -5,8 +5,8 @@
 
 import { SyncMlDecodeError } from './errors.js';
 import type { DecodeLimits, SyncMlEncoding, SyncMlMessage } from './types.js';
-import { decodeWbxml, encodeWbxml, type WbxmlEncodeOptions } from './wbxml-codec.js';
-import { decodeXml, encodeXml, encodeXmlString } from './xml-codec.js';
+import { decodeWbxml, encodeWbxml, encodedWbxmlSize, type WbxmlEncodeOptions } from './wbxml-codec.js';
+import { decodeXml, encodeXml, encodedXmlSize } from './xml-codec.js';
 
 export { type PartialSyncHdr, SyncMlDecodeError, type SyncMlDecodeReason } from './errors.js';
 export { dataSize, dataText, joinChunks } from './item-data.js';
@@ -63,7 +63,7 @@ export function contentTypeFor(encoding: SyncMlEncoding): string {
   return encoding === 'xml' ? DM_XML_CONTENT_TYPE : DM_WBXML_CONTENT_TYPE;
 }
 
-/** Size in bytes of the encoded message (for MaxMsgSize checks). */
+/** Size in bytes of the encoded message (for MaxMsgSize checks): `encodeSyncMl(msg, encoding).length`, counted without encoding. */
 export function encodedSize(msg: SyncMlMessage, encoding: SyncMlEncoding): number {
-  return encoding === 'xml' ? Buffer.byteLength(encodeXmlString(msg), 'utf8') : encodeWbxml(msg).length;
+  return encoding === 'xml' ? encodedXmlSize(msg) : encodedWbxmlSize(msg);
 }

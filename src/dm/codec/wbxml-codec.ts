@@ -48,6 +48,16 @@ export function encodeWbxml(msg: SyncMlMessage, options?: WbxmlEncodeOptions): B
   return w.finish();
 }
 
+/**
+ * The byte length of `encodeWbxml(msg)` (without options), counted without
+ * writing: see encodedXmlSize for why.
+ */
+export function encodedWbxmlSize(msg: SyncMlMessage): number {
+  const c = new WbxmlSizeCounter();
+  emitMessage(msg, c);
+  return c.bytes;
+}
+
 const HEADER = [0x02, 0xa4, 0x01, 0x6a, 0x00];
 const END = 0x01;
 const STR_I = 0x03;
@@ -64,6 +74,63 @@ function writeShort(buf: Buffer, pos: number, value: string): number {
     buf[pos + i] = c;
   }
   return pos + n;
+}
+
+/** Bytes of an mb_u_int32 (WBXML's multi-byte length): 7 bits a byte, at most 5. */
+function mbUint32Bytes(v: number): number {
+  let n = 1;
+  while (n < 5 && v >= 2 ** (7 * n)) n++;
+  return n;
+}
+
+/** Counts what WbxmlWriter would write, byte for byte (page switches included). */
+class WbxmlSizeCounter implements Sink {
+  bytes = HEADER.length;
+  private page = 0;
+
+  private tag(tag: TagDef): void {
+    if (tag.page !== this.page) {
+      this.bytes += 2;
+      this.page = tag.page;
+    }
+    this.bytes += 1;
+  }
+
+  open(tag: TagDef): void {
+    this.tag(tag);
+  }
+
+  close(): void {
+    this.bytes += 1;
+  }
+
+  text(tag: TagDef, value: string): void {
+    if (value === '') {
+      this.tag(tag);
+      return;
+    }
+    if (value.includes('\0')) {
+      this.opaqueOf(tag, Buffer.byteLength(value, 'utf8'));
+      return;
+    }
+    this.tag(tag);
+    // STR_I, the UTF-8 bytes, the terminating 0, END.
+    this.bytes += Buffer.byteLength(value, 'utf8') + 3;
+  }
+
+  opaque(tag: TagDef, value: Buffer): void {
+    this.opaqueOf(tag, value.length);
+  }
+
+  private opaqueOf(tag: TagDef, length: number): void {
+    this.tag(tag);
+    // OPAQUE, the length, the bytes, END.
+    this.bytes += 1 + mbUint32Bytes(length) + length + 1;
+  }
+
+  empty(tag: TagDef): void {
+    this.tag(tag);
+  }
 }
 
 class WbxmlWriter implements Sink {
@@ -138,8 +205,7 @@ class WbxmlWriter implements Sink {
   }
 
   private mbUint32(v: number): void {
-    let n = 1;
-    while (n < 5 && v >= 2 ** (7 * n)) n++;
+    const n = mbUint32Bytes(v);
     for (let i = n - 1; i >= 0; i--) {
       const group = Math.floor(v / 2 ** (7 * i)) & 0x7f;
       this.buf[this.pos++] = i > 0 ? group | 0x80 : group;
