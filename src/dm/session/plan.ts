@@ -89,7 +89,7 @@ export function takeRequests(state: SessionState, ctx: SessionContext, header: S
     candidates.push({ req });
   }
 
-  // Nothing to take (the common case: a check-in) costs no measuring, which encodes a whole message.
+  // Nothing to take (the common case: a check-in) costs no measuring, which walks a whole message.
   if (candidates.length === 0) return effects;
   const baseline = measure([]);
   const budget = (ctx.limits?.maxPackageMessages ?? DEFAULT_MAX_PACKAGE_MESSAGES) * Math.max(1, limit - baseline);
