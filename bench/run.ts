@@ -34,6 +34,9 @@
  *   --api N --dm N --workers N  processes per role, each its own node process (all three or none; fleet section)
  *   --compare sqlite[,postgres]  then the same fleet bench with one gateway process on each, in turn; prints the
  *                         topologies side by side and the first one's arming rate as a share of the last one's
+ *   --compare-rounds 1    with --compare: run the whole sequence this many times, the order reversed every
+ *                         other round (so a drift in the box's speed counts against each side alike); prints
+ *                         each round's share and their median
  *   --operation firmware  the fleet job is a FIRMWARE_UPDATE of an uploaded package instead of SCHEDULED_EXEC (fleet section)
  *   --fleet-package-kib 64  firmware: the package's payload size; --fleet-install-ms 100: the simulated install time
  *   --fleet-cpu-prof DIR  write CPU profiles of the gateway and (DIR/fleet) the fleet (fleet section)
@@ -124,6 +127,7 @@ const OPTIONS = {
     dm: { type: 'string' },
     workers: { type: 'string' },
     compare: { type: 'string' },
+    'compare-rounds': { type: 'string', default: '1' },
     operation: { type: 'string', default: 'sse' },
     'fleet-package-kib': { type: 'string', default: '64' },
     'fleet-install-ms': { type: 'string', default: '100' },
@@ -659,29 +663,56 @@ function armingRate(r: FleetBenchResult): number | undefined {
   return r.arming && r.arming.seconds > 0 ? r.armedCount / r.arming.seconds : undefined;
 }
 
-/** Each topology's figures side by side, and the first one's arming rate as a share of the last one's (the baseline). */
-function printComparison(runs: [FleetTopology, FleetBenchResult][]): void {
+/** A fleet run of a topology in a comparison: which round it belonged to. */
+interface ComparedRun {
+  topology: FleetTopology;
+  round: number;
+  result: FleetBenchResult;
+}
+
+/**
+ * Each run's figures side by side; per round, the asked topology's arming
+ * rate as a share of the baseline's (the last one named), and with several
+ * rounds the median of those shares.
+ */
+function printComparison(asked: FleetTopology, baseline: FleetTopology, runs: ComparedRun[], rounds: number): void {
   const ms = (x: number | undefined, per: number) => (x === undefined ? 'n/a' : ((x * 1000) / Math.max(1, per)).toFixed(2));
   const s1 = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(1)} s`);
-  console.log(`\n## Fleet topologies, run in turn (${Number(values.devices).toLocaleString('en-US')} devices, cold fleet)`);
+  console.log(`\n## Fleet topologies, run in turn (${Number(values.devices).toLocaleString('en-US')} devices, cold fleet${rounds > 1 ? `, ${rounds} rounds, the order reversed every other round` : ''})`);
   console.log('| topology | arming rate (tasks/s) | all SCHEDULED | all reported (from AtTime) | gateway CPU per arming session, ms (by process) | per reporting session, ms | fleet / Redis / PostgreSQL server per arming session, ms | 1-min load start / end |');
   console.log('|---|---|---|---|---|---|---|---|');
-  for (const [t, r] of runs) {
+  for (const { topology: t, round, result: r } of runs) {
     const a = r.arming;
     const rep = r.reporting;
     const rate = armingRate(r);
     const each = a && a.cpu.byProcess.length > 1 ? ` (${a.cpu.byProcess.map(([name, x]) => `${name} ${ms(x, a.sessions)}`).join(', ')})` : '';
     console.log(
-      `| ${topologyName(t)} | ${rate === undefined ? 'n/a' : rate.toFixed(0)} | ${s1(r.armedSeconds)} | ${s1(r.reportedSeconds)} | ` +
+      `| ${topologyName(t)}${rounds > 1 ? ` (round ${round + 1})` : ''} | ${rate === undefined ? 'n/a' : rate.toFixed(0)} | ${s1(r.armedSeconds)} | ${s1(r.reportedSeconds)} | ` +
         `${a ? ms(a.cpu.gateway, a.sessions) : 'n/a'}${each} | ${rep ? ms(rep.cpu.gateway, rep.sessions) : 'n/a'} | ` +
         `${a ? `${ms(a.cpu.fleet, a.sessions)} / ${ms(a.cpu.redis, a.sessions)} / ${a.cpu.postgres === undefined ? '–' : ms(a.cpu.postgres, a.sessions)}` : 'n/a'} | ${r.loadAverage[0].toFixed(1)} / ${r.loadAverage[1].toFixed(1)} |`,
     );
   }
-  const first = armingRate(runs[0]![1]);
-  const base = armingRate(runs[runs.length - 1]![1]);
-  if (runs.length > 1 && first !== undefined && base !== undefined) {
+  if (asked === baseline) return;
+  const shares: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const rateOf = (t: FleetTopology) => {
+      const run = runs.find((x) => x.round === round && x.topology === t);
+      return run && armingRate(run.result);
+    };
+    const first = rateOf(asked);
+    const base = rateOf(baseline);
+    if (first === undefined || base === undefined) continue;
+    shares.push(first / base);
     console.log(
-      `\narming rate of ${topologyName(runs[0]![0])}: ${first.toFixed(0)} tasks/s = ${((100 * first) / base).toFixed(0)}% of ${topologyName(runs[runs.length - 1]![0])} (${base.toFixed(0)} tasks/s), run in turn on this box (aim: ≥ 80%)`,
+      `\n${rounds > 1 ? `round ${round + 1}: ` : ''}arming rate of ${topologyName(asked)}: ${first.toFixed(0)} tasks/s = ${((100 * first) / base).toFixed(0)}% of ${topologyName(baseline)} (${base.toFixed(0)} tasks/s), run in turn on this box (aim: ≥ 80%)`,
+    );
+  }
+  if (rounds > 1 && shares.length > 0) {
+    const sorted = [...shares].sort((x, y) => x - y);
+    const mid = sorted.length / 2;
+    const median = sorted.length % 2 === 1 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    console.log(
+      `\nmedian over ${shares.length} rounds: ${(100 * median).toFixed(0)}% (rounds: ${shares.map((x) => `${(100 * x).toFixed(0)}%`).join(', ')}; aim: ≥ 80%)`,
     );
   }
 }
@@ -702,12 +733,19 @@ if (sections.has('fleet')) {
       if (x !== 'sqlite' && x !== 'postgres') throw new Error(`--compare: sqlite or postgres, not ${x}`);
       return { database: x };
     });
-  const runs: [FleetTopology, FleetBenchResult][] = [];
-  for (const t of [asked, ...baselines]) {
-    if (runs.length > 0) console.log(`\n[fleet] next, in turn: ${topologyName(t)}`);
-    runs.push([t, await runFleetSection(t)]);
+  const rounds = Number(values['compare-rounds']);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--compare-rounds: a whole number ≥ 1, not ${values['compare-rounds']}`);
+  if (rounds > 1 && baselines.length === 0) throw new Error('--compare-rounds needs --compare');
+  const runs: ComparedRun[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const order = [asked, ...baselines];
+    // Every other round in reverse: whichever side runs second in one round runs first in the next.
+    for (const t of round % 2 === 0 ? order : order.reverse()) {
+      if (runs.length > 0) console.log(`\n[fleet] next, in turn${rounds > 1 ? ` (round ${round + 1} of ${rounds})` : ''}: ${topologyName(t)}`);
+      runs.push({ topology: t, round, result: await runFleetSection(t) });
+    }
   }
-  printComparison(runs);
+  printComparison(asked, baselines[baselines.length - 1] ?? asked, runs, rounds);
 }
 
 if (sections.has('soak')) {
