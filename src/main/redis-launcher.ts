@@ -6,6 +6,7 @@
  * package. Tests ask for a throwaway Redis on a free port.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -49,7 +50,59 @@ export function pingRedis(host: string, port: number, timeoutMs = 500): Promise<
   });
 }
 
-export function freePort(): Promise<number> {
+/** Ports freePort has handed out in this process: never one twice, though its taker may not listen on it yet. */
+const handedOut = new Set<number>();
+
+/** The lowest port freePort picks from, below the kernel's ephemeral range. */
+const LOW_PORT = 10_000;
+
+/**
+ * A port on 127.0.0.1 that nothing listens on now, and that this process
+ * has not handed out before. Where Linux names its ephemeral range, a port
+ * below it: listen(0) answers from that range, from which any outgoing
+ * connection also takes its local port, so in the seconds between this
+ * probe and its taker's listen (a gateway process waits for the first
+ * one's migrations) the port could be taken, and the probe's port could be
+ * handed out again by the next probe (a bench's fleet and one of its
+ * gateway processes once got the same one: EADDRINUSE).
+ */
+export async function freePort(): Promise<number> {
+  const range = ephemeralPortRange();
+  if (range !== undefined && range[0] - LOW_PORT > 1000) {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const port = LOW_PORT + crypto.randomInt(range[0] - LOW_PORT);
+      if (handedOut.has(port) || !(await canListen(port))) continue;
+      handedOut.add(port);
+      return port;
+    }
+  }
+  for (;;) {
+    const port = await anyFreePort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+/** [low, high] of the kernel's ephemeral ports (Linux), undefined elsewhere. */
+function ephemeralPortRange(): [number, number] | undefined {
+  try {
+    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return Number.isInteger(lo) && Number.isInteger(hi) ? [lo!, hi!] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

@@ -1,7 +1,8 @@
 /** The launcher behind `npm start` and `npm test`: it starts, answers and stops a real redis-server. */
 import fs from 'node:fs';
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ensureRedis, pingRedis } from '../../src/main/redis-launcher.js';
+import { ensureRedis, freePort, pingRedis } from '../../src/main/redis-launcher.js';
 import { connectRedis } from '../../src/queue/redis.js';
 
 describe('redis launcher', () => {
@@ -34,6 +35,26 @@ describe('redis launcher', () => {
       await h.stop();
     }
     expect(fs.existsSync(socket!)).toBe(false);
+  });
+
+  it('hands out free ports, never one twice, below the ephemeral range where Linux names one', async () => {
+    const ports: number[] = [];
+    for (let i = 0; i < 50; i++) ports.push(await freePort());
+    expect(new Set(ports).size).toBe(50);
+    const range = fs.existsSync('/proc/sys/net/ipv4/ip_local_port_range')
+      ? fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+      : undefined;
+    // An outgoing connection takes its local port from that range: a port below it cannot be taken so.
+    if (range) for (const p of ports) expect(p).toBeLessThan(range[0]!);
+    // Each is free to listen on.
+    for (const p of ports) {
+      const srv = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(p, '127.0.0.1', resolve);
+      });
+      await new Promise((resolve) => srv.close(resolve));
+    }
   });
 
   it('says no when nothing listens', async () => {
