@@ -500,6 +500,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   const gateways: Started[] = [startGateway(o, envOf(plan[0]!), ['--role', plan[0]!.role])];
   const gateway = gateways[0]!;
   let fleet: FleetProcess | undefined;
+  // Set while the fleet starts beside the gateway processes: a setup that fails meanwhile still stops it.
+  let fleetStarting: Promise<FleetProcess> | undefined;
   // Interrupted: stop the children (Redis is the caller's; its launcher stops it on exit).
   const interrupted = (signal: NodeJS.Signals) => {
     log(`${signal}: stopping the gateway and the fleet`);
@@ -517,36 +519,37 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   const statsRedis = new Redis(o.redisUrl, { maxRetriesPerRequest: 1, connectionName: 'bench-fleet-stats' });
   try {
     const csvPath = path.join(dir, 'fleet.csv');
+    fleetStarting = startFleetProcess(
+      {
+        devices: o.devices,
+        serverUrl: dmBases.map((b) => `${b}/dm`).join(','),
+        listenPort: fleetPort,
+        csvPath,
+        capabilityOid: CAPABILITY_OID,
+        imeiStart: '35900000000000',
+        phonePrefix: '+1666',
+        secretSeed: 'fleet-bench',
+        maxSessions: o.fleetSessions,
+        simulateArgs: [
+          '--max-sockets',
+          String(o.fleetSockets ?? Math.min(o.fleetSessions, FLEET_SOCKETS_MAX)),
+          ...(firmware ? ['--fumo-root', './FUMO', '--install-ms', String(o.installMs ?? 100)] : []),
+          ...(o.network ? networkSimulateArgs(o.network) : []),
+          ...(o.traceEvents ? ['--trace-events', String(o.traceEvents)] : []),
+        ],
+        ...(o.cpuProfileDir !== undefined && {
+          nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.cpuProfileDir, 'fleet')}`],
+        }),
+      },
+      300_000,
+    );
     const [, startedFleet] = await Promise.all([
       (async () => {
         await waitForHttpAnswer(`${base}/healthz`, 60_000);
         for (const p of plan.slice(1)) gateways.push(startGateway(o, envOf(p), ['--role', p.role]));
         await Promise.all(plan.slice(1).map((p) => waitForHttpAnswer(`http://127.0.0.1:${p.port}/healthz`, 60_000)));
       })(),
-      startFleetProcess(
-        {
-          devices: o.devices,
-          serverUrl: dmBases.map((b) => `${b}/dm`).join(','),
-          listenPort: fleetPort,
-          csvPath,
-          capabilityOid: CAPABILITY_OID,
-          imeiStart: '35900000000000',
-          phonePrefix: '+1666',
-          secretSeed: 'fleet-bench',
-          maxSessions: o.fleetSessions,
-          simulateArgs: [
-            '--max-sockets',
-            String(o.fleetSockets ?? Math.min(o.fleetSessions, FLEET_SOCKETS_MAX)),
-            ...(firmware ? ['--fumo-root', './FUMO', '--install-ms', String(o.installMs ?? 100)] : []),
-            ...(o.network ? networkSimulateArgs(o.network) : []),
-            ...(o.traceEvents ? ['--trace-events', String(o.traceEvents)] : []),
-          ],
-          ...(o.cpuProfileDir !== undefined && {
-            nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(o.cpuProfileDir, 'fleet')}`],
-          }),
-        },
-        300_000,
-      ),
+      fleetStarting,
     ]);
     fleet = startedFleet;
     const pids = {
@@ -795,6 +798,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     clearInterval(heapTimer);
     await db?.close();
     statsRedis.disconnect();
+    if (fleet === undefined && fleetStarting !== undefined) fleet = await fleetStarting.catch(() => undefined);
     await fleet?.stop();
     const stopping = performance.now();
     await Promise.all(gateways.map((g) => stopPatiently(g.child, 60_000)));
