@@ -12,11 +12,12 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { freePort } from '../src/main/redis-launcher.js';
 import { openDatabase } from '../src/persistence/data-source.js';
 import { TypeormTransactor } from '../src/persistence/transactor.js';
-import { freePort } from '../src/main/redis-launcher.js';
 import { DownloadLinks, downloadLinkKey } from '../src/security/download-links.js';
 import { SecretBox } from '../src/security/secret-box.js';
+import { median } from './support/median.js';
 import { ROOT, type Started, spawnGateway, startNodeWith, waitForHttp } from './support/processes.js';
 
 export interface ContentBenchOptions {
@@ -234,13 +235,12 @@ export async function runContentBench(o: ContentBenchOptions): Promise<ContentBe
       const rs = runs.filter((r) => r.target === t);
       return rs.reduce((n, r) => n + r.bytes, 0) / MiB / rs.reduce((n, r) => n + r.seconds, 0);
     };
-    const roundRatios = Array.from({ length: o.rounds }, (_, i) => {
-      const pair = runs.slice(2 * i, 2 * i + 2);
-      return pair.find((r) => r.target === 'gateway')!.mibPerSecond / pair.find((r) => r.target === 'bare')!.mibPerSecond;
-    }).sort((a, b) => a - b);
-    const mid = roundRatios.length / 2;
-    const medianRoundRatio =
-      roundRatios.length % 2 ? roundRatios[Math.floor(mid)]! : (roundRatios[mid - 1]! + roundRatios[mid]!) / 2;
+    const medianRoundRatio = median(
+      Array.from({ length: o.rounds }, (_, i) => {
+        const pair = runs.slice(2 * i, 2 * i + 2);
+        return pair.find((r) => r.target === 'gateway')!.mibPerSecond / pair.find((r) => r.target === 'bare')!.mibPerSecond;
+      }),
+    );
     const gatewayMibPerSecond = rate('gateway');
     const bareMibPerSecond = rate('bare');
     return {

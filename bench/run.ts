@@ -91,6 +91,7 @@ import { runSoakBench } from './soak-bench.js';
 import { runSoapBench } from './soap-bench.js';
 import { formatCounts, sumCounts } from './support/broker-load.js';
 import { describeTransport, parseTransport, postgresOverSocket } from './support/local-transport.js';
+import { median } from './support/median.js';
 
 const OPTIONS = {
     only: { type: 'string', default: 'soap,codec,broker' },
@@ -708,11 +709,8 @@ function printComparison(asked: FleetTopology, baseline: FleetTopology, runs: Co
     );
   }
   if (rounds > 1 && shares.length > 0) {
-    const sorted = [...shares].sort((x, y) => x - y);
-    const mid = sorted.length / 2;
-    const median = sorted.length % 2 === 1 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
     console.log(
-      `\nmedian over ${shares.length} rounds: ${(100 * median).toFixed(0)}% (rounds: ${shares.map((x) => `${(100 * x).toFixed(0)}%`).join(', ')}; aim: ≥ 80%)`,
+      `\nmedian over ${shares.length} rounds: ${(100 * median(shares)).toFixed(0)}% (rounds: ${shares.map((x) => `${(100 * x).toFixed(0)}%`).join(', ')}; aim: ≥ 80%)`,
     );
   }
 }
