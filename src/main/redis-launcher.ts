@@ -67,48 +67,42 @@ const LOW_PORT = 10_000;
  * gateway processes once got the same one: EADDRINUSE).
  */
 export async function freePort(): Promise<number> {
-  const range = ephemeralPortRange();
-  if (range !== undefined && range[0] - LOW_PORT > 1000) {
+  const ephemeralLow = ephemeralPortLow();
+  if (ephemeralLow !== undefined && ephemeralLow - LOW_PORT > 1000) {
     for (let attempt = 0; attempt < 100; attempt++) {
-      const port = LOW_PORT + crypto.randomInt(range[0] - LOW_PORT);
-      if (handedOut.has(port) || !(await canListen(port))) continue;
+      const port = LOW_PORT + crypto.randomInt(ephemeralLow - LOW_PORT);
+      if (handedOut.has(port) || (await listenOnce(port)) === undefined) continue;
       handedOut.add(port);
       return port;
     }
   }
   for (;;) {
-    const port = await anyFreePort();
+    const port = await listenOnce(0);
+    if (port === undefined) throw new Error('no free port on 127.0.0.1');
     if (handedOut.has(port)) continue;
     handedOut.add(port);
     return port;
   }
 }
 
-/** [low, high] of the kernel's ephemeral ports (Linux), undefined elsewhere. */
-function ephemeralPortRange(): [number, number] | undefined {
+/** The lowest of the kernel's ephemeral ports (Linux), undefined elsewhere. */
+function ephemeralPortLow(): number | undefined {
   try {
-    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    return Number.isInteger(lo) && Number.isInteger(hi) ? [lo!, hi!] : undefined;
+    const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : undefined;
   } catch {
     return undefined;
   }
 }
 
-function canListen(port: number): Promise<boolean> {
+/** Listens on 127.0.0.1:port (0: any) and closes again: the port it got, undefined when it could not. */
+function listenOnce(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-function anyFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
+    srv.once('error', () => resolve(undefined));
+    srv.listen(port, '127.0.0.1', () => {
+      const got = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(got));
     });
   });
 }
